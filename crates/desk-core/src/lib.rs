@@ -1,0 +1,16 @@
+//! The Weixin Desk engine. It owns everything stateful (store, accounts, pipelines) and
+//! knows nothing of Tauri, so the desktop shell and the headless CLI drive the same code.
+
+pub mod error;
+pub mod locale;
+pub mod paths;
+pub mod settings;
+pub mod store;
+
+pub use error::CoreError;
+pub use locale::Locale;
+pub use paths::DataDir;
+pub use store::Store;
+
+/// The engine's version, shown in the UI and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,64 @@
+//! Typed access to the `settings` table. Secrets never go here (they live in the keyring).
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::{CoreError, Locale, Store};
+
+const LOCALE_KEY: &str = "ui.locale";
+
+impl Store {
+    fn setting(&self, key: &str) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_setting(&self, key: &str, value: &str) -> Result<(), CoreError> {
+        self.conn().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The language the user picked, if they ever did. An unreadable value counts as unset.
+    pub fn saved_locale(&self) -> Result<Option<Locale>, CoreError> {
+        Ok(self
+            .setting(LOCALE_KEY)?
+            .and_then(|tag| Locale::from_tag(&tag).ok()))
+    }
+
+    pub fn save_locale(&self, locale: Locale) -> Result<(), CoreError> {
+        self.set_setting(LOCALE_KEY, locale.tag())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locale_persists_across_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db.sqlite3");
+        {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.saved_locale().unwrap(), None);
+            store.save_locale(Locale::ZhCn).unwrap();
+            store.save_locale(Locale::En).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.saved_locale().unwrap(), Some(Locale::En));
+    }
+
+    #[test]
+    fn unknown_stored_locale_reads_as_unset() {
+        let store = Store::open_in_memory().unwrap();
+        store.set_setting(LOCALE_KEY, "klingon").unwrap();
+        assert_eq!(store.saved_locale().unwrap(), None);
+    }
+}

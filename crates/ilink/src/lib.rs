@@ -1,0 +1,14 @@
+//! The WeChat iLink bot wire protocol, as the official client v2.4.9 speaks it.
+//!
+//! This crate holds no storage and no long-lived tasks. It is built piece by piece against
+//! the emulator in `ilink-sim`; what is here is complete and tested against the
+//! known-answer vectors of the protocol specification.
+
+pub mod account_id;
+pub mod bot_agent;
+pub mod crypto;
+pub mod headers;
+pub mod url;
+
+/// The version string this client reports as `channel_version`.
+pub const CHANNEL_VERSION: &str = "2.4.9";

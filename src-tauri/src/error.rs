@@ -1,0 +1,107 @@
+//! The one error that crosses IPC: `{code, message, details?}`.
+
+use desk_core::CoreError;
+use serde::Serialize;
+
+/// Stable, machine-readable error codes the UI can switch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request itself was wrong (an unknown language, a bad id).
+    InvalidArgument,
+    /// The database or the data folder failed.
+    Storage,
+    /// Something the app did not expect; the message says what.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct IpcError {
+    pub code: ErrorCode,
+    /// A sentence a person can read.
+    pub message: String,
+    /// Extra context for logs and bug reports, when there is any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[specta(optional)]
+    pub details: Option<String>,
+}
+
+impl IpcError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> IpcError {
+        IpcError {
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: impl Into<String>) -> IpcError {
+        self.details = Some(details.into());
+        self
+    }
+}
+
+impl From<CoreError> for IpcError {
+    fn from(err: CoreError) -> IpcError {
+        let code = match &err {
+            CoreError::UnknownLocale(_) => ErrorCode::InvalidArgument,
+            CoreError::DataDir { .. }
+            | CoreError::NoDataDir
+            | CoreError::Integrity(_)
+            | CoreError::SchemaTooNew { .. }
+            | CoreError::Sqlite(_) => ErrorCode::Storage,
+        };
+        let details = std::error::Error::source(&err).map(ToString::to_string);
+        IpcError {
+            code,
+            message: err.to_string(),
+            details,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn serialises_without_details() {
+        let err = IpcError::new(ErrorCode::InvalidArgument, "bad");
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"code": "invalid_argument", "message": "bad"})
+        );
+    }
+
+    #[test]
+    fn serialises_with_details() {
+        let err = IpcError::new(ErrorCode::Internal, "boom").with_details("at step 2");
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"code": "internal", "message": "boom", "details": "at step 2"})
+        );
+    }
+
+    #[test]
+    fn core_errors_map_to_codes() {
+        let err: IpcError = CoreError::UnknownLocale("xx".into()).into();
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        assert!(err.message.contains("xx"));
+
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let err: IpcError = CoreError::DataDir {
+            path: "/nope".into(),
+            source: io,
+        }
+        .into();
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({
+                "code": "storage",
+                "message": "cannot use the data directory /nope: denied",
+                "details": "denied"
+            })
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The desktop shell: window, tray, IPC and plugin wiring around `desk-core`.
+//! It holds no business logic; everything stateful lives in the engine.
+
+mod display;
+mod error;
+mod i18n;
+pub mod ipc;
+mod state;
+mod tray;
+mod window;
+
+use std::process::ExitCode;
+
+use tauri::Manager;
+
+pub use error::{ErrorCode, IpcError};
+
+/// Starts the app: checks for a display, builds the runtime the app owns, runs Tauri.
+pub fn main_entry() -> ExitCode {
+    init_tracing();
+    if let Err(problem) = display::check(|name| std::env::var_os(name)) {
+        eprintln!("weixin-desk: {problem}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("weixin-desk")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("weixin-desk: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tauri::async_runtime::set(runtime.handle().clone());
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("weixin-desk: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIXIN_DESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let specta = ipc::specta_builder();
+    let app = tauri::Builder::default()
+        // Must be first: a second launch shows the running instance instead.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::show(app);
+        }))
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init())
+        .invoke_handler(specta.invoke_handler())
+        .setup(move |app| {
+            specta.mount_events(app);
+            let state = state::AppState::open()?;
+            let locale = state.locale();
+            app.manage(state);
+            tray::create(app.handle(), locale)?;
+            Ok(())
+        })
+        .on_window_event(window::on_event)
+        .build(tauri::generate_context!())?;
+    app.run(|_, _| {});
+    Ok(())
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import App from "./App.svelte";
+import { fakeBackend } from "./test/backend";
+
+describe("App", () => {
+  it("shows the honest empty state in the backend's language", async () => {
+    fakeBackend({ locale: "zh-CN" });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    expect(screen.getByTestId("accounts-title").textContent).toBe("账号");
+    expect(screen.getByTestId("empty-title").textContent).toBe("这里还什么都没有");
+    // No "add account" control until login exists.
+    expect(screen.queryByRole("button", { name: /add|添加/i })).toBeNull();
+  });
+
+  it("switches language at runtime and saves it through the backend", async () => {
+    const backend = fakeBackend({ locale: "en" });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("accounts-title").textContent).toBe("Accounts"));
+    await fireEvent.change(screen.getByTestId("language-switch"), { target: { value: "zh-CN" } });
+    await waitFor(() => expect(screen.getByTestId("accounts-title").textContent).toBe("账号"));
+    expect(backend.calls).toContainEqual({ cmd: "set_locale", args: { locale: "zh-CN" } });
+  });
+
+  it("opens settings with backend data and comes back", async () => {
+    fakeBackend({ version: "0.4.2", dataDir: "/data/wd" });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    expect(screen.getByTestId("app-version").textContent).toBe("0.4.2");
+    expect(screen.getByTestId("data-dir").textContent).toBe("/data/wd");
+    await fireEvent.click(screen.getByTestId("close-settings"));
+    expect(screen.getByTestId("empty-state")).toBeTruthy();
+  });
+
+  it("shows a readable error when the backend fails", async () => {
+    const backend = fakeBackend();
+    backend.failNext = { code: "storage", message: "database is locked" };
+    render(App);
+    await waitFor(() =>
+      expect(screen.getByTestId("load-error").textContent).toBe(
+        "Something went wrong: database is locked",
+      ),
+    );
+  });
+});
