@@ -143,7 +143,10 @@ impl Decryptor {
 
     /// Checks the length and padding and appends the last plaintext bytes.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), CryptoError> {
-        if self.total == 0 || !self.total.is_multiple_of(BLOCK as u64) || self.pending.len() != BLOCK {
+        if self.total == 0
+            || !self.total.is_multiple_of(BLOCK as u64)
+            || self.pending.len() != BLOCK
+        {
             return Err(CryptoError::BadLength(self.total));
         }
         let block = GenericArray::from_mut_slice(&mut self.pending[..]);

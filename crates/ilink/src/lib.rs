@@ -8,6 +8,7 @@ pub mod account_id;
 pub mod bot_agent;
 pub mod crypto;
 pub mod headers;
+pub mod models;
 pub mod url;
 
 /// The version string this client reports as `channel_version`.
