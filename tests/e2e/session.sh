@@ -20,4 +20,6 @@ printf '%s' "$canary" | secret-tool store --label="weixin-desk e2e canary" app w
   echo "gnome-keyring canary failed: the keyring is not usable" >&2; exit 1; }
 secret-tool clear app weixin-desk-e2e key canary
 
-exec xvfb-run -a -s "-screen 0 1280x800x24" "$@"
+# D-Bus-activated helpers (portals) must see the virtual display too.
+exec xvfb-run -a -s "-screen 0 1280x800x24" \
+  bash -c 'dbus-update-activation-environment DISPLAY XAUTHORITY 2>/dev/null; exec "$@"' _ "$@"
