@@ -2,10 +2,23 @@
 //! app's sandbox mode.
 //!
 //! It is a separate party from the client crate: it shares none of its types and checks
-//! what clients send on its own terms. This first slice serves the QR-code issue endpoint
-//! and the `/_sim/` health probe; the rest of the protocol follows.
+//! what clients send on its own terms (spec `ILINK.md` §9). It serves QR issue,
+//! getupdates, sendmessage, getconfig, sendtyping and notifystart/stop, and a control
+//! surface both as methods on [`Sim`] and as JSON routes under `/_sim/`.
 
+mod account;
+mod agent;
+mod auth;
+mod control;
+mod ids;
+mod knobs;
 mod qr;
+mod send;
 mod server;
+mod state;
+mod updates;
+mod wire;
 
+pub use knobs::Knobs;
 pub use server::{Sim, SimConfig};
+pub use state::{BotInfo, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent};

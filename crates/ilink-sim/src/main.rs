@@ -23,7 +23,12 @@ async fn main() -> std::process::ExitCode {
             }
         },
     };
-    let sim = match Sim::start(SimConfig { addr }).await {
+    let sim = match Sim::start(SimConfig {
+        addr,
+        ..SimConfig::default()
+    })
+    .await
+    {
         Ok(sim) => sim,
         Err(err) => {
             eprintln!("ilink-sim: cannot listen on {addr}: {err}");

@@ -1,30 +1,42 @@
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::post;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::qr;
+use crate::knobs::Knobs;
+use crate::state::{
+    lock, BotInfo, LoggedRequest, PresenceEvent, SentMessage, Shared, SimError, State, TypingEvent,
+};
+use crate::{account, control, qr, send, updates};
 
 /// How to start the emulator.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Where to listen. Port 0 picks a free port (what tests use).
     pub addr: SocketAddr,
+    /// Initial behaviour switches; they can be changed while running.
+    pub knobs: Knobs,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            knobs: Knobs::default(),
         }
     }
 }
 
 /// A running emulator. Dropping it stops the server.
+///
+/// The control methods act on the same state the HTTP API serves, so a test can set up
+/// bots and messages and then assert on what a client sent, without any HTTP.
 pub struct Sim {
     addr: SocketAddr,
+    shared: Shared,
     task: JoinHandle<()>,
 }
 
@@ -33,15 +45,23 @@ impl Sim {
     pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
+        let shared: Shared = Arc::new(Mutex::new(State::new(config.knobs)));
         let app = Router::new()
-            .route("/_sim/health", get(health))
+            .route("/ilink/bot/getupdates", post(updates::getupdates))
+            .route("/ilink/bot/sendmessage", post(send::sendmessage))
+            .route("/ilink/bot/getconfig", post(account::getconfig))
+            .route("/ilink/bot/sendtyping", post(account::sendtyping))
+            .route("/ilink/bot/msg/notifystart", post(account::notifystart))
+            .route("/ilink/bot/msg/notifystop", post(account::notifystop))
+            .merge(control::routes())
+            .with_state(shared.clone())
             .merge(qr::routes());
         let task = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(%err, "ilink-sim server stopped");
             }
         });
-        Ok(Sim { addr, task })
+        Ok(Sim { addr, shared, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -52,14 +72,84 @@ impl Sim {
     pub fn base_url(&self) -> String {
         format!("http://{}/", self.addr)
     }
+
+    /// A new bot as if a QR login had just been confirmed: id, live token, and the
+    /// scanning user, already bound as a peer.
+    pub fn create_bot(&self) -> BotInfo {
+        lock(&self.shared).create_bot()
+    }
+
+    /// Binds another WeChat user to the bot, so it may message and be messaged.
+    pub fn add_peer(&self, bot: &str, peer: &str) -> Result<(), SimError> {
+        lock(&self.shared).add_peer(bot, peer)
+    }
+
+    /// Queues an inbound text from a bound peer, with a fresh context_token, and wakes
+    /// the bot's long-poll. Returns the message_id (above 2^53).
+    pub fn inject_text(&self, bot: &str, peer: &str, text: &str) -> Result<u64, SimError> {
+        lock(&self.shared).inject_text(bot, peer, text)
+    }
+
+    /// What sendmessage accepted for this bot, oldest first.
+    pub fn sent_messages(&self, bot: &str) -> Result<Vec<SentMessage>, SimError> {
+        lock(&self.shared).bot(bot).map(|b| b.sent.clone())
+    }
+
+    /// The latest context_token issued for (bot, peer), if any.
+    pub fn context_token(&self, bot: &str, peer: &str) -> Result<Option<String>, SimError> {
+        lock(&self.shared)
+            .bot(bot)
+            .map(|b| b.contexts.get(peer).map(|c| c.token.clone()))
+    }
+
+    /// Closes the reply window of (bot, peer) now: replies get ret -2 until the peer
+    /// writes again.
+    pub fn expire_context(&self, bot: &str, peer: &str) -> Result<(), SimError> {
+        lock(&self.shared).expire_context(bot, peer)
+    }
+
+    /// Makes the bot's token stale: getupdates answers errcode -14 from now on (a poll
+    /// in flight returns at once), and other endpoints reject it.
+    pub fn revoke_token(&self, bot: &str) -> Result<(), SimError> {
+        lock(&self.shared).revoke_token(bot)
+    }
+
+    /// Issues a new typing ticket for (bot, user); the old one stops working.
+    pub fn rotate_typing_ticket(&self, bot: &str, user: &str) -> Result<String, SimError> {
+        lock(&self.shared).rotate_ticket(bot, user)
+    }
+
+    /// Every accepted sendtyping call, oldest first.
+    pub fn typing_events(&self, bot: &str) -> Result<Vec<TypingEvent>, SimError> {
+        lock(&self.shared).bot(bot).map(|b| b.typing.clone())
+    }
+
+    /// Every notifystart/notifystop call, oldest first.
+    pub fn presence_events(&self, bot: &str) -> Result<Vec<PresenceEvent>, SimError> {
+        lock(&self.shared).bot(bot).map(|b| b.presence.clone())
+    }
+
+    /// The recent API requests with headers, bodies and the rule violations seen.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared).requests.iter().cloned().collect()
+    }
+
+    pub fn knobs(&self) -> Knobs {
+        lock(&self.shared).knobs.clone()
+    }
+
+    pub fn set_knobs(&self, knobs: Knobs) {
+        lock(&self.shared).knobs = knobs;
+    }
+
+    /// Changes some knobs in place, e.g. `sim.update_knobs(|k| k.poll_hold_ms = 200)`.
+    pub fn update_knobs(&self, change: impl FnOnce(&mut Knobs)) {
+        change(&mut lock(&self.shared).knobs);
+    }
 }
 
 impl Drop for Sim {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") }))
 }

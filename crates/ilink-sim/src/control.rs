@@ -1,0 +1,190 @@
+//! The test control surface over HTTP, under `/_sim/` (E2). It mirrors the Rust methods
+//! on [`crate::Sim`], so tests in other languages (and the app's sandbox) can drive it.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::knobs::Knobs;
+use crate::state::{lock, Shared, SimError};
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/_sim/health", get(health))
+        .route("/_sim/bots", post(create_bot))
+        .route("/_sim/bots/{bot}/peers", post(add_peer))
+        .route("/_sim/bots/{bot}/inject", post(inject_text))
+        .route("/_sim/bots/{bot}/sent", get(sent))
+        .route("/_sim/bots/{bot}/expire_context", post(expire_context))
+        .route("/_sim/bots/{bot}/revoke", post(revoke))
+        .route("/_sim/bots/{bot}/typing", get(typing))
+        .route("/_sim/bots/{bot}/presence", get(presence))
+        .route("/_sim/bots/{bot}/rotate_ticket", post(rotate_ticket))
+        .route("/_sim/knobs", get(get_knobs).post(set_knobs))
+        .route("/_sim/requests", get(requests))
+}
+
+#[derive(Deserialize)]
+struct PeerBody {
+    peer_id: String,
+}
+
+#[derive(Deserialize)]
+struct InjectBody {
+    peer_id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct UserBody {
+    user_id: String,
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|err| {
+        Box::new(control_error(
+            StatusCode::BAD_REQUEST,
+            &format!("bad JSON body: {err}"),
+        ))
+    })
+}
+
+fn control_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn answer(result: Result<Value, SimError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(err) => control_error(StatusCode::NOT_FOUND, &err.to_string()),
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn create_bot(State(shared): State<Shared>) -> Response {
+    answer(Ok(to_value(lock(&shared).create_bot())))
+}
+
+async fn add_peer(State(shared): State<Shared>, Path(bot): Path<String>, body: Bytes) -> Response {
+    let body: PeerBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .add_peer(&bot, &body.peer_id)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+async fn inject_text(
+    State(shared): State<Shared>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: InjectBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .inject_text(&bot, &body.peer_id, &body.text)
+            .map(|id| json!({ "message_id": id })),
+    )
+}
+
+async fn sent(State(shared): State<Shared>, Path(bot): Path<String>) -> Response {
+    answer(lock(&shared).bot(&bot).map(|b| to_value(&b.sent)))
+}
+
+async fn expire_context(
+    State(shared): State<Shared>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: PeerBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .expire_context(&bot, &body.peer_id)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+async fn revoke(State(shared): State<Shared>, Path(bot): Path<String>) -> Response {
+    answer(
+        lock(&shared)
+            .revoke_token(&bot)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+async fn typing(State(shared): State<Shared>, Path(bot): Path<String>) -> Response {
+    answer(lock(&shared).bot(&bot).map(|b| to_value(&b.typing)))
+}
+
+async fn presence(State(shared): State<Shared>, Path(bot): Path<String>) -> Response {
+    answer(lock(&shared).bot(&bot).map(|b| to_value(&b.presence)))
+}
+
+async fn rotate_ticket(
+    State(shared): State<Shared>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: UserBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .rotate_ticket(&bot, &body.user_id)
+            .map(|t| json!({ "typing_ticket": t })),
+    )
+}
+
+async fn get_knobs(State(shared): State<Shared>) -> Response {
+    answer(Ok(to_value(&lock(&shared).knobs)))
+}
+
+/// Takes any subset of the knob fields; the others keep their current values.
+async fn set_knobs(State(shared): State<Shared>, body: Bytes) -> Response {
+    let patch: Value = match parse(&body) {
+        Ok(v) => v,
+        Err(resp) => return *resp,
+    };
+    let Value::Object(patch) = patch else {
+        return control_error(StatusCode::BAD_REQUEST, "knobs must be a JSON object");
+    };
+    let mut state = lock(&shared);
+    let mut merged = to_value(&state.knobs);
+    if let Value::Object(current) = &mut merged {
+        current.extend(patch);
+    }
+    match serde_json::from_value::<Knobs>(merged) {
+        Ok(knobs) => {
+            state.knobs = knobs;
+            answer(Ok(to_value(&state.knobs)))
+        }
+        Err(err) => control_error(StatusCode::BAD_REQUEST, &format!("bad knobs: {err}")),
+    }
+}
+
+async fn requests(State(shared): State<Shared>) -> Response {
+    answer(Ok(to_value(&lock(&shared).requests)))
+}

@@ -1,0 +1,45 @@
+//! Behaviour switches that tests can change while the emulator runs. Durations are in
+//! milliseconds so the same struct serves the Rust API and the `/_sim/knobs` route.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Reject a missing `iLink-App-Id`/`ClientVersion`, a bad `X-WECHAT-UIN`, a wrong
+    /// `Content-Type`, a missing `base_info.channel_version` or an unsanitised
+    /// `bot_agent` with HTTP 400. When off, such requests are served and the problem is
+    /// only recorded in the request log (E3).
+    pub strict_headers: bool,
+    /// How long getupdates holds an empty poll (E7). Kept under
+    /// `longpolling_timeout_ms`, which clients use as their abort timeout.
+    pub poll_hold_ms: u64,
+    /// Advertised in every getupdates answer.
+    pub longpolling_timeout_ms: u64,
+    /// How long a context_token stays usable for replies (E10 step 5).
+    pub reply_window_ms: u64,
+    /// Replies allowed per context_token; `None` means no quota (E10 step 6).
+    pub reply_quota: Option<u32>,
+    /// Whether tool-call progress items (types 11, 12) use up the quota.
+    pub quota_counts_tool_calls: bool,
+    /// Also set `ret:-14` on the stale-token answer of getupdates (some fixtures do).
+    pub stale_includes_ret: bool,
+    /// Answer a sendmessage without context_token with HTTP 200 and an empty body
+    /// instead of ret -3 (one report, PR #247).
+    pub missing_context_token_empty_body: bool,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            strict_headers: true,
+            poll_hold_ms: 25_000,
+            longpolling_timeout_ms: 35_000,
+            reply_window_ms: 24 * 60 * 60 * 1000,
+            reply_quota: None,
+            quota_counts_tool_calls: true,
+            stale_includes_ret: false,
+            missing_context_token_empty_body: false,
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Everything the emulator remembers, behind one `Arc<Mutex<…>>`. The lock is never held
+//! across an `.await`; long-polls wait on a per-bot `Notify` instead.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::ids;
+use crate::knobs::Knobs;
+
+/// The request log keeps this many entries; older ones are dropped.
+const REQUEST_LOG_LIMIT: usize = 2000;
+
+/// Errors of the control API.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SimError {
+    #[error("unknown bot {0}")]
+    UnknownBot(String),
+    #[error("{peer} is not bound to bot {bot}")]
+    UnknownPeer { bot: String, peer: String },
+    #[error("no context_token was issued for {peer} on bot {bot}")]
+    NoContext { bot: String, peer: String },
+}
+
+/// What a client gets at QR confirmation: the bot, its token and the WeChat user who
+/// scanned (bound to the bot from the start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BotInfo {
+    pub bot_id: String,
+    pub token: String,
+    pub user_id: String,
+}
+
+/// A message accepted by sendmessage, kept for test assertions.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentMessage {
+    pub message_id: u64,
+    pub to_user_id: String,
+    pub context_token: String,
+    pub client_id: Option<String>,
+    pub run_id: Option<String>,
+    /// The single item, as sent.
+    pub item: Value,
+    /// Things a real WeChat client would show badly, e.g. `"voice not rendered"`.
+    pub flags: Vec<String>,
+    pub received_at_ms: u64,
+}
+
+/// One sendtyping call (E12).
+#[derive(Debug, Clone, Serialize)]
+pub struct TypingEvent {
+    pub user_id: String,
+    pub status: u8,
+    pub at_ms: u64,
+}
+
+/// One notifystart (`online: true`) or notifystop call (E13).
+#[derive(Debug, Clone, Serialize)]
+pub struct PresenceEvent {
+    pub online: bool,
+    pub at_ms: u64,
+}
+
+/// One API request as received, for E2's request log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedRequest {
+    pub endpoint: String,
+    pub headers: Vec<(String, String)>,
+    /// The parsed JSON body, or the raw text when it is not JSON.
+    pub body: Value,
+    /// Rule violations noticed (and, in strict mode, rejected).
+    pub violations: Vec<String>,
+    pub at_ms: u64,
+}
+
+pub(crate) struct ContextToken {
+    pub token: String,
+    pub issued: Instant,
+    pub expired: bool,
+    pub replies: u32,
+}
+
+pub(crate) struct Queued {
+    pub seq: u64,
+    pub msg: Value,
+}
+
+pub(crate) struct Bot {
+    pub info: BotInfo,
+    pub token_live: bool,
+    /// Users allowed as `to_user_id`; the scanning user is first.
+    pub peers: Vec<String>,
+    pub contexts: HashMap<String, ContextToken>,
+    pub queue: Vec<Queued>,
+    /// Highest seq a cursor has acknowledged.
+    pub acked: u64,
+    pub sent: Vec<SentMessage>,
+    pub tickets: HashMap<String, String>,
+    pub typing: Vec<TypingEvent>,
+    pub presence: Vec<PresenceEvent>,
+    pub notify: Arc<Notify>,
+}
+
+impl Bot {
+    pub fn last_seq(&self) -> u64 {
+        self.queue.last().map_or(0, |q| q.seq)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub knobs: Knobs,
+    pub bots: HashMap<String, Bot>,
+    /// Live token → bot id. Revoked tokens are removed, so they look unknown (-14).
+    pub tokens: HashMap<String, String>,
+    pub issued_ids: HashSet<u64>,
+    pub requests: VecDeque<LoggedRequest>,
+}
+
+pub(crate) type Shared = Arc<Mutex<State>>;
+
+/// Locks the state. A panic while locked cannot leave it half-written in a way that
+/// matters to a test double, so a poisoned lock is simply taken over.
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl State {
+    pub fn new(knobs: Knobs) -> State {
+        State {
+            knobs,
+            ..State::default()
+        }
+    }
+
+    /// A u64 id above 2^53 never issued before by this emulator.
+    pub fn fresh_id(&mut self) -> u64 {
+        loop {
+            let id = ids::wire_id();
+            if self.issued_ids.insert(id) {
+                return id;
+            }
+        }
+    }
+
+    pub fn create_bot(&mut self) -> BotInfo {
+        let mut bot_id = ids::bot_id();
+        while self.bots.contains_key(&bot_id) {
+            bot_id = ids::bot_id();
+        }
+        let info = BotInfo {
+            token: ids::bot_token(&bot_id),
+            user_id: ids::user_id(),
+            bot_id: bot_id.clone(),
+        };
+        self.tokens.insert(info.token.clone(), bot_id.clone());
+        self.bots.insert(
+            bot_id,
+            Bot {
+                info: info.clone(),
+                token_live: true,
+                peers: vec![info.user_id.clone()],
+                contexts: HashMap::new(),
+                queue: Vec::new(),
+                acked: 0,
+                sent: Vec::new(),
+                tickets: HashMap::new(),
+                typing: Vec::new(),
+                presence: Vec::new(),
+                notify: Arc::new(Notify::new()),
+            },
+        );
+        info
+    }
+
+    pub fn bot_mut(&mut self, bot: &str) -> Result<&mut Bot, SimError> {
+        self.bots
+            .get_mut(bot)
+            .ok_or_else(|| SimError::UnknownBot(bot.to_owned()))
+    }
+
+    pub fn bot(&self, bot: &str) -> Result<&Bot, SimError> {
+        self.bots
+            .get(bot)
+            .ok_or_else(|| SimError::UnknownBot(bot.to_owned()))
+    }
+
+    /// The bot a live token belongs to.
+    pub fn bot_for_token(&self, token: &str) -> Option<&str> {
+        self.tokens.get(token).map(String::as_str)
+    }
+
+    pub fn add_peer(&mut self, bot: &str, peer: &str) -> Result<(), SimError> {
+        let bot = self.bot_mut(bot)?;
+        if !bot.peers.iter().any(|p| p == peer) {
+            bot.peers.push(peer.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Queues an inbound text from `peer` with a fresh context_token (E9) and wakes any
+    /// long-poll of that bot. Returns the message_id.
+    pub fn inject_text(&mut self, bot_id: &str, peer: &str, text: &str) -> Result<u64, SimError> {
+        let message_id = self.fresh_id();
+        let item_msg_id = self.fresh_id();
+        let bot = self.bot_mut(bot_id)?;
+        if !bot.peers.iter().any(|p| p == peer) {
+            return Err(SimError::UnknownPeer {
+                bot: bot_id.to_owned(),
+                peer: peer.to_owned(),
+            });
+        }
+        let context_token = ids::random_b64(48);
+        bot.contexts.insert(
+            peer.to_owned(),
+            ContextToken {
+                token: context_token.clone(),
+                issued: Instant::now(),
+                expired: false,
+                replies: 0,
+            },
+        );
+        let seq = bot.last_seq() + 1;
+        let now = now_ms();
+        let msg = json!({
+            "seq": seq,
+            "message_id": message_id,
+            "from_user_id": peer,
+            "to_user_id": bot_id,
+            "client_id": format!("wx-sim-{}", ids::random_hex(8)),
+            "create_time_ms": now,
+            "update_time_ms": now,
+            "session_id": "",
+            "group_id": "",
+            "message_type": 1,
+            "message_state": 2,
+            "context_token": context_token,
+            "item_list": [{
+                "type": 1,
+                "create_time_ms": now,
+                "update_time_ms": now,
+                "is_completed": true,
+                "msg_id": format!("v1:{item_msg_id}"),
+                "text_item": { "text": text },
+            }],
+        });
+        bot.queue.push(Queued { seq, msg });
+        bot.notify.notify_waiters();
+        Ok(message_id)
+    }
+
+    pub fn expire_context(&mut self, bot_id: &str, peer: &str) -> Result<(), SimError> {
+        let bot = self.bot_mut(bot_id)?;
+        match bot.contexts.get_mut(peer) {
+            Some(ctx) => {
+                ctx.expired = true;
+                Ok(())
+            }
+            None => Err(SimError::NoContext {
+                bot: bot_id.to_owned(),
+                peer: peer.to_owned(),
+            }),
+        }
+    }
+
+    /// Makes the bot's token stale: every later call with it gets -14, and a long-poll
+    /// in flight is woken to say so.
+    pub fn revoke_token(&mut self, bot_id: &str) -> Result<(), SimError> {
+        let bot = self
+            .bots
+            .get_mut(bot_id)
+            .ok_or_else(|| SimError::UnknownBot(bot_id.to_owned()))?;
+        bot.token_live = false;
+        self.tokens.remove(&bot.info.token);
+        bot.notify.notify_waiters();
+        Ok(())
+    }
+
+    /// The typing ticket of (bot, user), minted on first use and then stable (E11).
+    pub fn ticket(&mut self, bot_id: &str, user: &str) -> Result<String, SimError> {
+        let bot = self.bot_mut(bot_id)?;
+        Ok(bot
+            .tickets
+            .entry(user.to_owned())
+            .or_insert_with(|| ids::random_b64(24))
+            .clone())
+    }
+
+    pub fn rotate_ticket(&mut self, bot_id: &str, user: &str) -> Result<String, SimError> {
+        let bot = self.bot_mut(bot_id)?;
+        let ticket = ids::random_b64(24);
+        bot.tickets.insert(user.to_owned(), ticket.clone());
+        Ok(ticket)
+    }
+
+    pub fn log_request(&mut self, entry: LoggedRequest) {
+        if self.requests.len() >= REQUEST_LOG_LIMIT {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(entry);
+    }
+}

@@ -1,0 +1,145 @@
+//! `ilink/bot/getupdates` (spec §2.4, E7, E8): a long-poll over a per-bot queue, with an
+//! opaque cursor that acknowledges what the client has taken.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::auth::{self, StaleShape};
+use crate::state::{lock, Shared};
+use crate::wire;
+
+/// Where the client is in the queue. `None` for the empty cursor.
+fn decode_cursor(bot_id: &str, cursor: &str) -> Result<Option<u64>, String> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    let raw = STANDARD
+        .decode(cursor)
+        .map_err(|_| "get_updates_buf is not base64".to_owned())?;
+    let text = String::from_utf8(raw).map_err(|_| "get_updates_buf is not ours".to_owned())?;
+    let mut parts = text.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("simcur1"), Some(bot), Some(pos)) if bot == bot_id => pos
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| "get_updates_buf position is malformed".to_owned()),
+        (Some("simcur1"), Some(_), Some(_)) => {
+            Err("get_updates_buf belongs to another bot".to_owned())
+        }
+        _ => Err("get_updates_buf is not ours".to_owned()),
+    }
+}
+
+/// Opaque to clients, like the real cursor (base64 of a small record naming the bot).
+fn encode_cursor(bot_id: &str, position: u64) -> String {
+    STANDARD.encode(format!("simcur1|{bot_id}|{position}"))
+}
+
+pub(crate) async fn getupdates(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authed = match auth::authenticate(
+        &shared,
+        "getupdates",
+        &headers,
+        &body,
+        StaleShape::Getupdates,
+    ) {
+        Ok(authed) => authed,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let cursor_text = match authed.body.get("get_updates_buf") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return wire::bad_request("get_updates_buf must be a string"),
+    };
+    let bot_id = authed.bot_id.as_str();
+
+    // Acknowledge first; an unreadable cursor is treated like "" (the real server's
+    // reaction is unknown), and noted in the request log.
+    let (from, hold) = {
+        let mut state = lock(&shared);
+        let hold = Duration::from_millis(state.knobs.poll_hold_ms);
+        let position = match decode_cursor(bot_id, cursor_text) {
+            Ok(position) => position,
+            Err(problem) => {
+                if let Some(entry) = state.requests.back_mut() {
+                    entry.violations.push(format!("{problem}; treated as \"\""));
+                }
+                None
+            }
+        };
+        let Ok(bot) = state.bot_mut(bot_id) else {
+            return auth::stale(StaleShape::Getupdates, false);
+        };
+        let position = position.map(|p| p.min(bot.last_seq()));
+        if let Some(p) = position {
+            bot.acked = bot.acked.max(p);
+        }
+        (position.unwrap_or(bot.acked), hold)
+    };
+
+    let deadline = Instant::now() + hold;
+    loop {
+        let notify = {
+            let state = lock(&shared);
+            match state.bots.get(bot_id) {
+                Some(bot) => bot.notify.clone(),
+                None => return auth::stale(StaleShape::Getupdates, false),
+            }
+        };
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Registered before looking, so an inject between the look and the wait is not lost.
+        notified.as_mut().enable();
+        {
+            let state = lock(&shared);
+            if state.bot_for_token(&authed.token) != Some(bot_id) {
+                return auth::stale(StaleShape::Getupdates, state.knobs.stale_includes_ret);
+            }
+            let Some(bot) = state.bots.get(bot_id) else {
+                return auth::stale(StaleShape::Getupdates, false);
+            };
+            let msgs: Vec<Value> = bot
+                .queue
+                .iter()
+                .filter(|q| q.seq > from)
+                .map(|q| q.msg.clone())
+                .collect();
+            if !msgs.is_empty() || Instant::now() >= deadline {
+                let position = bot.queue.last().map_or(from, |q| q.seq.max(from));
+                return wire::ok_json(json!({
+                    "ret": 0,
+                    "msgs": msgs,
+                    "get_updates_buf": encode_cursor(bot_id, position),
+                    "longpolling_timeout_ms": state.knobs.longpolling_timeout_ms,
+                }));
+            }
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_is_bound_to_its_bot() {
+        let c = encode_cursor("abc@im.bot", 7);
+        assert_eq!(decode_cursor("abc@im.bot", &c), Ok(Some(7)));
+        assert!(decode_cursor("def@im.bot", &c).is_err());
+        assert!(decode_cursor("abc@im.bot", "%%%").is_err());
+        assert_eq!(decode_cursor("abc@im.bot", ""), Ok(None));
+    }
+}
