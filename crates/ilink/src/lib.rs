@@ -6,10 +6,17 @@
 
 pub mod account_id;
 pub mod bot_agent;
+pub mod client;
 pub mod crypto;
+pub mod error;
 pub mod headers;
 pub mod models;
+pub mod secret;
 pub mod url;
+
+pub use client::{Client, ClientConfig, Timeouts};
+pub use error::{IlinkError, NetworkKind};
+pub use secret::Secret;
 
 /// The version string this client reports as `channel_version`.
 pub const CHANNEL_VERSION: &str = "2.4.9";

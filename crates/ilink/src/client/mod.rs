@@ -1,0 +1,501 @@
+//! The HTTP client for every iLink API endpoint (spec §1.2–§1.7, §2).
+//!
+//! One [`Client`] serves one account (one token, one API base). It keeps the long-poll
+//! timeout the server last advertised; everything else is stateless.
+
+mod config;
+mod transport;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{default_bot_agent, ClientConfig, Timeouts, DEFAULT_API_BASE};
+
+use crate::error::IlinkError;
+use crate::models::{
+    ApiStatus, BaseInfo, GetBotQrcodeRequest, GetConfigRequest, GetConfigResponse,
+    GetUpdatesRequest, GetUpdatesResponse, GetUploadUrlRequest, GetUploadUrlResponse,
+    NotifyRequest, QrCodeResponse, QrStatusResponse, SendMessageRequest, SendMessageResponse,
+    SendTypingRequest, TypingStatus, WeixinMessage,
+};
+use crate::secret::Secret;
+use crate::{bot_agent, headers, url};
+use transport::{exchange, snippet, Reply};
+
+const GET_BOT_QRCODE: &str = "ilink/bot/get_bot_qrcode?bot_type=3";
+const GET_QRCODE_STATUS: &str = "ilink/bot/get_qrcode_status";
+const GET_UPDATES: &str = "ilink/bot/getupdates";
+const SEND_MESSAGE: &str = "ilink/bot/sendmessage";
+const GET_UPLOAD_URL: &str = "ilink/bot/getuploadurl";
+const GET_CONFIG: &str = "ilink/bot/getconfig";
+const SEND_TYPING: &str = "ilink/bot/sendtyping";
+const NOTIFY_START: &str = "ilink/bot/msg/notifystart";
+const NOTIFY_STOP: &str = "ilink/bot/msg/notifystop";
+
+/// The most bot tokens `get_bot_qrcode` sends in `local_token_list`.
+pub const MAX_LOCAL_TOKENS: usize = 10;
+/// HTTP 524 (a gateway timeout at the proxy); `get_qrcode_status` treats it as `wait`.
+const GATEWAY_TIMEOUT_524: u16 = 524;
+
+/// An iLink API client for one account. Cheap to derive others from with
+/// [`Client::with_api_base`]; they share the connection pool.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+    token: Option<Secret>,
+    /// `iLink-App-Id`, `iLink-App-ClientVersion` and `SKRouteTag`, on every call.
+    common_headers: HeaderMap,
+    /// `Bearer <token>`, when the trimmed token is non-empty.
+    authorization: Option<HeaderValue>,
+    /// The current getupdates timeout; the server's last positive value replaces it.
+    longpoll_timeout_ms: AtomicU64,
+}
+
+impl Client {
+    /// Builds a client. `config.bot_agent` is sanitised (§1.5). Fails if the base URL does
+    /// not parse, or the token or route tag cannot be sent as a header value.
+    pub fn new(config: ClientConfig, token: Option<Secret>) -> Result<Self, IlinkError> {
+        let mut builder = reqwest::Client::builder();
+        if !config.use_system_proxy {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| IlinkError::Config {
+            message: format!("cannot build the HTTP client: {}", e.without_url()),
+        })?;
+        Self::with_http(http, config, token)
+    }
+
+    fn with_http(
+        http: reqwest::Client,
+        mut config: ClientConfig,
+        token: Option<Secret>,
+    ) -> Result<Self, IlinkError> {
+        config.bot_agent = bot_agent::sanitize(&config.bot_agent);
+        reqwest::Url::parse(&url::join(&config.api_base, GET_UPDATES)).map_err(|e| {
+            IlinkError::Config {
+                message: format!("the API base is not a valid URL: {e}"),
+            }
+        })?;
+
+        let mut common_headers = HeaderMap::new();
+        common_headers.insert(
+            HeaderName::from_static("ilink-app-id"),
+            HeaderValue::from_static("bot"),
+        );
+        common_headers.insert(
+            HeaderName::from_static("ilink-app-clientversion"),
+            HeaderValue::from(headers::client_version(&config.channel_version)),
+        );
+        if let Some(tag) = &config.route_tag {
+            let value = HeaderValue::from_str(tag).map_err(|_| IlinkError::Config {
+                message: "the route tag is not a valid header value".to_owned(),
+            })?;
+            common_headers.insert(HeaderName::from_static("skroutetag"), value);
+        }
+
+        let authorization = match token.as_ref().map(|t| t.expose().trim()) {
+            Some(trimmed) if !trimmed.is_empty() => {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {trimmed}")).map_err(|_| {
+                        IlinkError::Config {
+                            message: "the bot token is not a valid header value".to_owned(),
+                        }
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
+
+        let longpoll_ms = duration_ms(config.timeouts.getupdates);
+        Ok(Self {
+            http,
+            config,
+            token,
+            common_headers,
+            authorization,
+            longpoll_timeout_ms: AtomicU64::new(longpoll_ms),
+        })
+    }
+
+    /// The same account against another API base (the account's `baseurl`, or a QR
+    /// redirect host). The long-poll timeout starts over at the configured default.
+    pub fn with_api_base(&self, api_base: &str) -> Result<Self, IlinkError> {
+        let config = ClientConfig {
+            api_base: api_base.to_owned(),
+            ..self.config.clone()
+        };
+        Self::with_http(self.http.clone(), config, self.token.clone())
+    }
+
+    /// The configuration in use (with the sanitised bot agent).
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The `base_info` sent on authenticated POSTs.
+    pub fn base_info(&self) -> BaseInfo {
+        BaseInfo {
+            channel_version: Some(self.config.channel_version.clone()),
+            bot_agent: Some(self.config.bot_agent.clone()),
+        }
+    }
+
+    /// The timeout the next getupdates will use.
+    pub fn longpoll_timeout(&self) -> Duration {
+        Duration::from_millis(self.longpoll_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// `POST get_bot_qrcode?bot_type=3` (§2.1), without `Authorization` and `base_info`.
+    /// Sends at most [`MAX_LOCAL_TOKENS`] non-empty tokens from `local_token_list`.
+    /// Fails with a decode error if the response has no `qrcode`.
+    pub async fn get_bot_qrcode(
+        &self,
+        local_token_list: &[String],
+    ) -> Result<QrCodeResponse, IlinkError> {
+        let request = GetBotQrcodeRequest {
+            local_token_list: local_token_list
+                .iter()
+                .filter(|t| !t.trim().is_empty())
+                .take(MAX_LOCAL_TOKENS)
+                .cloned()
+                .collect(),
+        };
+        let body = to_value(&request)?;
+        let reply = self
+            .post(
+                GET_BOT_QRCODE,
+                body,
+                false,
+                self.config.timeouts.get_bot_qrcode,
+            )
+            .await?;
+        let response: QrCodeResponse = self.decode(&self.success_body(reply)?)?;
+        self.check_ret(&response.status)?;
+        if response.qrcode.as_deref().is_none_or(str::is_empty) {
+            return Err(IlinkError::Decode {
+                message: "the response has no qrcode".to_owned(),
+            });
+        }
+        Ok(response)
+    }
+
+    /// `GET get_qrcode_status` (§2.2). A client timeout or HTTP 524 gives status `wait`,
+    /// as the official client treats them.
+    pub async fn get_qrcode_status(
+        &self,
+        qrcode: &str,
+        verify_code: Option<&str>,
+    ) -> Result<QrStatusResponse, IlinkError> {
+        let mut target = format!(
+            "{}?qrcode={}",
+            url::join(&self.config.api_base, GET_QRCODE_STATUS),
+            url::encode_component(qrcode)
+        );
+        if let Some(code) = verify_code {
+            target.push_str("&verify_code=");
+            target.push_str(&url::encode_component(code));
+        }
+        let request = self.http.get(target).headers(self.common_headers.clone());
+        let reply = match exchange(
+            request,
+            Some(self.config.timeouts.get_qrcode_status),
+            self.config.max_response_bytes,
+        )
+        .await
+        {
+            Err(IlinkError::Timeout) => return Ok(QrStatusResponse::wait()),
+            other => other?,
+        };
+        if reply.status.as_u16() == GATEWAY_TIMEOUT_524 {
+            return Ok(QrStatusResponse::wait());
+        }
+        self.decode(&self.success_body(reply)?)
+    }
+
+    /// `POST getupdates` (§2.4), the long poll. The timeout is 35 s until the server
+    /// advertises a positive `longpolling_timeout_ms` (even on an error response), then
+    /// that. Running out returns an empty success carrying `cursor` unchanged. `cancel`
+    /// aborts the request in flight at once with [`IlinkError::Cancelled`].
+    ///
+    /// Fails if `ret` or `errcode` is present and non-zero; -14 is
+    /// [`IlinkError::StaleToken`].
+    pub async fn getupdates(
+        &self,
+        cursor: &str,
+        cancel: &CancellationToken,
+    ) -> Result<GetUpdatesResponse, IlinkError> {
+        let body = self.authed_body(&GetUpdatesRequest {
+            get_updates_buf: cursor.to_owned(),
+            base_info: None,
+        })?;
+        let call = self.post(GET_UPDATES, body, true, Some(self.longpoll_timeout()));
+        let reply = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(IlinkError::Cancelled),
+            reply = call => reply,
+        };
+        let reply = match reply {
+            Err(IlinkError::Timeout) => return Ok(empty_updates(cursor)),
+            other => other?,
+        };
+        let response: GetUpdatesResponse = self.decode(&self.success_body(reply)?)?;
+        if let Some(ms) = response.longpolling_timeout_ms.filter(|ms| *ms > 0) {
+            self.longpoll_timeout_ms
+                .store(ms.unsigned_abs(), Ordering::Relaxed);
+        }
+        self.check_getupdates(&response.status)?;
+        Ok(response)
+    }
+
+    /// `POST sendmessage` (§2.5). Success needs a JSON body whose `ret` is absent or 0;
+    /// an empty or non-JSON body is a decode error. Returns the server's `message_id`
+    /// when it sent one.
+    pub async fn sendmessage(&self, msg: &WeixinMessage) -> Result<Option<String>, IlinkError> {
+        let body = self.authed_body(&SendMessageRequest {
+            msg: msg.clone(),
+            base_info: None,
+        })?;
+        let reply = self
+            .post(SEND_MESSAGE, body, true, Some(self.config.timeouts.send))
+            .await?;
+        let response: SendMessageResponse = self.decode(&self.success_body(reply)?)?;
+        self.check_send(&response.status)?;
+        Ok(response.message_id)
+    }
+
+    /// `POST getuploadurl` (§2.6). `base_info` is filled in; any given one is replaced.
+    pub async fn getuploadurl(
+        &self,
+        request: &GetUploadUrlRequest,
+    ) -> Result<GetUploadUrlResponse, IlinkError> {
+        let body = self.authed_body(request)?;
+        let reply = self
+            .post(GET_UPLOAD_URL, body, true, Some(self.config.timeouts.send))
+            .await?;
+        let response: GetUploadUrlResponse = self.decode(&self.success_body(reply)?)?;
+        self.check_ret(&response.status)?;
+        Ok(response)
+    }
+
+    /// `POST getconfig` (§2.7), which hands out the typing ticket for a peer.
+    pub async fn getconfig(
+        &self,
+        ilink_user_id: &str,
+        context_token: Option<&str>,
+    ) -> Result<GetConfigResponse, IlinkError> {
+        let body = self.authed_body(&GetConfigRequest {
+            ilink_user_id: Some(ilink_user_id.to_owned()),
+            context_token: context_token.map(str::to_owned),
+            base_info: None,
+        })?;
+        let reply = self
+            .post(GET_CONFIG, body, true, Some(self.config.timeouts.control))
+            .await?;
+        let response: GetConfigResponse = self.decode(&self.success_body(reply)?)?;
+        self.check_ret(&response.status)?;
+        Ok(response)
+    }
+
+    /// `POST sendtyping` (§2.8). The official client checks only the HTTP status; this
+    /// one also fails on a JSON body with a non-zero `ret`, but accepts an empty body.
+    pub async fn sendtyping(
+        &self,
+        ilink_user_id: &str,
+        typing_ticket: &str,
+        status: TypingStatus,
+    ) -> Result<(), IlinkError> {
+        let body = self.authed_body(&SendTypingRequest {
+            ilink_user_id: Some(ilink_user_id.to_owned()),
+            typing_ticket: Some(typing_ticket.to_owned()),
+            status: Some(status),
+            base_info: None,
+        })?;
+        self.lenient_call(SEND_TYPING, body).await
+    }
+
+    /// `POST msg/notifystart` (§2.3): the account is going online. Callers log and ignore
+    /// failures, as the official client does.
+    pub async fn notifystart(&self) -> Result<(), IlinkError> {
+        let body = self.authed_body(&NotifyRequest::default())?;
+        self.lenient_call(NOTIFY_START, body).await
+    }
+
+    /// `POST msg/notifystop` (§2.3): the account is going offline. Not tied to any
+    /// cancellation, so it can finish after the poll was aborted.
+    pub async fn notifystop(&self) -> Result<(), IlinkError> {
+        let body = self.authed_body(&NotifyRequest::default())?;
+        self.lenient_call(NOTIFY_STOP, body).await
+    }
+
+    /// A control call whose body is optional: an empty or non-JSON 2xx body is success,
+    /// a JSON body is checked for `ret`/-14.
+    async fn lenient_call(&self, endpoint: &str, body: Value) -> Result<(), IlinkError> {
+        let reply = self
+            .post(endpoint, body, true, Some(self.config.timeouts.control))
+            .await?;
+        let body = self.success_body(reply)?;
+        if let Ok(status) = serde_json::from_slice::<ApiStatus>(&body) {
+            self.check_ret(&status)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one JSON POST with the §1.2 headers.
+    async fn post(
+        &self,
+        endpoint: &str,
+        body: Value,
+        authorized: bool,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, IlinkError> {
+        let body = serde_json::to_vec(&body).map_err(|e| IlinkError::Decode {
+            message: format!("cannot encode the request: {e}"),
+        })?;
+        let request = self
+            .http
+            .post(url::join(&self.config.api_base, endpoint))
+            .headers(self.post_headers(authorized)?)
+            .body(body);
+        let result = exchange(request, timeout, self.config.max_response_bytes).await;
+        if let Err(err) = &result {
+            tracing::debug!(endpoint, error = %err, "iLink call failed");
+        }
+        result
+    }
+
+    fn post_headers(&self, authorized: bool) -> Result<HeaderMap, IlinkError> {
+        let mut map = self.common_headers.clone();
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        map.insert(
+            HeaderName::from_static("authorizationtype"),
+            HeaderValue::from_static("ilink_bot_token"),
+        );
+        let uin = HeaderValue::from_str(&headers::random_wechat_uin()).map_err(|_| {
+            IlinkError::Config {
+                message: "X-WECHAT-UIN is not a valid header value".to_owned(),
+            }
+        })?;
+        map.insert(HeaderName::from_static("x-wechat-uin"), uin);
+        if authorized {
+            if let Some(value) = &self.authorization {
+                map.insert(AUTHORIZATION, value.clone());
+            }
+        }
+        Ok(map)
+    }
+
+    /// Serialises a request and sets its `base_info`.
+    fn authed_body<T: Serialize>(&self, request: &T) -> Result<Value, IlinkError> {
+        let mut value = to_value(request)?;
+        if let Value::Object(map) = &mut value {
+            map.insert("base_info".to_owned(), to_value(&self.base_info())?);
+        }
+        Ok(value)
+    }
+
+    /// The body of a 2xx reply, or [`IlinkError::HttpStatus`].
+    fn success_body(&self, reply: Reply) -> Result<Vec<u8>, IlinkError> {
+        if reply.status.is_success() {
+            Ok(reply.body)
+        } else {
+            Err(IlinkError::HttpStatus {
+                status: reply.status.as_u16(),
+                body: self.scrub(&snippet(&reply.body)),
+            })
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, IlinkError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(IlinkError::Decode {
+                message: "the response body is empty".to_owned(),
+            });
+        }
+        serde_json::from_slice(body).map_err(|e| IlinkError::Decode {
+            message: self.scrub(&e.to_string()),
+        })
+    }
+
+    /// getupdates fails if `ret` or `errcode` is present and non-zero (§1.6).
+    fn check_getupdates(&self, status: &ApiStatus) -> Result<(), IlinkError> {
+        let failed = status.ret.is_some_and(|r| r != 0) || status.errcode.is_some_and(|c| c != 0);
+        if failed {
+            Err(self.failure(status))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// sendmessage: `ret` decides (-2, -3 get their own errors); `errcode` only for -14.
+    fn check_send(&self, status: &ApiStatus) -> Result<(), IlinkError> {
+        let errmsg = || self.scrub(status.errmsg.as_deref().unwrap_or(""));
+        match status.ret {
+            Some(-2) => Err(IlinkError::WindowClosedOrRateLimited { errmsg: errmsg() }),
+            Some(-3) => Err(IlinkError::InvalidArguments { errmsg: errmsg() }),
+            _ => self.check_ret(status),
+        }
+    }
+
+    /// Other endpoints: a non-zero `ret`, or -14 in either field, is a failure.
+    fn check_ret(&self, status: &ApiStatus) -> Result<(), IlinkError> {
+        let failed = status.ret.is_some_and(|r| r != 0) || status.errcode == Some(STALE);
+        if failed {
+            Err(self.failure(status))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn failure(&self, status: &ApiStatus) -> IlinkError {
+        if status.ret == Some(STALE) || status.errcode == Some(STALE) {
+            return IlinkError::StaleToken;
+        }
+        IlinkError::ServerError {
+            ret: status.ret,
+            errcode: status.errcode,
+            errmsg: self.scrub(status.errmsg.as_deref().unwrap_or("")),
+        }
+    }
+
+    /// Removes the bot token from text that came from the server.
+    fn scrub(&self, text: &str) -> String {
+        match self.token.as_ref().map(|t| t.expose().trim()) {
+            Some(token) if !token.is_empty() => text.replace(token, "***"),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// The stale-token code, in `errcode` (or sometimes `ret`).
+const STALE: i64 = -14;
+
+/// What a getupdates timeout returns: `{ret:0, msgs:[], get_updates_buf:<cursor>}`.
+fn empty_updates(cursor: &str) -> GetUpdatesResponse {
+    GetUpdatesResponse {
+        status: ApiStatus {
+            ret: Some(0),
+            ..ApiStatus::default()
+        },
+        msgs: Some(Vec::new()),
+        get_updates_buf: Some(cursor.to_owned()),
+        ..GetUpdatesResponse::default()
+    }
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<Value, IlinkError> {
+    serde_json::to_value(value).map_err(|e| IlinkError::Decode {
+        message: format!("cannot encode the request: {e}"),
+    })
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
