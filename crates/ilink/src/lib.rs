@@ -1,8 +1,9 @@
 //! The WeChat iLink bot wire protocol, as the official client v2.4.9 speaks it.
 //!
-//! This crate holds no storage and no long-lived tasks. It is built piece by piece against
-//! the emulator in `ilink-sim`; what is here is complete and tested against the
-//! known-answer vectors of the protocol specification.
+//! This crate holds no storage and no long-lived tasks. It has the serde [`models`] of
+//! every API body, the HTTP [`Client`] for every API endpoint with its [`IlinkError`]s,
+//! and the protocol primitives (headers, URLs, bot agent, account ids, CDN crypto), each
+//! tested against the known-answer vectors of the protocol specification.
 
 pub mod account_id;
 pub mod bot_agent;

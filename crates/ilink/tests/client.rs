@@ -346,6 +346,19 @@ async fn qrcode_status_timeout_and_524_count_as_wait() {
         }
     );
 
+    // Long bodies are cut to 200 characters in the error.
+    server.script(
+        "ilink/bot/get_qrcode_status",
+        vec![http_status(503, &"é".repeat(1000))],
+    );
+    match client.get_qrcode_status("q", None).await.unwrap_err() {
+        IlinkError::HttpStatus { status, body } => {
+            assert_eq!(status, 503);
+            assert_eq!(body, "é".repeat(200));
+        }
+        other => panic!("expected an HTTP status error, got {other:?}"),
+    }
+
     server.script(
         "ilink/bot/get_qrcode_status",
         vec![reply(r#"{"status":"brand_new"}"#)],
@@ -729,6 +742,12 @@ async fn other_bases_and_bad_configuration() {
     assert_eq!(
         server.last().header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
+    );
+
+    // An empty `baseurl` means the fixed default host.
+    assert_eq!(
+        moved.with_api_base("  ").unwrap().config().api_base,
+        ilink::client::DEFAULT_API_BASE
     );
 
     let err = Client::new(config("not a url"), None).unwrap_err();

@@ -126,8 +126,13 @@ impl Client {
     }
 
     /// The same account against another API base (the account's `baseurl`, or a QR
-    /// redirect host). The long-poll timeout starts over at the configured default.
+    /// redirect host); an empty base means [`DEFAULT_API_BASE`], as for an empty
+    /// `baseurl` at login. The long-poll timeout starts over at the configured default.
     pub fn with_api_base(&self, api_base: &str) -> Result<Self, IlinkError> {
+        let api_base = match api_base.trim() {
+            "" => DEFAULT_API_BASE,
+            base => base,
+        };
         let config = ClientConfig {
             api_base: api_base.to_owned(),
             ..self.config.clone()
@@ -154,6 +159,8 @@ impl Client {
     }
 
     /// `POST get_bot_qrcode?bot_type=3` (§2.1), without `Authorization` and `base_info`.
+    /// Login always starts on the fixed host: call this on a client whose base is
+    /// [`DEFAULT_API_BASE`], whatever the account's own `baseurl` is.
     /// Sends at most [`MAX_LOCAL_TOKENS`] non-empty tokens from `local_token_list`.
     /// Fails with a decode error if the response has no `qrcode`.
     pub async fn get_bot_qrcode(
@@ -234,6 +241,7 @@ impl Client {
     ) -> Result<GetUpdatesResponse, IlinkError> {
         let body = self.authed_body(&GetUpdatesRequest {
             get_updates_buf: cursor.to_owned(),
+            sync_buf: None,
             base_info: None,
         })?;
         let call = self.post(GET_UPDATES, body, true, Some(self.longpoll_timeout()));

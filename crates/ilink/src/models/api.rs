@@ -184,6 +184,9 @@ impl fmt::Debug for QrStatusResponse {
 pub struct GetUpdatesRequest {
     /// The cursor; `""` when none is stored.
     pub get_updates_buf: String,
+    /// Deprecated cursor field; the official client does not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_buf: Option<String>,
     /// Filled in by the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_info: Option<BaseInfo>,
