@@ -26,6 +26,12 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/bots/{bot}/typing", get(typing))
         .route("/_sim/bots/{bot}/presence", get(presence))
         .route("/_sim/bots/{bot}/rotate_ticket", post(rotate_ticket))
+        .route("/_sim/qr/latest", get(qr_latest))
+        .route("/_sim/qr/{qrcode}/scan", post(qr_scan))
+        .route("/_sim/qr/{qrcode}/verify_code", post(qr_verify_code))
+        .route("/_sim/qr/{qrcode}/confirm", post(qr_confirm))
+        .route("/_sim/qr/{qrcode}/expire", post(qr_expire))
+        .route("/_sim/qr/{qrcode}/answer", post(qr_answer))
         .route("/_sim/knobs", get(get_knobs).post(set_knobs))
         .route("/_sim/requests", get(requests))
 }
@@ -187,4 +193,87 @@ async fn set_knobs(State(shared): State<Shared>, body: Bytes) -> Response {
 
 async fn requests(State(shared): State<Shared>) -> Response {
     answer(Ok(to_value(&lock(&shared).requests)))
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ConfirmBody {
+    user_id: Option<String>,
+}
+
+async fn qr_latest(State(shared): State<Shared>) -> Response {
+    answer(Ok(json!({ "qrcode": lock(&shared).qrs.latest() })))
+}
+
+async fn qr_scan(State(shared): State<Shared>, Path(qrcode): Path<String>) -> Response {
+    answer(
+        lock(&shared)
+            .qr_scan(&qrcode)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+async fn qr_verify_code(
+    State(shared): State<Shared>,
+    Path(qrcode): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: CodeBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .qr_ask_code(&qrcode, &body.code)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+/// The body is optional: `{}` or nothing confirms as a new user.
+async fn qr_confirm(
+    State(shared): State<Shared>,
+    Path(qrcode): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: ConfirmBody = if body.is_empty() {
+        ConfirmBody::default()
+    } else {
+        match parse(&body) {
+            Ok(b) => b,
+            Err(resp) => return *resp,
+        }
+    };
+    answer(
+        lock(&shared)
+            .qr_confirm(&qrcode, body.user_id.as_deref())
+            .map(|bot| json!({ "bot": bot })),
+    )
+}
+
+async fn qr_expire(State(shared): State<Shared>, Path(qrcode): Path<String>) -> Response {
+    answer(
+        lock(&shared)
+            .qr_expire(&qrcode)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+async fn qr_answer(
+    State(shared): State<Shared>,
+    Path(qrcode): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .qr_set_answer(&qrcode, body)
+            .map(|()| json!({ "ok": true })),
+    )
 }

@@ -27,6 +27,13 @@ pub struct Knobs {
     /// Answer a sendmessage without context_token with HTTP 200 and an empty body
     /// instead of ret -3 (one report, PR #247).
     pub missing_context_token_empty_body: bool,
+    /// How long get_qrcode_status holds when nothing changed (E5).
+    pub qr_hold_ms: u64,
+    /// How long a QR stays scannable before it reads `expired` (spec §11 q1: unknown;
+    /// the official client keeps a login at most 5 min).
+    pub qr_lifetime_ms: u64,
+    /// Wrong verify codes allowed before `verify_code_blocked`.
+    pub verify_code_attempts: u32,
 }
 
 impl Default for Knobs {
@@ -40,6 +47,9 @@ impl Default for Knobs {
             quota_counts_tool_calls: true,
             stale_includes_ret: false,
             missing_context_token_empty_body: false,
+            qr_hold_ms: 25_000,
+            qr_lifetime_ms: 300_000,
+            verify_code_attempts: 3,
         }
     }
 }

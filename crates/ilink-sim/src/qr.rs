@@ -1,52 +1,292 @@
-//! `ilink/bot/get_bot_qrcode` (spec §2.1, E4): POST with a `local_token_list` body, or the
-//! legacy GET; `bot_type` is required.
+//! QR login (spec §2.1, §2.2, §3, E4–E6): `get_bot_qrcode` issues a QR; a scripted
+//! scanner, driven through the control API, walks it through its statuses, and
+//! `get_qrcode_status` long-polls them.
 
-use axum::extract::Query;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::ids;
+use crate::state::{lock, BotInfo, Shared, SimError, State as SimState};
+use crate::wire;
+
+/// Where a QR stands. `Answer` is a raw answer set by a test (redirects, unknown
+/// statuses, a `confirmed` without `ilink_bot_id`).
+#[derive(Clone)]
+pub(crate) enum QrStatus {
+    Wait,
+    Scanned,
+    NeedVerifyCode(String),
+    Blocked,
+    Expired,
+    Confirmed(Value),
+    BindedRedirect,
+    Answer(Value),
+}
+
+impl QrStatus {
+    fn answer(&self) -> Value {
+        match self {
+            QrStatus::Wait => json!({ "status": "wait" }),
+            QrStatus::Scanned => json!({ "status": "scaned" }),
+            QrStatus::NeedVerifyCode(_) => json!({ "status": "need_verifycode" }),
+            QrStatus::Blocked => json!({ "status": "verify_code_blocked" }),
+            QrStatus::Expired => json!({ "status": "expired" }),
+            QrStatus::Confirmed(answer) | QrStatus::Answer(answer) => answer.clone(),
+            QrStatus::BindedRedirect => json!({ "status": "binded_redirect" }),
+        }
+    }
+
+    fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            QrStatus::Wait | QrStatus::Scanned | QrStatus::NeedVerifyCode(_)
+        )
+    }
+}
+
+pub(crate) struct QrSession {
+    issued: Instant,
+    local_tokens: Vec<String>,
+    status: QrStatus,
+    /// Bumped on every change; a poll is held only while nothing new is unreported.
+    version: u64,
+    reported: u64,
+    wrong_codes: u32,
+    notify: Arc<Notify>,
+}
+
+#[derive(Default)]
+pub(crate) struct QrBook {
+    sessions: HashMap<String, QrSession>,
+    order: Vec<String>,
+}
+
+impl QrBook {
+    fn get_mut(&mut self, qrcode: &str) -> Result<&mut QrSession, SimError> {
+        self.sessions
+            .get_mut(qrcode)
+            .ok_or_else(|| SimError::UnknownQr(qrcode.to_owned()))
+    }
+
+    pub fn latest(&self) -> Option<String> {
+        self.order.last().cloned()
+    }
+}
+
+fn set_status(session: &mut QrSession, status: QrStatus) {
+    session.status = status;
+    session.version += 1;
+    session.notify.notify_waiters();
+}
+
+/// Control actions on the state, used by [`crate::Sim`] and the `/_sim/qr` routes.
+impl SimState {
+    pub fn qr_scan(&mut self, qrcode: &str) -> Result<(), SimError> {
+        set_status(self.qrs.get_mut(qrcode)?, QrStatus::Scanned);
+        Ok(())
+    }
+
+    pub fn qr_ask_code(&mut self, qrcode: &str, code: &str) -> Result<(), SimError> {
+        let session = self.qrs.get_mut(qrcode)?;
+        session.wrong_codes = 0;
+        set_status(session, QrStatus::NeedVerifyCode(code.to_owned()));
+        Ok(())
+    }
+
+    pub fn qr_expire(&mut self, qrcode: &str) -> Result<(), SimError> {
+        set_status(self.qrs.get_mut(qrcode)?, QrStatus::Expired);
+        Ok(())
+    }
+
+    pub fn qr_set_answer(&mut self, qrcode: &str, answer: Value) -> Result<(), SimError> {
+        set_status(self.qrs.get_mut(qrcode)?, QrStatus::Answer(answer));
+        Ok(())
+    }
+
+    /// The phone confirms. With `user` naming a WeChat user who already owns a bot:
+    /// if that bot's live token was in the QR's `local_token_list` the answer is
+    /// `binded_redirect` and `None` is returned (E4); otherwise the old bot's token is
+    /// revoked and a new bot is minted for the same user (E6).
+    pub fn qr_confirm(
+        &mut self,
+        qrcode: &str,
+        user: Option<&str>,
+    ) -> Result<Option<BotInfo>, SimError> {
+        let local_tokens = self.qrs.get_mut(qrcode)?.local_tokens.clone();
+        let previous: Vec<(String, String)> = match user {
+            None => Vec::new(),
+            Some(user) => self
+                .bots
+                .values()
+                .filter(|b| b.token_live && b.info.user_id == user)
+                .map(|b| (b.info.bot_id.clone(), b.info.token.clone()))
+                .collect(),
+        };
+        if previous.iter().any(|(_, t)| local_tokens.contains(t)) {
+            set_status(self.qrs.get_mut(qrcode)?, QrStatus::BindedRedirect);
+            return Ok(None);
+        }
+        for (bot_id, _) in &previous {
+            self.revoke_token(bot_id)?;
+        }
+        let info = self.create_bot_for(user.map(str::to_owned));
+        let answer = json!({
+            "status": "confirmed",
+            "bot_token": info.token,
+            "ilink_bot_id": info.bot_id,
+            "baseurl": self.base_url,
+            "ilink_user_id": info.user_id,
+        });
+        set_status(self.qrs.get_mut(qrcode)?, QrStatus::Confirmed(answer));
+        Ok(Some(info))
+    }
+}
 
 #[derive(Deserialize)]
 struct BotTypeQuery {
     bot_type: Option<String>,
 }
 
-/// The POST body. `local_token_list` must be a list of strings when present; what the
-/// emulator does with it (answering `binded_redirect`) comes with the status endpoint.
+#[derive(Deserialize)]
+struct StatusQuery {
+    qrcode: Option<String>,
+    verify_code: Option<String>,
+}
+
+/// The POST body of get_bot_qrcode.
 #[derive(Deserialize)]
 struct QrRequest {
-    #[serde(default, rename = "local_token_list")]
-    _local_token_list: Vec<String>,
+    #[serde(default)]
+    local_token_list: Vec<String>,
 }
 
-pub(crate) fn routes() -> Router {
-    Router::new().route(
-        "/ilink/bot/get_bot_qrcode",
-        get(issue_legacy_get).post(issue_post),
-    )
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/ilink/bot/get_bot_qrcode",
+            get(issue_legacy_get).post(issue_post),
+        )
+        .route("/ilink/bot/get_qrcode_status", get(status))
 }
 
-async fn issue_legacy_get(query: Query<BotTypeQuery>) -> Response {
-    issue(query)
+async fn issue_legacy_get(State(shared): State<Shared>, query: Query<BotTypeQuery>) -> Response {
+    issue(&shared, query, Vec::new())
 }
 
-async fn issue_post(query: Query<BotTypeQuery>, _body: Json<QrRequest>) -> Response {
-    issue(query)
+async fn issue_post(
+    State(shared): State<Shared>,
+    query: Query<BotTypeQuery>,
+    body: Bytes,
+) -> Response {
+    let request: QrRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => return wire::bad_request(&format!("bad get_bot_qrcode body: {err}")),
+    };
+    issue(&shared, query, request.local_token_list)
 }
 
-fn issue(Query(query): Query<BotTypeQuery>) -> Response {
+fn issue(
+    shared: &Shared,
+    Query(query): Query<BotTypeQuery>,
+    local_tokens: Vec<String>,
+) -> Response {
     if query.bot_type.as_deref().is_none_or(str::is_empty) {
-        return (StatusCode::BAD_REQUEST, "bot_type is required").into_response();
+        return wire::bad_request("bot_type is required");
     }
-    let qrcode = random_hex32();
+    let qrcode = ids::random_hex(16);
     let url = format!("https://liteapp.weixin.qq.com/q/sim?qrcode={qrcode}&bot_type=3");
-    Json(json!({ "qrcode": qrcode, "qrcode_img_content": url, "ret": 0 })).into_response()
+    let mut state = lock(shared);
+    state.qrs.order.push(qrcode.clone());
+    state.qrs.sessions.insert(
+        qrcode.clone(),
+        QrSession {
+            issued: Instant::now(),
+            local_tokens,
+            status: QrStatus::Wait,
+            version: 1,
+            reported: 0,
+            wrong_codes: 0,
+            notify: Arc::new(Notify::new()),
+        },
+    );
+    wire::ok_json(json!({ "qrcode": qrcode, "qrcode_img_content": url, "ret": 0 }))
 }
 
-fn random_hex32() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+async fn status(State(shared): State<Shared>, Query(query): Query<StatusQuery>) -> Response {
+    let Some(qrcode) = query.qrcode.filter(|q| !q.is_empty()) else {
+        return wire::bad_request("qrcode is required");
+    };
+    // The verify code counts once per request, on the first look.
+    let mut verify_code = query.verify_code;
+    let (hold, lifetime, max_wrong) = {
+        let state = lock(&shared);
+        (
+            Duration::from_millis(state.knobs.qr_hold_ms),
+            Duration::from_millis(state.knobs.qr_lifetime_ms),
+            state.knobs.verify_code_attempts,
+        )
+    };
+    let deadline = Instant::now() + hold;
+    // An unknown QR (never issued, or from before a restart) reads as expired.
+    let unknown = || wire::ok_json(json!({ "status": "expired" }));
+    loop {
+        let notify = match lock(&shared).qrs.sessions.get(&qrcode) {
+            Some(session) => session.notify.clone(),
+            None => return unknown(),
+        };
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Registered before looking, so a change made while we look is not lost.
+        notified.as_mut().enable();
+        let wake_at = {
+            let mut state = lock(&shared);
+            let Ok(session) = state.qrs.get_mut(&qrcode) else {
+                return unknown();
+            };
+            let expires_at = session.issued + lifetime;
+            if session.status.is_pending() && Instant::now() >= expires_at {
+                set_status(session, QrStatus::Expired);
+            }
+            // Right code → scaned; wrong → need_verifycode again at once; too many
+            // wrong → verify_code_blocked.
+            let expected = match &session.status {
+                QrStatus::NeedVerifyCode(expected) => Some(expected.clone()),
+                _ => None,
+            };
+            if let (Some(expected), Some(code)) = (expected, verify_code.take()) {
+                if code == expected {
+                    set_status(session, QrStatus::Scanned);
+                } else {
+                    session.wrong_codes += 1;
+                    if session.wrong_codes >= max_wrong {
+                        set_status(session, QrStatus::Blocked);
+                    } else {
+                        session.reported = session.version;
+                        return wire::ok_json(session.status.answer());
+                    }
+                }
+            }
+            if session.version > session.reported || Instant::now() >= deadline {
+                session.reported = session.version;
+                return wire::ok_json(session.status.answer());
+            }
+            if session.status.is_pending() {
+                deadline.min(expires_at)
+            } else {
+                deadline
+            }
+        };
+        let _ = tokio::time::timeout_at(wake_at, notified).await;
+    }
 }

@@ -45,7 +45,8 @@ impl Sim {
     pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
-        let shared: Shared = Arc::new(Mutex::new(State::new(config.knobs)));
+        let base_url = format!("http://{addr}/");
+        let shared: Shared = Arc::new(Mutex::new(State::new(config.knobs, base_url)));
         let app = Router::new()
             .route("/ilink/bot/getupdates", post(updates::getupdates))
             .route("/ilink/bot/sendmessage", post(send::sendmessage))
@@ -53,9 +54,9 @@ impl Sim {
             .route("/ilink/bot/sendtyping", post(account::sendtyping))
             .route("/ilink/bot/msg/notifystart", post(account::notifystart))
             .route("/ilink/bot/msg/notifystop", post(account::notifystop))
+            .merge(qr::routes())
             .merge(control::routes())
-            .with_state(shared.clone())
-            .merge(qr::routes());
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(%err, "ilink-sim server stopped");
@@ -140,6 +141,45 @@ impl Sim {
 
     pub fn set_knobs(&self, knobs: Knobs) {
         lock(&self.shared).knobs = knobs;
+    }
+
+    /// The most recently issued QR code, if any.
+    pub fn latest_qrcode(&self) -> Option<String> {
+        lock(&self.shared).qrs.latest()
+    }
+
+    /// The simulated phone scans the QR: `scaned`.
+    pub fn scan_qr(&self, qrcode: &str) -> Result<(), SimError> {
+        lock(&self.shared).qr_scan(qrcode)
+    }
+
+    /// The phone shows `code`: `need_verifycode` until a poll carries it.
+    pub fn ask_verify_code(&self, qrcode: &str, code: &str) -> Result<(), SimError> {
+        lock(&self.shared).qr_ask_code(qrcode, code)
+    }
+
+    /// The user confirms on the phone, as `user` (an existing WeChat user id) or as a
+    /// new user. Returns the new bot, or `None` when the answer is `binded_redirect`
+    /// because that user's live bot token was in the QR's `local_token_list`. An
+    /// earlier bot of the same user has its token revoked.
+    pub fn confirm_qr(
+        &self,
+        qrcode: &str,
+        user: Option<&str>,
+    ) -> Result<Option<BotInfo>, SimError> {
+        lock(&self.shared).qr_confirm(qrcode, user)
+    }
+
+    /// The QR times out: `expired`.
+    pub fn expire_qr(&self, qrcode: &str) -> Result<(), SimError> {
+        lock(&self.shared).qr_expire(qrcode)
+    }
+
+    /// Answers polls of this QR with `answer` verbatim from now on, e.g.
+    /// `{"status":"scaned_but_redirect","redirect_host":"…"}`, an unknown status, or a
+    /// `confirmed` without `ilink_bot_id`.
+    pub fn set_qr_answer(&self, qrcode: &str, answer: serde_json::Value) -> Result<(), SimError> {
+        lock(&self.shared).qr_set_answer(qrcode, answer)
     }
 
     /// Changes some knobs in place, e.g. `sim.update_knobs(|k| k.poll_hold_ms = 200)`.

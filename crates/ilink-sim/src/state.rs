@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use crate::ids;
 use crate::knobs::Knobs;
+use crate::qr::QrBook;
 
 /// The request log keeps this many entries; older ones are dropped.
 const REQUEST_LOG_LIMIT: usize = 2000;
@@ -22,6 +23,8 @@ pub enum SimError {
     UnknownBot(String),
     #[error("{peer} is not bound to bot {bot}")]
     UnknownPeer { bot: String, peer: String },
+    #[error("unknown qrcode {0}")]
+    UnknownQr(String),
     #[error("no context_token was issued for {peer} on bot {bot}")]
     NoContext { bot: String, peer: String },
 }
@@ -119,6 +122,9 @@ pub(crate) struct State {
     pub tokens: HashMap<String, String>,
     pub issued_ids: HashSet<u64>,
     pub requests: VecDeque<LoggedRequest>,
+    pub qrs: QrBook,
+    /// Our own API base, handed out as `baseurl` at QR confirmation (E1).
+    pub base_url: String,
 }
 
 pub(crate) type Shared = Arc<Mutex<State>>;
@@ -138,9 +144,10 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl State {
-    pub fn new(knobs: Knobs) -> State {
+    pub fn new(knobs: Knobs, base_url: String) -> State {
         State {
             knobs,
+            base_url,
             ..State::default()
         }
     }
@@ -156,13 +163,18 @@ impl State {
     }
 
     pub fn create_bot(&mut self) -> BotInfo {
+        self.create_bot_for(None)
+    }
+
+    /// A new bot bound to `user`, or to a new user.
+    pub fn create_bot_for(&mut self, user: Option<String>) -> BotInfo {
         let mut bot_id = ids::bot_id();
         while self.bots.contains_key(&bot_id) {
             bot_id = ids::bot_id();
         }
         let info = BotInfo {
             token: ids::bot_token(&bot_id),
-            user_id: ids::user_id(),
+            user_id: user.unwrap_or_else(ids::user_id),
             bot_id: bot_id.clone(),
         };
         self.tokens.insert(info.token.clone(), bot_id.clone());

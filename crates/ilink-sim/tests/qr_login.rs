@@ -1,0 +1,200 @@
+//! E4–E6: the QR status long-poll and the scripted scanner.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{poll, sim_with};
+use ilink_sim::Sim;
+use serde_json::{json, Value};
+
+async fn issue(sim: &Sim, local_tokens: &[&str]) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!(
+            "{}ilink/bot/get_bot_qrcode?bot_type=3",
+            sim.base_url()
+        ))
+        .json(&json!({ "local_token_list": local_tokens }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let qrcode = body["qrcode"].as_str().unwrap().to_owned();
+    assert_eq!(sim.latest_qrcode().as_deref(), Some(qrcode.as_str()));
+    qrcode
+}
+
+async fn status(sim: &Sim, qrcode: &str, verify_code: Option<&str>) -> Value {
+    let mut url = format!(
+        "{}ilink/bot/get_qrcode_status?qrcode={qrcode}",
+        sim.base_url()
+    );
+    if let Some(code) = verify_code {
+        url.push_str(&format!("&verify_code={code}"));
+    }
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn scan_verify_and_confirm() {
+    let sim = sim_with(|k| k.qr_hold_ms = 20_000).await;
+    let qrcode = issue(&sim, &[]).await;
+    // A new QR answers `wait` at once (nothing reported yet).
+    assert_eq!(
+        status(&sim, &qrcode, None).await,
+        json!({ "status": "wait" })
+    );
+
+    // The next poll is held until the phone scans.
+    let start = Instant::now();
+    let (scanned, ()) = tokio::join!(status(&sim, &qrcode, None), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sim.scan_qr(&qrcode).unwrap();
+    });
+    assert!(start.elapsed() < Duration::from_secs(10), "returned early");
+    assert_eq!(scanned["status"], "scaned");
+
+    sim.ask_verify_code(&qrcode, "42").unwrap();
+    assert_eq!(
+        status(&sim, &qrcode, None).await["status"],
+        "need_verifycode"
+    );
+    assert_eq!(
+        status(&sim, &qrcode, Some("41")).await["status"],
+        "need_verifycode"
+    );
+    assert_eq!(status(&sim, &qrcode, Some("42")).await["status"], "scaned");
+
+    let bot = sim.confirm_qr(&qrcode, None).unwrap().unwrap();
+    let confirmed = status(&sim, &qrcode, None).await;
+    assert_eq!(confirmed["status"], "confirmed");
+    assert_eq!(confirmed["bot_token"], bot.token.as_str());
+    assert_eq!(confirmed["ilink_bot_id"], bot.bot_id.as_str());
+    assert_eq!(confirmed["ilink_user_id"], bot.user_id.as_str());
+    assert_eq!(
+        confirmed["baseurl"],
+        sim.base_url().as_str(),
+        "never a real host"
+    );
+
+    sim.update_knobs(|k| k.poll_hold_ms = 100);
+    assert_eq!(poll(&sim, &bot.token, "").await.json()["ret"], 0);
+}
+
+#[tokio::test]
+async fn too_many_wrong_codes_block_the_qr() {
+    let sim = sim_with(|k| k.verify_code_attempts = 2).await;
+    let qrcode = issue(&sim, &[]).await;
+    sim.ask_verify_code(&qrcode, "1234").unwrap();
+    assert_eq!(
+        status(&sim, &qrcode, Some("0000")).await["status"],
+        "need_verifycode"
+    );
+    assert_eq!(
+        status(&sim, &qrcode, Some("1111")).await["status"],
+        "verify_code_blocked"
+    );
+}
+
+#[tokio::test]
+async fn a_qr_expires_after_its_lifetime_or_on_demand() {
+    let sim = sim_with(|k| {
+        k.qr_lifetime_ms = 300;
+        k.qr_hold_ms = 20_000;
+    })
+    .await;
+    let qrcode = issue(&sim, &[]).await;
+    assert_eq!(status(&sim, &qrcode, None).await["status"], "wait");
+    let start = Instant::now();
+    assert_eq!(status(&sim, &qrcode, None).await["status"], "expired");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the hold ends at expiry"
+    );
+
+    sim.update_knobs(|k| k.qr_lifetime_ms = 300_000);
+    let other = issue(&sim, &[]).await;
+    sim.expire_qr(&other).unwrap();
+    assert_eq!(status(&sim, &other, None).await["status"], "expired");
+    assert!(sim.confirm_qr("no-such-qr", None).is_err());
+}
+
+#[tokio::test]
+async fn binding_the_same_user_again_redirects_or_revokes() {
+    let sim = sim_with(|k| k.poll_hold_ms = 100).await;
+    let first = issue(&sim, &[]).await;
+    let old = sim.confirm_qr(&first, None).unwrap().unwrap();
+
+    // The same installation (its token is in local_token_list): binded_redirect.
+    let again = issue(&sim, &["other-token", &old.token]).await;
+    assert_eq!(sim.confirm_qr(&again, Some(&old.user_id)).unwrap(), None);
+    assert_eq!(
+        status(&sim, &again, None).await,
+        json!({ "status": "binded_redirect" })
+    );
+    assert_eq!(
+        poll(&sim, &old.token, "").await.json()["ret"],
+        0,
+        "still live"
+    );
+
+    // Another installation: a new bot for the same user, and the old token goes stale.
+    let elsewhere = issue(&sim, &[]).await;
+    let new = sim
+        .confirm_qr(&elsewhere, Some(&old.user_id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(new.user_id, old.user_id);
+    assert_ne!(new.bot_id, old.bot_id);
+    assert_eq!(poll(&sim, &old.token, "").await.json()["errcode"], -14);
+    assert_eq!(poll(&sim, &new.token, "").await.json()["ret"], 0);
+}
+
+#[tokio::test]
+async fn raw_answers_and_unknown_qrs() {
+    let sim = sim_with(|k| k.qr_hold_ms = 200).await;
+    let qrcode = issue(&sim, &[]).await;
+    for answer in [
+        json!({ "status": "scaned_but_redirect", "redirect_host": "127.0.0.1:9" }),
+        json!({ "status": "some_new_status" }),
+        json!({ "status": "confirmed", "bot_token": "t", "baseurl": "" }),
+    ] {
+        sim.set_qr_answer(&qrcode, answer.clone()).unwrap();
+        assert_eq!(status(&sim, &qrcode, None).await, answer);
+    }
+    assert_eq!(
+        status(&sim, "0123", None).await,
+        json!({ "status": "expired" })
+    );
+    let resp = reqwest::get(format!("{}ilink/bot/get_qrcode_status", sim.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn the_qr_script_can_be_driven_over_http() {
+    let sim = sim_with(|k| k.qr_hold_ms = 200).await;
+    let qrcode = issue(&sim, &[]).await;
+    let http = reqwest::Client::new();
+    let control = |path: String| http.post(format!("{}_sim/qr/{qrcode}/{path}", sim.base_url()));
+    assert_eq!(control("scan".into()).send().await.unwrap().status(), 200);
+    assert_eq!(status(&sim, &qrcode, None).await["status"], "scaned");
+    let resp = control("confirm".into()).send().await.unwrap();
+    let bot: Value = resp.json().await.unwrap();
+    let confirmed = status(&sim, &qrcode, None).await;
+    assert_eq!(confirmed["bot_token"], bot["bot"]["token"]);
+    let latest: Value = http
+        .get(format!("{}_sim/qr/latest", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(latest["qrcode"], qrcode.as_str());
+}
