@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::faults::Fault;
 use crate::knobs::Knobs;
 use crate::state::{lock, Shared, SimError};
 
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/qr/{qrcode}/confirm", post(qr_confirm))
         .route("/_sim/qr/{qrcode}/expire", post(qr_expire))
         .route("/_sim/qr/{qrcode}/answer", post(qr_answer))
+        .route("/_sim/faults", post(add_fault))
         .route("/_sim/knobs", get(get_knobs).post(set_knobs))
         .route("/_sim/requests", get(requests))
 }
@@ -276,4 +278,23 @@ async fn qr_answer(
             .qr_set_answer(&qrcode, body)
             .map(|()| json!({ "ok": true })),
     )
+}
+
+#[derive(Deserialize)]
+struct FaultBody {
+    endpoint: String,
+    fault: Fault,
+}
+
+async fn add_fault(State(shared): State<Shared>, body: Bytes) -> Response {
+    let body: FaultBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    lock(&shared)
+        .faults
+        .entry(body.endpoint.trim_start_matches('/').to_owned())
+        .or_default()
+        .push_back(body.fault);
+    answer(Ok(json!({ "ok": true })))
 }

@@ -10,6 +10,7 @@ mod account;
 mod agent;
 mod auth;
 mod control;
+mod faults;
 mod ids;
 mod knobs;
 mod qr;
@@ -19,6 +20,7 @@ mod state;
 mod updates;
 mod wire;
 
+pub use faults::Fault;
 pub use knobs::Knobs;
 pub use server::{Sim, SimConfig};
 pub use state::{BotInfo, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent};

@@ -6,11 +6,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::faults::Fault;
 use crate::knobs::Knobs;
 use crate::state::{
     lock, BotInfo, LoggedRequest, PresenceEvent, SentMessage, Shared, SimError, State, TypingEvent,
 };
-use crate::{account, control, qr, send, updates};
+use crate::{account, control, faults, qr, send, updates};
 
 /// How to start the emulator.
 #[derive(Debug, Clone)]
@@ -55,6 +56,10 @@ impl Sim {
             .route("/ilink/bot/msg/notifystart", post(account::notifystart))
             .route("/ilink/bot/msg/notifystop", post(account::notifystop))
             .merge(qr::routes())
+            .route_layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                faults::layer,
+            ))
             .merge(control::routes())
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -180,6 +185,17 @@ impl Sim {
     /// `confirmed` without `ilink_bot_id`.
     pub fn set_qr_answer(&self, qrcode: &str, answer: serde_json::Value) -> Result<(), SimError> {
         lock(&self.shared).qr_set_answer(qrcode, answer)
+    }
+
+    /// Queues a one-shot fault for the next request to `endpoint` (`getupdates`,
+    /// `sendmessage`, `msg/notifystart`, `get_qrcode_status`, …). Several queued
+    /// faults apply to successive requests.
+    pub fn inject_fault(&self, endpoint: &str, fault: Fault) {
+        lock(&self.shared)
+            .faults
+            .entry(endpoint.trim_start_matches('/').to_owned())
+            .or_default()
+            .push_back(fault);
     }
 
     /// Changes some knobs in place, e.g. `sim.update_knobs(|k| k.poll_hold_ms = 200)`.

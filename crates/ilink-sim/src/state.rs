@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+use crate::faults::FaultQueue;
 use crate::ids;
 use crate::knobs::Knobs;
 use crate::qr::QrBook;
@@ -123,6 +124,7 @@ pub(crate) struct State {
     pub issued_ids: HashSet<u64>,
     pub requests: VecDeque<LoggedRequest>,
     pub qrs: QrBook,
+    pub faults: FaultQueue,
     /// Our own API base, handed out as `baseurl` at QR confirmation (E1).
     pub base_url: String,
 }
