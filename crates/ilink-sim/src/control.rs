@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::faults::Fault;
 use crate::knobs::Knobs;
+use crate::media::InboundMedia;
 use crate::state::{lock, Shared, SimError};
 
 pub(crate) fn routes() -> Router<Shared> {
@@ -21,6 +22,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/bots", post(create_bot))
         .route("/_sim/bots/{bot}/peers", post(add_peer))
         .route("/_sim/bots/{bot}/inject", post(inject_text))
+        .route("/_sim/bots/{bot}/inject_items", post(inject_items))
+        .route("/_sim/bots/{bot}/inject_media", post(inject_media))
         .route("/_sim/bots/{bot}/sent", get(sent))
         .route("/_sim/bots/{bot}/expire_context", post(expire_context))
         .route("/_sim/bots/{bot}/revoke", post(revoke))
@@ -297,4 +300,51 @@ async fn add_fault(State(shared): State<Shared>, body: Bytes) -> Response {
         .or_default()
         .push_back(body.fault);
     answer(Ok(json!({ "ok": true })))
+}
+
+#[derive(Deserialize)]
+struct ItemsBody {
+    peer_id: String,
+    item_list: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct MediaBody {
+    peer_id: String,
+    #[serde(flatten)]
+    media: InboundMedia,
+}
+
+async fn inject_items(
+    State(shared): State<Shared>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: ItemsBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .inject_items(&bot, &body.peer_id, body.item_list)
+            .map(|id| json!({ "message_id": id })),
+    )
+}
+
+/// Body: `{"peer_id", "kind": "image"|"video"|"file"|"voice", "name"?, "text"?,
+/// "bytes": base64, "key_form": …, "full_url": bool}`.
+async fn inject_media(
+    State(shared): State<Shared>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: MediaBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .inject_media(&bot, &body.peer_id, body.media)
+            .map(|id| json!({ "message_id": id })),
+    )
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cdn::UploadUrlMode;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
@@ -34,6 +36,10 @@ pub struct Knobs {
     pub qr_lifetime_ms: u64,
     /// Wrong verify codes allowed before `verify_code_blocked`.
     pub verify_code_attempts: u32,
+    /// Which upload URL fields getuploadurl returns (E14).
+    pub upload_url_mode: UploadUrlMode,
+    /// How long an `upload_param` stays valid for the CDN upload.
+    pub upload_param_ttl_ms: u64,
 }
 
 impl Default for Knobs {
@@ -50,6 +56,8 @@ impl Default for Knobs {
             qr_hold_ms: 25_000,
             qr_lifetime_ms: 300_000,
             verify_code_attempts: 3,
+            upload_url_mode: UploadUrlMode::Param,
+            upload_param_ttl_ms: 10 * 60 * 1000,
         }
     }
 }

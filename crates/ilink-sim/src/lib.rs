@@ -9,10 +9,13 @@
 mod account;
 mod agent;
 mod auth;
+mod cdn;
 mod control;
+mod crypto;
 mod faults;
 mod ids;
 mod knobs;
+mod media;
 mod qr;
 mod send;
 mod server;
@@ -20,7 +23,9 @@ mod state;
 mod updates;
 mod wire;
 
+pub use cdn::UploadUrlMode;
 pub use faults::Fault;
 pub use knobs::Knobs;
+pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};
 pub use state::{BotInfo, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent};

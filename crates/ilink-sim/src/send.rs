@@ -7,9 +7,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
 
 use crate::auth::{self, StaleShape};
+use crate::cdn::CdnStore;
 use crate::state::{lock, now_ms, SentMessage, Shared};
 use crate::wire;
 
@@ -34,7 +37,9 @@ pub(crate) async fn sendmessage(
     let mut state = lock(&shared);
     let knobs = state.knobs.clone();
     let message_id = state.fresh_id();
-    let Ok(bot) = state.bot_mut(&authed.bot_id) else {
+    // Split borrows: the bot is changed, the CDN store only read.
+    let state = &mut *state;
+    let Some(bot) = state.bots.get_mut(&authed.bot_id) else {
         return auth::stale(StaleShape::Other, true);
     };
     // Case-sensitive on purpose: the wire ids are mixed case (spec §5.5, I #243).
@@ -76,9 +81,14 @@ pub(crate) async fn sendmessage(
     {
         return wire::ret_error(-3, INVALID_ARGUMENTS);
     }
-    let flags = match item_flags(&item) {
+    let flags = match item_flags(&item, &state.cdn) {
         Ok(flags) => flags,
-        Err(()) => return wire::ret_error(-3, INVALID_ARGUMENTS),
+        Err(problem) => {
+            if let Some(entry) = state.requests.back_mut() {
+                entry.violations.push(problem);
+            }
+            return wire::ret_error(-3, INVALID_ARGUMENTS);
+        }
     };
     if counts {
         ctx.replies += 1;
@@ -99,9 +109,10 @@ pub(crate) async fn sendmessage(
     wire::ok_json(json!({ "ret": 0, "message_id": message_id }))
 }
 
-/// Checks the item's `type` against its payload field (spec §5.1, §5.2). `Ok` carries
-/// notes for things WeChat accepts but shows badly.
-fn item_flags(item: &Value) -> Result<Vec<String>, ()> {
+/// Checks the item's `type` against its payload field (spec §5.1, §5.2), and media
+/// against the CDN (E10). `Ok` carries notes for things WeChat accepts but shows badly;
+/// `Err` says what is wrong.
+fn item_flags(item: &Value, cdn: &CdnStore) -> Result<Vec<String>, String> {
     let payload = match item.get("type").and_then(Value::as_u64) {
         Some(1) => "text_item",
         Some(2) => "image_item",
@@ -110,20 +121,74 @@ fn item_flags(item: &Value) -> Result<Vec<String>, ()> {
         Some(5) => "video_item",
         Some(11) => "tool_call_start_item",
         Some(12) => "tool_call_result_item",
-        _ => return Err(()),
+        other => return Err(format!("item type {other:?} is not 1-5, 11 or 12")),
     };
     let Some(body) = item.get(payload).and_then(Value::as_object) else {
-        return Err(());
+        return Err(format!("{payload} missing for this item type"));
     };
-    let mut flags = Vec::new();
     match payload {
-        "text_item" if !body.get("text").is_some_and(Value::is_string) => return Err(()),
-        // Reported accepted but never rendered (spec §7.2, I #215).
-        "voice_item" => flags.push("voice not rendered".to_owned()),
-        "image_item" | "file_item" | "video_item" => {
-            flags.push("media not checked against the CDN".to_owned());
+        "text_item" if !body.get("text").is_some_and(Value::is_string) => {
+            Err("text_item.text missing".to_owned())
         }
-        _ => {}
+        // Reported accepted but never rendered (spec §7.2, I #215).
+        "voice_item" => Ok(vec!["voice not rendered".to_owned()]),
+        "image_item" | "file_item" | "video_item" => media_flags(payload, body, cdn),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// E10's media rules: the param names an uploaded blob, `aes_key` is base64 of the key's
+/// hex text, and the sizes match.
+fn media_flags(
+    payload: &str,
+    body: &Map<String, Value>,
+    cdn: &CdnStore,
+) -> Result<Vec<String>, String> {
+    let media = body
+        .get("media")
+        .and_then(Value::as_object)
+        .ok_or_else(|| format!("{payload}.media missing"))?;
+    let param = media
+        .get("encrypt_query_param")
+        .and_then(Value::as_str)
+        .ok_or("media.encrypt_query_param missing")?;
+    let blob = cdn
+        .blobs
+        .get(param)
+        .ok_or("media.encrypt_query_param names no uploaded file")?;
+    let key = blob
+        .key
+        .ok_or("media.encrypt_query_param names an unencrypted blob")?;
+    let aes_key = media
+        .get("aes_key")
+        .and_then(Value::as_str)
+        .ok_or("media.aes_key missing")?;
+    let decoded = STANDARD
+        .decode(aes_key)
+        .map_err(|_| "media.aes_key is not base64".to_owned())?;
+    let mut flags = Vec::new();
+    if decoded.len() == 32 && decoded.iter().all(u8::is_ascii_hexdigit) {
+        if hex::decode(&decoded).ok().as_deref() != Some(&key[..]) {
+            return Err("media.aes_key is not the key the file was uploaded with".to_owned());
+        }
+    } else if decoded.len() == 16 {
+        if decoded != key {
+            return Err("media.aes_key is not the key the file was uploaded with".to_owned());
+        }
+        flags.push(
+            "undecryptable on client: aes_key is base64 of the raw key, not of its hex".to_owned(),
+        );
+    } else {
+        return Err("media.aes_key must be base64 of the key's 32 hex chars".to_owned());
+    }
+    let cipher_len = blob.ciphertext.len() as u64;
+    let (field, want) = match payload {
+        "image_item" => ("mid_size", json!(cipher_len)),
+        "video_item" => ("video_size", json!(cipher_len)),
+        _ => ("len", json!(blob.rawsize.to_string())),
+    };
+    if body.get(field) != Some(&want) {
+        return Err(format!("{payload}.{field} must be {want}"));
     }
     Ok(flags)
 }

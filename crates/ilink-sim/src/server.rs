@@ -8,10 +8,11 @@ use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
 use crate::knobs::Knobs;
+use crate::media::InboundMedia;
 use crate::state::{
     lock, BotInfo, LoggedRequest, PresenceEvent, SentMessage, Shared, SimError, State, TypingEvent,
 };
-use crate::{account, control, faults, qr, send, updates};
+use crate::{account, cdn, control, faults, qr, send, updates};
 
 /// How to start the emulator.
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ impl Sim {
             .route("/ilink/bot/msg/notifystart", post(account::notifystart))
             .route("/ilink/bot/msg/notifystop", post(account::notifystop))
             .merge(qr::routes())
+            .merge(cdn::api_routes())
+            .merge(cdn::cdn_routes())
             .route_layer(axum::middleware::from_fn_with_state(
                 shared.clone(),
                 faults::layer,
@@ -94,6 +97,39 @@ impl Sim {
     /// the bot's long-poll. Returns the message_id (above 2^53).
     pub fn inject_text(&self, bot: &str, peer: &str, text: &str) -> Result<u64, SimError> {
         lock(&self.shared).inject_text(bot, peer, text)
+    }
+
+    /// Queues an inbound message with arbitrary items (quotes, tool items, anything a
+    /// test needs); the envelope, ids and context_token are filled in as for text.
+    pub fn inject_items(
+        &self,
+        bot: &str,
+        peer: &str,
+        items: Vec<serde_json::Value>,
+    ) -> Result<u64, SimError> {
+        lock(&self.shared).inject_items(bot, peer, items)
+    }
+
+    /// Encrypts `media`, stores it on the emulator's CDN and queues an inbound message
+    /// carrying it (E16).
+    pub fn inject_media(
+        &self,
+        bot: &str,
+        peer: &str,
+        media: InboundMedia,
+    ) -> Result<u64, SimError> {
+        lock(&self.shared).inject_media(bot, peer, media)
+    }
+
+    /// The plaintext behind a CDN download param (from an upload's
+    /// `x-encrypted-param`, or a sent item's `encrypt_query_param`).
+    pub fn cdn_plaintext(&self, download_param: &str) -> Option<Vec<u8>> {
+        lock(&self.shared).cdn_plaintext(download_param)
+    }
+
+    /// The CDN base URL (`<base>c2c`), where `/upload` and `/download` live.
+    pub fn cdn_base_url(&self) -> String {
+        format!("{}c2c", self.base_url())
     }
 
     /// What sendmessage accepted for this bot, oldest first.

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+use crate::cdn::CdnStore;
 use crate::faults::FaultQueue;
 use crate::ids;
 use crate::knobs::Knobs;
@@ -125,6 +126,7 @@ pub(crate) struct State {
     pub requests: VecDeque<LoggedRequest>,
     pub qrs: QrBook,
     pub faults: FaultQueue,
+    pub cdn: CdnStore,
     /// Our own API base, handed out as `baseurl` at QR confirmation (E1).
     pub base_url: String,
 }
@@ -224,11 +226,27 @@ impl State {
         Ok(())
     }
 
-    /// Queues an inbound text from `peer` with a fresh context_token (E9) and wakes any
-    /// long-poll of that bot. Returns the message_id.
+    /// Queues an inbound text from `peer` (E9). Returns the message_id.
     pub fn inject_text(&mut self, bot_id: &str, peer: &str, text: &str) -> Result<u64, SimError> {
+        self.inject_items(
+            bot_id,
+            peer,
+            vec![json!({ "type": 1, "text_item": { "text": text } })],
+        )
+    }
+
+    /// Queues an inbound message from `peer` carrying `items`, with the envelope of E9
+    /// filled in: seq, a message_id above 2^53, a fresh context_token, and per item
+    /// `msg_id` `"v1:<u64>"`, `is_completed` and timestamps unless the item sets them.
+    /// Wakes any long-poll of that bot. Returns the message_id.
+    pub fn inject_items(
+        &mut self,
+        bot_id: &str,
+        peer: &str,
+        items: Vec<Value>,
+    ) -> Result<u64, SimError> {
         let message_id = self.fresh_id();
-        let item_msg_id = self.fresh_id();
+        let item_ids: Vec<u64> = items.iter().map(|_| self.fresh_id()).collect();
         let bot = self.bot_mut(bot_id)?;
         if !bot.peers.iter().any(|p| p == peer) {
             return Err(SimError::UnknownPeer {
@@ -248,6 +266,19 @@ impl State {
         );
         let seq = bot.last_seq() + 1;
         let now = now_ms();
+        let items: Vec<Value> = items
+            .into_iter()
+            .zip(item_ids)
+            .map(|(mut item, id)| {
+                if let Value::Object(fields) = &mut item {
+                    fields.entry("create_time_ms").or_insert(json!(now));
+                    fields.entry("update_time_ms").or_insert(json!(now));
+                    fields.entry("is_completed").or_insert(json!(true));
+                    fields.entry("msg_id").or_insert(json!(format!("v1:{id}")));
+                }
+                item
+            })
+            .collect();
         let msg = json!({
             "seq": seq,
             "message_id": message_id,
@@ -261,14 +292,7 @@ impl State {
             "message_type": 1,
             "message_state": 2,
             "context_token": context_token,
-            "item_list": [{
-                "type": 1,
-                "create_time_ms": now,
-                "update_time_ms": now,
-                "is_completed": true,
-                "msg_id": format!("v1:{item_msg_id}"),
-                "text_item": { "text": text },
-            }],
+            "item_list": items,
         });
         bot.queue.push(Queued { seq, msg });
         bot.notify.notify_waiters();

@@ -1,0 +1,168 @@
+//! Inbound media for tests (E16): the emulator encrypts the bytes itself, stores them on
+//! its CDN and queues a message whose item carries the key in one of the forms seen on
+//! the wire (spec §7.3).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::cdn::{cdn_base, encode_component, Blob};
+use crate::crypto;
+use crate::state::{SimError, State};
+
+/// What the inbound item is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Video,
+    File {
+        name: String,
+    },
+    /// SILK voice; `text` is the server's transcription, if any.
+    Voice {
+        text: Option<String>,
+    },
+}
+
+/// How the AES key is given to the client (spec §7.3, E16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyForm {
+    /// Images: `image_item.aeskey` (hex) plus `media.aes_key` as base64 of the raw bytes.
+    HexAndRawBase64,
+    /// `media.aes_key` as base64 of the 16 raw bytes only.
+    RawBase64,
+    /// `media.aes_key` as base64 of the 32-char hex text (file, voice, video).
+    HexBase64,
+    /// No key at all: the CDN holds the plain bytes (only valid for images).
+    Unencrypted,
+    /// A key that does not decrypt the stored blob (the CDN dedupe bug, I #193).
+    Mismatched,
+}
+
+/// An inbound media message to inject.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboundMedia {
+    #[serde(flatten)]
+    pub kind: MediaKind,
+    /// The plaintext; the emulator encrypts it.
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+    pub key_form: KeyForm,
+    /// Also give `media.full_url`.
+    pub full_url: bool,
+}
+
+mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl State {
+    /// Stores the media on the CDN and queues the message. Returns the message_id.
+    pub fn inject_media(
+        &mut self,
+        bot_id: &str,
+        peer: &str,
+        media: InboundMedia,
+    ) -> Result<u64, SimError> {
+        // Fail before storing anything if the bot or peer is wrong.
+        let bot = self.bot(bot_id)?;
+        if !bot.peers.iter().any(|p| p == peer) {
+            return Err(SimError::UnknownPeer {
+                bot: bot_id.to_owned(),
+                peer: peer.to_owned(),
+            });
+        }
+        let key: [u8; 16] = rand::random();
+        let (ciphertext, stored_key) = if media.key_form == KeyForm::Unencrypted {
+            (media.bytes.clone(), None)
+        } else {
+            (crypto::encrypt(&key, &media.bytes), Some(key))
+        };
+        let cipher_len = ciphertext.len();
+        let param = self.cdn.put_blob(Blob {
+            ciphertext,
+            key: stored_key,
+            rawsize: media.bytes.len() as u64,
+        });
+        let told_key: [u8; 16] = if media.key_form == KeyForm::Mismatched {
+            rand::random()
+        } else {
+            key
+        };
+        let mut cdn_media = Map::new();
+        cdn_media.insert("encrypt_query_param".into(), json!(param));
+        cdn_media.insert("encrypt_type".into(), json!(1));
+        match media.key_form {
+            KeyForm::HexAndRawBase64 | KeyForm::RawBase64 => {
+                cdn_media.insert("aes_key".into(), json!(STANDARD.encode(told_key)));
+            }
+            KeyForm::HexBase64 | KeyForm::Mismatched => {
+                cdn_media.insert(
+                    "aes_key".into(),
+                    json!(STANDARD.encode(hex::encode(told_key))),
+                );
+            }
+            KeyForm::Unencrypted => {}
+        }
+        if media.full_url {
+            let url = format!(
+                "{}/download?encrypted_query_param={}",
+                cdn_base(self),
+                encode_component(&param)
+            );
+            cdn_media.insert("full_url".into(), json!(url));
+        }
+        let cdn_media = Value::Object(cdn_media);
+        let item = match &media.kind {
+            MediaKind::Image => {
+                let mut image = json!({ "media": cdn_media, "mid_size": cipher_len });
+                if media.key_form == KeyForm::HexAndRawBase64 {
+                    image["aeskey"] = json!(hex::encode(told_key));
+                }
+                json!({ "type": 2, "image_item": image })
+            }
+            MediaKind::Video => json!({ "type": 5, "video_item": {
+                "media": cdn_media, "video_size": cipher_len,
+                "video_md5": crypto::md5_hex(&media.bytes),
+            }}),
+            MediaKind::File { name } => json!({ "type": 4, "file_item": {
+                "media": cdn_media, "file_name": name,
+                "md5": crypto::md5_hex(&media.bytes), "len": media.bytes.len().to_string(),
+            }}),
+            MediaKind::Voice { text } => {
+                let mut voice = json!({
+                    "media": cdn_media, "encode_type": 6, "bits_per_sample": 16,
+                    "sample_rate": 24000, "playtime": 1000,
+                });
+                if let Some(text) = text {
+                    voice["text"] = json!(text);
+                }
+                json!({ "type": 3, "voice_item": voice })
+            }
+        };
+        self.inject_items(bot_id, peer, vec![item])
+    }
+
+    /// The plaintext of a stored CDN blob: what a client uploaded, or injected media.
+    pub fn cdn_plaintext(&self, download_param: &str) -> Option<Vec<u8>> {
+        let blob = self.cdn.blobs.get(download_param)?;
+        match blob.key {
+            None => Some(blob.ciphertext.clone()),
+            Some(key) => crypto::decrypt(&key, &blob.ciphertext).ok(),
+        }
+    }
+}
