@@ -77,43 +77,24 @@ pub struct App {
 impl App {
     pub async fn launch(home: &Home, lang: &str) -> App {
         let serial = SERIAL.lock().await;
-        let (port, native_port) = (free_port(), free_port());
-        let mut tauri_driver = Command::new(tauri_driver_path())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .envs(home.env(lang))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()
-            .expect("start tauri-driver (./dev test installs it)");
-        if let Err(err) = wait_for_port(port, Duration::from_secs(30)) {
-            let _ = tauri_driver.kill();
-            panic!("tauri-driver did not listen: {err}");
-        }
-
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("wry"));
-        caps.insert("tauri:options".into(), json!({ "application": APP_BINARY }));
-        let caps = Capabilities::from(caps);
-        let driver = match WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await {
-            Ok(driver) => driver,
-            Err(err) => {
-                kill_group(&mut tauri_driver);
-                panic!("no WebDriver session: {err}");
+        // On a loaded machine the first WebDriver handshake can fail; each retry starts
+        // from a clean process group so no stale app instance is left to hand over to.
+        let mut last_error = String::new();
+        for _attempt in 0..3 {
+            match start_session(home, lang).await {
+                Ok((driver, tauri_driver)) => {
+                    let app = App {
+                        driver,
+                        tauri_driver,
+                        _serial: serial,
+                    };
+                    app.wait_ready().await;
+                    return app;
+                }
+                Err(err) => last_error = err,
             }
-        };
-        let app = App {
-            driver,
-            tauri_driver,
-            _serial: serial,
-        };
-        app.wait_ready().await;
-        app
+        }
+        panic!("no WebDriver session after 3 attempts: {last_error}");
     }
 
     /// Waits until the UI has loaded its data from the backend.
@@ -184,6 +165,34 @@ impl Drop for App {
     fn drop(&mut self) {
         // Also runs after a failed assertion, so no app outlives its test.
         kill_group(&mut self.tauri_driver);
+    }
+}
+
+async fn start_session(home: &Home, lang: &str) -> Result<(WebDriver, Child), String> {
+    let (port, native_port) = (free_port(), free_port());
+    let mut tauri_driver = Command::new(tauri_driver_path())
+        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .envs(home.env(lang))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .map_err(|err| format!("cannot start tauri-driver (./dev test installs it): {err}"))?;
+    let session = async {
+        wait_for_port(port, Duration::from_secs(30))?;
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("tauri:options".into(), json!({ "application": APP_BINARY }));
+        WebDriver::new(format!("http://127.0.0.1:{port}"), Capabilities::from(caps))
+            .await
+            .map_err(|err| err.to_string())
+    };
+    match session.await {
+        Ok(driver) => Ok((driver, tauri_driver)),
+        Err(err) => {
+            kill_group(&mut tauri_driver);
+            Err(err)
+        }
     }
 }
 

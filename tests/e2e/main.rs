@@ -7,4 +7,5 @@ mod harness;
 mod x11;
 
 mod first_screen;
+mod no_display;
 mod tray;
