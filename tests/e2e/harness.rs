@@ -171,7 +171,12 @@ impl Drop for App {
 async fn start_session(home: &Home, lang: &str) -> Result<(WebDriver, Child), String> {
     let (port, native_port) = (free_port(), free_port());
     let mut tauri_driver = Command::new(tauri_driver_path())
-        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
         .envs(home.env(lang))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
