@@ -5,6 +5,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::cdn::UploadUrlMode;
 
+/// How a successful sendmessage is answered (E10). Only `MessageId` and `RetErrmsg`
+/// count as success for a ≥2.4.6 client; `EmptyBody` is a legacy/fault mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendResponse {
+    /// `{"ret":0,"message_id":<u64>}`
+    MessageId,
+    /// `{}`
+    EmptyObject,
+    /// `{"ret":0,"errmsg":""}`
+    RetErrmsg,
+    /// HTTP 200 with no body.
+    EmptyBody,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
@@ -40,6 +55,13 @@ pub struct Knobs {
     pub upload_url_mode: UploadUrlMode,
     /// How long an `upload_param` stays valid for the CDN upload.
     pub upload_param_ttl_ms: u64,
+    /// The body of a successful sendmessage.
+    pub send_response: SendResponse,
+    /// Answer getupdates with `"get_updates_buf": ""` (the client must keep its cursor).
+    pub empty_cursor: bool,
+    /// At-least-once delivery (spec §4.6): each message is delivered once more, with
+    /// the same message_id and a new seq, this long after its first delivery.
+    pub replay_after_ms: Option<u64>,
 }
 
 impl Default for Knobs {
@@ -58,6 +80,9 @@ impl Default for Knobs {
             verify_code_attempts: 3,
             upload_url_mode: UploadUrlMode::Param,
             upload_param_ttl_ms: 10 * 60 * 1000,
+            send_response: SendResponse::MessageId,
+            empty_cursor: false,
+            replay_after_ms: None,
         }
     }
 }

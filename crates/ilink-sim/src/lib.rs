@@ -25,7 +25,7 @@ mod wire;
 
 pub use cdn::UploadUrlMode;
 pub use faults::Fault;
-pub use knobs::Knobs;
+pub use knobs::{Knobs, SendResponse};
 pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};
 pub use state::{BotInfo, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent};

@@ -36,6 +36,11 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!("ilink-sim API base: {}", sim.base_url());
+    println!("ilink-sim CDN base: {}", sim.cdn_base_url());
+    println!(
+        "control API: {}_sim/ (see crates/ilink-sim/README.md)",
+        sim.base_url()
+    );
     let _ = tokio::signal::ctrl_c().await;
     std::process::ExitCode::SUCCESS
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{self, StaleShape};
 use crate::cdn::CdnStore;
+use crate::knobs::SendResponse;
 use crate::state::{lock, now_ms, SentMessage, Shared};
 use crate::wire;
 
@@ -106,7 +107,12 @@ pub(crate) async fn sendmessage(
         flags,
         received_at_ms: now_ms(),
     });
-    wire::ok_json(json!({ "ret": 0, "message_id": message_id }))
+    match knobs.send_response {
+        SendResponse::MessageId => wire::ok_json(json!({ "ret": 0, "message_id": message_id })),
+        SendResponse::EmptyObject => wire::ok_json(json!({})),
+        SendResponse::RetErrmsg => wire::ok_json(json!({ "ret": 0, "errmsg": "" })),
+        SendResponse::EmptyBody => StatusCode::OK.into_response(),
+    }
 }
 
 /// Checks the item's `type` against its payload field (spec §5.1, §5.2), and media

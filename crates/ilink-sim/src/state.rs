@@ -92,6 +92,8 @@ pub(crate) struct ContextToken {
 pub(crate) struct Queued {
     pub seq: u64,
     pub msg: Value,
+    /// Already replayed, or itself a replay (replays happen once).
+    pub replayed: bool,
 }
 
 pub(crate) struct Bot {
@@ -294,9 +296,28 @@ impl State {
             "context_token": context_token,
             "item_list": items,
         });
-        bot.queue.push(Queued { seq, msg });
+        bot.queue.push(Queued {
+            seq,
+            msg,
+            replayed: false,
+        });
         bot.notify.notify_waiters();
         Ok(message_id)
+    }
+
+    /// Queues `msg` again under a new seq, unchanged otherwise (same message_id).
+    pub fn replay(&mut self, bot_id: &str, mut msg: Value) {
+        let Some(bot) = self.bots.get_mut(bot_id) else {
+            return;
+        };
+        let seq = bot.last_seq() + 1;
+        msg["seq"] = json!(seq);
+        bot.queue.push(Queued {
+            seq,
+            msg,
+            replayed: true,
+        });
+        bot.notify.notify_waiters();
     }
 
     pub fn expire_context(&mut self, bot_id: &str, peer: &str) -> Result<(), SimError> {

@@ -103,31 +103,49 @@ pub(crate) async fn getupdates(
         // Registered before looking, so an inject between the look and the wait is not lost.
         notified.as_mut().enable();
         {
-            let state = lock(&shared);
+            let mut state = lock(&shared);
             if state.bot_for_token(&authed.token) != Some(bot_id) {
                 return auth::stale(StaleShape::Getupdates, state.knobs.stale_includes_ret);
             }
-            let Some(bot) = state.bots.get(bot_id) else {
+            let knobs = state.knobs.clone();
+            let Some(bot) = state.bots.get_mut(bot_id) else {
                 return auth::stale(StaleShape::Getupdates, false);
             };
-            let msgs: Vec<Value> = bot
-                .queue
-                .iter()
-                .filter(|q| q.seq > from)
-                .map(|q| q.msg.clone())
-                .collect();
+            let mut msgs = Vec::new();
+            for queued in bot.queue.iter_mut().filter(|q| q.seq > from) {
+                msgs.push(queued.msg.clone());
+                if let (Some(delay), false) = (knobs.replay_after_ms, queued.replayed) {
+                    queued.replayed = true;
+                    schedule_replay(&shared, bot_id, queued.msg.clone(), delay);
+                }
+            }
             if !msgs.is_empty() || Instant::now() >= deadline {
                 let position = bot.queue.last().map_or(from, |q| q.seq.max(from));
+                let cursor = if knobs.empty_cursor {
+                    String::new()
+                } else {
+                    encode_cursor(bot_id, position)
+                };
                 return wire::ok_json(json!({
                     "ret": 0,
                     "msgs": msgs,
-                    "get_updates_buf": encode_cursor(bot_id, position),
-                    "longpolling_timeout_ms": state.knobs.longpolling_timeout_ms,
+                    "get_updates_buf": cursor,
+                    "longpolling_timeout_ms": knobs.longpolling_timeout_ms,
                 }));
             }
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
     }
+}
+
+/// Delivers `msg` once more after `delay_ms` (the real server's ~1 s replays).
+fn schedule_replay(shared: &Shared, bot_id: &str, msg: Value, delay_ms: u64) {
+    let shared = shared.clone();
+    let bot_id = bot_id.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        lock(&shared).replay(&bot_id, msg);
+    });
 }
 
 #[cfg(test)]
