@@ -13,6 +13,7 @@ pub mod error;
 pub mod headers;
 pub mod models;
 pub mod secret;
+pub mod text;
 pub mod url;
 
 pub use client::{Client, ClientConfig, Timeouts};
