@@ -29,13 +29,17 @@ pub(crate) fn bot_id() -> String {
 /// A mixed-case `…@im.wechat` id, so clients that lower-case peer ids get caught (§5.5).
 pub(crate) fn user_id() -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut tail: String = (0..22)
-        .map(|_| ALNUM[rand::random_range(0..ALNUM.len())] as char)
-        .collect();
-    // Guarantee both cases whatever the draw.
-    tail.push('Q');
-    tail.push('k');
-    format!("o9cq8{tail}@im.wechat")
+    loop {
+        let tail: String = (0..24)
+            .map(|_| ALNUM[rand::random_range(0..ALNUM.len())] as char)
+            .collect();
+        // Redraw the rare tail without both cases.
+        if tail.bytes().any(|b| b.is_ascii_uppercase())
+            && tail.bytes().any(|b| b.is_ascii_lowercase())
+        {
+            return format!("o9cq8{tail}@im.wechat");
+        }
+    }
 }
 
 /// Opaque, shaped like the one public capture: `<botid>:<hex>`.
