@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::agent;
-use crate::state::{lock, now_ms, LoggedRequest, Shared};
+use crate::state::{lock, LoggedRequest, Shared};
 use crate::wire;
 
 /// How an endpoint answers a stale or unknown token.
@@ -104,23 +104,16 @@ pub(crate) fn authenticate(
     }
 
     let mut state = lock(shared);
-    state.log_request(LoggedRequest {
-        endpoint: endpoint.to_owned(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: parsed
-            .clone()
-            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned())),
-        violations: fatal.iter().chain(&strict_only).cloned().collect(),
-        at_ms: now_ms(),
-    });
+    let logged_body = parsed
+        .clone()
+        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned()));
+    let violations = fatal.iter().chain(&strict_only).cloned().collect();
+    state.log_request(LoggedRequest::new(
+        endpoint,
+        headers,
+        logged_body,
+        violations,
+    ));
     if !fatal.is_empty() || (state.knobs.strict_headers && !strict_only.is_empty()) {
         let all: Vec<String> = fatal.into_iter().chain(strict_only).collect();
         tracing::debug!(endpoint, problems = ?all, "rejected request");
@@ -156,16 +149,16 @@ pub(crate) fn stale(shape: StaleShape, with_ret: bool) -> Response {
     wire::ok_json(body)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn is_decimal_u32(text: &str) -> bool {
+pub(crate) fn is_decimal_u32(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u32>().is_ok()
 }
 
 /// Spec §1.3: base64 (with padding) of a uint32 written in decimal.
-fn is_valid_uin(value: &str) -> bool {
+pub(crate) fn is_valid_uin(value: &str) -> bool {
     let Ok(decoded) = STANDARD.decode(value) else {
         return false;
     };

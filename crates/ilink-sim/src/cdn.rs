@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::auth::{self, StaleShape};
 use crate::crypto;
-use crate::state::{lock, now_ms, LoggedRequest, Shared, State as SimState};
+use crate::state::{lock, LoggedRequest, Shared, State as SimState};
 use crate::wire;
 
 /// Which URL fields getuploadurl returns (E14).
@@ -238,21 +238,13 @@ async fn upload(
     if let Err(reason) = &verdict {
         notes.push(reason.clone());
     }
-    state.log_request(LoggedRequest {
-        endpoint: "c2c/upload".to_owned(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: json!({ "len": body.len(), "query": query }),
-        violations: notes,
-        at_ms: now_ms(),
-    });
+    let logged_body = json!({ "len": body.len(), "query": query });
+    state.log_request(LoggedRequest::new(
+        "c2c/upload",
+        &headers,
+        logged_body,
+        notes,
+    ));
     match verdict {
         Err(reason) => cdn_error(StatusCode::BAD_REQUEST, &reason),
         Ok(blob) => {

@@ -35,6 +35,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/qr/{qrcode}/verify_code", post(qr_verify_code))
         .route("/_sim/qr/{qrcode}/confirm", post(qr_confirm))
         .route("/_sim/qr/{qrcode}/expire", post(qr_expire))
+        .route("/_sim/qr/{qrcode}/redirect", post(qr_redirect))
         .route("/_sim/qr/{qrcode}/answer", post(qr_answer))
         .route("/_sim/faults", post(add_fault))
         .route("/_sim/knobs", get(get_knobs).post(set_knobs))
@@ -346,5 +347,13 @@ async fn inject_media(
         lock(&shared)
             .inject_media(&bot, &body.peer_id, body.media)
             .map(|id| json!({ "message_id": id })),
+    )
+}
+
+async fn qr_redirect(State(shared): State<Shared>, Path(qrcode): Path<String>) -> Response {
+    answer(
+        lock(&shared)
+            .qr_redirect(&qrcode)
+            .map(|host| json!({ "redirect_host": host })),
     )
 }

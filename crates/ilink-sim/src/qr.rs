@@ -8,16 +8,19 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::auth;
 use crate::ids;
-use crate::state::{lock, BotInfo, Shared, SimError, State as SimState};
+use crate::state::{lock, BotInfo, LoggedRequest, Shared, SimError, State as SimState};
 use crate::wire;
 
 /// Where a QR stands. `Answer` is a raw answer set by a test (redirects, unknown
@@ -63,7 +66,17 @@ pub(crate) struct QrSession {
     version: u64,
     reported: u64,
     wrong_codes: u32,
+    /// Sent to the redirect host: the primary host answers `scaned_but_redirect`.
+    redirected: bool,
     notify: Arc<Notify>,
+}
+
+/// Which listener a request came in on (E5: after `scaned_but_redirect` the QR is
+/// answered only on the redirect host).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HostRole {
+    Primary,
+    Redirect,
 }
 
 #[derive(Default)]
@@ -102,6 +115,16 @@ impl SimState {
         session.wrong_codes = 0;
         set_status(session, QrStatus::NeedVerifyCode(code.to_owned()));
         Ok(())
+    }
+
+    /// The QR's session lives on the redirect host: polls on the primary host get
+    /// `scaned_but_redirect` with `redirect_host`; on the redirect host it reads `scaned`
+    /// and continues from there. Returns the redirect host (`ip:port`, no scheme).
+    pub fn qr_redirect(&mut self, qrcode: &str) -> Result<String, SimError> {
+        let session = self.qrs.get_mut(qrcode)?;
+        session.redirected = true;
+        set_status(session, QrStatus::Scanned);
+        Ok(self.redirect_host.clone())
     }
 
     pub fn qr_expire(&mut self, qrcode: &str) -> Result<(), SimError> {
@@ -180,20 +203,69 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/ilink/bot/get_qrcode_status", get(status))
 }
 
-async fn issue_legacy_get(State(shared): State<Shared>, query: Query<BotTypeQuery>) -> Response {
+async fn issue_legacy_get(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    query: Query<BotTypeQuery>,
+) -> Response {
+    let notes = header_notes(&headers, false);
+    let logged = json!({ "bot_type": query.bot_type });
+    lock(&shared).log_request(LoggedRequest::new(
+        "get_bot_qrcode",
+        &headers,
+        logged,
+        notes,
+    ));
     issue(&shared, query, Vec::new())
 }
 
 async fn issue_post(
     State(shared): State<Shared>,
+    headers: HeaderMap,
     query: Query<BotTypeQuery>,
     body: Bytes,
 ) -> Response {
-    let request: QrRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(err) => return wire::bad_request(&format!("bad get_bot_qrcode body: {err}")),
-    };
-    issue(&shared, query, request.local_token_list)
+    let parsed: Result<QrRequest, _> = serde_json::from_slice(&body);
+    let mut notes = header_notes(&headers, true);
+    if let Err(err) = &parsed {
+        notes.push(format!("bad get_bot_qrcode body: {err}"));
+    }
+    // Tokens are secrets of the client; the log keeps only how many there were.
+    let logged = json!({
+        "bot_type": query.bot_type,
+        "local_token_list_len": parsed.as_ref().map_or(0, |r| r.local_token_list.len()),
+    });
+    lock(&shared).log_request(LoggedRequest::new(
+        "get_bot_qrcode",
+        &headers,
+        logged,
+        notes,
+    ));
+    match parsed {
+        Ok(request) => issue(&shared, query, request.local_token_list),
+        Err(err) => wire::bad_request(&format!("bad get_bot_qrcode body: {err}")),
+    }
+}
+
+/// QR calls are never rejected for headers (legacy clients sent none), but what the
+/// official client would have sent is checked and noted in the request log.
+fn header_notes(headers: &HeaderMap, is_post: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    if auth::header(headers, "ilink-app-id") != Some("bot") {
+        notes.push("iLink-App-Id missing or not \"bot\"".to_owned());
+    }
+    if !auth::header(headers, "ilink-app-clientversion").is_some_and(auth::is_decimal_u32) {
+        notes.push("iLink-App-ClientVersion missing or not a decimal uint32".to_owned());
+    }
+    if is_post {
+        if auth::header(headers, "authorizationtype") != Some("ilink_bot_token") {
+            notes.push("AuthorizationType missing or not ilink_bot_token".to_owned());
+        }
+        if !auth::header(headers, "x-wechat-uin").is_some_and(auth::is_valid_uin) {
+            notes.push("X-WECHAT-UIN missing or not base64 of 1-10 decimal digits".to_owned());
+        }
+    }
+    notes
 }
 
 fn issue(
@@ -217,13 +289,30 @@ fn issue(
             version: 1,
             reported: 0,
             wrong_codes: 0,
+            redirected: false,
             notify: Arc::new(Notify::new()),
         },
     );
     wire::ok_json(json!({ "qrcode": qrcode, "qrcode_img_content": url, "ret": 0 }))
 }
 
-async fn status(State(shared): State<Shared>, Query(query): Query<StatusQuery>) -> Response {
+async fn status(
+    State(shared): State<Shared>,
+    Extension(role): Extension<HostRole>,
+    headers: HeaderMap,
+    Query(query): Query<StatusQuery>,
+) -> Response {
+    {
+        // The verify code is a secret of the user; the log says only whether one came.
+        let logged = json!({ "qrcode": query.qrcode, "verify_code": query.verify_code.is_some() });
+        let notes = header_notes(&headers, false);
+        lock(&shared).log_request(LoggedRequest::new(
+            "get_qrcode_status",
+            &headers,
+            logged,
+            notes,
+        ));
+    }
     let Some(qrcode) = query.qrcode.filter(|q| !q.is_empty()) else {
         return wire::bad_request("qrcode is required");
     };
@@ -251,9 +340,16 @@ async fn status(State(shared): State<Shared>, Query(query): Query<StatusQuery>) 
         notified.as_mut().enable();
         let wake_at = {
             let mut state = lock(&shared);
+            let redirect_host = state.redirect_host.clone();
             let Ok(session) = state.qrs.get_mut(&qrcode) else {
                 return unknown();
             };
+            if session.redirected && role == HostRole::Primary {
+                return wire::ok_json(json!({
+                    "status": "scaned_but_redirect",
+                    "redirect_host": redirect_host,
+                }));
+            }
             let expires_at = session.issued + lifetime;
             if session.status.is_pending() && Instant::now() >= expires_at {
                 set_status(session, QrStatus::Expired);

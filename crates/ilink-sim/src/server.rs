@@ -2,13 +2,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::routing::post;
-use axum::Router;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
 use crate::knobs::Knobs;
 use crate::media::InboundMedia;
+use crate::qr::HostRole;
 use crate::state::{
     lock, BotInfo, LoggedRequest, PresenceEvent, SentMessage, Shared, SimError, State, TypingEvent,
 };
@@ -39,7 +40,7 @@ impl Default for SimConfig {
 pub struct Sim {
     addr: SocketAddr,
     shared: Shared,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Sim {
@@ -47,8 +48,15 @@ impl Sim {
     pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
+        // The "other data centre" for scaned_but_redirect: same server, own port.
+        let redirect_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?;
+        let redirect_addr = redirect_listener.local_addr()?;
         let base_url = format!("http://{addr}/");
-        let shared: Shared = Arc::new(Mutex::new(State::new(config.knobs, base_url)));
+        let shared: Shared = Arc::new(Mutex::new(State::new(
+            config.knobs,
+            base_url,
+            redirect_addr.to_string(),
+        )));
         let app = Router::new()
             .route("/ilink/bot/getupdates", post(updates::getupdates))
             .route("/ilink/bot/sendmessage", post(send::sendmessage))
@@ -65,12 +73,25 @@ impl Sim {
             ))
             .merge(control::routes())
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
-                tracing::error!(%err, "ilink-sim server stopped");
-            }
-        });
-        Ok(Sim { addr, shared, task })
+        let primary = app.clone().layer(Extension(HostRole::Primary));
+        let redirect = app.layer(Extension(HostRole::Redirect));
+        let tasks = vec![
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, primary).await {
+                    tracing::error!(%err, "ilink-sim server stopped");
+                }
+            }),
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(redirect_listener, redirect).await {
+                    tracing::error!(%err, "ilink-sim redirect host stopped");
+                }
+            }),
+        ];
+        Ok(Sim {
+            addr,
+            shared,
+            tasks,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -211,6 +232,14 @@ impl Sim {
         lock(&self.shared).qr_confirm(qrcode, user)
     }
 
+    /// Moves the QR's login to the redirect host (E5): the normal host answers
+    /// `scaned_but_redirect` with `redirect_host`, the redirect host continues with
+    /// `scaned`. Returns that host as `ip:port`; it speaks plain HTTP, so the client
+    /// needs its test-only scheme override (it always prepends `https://`).
+    pub fn redirect_qr(&self, qrcode: &str) -> Result<String, SimError> {
+        lock(&self.shared).qr_redirect(qrcode)
+    }
+
     /// The QR times out: `expired`.
     pub fn expire_qr(&self, qrcode: &str) -> Result<(), SimError> {
         lock(&self.shared).qr_expire(qrcode)
@@ -242,6 +271,8 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }

@@ -82,6 +82,31 @@ pub struct LoggedRequest {
     pub at_ms: u64,
 }
 
+impl LoggedRequest {
+    pub(crate) fn new(
+        endpoint: &str,
+        headers: &axum::http::HeaderMap,
+        body: Value,
+        violations: Vec<String>,
+    ) -> LoggedRequest {
+        LoggedRequest {
+            endpoint: endpoint.to_owned(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body,
+            violations,
+            at_ms: now_ms(),
+        }
+    }
+}
+
 pub(crate) struct ContextToken {
     pub token: String,
     pub issued: Instant,
@@ -131,6 +156,8 @@ pub(crate) struct State {
     pub cdn: CdnStore,
     /// Our own API base, handed out as `baseurl` at QR confirmation (E1).
     pub base_url: String,
+    /// `ip:port` of the second listener, handed out as `redirect_host` (E5).
+    pub redirect_host: String,
 }
 
 pub(crate) type Shared = Arc<Mutex<State>>;
@@ -150,10 +177,11 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl State {
-    pub fn new(knobs: Knobs, base_url: String) -> State {
+    pub fn new(knobs: Knobs, base_url: String, redirect_host: String) -> State {
         State {
             knobs,
             base_url,
+            redirect_host,
             ..State::default()
         }
     }

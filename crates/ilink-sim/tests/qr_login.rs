@@ -198,3 +198,57 @@ async fn the_qr_script_can_be_driven_over_http() {
         .unwrap();
     assert_eq!(latest["qrcode"], qrcode.as_str());
 }
+
+#[tokio::test]
+async fn a_redirected_qr_is_answered_only_on_the_redirect_host() {
+    let sim = sim_with(|k| k.qr_hold_ms = 200).await;
+    let qrcode = issue(&sim, &[]).await;
+    let host = sim.redirect_qr(&qrcode).unwrap();
+    assert_ne!(format!("http://{host}/"), sim.base_url());
+    let on_primary = status(&sim, &qrcode, None).await;
+    assert_eq!(
+        on_primary,
+        json!({ "status": "scaned_but_redirect", "redirect_host": host })
+    );
+    let on_redirect = |sim_host: String| {
+        let qrcode = qrcode.clone();
+        async move {
+            reqwest::get(format!(
+                "http://{sim_host}/ilink/bot/get_qrcode_status?qrcode={qrcode}"
+            ))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(on_redirect(host.clone()).await["status"], "scaned");
+    let bot = sim.confirm_qr(&qrcode, None).unwrap().unwrap();
+    let confirmed = on_redirect(host.clone()).await;
+    assert_eq!(confirmed["ilink_bot_id"], bot.bot_id.as_str());
+    // The primary host still only redirects.
+    assert_eq!(
+        status(&sim, &qrcode, None).await["status"],
+        "scaned_but_redirect"
+    );
+}
+
+#[tokio::test]
+async fn qr_calls_are_logged_without_secrets() {
+    let sim = sim_with(|k| k.qr_hold_ms = 100).await;
+    let qrcode = issue(&sim, &["secret-token"]).await;
+    status(&sim, &qrcode, Some("1234")).await;
+    let log = sim.requests();
+    let issued = log.iter().find(|r| r.endpoint == "get_bot_qrcode").unwrap();
+    assert_eq!(issued.body["local_token_list_len"], 1);
+    assert!(!issued.body.to_string().contains("secret-token"));
+    // reqwest's bare POST sends none of the iLink headers: noted, not rejected.
+    assert!(issued.violations.iter().any(|v| v.contains("iLink-App-Id")));
+    let polled = log
+        .iter()
+        .find(|r| r.endpoint == "get_qrcode_status")
+        .unwrap();
+    assert_eq!(polled.body["verify_code"], true);
+    assert!(!polled.body.to_string().contains("1234"));
+}
