@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod error;
 pub mod headers;
 pub mod models;
+pub mod qr_login;
 pub mod secret;
 pub mod text;
 pub mod url;
