@@ -39,6 +39,8 @@ impl IntoResponse for Rejection {
 }
 
 pub(crate) struct Authed {
+    /// This request's entry in the request log.
+    pub log_id: u64,
     pub bot_id: String,
     pub token: String,
     pub body: Value,
@@ -108,7 +110,7 @@ pub(crate) fn authenticate(
         .clone()
         .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned()));
     let violations = fatal.iter().chain(&strict_only).cloned().collect();
-    state.log_request(LoggedRequest::new(
+    let log_id = state.log_request(LoggedRequest::new(
         endpoint,
         headers,
         logged_body,
@@ -129,6 +131,7 @@ pub(crate) fn authenticate(
         .map(str::to_owned);
     match (bot_id, token, parsed) {
         (Some(bot_id), Some(token), Some(body)) => Ok(Authed {
+            log_id,
             bot_id,
             token,
             body,

@@ -163,9 +163,7 @@ async fn getuploadurl(State(shared): State<Shared>, headers: HeaderMap, body: By
     let problems = upload_request_problems(&authed.body);
     let mut state = lock(&shared);
     if !problems.is_empty() {
-        if let Some(entry) = state.requests.back_mut() {
-            entry.violations.extend(problems);
-        }
+        state.note(authed.log_id, problems);
         return wire::ret_error(-3, "invalid arguments");
     }
     let text = |key: &str| {

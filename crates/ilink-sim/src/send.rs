@@ -85,9 +85,7 @@ pub(crate) async fn sendmessage(
     let flags = match item_flags(&item, &state.cdn) {
         Ok(flags) => flags,
         Err(problem) => {
-            if let Some(entry) = state.requests.back_mut() {
-                entry.violations.push(problem);
-            }
+            state.note(authed.log_id, [problem]);
             return wire::ret_error(-3, INVALID_ARGUMENTS);
         }
     };

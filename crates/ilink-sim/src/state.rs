@@ -73,6 +73,8 @@ pub struct PresenceEvent {
 /// One API request as received, for E2's request log.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoggedRequest {
+    /// Increasing per emulator; lets a handler add notes to its own entry later.
+    pub id: u64,
     pub endpoint: String,
     pub headers: Vec<(String, String)>,
     /// The parsed JSON body, or the raw text when it is not JSON.
@@ -103,6 +105,7 @@ impl LoggedRequest {
             body,
             violations,
             at_ms: now_ms(),
+            id: 0,
         }
     }
 }
@@ -151,6 +154,7 @@ pub(crate) struct State {
     pub tokens: HashMap<String, String>,
     pub issued_ids: HashSet<u64>,
     pub requests: VecDeque<LoggedRequest>,
+    next_request_id: u64,
     pub qrs: QrBook,
     pub faults: FaultQueue,
     pub cdn: CdnStore,
@@ -392,10 +396,22 @@ impl State {
         Ok(ticket)
     }
 
-    pub fn log_request(&mut self, entry: LoggedRequest) {
+    /// Appends to the request log and returns the entry's id.
+    pub fn log_request(&mut self, mut entry: LoggedRequest) -> u64 {
+        self.next_request_id += 1;
+        entry.id = self.next_request_id;
         if self.requests.len() >= REQUEST_LOG_LIMIT {
             self.requests.pop_front();
         }
         self.requests.push_back(entry);
+        self.next_request_id
+    }
+
+    /// Adds problems found after the checks of `auth` to that request's log entry
+    /// (concurrent requests may have been logged since).
+    pub fn note(&mut self, log_id: u64, problems: impl IntoIterator<Item = String>) {
+        if let Some(entry) = self.requests.iter_mut().rev().find(|e| e.id == log_id) {
+            entry.violations.extend(problems);
+        }
     }
 }

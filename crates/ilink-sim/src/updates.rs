@@ -73,9 +73,7 @@ pub(crate) async fn getupdates(
         let position = match decode_cursor(bot_id, cursor_text) {
             Ok(position) => position,
             Err(problem) => {
-                if let Some(entry) = state.requests.back_mut() {
-                    entry.violations.push(format!("{problem}; treated as \"\""));
-                }
+                state.note(authed.log_id, [format!("{problem}; treated as \"\"")]);
                 None
             }
         };
