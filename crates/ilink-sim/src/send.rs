@@ -14,11 +14,26 @@ use serde_json::{json, Map, Value};
 use crate::auth::{self, StaleShape};
 use crate::cdn::CdnStore;
 use crate::knobs::SendResponse;
-use crate::state::{lock, now_ms, SentMessage, Shared};
+use crate::state::{lock, now_ms, SentMessage, Shared, State as SimState};
 use crate::wire;
 
 const INVALID_ARGUMENTS: &str = "invalid arguments";
 const PREPARE_FAILED: &str = "prepare failed";
+
+/// Why a send was refused: the wire answer, and a reason for the request log.
+enum Refusal {
+    Ret(i64, &'static str, String),
+    /// HTTP 200 with an empty body (the `missing_context_token_empty_body` knob).
+    EmptyBody(String),
+}
+
+fn invalid(reason: impl Into<String>) -> Refusal {
+    Refusal::Ret(-3, INVALID_ARGUMENTS, reason.into())
+}
+
+fn prepare_failed(reason: impl Into<String>) -> Refusal {
+    Refusal::Ret(-2, PREPARE_FAILED, reason.into())
+}
 
 pub(crate) async fn sendmessage(
     State(shared): State<Shared>,
@@ -30,65 +45,93 @@ pub(crate) async fn sendmessage(
             Ok(authed) => authed,
             Err(rejection) => return rejection.into_response(),
         };
-    let Some(msg) = authed.body.get("msg").and_then(Value::as_object) else {
-        return wire::ret_error(-3, INVALID_ARGUMENTS);
-    };
-    let to_user = msg.get("to_user_id").and_then(Value::as_str).unwrap_or("");
-
     let mut state = lock(&shared);
     let knobs = state.knobs.clone();
-    let message_id = state.fresh_id();
-    // Split borrows: the bot is changed, the CDN store only read.
-    let state = &mut *state;
-    let Some(bot) = state.bots.get_mut(&authed.bot_id) else {
-        return auth::stale(StaleShape::Other, true);
-    };
-    // Case-sensitive on purpose: the wire ids are mixed case (spec §5.5, I #243).
-    if !bot.peers.iter().any(|p| p == to_user) {
-        return wire::ret_error(-3, INVALID_ARGUMENTS);
-    }
-    let item = match msg.get("item_list").and_then(Value::as_array) {
-        Some(items) if items.len() == 1 => items[0].clone(),
-        _ => return wire::ret_error(-3, INVALID_ARGUMENTS),
-    };
-    let context_token = match msg.get("context_token").and_then(Value::as_str) {
-        Some(t) if !t.is_empty() => t.to_owned(),
-        _ if knobs.missing_context_token_empty_body => {
-            return (
+    match accept(&mut state, &authed.bot_id, &authed.body) {
+        Ok(message_id) => match knobs.send_response {
+            SendResponse::MessageId => wire::ok_json(json!({ "ret": 0, "message_id": message_id })),
+            SendResponse::EmptyObject => wire::ok_json(json!({})),
+            SendResponse::RetErrmsg => wire::ok_json(json!({ "ret": 0, "errmsg": "" })),
+            SendResponse::EmptyBody => StatusCode::OK.into_response(),
+        },
+        Err(Refusal::Ret(ret, errmsg, reason)) => {
+            state.note(authed.log_id, [reason]);
+            wire::ret_error(ret, errmsg)
+        }
+        Err(Refusal::EmptyBody(reason)) => {
+            state.note(authed.log_id, [reason]);
+            (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
                 "",
             )
-                .into_response();
+                .into_response()
         }
-        _ => return wire::ret_error(-3, INVALID_ARGUMENTS),
+    }
+}
+
+/// E10 steps 2–7 in order; on success the message is stored and its id returned.
+fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refusal> {
+    let knobs = state.knobs.clone();
+    let message_id = state.fresh_id();
+    let Some(msg) = body.get("msg").and_then(Value::as_object) else {
+        return Err(invalid("msg missing or not an object"));
+    };
+    let to_user = msg.get("to_user_id").and_then(Value::as_str).unwrap_or("");
+    let Some(bot) = state.bots.get_mut(bot_id) else {
+        return Err(invalid("bot vanished"));
+    };
+    // Case-sensitive on purpose: the wire ids are mixed case (spec §5.5, I #243).
+    if !bot.peers.iter().any(|p| p == to_user) {
+        return Err(invalid(format!(
+            "to_user_id {to_user:?} is not bound to this bot"
+        )));
+    }
+    let item = match msg.get("item_list").and_then(Value::as_array) {
+        Some(items) if items.len() == 1 => items[0].clone(),
+        Some(items) => {
+            return Err(invalid(format!(
+                "item_list has {} items, not 1",
+                items.len()
+            )))
+        }
+        None => return Err(invalid("item_list missing")),
+    };
+    let context_token = match msg.get("context_token").and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => t.to_owned(),
+        _ if knobs.missing_context_token_empty_body => {
+            return Err(Refusal::EmptyBody(
+                "context_token missing; dropped silently".into(),
+            ))
+        }
+        _ => return Err(invalid("context_token missing")),
     };
     let Some(ctx) = bot.contexts.get_mut(to_user) else {
-        return wire::ret_error(-2, PREPARE_FAILED);
+        return Err(prepare_failed(
+            "no context_token was ever issued for this user",
+        ));
     };
-    let window = Duration::from_millis(knobs.reply_window_ms);
-    if ctx.token != context_token || ctx.expired || ctx.issued.elapsed() >= window {
-        return wire::ret_error(-2, PREPARE_FAILED);
+    if ctx.token != context_token {
+        return Err(prepare_failed(
+            "context_token is not the latest for this user",
+        ));
+    }
+    if ctx.expired || ctx.issued.elapsed() >= Duration::from_millis(knobs.reply_window_ms) {
+        return Err(prepare_failed("reply window closed"));
     }
     let item_type = item.get("type").and_then(Value::as_u64);
     let counts = knobs.quota_counts_tool_calls || !matches!(item_type, Some(11 | 12));
     if let Some(quota) = knobs.reply_quota {
         if counts && ctx.replies >= quota {
-            return wire::ret_error(-2, PREPARE_FAILED);
+            return Err(prepare_failed(format!("reply quota of {quota} used up")));
         }
     }
     if msg.get("message_type").and_then(Value::as_u64) != Some(2)
         || msg.get("message_state").and_then(Value::as_u64) != Some(2)
     {
-        return wire::ret_error(-3, INVALID_ARGUMENTS);
+        return Err(invalid("message_type and message_state must both be 2"));
     }
-    let flags = match item_flags(&item, &state.cdn) {
-        Ok(flags) => flags,
-        Err(problem) => {
-            state.note(authed.log_id, [problem]);
-            return wire::ret_error(-3, INVALID_ARGUMENTS);
-        }
-    };
+    let flags = item_flags(&item, &state.cdn).map_err(invalid)?;
     if counts {
         ctx.replies += 1;
     }
@@ -105,12 +148,7 @@ pub(crate) async fn sendmessage(
         flags,
         received_at_ms: now_ms(),
     });
-    match knobs.send_response {
-        SendResponse::MessageId => wire::ok_json(json!({ "ret": 0, "message_id": message_id })),
-        SendResponse::EmptyObject => wire::ok_json(json!({})),
-        SendResponse::RetErrmsg => wire::ok_json(json!({ "ret": 0, "errmsg": "" })),
-        SendResponse::EmptyBody => StatusCode::OK.into_response(),
-    }
+    Ok(message_id)
 }
 
 /// Checks the item's `type` against its payload field (spec §5.1, §5.2), and media

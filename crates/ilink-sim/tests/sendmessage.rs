@@ -167,6 +167,13 @@ async fn only_the_latest_live_context_token_works() {
         send(&sim, &bot, text_msg(&bot.user_id, Some(&old))).await,
         prepare_failed()
     );
+    // The request log says why.
+    let logged = sim.requests().pop().unwrap();
+    assert!(
+        logged.violations[0].contains("not the latest"),
+        "{:?}",
+        logged.violations
+    );
     assert_eq!(
         send(&sim, &bot, text_msg(&bot.user_id, Some("made-up"))).await,
         prepare_failed()
