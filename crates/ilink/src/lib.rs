@@ -11,6 +11,7 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod headers;
+pub mod media;
 pub mod models;
 pub mod qr_login;
 pub mod secret;

@@ -26,6 +26,7 @@ use crate::models::{
 };
 use crate::secret::Secret;
 use crate::{bot_agent, headers, url};
+pub(crate) use transport::classify;
 use transport::{exchange, snippet, Reply};
 
 const GET_BOT_QRCODE: &str = "ilink/bot/get_bot_qrcode?bot_type=3";
@@ -138,6 +139,11 @@ impl Client {
             ..self.config.clone()
         };
         Self::with_http(self.http.clone(), config, self.token.clone())
+    }
+
+    /// The shared HTTP client, for CDN transfers (which carry no iLink headers).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The configuration in use (with the sanitised bot agent).

@@ -55,7 +55,7 @@ async fn with_timeout<F: std::future::Future>(
 
 /// Maps a reqwest failure to the §1.6 classes. The URL is dropped (QR status URLs carry
 /// the QR id and verify code), and so is anything else reqwest would add about it.
-pub(super) fn classify(err: reqwest::Error) -> IlinkError {
+pub(crate) fn classify(err: reqwest::Error) -> IlinkError {
     if err.is_timeout() {
         return IlinkError::Timeout;
     }

@@ -1,0 +1,298 @@
+//! Inbound media (spec §7.3): URL and key choice, then a streaming download that
+//! decrypts into a file under a size cap.
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncWriteExt;
+
+use super::error::MediaError;
+use super::CdnConfig;
+use crate::client::{classify, Client};
+use crate::crypto::{self, AesKey, Decryptor};
+use crate::error::IlinkError;
+use crate::models::{CdnMedia, MessageItem};
+use crate::url;
+
+/// How a download is to be read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MediaKey {
+    /// AES-128-ECB with PKCS#7.
+    Aes(AesKey),
+    /// An image stored unencrypted: the bytes are used as they come.
+    Unencrypted,
+}
+
+impl std::fmt::Debug for MediaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Aes(_) => "Aes(***)",
+            Self::Unencrypted => "Unencrypted",
+        })
+    }
+}
+
+/// A finished download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadedMedia {
+    /// Where the plaintext is.
+    pub path: PathBuf,
+    /// Its length.
+    pub size: u64,
+}
+
+/// The downloadable media of an image, voice, file or video item.
+pub fn media_of(item: &MessageItem) -> Option<&CdnMedia> {
+    item.image_item
+        .as_ref()
+        .and_then(|i| i.media.as_ref())
+        .or_else(|| item.video_item.as_ref().and_then(|v| v.media.as_ref()))
+        .or_else(|| item.file_item.as_ref().and_then(|f| f.media.as_ref()))
+        .or_else(|| item.voice_item.as_ref().and_then(|v| v.media.as_ref()))
+}
+
+/// The key for an item (§7.3). Images: a non-empty hex `image_item.aeskey` first, then
+/// `media.aes_key`, else unencrypted. Voice, file and video: `media.aes_key` is required.
+pub fn download_key(item: &MessageItem) -> Result<MediaKey, MediaError> {
+    let media_key = media_of(item)
+        .and_then(|m| m.aes_key.as_deref())
+        .filter(|k| !k.trim().is_empty());
+    if let Some(image) = &item.image_item {
+        if let Some(hex) = image.aeskey.as_deref().filter(|k| !k.trim().is_empty()) {
+            return crypto::parse_hex_key(hex)
+                .map(MediaKey::Aes)
+                .map_err(MediaError::BadKey);
+        }
+        return match media_key {
+            Some(encoded) => Ok(MediaKey::Aes(
+                crypto::parse_media_key(encoded).map_err(MediaError::BadKey)?,
+            )),
+            None => Ok(MediaKey::Unencrypted),
+        };
+    }
+    let encoded = media_key.ok_or(MediaError::MissingKey)?;
+    Ok(MediaKey::Aes(
+        crypto::parse_media_key(encoded).map_err(MediaError::BadKey)?,
+    ))
+}
+
+/// The download URL: a non-blank `full_url`, else
+/// `<cdn>/download?encrypted_query_param=<escaped param>`.
+pub fn download_url(cdn_base: &str, media: &CdnMedia) -> Result<String, MediaError> {
+    if let Some(full) = media
+        .full_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        return Ok(full.to_owned());
+    }
+    let param = media
+        .encrypt_query_param
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .ok_or(MediaError::NoDownloadParam)?;
+    Ok(format!(
+        "{}?encrypted_query_param={}",
+        url::join(cdn_base, "download"),
+        url::encode_component(param)
+    ))
+}
+
+/// Downloads `url` into `dest`, decrypting on the way. The data goes to `<dest>.part`
+/// first and is renamed on success; on any failure nothing is left behind. Stops as soon
+/// as the plaintext passes `cdn.max_download_bytes`.
+pub async fn download_to_file(
+    client: &Client,
+    cdn: &CdnConfig,
+    url: &str,
+    key: MediaKey,
+    dest: &Path,
+) -> Result<DownloadedMedia, MediaError> {
+    let mut part = dest.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let result = tokio::time::timeout(
+        cdn.transfer_timeout,
+        stream_into(client, cdn, url, key, &part),
+    )
+    .await
+    .unwrap_or(Err(MediaError::Network(IlinkError::Timeout)));
+    match result {
+        Ok(size) => {
+            tokio::fs::rename(&part, dest).await?;
+            Ok(DownloadedMedia {
+                path: dest.to_owned(),
+                size,
+            })
+        }
+        Err(err) => {
+            // Best effort: the file may not exist yet.
+            let _ = tokio::fs::remove_file(&part).await;
+            Err(err)
+        }
+    }
+}
+
+async fn stream_into(
+    client: &Client,
+    cdn: &CdnConfig,
+    url: &str,
+    key: MediaKey,
+    part: &Path,
+) -> Result<u64, MediaError> {
+    let limit = cdn.max_download_bytes;
+    let mut response = client
+        .http()
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| MediaError::Network(classify(e)))?;
+    if !response.status().is_success() {
+        return Err(MediaError::DownloadStatus {
+            status: response.status().as_u16(),
+        });
+    }
+    // The ciphertext is at most one block longer than the plaintext.
+    if response
+        .content_length()
+        .is_some_and(|n| n > limit + crypto::BLOCK as u64)
+    {
+        return Err(MediaError::TooLarge { limit });
+    }
+    let mut file = tokio::fs::File::create(part).await?;
+    let mut decryptor = match key {
+        MediaKey::Aes(key) => Some(Decryptor::new(&key)),
+        MediaKey::Unencrypted => None,
+    };
+    let mut written = 0u64;
+    let mut plain = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| MediaError::Network(classify(e)))?
+    {
+        plain.clear();
+        match decryptor.as_mut() {
+            Some(decryptor) => decryptor.update(&chunk, &mut plain),
+            None => plain.extend_from_slice(&chunk),
+        }
+        written += plain.len() as u64;
+        if written > limit {
+            return Err(MediaError::TooLarge { limit });
+        }
+        file.write_all(&plain).await?;
+    }
+    if let Some(decryptor) = decryptor {
+        plain.clear();
+        decryptor.finish(&mut plain)?;
+        written += plain.len() as u64;
+        if written > limit {
+            return Err(MediaError::TooLarge { limit });
+        }
+        file.write_all(&plain).await?;
+    }
+    file.flush().await?;
+    file.sync_all().await?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{FileItem, ImageItem, VoiceItem};
+
+    const HEX: &str = "00112233445566778899aabbccddeeff";
+    const RAW_B64: &str = "ABEiM0RVZneImaq7zN3u/w==";
+    const HEX_B64: &str = "MDAxMTIyMzM0NDU1NjY3Nzg4OTlhYWJiY2NkZGVlZmY=";
+
+    fn key() -> MediaKey {
+        MediaKey::Aes(crypto::parse_hex_key(HEX).unwrap())
+    }
+
+    fn media(aes_key: Option<&str>) -> Option<CdnMedia> {
+        Some(CdnMedia {
+            encrypt_query_param: Some("p".into()),
+            aes_key: aes_key.map(str::to_owned),
+            ..CdnMedia::default()
+        })
+    }
+
+    fn image(aeskey: Option<&str>, aes_key: Option<&str>) -> MessageItem {
+        MessageItem {
+            image_item: Some(ImageItem {
+                media: media(aes_key),
+                aeskey: aeskey.map(str::to_owned),
+                ..ImageItem::default()
+            }),
+            ..MessageItem::default()
+        }
+    }
+
+    #[test]
+    fn image_key_choice() {
+        // Hex aeskey wins even over a different media key.
+        let other = crypto::key_for_outbound_media(&[9; 16]);
+        assert_eq!(
+            download_key(&image(Some(HEX), Some(&other))).unwrap(),
+            key()
+        );
+        assert_eq!(download_key(&image(None, Some(RAW_B64))).unwrap(), key());
+        assert_eq!(
+            download_key(&image(Some(""), Some(HEX_B64))).unwrap(),
+            key()
+        );
+        assert_eq!(
+            download_key(&image(None, None)).unwrap(),
+            MediaKey::Unencrypted
+        );
+        assert!(matches!(
+            download_key(&image(Some("zz"), None)),
+            Err(MediaError::BadKey(_))
+        ));
+    }
+
+    #[test]
+    fn other_kinds_need_a_key() {
+        let file = |k: Option<&str>| MessageItem {
+            file_item: Some(FileItem {
+                media: media(k),
+                ..FileItem::default()
+            }),
+            ..MessageItem::default()
+        };
+        assert_eq!(download_key(&file(Some(HEX_B64))).unwrap(), key());
+        assert!(matches!(
+            download_key(&file(None)),
+            Err(MediaError::MissingKey)
+        ));
+        let voice = MessageItem {
+            voice_item: Some(VoiceItem {
+                media: media(Some("AAEC")),
+                ..VoiceItem::default()
+            }),
+            ..MessageItem::default()
+        };
+        assert!(matches!(download_key(&voice), Err(MediaError::BadKey(_))));
+    }
+
+    #[test]
+    fn urls() {
+        let mut m = CdnMedia {
+            encrypt_query_param: Some("ab+/cd==".into()),
+            ..CdnMedia::default()
+        };
+        assert_eq!(
+            download_url("https://cdn/c2c", &m).unwrap(),
+            "https://cdn/c2c/download?encrypted_query_param=ab%2B%2Fcd%3D%3D"
+        );
+        m.full_url = Some(" https://full/x ".into());
+        assert_eq!(
+            download_url("https://cdn/c2c", &m).unwrap(),
+            "https://full/x"
+        );
+        assert!(matches!(
+            download_url("https://cdn", &CdnMedia::default()),
+            Err(MediaError::NoDownloadParam)
+        ));
+    }
+}
