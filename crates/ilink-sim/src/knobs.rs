@@ -62,6 +62,11 @@ pub struct Knobs {
     /// At-least-once delivery (spec §4.6): each message is delivered once more, with
     /// the same message_id and a new seq, this long after its first delivery.
     pub replay_after_ms: Option<u64>,
+    /// Sandbox mode: every new QR is scanned after this long and confirmed (as a new
+    /// user) after as long again, with no test driving the phone.
+    pub auto_login_ms: Option<u64>,
+    /// With `auto_login_ms`: the new user's first message to the bot.
+    pub auto_login_greeting: Option<String>,
 }
 
 impl Default for Knobs {
@@ -83,6 +88,8 @@ impl Default for Knobs {
             send_response: SendResponse::MessageId,
             empty_cursor: false,
             replay_after_ms: None,
+            auto_login_ms: None,
+            auto_login_greeting: None,
         }
     }
 }

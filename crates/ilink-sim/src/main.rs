@@ -2,33 +2,40 @@
 
 use std::net::SocketAddr;
 
-use ilink_sim::{Sim, SimConfig};
+use ilink_sim::{Knobs, Sim, SimConfig};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let addr: SocketAddr = match std::env::args().nth(1).as_deref() {
-        None => SocketAddr::from(([127, 0, 0, 1], 0)),
-        Some("--help" | "-h") => {
-            println!("usage: ilink-sim [LISTEN_ADDR]   (default 127.0.0.1:0, a free port)");
-            return std::process::ExitCode::SUCCESS;
-        }
-        Some(text) => match text.parse() {
-            Ok(addr) => addr,
-            Err(err) => {
-                eprintln!("ilink-sim: {text:?} is not a socket address: {err}");
-                return std::process::ExitCode::from(2);
+    let mut demo = false;
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("usage: ilink-sim [--demo] [LISTEN_ADDR]");
+                println!("  LISTEN_ADDR  default 127.0.0.1:0 (a free port)");
+                println!("  --demo       QR logins confirm themselves after a few seconds and");
+                println!("               the new user says hello (the app's sandbox mode)");
+                return std::process::ExitCode::SUCCESS;
             }
-        },
-    };
-    let sim = match Sim::start(SimConfig {
-        addr,
-        ..SimConfig::default()
-    })
-    .await
-    {
+            "--demo" => demo = true,
+            text => match text.parse() {
+                Ok(parsed) => addr = parsed,
+                Err(err) => {
+                    eprintln!("ilink-sim: {text:?} is not a socket address: {err}");
+                    return std::process::ExitCode::from(2);
+                }
+            },
+        }
+    }
+    let mut knobs = Knobs::default();
+    if demo {
+        knobs.auto_login_ms = Some(2000);
+        knobs.auto_login_greeting = Some("你好！This is ilink-sim's demo user.".to_owned());
+    }
+    let sim = match Sim::start(SimConfig { addr, knobs }).await {
         Ok(sim) => sim,
         Err(err) => {
             eprintln!("ilink-sim: cannot listen on {addr}: {err}");

@@ -293,7 +293,43 @@ fn issue(
             notify: Arc::new(Notify::new()),
         },
     );
+    if let Some(step_ms) = state.knobs.auto_login_ms {
+        let greeting = state.knobs.auto_login_greeting.clone();
+        tokio::spawn(auto_login(
+            shared.clone(),
+            qrcode.clone(),
+            step_ms,
+            greeting,
+        ));
+    }
     wire::ok_json(json!({ "qrcode": qrcode, "qrcode_img_content": url, "ret": 0 }))
+}
+
+/// The sandbox's phone: scans after one step, confirms as a new user after another,
+/// then (optionally) writes to the new bot so the app has a conversation to show.
+/// Stops quietly if a test or the client moved the QR elsewhere meanwhile.
+async fn auto_login(shared: Shared, qrcode: String, step_ms: u64, greeting: Option<String>) {
+    let step = Duration::from_millis(step_ms);
+    tokio::time::sleep(step).await;
+    if lock(&shared).qr_scan(&qrcode).is_err() {
+        return;
+    }
+    tokio::time::sleep(step).await;
+    let mut state = lock(&shared);
+    let still_scanned = state
+        .qrs
+        .sessions
+        .get(&qrcode)
+        .is_some_and(|s| matches!(s.status, QrStatus::Scanned));
+    if !still_scanned {
+        return;
+    }
+    if let Ok(Some(bot)) = state.qr_confirm(&qrcode, None) {
+        tracing::info!(bot = bot.bot_id, "auto-login confirmed a QR");
+        if let Some(text) = greeting {
+            let _ = state.inject_text(&bot.bot_id, &bot.user_id, &text);
+        }
+    }
 }
 
 async fn status(

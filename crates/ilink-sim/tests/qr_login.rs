@@ -252,3 +252,30 @@ async fn qr_calls_are_logged_without_secrets() {
     assert_eq!(polled.body["verify_code"], true);
     assert!(!polled.body.to_string().contains("1234"));
 }
+
+#[tokio::test]
+async fn auto_login_confirms_by_itself_and_greets() {
+    let sim = sim_with(|k| {
+        k.qr_hold_ms = 20_000;
+        k.poll_hold_ms = 100;
+        k.auto_login_ms = Some(100);
+        k.auto_login_greeting = Some("hello".to_owned());
+    })
+    .await;
+    let qrcode = issue(&sim, &[]).await;
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    let confirmed = loop {
+        let answer = status(&sim, &qrcode, None).await;
+        seen.push(answer["status"].as_str().unwrap().to_owned());
+        if answer["status"] == "confirmed" {
+            break answer;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{seen:?}");
+    };
+    assert!(seen.contains(&"scaned".to_owned()), "{seen:?}");
+    let token = confirmed["bot_token"].as_str().unwrap();
+    let msgs = poll(&sim, token, "").await.json()["msgs"].clone();
+    assert_eq!(msgs[0]["item_list"][0]["text_item"]["text"], "hello");
+    assert_eq!(msgs[0]["from_user_id"], confirmed["ilink_user_id"]);
+}
