@@ -4,6 +4,7 @@
 pub mod error;
 pub mod locale;
 pub mod paths;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 

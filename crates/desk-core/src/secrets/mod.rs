@@ -1,0 +1,114 @@
+//! Secrets (bot tokens, AI API keys) live only in the OS keyring, behind [`SecretStore`]
+//! (ARCHITECTURE invariant 4). Nothing here ever writes a secret to SQLite, a log or an
+//! error message; values travel as [`Secret`], whose `Debug` and `Display` print `***`.
+
+mod keyring_store;
+mod memory;
+mod open;
+
+pub use ilink::Secret;
+pub use keyring_store::KeyringStore;
+pub use memory::MemoryStore;
+pub use open::{
+    choose_secret_store, open_secret_store, OpenedSecretStore, SecretStoreStatus, CANARY_TIMEOUT,
+};
+
+/// The keyring service name every Weixin Desk secret is filed under.
+pub const DEFAULT_SERVICE: &str = "weixin-desk";
+
+/// Names one secret within the store's service. Built only through the constructors, so
+/// every kind of secret has one spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// The iLink bot token of one account (by its normalised account id).
+    pub fn bot_token(account_id: &str) -> SecretKey {
+        SecretKey(format!("account/{account_id}/bot-token"))
+    }
+
+    /// The API key of one AI provider profile.
+    pub fn ai_api_key(profile: &str) -> SecretKey {
+        SecretKey(format!("ai/{profile}/api-key"))
+    }
+
+    /// A throwaway key for checking that the keyring really stores things.
+    pub(crate) fn canary() -> SecretKey {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        SecretKey(format!("canary/{}-{nanos}", std::process::id()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a secret store can fail. Messages name the key, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// No keyring could be reached, or it refused access (locked, no D-Bus session).
+    #[error("the keyring is not available: {0}")]
+    Unavailable(String),
+    /// The keyring answered with a failure.
+    #[error("the keyring failed: {0}")]
+    Backend(String),
+    /// The stored value is not UTF-8 text (written by something else).
+    #[error("the secret stored for {key} is not text")]
+    NotText { key: String },
+    /// Several keyring items match one key (written by something else).
+    #[error("the keyring holds several secrets for {key}")]
+    Ambiguous { key: String },
+    /// The keyring did not answer the start-up check in time.
+    #[error("the keyring did not answer within {0:?}")]
+    TimedOut(std::time::Duration),
+}
+
+/// Get, set and delete secrets by key. Implementations are shared across threads.
+///
+/// Keyring calls may block on D-Bus; from async code, call them on a blocking thread.
+pub trait SecretStore: Send + Sync {
+    /// The secret, or `None` if none is stored under `key`.
+    fn get(&self, key: &SecretKey) -> Result<Option<Secret>, SecretError>;
+    /// Stores `value` under `key`, replacing any previous value.
+    fn set(&self, key: &SecretKey, value: &Secret) -> Result<(), SecretError>;
+    /// Removes the secret under `key`; removing a missing secret succeeds.
+    fn delete(&self, key: &SecretKey) -> Result<(), SecretError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_scoped_by_kind_and_owner() {
+        assert_eq!(
+            SecretKey::bot_token("b0f5-im-bot").as_str(),
+            "account/b0f5-im-bot/bot-token"
+        );
+        assert_eq!(
+            SecretKey::ai_api_key("default").as_str(),
+            "ai/default/api-key"
+        );
+        assert_ne!(SecretKey::bot_token("x"), SecretKey::ai_api_key("x"));
+    }
+
+    #[test]
+    fn errors_never_carry_values() {
+        let e = SecretError::NotText {
+            key: SecretKey::bot_token("a").to_string(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the secret stored for account/a/bot-token is not text"
+        );
+    }
+}
