@@ -2,6 +2,7 @@
 //! knows nothing of Tauri, so the desktop shell and the headless CLI drive the same code.
 
 pub mod error;
+pub mod inbound;
 pub mod locale;
 pub mod paths;
 pub mod secrets;

@@ -12,6 +12,152 @@ const STEPS: &[&str] = &[
         key   TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
     ) STRICT;",
+    // 2: accounts and everything they receive and send. Secrets are not here (keyring);
+    // the cursor is, and it embeds the bot token (ILINK.md §11.11): never log it.
+    // Peer ids keep the wire's case for sending but compare case-insensitively (§5.5);
+    // they are ASCII, which NOCASE folds.
+    "CREATE TABLE accounts (
+        account_id TEXT PRIMARY KEY NOT NULL,  -- normalised bot id (§3.3)
+        bot_id     TEXT NOT NULL,              -- ilink_bot_id as issued
+        alias      TEXT,
+        user_id    TEXT,                       -- the WeChat user who scanned the QR code
+        base_url   TEXT NOT NULL,
+        cdn_url    TEXT,
+        route_tag  TEXT,
+        enabled    INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+        status     TEXT NOT NULL DEFAULT 'offline',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE cursors (
+        account_id      TEXT PRIMARY KEY NOT NULL
+                        REFERENCES accounts(account_id) ON DELETE CASCADE,
+        get_updates_buf TEXT NOT NULL,
+        updated_ms      INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE peers (
+        account_id    TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        peer_id       TEXT NOT NULL COLLATE NOCASE,
+        display_name  TEXT,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL,
+        PRIMARY KEY (account_id, peer_id)
+    ) STRICT;
+
+    CREATE TABLE conversations (
+        account_id       TEXT NOT NULL,
+        peer_id          TEXT NOT NULL COLLATE NOCASE,
+        last_activity_ms INTEGER NOT NULL,
+        unread_count     INTEGER NOT NULL DEFAULT 0 CHECK (unread_count >= 0),
+        PRIMARY KEY (account_id, peer_id),
+        FOREIGN KEY (account_id, peer_id)
+            REFERENCES peers(account_id, peer_id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX conversations_by_activity
+        ON conversations(account_id, last_activity_ms DESC);
+
+    CREATE TABLE messages (
+        id                INTEGER PRIMARY KEY,
+        account_id        TEXT NOT NULL,
+        peer_id           TEXT NOT NULL COLLATE NOCASE,
+        direction         TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        server_message_id TEXT,     -- exact decimal text (§1.8)
+        client_id         TEXT,
+        seq               INTEGER,
+        create_time_ms    INTEGER NOT NULL,
+        item_kind         TEXT NOT NULL,
+        text              TEXT,
+        media_file_name   TEXT,     -- untrusted; sanitise before touching the disk
+        media_size        INTEGER,
+        media_md5         TEXT,
+        media_cdn_param   TEXT,     -- encrypt_query_param: never log (§8.6)
+        media_aes_key     TEXT,     -- never log (§8.6)
+        media_full_url    TEXT,
+        media_path        TEXT,     -- relative to the data directory, once saved
+        media_state       TEXT NOT NULL DEFAULT 'none'
+                          CHECK (media_state IN ('none', 'pending', 'ready', 'failed')),
+        quote_server_id   TEXT,
+        quote_text        TEXT,
+        delivery          TEXT NOT NULL CHECK (delivery IN
+                          ('received', 'queued', 'sending', 'waiting_for_window',
+                           'delivered', 'failed')),
+        error             TEXT,
+        ai_generated      INTEGER NOT NULL DEFAULT 0 CHECK (ai_generated IN (0, 1)),
+        raw_json          TEXT,
+        FOREIGN KEY (account_id, peer_id)
+            REFERENCES peers(account_id, peer_id) ON DELETE CASCADE
+    ) STRICT;
+    -- Paging a conversation newest first, keyset on (create_time_ms, id).
+    CREATE INDEX messages_by_conversation
+        ON messages(account_id, peer_id, create_time_ms DESC, id DESC);
+    CREATE INDEX messages_by_server_id
+        ON messages(account_id, server_message_id) WHERE server_message_id IS NOT NULL;
+    CREATE INDEX messages_pending_media
+        ON messages(account_id, id) WHERE media_state = 'pending';
+
+    -- Trigram, not unicode61: Chinese is written without spaces, so unicode61 indexes a
+    -- whole run of Han characters as one token and '世界' would never match '你好世界'.
+    -- Trigram indexes every 3-character window, so any substring of 3+ characters
+    -- matches in either language (case-insensitively); shorter queries use LIKE.
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+    WHEN new.text IS NOT NULL BEGIN
+        INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.text IS NOT NULL BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL;
+        INSERT INTO messages_fts(rowid, text)
+            SELECT new.id, new.text WHERE new.text IS NOT NULL;
+    END;
+
+    -- The latest reply token per peer (§5.5); last_seen_ms is the user's message time.
+    CREATE TABLE context_tokens (
+        account_id   TEXT NOT NULL,
+        peer_id      TEXT NOT NULL COLLATE NOCASE,
+        token        TEXT NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (account_id, peer_id),
+        FOREIGN KEY (account_id, peer_id)
+            REFERENCES peers(account_id, peer_id) ON DELETE CASCADE
+    ) STRICT;
+
+    -- Inbound dedupe (§4 item 6): the server delivers at least once.
+    CREATE TABLE dedupe_keys (
+        account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        key        TEXT NOT NULL,
+        seen_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) STRICT;
+    CREATE INDEX dedupe_keys_by_age ON dedupe_keys(seen_at_ms);
+
+    -- Outbound work, persisted before any network call (invariant 2).
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        peer_id    TEXT NOT NULL COLLATE NOCASE,
+        kind       TEXT NOT NULL,
+        payload    TEXT NOT NULL CHECK (json_valid(payload)),
+        state      TEXT NOT NULL DEFAULT 'queued' CHECK (state IN
+                   ('queued', 'sending', 'waiting_for_window', 'delivered', 'failed')),
+        attempts   INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        last_error TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        FOREIGN KEY (account_id, peer_id)
+            REFERENCES peers(account_id, peer_id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX outbox_unfinished ON outbox(account_id, peer_id, id)
+        WHERE state IN ('queued', 'sending', 'waiting_for_window');",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

@@ -1,7 +1,16 @@
 //! The SQLite store: one file in the data directory, WAL, versioned migrations, and an
 //! integrity check before anything else touches it.
 
+pub mod accounts;
+mod dedupe;
+pub mod inbound;
+pub mod messages;
 mod migrations;
+
+pub use accounts::{Account, AccountUpsert};
+pub use dedupe::MIN_DEDUPE_RETENTION;
+pub use inbound::{InboundCommit, NewInbound};
+pub use messages::{MessagePage, PageCursor, StoredMessage};
 
 use std::path::Path;
 
@@ -102,6 +111,48 @@ mod tests {
             Store::open(&path).unwrap().schema_version().unwrap(),
             migrations::LATEST
         );
+    }
+
+    #[test]
+    fn a_version_1_database_upgrades_and_keeps_its_settings() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db.sqlite3");
+        {
+            // What the first release wrote: migration 1 only, and a saved setting.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT;
+                 INSERT INTO settings VALUES ('ui.locale', 'zh-CN');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), migrations::LATEST);
+        assert_eq!(store.saved_locale().unwrap(), Some(crate::Locale::ZhCn));
+        let violations: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(violations, 0);
+    }
+
+    #[test]
+    fn foreign_keys_and_strict_types_are_enforced() {
+        let store = Store::open_in_memory().unwrap();
+        let orphan = store.conn().execute(
+            "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES ('x', 'c', 1)",
+            [],
+        );
+        assert!(orphan.is_err(), "a cursor needs its account");
+        let loose = store.conn().execute(
+            "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
+             VALUES ('a', 'b', 'u', 'not a number', 1)",
+            [],
+        );
+        assert!(loose.is_err(), "STRICT refuses text in an INTEGER column");
     }
 
     #[test]

@@ -1,0 +1,215 @@
+//! Account records: the non-secret half of a login. The bot token is in the keyring
+//! under [`crate::secrets::SecretKey::bot_token`].
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::{CoreError, Store};
+
+/// What a login (or an edit) knows about an account. `None` keeps the stored value, as
+/// the official client merges records (ILINK.md §3.3 step 2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountUpsert {
+    /// Normalised id (`ilink::account_id::normalize`).
+    pub account_id: String,
+    /// `ilink_bot_id` as issued.
+    pub bot_id: String,
+    pub base_url: String,
+    pub alias: Option<String>,
+    /// The WeChat user who scanned the QR code (`ilink_user_id`).
+    pub user_id: Option<String>,
+    pub cdn_url: Option<String>,
+    pub route_tag: Option<String>,
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub account_id: String,
+    pub bot_id: String,
+    pub alias: Option<String>,
+    pub user_id: Option<String>,
+    pub base_url: String,
+    pub cdn_url: Option<String>,
+    pub route_tag: Option<String>,
+    pub enabled: bool,
+    /// Lifecycle status as last set by the account manager (`offline` when new).
+    pub status: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+const ACCOUNT_COLUMNS: &str = "account_id, bot_id, alias, user_id, base_url, cdn_url, \
+     route_tag, enabled, status, created_ms, updated_ms";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        account_id: row.get(0)?,
+        bot_id: row.get(1)?,
+        alias: row.get(2)?,
+        user_id: row.get(3)?,
+        base_url: row.get(4)?,
+        cdn_url: row.get(5)?,
+        route_tag: row.get(6)?,
+        enabled: row.get(7)?,
+        status: row.get(8)?,
+        created_ms: row.get(9)?,
+        updated_ms: row.get(10)?,
+    })
+}
+
+impl Store {
+    /// Creates the account or merges into it; returns the stored record.
+    pub fn upsert_account(&self, new: &AccountUpsert, now_ms: i64) -> Result<Account, CoreError> {
+        self.conn().execute(
+            "INSERT INTO accounts (account_id, bot_id, alias, user_id, base_url, cdn_url,
+                                   route_tag, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT(account_id) DO UPDATE SET
+                bot_id     = excluded.bot_id,
+                base_url   = excluded.base_url,
+                alias      = COALESCE(excluded.alias, accounts.alias),
+                user_id    = COALESCE(excluded.user_id, accounts.user_id),
+                cdn_url    = COALESCE(excluded.cdn_url, accounts.cdn_url),
+                route_tag  = COALESCE(excluded.route_tag, accounts.route_tag),
+                updated_ms = excluded.updated_ms",
+            params![
+                new.account_id,
+                new.bot_id,
+                new.alias,
+                new.user_id,
+                new.base_url,
+                new.cdn_url,
+                new.route_tag,
+                now_ms
+            ],
+        )?;
+        self.account(&new.account_id)?
+            .ok_or(CoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    pub fn account(&self, account_id: &str) -> Result<Option<Account>, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1"),
+                [account_id],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    /// All accounts, oldest first (the order they were added in).
+    pub fn list_accounts(&self) -> Result<Vec<Account>, CoreError> {
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_ms, account_id"
+        ))?;
+        let rows = stmt.query_map([], account_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns false if there is no such account.
+    pub fn set_account_enabled(
+        &self,
+        account_id: &str,
+        enabled: bool,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let changed = self.conn().execute(
+            "UPDATE accounts SET enabled = ?2, updated_ms = ?3 WHERE account_id = ?1",
+            params![account_id, enabled, now_ms],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Returns false if there is no such account.
+    pub fn set_account_status(
+        &self,
+        account_id: &str,
+        status: &str,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let changed = self.conn().execute(
+            "UPDATE accounts SET status = ?2, updated_ms = ?3 WHERE account_id = ?1",
+            params![account_id, status, now_ms],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Deletes the account and, by cascade, its cursor, peers, messages, tokens, dedupe
+    /// keys and outbox. The caller deletes its keyring secret and media files.
+    pub fn delete_account(&self, account_id: &str) -> Result<bool, CoreError> {
+        let changed = self
+            .conn()
+            .execute("DELETE FROM accounts WHERE account_id = ?1", [account_id])?;
+        Ok(changed > 0)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample(account_id: &str) -> AccountUpsert {
+        AccountUpsert {
+            account_id: account_id.into(),
+            bot_id: format!("{account_id}@im.bot"),
+            base_url: "https://ilinkai.weixin.qq.com".into(),
+            alias: Some("Support".into()),
+            user_id: Some("u1@im.wechat".into()),
+            cdn_url: None,
+            route_tag: None,
+        }
+    }
+
+    #[test]
+    fn upsert_creates_then_merges_keeping_missing_values() {
+        let store = Store::open_in_memory().unwrap();
+        let created = store.upsert_account(&sample("b1-im-bot"), 1_000).unwrap();
+        assert_eq!(created.alias.as_deref(), Some("Support"));
+        assert!(created.enabled);
+        assert_eq!(created.status, "offline");
+        assert_eq!((created.created_ms, created.updated_ms), (1_000, 1_000));
+
+        let relogin = AccountUpsert {
+            alias: None,
+            base_url: "https://other.example".into(),
+            cdn_url: Some("https://cdn.example".into()),
+            ..sample("b1-im-bot")
+        };
+        let merged = store.upsert_account(&relogin, 2_000).unwrap();
+        assert_eq!(
+            merged.alias.as_deref(),
+            Some("Support"),
+            "missing value kept"
+        );
+        assert_eq!(merged.base_url, "https://other.example");
+        assert_eq!(merged.cdn_url.as_deref(), Some("https://cdn.example"));
+        assert_eq!((merged.created_ms, merged.updated_ms), (1_000, 2_000));
+    }
+
+    #[test]
+    fn list_enable_status_delete() {
+        let store = Store::open_in_memory().unwrap();
+        store.upsert_account(&sample("b"), 2).unwrap();
+        store.upsert_account(&sample("a"), 1).unwrap();
+        let ids: Vec<_> = store
+            .list_accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.account_id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+
+        assert!(store.set_account_enabled("a", false, 5).unwrap());
+        assert!(store.set_account_status("a", "paused", 6).unwrap());
+        let a = store.account("a").unwrap().unwrap();
+        assert!(!a.enabled);
+        assert_eq!((a.status.as_str(), a.updated_ms), ("paused", 6));
+        assert!(!store.set_account_enabled("nope", true, 1).unwrap());
+
+        assert!(store.delete_account("a").unwrap());
+        assert!(!store.delete_account("a").unwrap());
+        assert_eq!(store.list_accounts().unwrap().len(), 1);
+    }
+}

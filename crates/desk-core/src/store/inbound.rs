@@ -1,0 +1,497 @@
+//! The inbound commit: one transaction per getupdates batch holding the new messages,
+//! their dedupe keys, peers, conversations, context tokens and the new cursor
+//! (ARCHITECTURE invariant 1). A crash before commit redelivers the whole batch; dedupe
+//! then stores each message once.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use ilink::models::WeixinMessage;
+
+use crate::inbound::InboundRecord;
+use crate::secrets::Secret;
+use crate::{CoreError, Store};
+
+/// A message the batch added to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInbound {
+    /// Position in the batch passed in.
+    pub batch_index: usize,
+    /// `messages.id`.
+    pub message_row_id: i64,
+    pub peer_id: String,
+    pub dedupe_key: String,
+}
+
+/// What a batch commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundCommit {
+    pub new: Vec<NewInbound>,
+    /// Messages already seen (redeliveries), skipped.
+    pub duplicates: usize,
+    /// Messages without a sender, which no conversation can hold; skipped.
+    pub unroutable: usize,
+}
+
+impl Store {
+    /// Stores one getupdates batch atomically. `cursor` is the response's
+    /// `get_updates_buf`; `None` or empty keeps the stored one (ILINK.md §4). Times default
+    /// to `now_ms` when the wire leaves them out.
+    pub fn commit_inbound_batch(
+        &self,
+        account_id: &str,
+        cursor: Option<&Secret>,
+        messages: &[WeixinMessage],
+        now_ms: i64,
+    ) -> Result<InboundCommit, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        if !account_exists(&tx, account_id)? {
+            return Err(unknown_account(account_id));
+        }
+        let mut outcome = InboundCommit::default();
+        for (batch_index, message) in messages.iter().enumerate() {
+            let record = InboundRecord::from_wire(message);
+            let Some(peer_id) = record.peer_id.clone() else {
+                tracing::warn!(account_id, "inbound message without a sender skipped");
+                outcome.unroutable += 1;
+                continue;
+            };
+            if !claim_dedupe_key(&tx, account_id, &record.dedupe_key, now_ms)? {
+                outcome.duplicates += 1;
+                continue;
+            }
+            let time_ms = record.create_time_ms.unwrap_or(now_ms);
+            touch_peer(&tx, account_id, &peer_id, time_ms)?;
+            let message_row_id = insert_message(&tx, account_id, &peer_id, &record, time_ms)?;
+            bump_conversation(&tx, account_id, &peer_id, time_ms)?;
+            if let Some(token) = &record.context_token {
+                store_context_token(&tx, account_id, &peer_id, token, time_ms)?;
+            }
+            outcome.new.push(NewInbound {
+                batch_index,
+                message_row_id,
+                peer_id,
+                dedupe_key: record.dedupe_key,
+            });
+        }
+        if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
+            tx.execute(
+                "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(account_id) DO UPDATE SET
+                    get_updates_buf = excluded.get_updates_buf,
+                    updated_ms = excluded.updated_ms",
+                params![account_id, cursor.expose(), now_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// The stored long-poll cursor, if any. It embeds the bot token: never log it.
+    pub fn cursor(&self, account_id: &str) -> Result<Option<Secret>, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT get_updates_buf FROM cursors WHERE account_id = ?1",
+                [account_id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(Secret::new))
+    }
+
+    /// The latest context token for a peer (matched case-insensitively, §5.5) and the time
+    /// of the message that brought it.
+    pub fn context_token(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+    ) -> Result<Option<(String, i64)>, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT token, last_seen_ms FROM context_tokens
+                 WHERE account_id = ?1 AND peer_id = ?2",
+                [account_id, peer_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
+/// A foreign-key failure naming the account, raised before any write so that even an
+/// empty batch for an unknown account is refused.
+fn unknown_account(account_id: &str) -> CoreError {
+    CoreError::Sqlite(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+        Some(format!("no account {account_id:?}")),
+    ))
+}
+
+fn account_exists(tx: &Transaction<'_>, account_id: &str) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE account_id = ?1)",
+        [account_id],
+        |r| r.get(0),
+    )
+}
+
+/// Records the key; false if it was already there.
+fn claim_dedupe_key(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    key: &str,
+    now_ms: i64,
+) -> rusqlite::Result<bool> {
+    let inserted = tx.execute(
+        "INSERT INTO dedupe_keys (account_id, key, seen_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT(account_id, key) DO NOTHING",
+        params![account_id, key, now_ms],
+    )?;
+    Ok(inserted == 1)
+}
+
+fn touch_peer(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    peer_id: &str,
+    time_ms: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
+         VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT(account_id, peer_id) DO UPDATE SET
+            first_seen_ms = MIN(peers.first_seen_ms, excluded.first_seen_ms),
+            last_seen_ms  = MAX(peers.last_seen_ms, excluded.last_seen_ms)",
+        params![account_id, peer_id, time_ms],
+    )?;
+    Ok(())
+}
+
+fn insert_message(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    peer_id: &str,
+    r: &InboundRecord,
+    time_ms: i64,
+) -> rusqlite::Result<i64> {
+    let media = r.media.as_ref();
+    tx.execute(
+        "INSERT INTO messages (account_id, peer_id, direction, server_message_id, client_id,
+            seq, create_time_ms, item_kind, text, media_file_name, media_size, media_md5,
+            media_cdn_param, media_aes_key, media_full_url, media_state, quote_server_id,
+            quote_text, delivery, raw_json)
+         VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+            ?17, 'received', ?18)",
+        params![
+            account_id,
+            peer_id,
+            r.server_message_id,
+            r.client_id,
+            r.seq,
+            time_ms,
+            r.item_kind,
+            r.text,
+            media.and_then(|m| m.file_name.as_deref()),
+            media.and_then(|m| m.size),
+            media.and_then(|m| m.md5.as_deref()),
+            media.and_then(|m| m.cdn_param.as_deref()),
+            media.and_then(|m| m.aes_key.as_deref()),
+            media.and_then(|m| m.full_url.as_deref()),
+            if media.is_some() { "pending" } else { "none" },
+            r.quote_server_id,
+            r.quote_text,
+            r.raw_json,
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn bump_conversation(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    peer_id: &str,
+    time_ms: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO conversations (account_id, peer_id, last_activity_ms, unread_count)
+         VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT(account_id, peer_id) DO UPDATE SET
+            last_activity_ms = MAX(conversations.last_activity_ms, excluded.last_activity_ms),
+            unread_count = conversations.unread_count + 1",
+        params![account_id, peer_id, time_ms],
+    )?;
+    Ok(())
+}
+
+/// Overwrites the peer's token unless the stored one came with a later message.
+fn store_context_token(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    peer_id: &str,
+    token: &str,
+    time_ms: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO context_tokens (account_id, peer_id, token, last_seen_ms)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(account_id, peer_id) DO UPDATE SET
+            token = excluded.token, last_seen_ms = excluded.last_seen_ms
+         WHERE excluded.last_seen_ms >= context_tokens.last_seen_ms",
+        params![account_id, peer_id, token, time_ms],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::accounts::tests::sample;
+
+    fn message(value: serde_json::Value) -> WeixinMessage {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn text(peer: &str, id: u64, time: i64, body: &str, token: &str) -> WeixinMessage {
+        message(json!({
+            "message_id": id, "from_user_id": peer, "create_time_ms": time,
+            "context_token": token,
+            "item_list": [{"type": 1, "text_item": {"text": body}}]
+        }))
+    }
+
+    fn store() -> Store {
+        let store = Store::open_in_memory().unwrap();
+        store.upsert_account(&sample("acc"), 0).unwrap();
+        store
+    }
+
+    fn count(store: &Store, table: &str) -> i64 {
+        store
+            .conn()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn unread(store: &Store, peer: &str) -> i64 {
+        store
+            .conn()
+            .query_row(
+                "SELECT unread_count FROM conversations WHERE account_id = 'acc' AND peer_id = ?1",
+                [peer],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_batch_stores_messages_peers_conversations_tokens_and_cursor() {
+        let store = store();
+        let batch = [
+            text("Alice@im.wechat", 1, 100, "hi", "t1"),
+            text("alice@im.wechat", 2, 200, "again", "t2"),
+            text("bob@im.wechat", 3, 150, "yo", "tb"),
+        ];
+        let cursor = Secret::new("cursor-1");
+        let outcome = store
+            .commit_inbound_batch("acc", Some(&cursor), &batch, 999)
+            .unwrap();
+        assert_eq!(outcome.duplicates, 0);
+        let indexes: Vec<_> = outcome.new.iter().map(|n| n.batch_index).collect();
+        assert_eq!(indexes, [0, 1, 2]);
+        assert_eq!(outcome.new[0].dedupe_key, "mid:1");
+
+        // One peer per case-insensitive id, keeping the first spelling seen.
+        assert_eq!(count(&store, "peers"), 2);
+        let alice: String = store
+            .conn()
+            .query_row(
+                "SELECT peer_id FROM peers WHERE peer_id = 'ALICE@IM.WECHAT'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(alice, "Alice@im.wechat");
+        assert_eq!(unread(&store, "alice@im.wechat"), 2);
+        assert_eq!(unread(&store, "bob@im.wechat"), 1);
+        assert_eq!(
+            store.context_token("acc", "ALICE@im.wechat").unwrap(),
+            Some(("t2".into(), 200))
+        );
+        assert_eq!(store.cursor("acc").unwrap(), Some(cursor));
+        let page = store
+            .conversation_page("acc", "alice@im.wechat", None, 10)
+            .unwrap();
+        assert_eq!(page.messages[0].text.as_deref(), Some("again"));
+        assert_eq!(page.messages[0].direction, "in");
+        assert_eq!(page.messages[0].delivery, "received");
+    }
+
+    #[test]
+    fn a_redelivered_batch_adds_nothing_but_still_advances_the_cursor() {
+        let store = store();
+        let batch = [
+            text("a", 1, 100, "hi", "t1"),
+            text("a", 2, 101, "there", "t2"),
+        ];
+        store
+            .commit_inbound_batch("acc", Some(&Secret::new("c1")), &batch, 1)
+            .unwrap();
+        let again = store
+            .commit_inbound_batch("acc", Some(&Secret::new("c2")), &batch, 2)
+            .unwrap();
+        assert!(again.new.is_empty());
+        assert_eq!(again.duplicates, 2);
+        assert_eq!(count(&store, "messages"), 2);
+        assert_eq!(unread(&store, "a"), 2);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c2");
+    }
+
+    #[test]
+    fn duplicates_within_one_batch_are_stored_once() {
+        let store = store();
+        let m = text("a", 7, 100, "hi", "t");
+        let outcome = store
+            .commit_inbound_batch("acc", None, &[m.clone(), m], 1)
+            .unwrap();
+        assert_eq!((outcome.new.len(), outcome.duplicates), (1, 1));
+    }
+
+    #[test]
+    fn a_failure_mid_batch_writes_neither_messages_nor_cursor() {
+        let store = store();
+        store
+            .commit_inbound_batch("acc", Some(&Secret::new("c-old")), &[], 1)
+            .unwrap();
+        // A constraint that the second message violates, standing in for any failure
+        // (disk full, crash) between the first insert and the commit.
+        store
+            .conn()
+            .execute_batch(
+                "CREATE TEMP TRIGGER poison BEFORE INSERT ON messages
+                 WHEN new.text = 'poison' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .unwrap();
+        let batch = [
+            text("a", 1, 100, "fine", "t1"),
+            text("b", 2, 101, "poison", "t2"),
+        ];
+        let err = store
+            .commit_inbound_batch("acc", Some(&Secret::new("c-new")), &batch, 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        for table in [
+            "messages",
+            "messages_fts",
+            "dedupe_keys",
+            "peers",
+            "conversations",
+            "context_tokens",
+        ] {
+            assert_eq!(count(&store, table), 0, "{table}");
+        }
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c-old");
+
+        // Once the fault is gone the redelivered batch goes through in full.
+        store.conn().execute_batch("DROP TRIGGER poison").unwrap();
+        let outcome = store
+            .commit_inbound_batch("acc", Some(&Secret::new("c-new")), &batch, 3)
+            .unwrap();
+        assert_eq!(outcome.new.len(), 2);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c-new");
+    }
+
+    #[test]
+    fn an_empty_or_missing_cursor_keeps_the_stored_one() {
+        let store = store();
+        store
+            .commit_inbound_batch("acc", Some(&Secret::new("c1")), &[], 1)
+            .unwrap();
+        store
+            .commit_inbound_batch("acc", Some(&Secret::new("")), &[], 2)
+            .unwrap();
+        store.commit_inbound_batch("acc", None, &[], 3).unwrap();
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c1");
+        assert_eq!(store.cursor("other").unwrap(), None);
+    }
+
+    #[test]
+    fn an_older_message_does_not_replace_a_newer_token() {
+        let store = store();
+        store
+            .commit_inbound_batch("acc", None, &[text("a", 2, 200, "new", "t-new")], 1)
+            .unwrap();
+        store
+            .commit_inbound_batch("acc", None, &[text("a", 1, 100, "late", "t-old")], 2)
+            .unwrap();
+        assert_eq!(
+            store.context_token("acc", "a").unwrap(),
+            Some(("t-new".into(), 200))
+        );
+    }
+
+    #[test]
+    fn unknown_accounts_and_senderless_messages_are_refused() {
+        let store = store();
+        let err = store
+            .commit_inbound_batch("ghost", None, &[], 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("no account \"ghost\""), "{err}");
+        let outcome = store
+            .commit_inbound_batch("acc", None, &[message(json!({"message_id": 5}))], 1)
+            .unwrap();
+        assert_eq!((outcome.new.len(), outcome.unroutable), (0, 1));
+        assert_eq!(count(&store, "dedupe_keys"), 0);
+    }
+
+    #[test]
+    fn media_messages_are_queued_for_download_and_times_default_to_now() {
+        let store = store();
+        let m = message(json!({
+            "seq": 9, "from_user_id": "a",
+            "item_list": [{"type": 4, "file_item": {"file_name": "r.pdf", "len": "10",
+                "media": {"encrypt_query_param": "q", "aes_key": "k"}}}]
+        }));
+        let outcome = store
+            .commit_inbound_batch("acc", None, &[m], 4_242)
+            .unwrap();
+        assert_eq!(outcome.new[0].dedupe_key, "seq:9");
+        let page = store.conversation_page("acc", "a", None, 1).unwrap();
+        let stored = &page.messages[0];
+        assert_eq!(
+            (
+                stored.item_kind.as_str(),
+                stored.media_state.as_str(),
+                stored.create_time_ms
+            ),
+            ("file", "pending", 4_242)
+        );
+        assert_eq!(stored.media_file_name.as_deref(), Some("r.pdf"));
+        assert_eq!(stored.text, None);
+    }
+
+    #[test]
+    fn deleting_an_account_removes_its_cursor_and_log() {
+        let store = store();
+        store
+            .commit_inbound_batch(
+                "acc",
+                Some(&Secret::new("c")),
+                &[text("a", 1, 1, "x", "t")],
+                1,
+            )
+            .unwrap();
+        store.delete_account("acc").unwrap();
+        for table in [
+            "cursors",
+            "messages",
+            "peers",
+            "conversations",
+            "context_tokens",
+            "dedupe_keys",
+        ] {
+            assert_eq!(count(&store, table), 0, "{table}");
+        }
+    }
+}
