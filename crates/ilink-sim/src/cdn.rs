@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,9 +99,18 @@ pub(crate) fn api_routes() -> Router<Shared> {
 /// The CDN carries no iLink headers and no auth (spec §1.2).
 pub(crate) fn cdn_routes() -> Router<Shared> {
     Router::new()
-        .route("/c2c/upload", post(upload).put(upload))
+        .route(
+            "/c2c/upload",
+            post(upload)
+                .put(upload)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/c2c/download", get(download))
 }
+
+/// axum's default 2 MB body limit would turn real media into 413s. The real CDN's limit
+/// is unknown (spec §11 q5); this one is above the client's 100 MiB media cap.
+const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 fn is_lower_hex32(value: Option<&Value>) -> bool {
     value.and_then(Value::as_str).is_some_and(|s| {

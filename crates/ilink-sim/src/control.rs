@@ -19,7 +19,7 @@ use crate::state::{lock, Shared, SimError};
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/_sim/health", get(health))
-        .route("/_sim/bots", post(create_bot))
+        .route("/_sim/bots", post(create_bot).get(list_bots))
         .route("/_sim/bots/{bot}/peers", post(add_peer))
         .route("/_sim/bots/{bot}/inject", post(inject_text))
         .route("/_sim/bots/{bot}/inject_items", post(inject_items))
@@ -356,4 +356,8 @@ async fn qr_redirect(State(shared): State<Shared>, Path(qrcode): Path<String>) -
             .qr_redirect(&qrcode)
             .map(|host| json!({ "redirect_host": host })),
     )
+}
+
+async fn list_bots(State(shared): State<Shared>) -> Response {
+    answer(Ok(to_value(lock(&shared).bot_list())))
 }

@@ -28,4 +28,6 @@ pub use faults::Fault;
 pub use knobs::{Knobs, SendResponse};
 pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};
-pub use state::{BotInfo, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent};
+pub use state::{
+    BotInfo, BotSummary, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent,
+};

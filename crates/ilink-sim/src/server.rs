@@ -11,7 +11,8 @@ use crate::knobs::Knobs;
 use crate::media::InboundMedia;
 use crate::qr::HostRole;
 use crate::state::{
-    lock, BotInfo, LoggedRequest, PresenceEvent, SentMessage, Shared, SimError, State, TypingEvent,
+    lock, BotInfo, BotSummary, LoggedRequest, PresenceEvent, SentMessage, Shared, SimError, State,
+    TypingEvent,
 };
 use crate::{account, cdn, control, faults, qr, send, updates};
 
@@ -107,6 +108,11 @@ impl Sim {
     /// scanning user, already bound as a peer.
     pub fn create_bot(&self) -> BotInfo {
         lock(&self.shared).create_bot()
+    }
+
+    /// Every bot, oldest first, with whether its token is still live.
+    pub fn bots(&self) -> Vec<BotSummary> {
+        lock(&self.shared).bot_list()
     }
 
     /// Binds another WeChat user to the bot, so it may message and be messaged.

@@ -40,6 +40,16 @@ pub struct BotInfo {
     pub user_id: String,
 }
 
+/// A bot as listed by [`crate::Sim::bots`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BotSummary {
+    #[serde(flatten)]
+    pub info: BotInfo,
+    /// False once the token was revoked (or replaced by a new login of the same user).
+    pub token_live: bool,
+    pub peers: Vec<String>,
+}
+
 /// A message accepted by sendmessage, kept for test assertions.
 #[derive(Debug, Clone, Serialize)]
 pub struct SentMessage {
@@ -126,6 +136,8 @@ pub(crate) struct Queued {
 
 pub(crate) struct Bot {
     pub info: BotInfo,
+    /// Creation order (bots are never removed, so the count at creation is unique).
+    pub created: usize,
     pub token_live: bool,
     /// Users allowed as `to_user_id`; the scanning user is first.
     pub peers: Vec<String>,
@@ -220,6 +232,7 @@ impl State {
             bot_id,
             Bot {
                 info: info.clone(),
+                created: self.bots.len(),
                 token_live: true,
                 peers: vec![info.user_id.clone()],
                 contexts: HashMap::new(),
@@ -233,6 +246,21 @@ impl State {
             },
         );
         info
+    }
+
+    /// All bots, oldest first.
+    pub fn bot_list(&self) -> Vec<BotSummary> {
+        let mut bots: Vec<BotSummary> = self
+            .bots
+            .values()
+            .map(|b| BotSummary {
+                info: b.info.clone(),
+                token_live: b.token_live,
+                peers: b.peers.clone(),
+            })
+            .collect();
+        bots.sort_by_key(|b| self.bots.get(&b.info.bot_id).map(|bot| bot.created));
+        bots
     }
 
     pub fn bot_mut(&mut self, bot: &str) -> Result<&mut Bot, SimError> {

@@ -503,3 +503,21 @@ async fn arbitrary_items_get_the_inbound_envelope() {
     assert_eq!(item["is_completed"], true);
     assert!(item["msg_id"].as_str().unwrap().starts_with("v1:"));
 }
+
+#[tokio::test]
+async fn large_uploads_reach_the_checks() {
+    let sim = sim_with(|_| {}).await;
+    let bot = sim.create_bot();
+    let raw = 3 * 1024 * 1024 - 1;
+    let mut request = upload_request(&bot);
+    request["rawsize"] = json!(raw);
+    request["filesize"] = json!(raw + 1);
+    let param = call(&sim, "getuploadurl", &bot.token, request).await.json()["upload_param"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Not a real ciphertext, so it fails — but on our checks, not on a body limit (413).
+    let resp = cdn_post(&sim, &param, FILEKEY, vec![0u8; raw + 1]).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().contains_key("x-error-message"));
+}

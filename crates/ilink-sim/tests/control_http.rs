@@ -171,3 +171,19 @@ async fn control_errors_are_clear() {
     .await;
     assert_eq!(status, 404, "no context issued yet");
 }
+
+#[tokio::test]
+async fn bots_are_listed_oldest_first_with_their_state() {
+    let sim = sim_with(|_| {}).await;
+    let first = sim.create_bot();
+    let second = sim.create_bot();
+    sim.revoke_token(&first.bot_id).unwrap();
+    let (status, list) = control(&sim, "GET", "bots", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list[0]["bot_id"], first.bot_id.as_str());
+    assert_eq!(list[0]["token_live"], false);
+    assert_eq!(list[1]["bot_id"], second.bot_id.as_str());
+    assert_eq!(list[1]["token_live"], true);
+    assert_eq!(list[1]["peers"], json!([second.user_id]));
+    assert_eq!(sim.bots().len(), 2);
+}
