@@ -3,7 +3,9 @@
 //! This crate holds no storage and no long-lived tasks. It has the serde [`models`] of
 //! every API body, the HTTP [`Client`] for every API endpoint with its [`IlinkError`]s,
 //! and the protocol primitives (headers, URLs, bot agent, account ids, CDN crypto), each
-//! tested against the known-answer vectors of the protocol specification.
+//! tested against the known-answer vectors of the protocol specification. On top of the
+//! client: the [`qr_login`] state machine, streaming CDN [`media`] transfer, and
+//! outbound [`text`] shaping (markdown filter and splitter).
 
 pub mod account_id;
 pub mod bot_agent;
