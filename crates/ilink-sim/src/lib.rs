@@ -2,9 +2,12 @@
 //! app's sandbox mode.
 //!
 //! It is a separate party from the client crate: it shares none of its types and checks
-//! what clients send on its own terms (spec `ILINK.md` §9). It serves QR issue,
-//! getupdates, sendmessage, getconfig, sendtyping and notifystart/stop, and a control
-//! surface both as methods on [`Sim`] and as JSON routes under `/_sim/`.
+//! what clients send on its own terms (spec `ILINK.md` §9). It serves the QR login
+//! (issue and status), getupdates, sendmessage, getconfig, sendtyping,
+//! notifystart/stop, getuploadurl and the CDN upload and download. Tests drive it
+//! through methods on [`Sim`] or the JSON routes under `/_sim/`: bots, inbound
+//! messages, the QR scanner, token revocation, knobs, one-shot faults and a request
+//! log. The crate README lists them all.
 
 mod account;
 mod agent;
