@@ -14,7 +14,8 @@ mod route;
 mod upload;
 
 pub use download::{
-    download_key, download_to_file, download_url, media_of, DownloadedMedia, MediaKey,
+    download_item, download_key, download_to_file, download_url, media_of, DownloadedMedia,
+    MediaKey,
 };
 pub use error::MediaError;
 pub use route::{route_media, OutboundKind, RoutedMedia};
