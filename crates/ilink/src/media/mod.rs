@@ -18,7 +18,7 @@ pub use download::{
     MediaKey,
 };
 pub use error::MediaError;
-pub use route::{route_media, OutboundKind, RoutedMedia};
+pub use route::{route_media, route_path, OutboundKind, RoutedMedia};
 pub use upload::{upload_file, upload_url, Progress, UploadedMedia};
 
 use std::time::Duration;
