@@ -4,6 +4,7 @@
 pub mod error;
 pub mod inbound;
 pub mod locale;
+pub mod media_path;
 pub mod paths;
 pub mod secrets;
 pub mod settings;
