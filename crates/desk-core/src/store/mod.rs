@@ -2,15 +2,19 @@
 //! integrity check before anything else touches it.
 
 pub mod accounts;
+pub mod conversations;
 mod dedupe;
 pub mod inbound;
 pub mod messages;
 mod migrations;
+pub mod outbox;
 
 pub use accounts::{Account, AccountUpsert};
+pub use conversations::ConversationSummary;
 pub use dedupe::MIN_DEDUPE_RETENTION;
 pub use inbound::{InboundCommit, NewInbound};
 pub use messages::{MessagePage, PageCursor, StoredMessage};
+pub use outbox::{OutboundDraft, OutboxEntry, OutboxState};
 
 use std::path::Path;
 

@@ -1,0 +1,111 @@
+//! The conversation list of an account, and its unread counts.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::{CoreError, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationSummary {
+    pub account_id: String,
+    pub peer_id: String,
+    pub display_name: Option<String>,
+    pub last_activity_ms: i64,
+    pub unread_count: i64,
+    /// The newest message's text, for the list's preview line.
+    pub last_text: Option<String>,
+    /// The newest message's kind, for a media placeholder when there is no text.
+    pub last_item_kind: Option<String>,
+}
+
+impl Store {
+    /// The account's conversations, most recently active first.
+    pub fn list_conversations(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<ConversationSummary>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT c.account_id, c.peer_id, p.display_name, c.last_activity_ms,
+                    c.unread_count, last.text, last.item_kind
+             FROM conversations c
+             JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
+             LEFT JOIN messages last ON last.id = (
+                 SELECT m.id FROM messages m
+                 WHERE m.account_id = c.account_id AND m.peer_id = c.peer_id
+                 ORDER BY m.create_time_ms DESC, m.id DESC LIMIT 1)
+             WHERE c.account_id = ?1
+             ORDER BY c.last_activity_ms DESC, c.peer_id",
+        )?;
+        let rows = stmt.query_map([account_id], |r| {
+            Ok(ConversationSummary {
+                account_id: r.get(0)?,
+                peer_id: r.get(1)?,
+                display_name: r.get(2)?,
+                last_activity_ms: r.get(3)?,
+                unread_count: r.get(4)?,
+                last_text: r.get(5)?,
+                last_item_kind: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Clears the unread count; false if there is no such conversation.
+    pub fn mark_conversation_read(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+    ) -> Result<bool, CoreError> {
+        let changed = self.conn().execute(
+            "UPDATE conversations SET unread_count = 0 WHERE account_id = ?1 AND peer_id = ?2",
+            params![account_id, peer_id],
+        )?;
+        Ok(changed > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ilink::models::WeixinMessage;
+
+    use super::*;
+    use crate::store::accounts::tests::sample;
+
+    fn text(peer: &str, id: u64, time: i64, body: &str) -> WeixinMessage {
+        serde_json::from_value(serde_json::json!({
+            "message_id": id, "from_user_id": peer, "create_time_ms": time,
+            "item_list": [{"type": 1, "text_item": {"text": body}}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn lists_by_activity_with_previews_and_clears_unread() {
+        let store = Store::open_in_memory().unwrap();
+        store.upsert_account(&sample("acc"), 0).unwrap();
+        store
+            .commit_inbound_batch(
+                "acc",
+                None,
+                &[
+                    text("a", 1, 100, "first"),
+                    text("b", 2, 300, "bee"),
+                    text("a", 3, 200, "second"),
+                ],
+                0,
+            )
+            .unwrap();
+        let list = store.list_conversations("acc").unwrap();
+        let summary: Vec<_> = list
+            .iter()
+            .map(|c| (c.peer_id.as_str(), c.unread_count, c.last_text.as_deref()))
+            .collect();
+        assert_eq!(summary, [("b", 1, Some("bee")), ("a", 2, Some("second"))]);
+
+        assert!(store.mark_conversation_read("acc", "A").unwrap());
+        assert!(!store.mark_conversation_read("acc", "nobody").unwrap());
+        let a = &store.list_conversations("acc").unwrap()[1];
+        assert_eq!((a.peer_id.as_str(), a.unread_count), ("a", 0));
+        assert!(store.list_conversations("other").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,343 @@
+//! The durable outbox: an outbound message is a `messages` row plus an `outbox` row,
+//! written together before any network call (ARCHITECTURE invariant 2), and it is marked
+//! delivered only when the server said `ret == 0`.
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+use serde::Serialize;
+
+use crate::{CoreError, Store};
+
+/// Where an outbound message stands. The same words appear in `messages.delivery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    Queued,
+    Sending,
+    /// No usable context token: waits for the peer to write again (invariant 3).
+    WaitingForWindow,
+    Delivered,
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::Sending => "sending",
+            OutboxState::WaitingForWindow => "waiting_for_window",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<OutboxState> {
+        [
+            OutboxState::Queued,
+            OutboxState::Sending,
+            OutboxState::WaitingForWindow,
+            OutboxState::Delivered,
+            OutboxState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A message to send, as the UI or the AI hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundDraft {
+    pub account_id: String,
+    /// The peer's id, case as on the wire.
+    pub peer_id: String,
+    /// `text`, `image`, `video` or `file`.
+    pub kind: String,
+    /// Shown in the log (the text, or a caption).
+    pub text: Option<String>,
+    /// Everything the sender needs (text, local file path …), as JSON.
+    pub payload: serde_json::Value,
+    pub ai_generated: bool,
+}
+
+/// One outbox row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub account_id: String,
+    pub peer_id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub state: OutboxState,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// The `messages` row shown in the conversation.
+    pub message_row_id: Option<i64>,
+}
+
+const OUTBOX_COLUMNS: &str = "id, account_id, peer_id, kind, payload, state, attempts, \
+    last_error, created_ms, updated_ms, message_id";
+
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    let payload: String = row.get(4)?;
+    let state: String = row.get(5)?;
+    let bad = |column: usize, what: String| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
+    };
+    Ok(OutboxEntry {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        peer_id: row.get(2)?,
+        kind: row.get(3)?,
+        payload: serde_json::from_str(&payload).map_err(|e| bad(4, e.to_string()))?,
+        state: OutboxState::parse(&state).ok_or_else(|| bad(5, format!("state {state:?}")))?,
+        attempts: row.get(6)?,
+        last_error: row.get(7)?,
+        created_ms: row.get(8)?,
+        updated_ms: row.get(9)?,
+        message_row_id: row.get(10)?,
+    })
+}
+
+impl Store {
+    /// Persists an outbound message (log row and outbox row, one transaction) and returns
+    /// the outbox entry. Nothing has been sent yet.
+    pub fn enqueue_outbound(
+        &self,
+        draft: &OutboundDraft,
+        now_ms: i64,
+    ) -> Result<OutboxEntry, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
+             VALUES (?1, ?2, ?3, ?3) ON CONFLICT(account_id, peer_id) DO NOTHING",
+            params![draft.account_id, draft.peer_id, now_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO messages (account_id, peer_id, direction, create_time_ms, item_kind,
+                                   text, delivery, ai_generated)
+             VALUES (?1, ?2, 'out', ?3, ?4, ?5, 'queued', ?6)",
+            params![
+                draft.account_id,
+                draft.peer_id,
+                now_ms,
+                draft.kind,
+                draft.text,
+                draft.ai_generated
+            ],
+        )?;
+        let message_row_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO conversations (account_id, peer_id, last_activity_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(account_id, peer_id) DO UPDATE SET
+                last_activity_ms = MAX(conversations.last_activity_ms, excluded.last_activity_ms)",
+            params![draft.account_id, draft.peer_id, now_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO outbox (account_id, peer_id, kind, payload, created_ms, updated_ms,
+                                 message_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![
+                draft.account_id,
+                draft.peer_id,
+                draft.kind,
+                draft.payload.to_string(),
+                now_ms,
+                message_row_id
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let entry = outbox_entry(&tx, id)?;
+        tx.commit()?;
+        entry.ok_or(CoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    pub fn outbox_entry(&self, id: i64) -> Result<Option<OutboxEntry>, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        Ok(outbox_entry(&tx, id)?)
+    }
+
+    /// Entries not yet delivered or failed, oldest first, so each peer's messages go out
+    /// in the order they were written.
+    pub fn unfinished_outbox(&self, account_id: &str) -> Result<Vec<OutboxEntry>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox
+             WHERE account_id = ?1 AND state IN ('queued', 'sending', 'waiting_for_window')
+             ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([account_id], entry_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Moves an entry (and its log row) to `state`. `Sending` counts an attempt; `error`
+    /// is kept as the last error (and shown on the message) when given.
+    pub fn set_outbox_state(
+        &self,
+        id: i64,
+        state: OutboxState,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let changed = tx.execute(
+            "UPDATE outbox SET state = ?2, updated_ms = ?3,
+                attempts = attempts + (?2 = 'sending'),
+                last_error = COALESCE(?4, last_error)
+             WHERE id = ?1",
+            params![id, state.as_str(), now_ms, error],
+        )?;
+        tx.execute(
+            "UPDATE messages SET delivery = ?2, error = ?3
+             WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+            params![id, state.as_str(), error],
+        )?;
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
+    /// Records a send the server accepted (`ret == 0`): the entry is delivered and the log
+    /// row gets the ids the quote store needs (ILINK.md §5.6).
+    pub fn mark_outbox_delivered(
+        &self,
+        id: i64,
+        client_id: &str,
+        server_message_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let changed = tx.execute(
+            "UPDATE outbox SET state = 'delivered', updated_ms = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        tx.execute(
+            "UPDATE messages SET delivery = 'delivered', error = NULL, client_id = ?2,
+                server_message_id = ?3
+             WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+            params![id, client_id, server_message_id],
+        )?;
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+}
+
+fn outbox_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<Option<OutboxEntry>> {
+    tx.query_row(
+        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"),
+        [id],
+        entry_from_row,
+    )
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::accounts::tests::sample;
+
+    fn draft(peer: &str, text: &str) -> OutboundDraft {
+        OutboundDraft {
+            account_id: "acc".into(),
+            peer_id: peer.into(),
+            kind: "text".into(),
+            text: Some(text.into()),
+            payload: json!({"text": text}),
+            ai_generated: false,
+        }
+    }
+
+    fn store() -> Store {
+        let store = Store::open_in_memory().unwrap();
+        store.upsert_account(&sample("acc"), 0).unwrap();
+        store
+    }
+
+    #[test]
+    fn enqueued_messages_are_persisted_and_shown_as_queued() {
+        let store = store();
+        let entry = store
+            .enqueue_outbound(&draft("Peer@im.wechat", "hi"), 10)
+            .unwrap();
+        assert_eq!(entry.state, OutboxState::Queued);
+        assert_eq!((entry.attempts, entry.created_ms), (0, 10));
+        assert_eq!(entry.payload, json!({"text": "hi"}));
+        let page = store
+            .conversation_page("acc", "peer@im.wechat", None, 5)
+            .unwrap();
+        let shown = &page.messages[0];
+        assert_eq!(Some(shown.id), entry.message_row_id);
+        assert_eq!(
+            (shown.direction.as_str(), shown.delivery.as_str()),
+            ("out", "queued")
+        );
+        assert_eq!(store.unfinished_outbox("acc").unwrap(), [entry]);
+    }
+
+    #[test]
+    fn state_changes_reach_the_log_and_only_delivery_finishes() {
+        let store = store();
+        let first = store.enqueue_outbound(&draft("p", "one"), 1).unwrap();
+        let second = store.enqueue_outbound(&draft("p", "two"), 2).unwrap();
+
+        store
+            .set_outbox_state(first.id, OutboxState::Sending, None, 3)
+            .unwrap();
+        store
+            .set_outbox_state(first.id, OutboxState::Queued, Some("ret -2"), 4)
+            .unwrap();
+        store
+            .set_outbox_state(first.id, OutboxState::Sending, None, 5)
+            .unwrap();
+        let entry = store.outbox_entry(first.id).unwrap().unwrap();
+        assert_eq!((entry.attempts, entry.state), (2, OutboxState::Sending));
+        assert_eq!(entry.last_error.as_deref(), Some("ret -2"));
+
+        assert!(store
+            .mark_outbox_delivered(first.id, "c:1", Some("7495426660285223688"), 6)
+            .unwrap());
+        store
+            .set_outbox_state(
+                second.id,
+                OutboxState::WaitingForWindow,
+                Some("no context token"),
+                6,
+            )
+            .unwrap();
+
+        let unfinished: Vec<_> = store
+            .unfinished_outbox("acc")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.state))
+            .collect();
+        assert_eq!(unfinished, [(second.id, OutboxState::WaitingForWindow)]);
+
+        let page = store.conversation_page("acc", "p", None, 5).unwrap();
+        let [two, one] = &page.messages[..] else {
+            panic!("{page:?}")
+        };
+        assert_eq!(one.delivery, "delivered");
+        assert_eq!(
+            one.server_message_id.as_deref(),
+            Some("7495426660285223688")
+        );
+        assert_eq!(one.client_id.as_deref(), Some("c:1"));
+        assert_eq!(one.error, None);
+        assert_eq!(two.delivery, "waiting_for_window");
+        assert_eq!(two.error.as_deref(), Some("no context token"));
+
+        assert!(!store
+            .set_outbox_state(999, OutboxState::Failed, None, 7)
+            .unwrap());
+    }
+
+    #[test]
+    fn an_outbox_row_needs_a_known_account() {
+        let store = store();
+        let mut d = draft("p", "x");
+        d.account_id = "ghost".into();
+        assert!(store.enqueue_outbound(&d, 1).is_err());
+        assert!(store.unfinished_outbox("ghost").unwrap().is_empty());
+    }
+}
