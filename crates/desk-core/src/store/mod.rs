@@ -108,6 +108,12 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            // The write-ahead log holds the same data (cursors included); SQLite gives
+            // it the database file's permissions.
+            store.save_locale(crate::Locale::En).unwrap();
+            let wal = tmp.path().join("db.sqlite3-wal");
+            let mode = std::fs::metadata(&wal).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", wal.display());
         }
         drop(store);
         // Reopening is a no-op migration.
