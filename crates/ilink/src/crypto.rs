@@ -8,15 +8,21 @@ use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, KeyIn
 use aes::Aes128;
 use base64::Engine as _;
 
+/// The AES block size in bytes.
 pub const BLOCK: usize = 16;
+/// A 16-byte AES-128 media key.
 pub type AesKey = [u8; 16];
 
+/// Why media could not be decrypted or a key not read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
+    /// The ciphertext is empty or not whole blocks (the value is its length).
     #[error("ciphertext length {0} is not a positive multiple of 16")]
     BadLength(u64),
+    /// The padding is wrong: usually the wrong key.
     #[error("wrong key or corrupt data: the PKCS#7 padding does not check out")]
     BadPadding,
+    /// The key text is in no known encoding.
     #[error("the media key is neither base64 of 16 raw bytes nor base64 of 32 hex digits")]
     BadKey,
 }
@@ -68,6 +74,7 @@ pub struct Encryptor {
 }
 
 impl Encryptor {
+    /// An encryptor at the start of a stream.
     pub fn new(key: &AesKey) -> Encryptor {
         Encryptor {
             cipher: Aes128::new(GenericArray::from_slice(key)),
@@ -119,6 +126,7 @@ pub struct Decryptor {
 }
 
 impl Decryptor {
+    /// A decryptor at the start of a stream.
     pub fn new(key: &AesKey) -> Decryptor {
         Decryptor {
             cipher: Aes128::new(GenericArray::from_slice(key)),

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use ilink::client::{Client, ClientConfig};
 use ilink::media::{
-    download_key, download_to_file, download_url, items, media_of, route_media, upload_file,
-    CdnConfig, MediaError, MediaKey, OutboundKind, Progress,
+    download_item, download_key, download_to_file, download_url, items, media_of, route_media,
+    upload_file, CdnConfig, MediaError, MediaKey, OutboundKind, Progress,
 };
 use ilink::models::{ItemType, MessageItem, MessageState, MessageType, WeixinMessage};
 use ilink::Secret;
@@ -178,6 +178,48 @@ async fn upload_and_send_image_video_and_file_byte_for_byte() {
 }
 
 #[tokio::test]
+async fn a_multi_megabyte_file_streams_up_and_back_down() {
+    let s = setup().await;
+    let cdn = CdnConfig {
+        chunk_size: 64 * 1024,
+        ..s.cdn.clone()
+    };
+    let (path, bytes) = write(s.dir.path(), "big.pdf", PDF, 3 * 1024 * 1024 + 5);
+    let uploaded = upload_file(
+        &s.client,
+        &cdn,
+        &path,
+        &s.bot.user_id,
+        OutboundKind::File,
+        None,
+    )
+    .await
+    .expect("upload");
+    assert_eq!(
+        s.sim.cdn_plaintext(&uploaded.download_param).as_deref(),
+        Some(&bytes[..])
+    );
+    let token = context_token(&s);
+    s.client
+        .sendmessage(&outbound(
+            &s.bot.user_id,
+            &token,
+            items::media_item(&uploaded),
+        ))
+        .await
+        .expect("send");
+    // What the peer received, downloaded the way an inbound item would be.
+    let sent = s.sim.sent_messages(&s.bot.bot_id).unwrap();
+    let item: MessageItem = serde_json::from_value(sent[0].item.clone()).unwrap();
+    let dest = s.dir.path().join("big-back.pdf");
+    let got = download_item(&s.client, &cdn, &item, &dest)
+        .await
+        .expect("download");
+    assert_eq!(got.size, bytes.len() as u64);
+    assert!(std::fs::read(&dest).unwrap() == bytes);
+}
+
+#[tokio::test]
 async fn upload_prefers_the_full_url_and_handles_an_empty_file() {
     let s = setup().await;
     for mode in [UploadUrlMode::FullUrl, UploadUrlMode::Both] {
@@ -340,11 +382,8 @@ async fn download_every_key_encoding() {
         let bytes = noise(1000 + i * 37, i as u32 + 1);
         let item = inbound_item(&s, kind, &bytes, key_form, full_url).await;
         assert_eq!(item.item_type, Some(item_type));
-        let media = media_of(&item).expect("media");
-        let url = download_url(&s.cdn.cdn_base, media).unwrap();
-        let key = download_key(&item).unwrap();
         let dest = s.dir.path().join(format!("in-{i}"));
-        let got = download_to_file(&s.client, &s.cdn, &url, key, &dest)
+        let got = download_item(&s.client, &s.cdn, &item, &dest)
             .await
             .unwrap_or_else(|e| panic!("case {i} {key_form:?}: {e}"));
         assert_eq!(got.size, bytes.len() as u64);
@@ -494,4 +533,66 @@ async fn an_unknown_download_param_is_an_http_error() {
         other => panic!("expected DownloadStatus, got {other:?}"),
     }
     assert!(!dest.exists());
+}
+
+/// A download dropped halfway (cancelled) leaves no partial file.
+#[tokio::test]
+async fn a_cancelled_download_leaves_nothing() {
+    use axum::body::Body;
+    use axum::routing::get;
+    use futures_util::StreamExt;
+
+    // One chunk, then the connection stalls.
+    let app = axum::Router::new().route(
+        "/stall",
+        get(|| async {
+            let first = futures_util::stream::iter([Ok::<_, std::io::Error>(vec![1u8; 4096])]);
+            Body::from_stream(first.chain(futures_util::stream::pending()))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = Client::new(
+        ClientConfig {
+            api_base: format!("http://{addr}/"),
+            use_system_proxy: false,
+            ..ClientConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("stalled.jpg");
+    let part = out.path().join("stalled.jpg.part");
+    let url = format!("http://{addr}/stall");
+    let task = {
+        let dest = dest.clone();
+        tokio::spawn(async move {
+            download_to_file(
+                &client,
+                &CdnConfig::default(),
+                &url,
+                MediaKey::Unencrypted,
+                &dest,
+            )
+            .await
+        })
+    };
+    // Wait (bounded) until the first bytes are on disk.
+    for _ in 0..200 {
+        if std::fs::metadata(&part).is_ok_and(|m| m.len() > 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(part.exists(), "the download started");
+    task.abort();
+    let _ = task.await;
+    assert!(
+        leftovers(out.path()).is_empty(),
+        "{:?}",
+        leftovers(out.path())
+    );
+    server.abort();
 }

@@ -98,6 +98,36 @@ pub fn download_url(cdn_base: &str, media: &CdnMedia) -> Result<String, MediaErr
     ))
 }
 
+/// Downloads the media of an inbound image, voice, file or video item into `dest`,
+/// choosing URL and key per §7.3.
+pub async fn download_item(
+    client: &Client,
+    cdn: &CdnConfig,
+    item: &MessageItem,
+    dest: &Path,
+) -> Result<DownloadedMedia, MediaError> {
+    let media = media_of(item).ok_or(MediaError::NoDownloadParam)?;
+    let url = download_url(&cdn.cdn_base, media)?;
+    let key = download_key(item)?;
+    download_to_file(client, cdn, &url, key, dest).await
+}
+
+/// Deletes the partial file unless the download completed, also when the download
+/// future is dropped (cancelled) halfway.
+struct PartFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Best effort: the file may not exist yet.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Downloads `url` into `dest`, decrypting on the way. The data goes to `<dest>.part`
 /// first and is renamed on success; on any failure nothing is left behind. Stops as soon
 /// as the plaintext passes `cdn.max_download_bytes`.
@@ -110,27 +140,22 @@ pub async fn download_to_file(
 ) -> Result<DownloadedMedia, MediaError> {
     let mut part = dest.as_os_str().to_owned();
     part.push(".part");
-    let part = PathBuf::from(part);
-    let result = tokio::time::timeout(
+    let mut part = PartFile {
+        path: PathBuf::from(part),
+        keep: false,
+    };
+    let size = tokio::time::timeout(
         cdn.transfer_timeout,
-        stream_into(client, cdn, url, key, &part),
+        stream_into(client, cdn, url, key, &part.path),
     )
     .await
-    .unwrap_or(Err(MediaError::Network(IlinkError::Timeout)));
-    match result {
-        Ok(size) => {
-            tokio::fs::rename(&part, dest).await?;
-            Ok(DownloadedMedia {
-                path: dest.to_owned(),
-                size,
-            })
-        }
-        Err(err) => {
-            // Best effort: the file may not exist yet.
-            let _ = tokio::fs::remove_file(&part).await;
-            Err(err)
-        }
-    }
+    .unwrap_or(Err(MediaError::Network(IlinkError::Timeout)))?;
+    tokio::fs::rename(&part.path, dest).await?;
+    part.keep = true;
+    Ok(DownloadedMedia {
+        path: dest.to_owned(),
+        size,
+    })
 }
 
 async fn stream_into(

@@ -6,18 +6,22 @@
 //!   padding check at the end.
 //! - [`route_media`] picks image, video or file for an outbound path (§7.6), and the
 //!   builders in [`items`] make the message item to send (§7.2).
+//! - [`select_download`] picks the one inbound media to fetch (§7.4).
 
 mod download;
 mod error;
 pub mod items;
 mod route;
+mod select;
 mod upload;
 
 pub use download::{
-    download_key, download_to_file, download_url, media_of, DownloadedMedia, MediaKey,
+    download_item, download_key, download_to_file, download_url, media_of, DownloadedMedia,
+    MediaKey,
 };
 pub use error::MediaError;
-pub use route::{route_media, OutboundKind, RoutedMedia};
+pub use route::{route_media, route_path, OutboundKind, RoutedMedia};
+pub use select::{select_download, SelectedMedia};
 pub use upload::{upload_file, upload_url, Progress, UploadedMedia};
 
 use std::time::Duration;

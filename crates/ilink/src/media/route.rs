@@ -105,6 +105,23 @@ pub fn route_media(file_name: &str, head: &[u8]) -> RoutedMedia {
     }
 }
 
+/// Routes a local file: reads its first 8 KiB for sniffing, and uses its name.
+pub async fn route_path(path: &std::path::Path) -> std::io::Result<RoutedMedia> {
+    use tokio::io::AsyncReadExt;
+
+    let mut head = Vec::with_capacity(8192);
+    tokio::fs::File::open(path)
+        .await?
+        .take(8192)
+        .read_to_end(&mut head)
+        .await?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(route_media(&name, &head))
+}
+
 fn extension_mime(extension: &str) -> &'static str {
     match extension {
         "pdf" => "application/pdf",
@@ -151,6 +168,15 @@ mod tests {
             (video.kind, video.mime.as_str()),
             (OutboundKind::Video, "video/mp4")
         );
+    }
+
+    #[tokio::test]
+    async fn routes_a_file_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("picture.dat");
+        std::fs::write(&path, [PNG, &[0u8; 20_000][..]].concat()).unwrap();
+        assert_eq!(route_path(&path).await.unwrap().kind, OutboundKind::Image);
+        assert!(route_path(&dir.path().join("missing")).await.is_err());
     }
 
     #[test]

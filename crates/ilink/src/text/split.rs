@@ -135,11 +135,14 @@ enum Cut {
 }
 
 /// The end of the next piece starting at `start`: the last cut of the best kind within
-/// `limit` chars, never inside a fenced block.
+/// `limit` chars, never inside a fenced block. Cuts in the last two thirds of the window
+/// come first, so a paragraph break right at the start does not make a tiny piece.
 fn best_cut(chars: &[char], start: usize, limit: usize, blocks: &[Block]) -> usize {
     let max_end = start + limit;
     let inside_block = |pos: usize| blocks.iter().any(|b| b.start < pos && pos < b.end);
     let mut best = (Cut::Hard, max_end);
+    let mut best_late = (Cut::Hard, max_end);
+    let late_from = start + limit / 3;
     for end in start + 1..=max_end {
         if inside_block(end) {
             continue;
@@ -148,6 +151,12 @@ fn best_cut(chars: &[char], start: usize, limit: usize, blocks: &[Block]) -> usi
         if kind >= best.0 && kind > Cut::Hard {
             best = (kind, end);
         }
+        if end >= late_from && kind >= best_late.0 && kind > Cut::Hard {
+            best_late = (kind, end);
+        }
+    }
+    if best_late.0 > Cut::Hard {
+        best = best_late;
     }
     if best.0 == Cut::Hard {
         // No boundary at all: a hard cut, but not inside a block that starts later.
@@ -285,6 +294,14 @@ mod tests {
         );
         let text = "One two. Three four five";
         assert_eq!(split_text(text, 20), vec!["One two. ", "Three four five"]);
+    }
+
+    #[test]
+    fn avoids_tiny_pieces() {
+        let text = format!("Hi\n\n{}", "word ".repeat(10));
+        let parts = split_text(&text, 30);
+        assert!(parts[0].chars().count() > 10, "{parts:?}");
+        assert_eq!(parts.concat(), text);
     }
 
     #[test]
