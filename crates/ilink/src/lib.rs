@@ -4,8 +4,9 @@
 //! every API body, the HTTP [`Client`] for every API endpoint with its [`IlinkError`]s,
 //! and the protocol primitives (headers, URLs, bot agent, account ids, CDN crypto), each
 //! tested against the known-answer vectors of the protocol specification. On top of the
-//! client: the [`qr_login`] state machine, streaming CDN [`media`] transfer, and
-//! outbound [`text`] shaping (markdown filter and splitter).
+//! client: the [`qr_login`] state machine, streaming CDN [`media`] transfer,
+//! outbound [`text`] shaping (markdown filter and splitter), and inbound [`voice`] (SILK
+//! to WAV).
 
 pub mod account_id;
 pub mod bot_agent;
@@ -19,6 +20,7 @@ pub mod qr_login;
 pub mod secret;
 pub mod text;
 pub mod url;
+pub mod voice;
 
 pub use client::{Client, ClientConfig, Timeouts};
 pub use error::{IlinkError, NetworkKind};
