@@ -59,7 +59,12 @@ pub(crate) async fn getupdates(
         Err(rejection) => return rejection.into_response(),
     };
     let cursor_text = match authed.body.get("get_updates_buf") {
-        None | Some(Value::Null) => "",
+        None | Some(Value::Null) => {
+            // The official client always sends it ("" when it has none).
+            let note = "get_updates_buf missing; treated as \"\"".to_owned();
+            lock(&shared).note(authed.log_id, [note]);
+            ""
+        }
         Some(Value::String(s)) => s.as_str(),
         Some(_) => return wire::bad_request("get_updates_buf must be a string"),
     };

@@ -95,3 +95,33 @@ async fn faults_queue_up_and_can_be_set_over_http() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn cdn_upload_faults() {
+    let sim = sim_with(|_| {}).await;
+    let url = format!(
+        "{}/upload?encrypted_query_param=x&filekey=y",
+        sim.cdn_base_url()
+    );
+    let http = reqwest::Client::new();
+    sim.inject_fault("c2c/upload", Fault::Status { status: 500 });
+    sim.inject_fault("c2c/upload", Fault::Status { status: 403 });
+    sim.inject_fault("c2c/upload", Fault::EmptyBody);
+    assert_eq!(http.post(&url).send().await.unwrap().status(), 500);
+    assert_eq!(http.post(&url).send().await.unwrap().status(), 403);
+    let no_header = http.post(&url).send().await.unwrap();
+    assert_eq!(no_header.status(), 200);
+    assert!(no_header.headers().get("x-encrypted-param").is_none());
+    // Then the real checks again: this param is unknown.
+    assert_eq!(http.post(&url).send().await.unwrap().status(), 400);
+}
+
+#[tokio::test]
+async fn a_missing_cursor_is_served_but_noted() {
+    let sim = sim_with(|k| k.poll_hold_ms = 100).await;
+    let bot = sim.create_bot();
+    let answer = call(&sim, "getupdates", &bot.token, json!({})).await;
+    assert_eq!(answer.json()["ret"], 0);
+    let logged = sim.requests().pop().unwrap();
+    assert!(logged.violations[0].contains("get_updates_buf missing"));
+}
