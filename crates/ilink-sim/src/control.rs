@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/faults", post(add_fault))
         .route("/_sim/knobs", get(get_knobs).post(set_knobs))
         .route("/_sim/requests", get(requests))
+        .route("/_sim/demo", get(demo))
 }
 
 #[derive(Deserialize)]
@@ -356,6 +357,16 @@ async fn qr_redirect(State(shared): State<Shared>, Path(qrcode): Path<String>) -
             .qr_redirect(&qrcode)
             .map(|host| json!({ "redirect_host": host })),
     )
+}
+
+/// `{"running", "peers": [{"user_id", "display_name"}]}`: iLink has no display names,
+/// so a sandbox UI can take them from here.
+async fn demo(State(shared): State<Shared>) -> Response {
+    let state = lock(&shared);
+    answer(Ok(json!({
+        "running": !state.demo_peers.is_empty(),
+        "peers": to_value(&state.demo_peers),
+    })))
 }
 
 async fn list_bots(State(shared): State<Shared>) -> Response {

@@ -15,6 +15,7 @@ mod auth;
 mod cdn;
 mod control;
 mod crypto;
+mod demo;
 mod faults;
 mod ids;
 mod knobs;
@@ -27,6 +28,7 @@ mod updates;
 mod wire;
 
 pub use cdn::UploadUrlMode;
+pub use demo::{demo_peers, DemoConfig, DemoPeer};
 pub use faults::Fault;
 pub use knobs::{Knobs, SendResponse};
 pub use media::{InboundMedia, KeyForm, MediaKind};

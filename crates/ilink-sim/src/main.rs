@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use ilink_sim::{Knobs, Sim, SimConfig};
+use ilink_sim::{DemoConfig, Knobs, Sim, SimConfig};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -16,8 +16,8 @@ async fn main() -> std::process::ExitCode {
             "--help" | "-h" => {
                 println!("usage: ilink-sim [--demo] [LISTEN_ADDR]");
                 println!("  LISTEN_ADDR  default 127.0.0.1:0 (a free port)");
-                println!("  --demo       QR logins confirm themselves after a few seconds and");
-                println!("               the new user says hello (the app's sandbox mode)");
+                println!("  --demo       the app's sandbox: QR logins confirm themselves after a");
+                println!("               few seconds, and demo users chat with every bot");
                 return std::process::ExitCode::SUCCESS;
             }
             "--demo" => demo = true,
@@ -30,12 +30,8 @@ async fn main() -> std::process::ExitCode {
             },
         }
     }
-    let mut knobs = Knobs::default();
-    if demo {
-        knobs.auto_login_ms = Some(2000);
-        knobs.auto_login_greeting = Some("你好！This is ilink-sim's demo user.".to_owned());
-    }
-    let sim = match Sim::start(SimConfig { addr, knobs }).await {
+    let knobs = Knobs::default();
+    let mut sim = match Sim::start(SimConfig { addr, knobs }).await {
         Ok(sim) => sim,
         Err(err) => {
             eprintln!("ilink-sim: cannot listen on {addr}: {err}");
@@ -48,6 +44,22 @@ async fn main() -> std::process::ExitCode {
         "control API: {}_sim/ (see crates/ilink-sim/README.md)",
         sim.base_url()
     );
+    if demo {
+        let config = DemoConfig::default();
+        let bot = sim.start_demo(config.clone());
+        println!(
+            "demo: QR logins confirm after {} s; one message every {} s to each bot",
+            2 * config.login_step_ms / 1000,
+            config.tick.as_secs()
+        );
+        println!(
+            "demo bot (no login needed): {} token {}",
+            bot.bot_id, bot.token
+        );
+        for peer in ilink_sim::demo_peers() {
+            println!("demo peer: {} {}", peer.user_id, peer.display_name);
+        }
+    }
     let _ = tokio::signal::ctrl_c().await;
     std::process::ExitCode::SUCCESS
 }

@@ -6,6 +6,7 @@ use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::demo::{self, DemoConfig};
 use crate::faults::Fault;
 use crate::knobs::Knobs;
 use crate::media::InboundMedia;
@@ -267,6 +268,17 @@ impl Sim {
             .entry(endpoint.trim_start_matches('/').to_owned())
             .or_default()
             .push_back(fault);
+    }
+
+    /// Starts the sandbox scenario (`ilink-sim --demo`): QR logins confirm themselves
+    /// after `login_step_ms` twice, and the demo peers write to every live bot, one
+    /// message per `tick` (text, picture, file, voice with and without transcript,
+    /// quote). Also creates one bot right away and returns it, for clients that skip
+    /// the QR login. Runs until the sim is dropped.
+    pub fn start_demo(&mut self, config: DemoConfig) -> BotInfo {
+        let bot = self.create_bot();
+        self.tasks.push(demo::start(self.shared.clone(), config));
+        bot
     }
 
     /// Changes some knobs in place, e.g. `sim.update_knobs(|k| k.poll_hold_ms = 200)`.
