@@ -291,6 +291,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_name_sanitises_to_one_safe_component(name in "\\PC{0,300}|[./\\\\ \u{0}-\u{1f}\u{202e}\u{200b}:aC]{0,40}") {
+            let safe = sanitize_file_name(&name);
+            proptest::prop_assert!(!safe.is_empty());
+            proptest::prop_assert!(safe.len() <= MAX_NAME_BYTES);
+            proptest::prop_assert!(!safe.starts_with('.'));
+            proptest::prop_assert!(!safe.contains(['/', '\\']));
+            proptest::prop_assert!(!safe.chars().any(|c| c.is_control() || is_invisible_format(c)));
+            proptest::prop_assert!(!is_reserved_on_windows(&safe));
+            // Sanitising is idempotent: a safe name stays as it is.
+            proptest::prop_assert_eq!(sanitize_file_name(&safe), safe.clone());
+            let path = media_path("acc", 0, &name);
+            proptest::prop_assert_eq!(path.components().count(), 4);
+        }
+    }
+
     #[test]
     fn a_long_name_still_numbers_within_limits() {
         let tmp = tempfile::tempdir().unwrap();

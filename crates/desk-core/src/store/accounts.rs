@@ -136,6 +136,21 @@ impl Store {
         Ok(changed > 0)
     }
 
+    /// Other accounts bound to the same WeChat user. The server keeps one binding per user,
+    /// so after a login these are stale and get replaced (ILINK.md §3.3 step 4).
+    pub fn accounts_bound_to_user(
+        &self,
+        user_id: &str,
+        except_account_id: &str,
+    ) -> Result<Vec<String>, CoreError> {
+        let mut stmt = self.conn().prepare(
+            "SELECT account_id FROM accounts WHERE user_id = ?1 AND account_id <> ?2
+             ORDER BY account_id",
+        )?;
+        let rows = stmt.query_map([user_id, except_account_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Deletes the account and, by cascade, its cursor, peers, messages, tokens, dedupe
     /// keys and outbox. The caller deletes its keyring secret and media files.
     pub fn delete_account(&self, account_id: &str) -> Result<bool, CoreError> {
@@ -186,6 +201,22 @@ pub(crate) mod tests {
         assert_eq!(merged.base_url, "https://other.example");
         assert_eq!(merged.cdn_url.as_deref(), Some("https://cdn.example"));
         assert_eq!((merged.created_ms, merged.updated_ms), (1_000, 2_000));
+    }
+
+    #[test]
+    fn finds_other_accounts_of_the_same_user() {
+        let store = Store::open_in_memory().unwrap();
+        for id in ["old", "new", "unrelated"] {
+            let mut a = sample(id);
+            if id == "unrelated" {
+                a.user_id = Some("someone-else".into());
+            }
+            store.upsert_account(&a, 1).unwrap();
+        }
+        assert_eq!(
+            store.accounts_bound_to_user("u1@im.wechat", "new").unwrap(),
+            ["old"]
+        );
     }
 
     #[test]
