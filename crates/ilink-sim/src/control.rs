@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/knobs", get(get_knobs).post(set_knobs))
         .route("/_sim/requests", get(requests))
         .route("/_sim/demo", get(demo))
+        .route("/_sim/stats", get(stats))
 }
 
 #[derive(Deserialize)]
@@ -366,6 +367,17 @@ async fn demo(State(shared): State<Shared>) -> Response {
     answer(Ok(json!({
         "running": !state.demo_peers.is_empty(),
         "peers": to_value(&state.demo_peers),
+    })))
+}
+
+/// Counters for benchmarks and sanity checks.
+async fn stats(State(shared): State<Shared>) -> Response {
+    let state = lock(&shared);
+    answer(Ok(json!({
+        "polls_in_flight": state.polls_in_flight,
+        "bots": state.bots.len(),
+        "cdn_blobs": state.cdn.blobs.len(),
+        "requests_logged": state.requests.len(),
     })))
 }
 

@@ -7,7 +7,8 @@
 //! notifystart/stop, getuploadurl and the CDN upload and download. Tests drive it
 //! through methods on [`Sim`] or the JSON routes under `/_sim/`: bots, inbound
 //! messages, the QR scanner, token revocation, knobs, one-shot faults and a request
-//! log. The crate README lists them all.
+//! log. The crate README lists them all. [`Sim::start_demo`] runs the sandbox scenario
+//! of `ilink-sim --demo`.
 
 mod account;
 mod agent;

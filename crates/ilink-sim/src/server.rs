@@ -204,6 +204,11 @@ impl Sim {
         lock(&self.shared).requests.iter().cloned().collect()
     }
 
+    /// How many getupdates requests are being served right now (held or answering).
+    pub fn polls_in_flight(&self) -> usize {
+        lock(&self.shared).polls_in_flight
+    }
+
     pub fn knobs(&self) -> Knobs {
         lock(&self.shared).knobs.clone()
     }

@@ -174,6 +174,8 @@ pub(crate) struct State {
     pub base_url: String,
     /// `ip:port` of the second listener, handed out as `redirect_host` (E5).
     pub redirect_host: String,
+    /// getupdates requests being served right now (most of them parked).
+    pub polls_in_flight: usize,
     /// The demo's users while `--demo` runs (`GET /_sim/demo`), else empty.
     pub demo_peers: Vec<crate::demo::DemoPeer>,
 }

@@ -92,6 +92,7 @@ pub(crate) async fn getupdates(
         (position.unwrap_or(bot.acked), hold)
     };
 
+    let _in_flight = InFlight::enter(&shared);
     let deadline = Instant::now() + hold;
     loop {
         let notify = {
@@ -138,6 +139,24 @@ pub(crate) async fn getupdates(
             }
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+/// Counts a getupdates in `polls_in_flight` until it is answered or the client goes
+/// away (axum drops the handler's future then, and with it this guard).
+struct InFlight(Shared);
+
+impl InFlight {
+    fn enter(shared: &Shared) -> InFlight {
+        lock(shared).polls_in_flight += 1;
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0);
+        state.polls_in_flight = state.polls_in_flight.saturating_sub(1);
     }
 }
 

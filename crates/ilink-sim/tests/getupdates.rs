@@ -245,3 +245,46 @@ async fn the_advertised_timeout_follows_the_knob() {
         4000
     );
 }
+
+#[tokio::test]
+async fn polls_in_flight_counts_held_polls_and_forgets_abandoned_ones() {
+    let sim = sim_with(|k| k.poll_hold_ms = 10_000).await;
+    let bot = sim.create_bot();
+    assert_eq!(sim.polls_in_flight(), 0);
+    let token = bot.token.clone();
+    let base = sim.base_url();
+    let held = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{base}ilink/bot/getupdates"))
+            .headers(common::good_headers(&token))
+            .body(common::envelope(json!({ "get_updates_buf": "" })).to_string())
+            .send()
+            .await
+    });
+    let start = std::time::Instant::now();
+    while sim.polls_in_flight() != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "poll never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stats: serde_json::Value = reqwest::get(format!("{}_sim/stats", sim.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["polls_in_flight"], 1);
+    assert_eq!(stats["bots"], 1);
+
+    // The client gives up: the server notices the closed connection and lets go.
+    held.abort();
+    while sim.polls_in_flight() != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "abandoned poll still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

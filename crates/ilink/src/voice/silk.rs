@@ -5,6 +5,12 @@
 //! have no terminator), a truncated last packet is dropped, and the packet count is
 //! capped so that a small hostile file cannot expand into gigabytes of PCM (every
 //! packet, even an empty one, decodes to at least 20 ms of audio).
+//!
+//! The SDK's range decoder reads the first four bytes of every packet whatever its
+//! length (`SKP_Silk_range_dec_init`), and `silk-codec` hands it packets in place, so a
+//! short last packet would be read past the end of the buffer (found by the `voice`
+//! fuzz target under AddressSanitizer). The decoder therefore gets a copy that ends in
+//! a terminator and zero padding.
 
 use super::codec::{silk_body, VoiceCodec};
 use super::wav::wrap_pcm;
@@ -16,6 +22,9 @@ use super::{VoiceError, VOICE_SAMPLE_RATE};
 pub const MAX_SILK_PACKETS: usize = 6_000;
 /// Largest payload of one packet that the SILK SDK accepts.
 const MAX_PACKET_BYTES: usize = 1024;
+/// Appended after the last whole packet: the `-1` terminator, then zeros, so the SDK's
+/// four-byte read at the start of a short last packet stays inside the buffer.
+const TAIL: [u8; 10] = [0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// Decodes SILK v3 (Tencent's variant with the leading `0x02` byte, or Skype's plain
 /// one) to a WAV file: 16-bit signed little-endian mono PCM at 24 000 Hz behind the
@@ -28,7 +37,10 @@ pub fn decode_silk_to_wav(bytes: &[u8]) -> Result<Vec<u8>, VoiceError> {
     let body = silk_body(bytes).ok_or_else(|| corrupt("no #!SILK_V3 header"))?;
     let used = scan_packets(body)?;
     let header_len = bytes.len() - body.len();
-    let pcm = decode_pcm(&bytes[..header_len + used])?;
+    let mut framed = Vec::with_capacity(header_len + used + TAIL.len());
+    framed.extend_from_slice(&bytes[..header_len + used]);
+    framed.extend_from_slice(&TAIL);
+    let pcm = decode_pcm(&framed)?;
     if pcm.is_empty() {
         return Err(corrupt("no audio in the stream"));
     }
@@ -38,14 +50,14 @@ pub fn decode_silk_to_wav(bytes: &[u8]) -> Result<Vec<u8>, VoiceError> {
 }
 
 /// Checks the packet framing of `body` and returns how many of its bytes hold whole
-/// packets (and the terminator, if any).
+/// packets (up to the terminator, if any).
 fn scan_packets(body: &[u8]) -> Result<usize, VoiceError> {
     let mut at = 0;
     let mut packets = 0;
     while let Some(len_bytes) = body.get(at..at + 2) {
         let len = i16::from_le_bytes([len_bytes[0], len_bytes[1]]);
         if len == -1 {
-            return Ok(at + 2);
+            return Ok(at);
         }
         let len = usize::try_from(len).map_err(|_| corrupt("negative packet length"))?;
         if len > MAX_PACKET_BYTES {
@@ -100,7 +112,7 @@ mod tests {
         assert_eq!(scan_packets(&body), Ok(4));
         // The terminator ends the stream; what follows is ignored.
         body = [packet(1), vec![9], packet(-1), vec![0xAA; 3]].concat();
-        assert_eq!(scan_packets(&body), Ok(5));
+        assert_eq!(scan_packets(&body), Ok(3));
         assert!(matches!(
             scan_packets(&packet(-2)),
             Err(VoiceError::Corrupt { .. })
@@ -120,6 +132,18 @@ mod tests {
             scan_packets(&packet(0).repeat(MAX_SILK_PACKETS)),
             Ok(2 * MAX_SILK_PACKETS)
         );
+    }
+
+    #[test]
+    fn short_last_packets_decode_without_reading_past_the_input() {
+        // The `voice` fuzz target's first find: empty packets at the very end made the
+        // SDK read four bytes past the buffer (visible under AddressSanitizer).
+        for bytes in [
+            &b"\x02#!SILK_V3\x00\x00\x00\x00"[..],
+            b"#!SILK_V3\x01\x00\x07",
+        ] {
+            let _ = decode_silk_to_wav(bytes);
+        }
     }
 
     #[test]
