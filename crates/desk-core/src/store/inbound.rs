@@ -74,13 +74,13 @@ impl Store {
             });
         }
         if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT(account_id) DO UPDATE SET
                     get_updates_buf = excluded.get_updates_buf,
                     updated_ms = excluded.updated_ms",
-                params![account_id, cursor.expose(), now_ms],
-            )?;
+            )?
+            .execute(params![account_id, cursor.expose(), now_ms])?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -135,6 +135,8 @@ fn account_exists(tx: &Transaction<'_>, account_id: &str) -> rusqlite::Result<bo
     )
 }
 
+// Statements are cached: a batch runs each of them once per message.
+
 /// Records the key; false if it was already there.
 fn claim_dedupe_key(
     tx: &Transaction<'_>,
@@ -142,11 +144,12 @@ fn claim_dedupe_key(
     key: &str,
     now_ms: i64,
 ) -> rusqlite::Result<bool> {
-    let inserted = tx.execute(
-        "INSERT INTO dedupe_keys (account_id, key, seen_at_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT(account_id, key) DO NOTHING",
-        params![account_id, key, now_ms],
-    )?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO dedupe_keys (account_id, key, seen_at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(account_id, key) DO NOTHING",
+        )?
+        .execute(params![account_id, key, now_ms])?;
     Ok(inserted == 1)
 }
 
@@ -156,14 +159,14 @@ fn touch_peer(
     peer_id: &str,
     time_ms: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
          VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT(account_id, peer_id) DO UPDATE SET
             first_seen_ms = MIN(peers.first_seen_ms, excluded.first_seen_ms),
             last_seen_ms  = MAX(peers.last_seen_ms, excluded.last_seen_ms)",
-        params![account_id, peer_id, time_ms],
-    )?;
+    )?
+    .execute(params![account_id, peer_id, time_ms])?;
     Ok(())
 }
 
@@ -175,34 +178,34 @@ fn insert_message(
     time_ms: i64,
 ) -> rusqlite::Result<i64> {
     let media = r.media.as_ref();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (account_id, peer_id, direction, server_message_id, client_id,
             seq, create_time_ms, item_kind, text, media_file_name, media_size, media_md5,
             media_cdn_param, media_aes_key, media_full_url, media_state, quote_server_id,
             quote_text, delivery, raw_json)
          VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
             ?17, 'received', ?18)",
-        params![
-            account_id,
-            peer_id,
-            r.server_message_id,
-            r.client_id,
-            r.seq,
-            time_ms,
-            r.item_kind,
-            r.text,
-            media.and_then(|m| m.file_name.as_deref()),
-            media.and_then(|m| m.size),
-            media.and_then(|m| m.md5.as_deref()),
-            media.and_then(|m| m.cdn_param.as_deref()),
-            media.and_then(|m| m.aes_key.as_deref()),
-            media.and_then(|m| m.full_url.as_deref()),
-            if media.is_some() { "pending" } else { "none" },
-            r.quote_server_id,
-            r.quote_text,
-            r.raw_json,
-        ],
-    )?;
+    )?
+    .execute(params![
+        account_id,
+        peer_id,
+        r.server_message_id,
+        r.client_id,
+        r.seq,
+        time_ms,
+        r.item_kind,
+        r.text,
+        media.and_then(|m| m.file_name.as_deref()),
+        media.and_then(|m| m.size),
+        media.and_then(|m| m.md5.as_deref()),
+        media.and_then(|m| m.cdn_param.as_deref()),
+        media.and_then(|m| m.aes_key.as_deref()),
+        media.and_then(|m| m.full_url.as_deref()),
+        if media.is_some() { "pending" } else { "none" },
+        r.quote_server_id,
+        r.quote_text,
+        r.raw_json,
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -212,14 +215,14 @@ fn bump_conversation(
     peer_id: &str,
     time_ms: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO conversations (account_id, peer_id, last_activity_ms, unread_count)
          VALUES (?1, ?2, ?3, 1)
          ON CONFLICT(account_id, peer_id) DO UPDATE SET
             last_activity_ms = MAX(conversations.last_activity_ms, excluded.last_activity_ms),
             unread_count = conversations.unread_count + 1",
-        params![account_id, peer_id, time_ms],
-    )?;
+    )?
+    .execute(params![account_id, peer_id, time_ms])?;
     Ok(())
 }
 
@@ -231,14 +234,14 @@ fn store_context_token(
     token: &str,
     time_ms: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO context_tokens (account_id, peer_id, token, last_seen_ms)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(account_id, peer_id) DO UPDATE SET
             token = excluded.token, last_seen_ms = excluded.last_seen_ms
          WHERE excluded.last_seen_ms >= context_tokens.last_seen_ms",
-        params![account_id, peer_id, token, time_ms],
-    )?;
+    )?
+    .execute(params![account_id, peer_id, token, time_ms])?;
     Ok(())
 }
 
