@@ -1,48 +1,74 @@
-//! Throughput of the media pipeline's CPU work on a generated 64 MiB file: the MD5 pass,
-//! AES-128-ECB encryption (upload) and decryption (download), streamed in the same
-//! chunk size the CDN code uses. Prints figures; asserts nothing.
+//! Throughput and memory of the media pipeline's CPU work, printed as figures (nothing is
+//! asserted). Run with `cargo bench -p ilink --bench media`.
 //!
-//! Run with `cargo bench -p ilink --bench media`.
+//! 1. On a generated 64 MiB file, the two passes of an upload (MD5, then AES-128-ECB
+//!    encryption to a file) and the download's decrypt, streamed in the CDN code's chunk
+//!    size; the same two passes by the `openssl` CLI (`dgst -md5`, `enc -aes-128-ecb`)
+//!    and by `media_node.js`, which does what the official Node client does (reads the
+//!    whole file, `createHash('md5')`, `createCipheriv('aes-128-ecb')`). Each peer is
+//!    skipped when its program is not on PATH; their outputs are checked against ours.
+//! 2. Peak resident memory (VmHWM) of a 100 MiB upload in fresh child processes: ours
+//!    streamed, through the real `upload_file`, against Node's whole-file way.
+
+#[path = "media/peak.rs"]
+mod peak;
+#[path = "media/peers.rs"]
+mod peers;
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ilink::crypto::{self, Decryptor, Encryptor};
 use md5::{Digest, Md5};
 
 const SIZE: usize = 64 * 1024 * 1024;
+const PEAK_SIZE: usize = 100 * 1024 * 1024;
 const CHUNK: usize = 256 * 1024;
 
 fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if peak::child_main(&args)? {
+        return Ok(());
+    }
+
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.bin");
-    write_file(&path)?;
+    write_file(&path, SIZE)?;
     let key = crypto::random_key();
+    println!("Throughput on a {} MiB file:", SIZE >> 20);
 
     let (md5_time, digest) = time(|| {
         let mut hasher = Md5::new();
         for_chunks(&path, |chunk| hasher.update(chunk))?;
         Ok(hex::encode(hasher.finalize()))
     })?;
-    report("MD5 (read + hash)", md5_time);
+    report("ours: MD5 (read + hash)", md5_time);
 
     let cipher_path = dir.path().join("bench.enc");
     let (enc_time, ()) = time(|| {
         let mut out_file = std::fs::File::create(&cipher_path)?;
         let mut enc = Encryptor::new(&key);
         let mut out = Vec::with_capacity(CHUNK + 16);
+        let mut written = Ok(());
         for_chunks(&path, |chunk| {
             out.clear();
             enc.update(chunk, &mut out);
-            out_file.write_all(&out).expect("write ciphertext");
+            if written.is_ok() {
+                written = out_file.write_all(&out);
+            }
         })?;
+        written?;
         out.clear();
         enc.finish(&mut out);
         out_file.write_all(&out)
     })?;
-    report("AES-128-ECB encrypt (read + encrypt + write)", enc_time);
+    report(
+        "ours: AES-128-ECB encrypt (read + encrypt + write)",
+        enc_time,
+    );
 
-    let (dec_time, ()) = time(|| {
+    let (dec_time, roundtrip) = time(|| {
         let mut dec = Decryptor::new(&key);
         let mut out = Vec::with_capacity(CHUNK + 32);
         let mut hasher = Md5::new();
@@ -54,23 +80,60 @@ fn main() -> std::io::Result<()> {
         out.clear();
         dec.finish(&mut out).map_err(std::io::Error::other)?;
         hasher.update(&out);
-        let roundtrip = hex::encode(hasher.finalize());
-        assert_eq!(roundtrip, digest, "decrypted data differs");
-        Ok(())
+        Ok(hex::encode(hasher.finalize()))
     })?;
-    report("AES-128-ECB decrypt + MD5 check", dec_time);
-    report(
-        "upload CPU path (MD5 pass + encrypt pass)",
-        md5_time + enc_time,
-    );
-    Ok(())
+    assert_eq!(roundtrip, digest, "decrypted data differs");
+    report("ours: AES-128-ECB decrypt + MD5 check", dec_time);
+    let ours = md5_time + enc_time;
+    report("ours: upload CPU path (MD5 pass + encrypt pass)", ours);
+    let our_ct_md5 = file_md5(&cipher_path)?;
+
+    if peers::available("openssl", &["version"]) {
+        let (md5_took, md5_hex) = peers::openssl_md5(&path)?;
+        report("openssl dgst -md5 (process)", md5_took);
+        let ossl_path = dir.path().join("bench.openssl");
+        let enc_took = peers::openssl_encrypt(&path, &ossl_path, &key)?;
+        report("openssl enc -aes-128-ecb (process)", enc_took);
+        report("openssl: both passes", md5_took + enc_took);
+        let same = md5_hex == digest && file_md5(&ossl_path)? == our_ct_md5;
+        println!("  openssl output identical to ours: {same}");
+        ratio("ours/openssl", md5_took + enc_took, ours);
+    } else {
+        println!("  openssl: not on PATH, skipped");
+    }
+
+    if let Some(script) = node_script() {
+        let node = peers::run_node(&script, &path, &key)?;
+        report("node: readFileSync (whole file)", node.read);
+        report("node: createHash('md5')", node.md5);
+        report("node: createCipheriv('aes-128-ecb')", node.encrypt);
+        let node_total = node.read + node.md5 + node.encrypt;
+        report("node: total in-process", node_total);
+        report("node: process wall time (start-up included)", node.wall);
+        let same = node.md5_hex == digest && node.ct_md5_hex == our_ct_md5;
+        println!("  node output identical to ours: {same}");
+        ratio("ours/node (in-process)", node_total, ours);
+    } else {
+        println!("  node: not on PATH, skipped");
+    }
+
+    drop(std::fs::remove_file(&cipher_path));
+    let peak_path = dir.path().join("peak.bin");
+    write_file(&peak_path, PEAK_SIZE)?;
+    peak::report(&peak_path, PEAK_SIZE as u64)
 }
 
-fn write_file(path: &std::path::Path) -> std::io::Result<()> {
+/// `benches/media_node.js`, if `node` runs.
+fn node_script() -> Option<PathBuf> {
+    peers::available("node", &["--version"])
+        .then(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/media_node.js"))
+}
+
+fn write_file(path: &Path, size: usize) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut chunk = vec![0u8; CHUNK];
-    for _ in 0..SIZE / CHUNK {
+    for _ in 0..size / CHUNK {
         for word in chunk.chunks_exact_mut(8) {
             x ^= x << 13;
             x ^= x >> 7;
@@ -82,7 +145,7 @@ fn write_file(path: &std::path::Path) -> std::io::Result<()> {
     file.flush()
 }
 
-fn for_chunks(path: &std::path::Path, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
+fn for_chunks(path: &Path, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
     let mut file = std::fs::File::open(path)?;
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -94,6 +157,12 @@ fn for_chunks(path: &std::path::Path, mut f: impl FnMut(&[u8])) -> std::io::Resu
     }
 }
 
+fn file_md5(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Md5::new();
+    for_chunks(path, |chunk| hasher.update(chunk))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
 fn time<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<(Duration, T)> {
     let start = Instant::now();
     let value = f()?;
@@ -103,8 +172,16 @@ fn time<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<(Duration,
 fn report(what: &str, took: Duration) {
     let mib = SIZE as f64 / (1024.0 * 1024.0);
     println!(
-        "{what:<48} {:>8.1} ms  {:>8.1} MiB/s",
+        "  {what:<58} {:>8.1} ms  {:>8.1} MiB/s",
         took.as_secs_f64() * 1000.0,
         mib / took.as_secs_f64()
+    );
+}
+
+/// Throughput ratio for the two-pass upload path: above 1 means ours is faster.
+fn ratio(what: &str, theirs: Duration, ours: Duration) {
+    println!(
+        "  throughput ratio {what}: {:.2} (above 1: ours is faster)",
+        theirs.as_secs_f64() / ours.as_secs_f64()
     );
 }
