@@ -5,7 +5,7 @@
 # under a virtual X display.
 set -euo pipefail
 
-export WEIXIN_DESK_E2E=1 NO_AT_BRIDGE=1
+export WEIXIN_DESK_E2E=1 WEIXIN_DESK_KEYRING_TEST=1 NO_AT_BRIDGE=1
 keyring_home=$(mktemp -d)
 trap 'rm -rf "$keyring_home"' EXIT
 export XDG_DATA_HOME="$keyring_home"   # where gnome-keyring keeps this session's keyring
