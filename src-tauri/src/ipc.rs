@@ -1,6 +1,7 @@
 //! Commands and events, declared once here. `ui/src/lib/ipc/bindings.ts` is generated
 //! from these declarations (see the `bindings_are_current` test).
 
+use desk_core::secrets::SecretStoreStatus;
 use desk_core::Locale;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -16,6 +17,14 @@ pub struct AppInfo {
     pub data_dir: String,
     pub locale: Locale,
     pub system_locale: Option<String>,
+    /// Where secrets are kept; `null` while the keyring check is still running.
+    pub secrets: Option<SecretStoreStatus>,
+}
+
+/// Sent when the start-up keyring check has decided where secrets are kept.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct SecretsStatusChanged {
+    pub status: SecretStoreStatus,
 }
 
 /// Sent to every window when the interface language changes.
@@ -33,6 +42,7 @@ pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
         data_dir: state.data_dir().root().to_string_lossy().into_owned(),
         locale: state.locale(),
         system_locale: state.system_locale().map(str::to_owned),
+        secrets: state.secrets_status(),
     })
 }
 
@@ -55,7 +65,10 @@ pub fn set_locale(
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![app_info, set_locale])
-        .events(tauri_specta::collect_events![LocaleChanged])
+        .events(tauri_specta::collect_events![
+            LocaleChanged,
+            SecretsStatusChanged
+        ])
 }
 
 /// Renders the TypeScript bindings for the UI.

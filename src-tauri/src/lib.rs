@@ -5,6 +5,7 @@ mod display;
 mod error;
 mod i18n;
 pub mod ipc;
+mod secrets;
 mod state;
 mod tray;
 mod window;
@@ -73,6 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let locale = state.locale();
             app.manage(state);
             tray::create(app.handle(), locale)?;
+            secrets::check_in_background(app.handle().clone());
             Ok(())
         })
         .on_window_event(window::on_event)

@@ -2,12 +2,15 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use desk_core::secrets::{OpenedSecretStore, SecretStoreStatus};
 use desk_core::{CoreError, DataDir, Locale, Store};
 
 pub struct AppState {
     data_dir: DataDir,
     store: Mutex<Store>,
     system_locale: Option<String>,
+    /// Empty until the keyring check at start-up has finished.
+    secrets: Mutex<Option<OpenedSecretStore>>,
 }
 
 impl AppState {
@@ -19,7 +22,21 @@ impl AppState {
             data_dir,
             store: Mutex::new(store),
             system_locale: sys_locale::get_locale(),
+            secrets: Mutex::new(None),
         })
+    }
+
+    pub fn set_secrets(&self, opened: OpenedSecretStore) {
+        *self.secrets.lock().unwrap_or_else(|p| p.into_inner()) = Some(opened);
+    }
+
+    /// Whether secrets will survive a restart; `None` while the keyring is being checked.
+    pub fn secrets_status(&self) -> Option<SecretStoreStatus> {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|opened| opened.status.clone())
     }
 
     pub fn data_dir(&self) -> &DataDir {

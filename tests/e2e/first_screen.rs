@@ -72,6 +72,14 @@ async fn settings_show_backend_data() {
     app.wait_text("data-dir", expected_dir.to_str().unwrap())
         .await;
     assert_eq!(app.text_of("app-version").await, env!("CARGO_PKG_VERSION"));
+    // The session's unlocked gnome-keyring passed the app's canary check.
+    app.wait_text("secrets-status", "System keyring").await;
+    assert!(app
+        .driver
+        .find_all(By::Css("[data-testid='secrets-banner']"))
+        .await
+        .unwrap()
+        .is_empty());
     assert!(
         expected_dir.join("weixin-desk.sqlite3").is_file(),
         "the backend created its database where it says"

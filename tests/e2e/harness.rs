@@ -131,7 +131,7 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let text = self.text_of(testid).await;
-            if text == expected {
+            if text.trim() == expected {
                 return;
             }
             assert!(

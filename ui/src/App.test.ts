@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { emit } from "@tauri-apps/api/event";
 import App from "./App.svelte";
 import { fakeBackend } from "./test/backend";
 
@@ -42,6 +43,29 @@ describe("App", () => {
       expect(screen.getByTestId("load-error").textContent).toBe(
         "Something went wrong: database is locked",
       ),
+    );
+  });
+
+  it("warns when secrets cannot be persisted, and not otherwise", async () => {
+    fakeBackend({ secrets: { kind: "not_persistent", reason: "no keyring service" } });
+    render(App);
+    await waitFor(() =>
+      expect(screen.getByTestId("secrets-banner").textContent).toContain("no keyring service"),
+    );
+    expect(screen.getByTestId("secrets-banner").textContent).toContain("memory only");
+  });
+
+  it("shows the keyring verdict when it arrives after start-up", async () => {
+    fakeBackend({ secrets: null });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    expect(screen.getByTestId("secrets-status").textContent?.trim()).toBe("Checking the keyring…");
+    expect(screen.queryByTestId("secrets-banner")).toBeNull();
+    await emit("secrets-status-changed", { status: { kind: "not_persistent", reason: "locked" } });
+    await waitFor(() => expect(screen.getByTestId("secrets-banner")).toBeTruthy());
+    expect(screen.getByTestId("secrets-status").textContent?.trim()).toBe(
+      "Memory only, lost on quit",
     );
   });
 });

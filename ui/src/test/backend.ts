@@ -17,6 +17,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
       dataDir: "/home/tester/.local/share/weixin-desk",
       locale: "en",
       systemLocale: "en-US",
+      secrets: { kind: "persistent" },
       ...overrides,
     },
   };

@@ -34,9 +34,11 @@ async setLocale(locale: Locale) : Promise<Result<Locale, IpcError>> {
 
 
 export const events = __makeEvents__<{
-localeChanged: LocaleChanged
+localeChanged: LocaleChanged,
+secretsStatusChanged: SecretsStatusChanged
 }>({
-localeChanged: "locale-changed"
+localeChanged: "locale-changed",
+secretsStatusChanged: "secrets-status-changed"
 })
 
 /** user-defined constants **/
@@ -45,7 +47,11 @@ localeChanged: "locale-changed"
 
 /** user-defined types **/
 
-export type AppInfo = { version: string; dataDir: string; locale: Locale; systemLocale: string | null }
+export type AppInfo = { version: string; dataDir: string; locale: Locale; systemLocale: string | null; 
+/**
+ * Where secrets are kept; `null` while the keyring check is still running.
+ */
+secrets: SecretStoreStatus | null }
 /**
  * Stable, machine-readable error codes the UI can switch on.
  */
@@ -76,6 +82,23 @@ export type Locale = "zh-CN" | "en"
  * Sent to every window when the interface language changes.
  */
 export type LocaleChanged = { locale: Locale }
+/**
+ * Whether secrets survive a restart. Sent to the UI.
+ */
+export type SecretStoreStatus = 
+/**
+ * Secrets are in the OS keyring.
+ */
+{ kind: "persistent" } | 
+/**
+ * Secrets are in memory only and are lost on exit; `reason` says why the keyring
+ * was not used.
+ */
+{ kind: "not_persistent"; reason: string }
+/**
+ * Sent when the start-up keyring check has decided where secrets are kept.
+ */
+export type SecretsStatusChanged = { status: SecretStoreStatus }
 
 /** tauri-specta globals **/
 

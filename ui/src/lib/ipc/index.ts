@@ -1,9 +1,9 @@
 // The one door from the UI to the backend. Everything crosses typed, through the
 // generated bindings; failures arrive as IpcError {code, message, details?}.
 import { commands, events } from "./bindings";
-import type { AppInfo, IpcError, Locale, Result } from "./bindings";
+import type { AppInfo, IpcError, Locale, Result, SecretStoreStatus } from "./bindings";
 
-export type { AppInfo, IpcError, Locale };
+export type { AppInfo, IpcError, Locale, SecretStoreStatus };
 
 /** An IPC failure thrown to callers, carrying the backend's structured error. */
 export class BackendError extends Error {
@@ -27,4 +27,6 @@ export const api = {
   setLocale: async (locale: Locale): Promise<Locale> => unwrap(await commands.setLocale(locale)),
   onLocaleChanged: (handler: (locale: Locale) => void) =>
     events.localeChanged.listen((event) => handler(event.payload.locale)),
+  onSecretsStatusChanged: (handler: (status: SecretStoreStatus) => void) =>
+    events.secretsStatusChanged.listen((event) => handler(event.payload.status)),
 };
