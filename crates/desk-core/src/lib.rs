@@ -1,6 +1,7 @@
 //! The Weixin Desk engine. It owns everything stateful (store, accounts, pipelines) and
 //! knows nothing of Tauri, so the desktop shell and the headless CLI drive the same code.
 
+pub mod engine;
 pub mod error;
 pub mod inbound;
 pub mod locale;
@@ -10,6 +11,7 @@ pub mod secrets;
 pub mod settings;
 pub mod store;
 
+pub use engine::{Engine, EngineConfig, EngineError, EngineEvent};
 pub use error::CoreError;
 pub use locale::Locale;
 pub use paths::DataDir;

@@ -3,12 +3,13 @@
 //! delivered only when the server said `ret == 0`.
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{CoreError, Store};
 
 /// Where an outbound message stands. The same words appear in `messages.delivery`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxState {
     Queued,

@@ -1,0 +1,101 @@
+//! The engine's typed event stream, forwarded by the desktop shell to the UI and tray.
+//! Events never carry secrets: no bot tokens, no cursors, no context tokens.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::store::OutboxState;
+
+/// How many events a slow subscriber may fall behind before it misses some (it then
+/// gets `RecvError::Lagged` and should reload from the store).
+pub const EVENT_CAPACITY: usize = 1024;
+
+/// Where one account's poller stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Starting: notifystart and the first poll are under way.
+    Connecting,
+    /// The last long-poll succeeded.
+    Online,
+    /// Polls fail; the next try is at `until_ms` (epoch ms). `attempt` counts the
+    /// consecutive failures.
+    BackingOff { attempt: u32, until_ms: i64 },
+    /// The server said -14 (ILINK.md §4): polling pauses until `until_ms`, then resumes
+    /// with the same cursor. A new QR login replaces the token.
+    StaleToken { until_ms: i64 },
+    /// Enabled, but the account cannot run (no bot token in the secret store).
+    Paused { reason: String },
+    /// Not polling: stopped, disabled, or never started.
+    Stopped,
+}
+
+/// Everything the engine tells its observers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineEvent {
+    /// A new inbound message was committed to the store (after the transaction).
+    MessageReceived {
+        account_id: String,
+        peer_id: String,
+        /// `messages.id` of the stored row.
+        message_row_id: i64,
+    },
+    /// An account's poller changed state.
+    AccountStatusChanged {
+        account_id: String,
+        status: AccountStatus,
+    },
+    /// An outbound message changed state.
+    DeliveryUpdated {
+        outbox_id: i64,
+        account_id: String,
+        peer_id: String,
+        /// `messages.id` of the outbound log row.
+        message_row_id: Option<i64>,
+        state: OutboxState,
+        /// Why it waits or failed, if it does.
+        error: Option<String>,
+    },
+}
+
+/// The sending half, cloned into every task.
+pub(crate) type EventSender = broadcast::Sender<EngineEvent>;
+
+pub(crate) fn emit(events: &EventSender, event: EngineEvent) {
+    // No subscriber is not an error: the store holds everything anyway.
+    let _ = events.send(event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialised_forms_are_tagged() {
+        let e = EngineEvent::AccountStatusChanged {
+            account_id: "a".into(),
+            status: AccountStatus::BackingOff {
+                attempt: 2,
+                until_ms: 5,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type": "account_status_changed", "account_id": "a",
+                "status": {"state": "backing_off", "attempt": 2, "until_ms": 5}})
+        );
+        let d = EngineEvent::DeliveryUpdated {
+            outbox_id: 1,
+            account_id: "a".into(),
+            peer_id: "p".into(),
+            message_row_id: Some(3),
+            state: OutboxState::WaitingForWindow,
+            error: None,
+        };
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["state"], "waiting_for_window");
+        assert_eq!(serde_json::from_value::<EngineEvent>(json).unwrap(), d);
+    }
+}

@@ -1,0 +1,192 @@
+//! The account manager: one poller task, one sender task and one cancel token per
+//! running account. Bot tokens come from the [`SecretStore`](crate::secrets::SecretStore),
+//! never from SQLite.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ilink::{Client, ClientConfig};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::events::AccountStatus;
+use super::poller::Poller;
+use super::sender::Sender;
+use super::shared::Runtime;
+use super::EngineError;
+use crate::secrets::SecretKey;
+
+struct Running {
+    cancel: CancellationToken,
+    sender_wake: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub struct AccountManager {
+    rt: Arc<Runtime>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl AccountManager {
+    pub(crate) fn new(rt: Arc<Runtime>) -> AccountManager {
+        AccountManager {
+            rt,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the account's tasks are running.
+    pub fn is_running(&self, account_id: &str) -> bool {
+        self.running().contains_key(account_id)
+    }
+
+    /// Starts polling and sending for one account (a no-op if it runs already). Without
+    /// a stored bot token the account is `Paused` and this fails with `MissingToken`.
+    pub async fn start(&self, account_id: &str) -> Result<(), EngineError> {
+        if self.is_running(account_id) {
+            return Ok(());
+        }
+        let id = account_id.to_owned();
+        let account = self
+            .rt
+            .store
+            .call(move |s| s.account(&id))
+            .await?
+            .ok_or_else(|| EngineError::UnknownAccount(account_id.to_owned()))?;
+        let secrets = Arc::clone(&self.rt.secrets);
+        let key = SecretKey::bot_token(account_id);
+        let token = tokio::task::spawn_blocking(move || secrets.get(&key))
+            .await
+            .map_err(|_| EngineError::TaskFailed)??;
+        let Some(token) = token.filter(|t| !t.expose().trim().is_empty()) else {
+            self.rt.set_status(
+                account_id,
+                AccountStatus::Paused {
+                    reason: "no bot token stored: log in again".to_owned(),
+                },
+            );
+            return Err(EngineError::MissingToken(account_id.to_owned()));
+        };
+        let config = ClientConfig {
+            api_base: account.base_url.clone(),
+            route_tag: account.route_tag.clone(),
+            ..self.rt.client_config.clone()
+        };
+        let client = Arc::new(Client::new(config, Some(token))?);
+        let cancel = CancellationToken::new();
+        let sender_wake = Arc::new(Notify::new());
+        let poller = Poller {
+            rt: Arc::clone(&self.rt),
+            account_id: account_id.to_owned(),
+            client: Arc::clone(&client),
+            cancel: cancel.clone(),
+            sender_wake: Arc::clone(&sender_wake),
+        };
+        let sender = Sender::new(
+            Arc::clone(&self.rt),
+            account_id.to_owned(),
+            client,
+            cancel.clone(),
+            Arc::clone(&sender_wake),
+        );
+        let mut running = self.running();
+        if running.contains_key(account_id) {
+            // Started concurrently by another caller while we read the token.
+            return Ok(());
+        }
+        let tasks = vec![tokio::spawn(poller.run()), tokio::spawn(sender.run())];
+        running.insert(
+            account_id.to_owned(),
+            Running {
+                cancel,
+                sender_wake,
+                tasks,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops an account: the in-flight long-poll is aborted at once; returns when its
+    /// tasks have ended (after notifystop, which has its own timeout).
+    pub async fn stop(&self, account_id: &str) {
+        let running = self.running().remove(account_id);
+        let Some(running) = running else {
+            return;
+        };
+        running.cancel.cancel();
+        for task in running.tasks {
+            let _ = task.await;
+        }
+        self.rt.set_status(account_id, AccountStatus::Stopped);
+    }
+
+    /// Stops every account.
+    pub async fn stop_all(&self) {
+        let ids: Vec<String> = self.running().keys().cloned().collect();
+        for id in ids {
+            self.stop(&id).await;
+        }
+    }
+
+    /// Starts every enabled account; returns the ones that could not start and why.
+    pub async fn start_enabled(&self) -> Result<Vec<(String, EngineError)>, EngineError> {
+        let accounts = self.rt.store.call(|s| s.list_accounts()).await?;
+        let mut failed = Vec::new();
+        for account in accounts.into_iter().filter(|a| a.enabled) {
+            if let Err(e) = self.start(&account.account_id).await {
+                tracing::warn!(account_id = account.account_id, error = %e, "account not started");
+                failed.push((account.account_id, e));
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Enables (and starts) or disables (and stops) an account; remembered in the store.
+    pub async fn set_enabled(&self, account_id: &str, enabled: bool) -> Result<(), EngineError> {
+        let (id, now) = (account_id.to_owned(), self.rt.now_ms());
+        if !self
+            .rt
+            .store
+            .call(move |s| s.set_account_enabled(&id, enabled, now))
+            .await?
+        {
+            return Err(EngineError::UnknownAccount(account_id.to_owned()));
+        }
+        if enabled {
+            self.start(account_id).await
+        } else {
+            self.stop(account_id).await;
+            Ok(())
+        }
+    }
+
+    /// One account's status (`Stopped` if it never ran).
+    pub fn status(&self, account_id: &str) -> AccountStatus {
+        self.rt.status(account_id)
+    }
+
+    /// Every account's status that the engine has seen.
+    pub fn statuses(&self) -> HashMap<String, AccountStatus> {
+        self.rt.statuses()
+    }
+
+    /// Tells an account's sender to look at its outbox again.
+    pub(crate) fn wake_sender(&self, account_id: &str) {
+        if let Some(running) = self.running().get(account_id) {
+            running.sender_wake.notify_one();
+        }
+    }
+}
+
+impl Drop for AccountManager {
+    fn drop(&mut self) {
+        for running in self.running().values() {
+            running.cancel.cancel();
+        }
+    }
+}

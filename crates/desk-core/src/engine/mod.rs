@@ -1,0 +1,150 @@
+//! The engine's runtime: per-account pollers and senders, the account manager, and
+//! the typed event stream, tied together by [`Engine`].
+
+pub mod events;
+mod manager;
+mod poller;
+mod sender;
+mod shared;
+pub mod timing;
+
+use std::sync::Arc;
+
+use ilink::{ClientConfig, IlinkError};
+use tokio::sync::broadcast;
+
+pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY};
+pub use manager::AccountManager;
+pub use sender::NO_CONTEXT_TOKEN;
+pub use shared::SharedStore;
+pub use timing::{Clock, SystemClock, Timings};
+
+use crate::secrets::{SecretError, SecretStore};
+use crate::store::{OutboundDraft, OutboxEntry, OutboxState};
+use crate::{CoreError, Store};
+
+/// How the engine's operations fail.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] CoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Client(#[from] IlinkError),
+    #[error("no account {0:?}")]
+    UnknownAccount(String),
+    #[error("no bot token is stored for account {0:?}: log in again")]
+    MissingToken(String),
+    #[error("cannot send an empty message")]
+    EmptyMessage,
+    #[error("an engine task ended unexpectedly")]
+    TaskFailed,
+}
+
+/// What the engine is built with.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The template for each account's client; `api_base` and `route_tag` come from
+    /// the account.
+    pub client: ClientConfig,
+    pub timings: Timings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            client: ClientConfig::default(),
+            timings: Timings::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The running engine: store, secrets, accounts and events. Must be created inside a
+/// tokio runtime. Call [`Engine::shutdown`] for a clean stop (notifystop); dropping it
+/// cancels every task.
+pub struct Engine {
+    rt: Arc<shared::Runtime>,
+    accounts: AccountManager,
+}
+
+impl Engine {
+    pub fn new(store: Store, secrets: Arc<dyn SecretStore>, config: EngineConfig) -> Engine {
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let rt = Arc::new(shared::Runtime::new(
+            SharedStore::new(store),
+            secrets,
+            events,
+            config.timings,
+            config.clock,
+            config.client,
+        ));
+        Engine {
+            accounts: AccountManager::new(Arc::clone(&rt)),
+            rt,
+        }
+    }
+
+    /// A new subscriber to the event stream (sees events from now on).
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.rt.events.subscribe()
+    }
+
+    pub fn accounts(&self) -> &AccountManager {
+        &self.accounts
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.rt.store
+    }
+
+    /// Queues a text for a peer: the outbox row is persisted before anything is sent
+    /// (invariant 2), then the account's sender delivers it when it runs.
+    pub async fn send_text(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        text: &str,
+    ) -> Result<OutboxEntry, EngineError> {
+        if text.trim().is_empty() {
+            return Err(EngineError::EmptyMessage);
+        }
+        let draft = OutboundDraft {
+            account_id: account_id.to_owned(),
+            peer_id: peer_id.to_owned(),
+            kind: "text".to_owned(),
+            text: Some(text.to_owned()),
+            payload: serde_json::json!({ "text": text }),
+            ai_generated: false,
+        };
+        let (id, now) = (account_id.to_owned(), self.rt.now_ms());
+        let entry = self
+            .rt
+            .store
+            .call(move |s| {
+                if s.account(&id)?.is_none() {
+                    return Ok(None);
+                }
+                s.enqueue_outbound(&draft, now).map(Some)
+            })
+            .await?
+            .ok_or_else(|| EngineError::UnknownAccount(account_id.to_owned()))?;
+        self.rt.emit(EngineEvent::DeliveryUpdated {
+            outbox_id: entry.id,
+            account_id: entry.account_id.clone(),
+            peer_id: entry.peer_id.clone(),
+            message_row_id: entry.message_row_id,
+            state: OutboxState::Queued,
+            error: None,
+        });
+        self.accounts.wake_sender(account_id);
+        Ok(entry)
+    }
+
+    /// Stops every account (each sends notifystop) and waits for their tasks.
+    pub async fn shutdown(&self) {
+        self.accounts.stop_all().await;
+    }
+}

@@ -1,0 +1,175 @@
+//! One account's long-poll loop (ILINK.md §4): notifystart, then getupdates from the
+//! stored cursor; each batch is committed (messages, dedupe keys, context tokens and
+//! cursor in one transaction) before any event goes out (invariant 1).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ilink::{Client, IlinkError, Secret};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{AccountStatus, EngineEvent};
+use super::shared::Runtime;
+use super::timing::duration_ms;
+
+pub(crate) struct Poller {
+    pub rt: Arc<Runtime>,
+    pub account_id: String,
+    pub client: Arc<Client>,
+    pub cancel: CancellationToken,
+    /// Woken after a batch with new messages, so waiting sends can use the new tokens.
+    pub sender_wake: Arc<Notify>,
+}
+
+/// Sleeps for `duration` unless `cancel` fires first; returns true if it fired.
+pub(crate) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => true,
+        () = tokio::time::sleep(duration) => false,
+    }
+}
+
+impl Poller {
+    pub async fn run(self) {
+        let account_id = self.account_id.as_str();
+        self.rt.set_status(account_id, AccountStatus::Connecting);
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => {}
+            result = self.client.notifystart() => {
+                if let Err(e) = result {
+                    tracing::warn!(account_id, error = %e, "notifystart failed (ignored)");
+                }
+            }
+        }
+        if !self.cancel.is_cancelled() {
+            self.poll_loop().await;
+        }
+        self.rt.set_status(account_id, AccountStatus::Stopped);
+        // Not tied to the cancel: it has the client's own control timeout (§2.3).
+        if let Err(e) = self.client.notifystop().await {
+            tracing::warn!(account_id, error = %e, "notifystop failed (ignored)");
+        }
+    }
+
+    async fn poll_loop(&self) {
+        let account_id = self.account_id.clone();
+        let stored = {
+            let account_id = account_id.clone();
+            self.rt.store.call(move |s| s.cursor(&account_id)).await
+        };
+        let mut cursor = match stored {
+            Ok(c) => c.unwrap_or_default(),
+            Err(e) => {
+                tracing::error!(account_id, error = %e, "cannot read the cursor");
+                Secret::default()
+            }
+        };
+        let timings = &self.rt.timings;
+        let mut failures = 0u32;
+        let mut consecutive = 0u32;
+        while !self.cancel.is_cancelled() {
+            let failure = match self.client.getupdates(cursor.expose(), &self.cancel).await {
+                Ok(response) => {
+                    let next = response
+                        .get_updates_buf
+                        .filter(|c| !c.is_empty())
+                        .map(Secret::new);
+                    let msgs = response.msgs.unwrap_or_default();
+                    match self.commit(next.clone(), msgs).await {
+                        Ok(()) => {
+                            failures = 0;
+                            consecutive = 0;
+                            if let Some(next) = next {
+                                cursor = next;
+                            }
+                            self.rt.set_status(&account_id, AccountStatus::Online);
+                            continue;
+                        }
+                        Err(message) => message,
+                    }
+                }
+                Err(IlinkError::Cancelled) => break,
+                Err(IlinkError::StaleToken) => {
+                    failures = 0;
+                    consecutive = 0;
+                    let pause = timings.stale_token_pause;
+                    let until_ms = self.rt.now_ms() + duration_ms(pause);
+                    tracing::warn!(account_id, "stale bot token (-14): pausing");
+                    self.rt
+                        .set_status(&account_id, AccountStatus::StaleToken { until_ms });
+                    if sleep_or_cancel(pause, &self.cancel).await {
+                        break;
+                    }
+                    self.rt.set_status(&account_id, AccountStatus::Connecting);
+                    continue;
+                }
+                Err(e) => e.to_string(),
+            };
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            failures += 1;
+            consecutive = consecutive.saturating_add(1);
+            let base = if failures >= timings.poll_failures_before_backoff {
+                failures = 0;
+                timings.poll_backoff
+            } else {
+                timings.poll_retry
+            };
+            let delay = timings.jittered(base);
+            tracing::warn!(account_id, error = %failure, attempt = consecutive, "poll failed");
+            self.rt.set_status(
+                &account_id,
+                AccountStatus::BackingOff {
+                    attempt: consecutive,
+                    until_ms: self.rt.now_ms() + duration_ms(delay),
+                },
+            );
+            if sleep_or_cancel(delay, &self.cancel).await {
+                break;
+            }
+        }
+    }
+
+    /// Commits one batch, then announces what was new. An empty batch that keeps the
+    /// cursor touches nothing.
+    async fn commit(
+        &self,
+        cursor: Option<Secret>,
+        msgs: Vec<ilink::models::WeixinMessage>,
+    ) -> Result<(), String> {
+        if msgs.is_empty() && cursor.is_none() {
+            return Ok(());
+        }
+        let account_id = self.account_id.clone();
+        let now_ms = self.rt.now_ms();
+        let outcome = self
+            .rt
+            .store
+            .call(move |s| s.commit_inbound_batch(&account_id, cursor.as_ref(), &msgs, now_ms))
+            .await
+            .map_err(|e| format!("cannot store the batch: {e}"))?;
+        if outcome.duplicates > 0 {
+            tracing::debug!(
+                account_id = self.account_id,
+                duplicates = outcome.duplicates,
+                "redelivered messages skipped"
+            );
+        }
+        let any_new = !outcome.new.is_empty();
+        for new in outcome.new {
+            self.rt.emit(EngineEvent::MessageReceived {
+                account_id: self.account_id.clone(),
+                peer_id: new.peer_id,
+                message_row_id: new.message_row_id,
+            });
+        }
+        if any_new {
+            self.sender_wake.notify_one();
+        }
+        Ok(())
+    }
+}

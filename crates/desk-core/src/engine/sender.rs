@@ -1,0 +1,305 @@
+//! One account's outbound pipeline: outbox rows (already persisted, invariant 2) go out
+//! in order per peer, each with the peer's latest stored context token (invariant 3).
+//! Delivered only on `ret == 0`; ret -2 waits for the peer's next message; other errors
+//! retry with backoff, then fail with the reason.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use ilink::models::{ItemType, MessageItem, MessageState, MessageType, TextItem, WeixinMessage};
+use ilink::text::{split_text, DEFAULT_SPLIT_LIMIT};
+use ilink::{Client, IlinkError};
+use rand::Rng;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::events::EngineEvent;
+use super::shared::Runtime;
+use crate::store::{OutboxEntry, OutboxState};
+
+/// Shown on a message that waits for the peer to write (no token yet, or window closed).
+pub const NO_CONTEXT_TOKEN: &str =
+    "no context token for this peer yet: ask them to message the bot";
+
+pub(crate) struct Sender {
+    pub rt: Arc<Runtime>,
+    pub account_id: String,
+    pub client: Arc<Client>,
+    pub cancel: CancellationToken,
+    pub wake: Arc<Notify>,
+    /// Per peer (lower-cased): the token a waiting message was refused with (`None`:
+    /// there was none). The peer's messages wait until the stored token differs.
+    refused_token: HashMap<String, Option<String>>,
+    /// When a message that failed may be tried again.
+    retry_at: HashMap<i64, Instant>,
+    /// Pieces of a split text already delivered, so a retry does not repeat them.
+    pieces_done: HashMap<i64, (usize, String, Option<String>)>,
+}
+
+enum Outcome {
+    Delivered,
+    /// The peer's later messages must wait.
+    Blocked(Option<Instant>),
+    /// Finished (failed); the peer's next message may go.
+    Done,
+}
+
+impl Sender {
+    pub fn new(
+        rt: Arc<Runtime>,
+        account_id: String,
+        client: Arc<Client>,
+        cancel: CancellationToken,
+        wake: Arc<Notify>,
+    ) -> Sender {
+        Sender {
+            rt,
+            account_id,
+            client,
+            cancel,
+            wake,
+            refused_token: HashMap::new(),
+            retry_at: HashMap::new(),
+            pieces_done: HashMap::new(),
+        }
+    }
+
+    pub async fn run(mut self) {
+        while !self.cancel.is_cancelled() {
+            let next = match self.pass().await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(account_id = self.account_id, error = %e, "outbox pass failed");
+                    Some(Instant::now() + self.rt.timings.send_retry)
+                }
+            };
+            let cancel = self.cancel.clone();
+            let wake = Arc::clone(&self.wake);
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                () = wake.notified() => {}
+                () = sleep_until(next) => {}
+            }
+        }
+    }
+
+    /// Goes once through the unfinished outbox; returns when to look again at the latest.
+    async fn pass(&mut self) -> Result<Option<Instant>, super::EngineError> {
+        let account_id = self.account_id.clone();
+        let entries = self
+            .rt
+            .store
+            .call(move |s| s.unfinished_outbox(&account_id))
+            .await?;
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut next: Option<Instant> = None;
+        for entry in entries {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let key = entry.peer_id.to_lowercase();
+            if blocked.contains(&key) {
+                continue;
+            }
+            if let Some(at) = self.retry_at.get(&entry.id) {
+                if Instant::now() < *at {
+                    next = earliest(next, Some(*at));
+                    blocked.insert(key);
+                    continue;
+                }
+            }
+            match self.deliver(&entry, &key).await? {
+                Outcome::Delivered | Outcome::Done => {}
+                Outcome::Blocked(at) => {
+                    next = earliest(next, at);
+                    blocked.insert(key);
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    async fn deliver(
+        &mut self,
+        entry: &OutboxEntry,
+        key: &str,
+    ) -> Result<Outcome, super::EngineError> {
+        let (account_id, peer_id) = (self.account_id.clone(), entry.peer_id.clone());
+        let token = self
+            .rt
+            .store
+            .call(move |s| s.context_token(&account_id, &peer_id))
+            .await?
+            .map(|(token, _)| token);
+        if entry.state == OutboxState::WaitingForWindow
+            && self.refused_token.get(key) == Some(&token)
+        {
+            return Ok(Outcome::Blocked(None));
+        }
+        let Some(token) = token else {
+            self.refused_token.insert(key.to_owned(), None);
+            self.set_state(entry, OutboxState::WaitingForWindow, Some(NO_CONTEXT_TOKEN))
+                .await?;
+            return Ok(Outcome::Blocked(None));
+        };
+        let Some(text) = entry.payload.get("text").and_then(|t| t.as_str()) else {
+            self.set_state(
+                entry,
+                OutboxState::Failed,
+                Some(&format!("cannot send {:?} messages yet", entry.kind)),
+            )
+            .await?;
+            return Ok(Outcome::Done);
+        };
+        self.set_state(entry, OutboxState::Sending, None).await?;
+        let attempts = u32::try_from(entry.attempts + 1).unwrap_or(u32::MAX);
+        let pieces = split_text(text, DEFAULT_SPLIT_LIMIT);
+        let (mut done, mut client_id, mut server_id) = self
+            .pieces_done
+            .remove(&entry.id)
+            .unwrap_or((0, String::new(), None));
+        let mut failure = None;
+        for piece in pieces.iter().skip(done) {
+            let message = text_message(&entry.peer_id, &token, piece, self.rt.now_ms());
+            let id = message.client_id.clone().unwrap_or_default();
+            match self.client.sendmessage(&message).await {
+                Ok(server) => {
+                    done += 1;
+                    client_id = id;
+                    server_id = server;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let Some(error) = failure else {
+            self.retry_at.remove(&entry.id);
+            let (id, now) = (entry.id, self.rt.now_ms());
+            let (cid, sid) = (client_id, server_id);
+            self.rt
+                .store
+                .call(move |s| s.mark_outbox_delivered(id, &cid, sid.as_deref(), now))
+                .await?;
+            self.announce(entry, OutboxState::Delivered, None);
+            return Ok(Outcome::Delivered);
+        };
+        if done > 0 {
+            self.pieces_done
+                .insert(entry.id, (done, client_id, server_id));
+        }
+        let reason = error.to_string();
+        tracing::warn!(account_id = self.account_id, outbox_id = entry.id, error = %reason, "send failed");
+        match error {
+            IlinkError::WindowClosedOrRateLimited { .. } => {
+                self.refused_token.insert(key.to_owned(), Some(token));
+                self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
+                    .await?;
+                Ok(Outcome::Blocked(None))
+            }
+            IlinkError::InvalidArguments { .. } | IlinkError::Config { .. } => {
+                self.set_state(entry, OutboxState::Failed, Some(&reason))
+                    .await?;
+                Ok(Outcome::Done)
+            }
+            _ if attempts >= self.rt.timings.send_max_attempts => {
+                self.retry_at.remove(&entry.id);
+                self.set_state(entry, OutboxState::Failed, Some(&reason))
+                    .await?;
+                Ok(Outcome::Done)
+            }
+            _ => {
+                let at = Instant::now() + self.rt.timings.send_delay(attempts);
+                self.retry_at.insert(entry.id, at);
+                self.set_state(entry, OutboxState::Queued, Some(&reason))
+                    .await?;
+                Ok(Outcome::Blocked(Some(at)))
+            }
+        }
+    }
+
+    async fn set_state(
+        &self,
+        entry: &OutboxEntry,
+        state: OutboxState,
+        error: Option<&str>,
+    ) -> Result<(), super::EngineError> {
+        let (id, now) = (entry.id, self.rt.now_ms());
+        let stored_error = error.map(str::to_owned);
+        self.rt
+            .store
+            .call(move |s| s.set_outbox_state(id, state, stored_error.as_deref(), now))
+            .await?;
+        self.announce(entry, state, error);
+        Ok(())
+    }
+
+    fn announce(&self, entry: &OutboxEntry, state: OutboxState, error: Option<&str>) {
+        self.rt.emit(EngineEvent::DeliveryUpdated {
+            outbox_id: entry.id,
+            account_id: entry.account_id.clone(),
+            peer_id: entry.peer_id.clone(),
+            message_row_id: entry.message_row_id,
+            state,
+            error: error.map(str::to_owned),
+        });
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A new `client_id`: `weixin-desk:<epoch ms>-<8 hex>` (ILINK.md §5.4).
+pub(crate) fn new_client_id(now_ms: i64) -> String {
+    let suffix: u32 = rand::rng().random();
+    format!("weixin-desk:{now_ms}-{suffix:08x}")
+}
+
+/// One outbound text piece (§5.4): one item, FINISH, the peer's raw id, the token.
+fn text_message(peer_id: &str, context_token: &str, text: &str, now_ms: i64) -> WeixinMessage {
+    WeixinMessage {
+        from_user_id: Some(String::new()),
+        to_user_id: Some(peer_id.to_owned()),
+        client_id: Some(new_client_id(now_ms)),
+        message_type: Some(MessageType::Bot),
+        message_state: Some(MessageState::Finish),
+        item_list: Some(vec![MessageItem {
+            item_type: Some(ItemType::Text),
+            text_item: Some(TextItem {
+                text: Some(text.to_owned()),
+            }),
+            ..MessageItem::default()
+        }]),
+        context_token: Some(context_token.to_owned()),
+        ..WeixinMessage::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbound_text_has_one_item_and_a_fresh_client_id() {
+        let m = text_message("Peer@im.wechat", "ctx", "hi", 1);
+        assert_eq!(m.to_user_id.as_deref(), Some("Peer@im.wechat"));
+        assert_eq!(m.item_list.as_ref().unwrap().len(), 1);
+        let id = m.client_id.unwrap();
+        assert!(id.starts_with("weixin-desk:"), "{id}");
+        assert_ne!(new_client_id(1), new_client_id(1));
+    }
+}

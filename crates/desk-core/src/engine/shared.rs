@@ -1,0 +1,110 @@
+//! What every engine task shares: the store (used from blocking threads), the secret
+//! store, the event channel, timings and the status board.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ilink::ClientConfig;
+
+use super::events::{emit, AccountStatus, EngineEvent, EventSender};
+use super::timing::{Clock, Timings};
+use super::EngineError;
+use crate::secrets::SecretStore;
+use crate::{CoreError, Store};
+
+/// The store, shared by the engine's tasks. SQLite work runs on tokio's blocking pool,
+/// one call at a time, so it never stalls the async workers.
+#[derive(Clone)]
+pub struct SharedStore(Arc<Mutex<Store>>);
+
+impl SharedStore {
+    pub fn new(store: Store) -> SharedStore {
+        SharedStore(Arc::new(Mutex::new(store)))
+    }
+
+    /// Runs `f` with the store on a blocking thread.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, CoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.0);
+        let result = tokio::task::spawn_blocking(move || {
+            let store = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&store)
+        })
+        .await
+        .map_err(|_| EngineError::TaskFailed)?;
+        Ok(result?)
+    }
+}
+
+pub(crate) struct Runtime {
+    pub store: SharedStore,
+    pub secrets: Arc<dyn SecretStore>,
+    pub events: EventSender,
+    pub timings: Timings,
+    pub clock: Arc<dyn Clock>,
+    pub client_config: ClientConfig,
+    statuses: Mutex<HashMap<String, AccountStatus>>,
+}
+
+impl Runtime {
+    pub fn new(
+        store: SharedStore,
+        secrets: Arc<dyn SecretStore>,
+        events: EventSender,
+        timings: Timings,
+        clock: Arc<dyn Clock>,
+        client_config: ClientConfig,
+    ) -> Runtime {
+        Runtime {
+            store,
+            secrets,
+            events,
+            timings,
+            clock,
+            client_config,
+            statuses: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn emit(&self, event: EngineEvent) {
+        emit(&self.events, event);
+    }
+
+    /// Records an account's status and announces it if it changed.
+    pub fn set_status(&self, account_id: &str, status: AccountStatus) {
+        let changed = {
+            let mut map = self.statuses.lock().unwrap_or_else(PoisonError::into_inner);
+            map.insert(account_id.to_owned(), status.clone()).as_ref() != Some(&status)
+        };
+        if changed {
+            tracing::info!(account_id, ?status, "account status");
+            self.emit(EngineEvent::AccountStatusChanged {
+                account_id: account_id.to_owned(),
+                status,
+            });
+        }
+    }
+
+    pub fn status(&self, account_id: &str) -> AccountStatus {
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(account_id)
+            .cloned()
+            .unwrap_or(AccountStatus::Stopped)
+    }
+
+    pub fn statuses(&self) -> HashMap<String, AccountStatus> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}

@@ -1,0 +1,567 @@
+//! The engine against ilink-sim over loopback: polling, dedupe, -14, stop, and the
+//! outbound pipeline with its durable outbox. Timings are milliseconds; waits are
+//! generous and nothing asserts on how long anything took.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use desk_core::engine::{AccountStatus, Engine, EngineConfig, EngineEvent, Timings};
+use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
+use desk_core::store::{AccountUpsert, OutboxState, StoredMessage};
+use desk_core::Store;
+use ilink::{ClientConfig, Timeouts};
+use ilink_sim::{Fault, Knobs, Sim, SimConfig};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn timings() -> Timings {
+    Timings {
+        poll_retry: Duration::from_millis(20),
+        poll_backoff: Duration::from_millis(100),
+        poll_failures_before_backoff: 3,
+        stale_token_pause: Duration::from_secs(3600),
+        jitter: 0.1,
+        send_retry: Duration::from_millis(20),
+        send_retry_max: Duration::from_millis(200),
+        send_max_attempts: 3,
+    }
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        client: ClientConfig {
+            use_system_proxy: false,
+            timeouts: Timeouts {
+                get_bot_qrcode: Some(Duration::from_secs(5)),
+                get_qrcode_status: Duration::from_secs(5),
+                getupdates: Duration::from_secs(10),
+                send: Duration::from_secs(10),
+                control: Duration::from_secs(5),
+            },
+            ..ClientConfig::default()
+        },
+        timings: timings(),
+        ..EngineConfig::default()
+    }
+}
+
+async fn sim_with(change: impl FnOnce(&mut Knobs)) -> Sim {
+    let mut knobs = Knobs {
+        poll_hold_ms: 300,
+        longpolling_timeout_ms: 10_000,
+        ..Knobs::default()
+    };
+    change(&mut knobs);
+    Sim::start(SimConfig {
+        knobs,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A sim bot registered as an account (token in the secret store only), with peers.
+struct Bot {
+    bot_id: String,
+    account_id: String,
+}
+
+fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore, peers: &[&str]) -> Bot {
+    let info = sim.create_bot();
+    for peer in peers {
+        sim.add_peer(&info.bot_id, peer).unwrap();
+    }
+    let account_id = ilink::account_id::normalize(&info.bot_id);
+    store
+        .upsert_account(
+            &AccountUpsert {
+                account_id: account_id.clone(),
+                bot_id: info.bot_id.clone(),
+                base_url: sim.base_url(),
+                alias: None,
+                user_id: Some(info.user_id.clone()),
+                cdn_url: None,
+                route_tag: None,
+            },
+            1,
+        )
+        .unwrap();
+    secrets
+        .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
+        .unwrap();
+    Bot {
+        bot_id: info.bot_id,
+        account_id,
+    }
+}
+
+async fn next_event(
+    rx: &mut Receiver<EngineEvent>,
+    mut wanted: impl FnMut(&EngineEvent) -> bool,
+) -> EngineEvent {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if wanted(&e) => return e,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => panic!("event channel closed"),
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for an event")
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    tokio::time::timeout(WAIT, async {
+        while !check() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+fn received(account: &str) -> impl FnMut(&EngineEvent) -> bool + '_ {
+    move |e| matches!(e, EngineEvent::MessageReceived { account_id, .. } if account_id == account)
+}
+
+fn delivery(outbox: i64, wanted: OutboxState) -> impl FnMut(&EngineEvent) -> bool {
+    move |e| {
+        matches!(e, EngineEvent::DeliveryUpdated { outbox_id, state, .. }
+            if *outbox_id == outbox && *state == wanted)
+    }
+}
+
+async fn conversation(engine: &Engine, account: &str, peer: &str) -> Vec<StoredMessage> {
+    let (account, peer) = (account.to_owned(), peer.to_owned());
+    engine
+        .store()
+        .call(move |s| s.conversation_page(&account, &peer, None, 1000))
+        .await
+        .unwrap()
+        .messages
+}
+
+fn getupdates_count(sim: &Sim) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.endpoint.contains("getupdates"))
+        .count()
+}
+
+fn sent_texts(sim: &Sim, bot: &str) -> Vec<String> {
+    sim.sent_messages(bot)
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m.item["text_item"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_accounts_receive_each_message_once_in_store_and_events() {
+    let sim = sim_with(|_| {}).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let b = add_bot(&sim, &store, &secrets, &["bob@im.wechat"]);
+    let engine = Engine::new(store, secrets, config());
+    let mut rx = engine.subscribe();
+    assert!(engine.accounts().start_enabled().await.unwrap().is_empty());
+
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "one")
+        .unwrap();
+    sim.inject_text(&b.bot_id, "bob@im.wechat", "for b")
+        .unwrap();
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "two")
+        .unwrap();
+
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        if let EngineEvent::MessageReceived {
+            account_id,
+            peer_id,
+            message_row_id,
+        } = next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::MessageReceived { .. })
+        })
+        .await
+        {
+            seen.push((account_id, peer_id, message_row_id));
+        }
+    }
+    // Invariant 1: the event comes after the commit, so the row is there.
+    let alice = conversation(&engine, &a.account_id, "alice@im.wechat").await;
+    let bob = conversation(&engine, &b.account_id, "bob@im.wechat").await;
+    let mut texts: Vec<_> = alice.iter().filter_map(|m| m.text.clone()).collect();
+    texts.sort();
+    assert_eq!(texts, ["one", "two"]);
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0].text.as_deref(), Some("for b"));
+    for (account, peer, row) in &seen {
+        let rows = if account == &a.account_id {
+            &alice
+        } else {
+            &bob
+        };
+        assert!(rows.iter().any(|m| m.id == *row && &m.peer_id == peer));
+    }
+    eventually("both online", || {
+        engine.accounts().status(&a.account_id) == AccountStatus::Online
+            && engine.accounts().status(&b.account_id) == AccountStatus::Online
+    })
+    .await;
+
+    // The cursor is stored; events never carry it (nor the token).
+    let id = a.account_id.clone();
+    let cursor = engine.store().call(move |s| s.cursor(&id)).await.unwrap();
+    assert!(cursor.is_some());
+    engine.shutdown().await;
+    assert_eq!(
+        engine.accounts().status(&a.account_id),
+        AccountStatus::Stopped
+    );
+    let presence = sim.presence_events(&a.bot_id).unwrap();
+    assert!(presence.first().unwrap().online, "notifystart first");
+    assert!(!presence.last().unwrap().online, "notifystop last");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliveries_and_poll_faults_do_not_duplicate() {
+    let sim = sim_with(|k| k.replay_after_ms = Some(50)).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let engine = Engine::new(store, secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "first")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    // Failed polls in between: the loop backs off and resumes from the same cursor.
+    sim.inject_fault("getupdates", Fault::Status { status: 500 });
+    sim.inject_fault("getupdates", Fault::MalformedJson);
+    sim.inject_fault(
+        "getupdates",
+        Fault::Json {
+            body: serde_json::json!({"ret": -1}),
+        },
+    );
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            EngineEvent::AccountStatusChanged {
+                status: AccountStatus::BackingOff { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "second")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    // Let the replay of "second" come round too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "third")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+
+    let rows = conversation(&engine, &a.account_id, "alice@im.wechat").await;
+    let mut texts: Vec<_> = rows.iter().filter_map(|m| m.text.clone()).collect();
+    texts.sort();
+    assert_eq!(texts, ["first", "second", "third"]);
+    // No duplicate events either.
+    while let Ok(e) = rx.try_recv() {
+        assert!(!matches!(e, EngineEvent::MessageReceived { .. }), "{e:?}");
+    }
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_token_pauses_polling() {
+    let sim = sim_with(|_| {}).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let engine = Engine::new(store, secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+
+    sim.revoke_token(&a.bot_id).unwrap();
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            EngineEvent::AccountStatusChanged {
+                status: AccountStatus::StaleToken { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(matches!(
+        engine.accounts().status(&a.account_id),
+        AccountStatus::StaleToken { .. }
+    ));
+    let polls = getupdates_count(&sim);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(getupdates_count(&sim), polls, "no polling while paused");
+    // Stop interrupts the pause.
+    tokio::time::timeout(WAIT, engine.shutdown()).await.unwrap();
+    assert_eq!(
+        engine.accounts().status(&a.account_id),
+        AccountStatus::Stopped
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_aborts_the_long_poll_in_flight() {
+    let sim = sim_with(|k| {
+        k.poll_hold_ms = 120_000;
+        k.longpolling_timeout_ms = 130_000;
+    })
+    .await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let engine = Engine::new(store, secrets, config());
+    engine.accounts().start(&a.account_id).await.unwrap();
+    eventually("a poll in flight", || sim.polls_in_flight() > 0).await;
+    // Well under the poll hold: the stop did not wait for the server.
+    tokio::time::timeout(WAIT, engine.accounts().stop(&a.account_id))
+        .await
+        .expect("stop returned");
+    assert!(!engine.accounts().is_running(&a.account_id));
+    assert_eq!(
+        engine.accounts().status(&a.account_id),
+        AccountStatus::Stopped
+    );
+    let presence = sim.presence_events(&a.bot_id).unwrap();
+    assert!(!presence.last().unwrap().online, "notifystop sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_a_token_is_paused_and_does_not_poll() {
+    let sim = sim_with(|_| {}).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &[]);
+    secrets
+        .delete(&SecretKey::bot_token(&a.account_id))
+        .unwrap();
+    let engine = Engine::new(store, secrets, config());
+    let failed = engine.accounts().start_enabled().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(matches!(
+        engine.accounts().status(&a.account_id),
+        AccountStatus::Paused { .. }
+    ));
+    assert_eq!(getupdates_count(&sim), 0);
+}
+
+/// Starts an engine with one bot and one peer who has written once (so a context token
+/// is stored).
+async fn engine_with_peer(sim: &Sim) -> (Engine, Bot, Receiver<EngineEvent>) {
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(
+        sim,
+        &store,
+        &secrets,
+        &["alice@im.wechat", "Carol@im.wechat"],
+    );
+    let engine = Engine::new(store, secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "hello bot")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    (engine, a, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_row_exists_before_the_server_sees_the_send() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    sim.inject_fault("sendmessage", Fault::Delay { ms: 500 });
+
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "hi alice")
+        .await
+        .unwrap();
+    let id = entry.id;
+    let stored = engine
+        .store()
+        .call(move |s| s.outbox_entry(id))
+        .await
+        .unwrap()
+        .expect("persisted");
+    assert_ne!(stored.state, OutboxState::Delivered);
+    assert!(sim.sent_messages(&a.bot_id).unwrap().is_empty());
+
+    next_event(&mut rx, delivery(id, OutboxState::Delivered)).await;
+    let sent = sim.sent_messages(&a.bot_id).unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["hi alice"]);
+    assert_eq!(
+        Some(sent[0].context_token.clone()),
+        sim.context_token(&a.bot_id, "alice@im.wechat").unwrap()
+    );
+    let rows = conversation(&engine, &a.account_id, "alice@im.wechat").await;
+    let out = rows.iter().find(|m| m.direction == "out").unwrap();
+    assert_eq!(out.delivery, "delivered");
+    assert_eq!(out.server_message_id, Some(sent[0].message_id.to_string()));
+    assert_eq!(out.client_id, sent[0].client_id);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_text_goes_out_in_order_as_pieces() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let long = format!("{}\n\n{}", "a".repeat(1500), "b".repeat(1500));
+    let first = engine
+        .send_text(&a.account_id, "alice@im.wechat", &long)
+        .await
+        .unwrap();
+    let second = engine
+        .send_text(&a.account_id, "alice@im.wechat", "after")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(first.id, OutboxState::Delivered)).await;
+    next_event(&mut rx, delivery(second.id, OutboxState::Delivered)).await;
+    let mut expected = ilink::text::split_text(&long, ilink::text::DEFAULT_SPLIT_LIMIT);
+    assert_eq!(expected.len(), 2);
+    assert!(expected[0].starts_with('a') && expected[1].trim_start().starts_with('b'));
+    expected.push("after".to_owned());
+    assert_eq!(sent_texts(&sim, &a.bot_id), expected);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_window_waits_and_flushes_once_when_the_peer_writes() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    sim.expire_context(&a.bot_id, "alice@im.wechat").unwrap();
+
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "late reply")
+        .await
+        .unwrap();
+    let waiting = next_event(&mut rx, delivery(entry.id, OutboxState::WaitingForWindow)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = waiting else {
+        unreachable!()
+    };
+    assert!(error.unwrap().contains("-2"));
+    // Carol never wrote: no token at all, so nothing is even tried.
+    let carol = engine
+        .send_text(&a.account_id, "Carol@im.wechat", "hi carol")
+        .await
+        .unwrap();
+    let waiting = next_event(&mut rx, delivery(carol.id, OutboxState::WaitingForWindow)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = waiting else {
+        unreachable!()
+    };
+    assert_eq!(error.as_deref(), Some(desk_core::engine::NO_CONTEXT_TOKEN));
+    assert!(sim.sent_messages(&a.bot_id).unwrap().is_empty());
+
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "are you there?")
+        .unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    sim.inject_text(&a.bot_id, "Carol@im.wechat", "hello")
+        .unwrap();
+    next_event(&mut rx, delivery(carol.id, OutboxState::Delivered)).await;
+    // Another inbound message later does not send anything again.
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "thanks")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = sim.sent_messages(&a.bot_id).unwrap();
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["late reply", "hi carol"]);
+    assert_eq!(sent[1].to_user_id, "Carol@im.wechat");
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_errors_retry_then_fail_with_the_reason() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    sim.inject_fault("sendmessage", Fault::Status { status: 500 });
+    let retried = engine
+        .send_text(&a.account_id, "alice@im.wechat", "eventually")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(retried.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["eventually"]);
+
+    for _ in 0..3 {
+        sim.inject_fault("sendmessage", Fault::Status { status: 503 });
+    }
+    let doomed = engine
+        .send_text(&a.account_id, "alice@im.wechat", "never")
+        .await
+        .unwrap();
+    let failed = next_event(&mut rx, delivery(doomed.id, OutboxState::Failed)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = failed else {
+        unreachable!()
+    };
+    assert!(error.unwrap().contains("503"));
+    let id = doomed.id;
+    let entry = engine
+        .store()
+        .call(move |s| s.outbox_entry(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, OutboxState::Failed);
+    assert_eq!(entry.attempts, 3);
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["eventually"]);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_survives_a_restart_and_is_then_delivered() {
+    let sim = sim_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let secrets = Arc::new(MemoryStore::new());
+    let store = Store::open(&path).unwrap();
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let entry = {
+        let engine = Engine::new(store, secrets.clone(), config());
+        let mut rx = engine.subscribe();
+        engine.accounts().start(&a.account_id).await.unwrap();
+        sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+        next_event(&mut rx, received(&a.account_id)).await;
+        engine.shutdown().await;
+        // Queued while the account is offline: persisted, not sent.
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", "sent after restart")
+            .await
+            .unwrap();
+        assert_eq!(entry.state, OutboxState::Queued);
+        entry
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(sim.sent_messages(&a.bot_id).unwrap().is_empty());
+
+    let engine = Engine::new(Store::open(&path).unwrap(), secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start_enabled().await.unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["sent after restart"]);
+    // The inbound message is not redelivered into the log after the restart either.
+    let rows = conversation(&engine, &a.account_id, "alice@im.wechat").await;
+    assert_eq!(rows.iter().filter(|m| m.direction == "in").count(), 1);
+    engine.shutdown().await;
+}
