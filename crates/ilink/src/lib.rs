@@ -5,8 +5,8 @@
 //! and the protocol primitives (headers, URLs, bot agent, account ids, CDN crypto), each
 //! tested against the known-answer vectors of the protocol specification. On top of the
 //! client: the [`qr_login`] state machine, streaming CDN [`media`] transfer,
-//! outbound [`text`] shaping (markdown filter and splitter), and inbound [`voice`] (SILK
-//! to WAV).
+//! outbound [`text`] shaping (markdown filter and splitter), inbound [`voice`] (SILK
+//! to WAV), and partial-[`quote`] resolution.
 
 pub mod account_id;
 pub mod bot_agent;
@@ -17,6 +17,7 @@ pub mod headers;
 pub mod media;
 pub mod models;
 pub mod qr_login;
+pub mod quote;
 pub mod secret;
 pub mod text;
 pub mod url;
