@@ -26,10 +26,17 @@ fn timings() -> Timings {
         send_retry: Duration::from_millis(20),
         send_retry_max: Duration::from_millis(200),
         send_max_attempts: 3,
+        window_wait_limit: Duration::from_secs(3600),
     }
 }
 
 fn config() -> EngineConfig {
+    config_with(|_| {})
+}
+
+fn config_with(change: impl FnOnce(&mut Timings)) -> EngineConfig {
+    let mut timings = timings();
+    change(&mut timings);
     EngineConfig {
         client: ClientConfig {
             use_system_proxy: false,
@@ -42,7 +49,7 @@ fn config() -> EngineConfig {
             },
             ..ClientConfig::default()
         },
-        timings: timings(),
+        timings,
         ..EngineConfig::default()
     }
 }
@@ -184,15 +191,15 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
         .unwrap();
 
     let mut seen = Vec::new();
+    let mut all = Vec::new();
     while seen.len() < 3 {
+        let event = next_event(&mut rx, |_| true).await;
+        all.push(serde_json::to_string(&event).unwrap());
         if let EngineEvent::MessageReceived {
             account_id,
             peer_id,
             message_row_id,
-        } = next_event(&mut rx, |e| {
-            matches!(e, EngineEvent::MessageReceived { .. })
-        })
-        .await
+        } = event
         {
             seen.push((account_id, peer_id, message_row_id));
         }
@@ -222,7 +229,18 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
     // The cursor is stored; events never carry it (nor the token).
     let id = a.account_id.clone();
     let cursor = engine.store().call(move |s| s.cursor(&id)).await.unwrap();
-    assert!(cursor.is_some());
+    let cursor = cursor.expect("cursor stored");
+    // Invariant 4: events carry no bot token, cursor or context token.
+    let mut secrets_seen = vec![cursor.expose().to_owned()];
+    for bot in sim.bots() {
+        secrets_seen.push(bot.info.token.clone());
+    }
+    secrets_seen.extend(sim.context_token(&a.bot_id, "alice@im.wechat").unwrap());
+    for event in &all {
+        for secret in &secrets_seen {
+            assert!(!event.contains(secret.as_str()), "{event}");
+        }
+    }
     engine.shutdown().await;
     assert_eq!(
         engine.accounts().status(&a.account_id),
@@ -314,8 +332,25 @@ async fn stale_token_pauses_polling() {
         AccountStatus::StaleToken { .. }
     ));
     let polls = getupdates_count(&sim);
+    // Pause guard: a send while paused stays queued and is not attempted.
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "while paused")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(getupdates_count(&sim), polls, "no polling while paused");
+    assert!(!sim
+        .requests()
+        .iter()
+        .any(|r| r.endpoint.contains("sendmessage")));
+    let id = entry.id;
+    let entry = engine
+        .store()
+        .call(move |s| s.outbox_entry(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, OutboxState::Queued);
     // Stop interrupts the pause.
     tokio::time::timeout(WAIT, engine.shutdown()).await.unwrap();
     assert_eq!(
@@ -563,5 +598,130 @@ async fn the_outbox_survives_a_restart_and_is_then_delivered() {
     // The inbound message is not redelivered into the log after the restart either.
     let rows = conversation(&engine, &a.account_id, "alice@im.wechat").await;
     assert_eq!(rows.iter().filter(|m| m.direction == "in").count(), 1);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_stale_token_pause_polling_resumes_with_the_same_cursor() {
+    let sim = sim_with(|_| {}).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let engine = Engine::new(
+        store,
+        secrets,
+        config_with(|t| t.stale_token_pause = Duration::from_millis(200)),
+    );
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let id = a.account_id.clone();
+    let cursor = engine
+        .store()
+        .call(move |s| s.cursor(&id))
+        .await
+        .unwrap()
+        .unwrap();
+
+    sim.revoke_token(&a.bot_id).unwrap();
+    let stale = |e: &EngineEvent| {
+        matches!(
+            e,
+            EngineEvent::AccountStatusChanged {
+                status: AccountStatus::StaleToken { .. },
+                ..
+            }
+        )
+    };
+    next_event(&mut rx, stale).await;
+    // The pause ends, the loop polls again (no new notifystart) and is told -14 again.
+    next_event(&mut rx, stale).await;
+    let bodies: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint.contains("getupdates"))
+        .map(|r| r.body["get_updates_buf"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let last_two = &bodies[bodies.len() - 2..];
+    assert_eq!(last_two, [cursor.expose(), cursor.expose()]);
+    let starts = sim
+        .presence_events(&a.bot_id)
+        .unwrap()
+        .iter()
+        .filter(|p| p.online)
+        .count();
+    assert_eq!(starts, 1);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_waiting_for_the_window_expires_with_a_reason() {
+    let sim = sim_with(|_| {}).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let engine = Engine::new(
+        store,
+        secrets,
+        config_with(|t| t.window_wait_limit = Duration::from_millis(300)),
+    );
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "nobody asked")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::WaitingForWindow)).await;
+    let failed = next_event(&mut rx, delivery(entry.id, OutboxState::Failed)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = failed else {
+        unreachable!()
+    };
+    assert!(error.unwrap().starts_with("expired"));
+    assert!(sim.sent_messages(&a.bot_id).unwrap().is_empty());
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_messages_fetch_the_peer_typing_ticket() {
+    let sim = sim_with(|_| {}).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let ticket = sim
+        .rotate_typing_ticket(&a.bot_id, "alice@im.wechat")
+        .unwrap();
+    let engine = Engine::new(store, secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+    assert_eq!(
+        engine
+            .accounts()
+            .typing_ticket(&a.account_id, "alice@im.wechat"),
+        None
+    );
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    eventually("the ticket", || {
+        engine
+            .accounts()
+            .typing_ticket(&a.account_id, "alice@im.wechat")
+            .as_deref()
+            == Some(ticket.as_str())
+    })
+    .await;
+    // A second message within the refresh time does not fetch again.
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "again")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "and again")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let fetches = sim
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint.contains("getconfig"))
+        .count();
+    assert_eq!(fetches, 1);
     engine.shutdown().await;
 }

@@ -14,12 +14,14 @@ use super::events::AccountStatus;
 use super::poller::Poller;
 use super::sender::Sender;
 use super::shared::Runtime;
+use super::typing::TypingTickets;
 use super::EngineError;
 use crate::secrets::SecretKey;
 
 struct Running {
     cancel: CancellationToken,
     sender_wake: Arc<Notify>,
+    typing: Arc<Mutex<TypingTickets>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -80,12 +82,14 @@ impl AccountManager {
         let client = Arc::new(Client::new(config, Some(token))?);
         let cancel = CancellationToken::new();
         let sender_wake = Arc::new(Notify::new());
+        let typing = Arc::new(Mutex::new(TypingTickets::new()));
         let poller = Poller {
             rt: Arc::clone(&self.rt),
             account_id: account_id.to_owned(),
             client: Arc::clone(&client),
             cancel: cancel.clone(),
             sender_wake: Arc::clone(&sender_wake),
+            typing: Arc::clone(&typing),
         };
         let sender = Sender::new(
             Arc::clone(&self.rt),
@@ -105,6 +109,7 @@ impl AccountManager {
             Running {
                 cancel,
                 sender_wake,
+                typing,
                 tasks,
             },
         );
@@ -173,6 +178,18 @@ impl AccountManager {
     /// Every account's status that the engine has seen.
     pub fn statuses(&self) -> HashMap<String, AccountStatus> {
         self.rt.statuses()
+    }
+
+    /// The typing ticket held for a peer of a running account (§6.1), if any. Typing
+    /// indicators are sent only with one.
+    pub fn typing_ticket(&self, account_id: &str, peer_id: &str) -> Option<String> {
+        let running = self.running();
+        let cache = running
+            .get(account_id)?
+            .typing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.ticket(peer_id).map(str::to_owned)
     }
 
     /// Tells an account's sender to look at its outbox again.

@@ -7,6 +7,7 @@ mod poller;
 mod sender;
 mod shared;
 pub mod timing;
+pub mod typing;
 
 use std::sync::Arc;
 

@@ -2,16 +2,19 @@
 //! stored cursor; each batch is committed (messages, dedupe keys, context tokens and
 //! cursor in one transaction) before any event goes out (invariant 1).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ilink::models::WeixinMessage;
 use ilink::{Client, IlinkError, Secret};
+use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{AccountStatus, EngineEvent};
 use super::shared::Runtime;
 use super::timing::duration_ms;
+use super::typing::TypingTickets;
 
 pub(crate) struct Poller {
     pub rt: Arc<Runtime>,
@@ -20,6 +23,8 @@ pub(crate) struct Poller {
     pub cancel: CancellationToken,
     /// Woken after a batch with new messages, so waiting sends can use the new tokens.
     pub sender_wake: Arc<Notify>,
+    /// The account's typing tickets (§6.1), refreshed as messages arrive.
+    pub typing: Arc<Mutex<TypingTickets>>,
 }
 
 /// Sleeps for `duration` unless `cancel` fires first; returns true if it fired.
@@ -136,16 +141,14 @@ impl Poller {
 
     /// Commits one batch, then announces what was new. An empty batch that keeps the
     /// cursor touches nothing.
-    async fn commit(
-        &self,
-        cursor: Option<Secret>,
-        msgs: Vec<ilink::models::WeixinMessage>,
-    ) -> Result<(), String> {
+    async fn commit(&self, cursor: Option<Secret>, msgs: Vec<WeixinMessage>) -> Result<(), String> {
         if msgs.is_empty() && cursor.is_none() {
             return Ok(());
         }
         let account_id = self.account_id.clone();
         let now_ms = self.rt.now_ms();
+        let context_tokens: Vec<Option<String>> =
+            msgs.iter().map(|m| m.context_token.clone()).collect();
         let outcome = self
             .rt
             .store
@@ -160,16 +163,50 @@ impl Poller {
             );
         }
         let any_new = !outcome.new.is_empty();
-        for new in outcome.new {
+        for new in &outcome.new {
             self.rt.emit(EngineEvent::MessageReceived {
                 account_id: self.account_id.clone(),
-                peer_id: new.peer_id,
+                peer_id: new.peer_id.clone(),
                 message_row_id: new.message_row_id,
             });
         }
         if any_new {
             self.sender_wake.notify_one();
         }
+        for new in outcome.new {
+            let token = context_tokens.get(new.batch_index).cloned().flatten();
+            self.refresh_typing_ticket(&new.peer_id, token.as_deref())
+                .await;
+        }
         Ok(())
+    }
+
+    /// Fetches the peer's typing ticket if the cache says it is due (§6.1).
+    async fn refresh_typing_ticket(&self, user: &str, context_token: Option<&str>) {
+        let due = self
+            .typing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .due(user, self.rt.now_ms());
+        if !due {
+            return;
+        }
+        let result = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return,
+            result = self.client.getconfig(user, context_token) => result,
+        };
+        let now_ms = self.rt.now_ms();
+        let mut cache = self.typing.lock().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(config) => {
+                let random = rand::rng().random::<f64>();
+                cache.on_success(user, config.typing_ticket, now_ms, random);
+            }
+            Err(e) => {
+                tracing::debug!(account_id = self.account_id, error = %e, "getconfig failed");
+                cache.on_failure(user, now_ms);
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ilink::models::{ItemType, MessageItem, MessageState, MessageType, TextItem, WeixinMessage};
 use ilink::text::{split_text, DEFAULT_SPLIT_LIMIT};
@@ -14,8 +15,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::events::EngineEvent;
+use super::events::{AccountStatus, EngineEvent};
 use super::shared::Runtime;
+use super::timing::duration_ms;
 use crate::store::{OutboxEntry, OutboxState};
 
 /// Shown on a message that waits for the peer to write (no token yet, or window closed).
@@ -95,6 +97,15 @@ impl Sender {
             .await?;
         let mut blocked: HashSet<String> = HashSet::new();
         let mut next: Option<Instant> = None;
+        // Pause guard (ILINK.md §4 item 5): nothing goes out while the token is stale.
+        if let AccountStatus::StaleToken { until_ms } = self.rt.status(&self.account_id) {
+            if !entries.is_empty() {
+                let wait = until_ms.saturating_sub(self.rt.now_ms()).max(0);
+                return Ok(Some(
+                    Instant::now() + Duration::from_millis(wait.unsigned_abs()),
+                ));
+            }
+        }
         for entry in entries {
             if self.cancel.is_cancelled() {
                 break;
@@ -133,16 +144,27 @@ impl Sender {
             .call(move |s| s.context_token(&account_id, &peer_id))
             .await?
             .map(|(token, _)| token);
-        if entry.state == OutboxState::WaitingForWindow
-            && self.refused_token.get(key) == Some(&token)
-        {
-            return Ok(Outcome::Blocked(None));
+        if entry.state == OutboxState::WaitingForWindow {
+            let limit = duration_ms(self.rt.timings.window_wait_limit);
+            let expires_ms = entry.created_ms.saturating_add(limit);
+            if self.rt.now_ms() >= expires_ms {
+                let reason = format!(
+                    "expired: the peer did not write again within {} h",
+                    limit / 3_600_000
+                );
+                self.set_state(entry, OutboxState::Failed, Some(&reason))
+                    .await?;
+                return Ok(Outcome::Done);
+            }
+            if self.refused_token.get(key) == Some(&token) {
+                return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
+            }
         }
         let Some(token) = token else {
             self.refused_token.insert(key.to_owned(), None);
             self.set_state(entry, OutboxState::WaitingForWindow, Some(NO_CONTEXT_TOKEN))
                 .await?;
-            return Ok(Outcome::Blocked(None));
+            return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         };
         let Some(text) = entry.payload.get("text").and_then(|t| t.as_str()) else {
             self.set_state(
@@ -198,7 +220,7 @@ impl Sender {
                 self.refused_token.insert(key.to_owned(), Some(token));
                 self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
                     .await?;
-                Ok(Outcome::Blocked(None))
+                Ok(Outcome::Blocked(Some(self.window_expiry(entry))))
             }
             IlinkError::InvalidArguments { .. } | IlinkError::Config { .. } => {
                 self.set_state(entry, OutboxState::Failed, Some(&reason))
@@ -219,6 +241,18 @@ impl Sender {
                 Ok(Outcome::Blocked(Some(at)))
             }
         }
+    }
+
+    /// When a message waiting for the reply window expires.
+    fn window_expiry(&self, entry: &OutboxEntry) -> Instant {
+        let limit = duration_ms(self.rt.timings.window_wait_limit);
+        let left = entry
+            .created_ms
+            .saturating_add(limit)
+            .saturating_sub(self.rt.now_ms())
+            .max(0);
+        // Just past the limit, so the next pass sees it expired.
+        Instant::now() + Duration::from_millis(left.unsigned_abs() + 1)
     }
 
     async fn set_state(

@@ -25,6 +25,9 @@ pub struct Timings {
     pub send_retry_max: Duration,
     /// Send attempts before an outbound message is marked failed.
     pub send_max_attempts: u32,
+    /// How long a message may wait for the peer to reopen the reply window before it
+    /// fails as expired (invariant 3). The server's window is about 24 h.
+    pub window_wait_limit: Duration,
 }
 
 impl Default for Timings {
@@ -38,6 +41,7 @@ impl Default for Timings {
             send_retry: Duration::from_secs(2),
             send_retry_max: Duration::from_secs(5 * 60),
             send_max_attempts: 5,
+            window_wait_limit: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
