@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultRule};
 use crate::knobs::Knobs;
 use crate::media::InboundMedia;
 use crate::state::{lock, Shared, SimError};
@@ -37,7 +37,10 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/qr/{qrcode}/expire", post(qr_expire))
         .route("/_sim/qr/{qrcode}/redirect", post(qr_redirect))
         .route("/_sim/qr/{qrcode}/answer", post(qr_answer))
-        .route("/_sim/faults", post(add_fault))
+        .route(
+            "/_sim/faults",
+            post(add_fault).get(get_faults).delete(clear_faults),
+        )
         .route("/_sim/knobs", get(get_knobs).post(set_knobs))
         .route("/_sim/requests", get(requests))
         .route("/_sim/demo", get(demo))
@@ -287,9 +290,16 @@ async fn qr_answer(
 }
 
 #[derive(Deserialize)]
-struct FaultBody {
-    endpoint: String,
-    fault: Fault,
+#[serde(untagged)]
+enum FaultBody {
+    /// `{"endpoint","fault"}`: one one-shot fault.
+    OneShot { endpoint: String, fault: Fault },
+    /// `{"seed", "rules": [{"endpoint","probability","fault"}]}`: replaces the rules.
+    Rules {
+        #[serde(default)]
+        seed: u64,
+        rules: Vec<FaultRule>,
+    },
 }
 
 async fn add_fault(State(shared): State<Shared>, body: Bytes) -> Response {
@@ -297,11 +307,27 @@ async fn add_fault(State(shared): State<Shared>, body: Bytes) -> Response {
         Ok(b) => b,
         Err(resp) => return *resp,
     };
-    lock(&shared)
-        .faults
-        .entry(body.endpoint.trim_start_matches('/').to_owned())
-        .or_default()
-        .push_back(body.fault);
+    let mut state = lock(&shared);
+    match body {
+        FaultBody::OneShot { endpoint, fault } => state.faults.push(&endpoint, fault),
+        FaultBody::Rules { seed, rules } => state.faults.set_rules(seed, rules),
+    }
+    answer(Ok(json!({ "ok": true })))
+}
+
+/// `{"seed","rules","queued":{endpoint:[fault]},"hits":[…]}`.
+async fn get_faults(State(shared): State<Shared>) -> Response {
+    let state = lock(&shared);
+    answer(Ok(json!({
+        "seed": state.faults.seed,
+        "rules": to_value(&state.faults.rules),
+        "queued": to_value(&state.faults.queued),
+        "hits": to_value(&state.faults.hits),
+    })))
+}
+
+async fn clear_faults(State(shared): State<Shared>) -> Response {
+    lock(&shared).faults.clear();
     answer(Ok(json!({ "ok": true })))
 }
 

@@ -6,8 +6,8 @@
 //! (issue and status), getupdates, sendmessage, getconfig, sendtyping,
 //! notifystart/stop, getuploadurl and the CDN upload and download. Tests drive it
 //! through methods on [`Sim`] or the JSON routes under `/_sim/`: bots, inbound
-//! messages, the QR scanner, token revocation, knobs, one-shot faults and a request
-//! log. The crate README lists them all. [`Sim::start_demo`] runs the sandbox scenario
+//! messages, the QR scanner, token revocation, knobs, one-shot and seeded probabilistic faults
+//! and a request log. The crate README lists them all. [`Sim::start_demo`] runs the sandbox scenario
 //! of `ilink-sim --demo`.
 
 mod account;
@@ -30,7 +30,7 @@ mod wire;
 
 pub use cdn::UploadUrlMode;
 pub use demo::{demo_peers, DemoConfig, DemoPeer};
-pub use faults::Fault;
+pub use faults::{Fault, FaultHit, FaultRule, DEFAULT_HANG_CAP_MS};
 pub use knobs::{Knobs, SendResponse};
 pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};

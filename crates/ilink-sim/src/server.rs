@@ -1,5 +1,11 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::sync::Notify;
+use tower::ServiceExt;
 
 use axum::routing::post;
 use axum::{Extension, Router};
@@ -7,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::demo::{self, DemoConfig};
-use crate::faults::Fault;
+use crate::faults::{ConnKill, Fault, FaultHit, FaultRule};
 use crate::knobs::Knobs;
 use crate::media::InboundMedia;
 use crate::qr::HostRole;
@@ -78,16 +84,8 @@ impl Sim {
         let primary = app.clone().layer(Extension(HostRole::Primary));
         let redirect = app.layer(Extension(HostRole::Redirect));
         let tasks = vec![
-            tokio::spawn(async move {
-                if let Err(err) = axum::serve(listener, primary).await {
-                    tracing::error!(%err, "ilink-sim server stopped");
-                }
-            }),
-            tokio::spawn(async move {
-                if let Err(err) = axum::serve(redirect_listener, redirect).await {
-                    tracing::error!(%err, "ilink-sim redirect host stopped");
-                }
-            }),
+            tokio::spawn(serve(listener, primary)),
+            tokio::spawn(serve(redirect_listener, redirect)),
         ];
         Ok(Sim {
             addr,
@@ -268,11 +266,25 @@ impl Sim {
     /// `sendmessage`, `msg/notifystart`, `get_qrcode_status`, …). Several queued
     /// faults apply to successive requests.
     pub fn inject_fault(&self, endpoint: &str, fault: Fault) {
-        lock(&self.shared)
-            .faults
-            .entry(endpoint.trim_start_matches('/').to_owned())
-            .or_default()
-            .push_back(fault);
+        lock(&self.shared).faults.push(endpoint, fault);
+    }
+
+    /// Replaces the probabilistic fault rules and restarts their RNG from `seed`: each
+    /// request to a rule's endpoint (or any, for `"*"`) gets its fault with the rule's
+    /// probability. Same seed and same request order, same faults. One-shot faults
+    /// still come first.
+    pub fn set_fault_rules(&self, seed: u64, rules: Vec<FaultRule>) {
+        lock(&self.shared).faults.set_rules(seed, rules);
+    }
+
+    /// Drops all queued one-shot faults, the rules and the hit log.
+    pub fn clear_faults(&self) {
+        lock(&self.shared).faults.clear();
+    }
+
+    /// Every fault that fired (one-shot or rule), oldest first.
+    pub fn fault_hits(&self) -> Vec<FaultHit> {
+        lock(&self.shared).faults.hits.iter().cloned().collect()
     }
 
     /// Starts the sandbox scenario (`ilink-sim --demo`): QR logins confirm themselves
@@ -289,6 +301,43 @@ impl Sim {
     /// Changes some knobs in place, e.g. `sim.update_knobs(|k| k.poll_hold_ms = 200)`.
     pub fn update_knobs(&self, change: impl FnOnce(&mut Knobs)) {
         change(&mut lock(&self.shared).knobs);
+    }
+}
+
+/// Serves `app` on `listener`, one HTTP/1.1 connection task per client. Each request
+/// carries a [`ConnKill`] so a fault can drop its connection without any response.
+async fn serve(listener: TcpListener, app: Router) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                tracing::warn!(%err, "ilink-sim accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let conn_kill = ConnKill(kill.clone());
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(conn_kill.clone());
+                    app.clone().oneshot(request.map(axum::body::Body::new))
+                });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                result = connection => {
+                    if let Err(err) = result {
+                        tracing::trace!(%err, "connection ended with an error");
+                    }
+                }
+                () = kill.notified() => {
+                    tracing::debug!("connection dropped by an injected fault");
+                }
+            }
+        });
     }
 }
 

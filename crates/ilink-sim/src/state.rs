@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::cdn::CdnStore;
-use crate::faults::FaultQueue;
+use crate::faults::FaultBook;
 use crate::ids;
 use crate::knobs::Knobs;
 use crate::qr::QrBook;
@@ -168,7 +168,7 @@ pub(crate) struct State {
     pub requests: VecDeque<LoggedRequest>,
     next_request_id: u64,
     pub qrs: QrBook,
-    pub faults: FaultQueue,
+    pub faults: FaultBook,
     pub cdn: CdnStore,
     /// Our own API base, handed out as `baseurl` at QR confirmation (E1).
     pub base_url: String,
