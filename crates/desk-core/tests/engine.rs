@@ -725,3 +725,53 @@ async fn inbound_messages_fetch_the_peer_typing_ticket() {
     assert_eq!(fetches, 1);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_one_account_leaves_the_other_running_and_is_remembered() {
+    let sim = sim_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let store = Store::open(&path).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let b = add_bot(&sim, &store, &secrets, &["bob@im.wechat"]);
+    {
+        let engine = Engine::new(store, secrets.clone(), config());
+        let mut rx = engine.subscribe();
+        engine.accounts().start_enabled().await.unwrap();
+        engine
+            .accounts()
+            .set_enabled(&a.account_id, false)
+            .await
+            .unwrap();
+        assert!(!engine.accounts().is_running(&a.account_id));
+        assert_eq!(
+            engine.accounts().status(&a.account_id),
+            AccountStatus::Stopped
+        );
+        sim.inject_text(&b.bot_id, "bob@im.wechat", "still here")
+            .unwrap();
+        next_event(&mut rx, received(&b.account_id)).await;
+        assert!(matches!(
+            engine.accounts().set_enabled("nobody", true).await,
+            Err(desk_core::EngineError::UnknownAccount(_))
+        ));
+        engine.shutdown().await;
+    }
+    let engine = Engine::new(Store::open(&path).unwrap(), secrets, config());
+    engine.accounts().start_enabled().await.unwrap();
+    assert!(!engine.accounts().is_running(&a.account_id));
+    assert!(engine.accounts().is_running(&b.account_id));
+    engine
+        .accounts()
+        .set_enabled(&a.account_id, true)
+        .await
+        .unwrap();
+    assert!(engine.accounts().is_running(&a.account_id));
+    engine.shutdown().await;
+    assert!(engine
+        .accounts()
+        .statuses()
+        .values()
+        .all(|s| *s == AccountStatus::Stopped));
+}

@@ -9,6 +9,7 @@ use ilink::{Client, ClientConfig};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::events::AccountStatus;
 use super::poller::Poller;
@@ -103,7 +104,11 @@ impl AccountManager {
             // Started concurrently by another caller while we read the token.
             return Ok(());
         }
-        let tasks = vec![tokio::spawn(poller.run()), tokio::spawn(sender.run())];
+        let span = tracing::info_span!("account", account_id);
+        let tasks = vec![
+            tokio::spawn(poller.run().instrument(span.clone())),
+            tokio::spawn(sender.run().instrument(span)),
+        ];
         running.insert(
             account_id.to_owned(),
             Running {

@@ -36,6 +36,34 @@ pub(crate) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationTok
     }
 }
 
+/// The official failure count (ILINK.md §4): 2 s after a failure, 30 s after the third in
+/// a row (and the count starts over); success or -14 resets it.
+#[derive(Debug, Default)]
+struct PollFailures {
+    /// Failures since the last long backoff or success.
+    since_backoff: u32,
+    /// Failures since the last success, for the status shown.
+    consecutive: u32,
+}
+
+impl PollFailures {
+    fn reset(&mut self) {
+        *self = PollFailures::default();
+    }
+
+    /// Counts a failure and returns the delay before the next poll (before jitter).
+    fn record(&mut self, timings: &super::Timings) -> Duration {
+        self.since_backoff += 1;
+        self.consecutive = self.consecutive.saturating_add(1);
+        if self.since_backoff >= timings.poll_failures_before_backoff {
+            self.since_backoff = 0;
+            timings.poll_backoff
+        } else {
+            timings.poll_retry
+        }
+    }
+}
+
 impl Poller {
     pub async fn run(self) {
         let account_id = self.account_id.as_str();
@@ -73,8 +101,7 @@ impl Poller {
             }
         };
         let timings = &self.rt.timings;
-        let mut failures = 0u32;
-        let mut consecutive = 0u32;
+        let mut failures = PollFailures::default();
         while !self.cancel.is_cancelled() {
             let failure = match self.client.getupdates(cursor.expose(), &self.cancel).await {
                 Ok(response) => {
@@ -85,8 +112,7 @@ impl Poller {
                     let msgs = response.msgs.unwrap_or_default();
                     match self.commit(next.clone(), msgs).await {
                         Ok(()) => {
-                            failures = 0;
-                            consecutive = 0;
+                            failures.reset();
                             if let Some(next) = next {
                                 cursor = next;
                             }
@@ -98,8 +124,7 @@ impl Poller {
                 }
                 Err(IlinkError::Cancelled) => break,
                 Err(IlinkError::StaleToken) => {
-                    failures = 0;
-                    consecutive = 0;
+                    failures.reset();
                     let pause = timings.stale_token_pause;
                     let until_ms = self.rt.now_ms() + duration_ms(pause);
                     tracing::warn!(account_id, "stale bot token (-14): pausing");
@@ -116,15 +141,8 @@ impl Poller {
             if self.cancel.is_cancelled() {
                 break;
             }
-            failures += 1;
-            consecutive = consecutive.saturating_add(1);
-            let base = if failures >= timings.poll_failures_before_backoff {
-                failures = 0;
-                timings.poll_backoff
-            } else {
-                timings.poll_retry
-            };
-            let delay = timings.jittered(base);
+            let delay = timings.jittered(failures.record(timings));
+            let consecutive = failures.consecutive;
             tracing::warn!(account_id, error = %failure, attempt = consecutive, "poll failed");
             self.rt.set_status(
                 &account_id,
@@ -208,5 +226,23 @@ impl Poller {
                 cache.on_failure(user, now_ms);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Timings;
+
+    #[test]
+    fn third_failure_in_a_row_backs_off_long_then_counting_starts_over() {
+        let t = Timings::default();
+        let mut f = PollFailures::default();
+        let delays: Vec<u64> = (0..7).map(|_| f.record(&t).as_secs()).collect();
+        assert_eq!(delays, [2, 2, 30, 2, 2, 30, 2]);
+        assert_eq!(f.consecutive, 7);
+        f.reset();
+        assert_eq!(f.record(&t).as_secs(), 2);
+        assert_eq!(f.consecutive, 1);
     }
 }
