@@ -182,6 +182,31 @@ pub struct QrLogin {
 impl QrLogin {
     /// Prepares a login. `client` must point at the fixed login host
     /// ([`crate::client::DEFAULT_API_BASE`], or an emulator); it needs no token.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::qr_login::{QrLogin, QrLoginConfig, QrLoginEvent, QrLoginOutcome};
+    /// use ilink::{Client, ClientConfig};
+    ///
+    /// let client = Client::new(ClientConfig::default(), None)?;
+    /// let (login, mut handle) = QrLogin::new(client, QrLoginConfig::default());
+    /// let running = tokio::spawn(login.run());
+    /// while let Some(event) = handle.next_event().await {
+    ///     match event {
+    ///         QrLoginEvent::QrReady { url } => println!("scan: {url}"),
+    ///         // Ask the user for the number on the phone.
+    ///         QrLoginEvent::VerifyCodeNeeded => handle.submit_verify_code("12"),
+    ///         other => println!("{other:?}"),
+    ///     }
+    /// }
+    /// match running.await.expect("the login task") {
+    ///     QrLoginOutcome::Confirmed(creds) => println!("new bot {}", creds.bot_id),
+    ///     QrLoginOutcome::AlreadyBound => println!("already bound here"),
+    ///     QrLoginOutcome::Failed(reason) => println!("login failed: {reason}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(client: Client, config: QrLoginConfig) -> (QrLogin, QrLoginHandle) {
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (code_tx, code_rx) = mpsc::unbounded_channel();

@@ -62,6 +62,20 @@ pub struct Client {
 impl Client {
     /// Builds a client. `config.bot_agent` is sanitised (§1.5). Fails if the base URL does
     /// not parse, or the token or route tag cannot be sent as a header value.
+    ///
+    /// ```no_run
+    /// use ilink::{Client, ClientConfig, Secret};
+    ///
+    /// // An account's client: its token and its `baseurl` from the QR login.
+    /// let client = Client::new(
+    ///     ClientConfig {
+    ///         api_base: "https://ilinkai.weixin.qq.com".to_owned(),
+    ///         ..ClientConfig::default()
+    ///     },
+    ///     Some(Secret::new("bot-token")),
+    /// )?;
+    /// # Ok::<(), ilink::IlinkError>(())
+    /// ```
     pub fn new(config: ClientConfig, token: Option<Secret>) -> Result<Self, IlinkError> {
         let mut builder = reqwest::Client::builder();
         if !config.use_system_proxy {
@@ -169,6 +183,19 @@ impl Client {
     /// [`DEFAULT_API_BASE`], whatever the account's own `baseurl` is.
     /// Sends at most [`MAX_LOCAL_TOKENS`] non-empty tokens from `local_token_list`.
     /// Fails with a decode error if the response has no `qrcode`.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig};
+    ///
+    /// // Login needs no token; `QrLogin` drives the whole flow.
+    /// let login = Client::new(ClientConfig::default(), None)?;
+    /// let qr = login.get_bot_qrcode(&[]).await?;
+    /// // Render this URL as a QR code for the phone to scan.
+    /// println!("{}", qr.qrcode_img_content.unwrap_or_default());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_bot_qrcode(
         &self,
         local_token_list: &[String],
@@ -202,6 +229,30 @@ impl Client {
 
     /// `GET get_qrcode_status` (§2.2). A client timeout or HTTP 524 gives status `wait`,
     /// as the official client treats them.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    /// use ilink::models::QrStatus;
+    ///
+    /// let login = Client::new(ClientConfig::default(), None)?;
+    /// let qrcode = login.get_bot_qrcode(&[]).await?.qrcode.unwrap_or_default();
+    /// loop {
+    ///     let answer = login.get_qrcode_status(&qrcode, None).await?;
+    ///     match answer.status {
+    ///         Some(QrStatus::Confirmed) => {
+    ///             // Keep the token in the keyring, never in plain files.
+    ///             let _token = Secret::new(answer.bot_token.unwrap_or_default());
+    ///             println!("bot {:?} is ready", answer.ilink_bot_id);
+    ///             break;
+    ///         }
+    ///         Some(QrStatus::Expired) => break,
+    ///         _ => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_qrcode_status(
         &self,
         qrcode: &str,
@@ -240,6 +291,30 @@ impl Client {
     ///
     /// Fails if `ret` or `errcode` is present and non-zero; -14 is
     /// [`IlinkError::StaleToken`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    ///
+    /// let stop = CancellationToken::new();
+    /// let mut cursor = String::new(); // the stored cursor, "" at first
+    /// loop {
+    ///     let updates = client.getupdates(&cursor, &stop).await?;
+    ///     for msg in updates.msgs.unwrap_or_default() {
+    ///         // message_id is exact decimal text, even above 2^53.
+    ///         println!("{:?} from {:?}", msg.message_id, msg.from_user_id);
+    ///     }
+    ///     // An empty or absent cursor keeps the old one.
+    ///     if let Some(next) = updates.get_updates_buf.filter(|c| !c.is_empty()) {
+    ///         cursor = next;
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn getupdates(
         &self,
         cursor: &str,
@@ -272,6 +347,41 @@ impl Client {
     /// `POST sendmessage` (§2.5). Success needs a JSON body whose `ret` is absent or 0;
     /// an empty or non-JSON body is a decode error. Returns the server's `message_id`
     /// when it sent one.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    /// use ilink::models::{
+    ///     ItemType, MessageItem, MessageState, MessageType, TextItem, WeixinMessage,
+    /// };
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    ///
+    /// let reply = WeixinMessage {
+    ///     from_user_id: Some(String::new()),
+    ///     to_user_id: Some("o9cq8AbC@im.wechat".to_owned()),
+    ///     client_id: Some("weixin-desk:1700000000000-a1b2c3d4".to_owned()),
+    ///     message_type: Some(MessageType::Bot),
+    ///     message_state: Some(MessageState::Finish),
+    ///     item_list: Some(vec![MessageItem {
+    ///         item_type: Some(ItemType::Text),
+    ///         text_item: Some(TextItem { text: Some("hi".to_owned()) }),
+    ///         ..MessageItem::default()
+    ///     }]),
+    ///     // The latest context_token that peer's inbound messages carried.
+    ///     context_token: Some("context-token".to_owned()),
+    ///     ..WeixinMessage::default()
+    /// };
+    /// match client.sendmessage(&reply).await {
+    ///     Ok(server_id) => println!("stored as {server_id:?}"),
+    ///     Err(ilink::IlinkError::WindowClosedOrRateLimited { .. }) => {
+    ///         // Wait until the peer writes again.
+    ///     }
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn sendmessage(&self, msg: &WeixinMessage) -> Result<Option<String>, IlinkError> {
         let body = self.authed_body(&SendMessageRequest {
             msg: msg.clone(),
@@ -286,6 +396,32 @@ impl Client {
     }
 
     /// `POST getuploadurl` (§2.6). `base_info` is filled in; any given one is replaced.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    /// use ilink::models::{GetUploadUrlRequest, UploadMediaType};
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    ///
+    /// // `ilink::media::upload_file` does this (and the upload) for you.
+    /// let answer = client
+    ///     .getuploadurl(&GetUploadUrlRequest {
+    ///         filekey: Some("00112233445566778899aabbccddeeff".to_owned()),
+    ///         media_type: Some(UploadMediaType::File),
+    ///         to_user_id: Some("o9cq8AbC@im.wechat".to_owned()),
+    ///         rawsize: Some(5),
+    ///         rawfilemd5: Some("5d41402abc4b2a76b9719d911017c592".to_owned()),
+    ///         filesize: Some(16),
+    ///         no_need_thumb: Some(true),
+    ///         aeskey: Some("000102030405060708090a0b0c0d0e0f".to_owned()),
+    ///         ..GetUploadUrlRequest::default()
+    ///     })
+    ///     .await?;
+    /// println!("{:?} {:?}", answer.upload_param, answer.upload_full_url);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn getuploadurl(
         &self,
         request: &GetUploadUrlRequest,
@@ -300,6 +436,20 @@ impl Client {
     }
 
     /// `POST getconfig` (§2.7), which hands out the typing ticket for a peer.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    /// let config = client
+    ///     .getconfig("o9cq8AbC@im.wechat", Some("context-token"))
+    ///     .await?;
+    /// // Cache it per peer and use it with `sendtyping`.
+    /// println!("typing ticket: {:?}", config.typing_ticket);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn getconfig(
         &self,
         ilink_user_id: &str,
@@ -320,6 +470,24 @@ impl Client {
 
     /// `POST sendtyping` (§2.8). The official client checks only the HTTP status; this
     /// one also fails on a JSON body with a non-zero `ret`, but accepts an empty body.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    /// use ilink::models::TypingStatus;
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    ///
+    /// let peer = "o9cq8AbC@im.wechat";
+    /// let config = client.getconfig(peer, None).await?;
+    /// if let Some(ticket) = config.typing_ticket {
+    ///     client.sendtyping(peer, &ticket, TypingStatus::Typing).await?;
+    ///     // ... compose the reply ...
+    ///     client.sendtyping(peer, &ticket, TypingStatus::Cancel).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn sendtyping(
         &self,
         ilink_user_id: &str,
@@ -337,6 +505,19 @@ impl Client {
 
     /// `POST msg/notifystart` (§2.3): the account is going online. Callers log and ignore
     /// failures, as the official client does.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    /// // Before the poll loop; a failure is only worth a log line.
+    /// if let Err(err) = client.notifystart().await {
+    ///     eprintln!("notifystart failed: {err}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn notifystart(&self) -> Result<(), IlinkError> {
         let body = self.authed_body(&NotifyRequest::default())?;
         self.lenient_call(NOTIFY_START, body).await
@@ -344,6 +525,19 @@ impl Client {
 
     /// `POST msg/notifystop` (§2.3): the account is going offline. Not tied to any
     /// cancellation, so it can finish after the poll was aborted.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ilink::IlinkError> {
+    /// use ilink::{Client, ClientConfig, Secret};
+    ///
+    /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+    /// // When the account stops, after the poll was cancelled.
+    /// if let Err(err) = client.notifystop().await {
+    ///     eprintln!("notifystop failed: {err}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn notifystop(&self) -> Result<(), IlinkError> {
         let body = self.authed_body(&NotifyRequest::default())?;
         self.lenient_call(NOTIFY_STOP, body).await

@@ -100,6 +100,32 @@ pub fn download_url(cdn_base: &str, media: &CdnMedia) -> Result<String, MediaErr
 
 /// Downloads the media of an inbound image, voice, file or video item into `dest`,
 /// choosing URL and key per §7.3.
+///
+/// ```no_run
+/// # async fn example(
+/// #     message: ilink::models::WeixinMessage,
+/// # ) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::path::Path;
+///
+/// use ilink::media::{download_item, select_download, CdnConfig};
+/// use ilink::{Client, ClientConfig, Secret};
+///
+/// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+/// let items = message.item_list.unwrap_or_default();
+/// // At most one media per inbound message (§7.4).
+/// if let Some(selected) = select_download(&items) {
+///     let saved = download_item(
+///         &client,
+///         &CdnConfig::default(),
+///         selected.item,
+///         Path::new("inbound.bin"),
+///     )
+///     .await?;
+///     println!("{} bytes at {}", saved.size, saved.path.display());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn download_item(
     client: &Client,
     cdn: &CdnConfig,
@@ -131,6 +157,24 @@ impl Drop for PartFile {
 /// Downloads `url` into `dest`, decrypting on the way. The data goes to `<dest>.part`
 /// first and is renamed on success; on any failure nothing is left behind. Stops as soon
 /// as the plaintext passes `cdn.max_download_bytes`.
+///
+/// ```no_run
+/// # async fn example(item: ilink::models::MessageItem) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::path::Path;
+///
+/// use ilink::media::{download_key, download_to_file, download_url, media_of, CdnConfig};
+/// use ilink::{Client, ClientConfig, Secret};
+///
+/// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+/// let cdn = CdnConfig::default();
+/// // What `download_item` does, step by step.
+/// let media = media_of(&item).ok_or("no media")?;
+/// let url = download_url(&cdn.cdn_base, media)?;
+/// let key = download_key(&item)?;
+/// download_to_file(&client, &cdn, &url, key, Path::new("inbound.bin")).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn download_to_file(
     client: &Client,
     cdn: &CdnConfig,

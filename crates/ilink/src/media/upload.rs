@@ -53,6 +53,32 @@ impl std::fmt::Debug for UploadedMedia {
 
 /// Uploads the file at `path` for `to_user_id` as `kind`: MD5 and size first, then
 /// `getuploadurl`, then the encrypted upload with up to `cdn.upload_attempts` tries.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::path::Path;
+///
+/// use ilink::media::{items, route_path, upload_file, CdnConfig};
+/// use ilink::{Client, ClientConfig, Secret};
+///
+/// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
+/// let path = Path::new("photo.jpg");
+/// let routed = route_path(path).await?;
+/// let uploaded = upload_file(
+///     &client,
+///     &CdnConfig::default(),
+///     path,
+///     "o9cq8AbC@im.wechat",
+///     routed.kind,
+///     None,
+/// )
+/// .await?;
+/// // The one item of the sendmessage that delivers it.
+/// let item = items::media_item(&uploaded);
+/// # let _ = item;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn upload_file(
     client: &Client,
     cdn: &CdnConfig,
