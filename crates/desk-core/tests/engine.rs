@@ -152,6 +152,17 @@ async fn conversation(engine: &Engine, account: &str, peer: &str) -> Vec<StoredM
         .messages
 }
 
+async fn stored_status(engine: &Engine, account: &str) -> String {
+    let account = account.to_owned();
+    engine
+        .store()
+        .call(move |s| s.account(&account))
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
 fn getupdates_count(sim: &Sim) -> usize {
     sim.requests()
         .iter()
@@ -199,8 +210,12 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
             account_id,
             peer_id,
             message_row_id,
+            item_kind,
+            preview,
         } = event
         {
+            assert_eq!(item_kind, "text");
+            assert!(["one", "two", "for b"].contains(&preview.as_deref().unwrap()));
             seen.push((account_id, peer_id, message_row_id));
         }
     }
@@ -241,11 +256,13 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
             assert!(!event.contains(secret.as_str()), "{event}");
         }
     }
+    assert_eq!(stored_status(&engine, &a.account_id).await, "online");
     engine.shutdown().await;
     assert_eq!(
         engine.accounts().status(&a.account_id),
         AccountStatus::Stopped
     );
+    assert_eq!(stored_status(&engine, &a.account_id).await, "offline");
     let presence = sim.presence_events(&a.bot_id).unwrap();
     assert!(presence.first().unwrap().online, "notifystart first");
     assert!(!presence.last().unwrap().online, "notifystop last");
@@ -331,6 +348,7 @@ async fn stale_token_pauses_polling() {
         engine.accounts().status(&a.account_id),
         AccountStatus::StaleToken { .. }
     ));
+    assert_eq!(stored_status(&engine, &a.account_id).await, "stale_token");
     let polls = getupdates_count(&sim);
     // Pause guard: a send while paused stays queued and is not attempted.
     let entry = engine

@@ -31,6 +31,21 @@ pub enum AccountStatus {
     Stopped,
 }
 
+impl AccountStatus {
+    /// The name stored in `accounts.status` (`offline` when stopped, as for a new
+    /// account).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AccountStatus::Connecting => "connecting",
+            AccountStatus::Online => "online",
+            AccountStatus::BackingOff { .. } => "backing_off",
+            AccountStatus::StaleToken { .. } => "stale_token",
+            AccountStatus::Paused { .. } => "paused",
+            AccountStatus::Stopped => "offline",
+        }
+    }
+}
+
 /// Everything the engine tells its observers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -41,6 +56,11 @@ pub enum EngineEvent {
         peer_id: String,
         /// `messages.id` of the stored row.
         message_row_id: i64,
+        /// `text`, `image`, `voice`, `file`, `video` … as stored.
+        item_kind: String,
+        /// The start of the body text (at most [`PREVIEW_CHARS`] characters), for
+        /// notifications; the full text is in the store.
+        preview: Option<String>,
     },
     /// An account's poller changed state.
     AccountStatusChanged {
@@ -58,6 +78,13 @@ pub enum EngineEvent {
         /// Why it waits or failed, if it does.
         error: Option<String>,
     },
+}
+
+/// Longest `preview` in [`EngineEvent::MessageReceived`].
+pub const PREVIEW_CHARS: usize = 140;
+
+pub(crate) fn preview(text: Option<&str>) -> Option<String> {
+    text.map(|t| t.chars().take(PREVIEW_CHARS).collect())
 }
 
 /// The sending half, cloned into every task.

@@ -67,12 +67,14 @@ impl AccountManager {
             .await
             .map_err(|_| EngineError::TaskFailed)??;
         let Some(token) = token.filter(|t| !t.expose().trim().is_empty()) else {
-            self.rt.set_status(
-                account_id,
-                AccountStatus::Paused {
-                    reason: "no bot token stored: log in again".to_owned(),
-                },
-            );
+            self.rt
+                .set_status(
+                    account_id,
+                    AccountStatus::Paused {
+                        reason: "no bot token stored: log in again".to_owned(),
+                    },
+                )
+                .await;
             return Err(EngineError::MissingToken(account_id.to_owned()));
         };
         let config = ClientConfig {
@@ -132,7 +134,7 @@ impl AccountManager {
         for task in running.tasks {
             let _ = task.await;
         }
-        self.rt.set_status(account_id, AccountStatus::Stopped);
+        self.rt.set_status(account_id, AccountStatus::Stopped).await;
     }
 
     /// Stops every account.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ilink::{ClientConfig, IlinkError};
 use tokio::sync::broadcast;
 
-pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY};
+pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
 pub use manager::AccountManager;
 pub use sender::NO_CONTEXT_TOKEN;
 pub use shared::SharedStore;
@@ -22,7 +22,7 @@ pub use timing::{Clock, SystemClock, Timings};
 
 use crate::secrets::{SecretError, SecretStore};
 use crate::store::{OutboundDraft, OutboxEntry, OutboxState};
-use crate::{CoreError, Store};
+use crate::{CoreError, DataDir, Store};
 
 /// How the engine's operations fail.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,19 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Opens (creating and migrating) the database in `data_dir` and builds the engine.
+    pub fn open(
+        data_dir: &DataDir,
+        secrets: Arc<dyn SecretStore>,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        Ok(Engine::new(
+            Store::open(&data_dir.database())?,
+            secrets,
+            config,
+        ))
+    }
+
     pub fn new(store: Store, secrets: Arc<dyn SecretStore>, config: EngineConfig) -> Engine {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let rt = Arc::new(shared::Runtime::new(

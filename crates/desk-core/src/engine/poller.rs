@@ -11,10 +11,11 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{AccountStatus, EngineEvent};
+use super::events::{preview, AccountStatus, EngineEvent};
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::typing::TypingTickets;
+use crate::inbound::InboundRecord;
 
 pub(crate) struct Poller {
     pub rt: Arc<Runtime>,
@@ -67,7 +68,9 @@ impl PollFailures {
 impl Poller {
     pub async fn run(self) {
         let account_id = self.account_id.as_str();
-        self.rt.set_status(account_id, AccountStatus::Connecting);
+        self.rt
+            .set_status(account_id, AccountStatus::Connecting)
+            .await;
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => {}
@@ -80,7 +83,7 @@ impl Poller {
         if !self.cancel.is_cancelled() {
             self.poll_loop().await;
         }
-        self.rt.set_status(account_id, AccountStatus::Stopped);
+        self.rt.set_status(account_id, AccountStatus::Stopped).await;
         // Not tied to the cancel: it has the client's own control timeout (§2.3).
         if let Err(e) = self.client.notifystop().await {
             tracing::warn!(account_id, error = %e, "notifystop failed (ignored)");
@@ -116,7 +119,7 @@ impl Poller {
                             if let Some(next) = next {
                                 cursor = next;
                             }
-                            self.rt.set_status(&account_id, AccountStatus::Online);
+                            self.rt.set_status(&account_id, AccountStatus::Online).await;
                             continue;
                         }
                         Err(message) => message,
@@ -129,11 +132,14 @@ impl Poller {
                     let until_ms = self.rt.now_ms() + duration_ms(pause);
                     tracing::warn!(account_id, "stale bot token (-14): pausing");
                     self.rt
-                        .set_status(&account_id, AccountStatus::StaleToken { until_ms });
+                        .set_status(&account_id, AccountStatus::StaleToken { until_ms })
+                        .await;
                     if sleep_or_cancel(pause, &self.cancel).await {
                         break;
                     }
-                    self.rt.set_status(&account_id, AccountStatus::Connecting);
+                    self.rt
+                        .set_status(&account_id, AccountStatus::Connecting)
+                        .await;
                     continue;
                 }
                 Err(e) => e.to_string(),
@@ -144,13 +150,15 @@ impl Poller {
             let delay = timings.jittered(failures.record(timings));
             let consecutive = failures.consecutive;
             tracing::warn!(account_id, error = %failure, attempt = consecutive, "poll failed");
-            self.rt.set_status(
-                &account_id,
-                AccountStatus::BackingOff {
-                    attempt: consecutive,
-                    until_ms: self.rt.now_ms() + duration_ms(delay),
-                },
-            );
+            self.rt
+                .set_status(
+                    &account_id,
+                    AccountStatus::BackingOff {
+                        attempt: consecutive,
+                        until_ms: self.rt.now_ms() + duration_ms(delay),
+                    },
+                )
+                .await;
             if sleep_or_cancel(delay, &self.cancel).await {
                 break;
             }
@@ -167,6 +175,14 @@ impl Poller {
         let now_ms = self.rt.now_ms();
         let context_tokens: Vec<Option<String>> =
             msgs.iter().map(|m| m.context_token.clone()).collect();
+        // Kind and preview for the events (the rows hold the same values).
+        let summaries: Vec<(&'static str, Option<String>)> = msgs
+            .iter()
+            .map(|m| {
+                let record = InboundRecord::from_wire(m);
+                (record.item_kind, preview(record.text.as_deref()))
+            })
+            .collect();
         let outcome = self
             .rt
             .store
@@ -182,10 +198,16 @@ impl Poller {
         }
         let any_new = !outcome.new.is_empty();
         for new in &outcome.new {
+            let (item_kind, preview) = summaries
+                .get(new.batch_index)
+                .cloned()
+                .unwrap_or(("none", None));
             self.rt.emit(EngineEvent::MessageReceived {
                 account_id: self.account_id.clone(),
                 peer_id: new.peer_id.clone(),
                 message_row_id: new.message_row_id,
+                item_kind: item_kind.to_owned(),
+                preview,
             });
         }
         if any_new {

@@ -77,19 +77,32 @@ impl Runtime {
         emit(&self.events, event);
     }
 
-    /// Records an account's status and announces it if it changed.
-    pub fn set_status(&self, account_id: &str, status: AccountStatus) {
-        let changed = {
-            let mut map = self.statuses.lock().unwrap_or_else(PoisonError::into_inner);
-            map.insert(account_id.to_owned(), status.clone()).as_ref() != Some(&status)
-        };
-        if changed {
-            tracing::info!(account_id, ?status, "account status");
-            self.emit(EngineEvent::AccountStatusChanged {
-                account_id: account_id.to_owned(),
-                status,
-            });
+    /// Records an account's status (in memory and, by name, in `accounts.status`) and
+    /// announces it if it changed.
+    pub async fn set_status(&self, account_id: &str, status: AccountStatus) {
+        // One task at a time sets an account's status (its poller, or the manager when
+        // no poller runs), so reading first and recording after the write is safe; the
+        // snapshot then never runs ahead of the stored status.
+        if self.status(account_id) == status {
+            return;
         }
+        tracing::info!(account_id, ?status, "account status");
+        let (id, name, now) = (account_id.to_owned(), status.as_str(), self.now_ms());
+        if let Err(e) = self
+            .store
+            .call(move |s| s.set_account_status(&id, name, now))
+            .await
+        {
+            tracing::warn!(account_id, error = %e, "cannot store the account status");
+        }
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(account_id.to_owned(), status.clone());
+        self.emit(EngineEvent::AccountStatusChanged {
+            account_id: account_id.to_owned(),
+            status,
+        });
     }
 
     pub fn status(&self, account_id: &str) -> AccountStatus {
