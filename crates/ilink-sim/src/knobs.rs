@@ -20,7 +20,15 @@ pub enum SendResponse {
     EmptyBody,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// At most `max` accepted sends per (bot, peer) in any `window_ms`; more get ret -2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRateLimit {
+    pub max: u32,
+    pub window_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
     /// Reject a missing `iLink-App-Id`/`ClientVersion`, a bad `X-WECHAT-UIN`, a wrong
@@ -62,6 +70,19 @@ pub struct Knobs {
     /// At-least-once delivery (spec §4.6): each message is delivered once more, with
     /// the same message_id and a new seq, this long after its first delivery.
     pub replay_after_ms: Option<u64>,
+    /// With `replay_after_ms`: the chance that a message is replayed, drawn once per
+    /// message at its first delivery from `StdRng::seed_from_u64(replay_seed)`.
+    pub replay_probability: f64,
+    /// Seed of the replay draws; changing it restarts the sequence.
+    pub replay_seed: u64,
+    /// Redelivery of unacknowledged messages (E7): once delivered, a message is held
+    /// back from `""` and old-cursor polls until this long has passed without a cursor
+    /// acknowledging it; then it is delivered again (same seq and message_id). `None`:
+    /// such polls get every unacknowledged message at once.
+    pub redeliver_unacked_after_ms: Option<u64>,
+    /// Per (bot, peer) send rate limit, separate from the per-token `reply_quota`:
+    /// sends beyond it get ret -2 `prepare failed` ("bursts of sends", spec §1.6).
+    pub send_rate_limit: Option<SendRateLimit>,
     /// Sandbox mode: every new QR is scanned after this long and confirmed (as a new
     /// user) after as long again, with no test driving the phone.
     pub auto_login_ms: Option<u64>,
@@ -88,6 +109,10 @@ impl Default for Knobs {
             send_response: SendResponse::MessageId,
             empty_cursor: false,
             replay_after_ms: None,
+            replay_probability: 1.0,
+            replay_seed: 0,
+            redeliver_unacked_after_ms: None,
+            send_rate_limit: None,
             auto_login_ms: None,
             auto_login_greeting: None,
         }

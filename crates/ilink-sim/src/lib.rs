@@ -31,7 +31,7 @@ mod wire;
 pub use cdn::UploadUrlMode;
 pub use demo::{demo_peers, DemoConfig, DemoPeer};
 pub use faults::{Fault, FaultHit, FaultRule, DEFAULT_HANG_CAP_MS};
-pub use knobs::{Knobs, SendResponse};
+pub use knobs::{Knobs, SendRateLimit, SendResponse};
 pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};
 pub use state::{

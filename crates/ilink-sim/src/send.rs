@@ -126,6 +126,20 @@ fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refus
             return Err(prepare_failed(format!("reply quota of {quota} used up")));
         }
     }
+    // Bursts (spec §1.6): a per-(bot, peer) window, separate from the token's quota.
+    if let Some(limit) = knobs.send_rate_limit {
+        let window = Duration::from_millis(limit.window_ms);
+        let log = bot.send_log.entry(to_user.to_owned()).or_default();
+        while log.front().is_some_and(|at| at.elapsed() >= window) {
+            log.pop_front();
+        }
+        if log.len() >= limit.max as usize {
+            return Err(prepare_failed(format!(
+                "send rate limit: {} sends per {} ms to this user",
+                limit.max, limit.window_ms
+            )));
+        }
+    }
     if msg.get("message_type").and_then(Value::as_u64) != Some(2)
         || msg.get("message_state").and_then(Value::as_u64) != Some(2)
     {
@@ -134,6 +148,12 @@ fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refus
     let flags = item_flags(&item, &state.cdn).map_err(invalid)?;
     if counts {
         ctx.replies += 1;
+    }
+    if knobs.send_rate_limit.is_some() {
+        bot.send_log
+            .entry(to_user.to_owned())
+            .or_default()
+            .push_back(std::time::Instant::now());
     }
     bot.sent.push(SentMessage {
         message_id,

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -130,8 +132,10 @@ pub(crate) struct ContextToken {
 pub(crate) struct Queued {
     pub seq: u64,
     pub msg: Value,
-    /// Already replayed, or itself a replay (replays happen once).
+    /// Already replayed (or decided not to be), or itself a replay (replays happen once).
     pub replayed: bool,
+    /// When a poll last returned it.
+    pub delivered_at: Option<Instant>,
 }
 
 pub(crate) struct Bot {
@@ -146,6 +150,8 @@ pub(crate) struct Bot {
     /// Highest seq a cursor has acknowledged.
     pub acked: u64,
     pub sent: Vec<SentMessage>,
+    /// Accepted send times per peer, kept while a send rate limit is on.
+    pub send_log: HashMap<String, VecDeque<Instant>>,
     pub tickets: HashMap<String, String>,
     pub typing: Vec<TypingEvent>,
     pub presence: Vec<PresenceEvent>,
@@ -178,6 +184,8 @@ pub(crate) struct State {
     pub polls_in_flight: usize,
     /// The demo's users while `--demo` runs (`GET /_sim/demo`), else empty.
     pub demo_peers: Vec<crate::demo::DemoPeer>,
+    /// The replay draws and the `replay_seed` they started from.
+    replay_rng: Option<(u64, StdRng)>,
 }
 
 pub(crate) type Shared = Arc<Mutex<State>>;
@@ -204,6 +212,18 @@ impl State {
             redirect_host,
             ..State::default()
         }
+    }
+
+    /// Whether to replay a message (`replay_probability`), from the RNG of
+    /// `replay_seed`, restarted when that knob changes.
+    pub fn draw_replay(&mut self) -> bool {
+        let seed = self.knobs.replay_seed;
+        let probability = self.knobs.replay_probability.clamp(0.0, 1.0);
+        let rng = match &mut self.replay_rng {
+            Some((current, rng)) if *current == seed => rng,
+            slot => &mut slot.insert((seed, StdRng::seed_from_u64(seed))).1,
+        };
+        rng.random::<f64>() < probability
     }
 
     /// A u64 id above 2^53 never issued before by this emulator.
@@ -243,6 +263,7 @@ impl State {
                 queue: Vec::new(),
                 acked: 0,
                 sent: Vec::new(),
+                send_log: HashMap::new(),
                 tickets: HashMap::new(),
                 typing: Vec::new(),
                 presence: Vec::new(),
@@ -364,6 +385,7 @@ impl State {
             seq,
             msg,
             replayed: false,
+            delivered_at: None,
         });
         bot.notify.notify_waiters();
         Ok(message_id)
@@ -380,6 +402,7 @@ impl State {
             seq,
             msg,
             replayed: true,
+            delivered_at: None,
         });
         bot.notify.notify_waiters();
     }

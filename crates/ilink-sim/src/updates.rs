@@ -94,6 +94,7 @@ pub(crate) async fn getupdates(
 
     let _in_flight = InFlight::enter(&shared);
     let deadline = Instant::now() + hold;
+    let mut next_due: Option<std::time::Instant> = None;
     loop {
         let notify = {
             let state = lock(&shared);
@@ -107,7 +108,8 @@ pub(crate) async fn getupdates(
         // Registered before looking, so an inject between the look and the wait is not lost.
         notified.as_mut().enable();
         {
-            let mut state = lock(&shared);
+            let mut guard = lock(&shared);
+            let state = &mut *guard;
             if state.bot_for_token(&authed.token) != Some(bot_id) {
                 return auth::stale(StaleShape::Getupdates, state.knobs.stale_includes_ret);
             }
@@ -115,16 +117,44 @@ pub(crate) async fn getupdates(
             let Some(bot) = state.bots.get_mut(bot_id) else {
                 return auth::stale(StaleShape::Getupdates, false);
             };
+            let now = std::time::Instant::now();
+            let stall = knobs.redeliver_unacked_after_ms.map(Duration::from_millis);
+            let acked = bot.acked;
             let mut msgs = Vec::new();
+            let mut first_deliveries = Vec::new();
+            let mut redelivered = 0;
             for queued in bot.queue.iter_mut().filter(|q| q.seq > from) {
+                if let (Some(stall), Some(at), true) =
+                    (stall, queued.delivered_at, queued.seq > acked)
+                {
+                    // Delivered, not acknowledged yet: the server waits before redelivering.
+                    let due = at + stall;
+                    if now < due {
+                        next_due = Some(next_due.map_or(due, |d: std::time::Instant| d.min(due)));
+                        continue;
+                    }
+                    redelivered += 1;
+                }
+                queued.delivered_at = Some(now);
                 msgs.push(queued.msg.clone());
-                if let (Some(delay), false) = (knobs.replay_after_ms, queued.replayed) {
+                if !queued.replayed {
                     queued.replayed = true;
-                    schedule_replay(&shared, bot_id, queued.msg.clone(), delay);
+                    first_deliveries.push(queued.msg.clone());
                 }
             }
             if !msgs.is_empty() || Instant::now() >= deadline {
                 let position = bot.queue.last().map_or(from, |q| q.seq.max(from));
+                if let Some(delay) = knobs.replay_after_ms {
+                    for msg in first_deliveries {
+                        if state.draw_replay() {
+                            schedule_replay(&shared, bot_id, msg, delay);
+                        }
+                    }
+                }
+                if redelivered > 0 {
+                    let note = format!("redelivered {redelivered} unacknowledged message(s)");
+                    state.note(authed.log_id, [note]);
+                }
                 let cursor = if knobs.empty_cursor {
                     String::new()
                 } else {
@@ -138,7 +168,11 @@ pub(crate) async fn getupdates(
                 }));
             }
         }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
+        // Wake for a held-back message falling due, if that is before the hold ends.
+        let wake = next_due
+            .take()
+            .map_or(deadline, |due| Instant::from_std(due).min(deadline));
+        let _ = tokio::time::timeout_at(wake, notified).await;
     }
 }
 
