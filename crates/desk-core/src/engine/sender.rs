@@ -149,8 +149,8 @@ impl Sender {
             let expires_ms = entry.created_ms.saturating_add(limit);
             if self.rt.now_ms() >= expires_ms {
                 let reason = format!(
-                    "expired: the peer did not write again within {} h",
-                    limit / 3_600_000
+                    "expired: the peer did not write again within {}",
+                    describe_ms(limit)
                 );
                 self.set_state(entry, OutboxState::Failed, Some(&reason))
                     .await?;
@@ -283,6 +283,18 @@ impl Sender {
     }
 }
 
+/// `26 h`, `90 min`, `300 ms`: the largest unit that divides evenly.
+fn describe_ms(ms: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [(3_600_000, "h"), (60_000, "min"), (1_000, "s"), (1, "ms")];
+    UNITS
+        .iter()
+        .find(|(size, _)| ms >= *size && ms % size == 0)
+        .map_or_else(
+            || format!("{ms} ms"),
+            |(size, unit)| format!("{} {unit}", ms / size),
+        )
+}
+
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -326,6 +338,14 @@ fn text_message(peer_id: &str, context_token: &str, text: &str, now_ms: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(describe_ms(24 * 3_600_000), "24 h");
+        assert_eq!(describe_ms(90 * 60_000), "90 min");
+        assert_eq!(describe_ms(300), "300 ms");
+        assert_eq!(describe_ms(0), "0 ms");
+    }
 
     #[test]
     fn outbound_text_has_one_item_and_a_fresh_client_id() {
