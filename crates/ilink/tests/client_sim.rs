@@ -602,3 +602,50 @@ async fn qr_endpoints_issue_and_confirm_a_login() {
 
     assert_no_violations(&sim, &[]);
 }
+
+#[tokio::test]
+async fn an_id_only_partial_quote_resolves_against_the_received_message() {
+    use ilink::quote::resolve_partial_quote;
+    use serde_json::json;
+
+    let sim = sim().await;
+    let bot = sim.create_bot();
+    let client = client(&sim, &bot);
+
+    let quoted_id = sim
+        .inject_text(&bot.bot_id, &bot.user_id, "你好，世界。你好，朋友。")
+        .unwrap();
+    let (quoted, cursor) = receive(&client, "").await;
+    // A newer WeChat client sends only the id (as a number) and the selected part;
+    // `startindex` 0 style zero values may be left out.
+    sim.inject_items(
+        &bot.bot_id,
+        &bot.user_id,
+        vec![json!({
+            "type": 1,
+            "text_item": {"text": "这句"},
+            "ref_msg": {
+                "svr_id": quoted_id,
+                "partial_text": {"start": "你好", "startindex": 1, "end": "。"}
+            }
+        })],
+    )
+    .unwrap();
+    let (quoting, _) = receive(&client, &cursor).await;
+    let items = quoting.item_list.unwrap();
+    let ref_msg = items[0].ref_msg.as_ref().expect("ref_msg");
+    // The id survives exactly, so it finds the quoted message (the quote-store key).
+    assert_eq!(ref_msg.svr_id, quoted.message_id);
+    let full_text = quoted.item_list.unwrap()[0]
+        .text_item
+        .as_ref()
+        .unwrap()
+        .text
+        .clone()
+        .unwrap();
+    let partial = ref_msg.partial_text.as_ref().expect("partial_text");
+    assert_eq!(
+        resolve_partial_quote(&full_text, partial),
+        Some("你好，朋友。")
+    );
+}
