@@ -607,11 +607,32 @@ async fn the_outbox_survives_a_restart_and_is_then_delivered() {
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(sim.sent_messages(&a.bot_id).unwrap().is_empty());
+    let stored_cursor = Store::open(&path)
+        .unwrap()
+        .cursor(&a.account_id)
+        .unwrap()
+        .expect("cursor stored");
+    let polls_before = getupdates_count(&sim);
 
     let engine = Engine::new(Store::open(&path).unwrap(), secrets, config());
     let mut rx = engine.subscribe();
     engine.accounts().start_enabled().await.unwrap();
     next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    // Polling resumed from the stored cursor.
+    eventually("a poll after the restart", || {
+        getupdates_count(&sim) > polls_before
+    })
+    .await;
+    let first_poll = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint.contains("getupdates"))
+        .nth(polls_before)
+        .unwrap();
+    assert_eq!(
+        first_poll.body["get_updates_buf"].as_str(),
+        Some(stored_cursor.expose())
+    );
     assert_eq!(sent_texts(&sim, &a.bot_id), ["sent after restart"]);
     // The inbound message is not redelivered into the log after the restart either.
     let rows = conversation(&engine, &a.account_id, "alice@im.wechat").await;
@@ -795,4 +816,28 @@ async fn disabling_one_account_leaves_the_other_running_and_is_remembered() {
         .statuses()
         .values()
         .all(|s| *s == AccountStatus::Stopped));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_engine_cancels_its_polls() {
+    let sim = sim_with(|k| {
+        k.poll_hold_ms = 120_000;
+        k.longpolling_timeout_ms = 130_000;
+    })
+    .await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &[]);
+    let engine = Engine::new(store, secrets, config());
+    engine.accounts().start(&a.account_id).await.unwrap();
+    eventually("a poll in flight", || sim.polls_in_flight() > 0).await;
+    drop(engine);
+    eventually("the poll abandoned", || sim.polls_in_flight() == 0).await;
+    eventually("notifystop", || {
+        sim.presence_events(&a.bot_id)
+            .unwrap()
+            .last()
+            .is_some_and(|p| !p.online)
+    })
+    .await;
 }
