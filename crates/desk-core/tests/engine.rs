@@ -579,6 +579,15 @@ async fn send_errors_retry_then_fail_with_the_reason() {
     assert_eq!(entry.state, OutboxState::Failed);
     assert_eq!(entry.attempts, 3);
     assert_eq!(sent_texts(&sim, &a.bot_id), ["eventually"]);
+
+    // The user retries it: a fresh set of attempts, and this time it goes out.
+    assert!(engine.retry_outbound(doomed.id).await.unwrap());
+    next_event(&mut rx, delivery(doomed.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["eventually", "never"]);
+    assert!(
+        !engine.retry_outbound(doomed.id).await.unwrap(),
+        "delivered"
+    );
     engine.shutdown().await;
 }
 
@@ -840,4 +849,33 @@ async fn dropping_the_engine_cancels_its_polls() {
             .is_some_and(|p| !p.online)
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_waiting_message_is_not_sent_when_the_peer_writes() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let entry = engine
+        .send_text(&a.account_id, "Carol@im.wechat", "never mind")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::WaitingForWindow)).await;
+    assert!(engine.cancel_outbound(entry.id).await.unwrap());
+    let failed = next_event(&mut rx, delivery(entry.id, OutboxState::Failed)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = failed else {
+        unreachable!()
+    };
+    assert_eq!(error.as_deref(), Some(desk_core::engine::CANCELLED));
+    assert!(!engine.cancel_outbound(entry.id).await.unwrap());
+
+    sim.inject_text(&a.bot_id, "Carol@im.wechat", "hello")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let later = engine
+        .send_text(&a.account_id, "Carol@im.wechat", "this one")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(later.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["this one"]);
+    engine.shutdown().await;
 }

@@ -17,6 +17,9 @@ use tokio::sync::broadcast;
 pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
 pub use manager::AccountManager;
 pub use sender::NO_CONTEXT_TOKEN;
+
+/// The error shown on an outbound message the user cancelled.
+pub const CANCELLED: &str = "cancelled";
 pub use shared::SharedStore;
 pub use timing::{Clock, SystemClock, Timings};
 
@@ -145,16 +148,68 @@ impl Engine {
             })
             .await?
             .ok_or_else(|| EngineError::UnknownAccount(account_id.to_owned()))?;
+        self.announce(&entry, OutboxState::Queued, None);
+        self.accounts.wake_sender(account_id);
+        Ok(entry)
+    }
+
+    /// Retries a failed or waiting outbound message with a fresh set of attempts. Returns
+    /// false if it is neither.
+    pub async fn retry_outbound(&self, outbox_id: i64) -> Result<bool, EngineError> {
+        let now = self.rt.now_ms();
+        let entry = self
+            .rt
+            .store
+            .call(move |s| {
+                if !s.requeue_outbox(outbox_id, now)? {
+                    return Ok(None);
+                }
+                s.outbox_entry(outbox_id)
+            })
+            .await?;
+        let Some(entry) = entry else {
+            return Ok(false);
+        };
+        self.announce(&entry, OutboxState::Queued, None);
+        self.accounts.wake_sender(&entry.account_id);
+        Ok(true)
+    }
+
+    /// Gives up on an outbound message that is not delivered yet: it is marked failed
+    /// with the reason `cancelled`. Returns false if it already finished. A send already
+    /// on the wire may still be delivered (and is then shown as such).
+    pub async fn cancel_outbound(&self, outbox_id: i64) -> Result<bool, EngineError> {
+        let now = self.rt.now_ms();
+        let entry = self
+            .rt
+            .store
+            .call(move |s| {
+                let Some(entry) = s.outbox_entry(outbox_id)? else {
+                    return Ok(None);
+                };
+                if matches!(entry.state, OutboxState::Delivered | OutboxState::Failed) {
+                    return Ok(None);
+                }
+                s.set_outbox_state(outbox_id, OutboxState::Failed, Some(CANCELLED), now)?;
+                Ok(Some(entry))
+            })
+            .await?;
+        let Some(entry) = entry else {
+            return Ok(false);
+        };
+        self.announce(&entry, OutboxState::Failed, Some(CANCELLED));
+        Ok(true)
+    }
+
+    fn announce(&self, entry: &OutboxEntry, state: OutboxState, error: Option<&str>) {
         self.rt.emit(EngineEvent::DeliveryUpdated {
             outbox_id: entry.id,
             account_id: entry.account_id.clone(),
             peer_id: entry.peer_id.clone(),
             message_row_id: entry.message_row_id,
-            state: OutboxState::Queued,
-            error: None,
+            state,
+            error: error.map(str::to_owned),
         });
-        self.accounts.wake_sender(account_id);
-        Ok(entry)
     }
 
     /// Stops every account (each sends notifystop) and waits for their tasks.

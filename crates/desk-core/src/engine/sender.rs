@@ -33,8 +33,9 @@ pub(crate) struct Sender {
     /// Per peer (lower-cased): the token a waiting message was refused with (`None`:
     /// there was none). The peer's messages wait until the stored token differs.
     refused_token: HashMap<String, Option<String>>,
-    /// When a message that failed may be tried again.
-    retry_at: HashMap<i64, Instant>,
+    /// When a message that failed may be tried again, and its attempt count then (a
+    /// different count means it was requeued by the user: try at once).
+    retry_at: HashMap<i64, (i64, Instant)>,
     /// Pieces of a split text already delivered, so a retry does not repeat them.
     pieces_done: HashMap<i64, (usize, String, Option<String>)>,
 }
@@ -114,9 +115,9 @@ impl Sender {
             if blocked.contains(&key) {
                 continue;
             }
-            if let Some(at) = self.retry_at.get(&entry.id) {
-                if Instant::now() < *at {
-                    next = earliest(next, Some(*at));
+            if let Some(&(attempts, at)) = self.retry_at.get(&entry.id) {
+                if attempts == entry.attempts && Instant::now() < at {
+                    next = earliest(next, Some(at));
                     blocked.insert(key);
                     continue;
                 }
@@ -235,7 +236,7 @@ impl Sender {
             }
             _ => {
                 let at = Instant::now() + self.rt.timings.send_delay(attempts);
-                self.retry_at.insert(entry.id, at);
+                self.retry_at.insert(entry.id, (entry.attempts + 1, at));
                 self.set_state(entry, OutboxState::Queued, Some(&reason))
                     .await?;
                 Ok(Outcome::Blocked(Some(at)))

@@ -196,6 +196,27 @@ impl Store {
         Ok(changed > 0)
     }
 
+    /// Puts a failed or waiting entry back in the queue for a fresh set of attempts (the
+    /// user pressed retry). Returns false if the entry is not failed or waiting.
+    pub fn requeue_outbox(&self, id: i64, now_ms: i64) -> Result<bool, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let changed = tx.execute(
+            "UPDATE outbox SET state = 'queued', attempts = 0, last_error = NULL,
+                updated_ms = ?2
+             WHERE id = ?1 AND state IN ('failed', 'waiting_for_window')",
+            params![id, now_ms],
+        )?;
+        if changed > 0 {
+            tx.execute(
+                "UPDATE messages SET delivery = 'queued', error = NULL
+                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
     /// Records a send the server accepted (`ret == 0`): the entry is delivered and the log
     /// row gets the ids the quote store needs (ILINK.md §5.6).
     pub fn mark_outbox_delivered(
@@ -331,6 +352,41 @@ mod tests {
         assert!(!store
             .set_outbox_state(999, OutboxState::Failed, None, 7)
             .unwrap());
+    }
+
+    #[test]
+    fn only_failed_or_waiting_entries_are_requeued_with_fresh_attempts() {
+        let store = store();
+        let entry = store.enqueue_outbound(&draft("p", "x"), 1).unwrap();
+        assert!(
+            !store.requeue_outbox(entry.id, 2).unwrap(),
+            "queued already"
+        );
+        store
+            .set_outbox_state(entry.id, OutboxState::Sending, None, 3)
+            .unwrap();
+        store
+            .set_outbox_state(entry.id, OutboxState::Failed, Some("HTTP 503"), 4)
+            .unwrap();
+        assert!(store.requeue_outbox(entry.id, 5).unwrap());
+        let again = store.outbox_entry(entry.id).unwrap().unwrap();
+        assert_eq!(
+            (again.state, again.attempts, again.last_error),
+            (OutboxState::Queued, 0, None)
+        );
+        let page = store.conversation_page("acc", "p", None, 5).unwrap();
+        assert_eq!(
+            (
+                page.messages[0].delivery.as_str(),
+                page.messages[0].error.as_deref()
+            ),
+            ("queued", None)
+        );
+        store
+            .mark_outbox_delivered(entry.id, "c:1", None, 6)
+            .unwrap();
+        assert!(!store.requeue_outbox(entry.id, 7).unwrap(), "delivered");
+        assert!(!store.requeue_outbox(999, 7).unwrap());
     }
 
     #[test]
