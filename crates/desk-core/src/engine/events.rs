@@ -48,6 +48,7 @@ impl AccountStatus {
 
 /// Everything the engine tells its observers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EngineEvent {
     /// A new inbound message was committed to the store (after the transaction).
