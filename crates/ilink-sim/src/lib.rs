@@ -26,6 +26,7 @@ mod send;
 mod server;
 mod state;
 mod updates;
+mod voice;
 mod wire;
 
 pub use cdn::UploadUrlMode;
@@ -37,3 +38,4 @@ pub use server::{Sim, SimConfig};
 pub use state::{
     BotInfo, BotSummary, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent,
 };
+pub use voice::{silk_voice, silk_voice_clip, DEFAULT_VOICE_MS, SILK_SAMPLE_RATE};

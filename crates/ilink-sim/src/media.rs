@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::cdn::{cdn_base, encode_component, Blob};
-use crate::crypto;
 use crate::state::{SimError, State};
+use crate::{crypto, voice};
 
 /// What the inbound item is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +47,27 @@ pub enum KeyForm {
 pub struct InboundMedia {
     #[serde(flatten)]
     pub kind: MediaKind,
-    /// The plaintext; the emulator encrypts it.
-    #[serde(with = "base64_bytes")]
+    /// The plaintext; the emulator encrypts it. Empty for a voice message: the sim's
+    /// own SILK clip ([`crate::silk_voice_clip`], 1.5 s); over HTTP `bytes` may then be
+    /// left out.
+    #[serde(default, with = "base64_bytes")]
     pub bytes: Vec<u8>,
     pub key_form: KeyForm,
     /// Also give `media.full_url`.
     pub full_url: bool,
+}
+
+impl InboundMedia {
+    /// A voice message carrying the sim's real SILK v3 clip (Tencent variant, 1.5 s,
+    /// 24 kHz), with or without a transcript, key as base64 of hex (E16).
+    pub fn silk_voice(text: Option<String>) -> InboundMedia {
+        InboundMedia {
+            kind: MediaKind::Voice { text },
+            bytes: voice::silk_voice_clip(),
+            key_form: KeyForm::HexBase64,
+            full_url: false,
+        }
+    }
 }
 
 mod base64_bytes {
@@ -76,8 +91,14 @@ impl State {
         &mut self,
         bot_id: &str,
         peer: &str,
-        media: InboundMedia,
+        mut media: InboundMedia,
     ) -> Result<u64, SimError> {
+        // A voice without bytes gets the sim's own SILK clip. SILK gives its real
+        // length; other bytes get 1 s.
+        if matches!(media.kind, MediaKind::Voice { .. }) && media.bytes.is_empty() {
+            media.bytes = voice::silk_voice_clip();
+        }
+        let playtime = voice::silk_playtime_ms(&media.bytes).unwrap_or(1000);
         // Fail before storing anything if the bot or peer is wrong.
         let bot = self.bot(bot_id)?;
         if !bot.peers.iter().any(|p| p == peer) {
@@ -146,7 +167,7 @@ impl State {
             MediaKind::Voice { text } => {
                 let mut voice = json!({
                     "media": cdn_media, "encode_type": 6, "bits_per_sample": 16,
-                    "sample_rate": 24000, "playtime": 1000,
+                    "sample_rate": voice::SILK_SAMPLE_RATE, "playtime": playtime,
                 });
                 if let Some(text) = text {
                     voice["text"] = json!(text);

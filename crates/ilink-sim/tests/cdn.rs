@@ -521,3 +521,72 @@ async fn large_uploads_reach_the_checks() {
     assert_eq!(resp.status(), 400);
     assert!(resp.headers().contains_key("x-error-message"));
 }
+
+/// Decrypts AES-128-ECB with PKCS#7 padding.
+fn ecb_decrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::generic_array::GenericArray;
+    use aes::cipher::{BlockDecrypt, KeyInit};
+    let cipher = aes::Aes128::new(GenericArray::from_slice(key));
+    let mut out = data.to_vec();
+    for block in out.chunks_exact_mut(16) {
+        cipher.decrypt_block(GenericArray::from_mut_slice(block));
+    }
+    let pad = *out.last().unwrap() as usize;
+    assert!((1..=16).contains(&pad));
+    out.truncate(out.len() - pad);
+    out
+}
+
+#[tokio::test]
+async fn injected_voice_is_real_silk_that_decrypts_from_the_cdn() {
+    let sim = sim_with(|k| k.poll_hold_ms = 100).await;
+    let bot = sim.create_bot();
+    sim.inject_media(
+        &bot.bot_id,
+        &bot.user_id,
+        InboundMedia::silk_voice(Some("语音".into())),
+    )
+    .unwrap();
+    // Over HTTP, without bytes: the sim's clip, no transcript.
+    let resp = reqwest::Client::new()
+        .post(format!("{}_sim/bots/{}/inject_media", sim.base_url(), bot.bot_id))
+        .json(&json!({ "peer_id": bot.user_id, "kind": "voice", "key_form": "hex_base64", "full_url": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let msgs = poll(&sim, &bot.token, "").await.json()["msgs"].clone();
+    assert_eq!(msgs.as_array().unwrap().len(), 2);
+    for (i, msg) in msgs.as_array().unwrap().iter().enumerate() {
+        let voice = &msg["item_list"][0]["voice_item"];
+        assert_eq!(voice["encode_type"], 6);
+        assert_eq!(voice["sample_rate"], 24000);
+        assert_eq!(voice["playtime"], 1500);
+        assert_eq!(voice.get("text").is_some(), i == 0);
+        let key = hex::decode(
+            STANDARD
+                .decode(voice["media"]["aes_key"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let param = voice["media"]["encrypt_query_param"].as_str().unwrap();
+        let url = format!(
+            "{}/download?encrypted_query_param={}",
+            sim.cdn_base_url(),
+            enc(param)
+        );
+        let resp = reqwest::get(url).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let silk = ecb_decrypt(&key, &resp.bytes().await.unwrap());
+        assert!(silk.starts_with(b"\x02#!SILK_V3"));
+        assert_eq!(silk, ilink_sim::silk_voice_clip());
+        let pcm = silk_codec::decode_silk(&silk, 24_000).unwrap();
+        assert_eq!(pcm.len(), 24_000 * 3 / 2 * 2, "1.5 s of 16-bit samples");
+    }
+    assert_eq!(
+        msgs[1]["item_list"][0]["voice_item"]["media"]["full_url"]
+            .as_str()
+            .map(|u| u.contains("/download?")),
+        Some(true)
+    );
+}

@@ -107,12 +107,30 @@ async fn the_demo_timeline_delivers_every_kind_of_message() {
     assert_eq!(file_item["len"], body.len().to_string());
     assert_eq!(file_item["file_name"], "meeting-notes.txt");
 
-    // Voice: one with a transcript, one without; the bytes are the labelled placeholder.
+    // Voice: one with a transcript, one without; both real SILK v3 (Tencent variant)
+    // of their playtime.
     let voice = msgs.iter().find(|m| kind(m) == "voice+text").unwrap();
     assert!(voice["item_list"][0]["voice_item"]["text"]
         .as_str()
         .unwrap()
         .contains("开会"));
+    for wanted in ["voice+text", "voice"] {
+        let voice = msgs.iter().find(|m| kind(m) == wanted).unwrap();
+        let item = &voice["item_list"][0]["voice_item"];
+        assert_eq!(item["encode_type"], 6);
+        let key = hex::decode(
+            STANDARD
+                .decode(item["media"]["aes_key"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let param = item["media"]["encrypt_query_param"].as_str().unwrap();
+        let silk = decrypt(&key, &download(&sim, param).await);
+        assert!(silk.starts_with(b"\x02#!SILK_V3"), "{wanted}");
+        let pcm = silk_codec::decode_silk(&silk, 24_000).unwrap();
+        let ms = pcm.len() as u64 / 2 * 1000 / 24_000;
+        assert_eq!(item["playtime"].as_u64(), Some(ms), "{wanted}");
+    }
 
     // The quote names the earlier message by id and embeds it.
     let quote = msgs.iter().find(|m| kind(m) == "quote").unwrap();

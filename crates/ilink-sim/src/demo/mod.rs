@@ -14,6 +14,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::media::{InboundMedia, KeyForm, MediaKind};
 use crate::state::{lock, Shared, SimError, State};
+use crate::voice;
 
 pub use script::DemoPeer;
 
@@ -54,6 +55,12 @@ pub(crate) fn start(shared: Shared, config: DemoConfig) -> JoinHandle<()> {
         state.knobs.auto_login_ms = Some(config.login_step_ms);
         state.knobs.auto_login_greeting = Some("你好！This is ilink-sim's demo user.".to_owned());
         state.demo_peers = demo_peers();
+    }
+    // Encode the voice clips now (real SILK, cached), not on the timeline's first turn.
+    for (_, say) in script::TIMELINE {
+        if let script::Say::Voice { playtime_ms, .. } = say {
+            voice::silk_voice(*playtime_ms);
+        }
     }
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(config.tick);
@@ -125,7 +132,7 @@ fn step(state: &mut State, bot_id: &str, progress: &mut Progress) -> Result<(), 
                     kind: MediaKind::Voice {
                         text: transcript.map(str::to_owned),
                     },
-                    bytes: script::PLACEHOLDER_VOICE.to_vec(),
+                    bytes: voice::silk_voice(*playtime_ms),
                     key_form: KeyForm::HexBase64,
                     full_url: false,
                 },
@@ -164,7 +171,7 @@ fn quote_item(quoted_id: Option<u64>, step: usize, peer: &DemoPeer, text: &str) 
     item
 }
 
-/// The media injector uses a fixed voice length; the demo's voices differ.
+/// The media injector gives its own clip's length; the demo's voices differ.
 fn set_playtime(state: &mut State, bot_id: &str, playtime_ms: u32) {
     let Ok(bot) = state.bot_mut(bot_id) else {
         return;

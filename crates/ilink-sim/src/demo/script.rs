@@ -25,12 +25,6 @@ pub(crate) const PEERS: [DemoPeer; 3] = [
     },
 ];
 
-/// The voice bytes. No SILK encoder is at hand, so this is **not audio**: a labelled
-/// placeholder a client should treat as an unknown codec (spec §11 q10) and fall back
-/// to the transcript or a "voice" label.
-pub(crate) const PLACEHOLDER_VOICE: &[u8] =
-    b"ILINK-SIM PLACEHOLDER VOICE: not SILK, not audio; show voice_item.text or a label\n";
-
 /// What one step of the timeline injects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Say {
@@ -41,6 +35,7 @@ pub(crate) enum Say {
         name: &'static str,
         body: &'static str,
     },
+    /// Real SILK of this length (a synthesised tone glide, `crate::voice`).
     Voice {
         transcript: Option<&'static str>,
         playtime_ms: u32,
