@@ -390,6 +390,11 @@ async fn stop_aborts_the_long_poll_in_flight() {
     let engine = Engine::new(store, secrets, config());
     engine.accounts().start(&a.account_id).await.unwrap();
     eventually("a poll in flight", || sim.polls_in_flight() > 0).await;
+    // Online after notifystart, while the first long-poll is still held.
+    assert_eq!(
+        engine.accounts().status(&a.account_id),
+        AccountStatus::Online
+    );
     // Well under the poll hold: the stop did not wait for the server.
     tokio::time::timeout(WAIT, engine.accounts().stop(&a.account_id))
         .await

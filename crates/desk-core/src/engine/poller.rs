@@ -74,8 +74,11 @@ impl Poller {
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => {}
-            result = self.client.notifystart() => {
-                if let Err(e) = result {
+            result = self.client.notifystart() => match result {
+                // The server took the token: online while the first long-poll is held
+                // (which can take 35 s), until a poll says otherwise.
+                Ok(()) => self.rt.set_status(account_id, AccountStatus::Online).await,
+                Err(e) => {
                     tracing::warn!(account_id, error = %e, "notifystart failed (ignored)");
                 }
             }
