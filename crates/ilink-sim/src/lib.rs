@@ -6,9 +6,10 @@
 //! (issue and status), getupdates, sendmessage, getconfig, sendtyping,
 //! notifystart/stop, getuploadurl and the CDN upload and download. Tests drive it
 //! through methods on [`Sim`] or the JSON routes under `/_sim/`: bots, inbound
-//! messages, the QR scanner, token revocation, knobs, one-shot and seeded probabilistic faults
-//! and a request log. The crate README lists them all. [`Sim::start_demo`] runs the sandbox scenario
-//! of `ilink-sim --demo`.
+//! messages (voice as real SILK), the QR scanner, token revocation, knobs (redelivery,
+//! send rate limit, …), one-shot and seeded probabilistic faults and a request log. The
+//! crate README lists them all. [`Sim::start_demo`] runs the sandbox scenario of
+//! `ilink-sim --demo`.
 
 mod account;
 mod agent;
