@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::login::LoginState;
 use crate::store::OutboxState;
 
 /// How many events a slow subscriber may fall behind before it misses some (it then
@@ -78,6 +79,21 @@ pub enum EngineEvent {
         state: OutboxState,
         /// Why it waits or failed, if it does.
         error: Option<String>,
+    },
+    /// A QR login moved on ([`crate::Engine::start_login`]). Carries no token.
+    LoginProgress { login_id: String, state: LoginState },
+    /// A login by the same WeChat user replaced this account (ILINK.md §3.3 step 4): it
+    /// is disabled, its token deleted, its log kept.
+    AccountReplaced {
+        account_id: String,
+        replaced_by: String,
+    },
+    /// The account was removed; `kept_log` says whether its messages stayed.
+    AccountRemoved { account_id: String, kept_log: bool },
+    /// The account's alias changed (`None`: cleared).
+    AccountRenamed {
+        account_id: String,
+        alias: Option<String>,
     },
 }
 

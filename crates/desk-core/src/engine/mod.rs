@@ -2,6 +2,8 @@
 //! the typed event stream, tied together by [`Engine`].
 
 pub mod events;
+mod lifecycle;
+pub mod login;
 mod manager;
 mod poller;
 mod sender;
@@ -15,6 +17,7 @@ use ilink::{ClientConfig, IlinkError};
 use tokio::sync::broadcast;
 
 pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
+pub use login::{LoginHandle, LoginOptions, LoginState};
 pub use manager::AccountManager;
 pub use sender::NO_CONTEXT_TOKEN;
 
@@ -71,7 +74,8 @@ impl Default for EngineConfig {
 /// cancels every task.
 pub struct Engine {
     rt: Arc<shared::Runtime>,
-    accounts: AccountManager,
+    accounts: Arc<AccountManager>,
+    logins: Arc<login::Logins>,
 }
 
 impl Engine {
@@ -81,25 +85,50 @@ impl Engine {
         secrets: Arc<dyn SecretStore>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        Ok(Engine::new(
+        Ok(Engine::new_in(
             Store::open(&data_dir.database())?,
+            data_dir,
             secrets,
             config,
         ))
     }
 
+    /// An engine without a data directory: no media files are written (and none
+    /// deleted).
     pub fn new(store: Store, secrets: Arc<dyn SecretStore>, config: EngineConfig) -> Engine {
+        Engine::build(store, None, secrets, config)
+    }
+
+    /// An engine on `store` whose media files live in `data_dir`.
+    pub fn new_in(
+        store: Store,
+        data_dir: &DataDir,
+        secrets: Arc<dyn SecretStore>,
+        config: EngineConfig,
+    ) -> Engine {
+        Engine::build(store, Some(data_dir.clone()), secrets, config)
+    }
+
+    fn build(
+        store: Store,
+        data_dir: Option<DataDir>,
+        secrets: Arc<dyn SecretStore>,
+        config: EngineConfig,
+    ) -> Engine {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        let rt = Arc::new(shared::Runtime::new(
+        let mut rt = shared::Runtime::new(
             SharedStore::new(store),
             secrets,
             events,
             config.timings,
             config.clock,
             config.client,
-        ));
+        );
+        rt.media_root = data_dir.as_ref().map(|d| d.root().to_owned());
+        let rt = Arc::new(rt);
         Engine {
-            accounts: AccountManager::new(Arc::clone(&rt)),
+            accounts: Arc::new(AccountManager::new(Arc::clone(&rt))),
+            logins: Arc::new(login::Logins::default()),
             rt,
         }
     }
@@ -210,6 +239,78 @@ impl Engine {
             state,
             error: error.map(str::to_owned),
         });
+    }
+
+    /// Starts a QR login (ILINK.md §3). Progress arrives as
+    /// [`EngineEvent::LoginProgress`] with the handle's id; on success the account is
+    /// stored, stale accounts of the same WeChat user are replaced, and it starts.
+    pub async fn start_login(&self, options: LoginOptions) -> Result<LoginHandle, EngineError> {
+        login::start(
+            Arc::clone(&self.rt),
+            Arc::clone(&self.accounts),
+            Arc::clone(&self.logins),
+            options,
+        )
+        .await
+    }
+
+    /// Sends a verify code to a running login; false if it is not running.
+    pub fn submit_login_code(&self, login_id: &str, code: &str) -> bool {
+        self.logins.submit(login_id, code)
+    }
+
+    /// Cancels a running login; false if it is not running.
+    pub fn cancel_login(&self, login_id: &str) -> bool {
+        self.logins.cancel(login_id)
+    }
+
+    /// Removes an account: its tasks stop and its bot token leaves the secret store.
+    /// With `keep_log` its messages and conversations stay (the account is disabled and
+    /// marked [`crate::store::STATUS_REMOVED`]); otherwise every row goes, and its media
+    /// folder `media/<account>/` with them.
+    pub async fn remove_account(
+        &self,
+        account_id: &str,
+        keep_log: bool,
+    ) -> Result<(), EngineError> {
+        let found = if keep_log {
+            lifecycle::retire(
+                &self.rt,
+                &self.accounts,
+                account_id,
+                crate::store::STATUS_REMOVED,
+            )
+            .await?
+        } else {
+            lifecycle::delete(&self.rt, &self.accounts, account_id).await?
+        };
+        if !found {
+            return Err(EngineError::UnknownAccount(account_id.to_owned()));
+        }
+        self.rt.emit(EngineEvent::AccountRemoved {
+            account_id: account_id.to_owned(),
+            kept_log: keep_log,
+        });
+        Ok(())
+    }
+
+    /// Sets an account's alias; a blank one clears it.
+    pub async fn rename_account(&self, account_id: &str, alias: &str) -> Result<(), EngineError> {
+        let alias = Some(alias.trim().to_owned()).filter(|a| !a.is_empty());
+        let (id, stored, now) = (account_id.to_owned(), alias.clone(), self.rt.now_ms());
+        if !self
+            .rt
+            .store
+            .call(move |s| s.set_account_alias(&id, stored.as_deref(), now))
+            .await?
+        {
+            return Err(EngineError::UnknownAccount(account_id.to_owned()));
+        }
+        self.rt.emit(EngineEvent::AccountRenamed {
+            account_id: account_id.to_owned(),
+            alias,
+        });
+        Ok(())
     }
 
     /// Stops every account (each sends notifystop) and waits for their tasks.

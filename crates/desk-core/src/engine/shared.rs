@@ -46,6 +46,8 @@ pub(crate) struct Runtime {
     pub timings: Timings,
     pub clock: Arc<dyn Clock>,
     pub client_config: ClientConfig,
+    /// The data directory, when the engine has one (media files live under it).
+    pub media_root: Option<std::path::PathBuf>,
     statuses: Mutex<HashMap<String, AccountStatus>>,
 }
 
@@ -65,6 +67,7 @@ impl Runtime {
             timings,
             clock,
             client_config,
+            media_root: None,
             statuses: Mutex::new(HashMap::new()),
         }
     }

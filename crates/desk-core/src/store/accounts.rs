@@ -161,6 +161,89 @@ impl Store {
     }
 }
 
+/// `accounts.status` of an account whose WeChat user logged in again as a new bot
+/// (ILINK.md §3.3 step 4): disabled, token gone, log kept.
+pub const STATUS_REPLACED: &str = "replaced";
+/// `accounts.status` of an account removed with its log kept.
+pub const STATUS_REMOVED: &str = "removed";
+
+/// The error recorded on outbound messages that were still waiting when their account
+/// was removed or replaced.
+pub const ACCOUNT_GONE: &str = "account removed";
+
+impl Store {
+    /// Sets or clears (`None`) the alias; false if there is no such account.
+    pub fn set_account_alias(
+        &self,
+        account_id: &str,
+        alias: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let changed = self.conn().execute(
+            "UPDATE accounts SET alias = ?2, updated_ms = ?3 WHERE account_id = ?1",
+            params![account_id, alias, now_ms],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Retires an account but keeps its log (messages, peers, conversations): it is
+    /// disabled with `status` ([`STATUS_REPLACED`] or [`STATUS_REMOVED`]), its cursor
+    /// (which embeds the old token) and context tokens are deleted, and its unfinished
+    /// outbound messages fail with [`ACCOUNT_GONE`]. Returns the failed outbox ids, or
+    /// `None` if there is no such account.
+    pub fn retire_account(
+        &self,
+        account_id: &str,
+        status: &str,
+        now_ms: i64,
+    ) -> Result<Option<Vec<i64>>, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let changed = tx.execute(
+            "UPDATE accounts SET enabled = 0, status = ?2, updated_ms = ?3 WHERE account_id = ?1",
+            params![account_id, status, now_ms],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        tx.execute("DELETE FROM cursors WHERE account_id = ?1", [account_id])?;
+        tx.execute(
+            "DELETE FROM context_tokens WHERE account_id = ?1",
+            [account_id],
+        )?;
+        let unfinished: Vec<i64> = {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM outbox WHERE account_id = ?1
+                 AND state IN ('queued', 'sending', 'waiting_for_window') ORDER BY id",
+            )?;
+            let rows = stmt.query_map([account_id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.execute(
+            "UPDATE messages SET delivery = 'failed', error = ?2
+             WHERE id IN (SELECT message_id FROM outbox WHERE account_id = ?1
+                          AND state IN ('queued', 'sending', 'waiting_for_window'))",
+            params![account_id, ACCOUNT_GONE],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'failed', last_error = ?2, updated_ms = ?3
+             WHERE account_id = ?1 AND state IN ('queued', 'sending', 'waiting_for_window')",
+            params![account_id, ACCOUNT_GONE, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(Some(unfinished))
+    }
+
+    /// Up to `limit` account ids, newest first (by when they were added), for the
+    /// login's `local_token_list`.
+    pub fn newest_account_ids(&self, limit: usize) -> Result<Vec<String>, CoreError> {
+        let mut stmt = self.conn().prepare(
+            "SELECT account_id FROM accounts ORDER BY created_ms DESC, account_id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -239,8 +322,31 @@ pub(crate) mod tests {
         assert_eq!((a.status.as_str(), a.updated_ms), ("paused", 6));
         assert!(!store.set_account_enabled("nope", true, 1).unwrap());
 
+        assert!(store.set_account_alias("b", Some("Sales"), 7).unwrap());
+        assert_eq!(
+            store.account("b").unwrap().unwrap().alias.as_deref(),
+            Some("Sales")
+        );
+        assert!(store.set_account_alias("b", None, 8).unwrap());
+        assert_eq!(store.account("b").unwrap().unwrap().alias, None);
+        assert!(!store.set_account_alias("nope", None, 8).unwrap());
+        assert_eq!(store.newest_account_ids(10).unwrap(), ["b", "a"]);
+        assert_eq!(store.newest_account_ids(1).unwrap(), ["b"]);
+
         assert!(store.delete_account("a").unwrap());
         assert!(!store.delete_account("a").unwrap());
         assert_eq!(store.list_accounts().unwrap().len(), 1);
+
+        assert_eq!(
+            store.retire_account("nope", STATUS_REMOVED, 9).unwrap(),
+            None
+        );
+        assert_eq!(
+            store.retire_account("b", STATUS_REPLACED, 9).unwrap(),
+            Some(vec![])
+        );
+        let b = store.account("b").unwrap().unwrap();
+        assert!(!b.enabled);
+        assert_eq!(b.status, STATUS_REPLACED);
     }
 }

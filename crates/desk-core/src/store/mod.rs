@@ -9,7 +9,7 @@ pub mod messages;
 mod migrations;
 pub mod outbox;
 
-pub use accounts::{Account, AccountUpsert};
+pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
 pub use dedupe::MIN_DEDUPE_RETENTION;
 pub use inbound::{InboundCommit, NewInbound};
