@@ -1,17 +1,51 @@
 //! `weixin-desk-cli`: the same engine and data directory as the desktop app, headless.
 
+mod commands;
+mod error;
+mod render;
+mod secrets;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use desk_core::{DataDir, Locale, Store};
+use desk_core::{DataDir, Locale};
+
+use crate::commands::Context;
+use crate::error::CliError;
+use crate::secrets::SecretsMode;
+
+const ABOUT: &str = "Weixin Desk, headless: the desktop app's engine, data directory and store";
+
+const LONG_ABOUT: &str = "\
+Weixin Desk, headless: the desktop app's engine, data directory and store.
+
+Bot tokens live in the OS keyring (--secrets keyring), as in the app. Where no keyring
+works (a server without a D-Bus session), --secrets auto (the default) falls back to
+this process's memory and says so; --secrets memory asks for that outright. A token
+kept in memory is forgotten when the command ends, so `run` and `send` then take it
+again on stdin with --token-stdin (used for that process only, never written
+anywhere). Tokens are never taken from the command line and never written to disk in
+plaintext.
+
+Accounts are added with `add-account` (token on stdin) until the `login` command with
+a terminal QR code exists; that comes later.";
 
 #[derive(Parser)]
-#[command(name = "weixin-desk-cli", version, about = "Weixin Desk, headless")]
+#[command(name = "weixin-desk-cli", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
     /// Data directory (default: the desktop app's, $XDG_DATA_HOME/weixin-desk).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Where bot tokens are kept: auto (keyring, else memory with a warning), keyring,
+    /// or memory (forgotten when the command ends).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    secrets: SecretsMode,
+    /// Try things out against an iLink emulator (ilink-sim) at URL: `add-account`
+    /// files new accounts under it, and `run`/`send` only touch accounts whose API base
+    /// is URL, so a real account's token is never sent to the emulator.
+    #[arg(long, global = true, value_name = "URL")]
+    sim: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,43 +58,93 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the accounts with their last status, whether they are enabled and alias.
+    Accounts {
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add (or update) an account from a bot id and token, without a QR login. The
+    /// token is read from stdin.
+    AddAccount(commands::accounts::AddAccount),
+    /// Run the engine for every enabled account, printing events as they happen, until
+    /// Ctrl-C or SIGTERM.
+    Run(commands::run::RunArgs),
+    /// Queue a text for a peer and wait for its delivery state.
+    Send(commands::send::SendArgs),
+    /// Print a conversation, oldest first.
+    Log(commands::history::LogArgs),
+    /// Search the text of every stored message, newest first.
+    Search(commands::history::SearchArgs),
+    /// Write messages as JSON Lines (one object per line; no secrets).
+    Export(commands::history::ExportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("weixin-desk-cli: {err}");
-            ExitCode::FAILURE
+            if !matches!(err, CliError::Outcome { .. }) {
+                eprintln!("weixin-desk-cli: {err}");
+            }
+            err.exit_code()
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), desk_core::CoreError> {
+/// Engine diagnostics go to stderr, warnings and up unless RUST_LOG says otherwise.
+/// (The secret-store fallback is reported by the CLI itself, in plain words.)
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,desk_core::secrets=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
     let data_dir = match cli.data_dir {
         Some(dir) => DataDir::at(dir)?,
         None => DataDir::default_for_user()?,
     };
-    let store = Store::open(&data_dir.database())?;
+    let ctx = Context {
+        data_dir,
+        secrets: cli.secrets,
+        sim: cli.sim,
+    };
     match cli.command {
-        Command::Info { json } => {
-            let system = std::env::var("LANG").ok();
-            let locale = Locale::resolve(store.saved_locale()?, system.as_deref());
-            if json {
-                let info = serde_json::json!({
-                    "version": desk_core::VERSION,
-                    "data_dir": data_dir.root(),
-                    "locale": locale,
-                    "schema_version": store.schema_version()?,
-                });
-                println!("{info}");
-            } else {
-                println!("Weixin Desk {}", desk_core::VERSION);
-                println!("data directory: {}", data_dir.root().display());
-                println!("language: {}", locale.tag());
-            }
-        }
+        Command::Info { json } => info(&ctx, json),
+        Command::Accounts { json } => commands::accounts::list(&ctx, json),
+        Command::AddAccount(args) => commands::accounts::add(&ctx, args),
+        Command::Run(args) => commands::run::run(&ctx, args),
+        Command::Send(args) => commands::send::send(&ctx, args),
+        Command::Log(args) => commands::history::log(&ctx, args),
+        Command::Search(args) => commands::history::search(&ctx, args),
+        Command::Export(args) => commands::history::export(&ctx, args),
+    }
+}
+
+fn info(ctx: &Context, json: bool) -> Result<(), CliError> {
+    let store = ctx.store()?;
+    let system = std::env::var("LANG").ok();
+    let locale = Locale::resolve(store.saved_locale()?, system.as_deref());
+    if json {
+        let info = serde_json::json!({
+            "version": desk_core::VERSION,
+            "data_dir": ctx.data_dir.root(),
+            "locale": locale,
+            "schema_version": store.schema_version()?,
+        });
+        println!("{info}");
+    } else {
+        println!("Weixin Desk {}", desk_core::VERSION);
+        println!("data directory: {}", ctx.data_dir.root().display());
+        println!("language: {}", locale.tag());
     }
     Ok(())
 }

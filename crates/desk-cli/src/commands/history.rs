@@ -1,0 +1,161 @@
+//! Reading the store: `log`, `search` and `export`. No engine, no secrets.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use desk_core::store::{PageCursor, StoredMessage};
+use desk_core::Store;
+
+use super::Context;
+use crate::error::CliError;
+use crate::render::{log_line, search_line};
+
+/// Messages read per store call when a whole conversation is walked.
+const PAGE: usize = 500;
+
+#[derive(Args)]
+pub struct LogArgs {
+    /// The account (its id, or its bot id).
+    #[arg(long, value_name = "ID")]
+    account: String,
+    /// The peer's WeChat user id.
+    peer: String,
+    /// How many of the newest messages to show.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    limit: usize,
+    /// Print JSON Lines (one message object per line) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn log(ctx: &Context, args: LogArgs) -> Result<(), CliError> {
+    let store = ctx.store()?;
+    let account = super::resolve_account(&store, &args.account)?;
+    let mut page = store.conversation_page(&account.account_id, &args.peer, None, args.limit)?;
+    page.messages.reverse();
+    if page.messages.is_empty() && !args.json {
+        println!("no messages with {}", args.peer);
+    }
+    print_messages(&page.messages, args.json, log_line)
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// Words that must all appear (case-insensitive; Chinese works too).
+    #[arg(required = true, num_args = 1..)]
+    text: Vec<String>,
+    /// Most hits to show.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    limit: usize,
+    /// Print JSON Lines (one message object per line) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
+    let hits = ctx.store()?.search(&args.text.join(" "), args.limit)?;
+    if hits.is_empty() && !args.json {
+        println!("no messages found");
+    }
+    print_messages(&hits, args.json, search_line)
+}
+
+fn print_messages(
+    messages: &[StoredMessage],
+    json: bool,
+    line: fn(&StoredMessage) -> String,
+) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    for m in messages {
+        let text = if json { to_json(m)? } else { line(m) };
+        writeln!(out, "{text}").map_err(|e| CliError::io("cannot write to stdout", e))?;
+    }
+    Ok(())
+}
+
+fn to_json(m: &StoredMessage) -> Result<String, CliError> {
+    // StoredMessage leaves out the CDN reference, raw JSON and context tokens.
+    serde_json::to_string(m)
+        .map_err(|e| CliError::io("cannot encode a message", std::io::Error::other(e)))
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Only this account (default: all).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// The file to write (created owner-only; it holds other people's messages).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
+    let store = ctx.store()?;
+    let accounts = match &args.account {
+        Some(id) => vec![super::resolve_account(&store, id)?],
+        None => store.list_accounts()?,
+    };
+    let what = format!("cannot write {}", args.out.display());
+    if args.force {
+        match std::fs::remove_file(&args.out) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CliError::io(what, e)),
+        }
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&args.out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::Usage(format!(
+                "{} exists; pass --force to replace it",
+                args.out.display()
+            ))
+        } else {
+            CliError::io(what.clone(), e)
+        }
+    })?;
+    let mut out = BufWriter::new(file);
+    let mut count = 0usize;
+    for account in &accounts {
+        for conversation in store.list_conversations(&account.account_id)? {
+            for m in whole_conversation(&store, &account.account_id, &conversation.peer_id)? {
+                writeln!(out, "{}", to_json(&m)?).map_err(|e| CliError::io(what.clone(), e))?;
+                count += 1;
+            }
+        }
+    }
+    out.into_inner()
+        .map_err(|e| CliError::io(what.clone(), e.into_error()))?
+        .sync_all()
+        .map_err(|e| CliError::io(what, e))?;
+    eprintln!("{count} messages written to {}", args.out.display());
+    Ok(())
+}
+
+/// Every message of a conversation, oldest first.
+fn whole_conversation(
+    store: &Store,
+    account_id: &str,
+    peer_id: &str,
+) -> Result<Vec<StoredMessage>, CliError> {
+    let mut all = Vec::new();
+    let mut before: Option<PageCursor> = None;
+    loop {
+        let page = store.conversation_page(account_id, peer_id, before, PAGE)?;
+        all.extend(page.messages);
+        match page.older {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    all.reverse();
+    Ok(all)
+}

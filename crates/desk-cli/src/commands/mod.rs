@@ -1,0 +1,93 @@
+//! The commands, and what they share: the data directory, the secret-store choice and
+//! the emulator switch.
+
+pub mod accounts;
+pub mod history;
+pub mod run;
+pub mod send;
+
+use desk_core::store::Account;
+use desk_core::{DataDir, EngineConfig, Store};
+
+use crate::error::CliError;
+use crate::secrets::SecretsMode;
+
+pub struct Context {
+    pub data_dir: DataDir,
+    pub secrets: SecretsMode,
+    /// `--sim URL`.
+    pub sim: Option<String>,
+}
+
+impl Context {
+    pub fn store(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.data_dir.database())?)
+    }
+
+    /// The engine's configuration; an emulator on loopback is reached without proxies.
+    pub fn engine_config(&self) -> EngineConfig {
+        let mut config = EngineConfig::default();
+        if self.sim.is_some() {
+            config.client.use_system_proxy = false;
+        }
+        config
+    }
+
+    /// Whether `run`/`send` may use this account: always without `--sim`; with it, only
+    /// accounts filed under the emulator's URL.
+    pub fn may_use(&self, account: &Account) -> bool {
+        match &self.sim {
+            None => true,
+            Some(url) => same_url(url, &account.base_url),
+        }
+    }
+
+    /// Refuses an account that `--sim` rules out, with the reason.
+    pub fn check_may_use(&self, account: &Account) -> Result<(), CliError> {
+        if self.may_use(account) {
+            return Ok(());
+        }
+        Err(CliError::Usage(format!(
+            "account {} talks to {}, not to the emulator given with --sim; its token is not \
+             sent there (drop --sim to use it)",
+            account.account_id, account.base_url
+        )))
+    }
+}
+
+pub fn same_url(a: &str, b: &str) -> bool {
+    a.trim().trim_end_matches('/') == b.trim().trim_end_matches('/')
+}
+
+/// A multi-threaded runtime for the engine's commands.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// The account named `id`, as stored or as a bot id (`…@im.bot`).
+pub fn resolve_account(store: &Store, id: &str) -> Result<Account, CliError> {
+    if let Some(account) = store.account(id)? {
+        return Ok(account);
+    }
+    store
+        .account(&ilink::account_id::normalize(id))?
+        .ok_or_else(|| CliError::Usage(format!("no account {id:?} (see `accounts`)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_match_without_the_trailing_slash() {
+        assert!(same_url("http://127.0.0.1:9/", "http://127.0.0.1:9"));
+        assert!(!same_url(
+            "http://127.0.0.1:9/",
+            "https://ilinkai.weixin.qq.com"
+        ));
+    }
+}

@@ -1,0 +1,166 @@
+//! `run`: the engine for every enabled account, one line per event, until Ctrl-C or
+//! SIGTERM.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use clap::Args;
+use desk_core::secrets::SecretStore;
+use desk_core::{Engine, EngineEvent};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use super::{runtime, Context};
+use crate::error::CliError;
+use crate::render::{event_json, event_line, now_ms};
+use crate::secrets::{self, WithGivenToken};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Run only this account (repeatable); a named account runs even if disabled.
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+    /// Read the bot token of the one --account from stdin and use it for this process
+    /// only (for --secrets memory, or to try a token without storing it).
+    #[arg(long, requires = "accounts")]
+    token_stdin: bool,
+    /// Print each event as a JSON object (one per line) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
+    if args.token_stdin && args.accounts.len() != 1 {
+        return Err(CliError::Usage(
+            "--token-stdin takes the token of exactly one --account".into(),
+        ));
+    }
+    let store = ctx.store()?;
+    let mut chosen = Vec::new();
+    if args.accounts.is_empty() {
+        for account in store.list_accounts()?.into_iter().filter(|a| a.enabled) {
+            if ctx.may_use(&account) {
+                chosen.push(account.account_id);
+            } else {
+                eprintln!(
+                    "skipping {}: it talks to {}, not to the --sim emulator",
+                    account.account_id, account.base_url
+                );
+            }
+        }
+    } else {
+        for id in &args.accounts {
+            let account = super::resolve_account(&store, id)?;
+            ctx.check_may_use(&account)?;
+            chosen.push(account.account_id);
+        }
+    }
+    drop(store);
+    let given = if args.token_stdin {
+        Some(secrets::read_token_from_stdin()?)
+    } else {
+        None
+    };
+    let opened = secrets::open(ctx.secrets)?;
+    let secret_store: Arc<dyn SecretStore> = match given {
+        Some(token) => Arc::new(WithGivenToken::new(&chosen[0], token, opened.store)),
+        None => opened.store,
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        // Signals first, so one that arrives while accounts start is not fatal.
+        let mut signals = Signals::new()?;
+        let engine = Engine::open(&ctx.data_dir, secret_store, ctx.engine_config())?;
+        let mut events = engine.subscribe();
+        let mut running = 0;
+        for id in &chosen {
+            match engine.accounts().start(id).await {
+                Ok(()) => running += 1,
+                Err(e) => eprintln!("{id} not started: {e}"),
+            }
+        }
+        // What starting already announced.
+        drain(&mut events, args.json);
+        if running == 0 {
+            engine.shutdown().await;
+            return Err(CliError::NoAccountRunning);
+        }
+        eprintln!("running {running} account(s); Ctrl-C or SIGTERM stops");
+        let why = loop {
+            tokio::select! {
+                why = signals.next() => break why,
+                event = events.recv() => match event {
+                    Ok(event) => print_event(&event, args.json),
+                    Err(RecvError::Lagged(n)) => {
+                        eprintln!("note: {n} events were missed; the store has everything")
+                    }
+                    Err(RecvError::Closed) => break "the engine stopped",
+                },
+            }
+        };
+        eprintln!("{why}: stopping");
+        tokio::select! {
+            () = engine.shutdown() => {}
+            why = signals.next() => {
+                eprintln!("{why} again: leaving without waiting for notifystop");
+                return Ok(());
+            }
+        }
+        drain(&mut events, args.json);
+        Ok(())
+    })
+}
+
+fn print_event(event: &EngineEvent, json: bool) {
+    let now = now_ms();
+    let line = if json {
+        event_json(now, event)
+    } else {
+        event_line(now, event)
+    };
+    // A closed stdout must not stop the engine: the store keeps everything.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>, json: bool) {
+    loop {
+        match events.try_recv() {
+            Ok(event) => print_event(&event, json),
+            Err(TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// Ctrl-C and (on Unix) SIGTERM.
+pub struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn new() -> Result<Signals, CliError> {
+        Ok(Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| CliError::io("cannot listen for SIGTERM", e))?,
+        })
+    }
+
+    /// Waits for the next one and names it.
+    pub async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "interrupted",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! `send`: queue a text through the engine and wait, bounded, for its delivery state.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use desk_core::secrets::SecretStore;
+use desk_core::store::OutboxState;
+use desk_core::{Engine, EngineEvent};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::run::Signals;
+use super::{runtime, Context};
+use crate::error::CliError;
+use crate::render::plain;
+use crate::secrets::{self, WithGivenToken};
+
+/// Exit code when the message failed.
+pub const EXIT_FAILED: u8 = 3;
+/// Exit code when the wait ended before a delivery state (the message stays queued).
+pub const EXIT_NOT_YET: u8 = 4;
+
+#[derive(Args)]
+#[command(after_help = "\
+Exit status: 0 when delivered, or when it waits for the peer's reply window (it stays in \
+the outbox and goes out when the peer writes again while `run` or the app runs); 3 when \
+it failed; 4 when --wait ran out first (still queued: it is retried the next time the \
+account runs); 1 on any other error.
+
+The account polls while `send` runs, as in `run`; do not send for an account that a \
+`run` or the app is polling at the same time.")]
+pub struct SendArgs {
+    /// The sending account (its id, or its bot id).
+    #[arg(long, value_name = "ID")]
+    account: String,
+    /// The peer's WeChat user id (as on the wire, e.g. `…@im.wechat`).
+    #[arg(long, value_name = "PEER")]
+    to: String,
+    /// The text; read from stdin when left out (unless --token-stdin takes stdin).
+    text: Option<String>,
+    /// Send a file instead of text: not supported yet.
+    #[arg(long, value_name = "PATH", conflicts_with = "text")]
+    file: Option<PathBuf>,
+    /// How long to wait for the delivery state, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    wait: u64,
+    /// Read the account's bot token from stdin and use it for this process only.
+    #[arg(long)]
+    token_stdin: bool,
+}
+
+enum Outcome {
+    Final(OutboxState, Option<String>),
+    TimedOut,
+    Interrupted,
+}
+
+pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
+    if let Some(path) = &args.file {
+        return Err(CliError::Usage(format!(
+            "cannot send {}: sending files is not supported yet (the engine has no media \
+             send API); only text can be sent",
+            path.display()
+        )));
+    }
+    let store = ctx.store()?;
+    let account = super::resolve_account(&store, &args.account)?;
+    ctx.check_may_use(&account)?;
+    drop(store);
+    let (text, token) = match (args.text, args.token_stdin) {
+        (Some(text), true) => (text, Some(secrets::read_token_from_stdin()?)),
+        (Some(text), false) => (text, None),
+        (None, true) => {
+            return Err(CliError::Usage(
+                "give the text as an argument: stdin carries the token".into(),
+            ))
+        }
+        (None, false) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::io("cannot read the text from stdin", e))?;
+            (text, None)
+        }
+    };
+    let opened = secrets::open(ctx.secrets)?;
+    let secret_store: Arc<dyn SecretStore> = match token {
+        Some(token) => Arc::new(WithGivenToken::new(
+            &account.account_id,
+            token,
+            opened.store,
+        )),
+        None => opened.store,
+    };
+    let id = account.account_id;
+    let wait = Duration::from_secs(args.wait);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let mut signals = Signals::new()?;
+        let engine = Engine::open(&ctx.data_dir, secret_store, ctx.engine_config())?;
+        let mut events = engine.subscribe();
+        engine.accounts().start(&id).await?;
+        let entry = match engine.send_text(&id, &args.to, &text).await {
+            Ok(entry) => entry,
+            Err(e) => {
+                engine.shutdown().await;
+                return Err(e.into());
+            }
+        };
+        println!("queued as outbox #{}", entry.id);
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(wait, final_state(&mut events, entry.id)) => {
+                outcome.unwrap_or(Outcome::TimedOut)
+            }
+            _ = signals.next() => Outcome::Interrupted,
+        };
+        engine.shutdown().await;
+        report(outcome, entry.id, args.wait)
+    })
+}
+
+/// Waits for the outbox entry's next delivered, waiting or failed state; prints retries.
+async fn final_state(
+    events: &mut tokio::sync::broadcast::Receiver<EngineEvent>,
+    outbox: i64,
+) -> Outcome {
+    loop {
+        match events.recv().await {
+            Ok(EngineEvent::DeliveryUpdated {
+                outbox_id,
+                state,
+                error,
+                ..
+            }) if outbox_id == outbox => match state {
+                OutboxState::Delivered | OutboxState::WaitingForWindow | OutboxState::Failed => {
+                    return Outcome::Final(state, error)
+                }
+                OutboxState::Queued | OutboxState::Sending => {
+                    if let Some(e) = error {
+                        eprintln!("{}, retrying: {}", state.as_str(), plain(&e, false));
+                    }
+                }
+            },
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return Outcome::TimedOut,
+        }
+    }
+}
+
+fn report(outcome: Outcome, outbox: i64, wait_secs: u64) -> Result<(), CliError> {
+    let reason = |e: Option<String>| {
+        e.map(|e| format!(": {}", plain(&e, false)))
+            .unwrap_or_default()
+    };
+    match outcome {
+        Outcome::Final(OutboxState::Delivered, _) => {
+            println!("delivered");
+            Ok(())
+        }
+        Outcome::Final(OutboxState::WaitingForWindow, error) => {
+            println!(
+                "waiting_for_window{}; it stays in the outbox and goes out when the peer \
+                 writes again while `run` or the app runs",
+                reason(error)
+            );
+            Ok(())
+        }
+        Outcome::Final(state, error) => {
+            let message = format!("{}{}", state.as_str(), reason(error));
+            println!("{message}");
+            Err(CliError::Outcome {
+                message,
+                code: EXIT_FAILED,
+            })
+        }
+        Outcome::TimedOut | Outcome::Interrupted => {
+            let why = match outcome {
+                Outcome::Interrupted => "interrupted".to_owned(),
+                _ => format!("no delivery state within {wait_secs} s"),
+            };
+            let message = format!(
+                "not delivered yet ({why}); outbox #{outbox} stays queued and is retried the \
+                 next time the account runs"
+            );
+            println!("{message}");
+            Err(CliError::Outcome {
+                message,
+                code: EXIT_NOT_YET,
+            })
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Terminal output: times, message text as plain text, and one line per engine event.
+//! Text from the network may hold terminal control sequences; they are shown escaped,
+//! never passed to the terminal.
+
+use desk_core::engine::{AccountStatus, EngineEvent};
+use desk_core::store::StoredMessage;
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of an epoch-milliseconds time.
+pub fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// `text` safe for a terminal: control characters and bidirectional overrides escaped;
+/// line breaks kept only if `keep_newlines`, else shown as `\n`.
+pub fn plain(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if keep_newlines => out.push('\n'),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push('\t'),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// What a message shows: its text, or a placeholder for media.
+pub fn body(m: &StoredMessage, keep_newlines: bool) -> String {
+    let mut parts = Vec::new();
+    if m.item_kind != "text" {
+        let mut media = format!("[{}", m.item_kind);
+        if let Some(name) = &m.media_file_name {
+            media.push_str(&format!(" {}", plain(name, false)));
+        }
+        if let Some(size) = m.media_size {
+            media.push_str(&format!(", {size} bytes"));
+        }
+        media.push(']');
+        parts.push(media);
+    }
+    if let Some(quote) = &m.quote_text {
+        parts.push(format!("(quoting \"{}\")", plain(quote, false)));
+    }
+    if let Some(text) = &m.text {
+        parts.push(plain(text, keep_newlines));
+    }
+    parts.join(" ")
+}
+
+/// One message of a conversation log, continuation lines indented.
+pub fn log_line(m: &StoredMessage) -> String {
+    let arrow = if m.direction == "in" {
+        format!("<- {}", plain(&m.peer_id, false))
+    } else {
+        let mut state = m.delivery.clone();
+        if let Some(error) = &m.error {
+            state.push_str(&format!(": {}", plain(error, false)));
+        }
+        format!("-> [{state}]")
+    };
+    let text = body(m, true).replace('\n', "\n    ");
+    format!("{} {arrow}: {text}", utc(m.create_time_ms))
+}
+
+/// One search hit, with its account and peer.
+pub fn search_line(m: &StoredMessage) -> String {
+    let arrow = if m.direction == "in" { "<-" } else { "->" };
+    format!(
+        "{} {} {arrow} {}: {}",
+        utc(m.create_time_ms),
+        m.account_id,
+        plain(&m.peer_id, false),
+        body(m, false)
+    )
+}
+
+/// An account status in words.
+pub fn status(status: &AccountStatus) -> String {
+    match status {
+        AccountStatus::BackingOff { attempt, until_ms } => format!(
+            "backing_off (failure {attempt}, next try {} UTC)",
+            utc(*until_ms)
+        ),
+        AccountStatus::StaleToken { until_ms } => format!(
+            "stale_token (log in again; polling resumes {} UTC)",
+            utc(*until_ms)
+        ),
+        AccountStatus::Paused { reason } => format!("paused: {}", plain(reason, false)),
+        other => other.as_str().to_owned(),
+    }
+}
+
+/// One line for one engine event. Events carry no tokens, cursors or context tokens.
+/// Kinds of event this build does not describe in words are shown as their JSON.
+#[allow(unreachable_patterns)]
+pub fn event_line(time_ms: i64, event: &EngineEvent) -> String {
+    let time = utc(time_ms);
+    match event {
+        EngineEvent::AccountStatusChanged {
+            account_id,
+            status: s,
+        } => {
+            format!("{time} {account_id} status {}", status(s))
+        }
+        EngineEvent::MessageReceived {
+            account_id,
+            peer_id,
+            message_row_id,
+            item_kind,
+            preview,
+        } => {
+            let mut line = format!(
+                "{time} {account_id} message #{message_row_id} from {} [{item_kind}]",
+                plain(peer_id, false)
+            );
+            if let Some(p) = preview {
+                line.push_str(&format!(": {}", plain(p, false)));
+            }
+            line
+        }
+        EngineEvent::DeliveryUpdated {
+            outbox_id,
+            account_id,
+            peer_id,
+            state,
+            error,
+            ..
+        } => {
+            let mut line = format!(
+                "{time} {account_id} outbox #{outbox_id} to {}: {}",
+                plain(peer_id, false),
+                state.as_str()
+            );
+            if let Some(e) = error {
+                line.push_str(&format!(" ({})", plain(e, false)));
+            }
+            line
+        }
+        other => {
+            let mut value = serde_json::to_value(other).unwrap_or_default();
+            let kind = value
+                .as_object_mut()
+                .and_then(|o| o.remove("type"))
+                .and_then(|t| t.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "event".to_owned());
+            format!("{time} {kind} {}", plain(&value.to_string(), false))
+        }
+    }
+}
+
+/// The event as one JSON object with the time it was seen.
+pub fn event_json(time_ms: i64, event: &EngineEvent) -> String {
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("time_ms".into(), time_ms.into());
+    }
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_795_000_000_123), "2026-11-18 11:06:40");
+        assert_eq!(utc(-1000), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(plain("a\u{1b}[31mb", false), "a\\u{001b}[31mb");
+        assert_eq!(plain("x\ny", false), "x\\ny");
+        assert_eq!(plain("x\ny", true), "x\ny");
+        assert_eq!(plain("abc\u{202e}def", true), "abc\\u{202e}def");
+        assert_eq!(plain("你好 <b>", false), "你好 <b>");
+    }
+}

@@ -1,0 +1,507 @@
+//! The real `weixin-desk-cli` binary against an in-process ilink-sim on loopback:
+//! add-account (token on stdin), `run` in a child process, `send`, `log`, `search` and
+//! `export`. Secrets are kept in memory (`--secrets memory`), so `run` and `send` get
+//! the token again on stdin. Waits are generous; nothing asserts on timing. Every child
+//! process is killed when its guard drops.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use ilink_sim::{BotInfo, Knobs, Sim, SimConfig};
+
+const WAIT: Duration = Duration::from_secs(60);
+const PEER: &str = "alice@im.wechat";
+
+struct Harness {
+    sim: Sim,
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    tmp: PathBuf,
+    // Last, so the sim's tasks stop before the runtime goes.
+    rt: tokio::runtime::Runtime,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt
+            .block_on(Sim::start(SimConfig {
+                knobs: Knobs {
+                    poll_hold_ms: 1_000,
+                    ..Knobs::default()
+                },
+                ..SimConfig::default()
+            }))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        Harness {
+            data: tmp.path().join("data"),
+            tmp: tmp.path().to_owned(),
+            _tmp: tmp,
+            sim,
+            rt,
+        }
+    }
+
+    /// The CLI on this harness's data directory, secrets in memory, against the sim.
+    fn cli(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
+        cmd.arg("--data-dir")
+            .arg(&self.data)
+            .args(["--secrets", "memory", "--sim", &self.sim.base_url()])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// A sim bot with a peer, added as an account through the CLI; returns its id.
+    fn add_bot(&self) -> (BotInfo, String) {
+        let bot = self.sim.create_bot();
+        self.sim.add_peer(&bot.bot_id, PEER).unwrap();
+        let out = with_stdin(
+            self.cli().args([
+                "add-account",
+                "--bot-id",
+                &bot.bot_id,
+                "--token-stdin",
+                "--alias",
+                "Support",
+            ]),
+            &format!("{}\n", bot.token),
+        );
+        assert_ok(&out);
+        let accounts: serde_json::Value = serde_json::from_slice(
+            &assert_ok(&self.cli().args(["accounts", "--json"]).output().unwrap()).stdout,
+        )
+        .unwrap();
+        let account = accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["bot_id"] == bot.bot_id.as_str())
+            .expect("the account is listed")
+            .clone();
+        assert_eq!(account["alias"], "Support");
+        assert_eq!(account["enabled"], true);
+        (bot, account["account_id"].as_str().unwrap().to_owned())
+    }
+}
+
+fn with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A child that refuses before reading its stdin closes it: not an error here.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let guard = Guard(Some(child));
+    guard.into_output()
+}
+
+fn assert_ok(out: &Output) -> &Output {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Kills and reaps the child unless it was waited for.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn into_output(mut self) -> Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    /// Waits (bounded) for the exit; panics if it does not come.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child().try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Lines of a child's stream, as they come.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let hit = wanted(&line);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+            Err(_) => panic!("no wanted line; seen so far:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    let mut printed = String::new();
+
+    // `run` in a child: the token comes on stdin, for that process only.
+    let mut run = Guard(Some(
+        h.cli()
+            .args(["run", "--account", &account, "--token-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        stdin.write_all(bot.token.as_bytes()).unwrap();
+    }
+    let stdout = lines_of(run.child().stdout.take().unwrap());
+    let stderr = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| {
+        l.contains(&account) && l.contains("status online")
+    });
+    h.sim
+        .inject_text(&bot.bot_id, PEER, "hello from alice 你好\u{1b}[31m")
+        .unwrap();
+    wait_line(&stdout, &mut seen, |l| {
+        l.contains("message #") && l.contains("hello from alice 你好")
+    });
+    // Network text reaches the terminal escaped.
+    assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:?}");
+
+    let pid = run.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = run.wait_exit();
+    assert!(status.success(), "run exited with {status:?}");
+    seen.extend(stdout.try_iter());
+    seen.extend(stderr.try_iter());
+    assert!(
+        seen.iter().any(|l| l.contains("status offline")),
+        "{seen:?}"
+    );
+    printed.push_str(&seen.join("\n"));
+
+    // The message is in the store.
+    let log = assert_ok(
+        &h.cli()
+            .args(["log", "--account", &account, PEER])
+            .output()
+            .unwrap(),
+    )
+    .clone();
+    let log_text = String::from_utf8_lossy(&log.stdout).into_owned();
+    assert!(log_text.contains("hello from alice 你好"), "{log_text}");
+    assert!(log_text.contains(&format!("<- {PEER}")), "{log_text}");
+    printed.push_str(&text(&log));
+
+    // The peer has written, so `send` delivers.
+    let send = with_stdin(
+        h.cli().args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "--token-stdin",
+            "--wait",
+            "60",
+            "reply from the bot",
+        ]),
+        &bot.token,
+    );
+    assert_ok(&send);
+    let send_text = text(&send);
+    assert!(send_text.contains("delivered"), "{send_text}");
+    printed.push_str(&send_text);
+    let sent = h.sim.sent_messages(&bot.bot_id).unwrap();
+    assert!(
+        sent.iter()
+            .any(|m| m.to_user_id == PEER && m.item.to_string().contains("reply from the bot")),
+        "{sent:?}"
+    );
+
+    // The log shows both, oldest first; search finds the reply.
+    let log = h
+        .cli()
+        .args(["log", "--account", &account, PEER, "--limit", "10"])
+        .output()
+        .unwrap();
+    let log_text = String::from_utf8_lossy(&assert_ok(&log).stdout).into_owned();
+    let (inbound, outbound) = (
+        log_text.find("hello from alice").unwrap(),
+        log_text.find("reply from the bot").unwrap(),
+    );
+    assert!(inbound < outbound, "{log_text}");
+    assert!(log_text.contains("-> [delivered]"), "{log_text}");
+    let search = h.cli().args(["search", "REPLY", "bot"]).output().unwrap();
+    let search_text = String::from_utf8_lossy(&assert_ok(&search).stdout).into_owned();
+    assert!(search_text.contains("reply from the bot"), "{search_text}");
+    assert!(!search_text.contains("hello from alice"), "{search_text}");
+    printed.push_str(&search_text);
+
+    // Export: valid JSON lines, oldest first, and no token anywhere.
+    let file = h.tmp.join("export.jsonl");
+    let export = h
+        .cli()
+        .args(["export", "--account", &account, "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    printed.push_str(&text(assert_ok(&export)));
+    let exported = std::fs::read_to_string(&file).unwrap();
+    let messages: Vec<serde_json::Value> = exported
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["hello from alice 你好\u{1b}[31m", "reply from the bot"]
+    );
+    assert_eq!(messages[0]["direction"], "in");
+    assert_eq!(messages[1]["delivery"], "delivered");
+    assert!(!exported.contains(&bot.token));
+    // An existing file is not replaced without --force.
+    let again = h
+        .cli()
+        .args(["export", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(text(&again).contains("--force"), "{}", text(&again));
+    assert_ok(
+        &h.cli()
+            .args(["export", "--force", "--out"])
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), exported);
+
+    assert!(!printed.contains(&bot.token), "a token was printed");
+    for path in files_under(&h.data) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!contains(&bytes, &bot.token), "the token is in {path:?}");
+    }
+    drop(h.rt);
+}
+
+#[test]
+fn a_send_before_the_peer_wrote_waits_for_the_window() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    let send = with_stdin(
+        h.cli().args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "--token-stdin",
+            "--wait",
+            "60",
+            "too early",
+        ]),
+        &bot.token,
+    );
+    assert_ok(&send);
+    assert!(
+        text(&send).contains("waiting_for_window"),
+        "{}",
+        text(&send)
+    );
+    assert!(h.sim.sent_messages(&bot.bot_id).unwrap().is_empty());
+}
+
+#[test]
+fn refusals_are_clear() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+
+    // Files are not faked.
+    let out = h
+        .cli()
+        .args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "--file",
+            "/etc/hostname",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not supported yet"), "{}", text(&out));
+
+    // No token anywhere: the account cannot start.
+    let out = h
+        .cli()
+        .args(["send", "--account", &account, "--to", PEER, "hi"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no bot token"), "{}", text(&out));
+    let out = h.cli().args(["run"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no account is running"),
+        "{}",
+        text(&out)
+    );
+
+    // The token never comes from the command line.
+    let out = h
+        .cli()
+        .args([
+            "add-account",
+            "--bot-id",
+            "x@im.bot",
+            "--base-url",
+            "http://127.0.0.1:1/",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--token-stdin"), "{}", text(&out));
+
+    // An account filed under another API base is not touched with --sim.
+    let other = with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"))
+            .arg("--data-dir")
+            .arg(&h.data)
+            .args([
+                "--secrets",
+                "memory",
+                "add-account",
+                "--bot-id",
+                "real@im.bot",
+            ])
+            .args([
+                "--token-stdin",
+                "--base-url",
+                "https://ilinkai.weixin.qq.com",
+            ]),
+        "real-token",
+    );
+    assert_ok(&other);
+    let out = with_stdin(
+        h.cli().args([
+            "send",
+            "--account",
+            "real@im.bot",
+            "--to",
+            PEER,
+            "--token-stdin",
+            "hi",
+        ]),
+        &bot.token,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not to the emulator"), "{}", text(&out));
+    let accounts = h.cli().args(["accounts"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&assert_ok(&accounts).stdout).into_owned();
+    assert!(
+        listed.contains("real-im-bot") && listed.contains(&account),
+        "{listed}"
+    );
+}
+
+#[test]
+fn auto_falls_back_to_memory_with_a_warning() {
+    let h = Harness::new();
+    let bot = h.sim.create_bot();
+    let out = with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"))
+            .arg("--data-dir")
+            .arg(&h.data)
+            .args(["--sim", &h.sim.base_url(), "add-account", "--bot-id"])
+            .arg(&bot.bot_id)
+            .arg("--token-stdin")
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+        &bot.token,
+    );
+    assert_ok(&out);
+    let all = text(&out);
+    assert!(
+        all.contains("warning: the OS keyring is not usable"),
+        "{all}"
+    );
+    assert!(!all.contains(&bot.token));
+}
