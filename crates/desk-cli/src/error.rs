@@ -21,6 +21,11 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "another weixin-desk-cli `run` or `send` is using this data directory; stop it \
+         first (sending through a running `run` is not supported yet)"
+    )]
+    Busy,
     #[error("no account is running")]
     NoAccountRunning,
     #[error("cannot start the async runtime: {0}")]

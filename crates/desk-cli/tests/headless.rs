@@ -240,6 +240,27 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     // Network text reaches the terminal escaped.
     assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:?}");
 
+    // A second engine on the same data directory is refused while `run` holds it.
+    let busy = with_stdin(
+        h.cli().args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "--token-stdin",
+            "not now",
+        ]),
+        &bot.token,
+    );
+    assert!(!busy.status.success());
+    assert!(
+        text(&busy).contains("is using this data directory"),
+        "{}",
+        text(&busy)
+    );
+    printed.push_str(&text(&busy));
+
     let pid = run.child().id() as libc::pid_t;
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let status = run.wait_exit();

@@ -59,6 +59,31 @@ pub fn same_url(a: &str, b: &str) -> bool {
     a.trim().trim_end_matches('/') == b.trim().trim_end_matches('/')
 }
 
+/// The lock file `run` and `send` hold while they run the engine.
+pub const ENGINE_LOCK_FILE: &str = "weixin-desk-cli.lock";
+
+/// Held while this process runs the engine, so that two CLI processes never poll the
+/// same accounts at once. Released when dropped (or when the process ends).
+pub struct EngineLock(#[allow(dead_code)] std::fs::File);
+
+impl Context {
+    pub fn lock_engine(&self) -> Result<EngineLock, CliError> {
+        let path = self.data_dir.root().join(ENGINE_LOCK_FILE);
+        let what = || format!("cannot use the lock file {}", path.display());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(what(), e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(EngineLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Busy),
+            Err(std::fs::TryLockError::Error(e)) => Err(CliError::io(what(), e)),
+        }
+    }
+}
+
 /// A multi-threaded runtime for the engine's commands.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()

@@ -65,8 +65,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         Some(token) => Arc::new(WithGivenToken::new(&chosen[0], token, opened.store)),
         None => opened.store,
     };
+    let lock = ctx.lock_engine()?;
     let rt = runtime()?;
     rt.block_on(async move {
+        let _lock = lock;
         // Signals first, so one that arrives while accounts start is not fatal.
         let mut signals = Signals::new()?;
         let engine = Engine::open(&ctx.data_dir, secret_store, ctx.engine_config())?;

@@ -96,8 +96,10 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     };
     let id = account.account_id;
     let wait = Duration::from_secs(args.wait);
+    let lock = ctx.lock_engine()?;
     let rt = runtime()?;
     rt.block_on(async move {
+        let _lock = lock;
         let mut signals = Signals::new()?;
         let engine = Engine::open(&ctx.data_dir, secret_store, ctx.engine_config())?;
         let mut events = engine.subscribe();
