@@ -526,3 +526,71 @@ fn auto_falls_back_to_memory_with_a_warning() {
     );
     assert!(!all.contains(&bot.token));
 }
+
+#[test]
+fn run_prints_json_events_and_stops_on_ctrl_c() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    let mut run = Guard(Some(
+        h.cli()
+            .args(["run", "--json", "--account", &account, "--token-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        stdin.write_all(bot.token.as_bytes()).unwrap();
+    }
+    let stdout = lines_of(run.child().stdout.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains("\"online\""));
+    h.sim.inject_text(&bot.bot_id, PEER, "json please").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("json please"));
+    let pid = run.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = run.wait_exit();
+    assert!(status.success(), "run exited with {status:?}");
+    seen.extend(stdout.try_iter());
+    let events: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["time_ms"].is_i64()), "{seen:?}");
+    let received = events
+        .iter()
+        .find(|e| e["type"] == "message_received")
+        .expect("a message_received event");
+    assert_eq!(received["account_id"], account.as_str());
+    assert_eq!(received["peer_id"], PEER);
+    assert_eq!(received["preview"], "json please");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "account_status_changed" && e["status"]["state"] == "stopped"),
+        "{seen:?}"
+    );
+    assert!(!seen.concat().contains(&bot.token));
+
+    // log --json and search --json print one message object per line.
+    let out = h
+        .cli()
+        .args(["log", "--json", "--account", &account, PEER])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&assert_ok(&out).stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["text"], "json please");
+    let out = h
+        .cli()
+        .args(["search", "--json", "PLEASE"])
+        .output()
+        .unwrap();
+    let hits = String::from_utf8_lossy(&assert_ok(&out).stdout).into_owned();
+    assert_eq!(hits.lines().count(), 1, "{hits}");
+}

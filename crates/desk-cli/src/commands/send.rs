@@ -29,8 +29,9 @@ the outbox and goes out when the peer writes again while `run` or the app runs);
 it failed; 4 when --wait ran out first (still queued: it is retried the next time the \
 account runs); 1 on any other error.
 
-The account polls while `send` runs, as in `run`; do not send for an account that a \
-`run` or the app is polling at the same time.")]
+The account polls while `send` runs, as in `run`. A `send` next to a running `run` on \
+the same data directory is refused (they share a lock file); the desktop app is not \
+detected, so do not send for an account the app is polling at the same time.")]
 pub struct SendArgs {
     /// The sending account (its id, or its bot id).
     #[arg(long, value_name = "ID")]
