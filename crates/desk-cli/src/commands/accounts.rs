@@ -39,6 +39,14 @@ pub fn list(ctx: &Context, json: bool) -> Result<(), CliError> {
 }
 
 #[derive(Args)]
+#[command(after_help = "\
+For servers and tests, until the `login` command with a terminal QR code exists (it \
+comes later). The token goes to the secret store chosen with --secrets: the OS \
+keyring, or with --secrets memory nowhere lasting (give it to `run`/`send` again with \
+--token-stdin). Example:
+
+  printf %s \"$TOKEN\" | weixin-desk-cli add-account --bot-id ID@im.bot --token-stdin \\
+      --base-url https://ilinkai.weixin.qq.com")]
 pub struct AddAccount {
     /// The bot id (`ilink_bot_id`, e.g. `…@im.bot`).
     #[arg(long)]

@@ -15,6 +15,15 @@ use crate::render::{event_json, event_line, now_ms};
 use crate::secrets::{self, WithGivenToken};
 
 #[derive(Args)]
+#[command(after_help = "\
+Prints one line per event as it happens: the time (UTC), the account, and a status \
+change, a received message (peer, kind, the start of its text, control characters \
+escaped) or an outbound delivery state. Tokens, long-poll cursors and context tokens are \
+never printed. Diagnostics go to stderr (RUST_LOG sets their level).
+
+Ctrl-C or SIGTERM stops every account cleanly (notifystop) and exits 0; a second one \
+leaves at once. Exits 1 if no account could start. Holds a lock on the data directory, \
+so a `send` next to it is refused.")]
 pub struct RunArgs {
     /// Run only this account (repeatable); a named account runs even if disabled.
     #[arg(long = "account", value_name = "ID")]

@@ -83,6 +83,8 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| CliError::io("cannot read the text from stdin", e))?;
+            // The line break `echo` ends with is not part of the message.
+            let text = text.trim_end_matches(['\n', '\r']).to_owned();
             (text, None)
         }
     };
