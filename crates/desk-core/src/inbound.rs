@@ -201,6 +201,49 @@ fn choose_media(items: &[MessageItem]) -> Option<(&'static str, MediaRef)> {
         .map(|m| ("voice", m))
 }
 
+/// The item [`InboundRecord::from_wire`] picks for download (§7.4), with its kind
+/// (`image`, `video`, `file` or `voice`): the media pipeline downloads exactly what the
+/// stored row describes.
+pub fn chosen_media_item(message: &WeixinMessage) -> Option<(&'static str, &MessageItem)> {
+    let items = message.item_list.as_deref().unwrap_or_default();
+    let image = items.iter().find(|i| {
+        i.image_item
+            .as_ref()
+            .and_then(|m| downloadable(m.media.as_ref()))
+            .is_some()
+    });
+    if let Some(item) = image {
+        return Some(("image", item));
+    }
+    let video = items.iter().find(|i| {
+        i.video_item
+            .as_ref()
+            .and_then(|m| downloadable(m.media.as_ref()))
+            .is_some()
+    });
+    if let Some(item) = video {
+        return Some(("video", item));
+    }
+    let file = items.iter().find(|i| {
+        i.file_item
+            .as_ref()
+            .and_then(|m| downloadable(m.media.as_ref()))
+            .is_some()
+    });
+    if let Some(item) = file {
+        return Some(("file", item));
+    }
+    items
+        .iter()
+        .find(|i| {
+            i.voice_item.as_ref().is_some_and(|v| {
+                v.text.as_deref().is_none_or(|t| t.is_empty())
+                    && downloadable(v.media.as_ref()).is_some()
+            })
+        })
+        .map(|item| ("voice", item))
+}
+
 /// §5.6 steps 1–2: the quote id and the embedded quote text, from the first item that
 /// quotes something.
 fn quote(items: &[MessageItem]) -> (Option<String>, Option<String>) {

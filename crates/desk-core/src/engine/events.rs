@@ -90,6 +90,27 @@ pub enum EngineEvent {
     },
     /// The account was removed; `kept_log` says whether its messages stayed.
     AccountRemoved { account_id: String, kept_log: bool },
+    /// An inbound message's media is saved. `path` is absolute (the store keeps it
+    /// relative to the data directory); `note` says why it is not in the usual form
+    /// (voice kept in its codec because it could not be turned into WAV).
+    MediaReady {
+        account_id: String,
+        peer_id: String,
+        message_row_id: i64,
+        path: String,
+        /// `image`, `video`, `file` or `voice`.
+        kind: String,
+        mime: String,
+        note: Option<String>,
+    },
+    /// An inbound message's media could not be saved (the message itself is kept).
+    MediaFailed {
+        account_id: String,
+        peer_id: String,
+        message_row_id: i64,
+        kind: String,
+        reason: String,
+    },
     /// The account's alias changed (`None`: cleared).
     AccountRenamed {
         account_id: String,

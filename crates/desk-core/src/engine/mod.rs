@@ -5,6 +5,7 @@ pub mod events;
 mod lifecycle;
 pub mod login;
 mod manager;
+pub mod media;
 mod poller;
 mod sender;
 mod shared;
@@ -19,6 +20,7 @@ use tokio::sync::broadcast;
 pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
 pub use login::{LoginHandle, LoginOptions, LoginState};
 pub use manager::AccountManager;
+pub use media::MediaOptions;
 pub use sender::NO_CONTEXT_TOKEN;
 
 /// The error shown on an outbound message the user cancelled.
@@ -76,6 +78,7 @@ pub struct Engine {
     rt: Arc<shared::Runtime>,
     accounts: Arc<AccountManager>,
     logins: Arc<login::Logins>,
+    media: Option<media::MediaControl>,
 }
 
 impl Engine {
@@ -106,12 +109,25 @@ impl Engine {
         secrets: Arc<dyn SecretStore>,
         config: EngineConfig,
     ) -> Engine {
-        Engine::build(store, Some(data_dir.clone()), secrets, config)
+        Engine::new_in_with_media(store, data_dir, secrets, config, MediaOptions::default())
+    }
+
+    /// [`Engine::new_in`] with media downloads set up by `media`. Inbound media is
+    /// downloaded only by an engine with a data directory; without one the jobs wait
+    /// in the store.
+    pub fn new_in_with_media(
+        store: Store,
+        data_dir: &DataDir,
+        secrets: Arc<dyn SecretStore>,
+        config: EngineConfig,
+        media: MediaOptions,
+    ) -> Engine {
+        Engine::build(store, Some((data_dir.clone(), media)), secrets, config)
     }
 
     fn build(
         store: Store,
-        data_dir: Option<DataDir>,
+        data_dir: Option<(DataDir, MediaOptions)>,
         secrets: Arc<dyn SecretStore>,
         config: EngineConfig,
     ) -> Engine {
@@ -124,9 +140,11 @@ impl Engine {
             config.clock,
             config.client,
         );
-        rt.media_root = data_dir.as_ref().map(|d| d.root().to_owned());
+        rt.media_root = data_dir.as_ref().map(|(d, _)| d.root().to_owned());
         let rt = Arc::new(rt);
+        let media = data_dir.and_then(|(dir, options)| media::start(Arc::clone(&rt), dir, options));
         Engine {
+            media,
             accounts: Arc::new(AccountManager::new(Arc::clone(&rt))),
             logins: Arc::new(login::Logins::default()),
             rt,
@@ -273,6 +291,9 @@ impl Engine {
         account_id: &str,
         keep_log: bool,
     ) -> Result<(), EngineError> {
+        if let Some(media) = &self.media {
+            media.abort_account(account_id);
+        }
         let found = if keep_log {
             lifecycle::retire(
                 &self.rt,
@@ -315,6 +336,9 @@ impl Engine {
 
     /// Stops every account (each sends notifystop) and waits for their tasks.
     pub async fn shutdown(&self) {
+        if let Some(media) = &self.media {
+            media.stop();
+        }
         self.accounts.stop_all().await;
     }
 }

@@ -215,6 +215,7 @@ impl Poller {
         }
         if any_new {
             self.sender_wake.notify_one();
+            self.rt.media_wake.notify_one();
         }
         for new in outcome.new {
             let token = context_tokens.get(new.batch_index).cloned().flatten();

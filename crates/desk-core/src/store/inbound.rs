@@ -62,6 +62,9 @@ impl Store {
             let time_ms = record.create_time_ms.unwrap_or(now_ms);
             touch_peer(&tx, account_id, &peer_id, time_ms)?;
             let message_row_id = insert_message(&tx, account_id, &peer_id, &record, time_ms)?;
+            if record.media.is_some() {
+                super::media_jobs::queue(&tx, message_row_id, account_id, now_ms)?;
+            }
             bump_conversation(&tx, account_id, &peer_id, time_ms)?;
             if let Some(token) = &record.context_token {
                 store_context_token(&tx, account_id, &peer_id, token, time_ms)?;

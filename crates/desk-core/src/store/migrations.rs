@@ -158,6 +158,24 @@ const STEPS: &[&str] = &[
     ) STRICT;
     CREATE INDEX outbox_unfinished ON outbox(account_id, peer_id, id)
         WHERE state IN ('queued', 'sending', 'waiting_for_window');",
+    // 3: inbound media download jobs, written in the batch's transaction and kept until
+    // the file is saved or given up on, so a restart resumes them. What was saved (its
+    // MIME type) or why not goes on the message.
+    "CREATE TABLE media_jobs (
+        message_id  INTEGER PRIMARY KEY NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        account_id  TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_try_ms INTEGER NOT NULL,
+        last_error  TEXT,
+        created_ms  INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX media_jobs_due ON media_jobs(next_try_ms, message_id);
+    CREATE INDEX media_jobs_by_account ON media_jobs(account_id);
+    ALTER TABLE messages ADD COLUMN media_mime TEXT;
+    ALTER TABLE messages ADD COLUMN media_error TEXT;
+    INSERT INTO media_jobs (message_id, account_id, next_try_ms, created_ms)
+        SELECT id, account_id, 0, create_time_ms FROM messages
+        WHERE media_state = 'pending' AND direction = 'in';",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod conversations;
 mod dedupe;
 pub mod inbound;
+pub mod media_jobs;
 pub mod messages;
 mod migrations;
 pub mod outbox;
@@ -13,6 +14,7 @@ pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_
 pub use conversations::ConversationSummary;
 pub use dedupe::MIN_DEDUPE_RETENTION;
 pub use inbound::{InboundCommit, NewInbound};
+pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, StoredMessage};
 pub use outbox::{OutboundDraft, OutboxEntry, OutboxState};
 

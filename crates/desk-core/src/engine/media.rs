@@ -1,0 +1,499 @@
+//! The inbound media pipeline (ILINK.md §7.3–§7.5): the jobs queued with each inbound
+//! batch are downloaded a few at a time, decrypted into
+//! `media/<account>/<yyyy-mm>/<sanitised name>`, voice turned into WAV where it can be,
+//! and the result recorded on the message and announced. Failed downloads are retried
+//! with backoff; a wrong key or an oversized file fails at once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ilink::media::{download_item, CdnConfig, MediaError, DEFAULT_CDN_BASE};
+use ilink::models::WeixinMessage;
+use ilink::Client;
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::events::EngineEvent;
+use super::shared::Runtime;
+use super::timing::duration_ms;
+use crate::inbound::chosen_media_item;
+use crate::store::{MediaJob, MediaOutcome};
+use crate::DataDir;
+
+/// How inbound media is fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaOptions {
+    /// Downloads at once, over all accounts.
+    pub concurrency: usize,
+    /// Attempts before a download that keeps failing (network, 5xx) is given up.
+    pub max_attempts: u32,
+    /// First delay before a retry; doubles per attempt.
+    pub retry: Duration,
+    /// Longest delay between attempts.
+    pub retry_max: Duration,
+    /// Largest decrypted file accepted (§7.3: 100 MiB).
+    pub max_bytes: u64,
+    /// Bound on one download.
+    pub transfer_timeout: Duration,
+    /// The CDN base for accounts that have none stored.
+    pub default_cdn_base: String,
+}
+
+impl Default for MediaOptions {
+    fn default() -> Self {
+        MediaOptions {
+            concurrency: 3,
+            max_attempts: 5,
+            retry: Duration::from_secs(2),
+            retry_max: Duration::from_secs(5 * 60),
+            max_bytes: ilink::media::DEFAULT_MAX_DOWNLOAD_BYTES,
+            transfer_timeout: Duration::from_secs(600),
+            default_cdn_base: DEFAULT_CDN_BASE.to_owned(),
+        }
+    }
+}
+
+impl MediaOptions {
+    fn delay(&self, attempts: u32) -> Duration {
+        let exp = attempts.saturating_sub(1).min(20);
+        self.retry.saturating_mul(1u32 << exp).min(self.retry_max)
+    }
+}
+
+type Inflight = Arc<Mutex<HashMap<i64, (String, AbortHandle)>>>;
+
+/// The download scheduler: one task for the engine, one short task per download.
+pub(crate) struct MediaWorker {
+    rt: Arc<Runtime>,
+    data: DataDir,
+    options: MediaOptions,
+    client: Arc<Client>,
+    inflight: Inflight,
+}
+
+/// Controls the running worker.
+pub(crate) struct MediaControl {
+    cancel: CancellationToken,
+    inflight: Inflight,
+}
+
+impl MediaControl {
+    /// Aborts the account's downloads in flight (their partial files are deleted).
+    pub fn abort_account(&self, account_id: &str) {
+        let inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        for (account, handle) in inflight.values() {
+            if account == account_id {
+                handle.abort();
+            }
+        }
+    }
+
+    pub fn stop(&self) {
+        self.cancel.cancel();
+        let inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, handle) in inflight.values() {
+            handle.abort();
+        }
+    }
+}
+
+impl Drop for MediaControl {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the worker; `None` if no HTTP client can be built.
+pub(crate) fn start(
+    rt: Arc<Runtime>,
+    data: DataDir,
+    options: MediaOptions,
+) -> Option<MediaControl> {
+    let client = match Client::new(rt.client_config.clone(), None) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            tracing::error!(error = %e, "no media downloads: cannot build the client");
+            return None;
+        }
+    };
+    let cancel = CancellationToken::new();
+    let inflight: Inflight = Arc::default();
+    let worker = MediaWorker {
+        rt,
+        data,
+        options,
+        client,
+        inflight: Arc::clone(&inflight),
+    };
+    tokio::spawn(worker.run(cancel.clone()));
+    Some(MediaControl { cancel, inflight })
+}
+
+/// Removes a download's file unless it was kept, also when the download is aborted.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Takes a finished download off the in-flight list and wakes the scheduler, also
+/// when the download is aborted.
+struct InflightGuard {
+    inflight: Inflight,
+    id: i64,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+        self.wake.notify_one();
+    }
+}
+
+impl MediaWorker {
+    async fn run(self, cancel: CancellationToken) {
+        let this = Arc::new(self);
+        loop {
+            let next = match this.launch_due().await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the media jobs");
+                    Some(this.rt.now_ms() + 5_000)
+                }
+            };
+            let sleep = next
+                .map(|at| Duration::from_millis(u64::try_from(at - this.rt.now_ms()).unwrap_or(0)));
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                () = this.rt.media_wake.notified() => {}
+                () = async {
+                    match sleep {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+        }
+    }
+
+    /// Starts due jobs while slots are free; returns when the next waiting job is due.
+    async fn launch_due(self: &Arc<Self>) -> Result<Option<i64>, super::EngineError> {
+        let now = self.rt.now_ms();
+        let busy: Vec<i64> = self
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        let free = self.options.concurrency.max(1).saturating_sub(busy.len());
+        if free > 0 {
+            let due = self
+                .rt
+                .store
+                .call(move |s| s.due_media_jobs(now, free, &busy))
+                .await?;
+            for id in due {
+                let job = self.rt.store.call(move |s| s.media_job(id)).await?;
+                let Some(job) = job else { continue };
+                let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+                let this = Arc::clone(self);
+                let guard = InflightGuard {
+                    inflight: Arc::clone(&self.inflight),
+                    id,
+                    wake: Arc::clone(&self.rt.media_wake),
+                };
+                let account = job.account_id.clone();
+                let span = tracing::info_span!("media", account_id = account, message = id);
+                let task = tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        let _guard = guard;
+                        this.run_job(job).await;
+                    },
+                    span,
+                ));
+                inflight.insert(id, (account, task.abort_handle()));
+            }
+        }
+        self.rt.store.call(move |s| s.next_media_job_ms(now)).await
+    }
+
+    async fn run_job(&self, job: MediaJob) {
+        let id = job.message_row_id;
+        let result = self.fetch(&job).await;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(Failure::Retry(reason)) if job.attempts + 1 < self.options.max_attempts => {
+                let delay = self
+                    .rt
+                    .timings
+                    .jittered(self.options.delay(job.attempts + 1));
+                let at = self.rt.now_ms() + duration_ms(delay);
+                tracing::warn!(error = %reason, attempt = job.attempts + 1, "media download failed; retrying");
+                if let Err(e) = self
+                    .rt
+                    .store
+                    .call(move |s| s.retry_media_job(id, at, &reason))
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot reschedule a media job");
+                }
+                return;
+            }
+            Err(Failure::Retry(reason) | Failure::Permanent(reason)) => {
+                MediaOutcome::Failed { reason }
+            }
+        };
+        let saved = outcome.clone();
+        let finished = self
+            .rt
+            .store
+            .call(move |s| s.finish_media_job(id, &saved))
+            .await;
+        let kind = job.item_kind.clone();
+        match (finished, outcome) {
+            (Ok(true), MediaOutcome::Ready { path, mime, note }) => {
+                self.rt.emit(EngineEvent::MediaReady {
+                    account_id: job.account_id,
+                    peer_id: job.peer_id,
+                    message_row_id: id,
+                    path: self.data.root().join(path).to_string_lossy().into_owned(),
+                    kind,
+                    mime,
+                    note,
+                });
+            }
+            (Ok(true), MediaOutcome::Failed { reason }) => {
+                tracing::warn!(error = %reason, "media download failed");
+                self.rt.emit(EngineEvent::MediaFailed {
+                    account_id: job.account_id,
+                    peer_id: job.peer_id,
+                    message_row_id: id,
+                    kind,
+                    reason,
+                });
+            }
+            (Ok(false), MediaOutcome::Ready { path, .. }) => {
+                // The account went away meanwhile: the file belongs to nobody.
+                let _ = tokio::fs::remove_file(self.data.root().join(path)).await;
+            }
+            (Ok(false), MediaOutcome::Failed { .. }) => {}
+            (Err(e), _) => tracing::error!(error = %e, "cannot record a media result"),
+        }
+    }
+
+    /// Downloads, decrypts and files one job's media.
+    async fn fetch(&self, job: &MediaJob) -> Result<MediaOutcome, Failure> {
+        let raw = job.raw_json.as_deref().unwrap_or_default();
+        let message: WeixinMessage = serde_json::from_str(raw)
+            .map_err(|_| Failure::Permanent("the stored message cannot be read".to_owned()))?;
+        let (kind, item) = chosen_media_item(&message).ok_or_else(|| {
+            Failure::Permanent("the message has no downloadable media".to_owned())
+        })?;
+        let cdn = CdnConfig {
+            cdn_base: job
+                .cdn_url
+                .clone()
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| self.options.default_cdn_base.clone()),
+            max_download_bytes: self.options.max_bytes,
+            transfer_timeout: self.options.transfer_timeout,
+            ..CdnConfig::default()
+        };
+        let id = job.message_row_id;
+        let (staging_rel, _) = self
+            .create(job, &format!("{kind}-{id}.download"))
+            .map_err(Failure::Retry)?;
+        let staging = self.data.root().join(&staging_rel);
+        let mut staging_guard = RemoveOnDrop(Some(staging.clone()));
+        download_item(&self.client, &cdn, item, &staging)
+            .await
+            .map_err(classify)?;
+        if kind == "voice" {
+            let bytes = tokio::fs::read(&staging)
+                .await
+                .map_err(|e| Failure::Retry(format!("cannot read the download: {e}")))?;
+            let encode_type = item.voice_item.as_ref().and_then(|v| v.encode_type);
+            let (name, mime, data, note) = match ilink::voice::voice_to_wav(encode_type, bytes) {
+                Ok(wav) => (format!("voice-{id}.wav"), ilink::voice::WAV_MIME, wav, None),
+                Err(undecoded) => {
+                    let mime = undecoded.mime();
+                    let ext = match mime {
+                        "audio/silk" => "silk",
+                        "audio/amr" => "amr",
+                        "audio/mpeg" => "mp3",
+                        "audio/ogg" => "ogg",
+                        "audio/speex" => "spx",
+                        _ => "bin",
+                    };
+                    let note = undecoded.error.to_string();
+                    (format!("voice-{id}.{ext}"), mime, undecoded.raw, Some(note))
+                }
+            };
+            let (rel, _) = self.create(job, &name).map_err(Failure::Retry)?;
+            let path = self.data.root().join(&rel);
+            let mut guard = RemoveOnDrop(Some(path.clone()));
+            tokio::fs::write(&path, data)
+                .await
+                .map_err(|e| Failure::Retry(format!("cannot write the voice file: {e}")))?;
+            guard.0 = None;
+            return Ok(MediaOutcome::Ready {
+                path: path_text(&rel),
+                mime: mime.to_owned(),
+                note,
+            });
+        }
+        let (name, mime) = match kind {
+            "image" => {
+                let (ext, mime) = sniff_image(&staging).await;
+                (format!("image-{id}.{ext}"), mime.to_owned())
+            }
+            "video" => (format!("video-{id}.mp4"), "video/mp4".to_owned()),
+            _ => {
+                let name = job
+                    .file_name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| format!("file-{id}"));
+                let mime = file_mime(&name).to_owned();
+                (name, mime)
+            }
+        };
+        let (rel, _) = self.create(job, &name).map_err(Failure::Retry)?;
+        let path = self.data.root().join(&rel);
+        let mut guard = RemoveOnDrop(Some(path.clone()));
+        tokio::fs::rename(&staging, &path)
+            .await
+            .map_err(|e| Failure::Retry(format!("cannot file the download: {e}")))?;
+        staging_guard.0 = None;
+        guard.0 = None;
+        Ok(MediaOutcome::Ready {
+            path: path_text(&rel),
+            mime,
+            note: None,
+        })
+    }
+
+    fn create(&self, job: &MediaJob, name: &str) -> Result<(PathBuf, std::fs::File), String> {
+        self.data
+            .create_media_file(&job.account_id, job.create_time_ms, name)
+            .map_err(|e| e.to_string())
+    }
+}
+
+enum Failure {
+    Retry(String),
+    Permanent(String),
+}
+
+/// Network trouble and server errors are worth another try; a bad key, a wrong key, a
+/// truncated blob, an oversized file or a 4xx are not.
+fn classify(e: MediaError) -> Failure {
+    let reason = e.to_string();
+    match e {
+        MediaError::Network(_) | MediaError::Io(_) => Failure::Retry(reason),
+        MediaError::DownloadStatus { status }
+            if status >= 500 || status == 408 || status == 429 =>
+        {
+            Failure::Retry(reason)
+        }
+        _ => Failure::Permanent(reason),
+    }
+}
+
+fn path_text(rel: &Path) -> String {
+    rel.to_string_lossy().into_owned()
+}
+
+/// The image type from its first bytes (§7.4: sniffed from the content).
+async fn sniff_image(path: &Path) -> (&'static str, &'static str) {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 12];
+    let mut n = 0;
+    if let Ok(mut f) = tokio::fs::File::open(path).await {
+        n = f.read(&mut head).await.unwrap_or(0);
+    }
+    let head = &head[..n];
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        ("png", "image/png")
+    } else if head.starts_with(&[0xff, 0xd8, 0xff]) {
+        ("jpg", "image/jpeg")
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        ("gif", "image/gif")
+    } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        ("webp", "image/webp")
+    } else if head.starts_with(b"BM") {
+        ("bmp", "image/bmp")
+    } else {
+        ("bin", "application/octet-stream")
+    }
+}
+
+/// §7.4: a file's type from its name's extension, `application/octet-stream` otherwise.
+fn file_mime(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "zip" => "application/zip",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "ogg" => "audio/ogg",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap_and_errors_are_classified() {
+        let o = MediaOptions::default();
+        assert_eq!(o.delay(1), Duration::from_secs(2));
+        assert_eq!(o.delay(3), Duration::from_secs(8));
+        assert_eq!(o.delay(30), Duration::from_secs(300));
+        assert!(matches!(
+            classify(MediaError::WrongKey),
+            Failure::Permanent(_)
+        ));
+        assert!(matches!(
+            classify(MediaError::DownloadStatus { status: 503 }),
+            Failure::Retry(_)
+        ));
+        assert!(matches!(
+            classify(MediaError::DownloadStatus { status: 404 }),
+            Failure::Permanent(_)
+        ));
+        assert!(matches!(
+            classify(MediaError::TooLarge { limit: 1 }),
+            Failure::Permanent(_)
+        ));
+        assert_eq!(file_mime("Report.PDF"), "application/pdf");
+        assert_eq!(file_mime("noext"), "application/octet-stream");
+    }
+}

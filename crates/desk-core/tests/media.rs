@@ -1,0 +1,339 @@
+//! Inbound media jobs against ilink-sim's CDN: downloaded, decrypted and filed under the
+//! data directory, voice turned into WAV, failures reported without losing anything
+//! else, and unfinished jobs resumed after a restart. No timing assertions.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
+use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
+use desk_core::store::AccountUpsert;
+use desk_core::{DataDir, Store};
+use ilink::{ClientConfig, Timeouts};
+use ilink_sim::{InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        client: ClientConfig {
+            use_system_proxy: false,
+            timeouts: Timeouts {
+                get_bot_qrcode: Some(Duration::from_secs(5)),
+                get_qrcode_status: Duration::from_secs(5),
+                getupdates: Duration::from_secs(10),
+                send: Duration::from_secs(10),
+                control: Duration::from_secs(5),
+            },
+            ..ClientConfig::default()
+        },
+        timings: Timings {
+            poll_retry: Duration::from_millis(20),
+            poll_backoff: Duration::from_millis(100),
+            ..Timings::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+fn media_options() -> MediaOptions {
+    MediaOptions {
+        retry: Duration::from_millis(20),
+        retry_max: Duration::from_millis(100),
+        ..MediaOptions::default()
+    }
+}
+
+async fn sim() -> Sim {
+    Sim::start(SimConfig {
+        knobs: Knobs {
+            poll_hold_ms: 300,
+            longpolling_timeout_ms: 10_000,
+            ..Knobs::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+struct Bot {
+    bot_id: String,
+    user_id: String,
+    account_id: String,
+}
+
+fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore) -> Bot {
+    let info = sim.create_bot();
+    let account_id = ilink::account_id::normalize(&info.bot_id);
+    store
+        .upsert_account(
+            &AccountUpsert {
+                account_id: account_id.clone(),
+                bot_id: info.bot_id.clone(),
+                base_url: sim.base_url(),
+                alias: None,
+                user_id: Some(info.user_id.clone()),
+                cdn_url: Some(sim.cdn_base_url()),
+                route_tag: None,
+            },
+            1,
+        )
+        .unwrap();
+    secrets
+        .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
+        .unwrap();
+    Bot {
+        bot_id: info.bot_id,
+        user_id: info.user_id,
+        account_id,
+    }
+}
+
+async fn next_event(
+    rx: &mut Receiver<EngineEvent>,
+    mut wanted: impl FnMut(&EngineEvent) -> bool,
+) -> EngineEvent {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if wanted(&e) => return e,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => panic!("event channel closed"),
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for an event")
+}
+
+fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
+    InboundMedia {
+        kind,
+        bytes: bytes.to_vec(),
+        key_form,
+        full_url: false,
+    }
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really-an-image-but-png-magic";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() {
+    let sim = sim().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::at(tmp.path()).unwrap();
+    let store = Store::open(&data.database()).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let bot = add_bot(&sim, &store, &secrets);
+    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&bot.account_id).await.unwrap();
+
+    let report: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let injected = [
+        media(MediaKind::Image, PNG, KeyForm::HexAndRawBase64),
+        media(
+            MediaKind::File {
+                name: "../../secret/report.pdf".into(),
+            },
+            &report,
+            KeyForm::HexBase64,
+        ),
+        InboundMedia::silk_voice(None),
+        media(
+            MediaKind::File {
+                name: "dedupe-bug.txt".into(),
+            },
+            b"never readable",
+            KeyForm::Mismatched,
+        ),
+        media(MediaKind::Image, PNG, KeyForm::Unencrypted),
+    ];
+    let n = injected.len();
+    for m in injected {
+        sim.inject_media(&bot.bot_id, &bot.user_id, m).unwrap();
+    }
+    // Messages arrive in the order they were sent; media results in any order.
+    let mut rows = Vec::new();
+    let mut results = HashMap::new();
+    while rows.len() < n || results.len() < n {
+        let e = next_event(&mut rx, |e| {
+            matches!(
+                e,
+                EngineEvent::MessageReceived { .. }
+                    | EngineEvent::MediaReady { .. }
+                    | EngineEvent::MediaFailed { .. }
+            )
+        })
+        .await;
+        match &e {
+            EngineEvent::MessageReceived { message_row_id, .. } => rows.push(*message_row_id),
+            EngineEvent::MediaReady { message_row_id, .. }
+            | EngineEvent::MediaFailed { message_row_id, .. } => {
+                results.insert(*message_row_id, e.clone());
+            }
+            _ => unreachable!(),
+        }
+    }
+    let ready = |row: i64| match &results[&row] {
+        EngineEvent::MediaReady {
+            path,
+            kind,
+            mime,
+            note,
+            account_id,
+            peer_id,
+            ..
+        } => {
+            assert_eq!((account_id, peer_id), (&bot.account_id, &bot.user_id));
+            (path.clone(), kind.clone(), mime.clone(), note.clone())
+        }
+        other => panic!("expected MediaReady for {row}, got {other:?}"),
+    };
+    let media_dir = data.root().join("media").join(&bot.account_id);
+
+    let (path, kind, mime, note) = ready(rows[0]);
+    assert_eq!(
+        (kind.as_str(), mime.as_str(), note),
+        ("image", "image/png", None)
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), PNG);
+    assert!(Path::new(&path).starts_with(&media_dir), "{path}");
+    assert!(path.ends_with(".png"), "{path}");
+
+    let (path, kind, mime, _) = ready(rows[1]);
+    assert_eq!((kind.as_str(), mime.as_str()), ("file", "application/pdf"));
+    assert_eq!(std::fs::read(&path).unwrap(), report);
+    assert_eq!(Path::new(&path).file_name().unwrap(), "report.pdf");
+    assert!(Path::new(&path).starts_with(&media_dir), "{path}");
+
+    let (path, kind, mime, note) = ready(rows[2]);
+    assert_eq!(
+        (kind.as_str(), mime.as_str(), note),
+        ("voice", "audio/wav", None)
+    );
+    let wav = std::fs::read(&path).unwrap();
+    assert!(wav.starts_with(b"RIFF") && wav.len() > 44, "a WAV file");
+
+    match &results[&rows[3]] {
+        EngineEvent::MediaFailed { reason, kind, .. } => {
+            assert_eq!(kind, "file");
+            assert!(reason.contains("decrypt"), "{reason}");
+        }
+        other => panic!("expected MediaFailed, got {other:?}"),
+    }
+    let (path, ..) = ready(rows[4]);
+    assert_eq!(std::fs::read(&path).unwrap(), PNG, "unencrypted image");
+
+    // The store agrees, and the failed one left no file behind.
+    let ids = rows.clone();
+    let stored = engine
+        .store()
+        .call(move |s| {
+            ids.iter()
+                .map(|id| s.message_media(*id).map(|m| m.unwrap()))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap();
+    let states: Vec<&str> = stored.iter().map(|m| m.state.as_str()).collect();
+    assert_eq!(states, ["ready", "ready", "ready", "failed", "ready"]);
+    assert!(stored[3].error.as_deref().unwrap().contains("decrypt"));
+    assert_eq!(
+        data.root().join(stored[1].path.as_deref().unwrap()),
+        Path::new(&ready(rows[1]).0)
+    );
+    let mut files = Vec::new();
+    for month in std::fs::read_dir(&media_dir).unwrap() {
+        for f in std::fs::read_dir(month.unwrap().path()).unwrap() {
+            files.push(f.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains("download") || f.contains("dedupe")),
+        "{files:?}"
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_queued_without_a_media_worker_are_resumed_after_a_restart() {
+    let sim = sim().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::at(tmp.path()).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let bot = {
+        let store = Store::open(&data.database()).unwrap();
+        add_bot(&sim, &store, &secrets)
+    };
+    let row = {
+        // An engine without a data directory stores the message and its job only.
+        let engine = Engine::new(
+            Store::open(&data.database()).unwrap(),
+            secrets.clone(),
+            config(),
+        );
+        let mut rx = engine.subscribe();
+        engine.accounts().start(&bot.account_id).await.unwrap();
+        sim.inject_media(
+            &bot.bot_id,
+            &bot.user_id,
+            media(
+                MediaKind::File {
+                    name: "later.txt".into(),
+                },
+                b"resumed",
+                KeyForm::HexBase64,
+            ),
+        )
+        .unwrap();
+        let e = next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::MessageReceived { .. })
+        })
+        .await;
+        engine.shutdown().await;
+        let EngineEvent::MessageReceived { message_row_id, .. } = e else {
+            unreachable!()
+        };
+        message_row_id
+    };
+
+    // The next engine downloads it without any account running.
+    let engine = Engine::new_in_with_media(
+        Store::open(&data.database()).unwrap(),
+        &data,
+        secrets,
+        config(),
+        media_options(),
+    );
+    // (Polled in the store: the event may go out before a subscriber could exist.)
+    let media = tokio::time::timeout(WAIT, async {
+        loop {
+            let m = engine
+                .store()
+                .call(move |s| s.message_media(row))
+                .await
+                .unwrap()
+                .unwrap();
+            if m.state != "pending" {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the job was not resumed");
+    assert_eq!(media.state, "ready", "{media:?}");
+    let path = data.root().join(media.path.unwrap());
+    assert_eq!(std::fs::read(path).unwrap(), b"resumed");
+    engine.shutdown().await;
+}
