@@ -372,6 +372,29 @@ mod tests {
     }
 
     #[test]
+    fn the_chosen_media_item_is_the_one_the_row_describes() {
+        let m = wire(
+            r#"{"item_list":[
+                {"type":3,"voice_item":{"media":{"encrypt_query_param":"v"}}},
+                {"type":4,"file_item":{"file_name":"a.pdf","media":{"encrypt_query_param":"f"}}},
+                {"type":2,"image_item":{"media":{}}},
+                {"type":5,"video_item":{"media":{"full_url":"http://v"}}}]}"#,
+        );
+        let (kind, item) = chosen_media_item(&m).unwrap();
+        assert_eq!(kind, "video", "the image has nothing to download");
+        assert_eq!(kind, InboundRecord::from_wire(&m).item_kind);
+        assert!(item.video_item.is_some());
+        let voice = wire(
+            r#"{"item_list":[{"type":3,"voice_item":{"media":{"encrypt_query_param":"v"}}}]}"#,
+        );
+        assert_eq!(chosen_media_item(&voice).unwrap().0, "voice");
+        let transcribed = wire(
+            r#"{"item_list":[{"type":3,"voice_item":{"text":"hi","media":{"encrypt_query_param":"v"}}}]}"#,
+        );
+        assert!(chosen_media_item(&transcribed).is_none());
+    }
+
+    #[test]
     fn quotes_take_svr_id_and_embedded_text() {
         let m = wire(
             r#"{"item_list":[{"type":1,"text_item":{"text":"reply"},

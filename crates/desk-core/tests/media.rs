@@ -12,7 +12,7 @@ use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
 use desk_core::{DataDir, Store};
 use ilink::{ClientConfig, Timeouts};
-use ilink_sim::{InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
+use ilink_sim::{Fault, InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
@@ -336,4 +336,131 @@ async fn jobs_queued_without_a_media_worker_are_resumed_after_a_restart() {
     let path = data.root().join(media.path.unwrap());
     assert_eq!(std::fs::read(path).unwrap(), b"resumed");
     engine.shutdown().await;
+}
+
+/// Runs one injected media message through an engine with `options` and returns its
+/// result event.
+async fn one_result(
+    sim: &Sim,
+    options: MediaOptions,
+    m: InboundMedia,
+) -> (EngineEvent, DataDir, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::at(tmp.path()).unwrap();
+    let store = Store::open(&data.database()).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let bot = add_bot(sim, &store, &secrets);
+    let engine = Engine::new_in_with_media(store, &data, secrets, config(), options);
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&bot.account_id).await.unwrap();
+    sim.inject_media(&bot.bot_id, &bot.user_id, m).unwrap();
+    let e = next_event(&mut rx, |e| {
+        matches!(
+            e,
+            EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. }
+        )
+    })
+    .await;
+    engine.shutdown().await;
+    (e, data, tmp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
+    let sim = sim().await;
+    let file = |name: &str, bytes: &[u8]| {
+        media(
+            MediaKind::File { name: name.into() },
+            bytes,
+            KeyForm::HexBase64,
+        )
+    };
+
+    // A 503 and a dropped connection, then the CDN serves it.
+    sim.inject_fault("c2c/download", Fault::Status { status: 503 });
+    sim.inject_fault("c2c/download", Fault::Reset);
+    let (e, _, _tmp) = one_result(&sim, media_options(), file("a.txt", b"third time lucky")).await;
+    let EngineEvent::MediaReady { path, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(std::fs::read(path).unwrap(), b"third time lucky");
+    let hits = sim.fault_hits();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+
+    // Retries run out.
+    for _ in 0..2 {
+        sim.inject_fault("c2c/download", Fault::Status { status: 500 });
+    }
+    let few = MediaOptions {
+        max_attempts: 2,
+        ..media_options()
+    };
+    let (e, _, _tmp) = one_result(&sim, few, file("b.txt", b"x")).await;
+    let EngineEvent::MediaFailed { reason, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(reason.contains("500"), "{reason}");
+
+    // A 4xx is not retried.
+    sim.inject_fault("c2c/download", Fault::Status { status: 404 });
+    let (e, _, _tmp) = one_result(&sim, media_options(), file("c.txt", b"x")).await;
+    let EngineEvent::MediaFailed { reason, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(reason.contains("404"), "{reason}");
+
+    // Over the size cap.
+    let small = MediaOptions {
+        max_bytes: 100,
+        ..media_options()
+    };
+    let (e, data, _tmp) = one_result(&sim, small, file("big.bin", &[7u8; 1000])).await;
+    let EngineEvent::MediaFailed { reason, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(reason.contains("limit"), "{reason}");
+    let leftovers: Vec<_> = walk(&data.root().join("media"));
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_that_does_not_decode_is_kept_raw_with_its_codec_noted() {
+    let sim = sim().await;
+    let garbage = b"#!SILK_V3 but not really".to_vec();
+    let voice = media(
+        MediaKind::Voice { text: None },
+        &garbage,
+        KeyForm::HexBase64,
+    );
+    let (e, _, _tmp) = one_result(&sim, media_options(), voice).await;
+    let EngineEvent::MediaReady {
+        path,
+        kind,
+        mime,
+        note,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((kind.as_str(), mime.as_str()), ("voice", "audio/silk"));
+    assert!(path.ends_with(".silk"), "{path}");
+    assert!(note.as_deref().unwrap().contains("SILK"), "{note:?}");
+    assert_eq!(std::fs::read(path).unwrap(), garbage);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
