@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use ilink_sim::{BotInfo, Knobs, Sim, SimConfig};
+use ilink_sim::{BotInfo, Fault, Knobs, Sim, SimConfig};
 
 const WAIT: Duration = Duration::from_secs(60);
 const PEER: &str = "alice@im.wechat";
@@ -593,4 +593,79 @@ fn run_prints_json_events_and_stops_on_ctrl_c() {
         .unwrap();
     let hits = String::from_utf8_lossy(&assert_ok(&out).stdout).into_owned();
     assert_eq!(hits.lines().count(), 1, "{hits}");
+}
+
+/// Runs `run` until an injected message from PEER is stored, then stops it (SIGTERM).
+fn receive_with_run(h: &Harness, bot: &BotInfo, account: &str, message: &str) {
+    let mut run = Guard(Some(
+        h.cli()
+            .args(["run", "--account", account, "--token-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        stdin.write_all(bot.token.as_bytes()).unwrap();
+    }
+    let stdout = lines_of(run.child().stdout.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, PEER, message).unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains(message));
+    let pid = run.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(run.wait_exit().success());
+}
+
+#[test]
+fn a_send_that_is_not_through_in_time_stays_queued_and_goes_out_next_time() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    receive_with_run(&h, &bot, &account, "write to me");
+    // The first attempt meets a server error; the retry comes after --wait ran out.
+    h.sim
+        .inject_fault("sendmessage", Fault::Status { status: 500 });
+    let send = |text: &str, wait: &str| {
+        with_stdin(
+            h.cli().args([
+                "send",
+                "--account",
+                &account,
+                "--to",
+                PEER,
+                "--token-stdin",
+                "--wait",
+                wait,
+                text,
+            ]),
+            &bot.token,
+        )
+    };
+    let first = send("first", "1");
+    assert_eq!(first.status.code(), Some(4), "{}", text(&first));
+    assert!(
+        text(&first).contains("not delivered yet"),
+        "{}",
+        text(&first)
+    );
+
+    // The next send's engine delivers the queued one first, then its own.
+    let second = send("second", "60");
+    assert_ok(&second);
+    assert!(text(&second).contains("delivered"), "{}", text(&second));
+    let sent: Vec<String> = h
+        .sim
+        .sent_messages(&bot.bot_id)
+        .unwrap()
+        .iter()
+        .map(|m| m.item.to_string())
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[0].contains("first") && sent[1].contains("second"),
+        "{sent:?}"
+    );
 }
