@@ -196,3 +196,42 @@ pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_3_queues_media_that_version_2_left_pending() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &STEPS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
+                 VALUES ('acc', 'b', 'u', 1, 1);
+             INSERT INTO peers VALUES ('acc', 'p', NULL, 1, 1);
+             INSERT INTO messages (account_id, peer_id, direction, create_time_ms, item_kind,
+                                   media_state, delivery)
+                 VALUES ('acc', 'p', 'in', 10, 'image', 'pending', 'received'),
+                        ('acc', 'p', 'in', 11, 'image', 'ready', 'received'),
+                        ('acc', 'p', 'in', 12, 'text', 'none', 'received');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let jobs: Vec<(i64, String)> = conn
+            .prepare("SELECT message_id, account_id FROM media_jobs")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(jobs, [(1, "acc".to_owned())]);
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, LATEST);
+    }
+}
