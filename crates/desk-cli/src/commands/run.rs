@@ -144,19 +144,30 @@ fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>, json: bool)
     }
 }
 
-/// Ctrl-C and (on Unix) SIGTERM.
+/// Ctrl-C and (on Unix) SIGTERM. On Unix both are streams made once, so a signal that
+/// arrives between two waits is kept, not lost.
 pub struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     pub fn new() -> Result<Signals, CliError> {
-        Ok(Signals {
-            #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|e| CliError::io("cannot listen for SIGTERM", e))?,
-        })
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| CliError::io(format!("cannot listen for {name}"), e))
+            };
+            Ok(Signals {
+                int: listen(SignalKind::interrupt(), "SIGINT")?,
+                term: listen(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
 
     /// Waits for the next one and names it.
@@ -164,7 +175,7 @@ impl Signals {
         #[cfg(unix)]
         {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => "interrupted",
+                _ = self.int.recv() => "interrupted",
                 _ = self.term.recv() => "SIGTERM",
             }
         }
