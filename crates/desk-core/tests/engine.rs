@@ -2,6 +2,8 @@
 //! outbound pipeline with its durable outbox. Timings are milliseconds; waits are
 //! generous and nothing asserts on how long anything took.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,12 +11,10 @@ use desk_core::engine::{AccountStatus, Engine, EngineConfig, EngineEvent, Timing
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::{AccountUpsert, OutboxState, StoredMessage};
 use desk_core::Store;
-use ilink::{ClientConfig, Timeouts};
 use ilink_sim::{Fault, Knobs, Sim, SimConfig};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
-const WAIT: Duration = Duration::from_secs(30);
+use common::{loopback_client, next_event, received, WAIT};
 
 fn timings() -> Timings {
     Timings {
@@ -38,17 +38,7 @@ fn config_with(change: impl FnOnce(&mut Timings)) -> EngineConfig {
     let mut timings = timings();
     change(&mut timings);
     EngineConfig {
-        client: ClientConfig {
-            use_system_proxy: false,
-            timeouts: Timeouts {
-                get_bot_qrcode: Some(Duration::from_secs(5)),
-                get_qrcode_status: Duration::from_secs(5),
-                getupdates: Duration::from_secs(10),
-                send: Duration::from_secs(10),
-                control: Duration::from_secs(5),
-            },
-            ..ClientConfig::default()
-        },
+        client: loopback_client(),
         timings,
         ..EngineConfig::default()
     }
@@ -104,23 +94,6 @@ fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore, peers: &[&str]) -> B
     }
 }
 
-async fn next_event(
-    rx: &mut Receiver<EngineEvent>,
-    mut wanted: impl FnMut(&EngineEvent) -> bool,
-) -> EngineEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match rx.recv().await {
-                Ok(e) if wanted(&e) => return e,
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => panic!("event channel closed"),
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for an event")
-}
-
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     tokio::time::timeout(WAIT, async {
         while !check() {
@@ -129,10 +102,6 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     })
     .await
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
-fn received(account: &str) -> impl FnMut(&EngineEvent) -> bool + '_ {
-    move |e| matches!(e, EngineEvent::MessageReceived { account_id, .. } if account_id == account)
 }
 
 fn delivery(outbox: i64, wanted: OutboxState) -> impl FnMut(&EngineEvent) -> bool {

@@ -1,6 +1,8 @@
 //! QR login orchestration and account removal against ilink-sim over loopback. Waits
 //! are generous and nothing asserts on how long anything took.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,26 +13,14 @@ use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::{OutboxState, STATUS_REMOVED, STATUS_REPLACED};
 use desk_core::{DataDir, Store};
 use ilink::qr_login::QrLoginConfig;
-use ilink::{ClientConfig, Timeouts};
 use ilink_sim::{Knobs, Sim, SimConfig};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
-const WAIT: Duration = Duration::from_secs(30);
+use common::{loopback_client, next_event, received};
 
 fn config() -> EngineConfig {
     EngineConfig {
-        client: ClientConfig {
-            use_system_proxy: false,
-            timeouts: Timeouts {
-                get_bot_qrcode: Some(Duration::from_secs(5)),
-                get_qrcode_status: Duration::from_secs(5),
-                getupdates: Duration::from_secs(10),
-                send: Duration::from_secs(10),
-                control: Duration::from_secs(5),
-            },
-            ..ClientConfig::default()
-        },
+        client: loopback_client(),
         timings: Timings {
             poll_retry: Duration::from_millis(20),
             poll_backoff: Duration::from_millis(100),
@@ -70,23 +60,6 @@ fn options(sim: &Sim) -> LoginOptions {
     }
 }
 
-async fn next_event(
-    rx: &mut Receiver<EngineEvent>,
-    mut wanted: impl FnMut(&EngineEvent) -> bool,
-) -> EngineEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match rx.recv().await {
-                Ok(e) if wanted(&e) => return e,
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => panic!("event channel closed"),
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for an event")
-}
-
 fn login_state(id: &str, wanted: fn(&LoginState) -> bool) -> impl FnMut(&EngineEvent) -> bool + '_ {
     move |e| matches!(e, EngineEvent::LoginProgress { login_id, state } if login_id == id && wanted(state))
 }
@@ -96,10 +69,6 @@ fn online(account: &str) -> impl FnMut(&EngineEvent) -> bool + '_ {
         matches!(e, EngineEvent::AccountStatusChanged { account_id, status: AccountStatus::Online }
             if account_id == account)
     }
-}
-
-fn received(account: &str) -> impl FnMut(&EngineEvent) -> bool + '_ {
-    move |e| matches!(e, EngineEvent::MessageReceived { account_id, .. } if account_id == account)
 }
 
 /// Runs a login to `confirmed` as `user` (a new one when `None`); returns the account id

@@ -2,6 +2,8 @@
 //! data directory, voice turned into WAV, failures reported without losing anything
 //! else, and unfinished jobs resumed after a restart. No timing assertions.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,26 +13,13 @@ use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
 use desk_core::{DataDir, Store};
-use ilink::{ClientConfig, Timeouts};
 use ilink_sim::{Fault, InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::broadcast::Receiver;
 
-const WAIT: Duration = Duration::from_secs(30);
+use common::{loopback_client, next_event, WAIT};
 
 fn config() -> EngineConfig {
     EngineConfig {
-        client: ClientConfig {
-            use_system_proxy: false,
-            timeouts: Timeouts {
-                get_bot_qrcode: Some(Duration::from_secs(5)),
-                get_qrcode_status: Duration::from_secs(5),
-                getupdates: Duration::from_secs(10),
-                send: Duration::from_secs(10),
-                control: Duration::from_secs(5),
-            },
-            ..ClientConfig::default()
-        },
+        client: loopback_client(),
         timings: Timings {
             poll_retry: Duration::from_millis(20),
             poll_backoff: Duration::from_millis(100),
@@ -92,23 +81,6 @@ fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore) -> Bot {
         user_id: info.user_id,
         account_id,
     }
-}
-
-async fn next_event(
-    rx: &mut Receiver<EngineEvent>,
-    mut wanted: impl FnMut(&EngineEvent) -> bool,
-) -> EngineEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match rx.recv().await {
-                Ok(e) if wanted(&e) => return e,
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => panic!("event channel closed"),
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for an event")
 }
 
 fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
