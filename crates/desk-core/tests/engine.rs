@@ -240,12 +240,7 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeliveries_and_poll_faults_do_not_duplicate() {
     let sim = sim_with(|k| k.replay_after_ms = Some(50)).await;
-    let store = Store::open_in_memory().unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
-    let engine = Engine::new(store, secrets, config());
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&a.account_id).await.unwrap();
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |_| {}).await;
 
     sim.inject_text(&a.bot_id, "alice@im.wechat", "first")
         .unwrap();
@@ -293,12 +288,7 @@ async fn redeliveries_and_poll_faults_do_not_duplicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_token_pauses_polling() {
     let sim = sim_with(|_| {}).await;
-    let store = Store::open_in_memory().unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
-    let engine = Engine::new(store, secrets, config());
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&a.account_id).await.unwrap();
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |_| {}).await;
     sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
     next_event(&mut rx, received(&a.account_id)).await;
 
@@ -396,20 +386,26 @@ async fn an_account_without_a_token_is_paused_and_does_not_poll() {
     assert_eq!(getupdates_count(&sim), 0);
 }
 
+/// An engine with one bot (and these peers) whose account is already started.
+async fn started_engine(
+    sim: &Sim,
+    peers: &[&str],
+    timings: impl FnOnce(&mut Timings),
+) -> (Engine, Bot, Receiver<EngineEvent>) {
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(sim, &store, &secrets, peers);
+    let engine = Engine::new(store, secrets, config_with(timings));
+    let rx = engine.subscribe();
+    engine.accounts().start(&a.account_id).await.unwrap();
+    (engine, a, rx)
+}
+
 /// Starts an engine with one bot and one peer who has written once (so a context token
 /// is stored).
 async fn engine_with_peer(sim: &Sim) -> (Engine, Bot, Receiver<EngineEvent>) {
-    let store = Store::open_in_memory().unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let a = add_bot(
-        sim,
-        &store,
-        &secrets,
-        &["alice@im.wechat", "Carol@im.wechat"],
-    );
-    let engine = Engine::new(store, secrets, config());
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&a.account_id).await.unwrap();
+    let (engine, a, mut rx) =
+        started_engine(sim, &["alice@im.wechat", "Carol@im.wechat"], |_| {}).await;
     sim.inject_text(&a.bot_id, "alice@im.wechat", "hello bot")
         .unwrap();
     next_event(&mut rx, received(&a.account_id)).await;
@@ -626,16 +622,10 @@ async fn the_outbox_survives_a_restart_and_is_then_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_stale_token_pause_polling_resumes_with_the_same_cursor() {
     let sim = sim_with(|_| {}).await;
-    let store = Store::open_in_memory().unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
-    let engine = Engine::new(
-        store,
-        secrets,
-        config_with(|t| t.stale_token_pause = Duration::from_millis(200)),
-    );
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&a.account_id).await.unwrap();
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.stale_token_pause = Duration::from_millis(200)
+    })
+    .await;
     sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
     next_event(&mut rx, received(&a.account_id)).await;
     let id = a.account_id.clone();
@@ -680,16 +670,10 @@ async fn after_the_stale_token_pause_polling_resumes_with_the_same_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_waiting_for_the_window_expires_with_a_reason() {
     let sim = sim_with(|_| {}).await;
-    let store = Store::open_in_memory().unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
-    let engine = Engine::new(
-        store,
-        secrets,
-        config_with(|t| t.window_wait_limit = Duration::from_millis(300)),
-    );
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&a.account_id).await.unwrap();
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.window_wait_limit = Duration::from_millis(300)
+    })
+    .await;
     let entry = engine
         .send_text(&a.account_id, "alice@im.wechat", "nobody asked")
         .await
