@@ -174,6 +174,31 @@ fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
+/// Starts `weixin-desk-cli ARGS` with the bot token on stdin; returns the guarded child
+/// and its stdout and stderr lines (stderr is drained so the child never blocks on it).
+fn spawn_run(
+    h: &Harness,
+    token: &str,
+    args: &[&str],
+) -> (Guard, Receiver<String>, Receiver<String>) {
+    let mut run = Guard(Some(
+        h.cli()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        stdin.write_all(token.as_bytes()).unwrap();
+    }
+    let stdout = lines_of(run.child().stdout.take().unwrap());
+    let stderr = lines_of(run.child().stderr.take().unwrap());
+    (run, stdout, stderr)
+}
+
 fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -212,21 +237,11 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     let mut printed = String::new();
 
     // `run` in a child: the token comes on stdin, for that process only.
-    let mut run = Guard(Some(
-        h.cli()
-            .args(["run", "--account", &account, "--token-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        stdin.write_all(bot.token.as_bytes()).unwrap();
-    }
-    let stdout = lines_of(run.child().stdout.take().unwrap());
-    let stderr = lines_of(run.child().stderr.take().unwrap());
+    let (mut run, stdout, stderr) = spawn_run(
+        &h,
+        &bot.token,
+        &["run", "--account", &account, "--token-stdin"],
+    );
     let mut seen = Vec::new();
     wait_line(&stdout, &mut seen, |l| {
         l.contains(&account) && l.contains("status online")
@@ -531,20 +546,11 @@ fn auto_falls_back_to_memory_with_a_warning() {
 fn run_prints_json_events_and_stops_on_ctrl_c() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
-    let mut run = Guard(Some(
-        h.cli()
-            .args(["run", "--json", "--account", &account, "--token-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        stdin.write_all(bot.token.as_bytes()).unwrap();
-    }
-    let stdout = lines_of(run.child().stdout.take().unwrap());
+    let (mut run, stdout, _stderr) = spawn_run(
+        &h,
+        &bot.token,
+        &["run", "--json", "--account", &account, "--token-stdin"],
+    );
     let mut seen = Vec::new();
     wait_line(&stdout, &mut seen, |l| l.contains("\"online\""));
     h.sim.inject_text(&bot.bot_id, PEER, "json please").unwrap();
@@ -597,20 +603,11 @@ fn run_prints_json_events_and_stops_on_ctrl_c() {
 
 /// Runs `run` until an injected message from PEER is stored, then stops it (SIGTERM).
 fn receive_with_run(h: &Harness, bot: &BotInfo, account: &str, message: &str) {
-    let mut run = Guard(Some(
-        h.cli()
-            .args(["run", "--account", account, "--token-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        stdin.write_all(bot.token.as_bytes()).unwrap();
-    }
-    let stdout = lines_of(run.child().stdout.take().unwrap());
+    let (mut run, stdout, _stderr) = spawn_run(
+        h,
+        &bot.token,
+        &["run", "--account", account, "--token-stdin"],
+    );
     let mut seen = Vec::new();
     wait_line(&stdout, &mut seen, |l| l.contains("status online"));
     h.sim.inject_text(&bot.bot_id, PEER, message).unwrap();
