@@ -2,7 +2,31 @@ fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
     // Declaring the app's commands makes each one a permission (`allow-<command>`), so a
     // window can call only what its capability grants.
-    let manifest = tauri_build::AppManifest::new().commands(&["app_info", "set_locale"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "app_info",
+        "set_locale",
+        "enter_sandbox",
+        "set_prefs",
+        "list_accounts",
+        "start_login",
+        "submit_login_code",
+        "cancel_login",
+        "qr_matrix",
+        "rename_account",
+        "set_account_enabled",
+        "remove_account",
+        "list_conversations",
+        "conversation_page",
+        "mark_read",
+        "send_text",
+        "send_file",
+        "retry_outbound",
+        "discard_outbound",
+        "search_messages",
+        "media_data",
+        "open_media",
+        "set_muted",
+    ]);
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("src-tauri/capabilities/*.json")
         .app_manifest(manifest);

@@ -1,6 +1,6 @@
 //! The one error that crosses IPC: `{code, message, details?}`.
 
-use desk_core::CoreError;
+use desk_core::{CoreError, EngineError};
 use serde::Serialize;
 
 /// Stable, machine-readable error codes the UI can switch on.
@@ -13,6 +13,16 @@ pub enum ErrorCode {
     Storage,
     /// Something the app did not expect; the message says what.
     Internal,
+    /// The engine is still starting (or could not start; the message says why).
+    NotReady,
+    /// The feature is not in this build yet.
+    NotAvailable,
+    /// No such account, conversation, message or login.
+    NotFound,
+    /// The keyring failed, or a bot token is missing (log in again).
+    Secrets,
+    /// The iLink server or the network failed.
+    Network,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -43,13 +53,33 @@ impl IpcError {
 
 impl From<CoreError> for IpcError {
     fn from(err: CoreError) -> IpcError {
+        let message = err.to_string();
+        IpcError::from_core(&err, message)
+    }
+}
+
+fn core_code(err: &CoreError) -> ErrorCode {
+    match err {
+        CoreError::UnknownLocale(_) => ErrorCode::InvalidArgument,
+        CoreError::DataDir { .. }
+        | CoreError::NoDataDir
+        | CoreError::Integrity(_)
+        | CoreError::SchemaTooNew { .. }
+        | CoreError::Sqlite(_) => ErrorCode::Storage,
+    }
+}
+
+impl From<EngineError> for IpcError {
+    fn from(err: EngineError) -> IpcError {
         let code = match &err {
-            CoreError::UnknownLocale(_) => ErrorCode::InvalidArgument,
-            CoreError::DataDir { .. }
-            | CoreError::NoDataDir
-            | CoreError::Integrity(_)
-            | CoreError::SchemaTooNew { .. }
-            | CoreError::Sqlite(_) => ErrorCode::Storage,
+            EngineError::Store(core) => return IpcError::from_core(core, err.to_string()),
+            EngineError::Secret(_) | EngineError::MissingToken(_) => ErrorCode::Secrets,
+            EngineError::Client(_) => ErrorCode::Network,
+            EngineError::UnknownAccount(_) => ErrorCode::NotFound,
+            EngineError::EmptyMessage => ErrorCode::InvalidArgument,
+            // New engine errors read as internal until they get a code of their own.
+            #[allow(unreachable_patterns)]
+            _ => ErrorCode::Internal,
         };
         let details = std::error::Error::source(&err).map(ToString::to_string);
         IpcError {
@@ -57,6 +87,25 @@ impl From<CoreError> for IpcError {
             message: err.to_string(),
             details,
         }
+    }
+}
+
+impl IpcError {
+    fn from_core(core: &CoreError, message: String) -> IpcError {
+        let mut err = IpcError::new(core_code(core), message);
+        err.details = std::error::Error::source(core).map(ToString::to_string);
+        err
+    }
+
+    pub fn not_available(what: &str) -> IpcError {
+        IpcError::new(
+            ErrorCode::NotAvailable,
+            format!("{what} is not available in this version yet"),
+        )
+    }
+
+    pub fn not_found(what: impl Into<String>) -> IpcError {
+        IpcError::new(ErrorCode::NotFound, what)
     }
 }
 

@@ -1,11 +1,18 @@
 //! The desktop shell: window, tray, IPC and plugin wiring around `desk-core`.
 //! It holds no business logic; everything stateful lives in the engine.
 
+mod autostart;
+mod backend;
 mod display;
 mod error;
+mod events;
 mod i18n;
 pub mod ipc;
+pub mod launch;
+mod notify;
+mod prefs;
 mod secrets;
+mod startup;
 mod state;
 mod tray;
 mod window;
@@ -36,7 +43,15 @@ pub fn main_entry() -> ExitCode {
         }
     };
     tauri::async_runtime::set(runtime.handle().clone());
-    match run() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = match launch::mode_from(&args, std::env::var(launch::SIM_ENV).ok()) {
+        Ok(mode) => mode,
+        Err(problem) => {
+            eprintln!("weixin-desk: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(mode) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("weixin-desk: {err}");
@@ -51,13 +66,17 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
     let specta = ipc::specta_builder();
-    let app = tauri::Builder::default()
-        // Must be first: a second launch shows the running instance instead.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+    let mut builder = tauri::Builder::default();
+    if mode == launch::Mode::Normal {
+        // Must be first: a second launch shows the running instance instead. The sandbox
+        // and emulator runs have data of their own and may run beside the real app.
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             window::show(app);
-        }))
+        }));
+    }
+    let app = builder
         .plugin(
             tauri_plugin_window_state::Builder::default()
                 .with_state_flags(
@@ -70,11 +89,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
-            let state = state::AppState::open()?;
+            let state = state::AppState::open(mode)?;
             let locale = state.locale();
+            let start_minimised = state.prefs().start_minimised;
             app.manage(state);
             tray::create(app.handle(), locale)?;
-            secrets::check_in_background(app.handle().clone());
+            if start_minimised {
+                window::toggle(app.handle());
+            }
+            startup::begin(app.handle().clone());
             Ok(())
         })
         .on_window_event(window::on_event)

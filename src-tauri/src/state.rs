@@ -1,62 +1,135 @@
-//! What the shell keeps between commands: the engine's store and where it lives.
+//! What the shell keeps between commands: the user's data folder and settings store,
+//! the secret store, the launch mode and the running backend (engine).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use desk_core::secrets::{OpenedSecretStore, SecretStoreStatus};
+use desk_core::secrets::{OpenedSecretStore, SecretStore, SecretStoreStatus};
 use desk_core::{CoreError, DataDir, Locale, Store};
 
+use crate::backend::Backend;
+use crate::error::{ErrorCode, IpcError};
+use crate::launch::Mode;
+use crate::prefs::Prefs;
+
 pub struct AppState {
-    data_dir: DataDir,
-    store: Mutex<Store>,
+    home: DataDir,
+    /// Interface settings (language); always the user's own database, also in the
+    /// sandbox, so the chosen language follows the user.
+    settings: Mutex<Store>,
     system_locale: Option<String>,
     /// Empty until the keyring check at start-up has finished.
     secrets: Mutex<Option<OpenedSecretStore>>,
+    mode: Mutex<Mode>,
+    backend: Mutex<Option<Arc<Backend>>>,
+    /// Why the backend could not start, for the UI.
+    backend_error: Mutex<Option<String>>,
+    prefs: Mutex<Prefs>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves SQLite consistent (transactions roll back).
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl AppState {
     /// Opens the per-user data directory and its store.
-    pub fn open() -> Result<AppState, CoreError> {
-        let data_dir = DataDir::default_for_user()?;
-        let store = Store::open(&data_dir.database())?;
+    pub fn open(mode: Mode) -> Result<AppState, CoreError> {
+        let home = DataDir::default_for_user()?;
+        let settings = Store::open(&home.database())?;
+        let prefs = Prefs::load(&Prefs::path_in(home.root()));
         Ok(AppState {
-            data_dir,
-            store: Mutex::new(store),
+            prefs: Mutex::new(prefs),
+            home,
+            settings: Mutex::new(settings),
             system_locale: sys_locale::get_locale(),
             secrets: Mutex::new(None),
+            mode: Mutex::new(mode),
+            backend: Mutex::new(None),
+            backend_error: Mutex::new(None),
         })
     }
 
     pub fn set_secrets(&self, opened: OpenedSecretStore) {
-        *self.secrets.lock().unwrap_or_else(|p| p.into_inner()) = Some(opened);
+        *lock(&self.secrets) = Some(opened);
     }
 
     /// Whether secrets will survive a restart; `None` while the keyring is being checked.
     pub fn secrets_status(&self) -> Option<SecretStoreStatus> {
-        self.secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.secrets)
             .as_ref()
             .map(|opened| opened.status.clone())
     }
 
-    pub fn data_dir(&self) -> &DataDir {
-        &self.data_dir
+    pub fn secret_store(&self) -> Option<Arc<dyn SecretStore>> {
+        lock(&self.secrets)
+            .as_ref()
+            .map(|opened| Arc::clone(&opened.store))
+    }
+
+    /// The user's own data folder (not the sandbox's).
+    pub fn home(&self) -> &DataDir {
+        &self.home
+    }
+
+    pub fn mode(&self) -> Mode {
+        lock(&self.mode).clone()
     }
 
     pub fn system_locale(&self) -> Option<&str> {
         self.system_locale.as_deref()
     }
 
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        self.store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub fn settings(&self) -> MutexGuard<'_, Store> {
+        lock(&self.settings)
     }
 
     /// The language to show: the saved choice, else the system's.
     pub fn locale(&self) -> Locale {
-        let saved = self.store().saved_locale().ok().flatten();
+        let saved = self.settings().saved_locale().ok().flatten();
         Locale::resolve(saved, self.system_locale())
+    }
+
+    pub fn prefs(&self) -> Prefs {
+        lock(&self.prefs).clone()
+    }
+
+    /// Changes the preferences and saves them.
+    pub fn update_prefs(&self, change: impl FnOnce(&mut Prefs)) -> std::io::Result<Prefs> {
+        let mut prefs = lock(&self.prefs);
+        let mut next = prefs.clone();
+        change(&mut next);
+        next.save(&Prefs::path_in(self.home.root()))?;
+        *prefs = next.clone();
+        Ok(next)
+    }
+
+    /// Puts a started backend in place and returns the one it replaces.
+    pub fn install_backend(&self, backend: Arc<Backend>) -> Option<Arc<Backend>> {
+        *lock(&self.mode) = backend.mode.clone();
+        *lock(&self.backend_error) = None;
+        lock(&self.backend).replace(backend)
+    }
+
+    pub fn set_backend_error(&self, error: String) {
+        *lock(&self.backend_error) = Some(error);
+    }
+
+    pub fn backend_error(&self) -> Option<String> {
+        lock(&self.backend_error).clone()
+    }
+
+    pub fn try_backend(&self) -> Option<Arc<Backend>> {
+        lock(&self.backend).clone()
+    }
+
+    /// The running backend, or a `not_ready` error while it starts.
+    pub fn backend(&self) -> Result<Arc<Backend>, IpcError> {
+        self.try_backend()
+            .ok_or_else(|| match self.backend_error() {
+                Some(reason) => IpcError::new(ErrorCode::NotReady, reason),
+                None => IpcError::new(ErrorCode::NotReady, "the engine is still starting"),
+            })
     }
 }

@@ -1,26 +1,30 @@
-//! The tray icon. Linux delivers no tray click events, so every action is in the menu.
+//! The tray icon. Linux delivers no tray click events, so every action is in the menu:
+//! Show/Hide, the unread total, one status line per account, Quit. The menu is rebuilt
+//! when the language, the window's visibility or the accounts change.
 
+use std::sync::Mutex;
+
+use desk_core::engine::AccountStatus;
 use desk_core::Locale;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
+use crate::ipc::views::AccountView;
 use crate::{i18n, window};
 
+const TRAY_ID: &str = "main";
 const TOGGLE_ID: &str = "toggle-window";
 const QUIT_ID: &str = "quit";
 
-/// The menu items whose labels change with language and window visibility.
-struct TrayItems {
-    toggle: MenuItem<tauri::Wry>,
-    quit: MenuItem<tauri::Wry>,
-}
+/// The last account list the tray showed.
+#[derive(Default)]
+struct TrayAccounts(Mutex<Vec<AccountView>>);
 
 pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
-    let toggle = MenuItem::with_id(app, TOGGLE_ID, "", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, QUIT_ID, "", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&toggle, &PredefinedMenuItem::separator(app)?, &quit])?;
-    let mut builder = TrayIconBuilder::with_id("main")
+    app.manage(TrayAccounts::default());
+    let menu = build_menu(app, locale, &[])?;
+    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .menu(&menu)
         .tooltip(i18n::text(locale, "tray.tooltip"))
         .on_menu_event(|app, event| match event.id().as_ref() {
@@ -32,26 +36,168 @@ pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
         builder = builder.icon(icon.clone());
     }
     builder.build(app)?;
-    app.manage(TrayItems { toggle, quit });
-    relabel(app, locale);
     Ok(())
 }
 
-/// Rewrites the labels for `locale` and the window's current visibility.
+/// Rebuilds the menu for `locale` and the window's current visibility.
 pub fn relabel(app: &AppHandle, locale: Locale) {
-    let Some(items) = app.try_state::<TrayItems>() else {
+    let accounts = app
+        .try_state::<TrayAccounts>()
+        .map(|s| s.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        .unwrap_or_default();
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
+    match build_menu(app, locale, &accounts) {
+        Ok(menu) => {
+            if let Err(err) = tray.set_menu(Some(menu)) {
+                tracing::warn!(%err, "could not update the tray menu");
+            }
+            let total: i64 = accounts.iter().map(|a| a.unread).sum();
+            let tooltip = unread_line(locale, total);
+            let _ = tray.set_tooltip(Some(format!(
+                "{} — {tooltip}",
+                i18n::text(locale, "tray.tooltip")
+            )));
+        }
+        Err(err) => tracing::warn!(%err, "could not build the tray menu"),
+    }
+}
+
+/// Shows a new account list (status lines and unread total).
+pub fn show_accounts(app: &AppHandle, accounts: &[AccountView]) {
+    if let Some(state) = app.try_state::<TrayAccounts>() {
+        *state.0.lock().unwrap_or_else(|p| p.into_inner()) = accounts.to_vec();
+    }
+    if let Some(state) = app.try_state::<crate::state::AppState>() {
+        relabel(app, state.locale());
+    }
+}
+
+fn build_menu(
+    app: &AppHandle,
+    locale: Locale,
+    accounts: &[AccountView],
+) -> tauri::Result<Menu<tauri::Wry>> {
     let toggle_key = if window::is_visible(app) {
         "tray.hide"
     } else {
         "tray.show"
     };
-    let results = [
-        items.toggle.set_text(i18n::text(locale, toggle_key)),
-        items.quit.set_text(i18n::text(locale, "tray.quit")),
-    ];
-    for err in results.into_iter().filter_map(Result::err) {
-        tracing::warn!(%err, "could not relabel the tray menu");
+    let menu = Menu::new(app)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        TOGGLE_ID,
+        i18n::text(locale, toggle_key),
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    let total: i64 = accounts.iter().map(|a| a.unread).sum();
+    menu.append(&MenuItem::new(
+        app,
+        unread_line(locale, total),
+        false,
+        None::<&str>,
+    )?)?;
+    for account in accounts {
+        menu.append(&MenuItem::new(
+            app,
+            account_line(locale, account),
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        QUIT_ID,
+        i18n::text(locale, "tray.quit"),
+        true,
+        None::<&str>,
+    )?)?;
+    Ok(menu)
+}
+
+fn unread_line(locale: Locale, total: i64) -> String {
+    i18n::text(locale, "tray.unread").replace("{count}", &total.to_string())
+}
+
+/// "Alias: Online", with the account id when there is no alias.
+pub fn account_line(locale: Locale, account: &AccountView) -> String {
+    let name = account.alias.as_deref().unwrap_or(&account.account_id);
+    format!("{name}: {}", i18n::text(locale, status_key(account)))
+}
+
+/// The translation key of an account's state, as the sidebar shows it too.
+pub fn status_key(account: &AccountView) -> &'static str {
+    if !account.enabled {
+        return match account.lifecycle.as_str() {
+            "removed" => "status.removed",
+            "replaced" => "status.replaced",
+            _ => "status.disabled",
+        };
+    }
+    match account.status {
+        AccountStatus::Connecting => "status.connecting",
+        AccountStatus::Online => "status.online",
+        AccountStatus::BackingOff { .. } => "status.backingOff",
+        AccountStatus::StaleToken { .. } => "status.tokenStale",
+        AccountStatus::Paused { .. } => "status.paused",
+        AccountStatus::Stopped => "status.offline",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(enabled: bool, lifecycle: &str, status: AccountStatus) -> AccountView {
+        AccountView {
+            account_id: "bot-im-bot".into(),
+            bot_id: "bot@im.bot".into(),
+            alias: None,
+            user_id: None,
+            base_url: "http://127.0.0.1:1/".into(),
+            enabled,
+            lifecycle: lifecycle.into(),
+            status,
+            unread: 0,
+        }
+    }
+
+    #[test]
+    fn lines_name_the_account_and_its_state_in_both_languages() {
+        let online = account(true, "online", AccountStatus::Online);
+        assert_eq!(account_line(Locale::En, &online), "bot-im-bot: Online");
+        assert_eq!(account_line(Locale::ZhCn, &online), "bot-im-bot: 在线");
+        let mut named = account(true, "online", AccountStatus::StaleToken { until_ms: 1 });
+        named.alias = Some("Shop".into());
+        assert_eq!(
+            account_line(Locale::En, &named),
+            "Shop: Scan again to reconnect"
+        );
+        let removed = account(false, "removed", AccountStatus::Stopped);
+        assert_eq!(status_key(&removed), "status.removed");
+        assert_eq!(unread_line(Locale::En, 3), "Unread: 3");
+        // Every state has a text in both catalogs.
+        for key in [
+            "status.connecting",
+            "status.online",
+            "status.backingOff",
+            "status.tokenStale",
+            "status.paused",
+            "status.offline",
+            "status.disabled",
+            "status.removed",
+            "status.replaced",
+        ] {
+            assert_ne!(i18n::text(Locale::En, key), key);
+            assert_ne!(
+                i18n::text(Locale::ZhCn, key),
+                i18n::text(Locale::En, key),
+                "{key}"
+            );
+        }
     }
 }

@@ -25,6 +25,13 @@ pub fn is_visible(app: &AppHandle) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the user is looking at the window (shown and focused).
+pub fn is_focused(app: &AppHandle) -> bool {
+    app.get_webview_window(MAIN)
+        .map(|w| w.is_visible().unwrap_or(false) && w.is_focused().unwrap_or(false))
+        .unwrap_or(false)
+}
+
 pub fn show(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(MAIN) {
         let _ = window.unminimize();

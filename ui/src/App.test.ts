@@ -2,17 +2,38 @@ import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { emit } from "@tauri-apps/api/event";
 import App from "./App.svelte";
-import { fakeBackend } from "./test/backend";
+import { account, fakeBackend } from "./test/backend";
 
 describe("App", () => {
-  it("shows the honest empty state in the backend's language", async () => {
-    fakeBackend({ locale: "zh-CN" });
+  it("shows the empty state in the backend's language, with add-account and the sandbox", async () => {
+    const backend = fakeBackend({ locale: "zh-CN" });
     render(App);
     await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
     expect(screen.getByTestId("accounts-title").textContent).toBe("账号");
     expect(screen.getByTestId("empty-title").textContent).toBe("这里还什么都没有");
-    // No "add account" control until login exists.
-    expect(screen.queryByRole("button", { name: /add|添加/i })).toBeNull();
+    expect(screen.getByTestId("try-sandbox").textContent?.trim()).toBe("试用沙盒");
+    await fireEvent.click(screen.getByTestId("try-sandbox"));
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("enter_sandbox"));
+  });
+
+  it("labels the sandbox and offers no sandbox link inside it", async () => {
+    fakeBackend({ mode: { kind: "sandbox" } });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("mode-badge").textContent?.trim()).toBe("Sandbox"));
+    expect(screen.queryByTestId("try-sandbox")).toBeNull();
+  });
+
+  it("says the engine is starting, then loads accounts when it is ready", async () => {
+    const backend = fakeBackend({ engineReady: false });
+    render(App);
+    await waitFor(() =>
+      expect(screen.getByTestId("engine-state").textContent?.trim()).toBe("Starting the engine…"),
+    );
+    expect(backend.calls.map((c) => c.cmd)).not.toContain("list_accounts");
+    backend.info = { ...backend.info, engineReady: true, mode: { kind: "sandbox" } };
+    backend.accounts = [account({ alias: "Demo bot" })];
+    await emit("backend-changed", { mode: { kind: "sandbox" }, ready: true, error: null });
+    await waitFor(() => expect(screen.getByTestId("account-name").textContent).toBe("Demo bot"));
   });
 
   it("switches language at runtime and saves it through the backend", async () => {

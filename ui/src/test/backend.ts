@@ -1,12 +1,92 @@
 // A fake backend for component tests: answers the real command names over mockIPC and
-// records every call, so tests can assert what the UI asked for.
+// records every call, so tests can assert what the UI asked for. Engine events are
+// sent with `emitEngine`.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { AppInfo, IpcError, Locale } from "../lib/ipc";
+import { emit } from "@tauri-apps/api/event";
+import type {
+  AccountView,
+  AppInfo,
+  ConversationView,
+  EngineEvent,
+  IpcError,
+  Locale,
+  MessageView,
+  Prefs,
+} from "../lib/ipc";
 
 export interface FakeBackend {
   calls: { cmd: string; args: unknown }[];
   info: AppInfo;
+  accounts: AccountView[];
+  conversations: ConversationView[];
+  /** Per `${account}/${peer}`, newest first. */
+  messages: Map<string, MessageView[]>;
   failNext?: IpcError;
+  /** Answers for commands the test wants to control. */
+  answers: Record<string, (args: Record<string, unknown>) => unknown>;
+}
+
+export const defaultPrefs: Prefs = {
+  notifications: true,
+  doNotDisturb: false,
+  muted: [],
+  startMinimised: false,
+  autostart: false,
+};
+
+export function account(overrides: Partial<AccountView> = {}): AccountView {
+  return {
+    accountId: "bot1-im-bot",
+    botId: "bot1@im.bot",
+    alias: "Shop bot",
+    userId: "owner@im.wechat",
+    baseUrl: "http://127.0.0.1:9/",
+    enabled: true,
+    lifecycle: "online",
+    status: { state: "online" },
+    unread: 0,
+    ...overrides,
+  };
+}
+
+export function conversation(overrides: Partial<ConversationView> = {}): ConversationView {
+  return {
+    accountId: "bot1-im-bot",
+    peerId: "alice@im.wechat",
+    displayName: "Alice",
+    lastActivityMs: Date.now(),
+    unreadCount: 0,
+    lastText: "hi",
+    lastItemKind: "text",
+    windowClosesMs: Date.now() + 20 * 3600_000,
+    muted: false,
+    ...overrides,
+  };
+}
+
+let nextId = 1;
+export function message(overrides: Partial<MessageView> = {}): MessageView {
+  const id = overrides.id ?? nextId++;
+  return {
+    id,
+    accountId: "bot1-im-bot",
+    peerId: "alice@im.wechat",
+    direction: "in",
+    serverMessageId: String(9_000_000_000_000_000_000n + BigInt(id)),
+    createTimeMs: Date.now() - 60_000 + id,
+    itemKind: "text",
+    text: `message ${id}`,
+    mediaFileName: null,
+    mediaSize: null,
+    mediaPath: null,
+    mediaState: "none",
+    quoteText: null,
+    delivery: "received",
+    error: null,
+    aiGenerated: false,
+    outboxId: null,
+    ...overrides,
+  };
 }
 
 export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
@@ -18,25 +98,88 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
       locale: "en",
       systemLocale: "en-US",
       secrets: { kind: "persistent" },
+      mode: { kind: "normal" },
+      engineReady: true,
+      engineError: null,
+      prefs: defaultPrefs,
       ...overrides,
     },
+    accounts: [],
+    conversations: [],
+    messages: new Map(),
+    answers: {},
   };
   mockIPC(
-    (cmd, args) => {
+    (cmd, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
       backend.calls.push({ cmd, args });
       if (backend.failNext) {
         const error = backend.failNext;
         backend.failNext = undefined;
         throw error;
       }
+      const answer = backend.answers[cmd];
+      if (answer) return answer(args);
       switch (cmd) {
         case "app_info":
           return backend.info;
         case "set_locale": {
-          const locale = (args as { locale: Locale }).locale;
+          const locale = args.locale as Locale;
           backend.info = { ...backend.info, locale };
           return locale;
         }
+        case "set_prefs":
+          backend.info = { ...backend.info, prefs: args.prefs as Prefs };
+          return args.prefs;
+        case "list_accounts":
+          return backend.accounts;
+        case "list_conversations":
+          return backend.conversations.filter((c) => c.accountId === args.accountId);
+        case "conversation_page": {
+          const all = backend.messages.get(`${args.accountId}/${args.peerId}`) ?? [];
+          const before = args.before as { createTimeMs: number; id: number } | null;
+          const start = before ? all.findIndex((m) => m.id === before.id) + 1 : 0;
+          const limit = args.limit as number;
+          const messages = all.slice(start, start + limit);
+          const last = messages.at(-1);
+          const older =
+            start + limit < all.length && last ? { createTimeMs: last.createTimeMs, id: last.id } : null;
+          return { messages, older };
+        }
+        case "mark_read":
+          backend.conversations = backend.conversations.map((c) =>
+            c.accountId === args.accountId && c.peerId === args.peerId ? { ...c, unreadCount: 0 } : c,
+          );
+          return null;
+        case "send_text": {
+          const key = `${args.accountId}/${args.peerId}`;
+          const sent = message({
+            accountId: args.accountId as string,
+            peerId: args.peerId as string,
+            direction: "out",
+            text: args.text as string,
+            delivery: "queued",
+            createTimeMs: Date.now(),
+            outboxId: 77,
+          });
+          backend.messages.set(key, [sent, ...(backend.messages.get(key) ?? [])]);
+          return { outboxId: 77, messageRowId: sent.id };
+        }
+        case "qr_matrix":
+          return { size: 21, modules: "1".repeat(7) + "0".repeat(21 * 21 - 7) };
+        case "start_login":
+          return "login-1";
+        case "cancel_login":
+          return true;
+        case "submit_login_code":
+        case "rename_account":
+        case "set_account_enabled":
+        case "remove_account":
+        case "set_muted":
+        case "enter_sandbox":
+          return null;
+        case "search_messages":
+          return [];
         default:
           throw { code: "internal", message: `unexpected command ${cmd}` } satisfies IpcError;
       }
@@ -44,4 +187,8 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     { shouldMockEvents: true },
   );
   return backend;
+}
+
+export async function emitEngine(event: EngineEvent) {
+  await emit("engine-notice", { event });
 }

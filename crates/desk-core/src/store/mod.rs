@@ -9,6 +9,7 @@ pub mod media_jobs;
 pub mod messages;
 mod migrations;
 pub mod outbox;
+mod outbox_lookup;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;

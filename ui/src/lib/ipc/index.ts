@@ -1,9 +1,48 @@
 // The one door from the UI to the backend. Everything crosses typed, through the
 // generated bindings; failures arrive as IpcError {code, message, details?}.
 import { commands, events } from "./bindings";
-import type { AppInfo, IpcError, Locale, Result, SecretStoreStatus } from "./bindings";
+import type {
+  AccountStatus,
+  AccountView,
+  AppInfo,
+  BackendChanged,
+  ConversationView,
+  Cursor,
+  EngineEvent,
+  IpcError,
+  Locale,
+  LoginState,
+  MediaData,
+  MessagePageView,
+  MessageView,
+  Mode,
+  Prefs,
+  QrMatrix,
+  Queued,
+  Result,
+  SecretStoreStatus,
+} from "./bindings";
 
-export type { AppInfo, IpcError, Locale, SecretStoreStatus };
+export type {
+  AccountStatus,
+  AccountView,
+  AppInfo,
+  BackendChanged,
+  ConversationView,
+  Cursor,
+  EngineEvent,
+  IpcError,
+  Locale,
+  LoginState,
+  MediaData,
+  MessagePageView,
+  MessageView,
+  Mode,
+  Prefs,
+  QrMatrix,
+  Queued,
+  SecretStoreStatus,
+};
 
 /** An IPC failure thrown to callers, carrying the backend's structured error. */
 export class BackendError extends Error {
@@ -25,8 +64,70 @@ function unwrap<T>(result: Result<T, IpcError>): T {
 export const api = {
   appInfo: async (): Promise<AppInfo> => unwrap(await commands.appInfo()),
   setLocale: async (locale: Locale): Promise<Locale> => unwrap(await commands.setLocale(locale)),
+  enterSandbox: async (): Promise<void> => {
+    unwrap(await commands.enterSandbox());
+  },
+  setPrefs: async (prefs: Prefs): Promise<Prefs> => unwrap(await commands.setPrefs(prefs)),
+  listAccounts: async (): Promise<AccountView[]> => unwrap(await commands.listAccounts()),
+  startLogin: async (alias: string | null): Promise<string> =>
+    unwrap(await commands.startLogin(alias)),
+  submitLoginCode: async (loginId: string, code: string): Promise<void> => {
+    unwrap(await commands.submitLoginCode(loginId, code));
+  },
+  cancelLogin: async (loginId: string): Promise<boolean> =>
+    unwrap(await commands.cancelLogin(loginId)),
+  qrMatrix: async (text: string): Promise<QrMatrix> => unwrap(await commands.qrMatrix(text)),
+  renameAccount: async (accountId: string, alias: string): Promise<void> => {
+    unwrap(await commands.renameAccount(accountId, alias));
+  },
+  setAccountEnabled: async (accountId: string, enabled: boolean): Promise<void> => {
+    unwrap(await commands.setAccountEnabled(accountId, enabled));
+  },
+  removeAccount: async (accountId: string, keepLog: boolean): Promise<void> => {
+    unwrap(await commands.removeAccount(accountId, keepLog));
+  },
+  listConversations: async (accountId: string): Promise<ConversationView[]> =>
+    unwrap(await commands.listConversations(accountId)),
+  conversationPage: async (
+    accountId: string,
+    peerId: string,
+    before: Cursor | null,
+    limit: number,
+  ): Promise<MessagePageView> =>
+    unwrap(await commands.conversationPage(accountId, peerId, before, limit)),
+  markRead: async (accountId: string, peerId: string): Promise<void> => {
+    unwrap(await commands.markRead(accountId, peerId));
+  },
+  sendText: async (accountId: string, peerId: string, text: string): Promise<Queued> =>
+    unwrap(await commands.sendText(accountId, peerId, text)),
+  sendFile: async (accountId: string, peerId: string, path: string): Promise<Queued> =>
+    unwrap(await commands.sendFile(accountId, peerId, path)),
+  retryOutbound: async (outboxId: number): Promise<boolean> =>
+    unwrap(await commands.retryOutbound(outboxId)),
+  discardOutbound: async (outboxId: number): Promise<boolean> =>
+    unwrap(await commands.discardOutbound(outboxId)),
+  searchMessages: async (
+    query: string,
+    accountId: string | null,
+    peerId: string | null,
+    limit: number,
+  ): Promise<MessageView[]> =>
+    unwrap(await commands.searchMessages(query, accountId, peerId, limit)),
+  mediaData: async (path: string, mime: string): Promise<MediaData> =>
+    unwrap(await commands.mediaData(path, mime)),
+  openMedia: async (path: string, reveal: boolean): Promise<void> => {
+    unwrap(await commands.openMedia(path, reveal));
+  },
+  setMuted: async (accountId: string, peerId: string, muted: boolean): Promise<void> => {
+    unwrap(await commands.setMuted(accountId, peerId, muted));
+  },
   onLocaleChanged: (handler: (locale: Locale) => void) =>
     events.localeChanged.listen((event) => handler(event.payload.locale)),
   onSecretsStatusChanged: (handler: (status: SecretStoreStatus) => void) =>
     events.secretsStatusChanged.listen((event) => handler(event.payload.status)),
+  onBackendChanged: (handler: (change: BackendChanged) => void) =>
+    events.backendChanged.listen((event) => handler(event.payload)),
+  onEngineEvent: (handler: (event: EngineEvent) => void) =>
+    events.engineNotice.listen((event) => handler(event.payload.event)),
+  onEngineLagged: (handler: () => void) => events.engineLagged.listen(() => handler()),
 };

@@ -1,0 +1,174 @@
+//! The running engine and, in the sandbox, the emulator it talks to. One backend runs at
+//! a time; switching to the sandbox stops the old one first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use desk_core::engine::LoginOptions;
+use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
+use desk_core::store::AccountUpsert;
+use desk_core::{DataDir, Engine, EngineConfig, Store};
+use ilink_sim::{DemoConfig, Sim, SimConfig};
+use tauri::async_runtime::JoinHandle;
+
+use crate::launch::Mode;
+
+/// Folder of the sandbox's data, next to the real one and wiped at each sandbox start:
+/// the emulator forgets its bots when it stops, so old sandbox accounts could not log in.
+const SANDBOX_DIR_NAME: &str = "weixin-desk-sandbox";
+
+pub struct Backend {
+    pub mode: Mode,
+    pub data_dir: DataDir,
+    pub engine: Engine,
+    /// Names for peers the protocol cannot name (the sandbox knows its demo users).
+    pub display_names: HashMap<String, String>,
+    /// Where QR logins go: `None` means the official host.
+    login_api_base: Option<String>,
+    login_cdn_base: Option<String>,
+    /// Kept alive for as long as the sandbox runs.
+    _sim: Option<Sim>,
+    forwarder: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Backend {
+    /// Opens the store in `data_dir` and builds (but does not start) the engine.
+    pub fn open(
+        mode: Mode,
+        data_dir: DataDir,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Backend, String> {
+        let store = Store::open(&data_dir.database()).map_err(|e| e.to_string())?;
+        let (login_api_base, login_cdn_base) = match &mode {
+            Mode::Sim { url } => (Some(url.clone()), Some(cdn_base_of(url))),
+            _ => (None, None),
+        };
+        let engine = Engine::new_in(store, &data_dir, secrets, engine_config(&mode));
+        Ok(Backend {
+            mode,
+            data_dir,
+            engine,
+            display_names: HashMap::new(),
+            login_api_base,
+            login_cdn_base,
+            _sim: None,
+            forwarder: Mutex::new(None),
+        })
+    }
+
+    /// Starts an emulator with its demo timeline on loopback and a backend on a fresh
+    /// sandbox folder next to `home`, with the demo bot already added as an account.
+    pub async fn sandbox(home: &DataDir) -> Result<Backend, String> {
+        let root = home
+            .root()
+            .parent()
+            .map(|p| p.join(SANDBOX_DIR_NAME))
+            .ok_or("the data folder has no parent")?;
+        if root.exists() {
+            std::fs::remove_dir_all(&root)
+                .map_err(|e| format!("cannot clear {}: {e}", root.display()))?;
+        }
+        let data_dir = DataDir::at(root).map_err(|e| e.to_string())?;
+        let mut sim = Sim::start(SimConfig::default())
+            .await
+            .map_err(|e| format!("cannot start the sandbox emulator: {e}"))?;
+        let bot = sim.start_demo(DemoConfig::default());
+        let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+        let account_id = ilink::account_id::normalize(&bot.bot_id);
+        secrets
+            .set(&SecretKey::bot_token(&account_id), &Secret::new(bot.token))
+            .map_err(|e| e.to_string())?;
+        let store = Store::open(&data_dir.database()).map_err(|e| e.to_string())?;
+        store
+            .upsert_account(
+                &AccountUpsert {
+                    account_id,
+                    bot_id: bot.bot_id,
+                    base_url: sim.base_url(),
+                    alias: Some("Demo bot".to_owned()),
+                    user_id: Some(bot.user_id),
+                    cdn_url: Some(sim.cdn_base_url()),
+                    route_tag: None,
+                },
+                now_ms(),
+            )
+            .map_err(|e| e.to_string())?;
+        drop(store);
+        let mut backend = Backend::open(Mode::Sandbox, data_dir, secrets)?;
+        backend.login_api_base = Some(sim.base_url());
+        backend.login_cdn_base = Some(sim.cdn_base_url());
+        backend.display_names = ilink_sim::demo_peers()
+            .into_iter()
+            .map(|p| (p.user_id.to_owned(), p.display_name.to_owned()))
+            .collect();
+        backend._sim = Some(sim);
+        Ok(backend)
+    }
+
+    /// Login settings for this backend: its emulator, or the official host.
+    pub fn login_options(&self, alias: Option<String>) -> LoginOptions {
+        let mut options = LoginOptions {
+            api_base: self.login_api_base.clone(),
+            cdn_base: self.login_cdn_base.clone(),
+            alias,
+            ..LoginOptions::default()
+        };
+        if self.login_api_base.as_deref().is_some_and(is_plain_http) {
+            options.qr.redirect_scheme = "http".to_owned();
+        }
+        options
+    }
+
+    pub fn set_forwarder(&self, handle: JoinHandle<()>) {
+        *self.forwarder.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+    }
+
+    /// Stops every account and the event forwarding.
+    pub async fn stop(&self) {
+        self.engine.shutdown().await;
+        if let Some(handle) = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            handle.abort();
+        }
+    }
+}
+
+fn engine_config(mode: &Mode) -> EngineConfig {
+    let mut config = EngineConfig::default();
+    if !matches!(mode, Mode::Normal) {
+        // An emulator on loopback is reached directly, never through a proxy.
+        config.client.use_system_proxy = false;
+    }
+    config
+}
+
+fn is_plain_http(url: &str) -> bool {
+    url.starts_with("http://")
+}
+
+/// The emulator serves its CDN under `c2c/` of the API base.
+fn cdn_base_of(api_base: &str) -> String {
+    format!("{}/c2c", api_base.trim_end_matches('/'))
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdn_base_sits_under_the_api_base() {
+        assert_eq!(cdn_base_of("http://127.0.0.1:9/"), "http://127.0.0.1:9/c2c");
+        assert_eq!(cdn_base_of("http://127.0.0.1:9"), "http://127.0.0.1:9/c2c");
+    }
+}

@@ -1,0 +1,268 @@
+//! Conversation commands: the list, log pages, sending, delivery actions, search and
+//! media.
+
+use base64::Engine as _;
+use serde::Serialize;
+use tauri::State;
+
+use super::views::{self, ConversationView, Cursor, MessagePageView, MessageView};
+use crate::state::AppState;
+use crate::{ErrorCode, IpcError};
+
+/// Largest page the window may ask for.
+const MAX_PAGE: u32 = 500;
+/// Largest media file handed to the window in one piece.
+const MAX_MEDIA_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_SEARCH_RESULTS: u32 = 200;
+
+/// The account's conversations, most recently active first.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_conversations(
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<Vec<ConversationView>, IpcError> {
+    let prefs = state.prefs();
+    let backend = state.backend()?;
+    views::conversation_views(&backend, account_id, |a, p| prefs.is_muted(a, p)).await
+}
+
+/// One page of a conversation, newest first, older than `before` (or the newest).
+#[tauri::command]
+#[specta::specta]
+pub async fn conversation_page(
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+    before: Option<Cursor>,
+    limit: u32,
+) -> Result<MessagePageView, IpcError> {
+    let limit = limit.clamp(1, MAX_PAGE) as usize;
+    let backend = state.backend()?;
+    views::page_view(&backend, account_id, peer_id, before, limit).await
+}
+
+/// Clears a conversation's unread count.
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_read(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+) -> Result<(), IpcError> {
+    let backend = state.backend()?;
+    backend
+        .engine
+        .store()
+        .call(move |s| s.mark_conversation_read(&account_id, &peer_id))
+        .await?;
+    crate::events::refresh_tray(&app);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    pub outbox_id: i64,
+    pub message_row_id: Option<i64>,
+}
+
+/// Queues a text: it is in the store before this returns, and delivered by the
+/// account's sender (state changes arrive as `delivery_updated` events).
+#[tauri::command]
+#[specta::specta]
+pub async fn send_text(
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+    text: String,
+) -> Result<Queued, IpcError> {
+    let entry = state
+        .backend()?
+        .engine
+        .send_text(&account_id, &peer_id, &text)
+        .await?;
+    Ok(Queued {
+        outbox_id: entry.id,
+        message_row_id: entry.message_row_id,
+    })
+}
+
+/// Sends a file from disk. The engine's media sending is not in this build yet.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_file(
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+    path: String,
+) -> Result<Queued, IpcError> {
+    let _ = (state.backend()?, account_id, peer_id);
+    let meta = std::fs::metadata(&path).map_err(|err| {
+        IpcError::new(
+            ErrorCode::InvalidArgument,
+            format!("cannot read {path}: {err}"),
+        )
+    })?;
+    if !meta.is_file() {
+        return Err(IpcError::new(
+            ErrorCode::InvalidArgument,
+            format!("{path} is not a file"),
+        ));
+    }
+    Err(IpcError::not_available("sending files"))
+}
+
+/// Tries a failed or waiting message again.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_outbound(state: State<'_, AppState>, outbox_id: i64) -> Result<bool, IpcError> {
+    Ok(state.backend()?.engine.retry_outbound(outbox_id).await?)
+}
+
+/// Gives up on a message that is not delivered yet.
+#[tauri::command]
+#[specta::specta]
+pub async fn discard_outbound(
+    state: State<'_, AppState>,
+    outbox_id: i64,
+) -> Result<bool, IpcError> {
+    Ok(state.backend()?.engine.cancel_outbound(outbox_id).await?)
+}
+
+/// Full-text search across every conversation, or one account's, or one conversation.
+#[tauri::command]
+#[specta::specta]
+pub async fn search_messages(
+    state: State<'_, AppState>,
+    query: String,
+    account_id: Option<String>,
+    peer_id: Option<String>,
+    limit: u32,
+) -> Result<Vec<MessageView>, IpcError> {
+    let backend = state.backend()?;
+    let limit = limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
+    // Narrowed after the index lookup, so ask for more when narrowing.
+    let fetch = if account_id.is_some() {
+        limit * 20
+    } else {
+        limit
+    };
+    let found = backend
+        .engine
+        .store()
+        .call(move |s| s.search(&query, fetch))
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|m| account_id.as_deref().is_none_or(|a| m.account_id == a))
+        .filter(|m| {
+            peer_id
+                .as_deref()
+                .is_none_or(|p| m.peer_id.eq_ignore_ascii_case(p))
+        })
+        .take(limit)
+        .map(|m| views::message_view(&backend, m, None))
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct MediaData {
+    pub mime: String,
+    /// The file's bytes, base64.
+    pub base64: String,
+}
+
+/// A saved media file's bytes for the viewer and players. Only files inside the
+/// running backend's data folder are served.
+#[tauri::command]
+#[specta::specta]
+pub async fn media_data(
+    state: State<'_, AppState>,
+    path: String,
+    mime: String,
+) -> Result<MediaData, IpcError> {
+    let backend = state.backend()?;
+    let file = inside_data_dir(backend.data_dir.root(), &path)?;
+    let size = std::fs::metadata(&file)
+        .map_err(|err| IpcError::not_found(format!("the file is gone: {err}")))?
+        .len();
+    if size > MAX_MEDIA_BYTES {
+        return Err(IpcError::new(
+            ErrorCode::InvalidArgument,
+            "the file is too large to preview; open it instead",
+        ));
+    }
+    let bytes = tokio::fs::read(&file)
+        .await
+        .map_err(|err| IpcError::not_found(format!("cannot read the file: {err}")))?;
+    Ok(MediaData {
+        mime,
+        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
+}
+
+/// Opens a saved file with the desktop's default application, or shows its folder.
+#[tauri::command]
+#[specta::specta]
+pub fn open_media(state: State<'_, AppState>, path: String, reveal: bool) -> Result<(), IpcError> {
+    let backend = state.backend()?;
+    let file = inside_data_dir(backend.data_dir.root(), &path)?;
+    let target = if reveal {
+        file.parent().map(ToOwned::to_owned).unwrap_or(file)
+    } else {
+        file
+    };
+    std::process::Command::new("xdg-open")
+        .arg(&target)
+        .spawn()
+        .map(drop)
+        .map_err(|err| IpcError::new(ErrorCode::Internal, format!("cannot open it: {err}")))
+}
+
+/// Mutes or unmutes a conversation's notifications.
+#[tauri::command]
+#[specta::specta]
+pub fn set_muted(
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+    muted: bool,
+) -> Result<(), IpcError> {
+    state
+        .update_prefs(|p| p.set_muted(&account_id, &peer_id, muted))
+        .map(drop)
+        .map_err(|err| IpcError::new(ErrorCode::Storage, err.to_string()))
+}
+
+/// `path`, resolved, if it lies inside `root`; the window never reads other files.
+fn inside_data_dir(root: &std::path::Path, path: &str) -> Result<std::path::PathBuf, IpcError> {
+    let outside = || IpcError::new(ErrorCode::InvalidArgument, "not a file of this app");
+    let file = std::fs::canonicalize(path).map_err(|_| outside())?;
+    let root = std::fs::canonicalize(root).map_err(|_| outside())?;
+    if file.starts_with(&root) {
+        Ok(file)
+    } else {
+        Err(outside())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_inside_the_data_folder_are_served() {
+        let root = tempfile::tempdir().unwrap();
+        let inside = root.path().join("media/a.png");
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::write(&inside, b"x").unwrap();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        assert!(inside_data_dir(root.path(), inside.to_str().unwrap()).is_ok());
+        let escape = format!("{}/media/../../{}", root.path().display(), "etc/passwd");
+        assert!(inside_data_dir(root.path(), &escape).is_err());
+        assert!(inside_data_dir(root.path(), outside.path().to_str().unwrap()).is_err());
+        assert!(inside_data_dir(root.path(), "/no/such/file").is_err());
+    }
+}

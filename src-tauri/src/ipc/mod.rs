@@ -1,0 +1,255 @@
+//! Commands and events, declared once here. `ui/src/lib/ipc/bindings.ts` is generated
+//! from these declarations (see the `bindings_are_current` test).
+
+mod accounts;
+mod conversations;
+pub mod views;
+
+use desk_core::secrets::SecretStoreStatus;
+use desk_core::{EngineEvent, Locale};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, State};
+use tauri_specta::Event;
+
+use crate::launch::Mode;
+use crate::prefs::Prefs;
+use crate::state::AppState;
+use crate::{tray, ErrorCode, IpcError};
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub version: String,
+    /// The data folder in use (the sandbox's while in the sandbox).
+    pub data_dir: String,
+    pub locale: Locale,
+    pub system_locale: Option<String>,
+    /// Where secrets are kept; `null` while the keyring check is still running.
+    pub secrets: Option<SecretStoreStatus>,
+    pub mode: Mode,
+    /// Whether the engine runs (commands on accounts answer `not_ready` until then).
+    pub engine_ready: bool,
+    /// Why the engine could not start, if it could not.
+    pub engine_error: Option<String>,
+    pub prefs: Prefs,
+}
+
+/// Sent when the start-up keyring check has decided where secrets are kept.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct SecretsStatusChanged {
+    pub status: SecretStoreStatus,
+}
+
+/// Sent to every window when the interface language changes.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct LocaleChanged {
+    pub locale: Locale,
+}
+
+/// The engine started, failed to start, or was replaced (entering the sandbox): the
+/// window reloads everything.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct BackendChanged {
+    pub mode: Mode,
+    pub ready: bool,
+    pub error: Option<String>,
+}
+
+/// One engine event, as the engine sent it (snake_case fields, tagged by `type`).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct EngineNotice {
+    pub event: EngineEvent,
+}
+
+/// The window fell behind the engine and missed `missed` events: reload from the store.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct EngineLagged {
+    pub missed: u64,
+}
+
+/// Version, data folder, mode, preferences and the language to show.
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
+    let backend = state.try_backend();
+    let data_dir = backend
+        .as_ref()
+        .map(|b| b.data_dir.root().to_owned())
+        .unwrap_or_else(|| state.home().root().to_owned());
+    Ok(AppInfo {
+        version: desk_core::VERSION.to_owned(),
+        data_dir: data_dir.to_string_lossy().into_owned(),
+        locale: state.locale(),
+        system_locale: state.system_locale().map(str::to_owned),
+        secrets: state.secrets_status(),
+        mode: state.mode(),
+        engine_ready: backend.is_some(),
+        engine_error: state.backend_error(),
+        prefs: state.prefs(),
+    })
+}
+
+/// Saves the interface language, relabels the tray and tells every window.
+#[tauri::command]
+#[specta::specta]
+pub fn set_locale(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    locale: Locale,
+) -> Result<Locale, IpcError> {
+    state.settings().save_locale(locale)?;
+    tray::relabel(&app, locale);
+    if let Err(err) = (LocaleChanged { locale }).emit(&app) {
+        tracing::warn!(%err, "could not announce the language change");
+    }
+    Ok(locale)
+}
+
+/// Replaces the running engine with the sandbox (an emulator with demo chats).
+#[tauri::command]
+#[specta::specta]
+pub async fn enter_sandbox(app: AppHandle) -> Result<(), IpcError> {
+    crate::startup::enter_sandbox(app)
+        .await
+        .map_err(|err| IpcError::new(ErrorCode::Internal, err))
+}
+
+/// Saves the window's preferences (notifications, start-up).
+#[tauri::command]
+#[specta::specta]
+pub fn set_prefs(state: State<'_, AppState>, prefs: Prefs) -> Result<Prefs, IpcError> {
+    let saved = state
+        .update_prefs(|p| {
+            // Mutes are changed per conversation, never overwritten from here.
+            let muted = std::mem::take(&mut p.muted);
+            *p = Prefs { muted, ..prefs };
+        })
+        .map_err(|err| IpcError::new(ErrorCode::Storage, err.to_string()))?;
+    crate::autostart::apply(saved.autostart);
+    Ok(saved)
+}
+
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            app_info,
+            set_locale,
+            enter_sandbox,
+            set_prefs,
+            accounts::list_accounts,
+            accounts::start_login,
+            accounts::submit_login_code,
+            accounts::cancel_login,
+            accounts::qr_matrix,
+            accounts::rename_account,
+            accounts::set_account_enabled,
+            accounts::remove_account,
+            conversations::list_conversations,
+            conversations::conversation_page,
+            conversations::mark_read,
+            conversations::send_text,
+            conversations::send_file,
+            conversations::retry_outbound,
+            conversations::discard_outbound,
+            conversations::search_messages,
+            conversations::media_data,
+            conversations::open_media,
+            conversations::set_muted,
+        ])
+        .events(tauri_specta::collect_events![
+            LocaleChanged,
+            SecretsStatusChanged,
+            BackendChanged,
+            EngineNotice,
+            EngineLagged
+        ])
+}
+
+/// Every command name, for `build.rs`'s permission list (checked by a test).
+pub const COMMANDS: &[&str] = &[
+    "app_info",
+    "set_locale",
+    "enter_sandbox",
+    "set_prefs",
+    "list_accounts",
+    "start_login",
+    "submit_login_code",
+    "cancel_login",
+    "qr_matrix",
+    "rename_account",
+    "set_account_enabled",
+    "remove_account",
+    "list_conversations",
+    "conversation_page",
+    "mark_read",
+    "send_text",
+    "send_file",
+    "retry_outbound",
+    "discard_outbound",
+    "search_messages",
+    "media_data",
+    "open_media",
+    "set_muted",
+];
+
+/// Renders the TypeScript bindings for the UI. 64-bit integers become `number`: the
+/// ones that cross (row ids, epoch milliseconds, counters) stay below 2^53.
+pub fn render_bindings(path: &std::path::Path) -> Result<(), String> {
+    specta_builder()
+        .export(
+            specta_typescript::Typescript::default()
+                .bigint(specta_typescript::BigIntExportBehavior::Number)
+                .header("// Generated from src-tauri/src/ipc by `./dev bindings`. Do not edit.\n// @ts-nocheck"),
+            path,
+        )
+        .map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed bindings must be what the Rust declarations produce.
+    /// `UPDATE_BINDINGS=1` rewrites them instead of failing.
+    #[test]
+    fn bindings_are_current() {
+        let committed =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/ipc/bindings.ts");
+        let dir = tempfile::tempdir().unwrap();
+        let fresh_path = dir.path().join("bindings.ts");
+        render_bindings(&fresh_path).unwrap();
+        let fresh = std::fs::read_to_string(&fresh_path).unwrap();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&committed, &fresh).unwrap();
+            return;
+        }
+        let current = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "ui/src/lib/ipc/bindings.ts is out of date with src-tauri/src/ipc; run `./dev bindings`"
+        );
+    }
+
+    /// Each command is a permission declared in build.rs and granted to the window.
+    #[test]
+    fn every_command_is_declared_and_granted() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
+        let caps = std::fs::read_to_string(root.join("src-tauri/capabilities/main.json")).unwrap();
+        for command in COMMANDS {
+            assert!(
+                build.contains(&format!("\"{command}\"")),
+                "{command} not in build.rs"
+            );
+            let permission = format!("\"allow-{}\"", command.replace('_', "-"));
+            assert!(caps.contains(&permission), "{permission} not granted");
+        }
+        let bindings = std::fs::read_to_string(root.join("ui/src/lib/ipc/bindings.ts")).unwrap();
+        for command in COMMANDS {
+            assert!(
+                bindings.contains(&format!("\"{command}\"")),
+                "{command} missing from the bindings (or from COMMANDS)"
+            );
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Desktop notifications: inbound messages while the window is hidden or unfocused
+//! (unless the peer is muted or "do not disturb" is on), and account problems.
+
+use desk_core::engine::AccountStatus;
+use desk_core::EngineEvent;
+use tauri::{AppHandle, Manager};
+use tauri_plugin_notification::NotificationExt;
+
+use crate::i18n;
+use crate::state::AppState;
+use crate::window;
+
+pub fn on_event(app: &AppHandle, event: &EngineEvent) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    let prefs = state.prefs();
+    if prefs.do_not_disturb {
+        return;
+    }
+    let locale = state.locale();
+    match event {
+        EngineEvent::MessageReceived {
+            account_id,
+            peer_id,
+            item_kind,
+            preview,
+            ..
+        } => {
+            if !prefs.notifications
+                || window::is_focused(app)
+                || prefs.is_muted(account_id, peer_id)
+            {
+                return;
+            }
+            let title = state
+                .try_backend()
+                .and_then(|b| b.display_names.get(peer_id).cloned())
+                .unwrap_or_else(|| peer_id.clone());
+            let body = match preview.as_deref().filter(|p| !p.trim().is_empty()) {
+                Some(text) => text.to_owned(),
+                None => i18n::text(locale, &format!("kind.{item_kind}")),
+            };
+            show(app, &title, &body);
+        }
+        EngineEvent::AccountStatusChanged {
+            account_id,
+            status: AccountStatus::StaleToken { .. },
+        } => {
+            let body = i18n::text(locale, "notify.tokenStale").replace("{account}", account_id);
+            show(app, &i18n::text(locale, "app.name"), &body);
+        }
+        _ => {}
+    }
+}
+
+/// Tells the user that secrets will not survive a restart.
+pub fn secrets_not_persistent(app: &AppHandle, reason: &str) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    if state.prefs().do_not_disturb {
+        return;
+    }
+    let locale = state.locale();
+    let body = i18n::text(locale, "banner.secretsNotPersistent").replace("{reason}", reason);
+    show(app, &i18n::text(locale, "app.name"), &body);
+}
+
+fn show(app: &AppHandle, title: &str, body: &str) {
+    if let Err(err) = app.notification().builder().title(title).body(body).show() {
+        tracing::warn!(%err, "could not show a notification");
+    }
+}

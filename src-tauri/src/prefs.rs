@@ -1,0 +1,103 @@
+//! The window's own preferences (notifications, muted peers, start-up), kept as a small
+//! JSON file in the data folder. Written atomically (temp file + rename); an unreadable
+//! file counts as defaults, with a warning, so a bad edit never stops the app.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+const FILE_NAME: &str = "ui-prefs.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Prefs {
+    /// Notifications for inbound messages while the window is hidden or unfocused.
+    pub notifications: bool,
+    /// Silences every notification.
+    pub do_not_disturb: bool,
+    /// Conversations that never notify, as `[account_id, peer_id]`.
+    pub muted: Vec<(String, String)>,
+    /// Start with the window hidden in the tray.
+    pub start_minimised: bool,
+    /// Start when the user logs in (an XDG autostart entry).
+    pub autostart: bool,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            notifications: true,
+            do_not_disturb: false,
+            muted: Vec::new(),
+            start_minimised: false,
+            autostart: false,
+        }
+    }
+}
+
+impl Prefs {
+    pub fn is_muted(&self, account_id: &str, peer_id: &str) -> bool {
+        self.muted
+            .iter()
+            .any(|(a, p)| a == account_id && p.eq_ignore_ascii_case(peer_id))
+    }
+
+    pub fn set_muted(&mut self, account_id: &str, peer_id: &str, muted: bool) {
+        self.muted
+            .retain(|(a, p)| !(a == account_id && p.eq_ignore_ascii_case(peer_id)));
+        if muted {
+            self.muted.push((account_id.to_owned(), peer_id.to_owned()));
+        }
+    }
+
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join(FILE_NAME)
+    }
+
+    pub fn load(path: &Path) -> Prefs {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+                tracing::warn!(%err, path = %path.display(), "unreadable preferences; using defaults");
+                Prefs::default()
+            }),
+            Err(_) => Prefs::default(),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        let body = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, body)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_survives_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Prefs::path_in(dir.path());
+        assert_eq!(Prefs::load(&path), Prefs::default());
+        let mut prefs = Prefs::default();
+        prefs.set_muted("acc", "Peer@im.wechat", true);
+        prefs.do_not_disturb = true;
+        prefs.save(&path).unwrap();
+        let loaded = Prefs::load(&path);
+        assert!(loaded.is_muted("acc", "peer@IM.wechat"));
+        assert!(!loaded.is_muted("other", "peer@im.wechat"));
+        assert!(loaded.do_not_disturb);
+        let mut unmuted = loaded.clone();
+        unmuted.set_muted("acc", "PEER@im.wechat", false);
+        assert!(unmuted.muted.is_empty());
+
+        std::fs::write(&path, b"{not json").unwrap();
+        assert_eq!(Prefs::load(&path), Prefs::default());
+        // Missing fields take their defaults.
+        std::fs::write(&path, br#"{"doNotDisturb": true}"#).unwrap();
+        let partial = Prefs::load(&path);
+        assert!(partial.do_not_disturb && partial.notifications);
+    }
+}

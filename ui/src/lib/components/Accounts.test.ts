@@ -1,0 +1,166 @@
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import App from "../../App.svelte";
+import { account, emitEngine, fakeBackend } from "../../test/backend";
+
+describe("accounts sidebar", () => {
+  it("shows each account's status in words, its unread count, and follows status events", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [
+      account({ accountId: "a", alias: "Shop", unread: 3 }),
+      account({ accountId: "b", alias: null, status: { state: "stale_token", until_ms: 1 } }),
+      account({ accountId: "c", alias: "Old", enabled: false, lifecycle: "removed" }),
+    ];
+    render(App);
+    await waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(3));
+    const statuses = screen.getAllByTestId("account-status").map((e) => e.textContent);
+    expect(statuses).toEqual(["Online", "Scan again to reconnect", "Removed (log kept)"]);
+    expect(screen.getAllByTestId("account-name").map((e) => e.textContent)).toEqual(["Shop", "b", "Old"]);
+    expect(screen.getByTestId("account-unread").textContent).toBe("3");
+    // "Scan again" only for the stale account; it opens the login dialog.
+    expect(screen.getAllByTestId("scan-again")).toHaveLength(1);
+    await fireEvent.click(screen.getByTestId("scan-again"));
+    expect(screen.getByTestId("login-dialog")).toBeTruthy();
+
+    await emitEngine({
+      type: "account_status_changed",
+      account_id: "a",
+      status: { state: "backing_off", attempt: 2, until_ms: 5 },
+    });
+    await waitFor(() => expect(screen.getAllByTestId("account-status")[0].textContent).toBe("Reconnecting soon"));
+  });
+
+  it("renames inline with Enter and leaves the alias alone with Escape", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ accountId: "a", alias: "Shop" })];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-name")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("account-menu"));
+    await fireEvent.click(screen.getByTestId("menu-rename"));
+    const input = screen.getByTestId("account-rename-input") as HTMLInputElement;
+    expect(input.value).toBe("Shop");
+    await fireEvent.input(input, { target: { value: "Front desk" } });
+    await fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "rename_account", args: { accountId: "a", alias: "Front desk" } }),
+    );
+
+    await fireEvent.dblClick(screen.getByTestId("account-select"));
+    const again = screen.getByTestId("account-rename-input") as HTMLInputElement;
+    await fireEvent.input(again, { target: { value: "Nope" } });
+    await fireEvent.keyDown(again, { key: "Escape" });
+    expect(backend.calls.filter((c) => c.cmd === "rename_account")).toHaveLength(1);
+  });
+
+  it("removes after asking whether to keep the log", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ accountId: "a", alias: "Shop" })];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-menu")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("account-menu"));
+    await fireEvent.click(screen.getByTestId("menu-remove"));
+    expect(screen.getByTestId("remove-dialog").textContent).toContain("Remove Shop?");
+    const keep = screen.getByTestId("remove-keep-log") as HTMLInputElement;
+    expect(keep.checked).toBe(true);
+    await fireEvent.click(keep);
+    await fireEvent.click(screen.getByTestId("remove-confirm"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "remove_account", args: { accountId: "a", keepLog: false } }),
+    );
+  });
+
+  it("disables from the context menu", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ accountId: "a" })];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-item")).toBeTruthy());
+    await fireEvent.contextMenu(screen.getByTestId("account-item"));
+    await fireEvent.click(screen.getByTestId("menu-toggle-enabled"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "set_account_enabled", args: { accountId: "a", enabled: false } }),
+    );
+  });
+});
+
+describe("login dialog", () => {
+  it("follows every login state in words and draws the QR from the URL", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("empty-add-account")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("empty-add-account"));
+    await fireEvent.input(screen.getByTestId("login-alias"), { target: { value: "Shop" } });
+    await fireEvent.click(screen.getByTestId("login-start"));
+    await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "start_login", args: { alias: "Shop" } }));
+    const state = () => screen.getByTestId("login-state").textContent?.trim();
+    const step = async (s: Parameters<typeof emitEngine>[0] extends infer E ? E : never) => emitEngine(s);
+
+    await step({ type: "login_progress", login_id: "login-1", state: { state: "qr_ready", url: "https://q/1" } });
+    await waitFor(() => expect(screen.getByTestId("login-qr").dataset.qrText).toBe("https://q/1"));
+    await waitFor(() => expect(screen.getByTestId("login-qr-svg")).toBeTruthy());
+    expect(state()).toBe("Scan this code with WeChat on your phone.");
+    expect(backend.calls).toContainEqual({ cmd: "qr_matrix", args: { text: "https://q/1" } });
+
+    // Events of another login are ignored.
+    await step({ type: "login_progress", login_id: "other", state: { state: "scanned" } });
+    expect(state()).toBe("Scan this code with WeChat on your phone.");
+
+    const expectations: [Parameters<typeof emitEngine>[0], string][] = [
+      [{ type: "login_progress", login_id: "login-1", state: { state: "scanned" } }, "Scanned. Confirm the login on your phone."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "verify_code_needed" } }, "Enter the digits shown on your phone."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "verify_code_wrong" } }, "That code was wrong. Enter the digits shown on your phone again."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "verify_code_blocked" } }, "Too many wrong codes. A new QR code is coming."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "redirected", host: "sz.example" } }, "Moved to another server (sz.example); still waiting."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "expired" } }, "The QR code expired."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "refreshed", n: 2 } }, "New QR code (2/3)."],
+      [{ type: "login_progress", login_id: "login-1", state: { state: "already_bound" } }, "This bot is already on this computer; nothing was added."],
+    ];
+    for (const [event, text] of expectations) {
+      await step(event);
+      await waitFor(() => expect(state()).toBe(text));
+    }
+  });
+
+  it("submits the verify code and reports a failure with its reason", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("empty-add-account")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("empty-add-account"));
+    await fireEvent.click(screen.getByTestId("login-start"));
+    await emitEngine({ type: "login_progress", login_id: "login-1", state: { state: "verify_code_needed" } });
+    await waitFor(() => expect(screen.getByTestId("login-code")).toBeTruthy());
+    await fireEvent.input(screen.getByTestId("login-code"), { target: { value: "4821" } });
+    await fireEvent.click(screen.getByTestId("login-code-submit"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "submit_login_code", args: { loginId: "login-1", code: "4821" } }),
+    );
+    await emitEngine({ type: "login_progress", login_id: "login-1", state: { state: "failed", reason: "deadline passed" } });
+    await waitFor(() => expect(screen.getByTestId("login-state").textContent?.trim()).toBe("Login failed: deadline passed"));
+    expect(screen.getByTestId("login-retry")).toBeTruthy();
+  });
+
+  it("cancels a running login when closed, and reloads accounts on success", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("empty-add-account")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("empty-add-account"));
+    await fireEvent.click(screen.getByTestId("login-start"));
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("start_login"));
+    await fireEvent.click(screen.getByTestId("login-cancel"));
+    await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "cancel_login", args: { loginId: "login-1" } }));
+    expect(screen.queryByTestId("login-dialog")).toBeNull();
+
+    await fireEvent.click(screen.getByTestId("empty-add-account"));
+    await fireEvent.click(screen.getByTestId("login-start"));
+    backend.accounts = [account({ accountId: "new", alias: "New" })];
+    await emitEngine({
+      type: "login_progress",
+      login_id: "login-1",
+      state: { state: "confirmed", account_id: "new", bot_id: "new@im.bot", user_id: null, replaced: [] },
+    });
+    await waitFor(() => expect(screen.getByTestId("login-state").textContent?.trim()).toBe("Logged in. The account is starting."));
+    await waitFor(() => expect(screen.getByTestId("account-name").textContent).toBe("New"));
+    const cancels = backend.calls.filter((c) => c.cmd === "cancel_login").length;
+    await fireEvent.click(screen.getByTestId("login-close"));
+    expect(backend.calls.filter((c) => c.cmd === "cancel_login").length).toBe(cancels);
+  });
+});

@@ -1,0 +1,109 @@
+// Small pure helpers shared by components: status words, times, sizes, MIME guesses.
+import type { AccountView, ConversationView } from "./ipc";
+import type { MessageKey } from "./i18n/index.svelte";
+
+export type Tone = "ok" | "busy" | "warn" | "bad" | "off";
+
+/** The translation key and colour of an account's state (the tray uses the same words). */
+export function accountStatus(account: AccountView): { key: MessageKey; tone: Tone } {
+  if (!account.enabled) {
+    if (account.lifecycle === "removed") return { key: "status.removed", tone: "off" };
+    if (account.lifecycle === "replaced") return { key: "status.replaced", tone: "off" };
+    return { key: "status.disabled", tone: "off" };
+  }
+  switch (account.status.state) {
+    case "online":
+      return { key: "status.online", tone: "ok" };
+    case "connecting":
+      return { key: "status.connecting", tone: "busy" };
+    case "backing_off":
+      return { key: "status.backingOff", tone: "warn" };
+    case "stale_token":
+      return { key: "status.tokenStale", tone: "bad" };
+    case "paused":
+      return { key: "status.paused", tone: "warn" };
+    case "stopped":
+      return { key: "status.offline", tone: "off" };
+  }
+}
+
+export function accountName(account: AccountView): string {
+  return account.alias ?? account.accountId;
+}
+
+export function peerName(conversation: Pick<ConversationView, "displayName" | "peerId">): string {
+  return conversation.displayName ?? conversation.peerId;
+}
+
+export type WindowState =
+  | { kind: "never" }
+  | { kind: "open" }
+  | { kind: "closing"; minutes: number }
+  | { kind: "closed" };
+
+/** The reply window: open, closing within the hour, or closed (waiting for them). */
+export function replyWindow(closesMs: number | null, nowMs: number): WindowState {
+  if (closesMs === null) return { kind: "never" };
+  const left = closesMs - nowMs;
+  if (left <= 0) return { kind: "closed" };
+  if (left < 60 * 60 * 1000) return { kind: "closing", minutes: Math.max(1, Math.ceil(left / 60000)) };
+  return { kind: "open" };
+}
+
+export function dayKey(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+export function timeOfDay(ms: number, locale: string): string {
+  return new Date(ms).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+}
+
+/** "Today", "Yesterday" or the date, for day separators. */
+export function dayLabel(
+  ms: number,
+  nowMs: number,
+  locale: string,
+  words: { today: string; yesterday: string },
+): string {
+  if (dayKey(ms) === dayKey(nowMs)) return words.today;
+  if (dayKey(ms) === dayKey(nowMs - 24 * 60 * 60 * 1000)) return words.yesterday;
+  return new Date(ms).toLocaleDateString(locale, { year: "numeric", month: "long", day: "numeric" });
+}
+
+export function fileSize(bytes: number | null): string {
+  if (bytes === null) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+const MIME_BY_EXTENSION: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  bmp: "image/bmp",
+  wav: "audio/wav",
+  mp3: "audio/mpeg",
+  ogg: "audio/ogg",
+  m4a: "audio/mp4",
+  mp4: "video/mp4",
+  webm: "video/webm",
+  mov: "video/quicktime",
+};
+
+export function guessMime(path: string, kind: string): string {
+  const ext = path.split(".").pop()?.toLowerCase() ?? "";
+  return (
+    MIME_BY_EXTENSION[ext] ??
+    (kind === "image" ? "image/png" : kind === "voice" ? "audio/wav" : "application/octet-stream")
+  );
+}

@@ -1,0 +1,427 @@
+// The window's state: accounts, the open conversation and its log, the login dialog.
+// Loaded from the backend and kept current by engine events; the store (SQLite) is
+// the truth, so anything uncertain is simply reloaded.
+import {
+  api,
+  type AccountView,
+  type AppInfo,
+  type ConversationView,
+  type Cursor,
+  type EngineEvent,
+  type LoginState,
+  type MessageView,
+} from "../ipc";
+import { setActiveLocale } from "../i18n/index.svelte";
+
+/** Messages fetched per page of the log. */
+export const PAGE_SIZE = 80;
+
+export interface LoginUi {
+  id: string | null;
+  /** Every state seen, newest last; the dialog shows the last and the QR of the last `qr_ready`. */
+  state: LoginState | null;
+  qrUrl: string | null;
+  refreshes: number;
+  error: string | null;
+}
+
+export interface Upload {
+  key: string;
+  name: string;
+  /** 0–100, or null while unknown. */
+  percent: number | null;
+  error: string | null;
+  done: boolean;
+}
+
+export type View = "home" | "settings" | "search";
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class AppStore {
+  info = $state<AppInfo | null>(null);
+  loadError = $state<string | null>(null);
+  view = $state<View>("home");
+  accounts = $state<AccountView[]>([]);
+  selectedAccount = $state<string | null>(null);
+  conversations = $state<ConversationView[]>([]);
+  selectedPeer = $state<string | null>(null);
+  /** The open conversation, newest first (the log renders bottom-up). */
+  messages = $state<MessageView[]>([]);
+  older = $state<Cursor | null>(null);
+  loadingOlder = $state(false);
+  /** A message to scroll to and highlight (from search). */
+  focusMessage = $state<number | null>(null);
+  login = $state<LoginUi | null>(null);
+  uploads = $state<Upload[]>([]);
+  actionError = $state<string | null>(null);
+  private generation = 0;
+
+  get currentAccount(): AccountView | undefined {
+    return this.accounts.find((a) => a.accountId === this.selectedAccount);
+  }
+
+  get currentConversation(): ConversationView | undefined {
+    return this.conversations.find((c) => c.peerId === this.selectedPeer);
+  }
+
+  async start(): Promise<() => void> {
+    const stops: (() => void)[] = [];
+    const listen = async (p: Promise<() => void>) => stops.push(await p);
+    await Promise.all([
+      listen(api.onLocaleChanged((locale) => this.patchInfo({ locale }))),
+      listen(api.onSecretsStatusChanged((secrets) => this.patchInfo({ secrets }))),
+      listen(api.onBackendChanged(() => void this.reloadAll())),
+      listen(api.onEngineEvent((event) => void this.handle(event))),
+      listen(api.onEngineLagged(() => void this.reloadAll())),
+    ]);
+    await this.reloadAll();
+    return () =>
+      stops.forEach((stop) => {
+        // The event system may already be gone (window closing, tests tearing down).
+        try {
+          const done = stop() as unknown;
+          if (done instanceof Promise) done.catch(() => {});
+        } catch {
+          /* already gone */
+        }
+      });
+  }
+
+  /** Back to the state of a fresh window (tests mount the app many times). */
+  reset() {
+    this.info = null;
+    this.loadError = null;
+    this.view = "home";
+    this.accounts = [];
+    this.selectedAccount = null;
+    this.conversations = [];
+    this.selectedPeer = null;
+    this.messages = [];
+    this.older = null;
+    this.loadingOlder = false;
+    this.focusMessage = null;
+    this.login = null;
+    this.uploads = [];
+    this.actionError = null;
+    this.generation += 1;
+  }
+
+  private patchInfo(patch: Partial<AppInfo>) {
+    if (patch.locale) setActiveLocale(patch.locale);
+    if (this.info) this.info = { ...this.info, ...patch };
+  }
+
+  /** Everything from scratch: after start-up, a backend switch or missed events. */
+  async reloadAll() {
+    const generation = ++this.generation;
+    try {
+      const info = await api.appInfo();
+      if (generation !== this.generation) return;
+      setActiveLocale(info.locale);
+      const modeChanged = this.info && this.info.mode.kind !== info.mode.kind;
+      this.info = info;
+      this.loadError = null;
+      if (modeChanged) {
+        this.selectedAccount = null;
+        this.selectedPeer = null;
+        this.messages = [];
+      }
+      if (info.engineReady) await this.reloadAccounts();
+    } catch (err) {
+      this.loadError = errorText(err);
+    }
+  }
+
+  async reloadAccounts() {
+    try {
+      this.accounts = await api.listAccounts();
+    } catch (err) {
+      this.actionError = errorText(err);
+      return;
+    }
+    if (!this.accounts.some((a) => a.accountId === this.selectedAccount)) {
+      this.selectedAccount = this.accounts[0]?.accountId ?? null;
+      this.selectedPeer = null;
+      this.messages = [];
+    }
+    await this.reloadConversations();
+  }
+
+  async reloadConversations() {
+    const account = this.selectedAccount;
+    if (!account) {
+      this.conversations = [];
+      return;
+    }
+    const list = await api.listConversations(account);
+    if (account === this.selectedAccount) this.conversations = list;
+  }
+
+  async selectAccount(accountId: string) {
+    if (this.selectedAccount === accountId) return;
+    this.selectedAccount = accountId;
+    this.selectedPeer = null;
+    this.messages = [];
+    this.older = null;
+    this.view = "home";
+    await this.reloadConversations();
+  }
+
+  async openConversation(peerId: string, focus: number | null = null) {
+    const account = this.selectedAccount;
+    if (!account) return;
+    this.selectedPeer = peerId;
+    this.focusMessage = focus;
+    this.view = "home";
+    this.uploads = [];
+    const page = await api.conversationPage(account, peerId, null, PAGE_SIZE);
+    if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
+    this.messages = page.messages;
+    this.older = page.older;
+    // Jumping to an older message: page back until it is loaded.
+    while (focus !== null && this.older && !this.messages.some((m) => m.id === focus)) {
+      await this.loadOlder();
+    }
+    await this.markRead();
+  }
+
+  async loadOlder() {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer || !this.older || this.loadingOlder) return;
+    this.loadingOlder = true;
+    try {
+      const page = await api.conversationPage(account, peer, this.older, PAGE_SIZE);
+      if (account !== this.selectedAccount || peer !== this.selectedPeer) return;
+      const known = new Set(this.messages.map((m) => m.id));
+      this.messages = [...this.messages, ...page.messages.filter((m) => !known.has(m.id))];
+      this.older = page.older;
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  /** Reloads the newest page of the open conversation and merges it in. */
+  async refreshNewest() {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    const page = await api.conversationPage(account, peer, null, PAGE_SIZE);
+    if (account !== this.selectedAccount || peer !== this.selectedPeer) return;
+    const fresh = new Map(page.messages.map((m) => [m.id, m]));
+    const oldest = page.messages.at(-1);
+    // Keep loaded history older than the fresh page; the fresh page replaces the rest.
+    const history = oldest
+      ? this.messages.filter(
+          (m) =>
+            !fresh.has(m.id) &&
+            (m.createTimeMs < oldest.createTimeMs ||
+              (m.createTimeMs === oldest.createTimeMs && m.id < oldest.id)),
+        )
+      : this.messages;
+    this.messages = [...page.messages, ...history];
+    if (!this.older && page.older && history.length === 0) this.older = page.older;
+  }
+
+  async markRead() {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    const conversation = this.conversations.find((c) => c.peerId === peer);
+    if (conversation && conversation.unreadCount === 0) return;
+    await api.markRead(account, peer);
+    this.conversations = this.conversations.map((c) =>
+      c.peerId === peer ? { ...c, unreadCount: 0 } : c,
+    );
+    this.accounts = await api.listAccounts();
+  }
+
+  private isOpen(accountId: string, peerId: string): boolean {
+    return (
+      this.selectedAccount === accountId &&
+      this.selectedPeer !== null &&
+      this.selectedPeer.toLowerCase() === peerId.toLowerCase() &&
+      this.view === "home"
+    );
+  }
+
+  async handle(event: EngineEvent) {
+    switch (event.type) {
+      case "message_received": {
+        if (this.isOpen(event.account_id, event.peer_id)) {
+          await this.refreshNewest();
+          if (typeof document === "undefined" || document.hasFocus()) await this.markRead();
+        }
+        await this.reloadAccounts();
+        break;
+      }
+      case "account_status_changed":
+        this.accounts = this.accounts.map((a) =>
+          a.accountId === event.account_id ? { ...a, status: event.status } : a,
+        );
+        break;
+      case "delivery_updated": {
+        if (!this.isOpen(event.account_id, event.peer_id)) break;
+        const known = this.messages.some((m) => m.id === event.message_row_id);
+        if (known) {
+          this.messages = this.messages.map((m) =>
+            m.id === event.message_row_id
+              ? { ...m, delivery: event.state, error: event.error, outboxId: event.outbox_id }
+              : m,
+          );
+        } else {
+          await this.refreshNewest();
+        }
+        break;
+      }
+      case "login_progress":
+        this.applyLogin(event.login_id, event.state);
+        if (event.state.state === "confirmed") await this.reloadAccounts();
+        break;
+      case "media_ready":
+      case "media_failed": {
+        if (!this.isOpen(event.account_id, event.peer_id)) break;
+        this.messages = this.messages.map((m) =>
+          m.id !== event.message_row_id
+            ? m
+            : event.type === "media_ready"
+              ? { ...m, mediaState: "ready", mediaPath: event.path }
+              : { ...m, mediaState: "failed", error: event.reason },
+        );
+        break;
+      }
+      case "account_removed":
+      case "account_renamed":
+      case "account_replaced":
+        await this.reloadAccounts();
+        break;
+    }
+  }
+
+  // --- login ------------------------------------------------------------------------
+
+  openLogin() {
+    this.login = { id: null, state: null, qrUrl: null, refreshes: 0, error: null };
+  }
+
+  async beginLogin(alias: string) {
+    if (!this.login) this.openLogin();
+    const login = this.login!;
+    login.error = null;
+    login.state = null;
+    login.qrUrl = null;
+    login.refreshes = 0;
+    try {
+      login.id = await api.startLogin(alias.trim() === "" ? null : alias);
+    } catch (err) {
+      login.error = errorText(err);
+    }
+  }
+
+  private applyLogin(loginId: string, state: LoginState) {
+    const login = this.login;
+    // Events may come before `startLogin` returns the id: adopt the first one seen.
+    if (!login || (login.id !== null && login.id !== loginId)) return;
+    login.id = loginId;
+    login.state = state;
+    if (state.state === "qr_ready") login.qrUrl = state.url;
+    if (state.state === "refreshed") login.refreshes = state.n;
+  }
+
+  async submitCode(code: string) {
+    const login = this.login;
+    if (!login?.id) return;
+    try {
+      await api.submitLoginCode(login.id, code);
+      login.error = null;
+    } catch (err) {
+      login.error = errorText(err);
+    }
+  }
+
+  async closeLogin() {
+    const login = this.login;
+    this.login = null;
+    if (login?.id && !(login.state && isFinal(login.state))) {
+      await api.cancelLogin(login.id).catch(() => false);
+    }
+  }
+
+  // --- actions ----------------------------------------------------------------------
+
+  async run(action: () => Promise<unknown>) {
+    try {
+      this.actionError = null;
+      await action();
+    } catch (err) {
+      this.actionError = errorText(err);
+    }
+  }
+
+  async sendText(text: string): Promise<boolean> {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer || text.trim() === "") return false;
+    try {
+      this.actionError = null;
+      await api.sendText(account, peer, text);
+      await this.refreshNewest();
+      return true;
+    } catch (err) {
+      this.actionError = errorText(err);
+      return false;
+    }
+  }
+
+  /** Sends dropped or picked files one by one, each with its own progress line. */
+  async sendFiles(paths: string[]) {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    for (const path of paths) {
+      const name = path.split(/[\\/]/).pop() ?? path;
+      const key = `${Date.now()}-${Math.random()}`;
+      this.uploads = [...this.uploads, { key, name, percent: null, error: null, done: false }];
+      const patch = (change: Partial<Upload>) =>
+        (this.uploads = this.uploads.map((u) => (u.key === key ? { ...u, ...change } : u)));
+      try {
+        await api.sendFile(account, peer, path);
+        patch({ done: true, percent: 100 });
+        await this.refreshNewest();
+      } catch (err) {
+        patch({ error: errorText(err) });
+      }
+    }
+  }
+
+  dismissUpload(key: string) {
+    this.uploads = this.uploads.filter((u) => u.key !== key);
+  }
+
+  async search(query: string, here: boolean): Promise<MessageView[]> {
+    if (query.trim() === "") return [];
+    return api.searchMessages(
+      query,
+      here ? this.selectedAccount : null,
+      here ? this.selectedPeer : null,
+      100,
+    );
+  }
+
+  async jumpTo(message: MessageView) {
+    if (this.selectedAccount !== message.accountId) {
+      this.selectedAccount = message.accountId;
+      await this.reloadConversations();
+    }
+    await this.openConversation(message.peerId, message.id);
+  }
+}
+
+export function isFinal(state: LoginState): boolean {
+  return ["confirmed", "already_bound", "cancelled", "failed"].includes(state.state);
+}
+
+export const app = new AppStore();
