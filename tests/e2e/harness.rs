@@ -74,14 +74,42 @@ pub struct App {
     _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
+/// Extra environment and arguments for the app under test.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub env: Vec<(&'static str, String)>,
+    pub args: Vec<String>,
+}
+
+impl Launch {
+    /// Points the app at a test-owned emulator (`WEIXIN_DESK_SIM`).
+    pub fn sim(base_url: &str) -> Launch {
+        Launch {
+            env: vec![("WEIXIN_DESK_SIM", base_url.to_owned())],
+            args: Vec::new(),
+        }
+    }
+
+    pub fn args(args: &[&str]) -> Launch {
+        Launch {
+            env: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+}
+
 impl App {
     pub async fn launch(home: &Home, lang: &str) -> App {
+        App::launch_with(home, lang, Launch::default()).await
+    }
+
+    pub async fn launch_with(home: &Home, lang: &str, launch: Launch) -> App {
         let serial = SERIAL.lock().await;
         // On a loaded machine the first WebDriver handshake can fail; each retry starts
         // from a clean process group so no stale app instance is left to hand over to.
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            match start_session(home, lang).await {
+            match start_session(home, lang, &launch).await {
                 Ok((driver, tauri_driver)) => {
                     let app = App {
                         driver,
@@ -115,6 +143,61 @@ impl App {
             .await
             .expect("read text")
             .unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for an element matching `css`.
+    pub async fn find_css(&self, css: &str, limit: Duration) -> WebElement {
+        self.driver
+            .query(By::Css(css.to_owned()))
+            .wait(limit, Duration::from_millis(100))
+            .first()
+            .await
+            .unwrap_or_else(|err| panic!("no element {css}: {err}"))
+    }
+
+    /// Every element matching `css`, now.
+    pub async fn all_css(&self, css: &str) -> Vec<WebElement> {
+        self.driver
+            .find_all(By::Css(css.to_owned()))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Waits until `script` (a function body returning a value) returns `expected`.
+    pub async fn wait_script(&self, script: &str, expected: serde_json::Value, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let value = self
+                .driver
+                .execute(script, vec![])
+                .await
+                .map(|r| r.json().clone())
+                .unwrap_or(serde_json::Value::Null);
+            if value == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "script {script:?} returned {value}, expected {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Waits until the element's text contains `part`.
+    pub async fn wait_text_contains(&self, testid: &str, part: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self.text_of(testid).await;
+            if text.contains(part) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{testid} reads {text:?}, expected it to contain {part:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn element(&self, testid: &str) -> WebElement {
@@ -168,7 +251,11 @@ impl Drop for App {
     }
 }
 
-async fn start_session(home: &Home, lang: &str) -> Result<(WebDriver, Child), String> {
+async fn start_session(
+    home: &Home,
+    lang: &str,
+    launch: &Launch,
+) -> Result<(WebDriver, Child), String> {
     let (port, native_port) = (free_port(), free_port());
     let mut tauri_driver = Command::new(tauri_driver_path())
         .args([
@@ -178,6 +265,7 @@ async fn start_session(home: &Home, lang: &str) -> Result<(WebDriver, Child), St
             &native_port.to_string(),
         ])
         .envs(home.env(lang))
+        .envs(launch.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .process_group(0)
@@ -187,7 +275,10 @@ async fn start_session(home: &Home, lang: &str) -> Result<(WebDriver, Child), St
         wait_for_port(port, Duration::from_secs(30))?;
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
-        caps.insert("tauri:options".into(), json!({ "application": APP_BINARY }));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": APP_BINARY, "args": launch.args }),
+        );
         WebDriver::new(format!("http://127.0.0.1:{port}"), Capabilities::from(caps))
             .await
             .map_err(|err| err.to_string())

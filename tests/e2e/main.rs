@@ -1,11 +1,17 @@
 //! End-to-end tests: the real debug binary in a real WebKit window, driven over WebDriver
 //! (tauri-driver + WebKitWebDriver). They need a display, a D-Bus session and an unlocked
 //! keyring, which `./dev test` provides (Xvfb, dbus-run-session, gnome-keyring); without
-//! `WEIXIN_DESK_E2E=1` each test reports that it was skipped.
+//! `WEIXIN_DESK_E2E=1` each test reports that it was skipped. Tests that need a server
+//! start their own `ilink-sim` on loopback and point the app at it (`WEIXIN_DESK_SIM`).
 
 mod harness;
+mod sim;
 mod x11;
 
+mod accounts;
 mod first_screen;
+mod messages;
 mod no_display;
+mod notifications;
+mod sandbox;
 mod tray;

@@ -204,8 +204,16 @@ export class AppStore {
     }
   }
 
-  /** Reloads the newest page of the open conversation and merges it in. */
-  async refreshNewest() {
+  private refreshing: Promise<void> = Promise.resolve();
+
+  /** Reloads the newest page of the open conversation and merges it in. Calls run one
+   * after another, so an older answer never overwrites a newer one. */
+  refreshNewest(): Promise<void> {
+    this.refreshing = this.refreshing.catch(() => {}).then(() => this.refreshNewestNow());
+    return this.refreshing;
+  }
+
+  private async refreshNewestNow() {
     const account = this.selectedAccount;
     const peer = this.selectedPeer;
     if (!account || !peer) return;

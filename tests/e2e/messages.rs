@@ -1,0 +1,244 @@
+use std::time::Duration;
+
+use base64::Engine as _;
+use ilink_sim::{InboundMedia, KeyForm, MediaKind};
+use thirtyfour::prelude::*;
+
+use crate::harness::{enabled, Home};
+use crate::sim::{launch_on, login, open_conversation, start_sim, wait_log_has};
+
+const PEER: &str = "carol@im.wechat";
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+/// Inbound text, image, file and voice appear live in the open conversation; markup in
+/// a message is shown as text and never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_media_appears_live_and_markup_stays_text() {
+    if !enabled("inbound_media_appears_live_and_markup_stays_text") {
+        return;
+    }
+    let sim = start_sim().await;
+    let home = Home::new();
+    let app = launch_on(&sim, &home).await;
+    let bot = login(&app, &sim, "Shop", PEER).await;
+    sim.inject_text(&bot.bot_id, PEER, "hello there").unwrap();
+    open_conversation(&app, &bot, PEER).await;
+    wait_log_has(&app, "hello there").await;
+
+    let hostile = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>";
+    sim.inject_text(&bot.bot_id, PEER, hostile).unwrap();
+    wait_log_has(&app, hostile).await;
+    let pwned = app
+        .driver
+        .execute("return window.__pwned === undefined && document.querySelectorAll(\"[data-testid='message-text'] img, [data-testid='message-text'] script\").length === 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        pwned.json(),
+        &serde_json::json!(true),
+        "markup was interpreted"
+    );
+
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .unwrap();
+    sim.inject_media(
+        &bot.bot_id,
+        PEER,
+        InboundMedia {
+            kind: MediaKind::Image,
+            bytes: png,
+            key_form: KeyForm::HexAndRawBase64,
+            full_url: false,
+        },
+    )
+    .unwrap();
+    sim.inject_media(
+        &bot.bot_id,
+        PEER,
+        InboundMedia {
+            kind: MediaKind::File {
+                name: "notes.txt".into(),
+            },
+            bytes: b"meeting at noon".to_vec(),
+            key_form: KeyForm::HexBase64,
+            full_url: false,
+        },
+    )
+    .unwrap();
+    // A voice without a transcript is downloaded and played; one with a transcript
+    // shows the text (the engine does not download those).
+    sim.inject_media(&bot.bot_id, PEER, InboundMedia::silk_voice(None))
+        .unwrap();
+    sim.inject_media(
+        &bot.bot_id,
+        PEER,
+        InboundMedia::silk_voice(Some("call me back".into())),
+    )
+    .unwrap();
+    app.find_css("[data-testid='image-thumb'] img", Duration::from_secs(30))
+        .await;
+    let file = app
+        .find_css("[data-testid='file-name']", Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        file.prop("textContent").await.unwrap().unwrap_or_default(),
+        "notes.txt"
+    );
+    let voice_shown = app
+        .driver
+        .query(By::Css("[data-testid='voice-player']"))
+        .wait(Duration::from_secs(30), Duration::from_millis(100))
+        .first()
+        .await;
+    if voice_shown.is_err() {
+        let html = app
+            .driver
+            .execute("return [...document.querySelectorAll(\"[data-kind='voice']\")].map(v => v.outerHTML).join(' | ');", vec![])
+            .await
+            .unwrap();
+        panic!("no voice player; the message reads {}", html.json());
+    }
+    app.wait_text_contains("voice-transcript", "call me back", Duration::from_secs(10))
+        .await;
+    // The picture opens in the viewer.
+    app.element("image-thumb").await.click().await.unwrap();
+    app.element("image-viewer").await;
+    app.screenshot("media-viewer").await;
+    app.element("image-viewer").await.click().await.unwrap();
+    app.screenshot("conversation-media").await;
+    app.quit().await;
+}
+
+/// Enter sends; the emulator receives the text. With the reply window closed the
+/// message waits, and goes out when the peer writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_text_and_a_closed_window_flushes_when_the_peer_writes() {
+    if !enabled("send_text_and_a_closed_window_flushes_when_the_peer_writes") {
+        return;
+    }
+    let sim = start_sim().await;
+    let home = Home::new();
+    let app = launch_on(&sim, &home).await;
+    let bot = login(&app, &sim, "Shop", PEER).await;
+    sim.inject_text(&bot.bot_id, PEER, "are you open today?")
+        .unwrap();
+    open_conversation(&app, &bot, PEER).await;
+    wait_log_has(&app, "are you open today?").await;
+
+    let input = app.element("composer-input").await;
+    input.send_keys("Yes, until 6").await.unwrap();
+    input.send_keys(Key::Shift + Key::Enter).await.unwrap();
+    input.send_keys("see you" + Key::Enter).await.unwrap();
+    wait_log_has(&app, "Yes, until 6\nsee you").await;
+    crate::harness::eventually(Duration::from_secs(20), "the emulator got the text", || {
+        sim.sent_messages(&bot.bot_id)
+            .unwrap()
+            .iter()
+            .any(|m| m.item["text_item"]["text"] == "Yes, until 6\nsee you")
+    })
+    .await;
+    app.find_css(
+        "[data-delivery='delivered'] [data-testid='delivery-state']",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(input.value().await.unwrap().unwrap_or_default(), "");
+
+    sim.expire_context(&bot.bot_id, PEER).unwrap();
+    input
+        .send_keys("one more thing" + Key::Enter)
+        .await
+        .unwrap();
+    let waiting = app
+        .find_css(
+            "[data-delivery='waiting_for_window'] [data-testid='delivery-state']",
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(
+        waiting
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default(),
+        "Waiting for them to write"
+    );
+    app.screenshot("waiting-for-window").await;
+    let sent_before = sim.sent_messages(&bot.bot_id).unwrap().len();
+    sim.inject_text(&bot.bot_id, PEER, "ok?").unwrap();
+    crate::harness::eventually(
+        Duration::from_secs(30),
+        "the waiting message went out",
+        || {
+            sim.sent_messages(&bot.bot_id)
+                .unwrap()
+                .iter()
+                .skip(sent_before)
+                .any(|m| m.item["text_item"]["text"] == "one more thing")
+        },
+    )
+    .await;
+    app.wait_script(
+        "return document.querySelectorAll(\"[data-delivery='waiting_for_window']\").length;",
+        serde_json::json!(0),
+        Duration::from_secs(20),
+    )
+    .await;
+    app.quit().await;
+}
+
+/// Search across conversations finds a message and jumps to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_and_jumps_to_a_message() {
+    if !enabled("search_finds_and_jumps_to_a_message") {
+        return;
+    }
+    let sim = start_sim().await;
+    let home = Home::new();
+    let app = launch_on(&sim, &home).await;
+    let bot = login(&app, &sim, "Shop", PEER).await;
+    sim.add_peer(&bot.bot_id, "dave@im.wechat").unwrap();
+    sim.inject_text(&bot.bot_id, PEER, "the invoice number is 7731")
+        .unwrap();
+    sim.inject_text(&bot.bot_id, "dave@im.wechat", "lunch?")
+        .unwrap();
+    sim.inject_text(&bot.bot_id, PEER, "thanks").unwrap();
+    app.find_css(
+        "[data-testid='conversation-item'][data-peer='dave@im.wechat']",
+        Duration::from_secs(20),
+    )
+    .await;
+    app.element("open-search").await.click().await.unwrap();
+    app.element("search-input")
+        .await
+        .send_keys("invoice")
+        .await
+        .unwrap();
+    let result = app
+        .find_css("[data-testid='search-result']", Duration::from_secs(10))
+        .await;
+    assert_eq!(app.all_css("[data-testid='search-result']").await.len(), 1);
+    assert!(result
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .contains("the invoice number is 7731"));
+    app.screenshot("search").await;
+    result.click().await.unwrap();
+    let focused = app
+        .find_css(
+            &format!("[data-testid='conversation-pane'][data-peer='{PEER}'] .message.focused"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(focused
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .contains("the invoice number is 7731"));
+    app.quit().await;
+}

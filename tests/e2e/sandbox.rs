@@ -1,0 +1,83 @@
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+
+use crate::harness::{enabled, App, Home, Launch};
+
+/// `--sandbox`: the demo server runs inside the app, its bot is online, the demo chats
+/// arrive, everything is labelled and lives in a separate folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_flag_runs_the_demo_in_its_own_folder() {
+    if !enabled("sandbox_flag_runs_the_demo_in_its_own_folder") {
+        return;
+    }
+    let home = Home::new();
+    let app = App::launch_with(&home, "en_US.UTF-8", Launch::args(&["--sandbox"])).await;
+    app.wait_text("mode-badge", "Sandbox").await;
+    app.wait_text("account-name", "Demo bot").await;
+    app.wait_script(
+        "const e = document.querySelector(\"[data-testid='account-status']\"); return e && e.textContent;",
+        serde_json::json!("Online"),
+        Duration::from_secs(30),
+    )
+    .await;
+    // The demo peers write every few seconds: a conversation with a display name shows.
+    let first = app
+        .find_css(
+            "[data-testid='conversation-item'] button",
+            Duration::from_secs(30),
+        )
+        .await;
+    let names = app.all_css("[data-testid='conversation-name']").await;
+    let mut shown = Vec::new();
+    for name in names {
+        shown.push(name.prop("textContent").await.unwrap().unwrap_or_default());
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|n| ["王小明", "Alice Chen", "李娜 (Lina)"].contains(&n.as_str())),
+        "demo peers are named: {shown:?}"
+    );
+    first.click().await.unwrap();
+    app.find_css("[data-testid='message']", Duration::from_secs(10))
+        .await;
+    app.screenshot("sandbox-conversation").await;
+
+    app.element("open-settings").await.click().await.unwrap();
+    let dir = app.text_of("data-dir").await;
+    assert!(
+        dir.ends_with("weixin-desk-sandbox"),
+        "the sandbox has its own folder: {dir}"
+    );
+    assert_eq!(app.text_of("settings-mode").await.trim(), "Sandbox");
+    app.quit().await;
+    // The user's own database has no sandbox account.
+    let own = desk_core::Store::open(&home.data.join("weixin-desk/weixin-desk.sqlite3")).unwrap();
+    assert!(own.list_accounts().unwrap().is_empty());
+    let sandbox =
+        desk_core::Store::open(&home.data.join("weixin-desk-sandbox/weixin-desk.sqlite3")).unwrap();
+    assert_eq!(sandbox.list_accounts().unwrap().len(), 1);
+}
+
+/// The empty screen's link switches the running app to the sandbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_the_sandbox_link_enters_the_demo() {
+    if !enabled("try_the_sandbox_link_enters_the_demo") {
+        return;
+    }
+    let home = Home::new();
+    let app = App::launch(&home, "en_US.UTF-8").await;
+    app.wait_text("empty-title", "Nothing here yet").await;
+    app.screenshot("empty-screen").await;
+    app.element("try-sandbox").await.click().await.unwrap();
+    app.wait_text("mode-badge", "Sandbox").await;
+    app.wait_text("account-name", "Demo bot").await;
+    let link = app
+        .driver
+        .find_all(By::Css("[data-testid='try-sandbox']"))
+        .await
+        .unwrap();
+    assert!(link.is_empty(), "no sandbox link inside the sandbox");
+    app.quit().await;
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import App from "../../App.svelte";
+import { account, conversation, emitEngine, fakeBackend, message } from "../../test/backend";
+
+const KEY = "bot1-im-bot/alice@im.wechat";
+
+async function openAlice(backend: ReturnType<typeof fakeBackend>) {
+  render(App);
+  await waitFor(() => expect(screen.getByTestId("conversation-item")).toBeTruthy());
+  await fireEvent.click(screen.getByTestId("conversation-item").querySelector("button")!);
+  await waitFor(() => expect(screen.getByTestId("conversation-pane")).toBeTruthy());
+  return backend;
+}
+
+describe("conversation list", () => {
+  it("lists by the backend's order with unread badges and the reply window", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    const now = Date.now();
+    backend.conversations = [
+      conversation({ peerId: "a", displayName: "Amy", unreadCount: 4, windowClosesMs: now + 19.5 * 60_000 }),
+      conversation({ peerId: "b", displayName: null, lastText: null, lastItemKind: "image", windowClosesMs: now - 3600_000 }),
+    ];
+    render(App);
+    await waitFor(() => expect(screen.getAllByTestId("conversation-item")).toHaveLength(2));
+    expect(screen.getAllByTestId("conversation-name").map((e) => e.textContent)).toEqual(["Amy", "b"]);
+    expect(screen.getByTestId("conversation-unread").textContent).toBe("4");
+    expect(screen.getAllByTestId("conversation-preview")[1].textContent).toBe("[Picture]");
+    const windows = screen.getAllByTestId("conversation-window").map((e) => e.textContent?.trim());
+    expect(windows).toEqual(["Reply window closes in 20 min", "Waiting for them to write"]);
+  });
+});
+
+describe("conversation log", () => {
+  it("shows markup as text, quotes, AI marks and delivery states with Retry", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation({ unreadCount: 2 })];
+    const hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    backend.messages.set(KEY, [
+      message({ id: 5, direction: "out", text: "failed one", delivery: "failed", error: "reply window closed", outboxId: 9 }),
+      message({ id: 4, direction: "out", text: "by the bot", delivery: "delivered", aiGenerated: true, outboxId: 8 }),
+      message({ id: 3, text: "answer", quoteText: "the question" }),
+      message({ id: 2, text: hostile }),
+    ]);
+    await openAlice(backend);
+    const texts = screen.getAllByTestId("message-text").map((e) => e.textContent);
+    expect(texts).toContain(hostile);
+    expect(document.querySelector("[data-testid='message-text'] img")).toBeNull();
+    expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+    expect(screen.getByTestId("message-quote").textContent).toContain("the question");
+    expect(screen.getAllByTestId("ai-mark")).toHaveLength(1);
+    const states = screen.getAllByTestId("delivery-state").map((e) => e.textContent);
+    expect(states).toEqual(["Failed: reply window closed", "Sent"]);
+    // Opening marks the conversation read.
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("mark_read"));
+    backend.answers.retry_outbound = () => true;
+    await fireEvent.click(screen.getByTestId("retry"));
+    await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "retry_outbound", args: { outboxId: 9 } }));
+  });
+
+  it("pages older messages on demand and keeps them once loaded", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    const many = Array.from({ length: 200 }, (_, i) => message({ id: 1000 - i, createTimeMs: 1_700_000_000_000 + (1000 - i) * 1000 }));
+    backend.messages.set(KEY, many);
+    await openAlice(backend);
+    const log = screen.getByTestId("message-log");
+    // Only the first page is rendered.
+    await waitFor(() => expect(log.dataset.count).toBe("80"));
+    await fireEvent.click(screen.getByTestId("load-older"));
+    await waitFor(() => expect(log.dataset.count).toBe("160"));
+    await fireEvent.click(screen.getByTestId("load-older"));
+    await waitFor(() => expect(log.dataset.count).toBe("200"));
+    expect(screen.getByTestId("log-beginning")).toBeTruthy();
+    const pages = backend.calls.filter((c) => c.cmd === "conversation_page");
+    expect(pages.map((c) => (c.args as { before: unknown }).before)).toEqual([
+      null,
+      { createTimeMs: many[79].createTimeMs, id: many[79].id },
+      { createTimeMs: many[159].createTimeMs, id: many[159].id },
+    ]);
+  });
+
+  it("updates live: a new inbound message and a delivery change", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.messages.set(KEY, [message({ id: 1, text: "first" })]);
+    await openAlice(backend);
+    backend.messages.set(KEY, [message({ id: 2, text: "second" }), ...backend.messages.get(KEY)!]);
+    await emitEngine({
+      type: "message_received",
+      account_id: "bot1-im-bot",
+      peer_id: "alice@im.wechat",
+      message_row_id: 2,
+      item_kind: "text",
+      preview: "second",
+    });
+    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["second", "first"]));
+  });
+});
+
+describe("composer", () => {
+  it("sends on Enter, keeps Shift+Enter as a new line, and clears after sending", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    await openAlice(backend);
+    const input = screen.getByTestId("composer-input") as HTMLTextAreaElement;
+    await fireEvent.input(input, { target: { value: "line one" } });
+    await fireEvent.keyDown(input, { key: "Enter", shiftKey: true });
+    expect(backend.calls.map((c) => c.cmd)).not.toContain("send_text");
+    await fireEvent.input(input, { target: { value: "line one\nline two" } });
+    await fireEvent.keyDown(input, { key: "Enter", isComposing: true });
+    expect(backend.calls.map((c) => c.cmd)).not.toContain("send_text");
+    await fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({
+        cmd: "send_text",
+        args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat", text: "line one\nline two" },
+      }),
+    );
+    await waitFor(() => expect(input.value).toBe(""));
+    await waitFor(() => expect(screen.getByTestId("delivery-state").textContent).toBe("Queued"));
+  });
+
+  it("is replaced by an explanation when the peer never wrote", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation({ windowClosesMs: null })];
+    await openAlice(backend);
+    expect(screen.getByTestId("composer-disabled").textContent).toContain("have not written yet");
+    expect(screen.queryByTestId("composer-input")).toBeNull();
+  });
+
+  it("shows a clear error per file when sending files fails", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.answers.send_file = () => {
+      throw { code: "not_available", message: "sending files is not available in this version yet" };
+    };
+    await openAlice(backend);
+    const { app } = await import("../stores/app.svelte");
+    await app.sendFiles(["/tmp/a.pdf", "/tmp/b.png"]);
+    const errors = screen.getAllByTestId("upload-error").map((e) => e.textContent);
+    expect(errors).toEqual([
+      "a.pdf: sending files is not available in this version yet",
+      "b.png: sending files is not available in this version yet",
+    ]);
+  });
+});
+
+describe("search", () => {
+  it("searches everywhere or here, and jumps to a result", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    const hit = message({ id: 3, text: "invoice 7731" });
+    backend.messages.set(KEY, [message({ id: 4, text: "later" }), hit]);
+    backend.answers.search_messages = (args) => (String(args.query).includes("invoice") ? [hit] : []);
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("open-search")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("open-search"));
+    await fireEvent.input(screen.getByTestId("search-input"), { target: { value: "invoice" } });
+    await waitFor(() => expect(screen.getAllByTestId("search-result")).toHaveLength(1));
+    expect(backend.calls).toContainEqual({
+      cmd: "search_messages",
+      args: { query: "invoice", accountId: null, peerId: null, limit: 100 },
+    });
+    await fireEvent.click(screen.getByTestId("search-result"));
+    await waitFor(() => expect(document.querySelector(".message.focused")?.textContent).toContain("invoice 7731"));
+  });
+});
