@@ -12,6 +12,7 @@ use ilink_sim::{DemoConfig, Sim, SimConfig};
 use tauri::async_runtime::JoinHandle;
 
 use crate::launch::Mode;
+use crate::prefs::BackendPrefs;
 
 /// Folder of the sandbox's data, next to the real one and wiped at each sandbox start:
 /// the emulator forgets its bots when it stops, so old sandbox accounts could not log in.
@@ -33,17 +34,23 @@ pub struct Backend {
 
 impl Backend {
     /// Opens the store in `data_dir` and builds (but does not start) the engine.
+    /// `custom` (a self-hosted backend's bot agent) applies in the normal mode only.
     pub fn open(
         mode: Mode,
         data_dir: DataDir,
         secrets: Arc<dyn SecretStore>,
+        custom: &BackendPrefs,
     ) -> Result<Backend, String> {
         let store = Store::open(&data_dir.database()).map_err(|e| e.to_string())?;
         let (login_api_base, login_cdn_base) = match &mode {
             Mode::Sim { url } => (Some(url.clone()), Some(cdn_base_of(url))),
-            _ => (None, None),
+            Mode::Normal | Mode::Sandbox => (None, None),
         };
-        let engine = Engine::new_in(store, &data_dir, secrets, engine_config(&mode));
+        let mut config = engine_config(&mode);
+        if let (Mode::Normal, Some(agent)) = (&mode, &custom.bot_agent) {
+            config.client.bot_agent = agent.clone();
+        }
+        let engine = Engine::new_in(store, &data_dir, secrets, config);
         Ok(Backend {
             mode,
             data_dir,
@@ -94,7 +101,8 @@ impl Backend {
             )
             .map_err(|e| e.to_string())?;
         drop(store);
-        let mut backend = Backend::open(Mode::Sandbox, data_dir, secrets)?;
+        let mut backend =
+            Backend::open(Mode::Sandbox, data_dir, secrets, &BackendPrefs::default())?;
         backend.login_api_base = Some(sim.base_url());
         backend.login_cdn_base = Some(sim.cdn_base_url());
         backend.display_names = ilink_sim::demo_peers()
@@ -105,15 +113,23 @@ impl Backend {
         Ok(backend)
     }
 
-    /// Login settings for this backend: its emulator, or the official host.
-    pub fn login_options(&self, alias: Option<String>) -> LoginOptions {
+    /// Login settings for this backend: its emulator, a self-hosted host, or the
+    /// official one.
+    /// `custom` is read at each login, so a changed setting applies at once.
+    pub fn login_options(&self, alias: Option<String>, custom: &BackendPrefs) -> LoginOptions {
+        let (api_base, cdn_base) = if self.mode == Mode::Normal {
+            (custom.api_base.clone(), custom.cdn_base.clone())
+        } else {
+            (self.login_api_base.clone(), self.login_cdn_base.clone())
+        };
+        let plain_http = api_base.as_deref().is_some_and(is_plain_http);
         let mut options = LoginOptions {
-            api_base: self.login_api_base.clone(),
-            cdn_base: self.login_cdn_base.clone(),
+            api_base,
+            cdn_base,
             alias,
             ..LoginOptions::default()
         };
-        if self.login_api_base.as_deref().is_some_and(is_plain_http) {
+        if plain_http {
             options.qr.redirect_scheme = "http".to_owned();
         }
         options

@@ -21,6 +21,39 @@ pub struct Prefs {
     pub start_minimised: bool,
     /// Start when the user logs in (an XDG autostart entry).
     pub autostart: bool,
+    /// A self-hosted iLink backend instead of the official one.
+    pub backend: BackendPrefs,
+}
+
+/// Advanced: where logins go and what the client calls itself. Empty means the
+/// official default. Used by the next login (API and CDN base) and from the next start
+/// (bot agent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackendPrefs {
+    pub api_base: Option<String>,
+    pub cdn_base: Option<String>,
+    pub bot_agent: Option<String>,
+}
+
+impl BackendPrefs {
+    /// Trims the fields, drops empty ones and checks the URLs.
+    pub fn cleaned(self) -> Result<BackendPrefs, String> {
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let url = |v: Option<String>, what: &str| -> Result<Option<String>, String> {
+            match clean(v) {
+                Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(
+                    format!("the {what} must start with https:// or http://, got {u:?}"),
+                ),
+                other => Ok(other),
+            }
+        };
+        Ok(BackendPrefs {
+            api_base: url(self.api_base, "API base URL")?,
+            cdn_base: url(self.cdn_base, "CDN base URL")?,
+            bot_agent: clean(self.bot_agent),
+        })
+    }
 }
 
 impl Default for Prefs {
@@ -31,6 +64,7 @@ impl Default for Prefs {
             muted: Vec::new(),
             start_minimised: false,
             autostart: false,
+            backend: BackendPrefs::default(),
         }
     }
 }
@@ -99,5 +133,29 @@ mod tests {
         std::fs::write(&path, br#"{"doNotDisturb": true}"#).unwrap();
         let partial = Prefs::load(&path);
         assert!(partial.do_not_disturb && partial.notifications);
+    }
+
+    #[test]
+    fn backend_fields_are_trimmed_and_urls_checked() {
+        let cleaned = BackendPrefs {
+            api_base: Some("  https://ilink.example.com/ ".into()),
+            cdn_base: Some("".into()),
+            bot_agent: Some(" Desk/1 ".into()),
+        }
+        .cleaned()
+        .unwrap();
+        assert_eq!(
+            cleaned.api_base.as_deref(),
+            Some("https://ilink.example.com/")
+        );
+        assert_eq!(cleaned.cdn_base, None);
+        assert_eq!(cleaned.bot_agent.as_deref(), Some("Desk/1"));
+        let err = BackendPrefs {
+            api_base: Some("ilink.example.com".into()),
+            ..BackendPrefs::default()
+        }
+        .cleaned()
+        .unwrap_err();
+        assert!(err.contains("https://"), "{err}");
     }
 }

@@ -30,7 +30,9 @@ pub fn begin(app: AppHandle) {
         let result = {
             let state = app.state::<AppState>();
             match state.secret_store() {
-                Some(store) => Backend::open(mode, state.home().clone(), store),
+                Some(store) => {
+                    Backend::open(mode, state.home().clone(), store, &state.prefs().backend)
+                }
                 None => Err("the secret store is not open".to_owned()),
             }
         };

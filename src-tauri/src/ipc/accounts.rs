@@ -27,7 +27,7 @@ pub async fn start_login(
     let alias = alias.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
     let handle = backend
         .engine
-        .start_login(backend.login_options(alias))
+        .start_login(backend.login_options(alias, &state.prefs().backend))
         .await?;
     Ok(handle.id().to_owned())
 }

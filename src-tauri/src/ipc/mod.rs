@@ -118,6 +118,12 @@ pub async fn enter_sandbox(app: AppHandle) -> Result<(), IpcError> {
 #[tauri::command]
 #[specta::specta]
 pub fn set_prefs(state: State<'_, AppState>, prefs: Prefs) -> Result<Prefs, IpcError> {
+    let backend = prefs
+        .backend
+        .clone()
+        .cleaned()
+        .map_err(|err| IpcError::new(ErrorCode::InvalidArgument, err))?;
+    let prefs = Prefs { backend, ..prefs };
     let saved = state
         .update_prefs(|p| {
             // Mutes are changed per conversation, never overwritten from here.

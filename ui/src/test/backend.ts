@@ -32,6 +32,7 @@ export const defaultPrefs: Prefs = {
   muted: [],
   startMinimised: false,
   autostart: false,
+  backend: { apiBase: null, cdnBase: null, botAgent: null },
 };
 
 export function account(overrides: Partial<AccountView> = {}): AccountView {

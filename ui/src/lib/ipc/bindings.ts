@@ -345,6 +345,12 @@ engineError: string | null; prefs: Prefs }
  * window reloads everything.
  */
 export type BackendChanged = { mode: Mode; ready: boolean; error: string | null }
+/**
+ * Advanced: where logins go and what the client calls itself. Empty means the
+ * official default. Used by the next login (API and CDN base) and from the next start
+ * (bot agent).
+ */
+export type BackendPrefs = { apiBase: string | null; cdnBase: string | null; botAgent: string | null }
 export type ConversationView = { accountId: string; peerId: string; displayName: string | null; lastActivityMs: number; unreadCount: number; lastText: string | null; lastItemKind: string | null; 
 /**
  * When the reply window closes (the peer's last message + 24 h); `null` if the
@@ -582,7 +588,11 @@ startMinimised: boolean;
 /**
  * Start when the user logs in (an XDG autostart entry).
  */
-autostart: boolean }
+autostart: boolean; 
+/**
+ * A self-hosted iLink backend instead of the official one.
+ */
+backend: BackendPrefs }
 /**
  * A QR code as modules, drawn by the window: the login URL never leaves the machine.
  */

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import App from "../../App.svelte";
+import { defaultPrefs, fakeBackend } from "../../test/backend";
+
+describe("settings", () => {
+  it("saves notification and start-up preferences", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    await fireEvent.click(screen.getByTestId("pref-dnd"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "set_prefs", args: { prefs: { ...defaultPrefs, doNotDisturb: true } } }),
+    );
+    await fireEvent.click(screen.getByTestId("pref-autostart"));
+    await waitFor(() =>
+      expect(backend.calls.at(-1)).toEqual({
+        cmd: "set_prefs",
+        args: { prefs: { ...defaultPrefs, doNotDisturb: true, autostart: true } },
+      }),
+    );
+  });
+
+  it("saves a self-hosted backend, and shows the backend's refusal", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    await fireEvent.input(screen.getByTestId("pref-api-base"), { target: { value: " https://ilink.example.com " } });
+    await fireEvent.input(screen.getByTestId("pref-bot-agent"), { target: { value: "Desk/2" } });
+    await fireEvent.click(screen.getByTestId("save-advanced"));
+    await waitFor(() =>
+      expect(backend.calls.at(-1)).toEqual({
+        cmd: "set_prefs",
+        args: {
+          prefs: { ...defaultPrefs, backend: { apiBase: "https://ilink.example.com", cdnBase: null, botAgent: "Desk/2" } },
+        },
+      }),
+    );
+    await waitFor(() => expect(screen.getByTestId("advanced-saved")).toBeTruthy());
+
+    backend.failNext = { code: "invalid_argument", message: "the CDN base URL must start with https:// or http://" };
+    await fireEvent.input(screen.getByTestId("pref-cdn-base"), { target: { value: "cdn.example.com" } });
+    await fireEvent.click(screen.getByTestId("save-advanced"));
+    await waitFor(() => expect(screen.getByTestId("action-error").textContent).toContain("must start with https://"));
+    expect(screen.queryByTestId("advanced-saved")).toBeNull();
+  });
+});
