@@ -107,6 +107,12 @@ async fn inbound_media_appears_live_and_markup_stays_text() {
     app.element("image-viewer").await;
     app.screenshot("media-viewer").await;
     app.element("image-viewer").await.click().await.unwrap();
+    app.wait_script(
+        "return document.querySelectorAll(\"[data-testid='image-viewer']\").length;",
+        serde_json::json!(0),
+        Duration::from_secs(10),
+    )
+    .await;
     app.screenshot("conversation-media").await;
     app.quit().await;
 }

@@ -69,6 +69,7 @@ async fn try_the_sandbox_link_enters_the_demo() {
     let home = Home::new();
     let app = App::launch(&home, "en_US.UTF-8").await;
     app.wait_text("empty-title", "Nothing here yet").await;
+    app.element("add-account").await;
     app.screenshot("empty-screen").await;
     app.element("try-sandbox").await.click().await.unwrap();
     app.wait_text("mode-badge", "Sandbox").await;
@@ -79,5 +80,39 @@ async fn try_the_sandbox_link_enters_the_demo() {
         .await
         .unwrap();
     assert!(link.is_empty(), "no sandbox link inside the sandbox");
+    app.quit().await;
+}
+
+/// A dark system theme gives the dark palette (the CSS follows `prefers-color-scheme`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dark_system_theme_gives_the_dark_palette() {
+    if !enabled("dark_system_theme_gives_the_dark_palette") {
+        return;
+    }
+    let home = Home::new();
+    let mut launch = Launch::args(&["--sandbox"]);
+    launch.env.push(("GTK_THEME", "Adwaita:dark".to_owned()));
+    let app = App::launch_with(&home, "zh_CN.UTF-8", launch).await;
+    app.wait_text("mode-badge", "沙盒").await;
+    let dark = app
+        .driver
+        .execute(
+            "return [matchMedia('(prefers-color-scheme: dark)').matches, getComputedStyle(document.querySelector('.main')).backgroundColor];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        dark.json(),
+        &serde_json::json!([true, "rgb(23, 24, 26)"]),
+        "dark theme not followed"
+    );
+    app.find_css("[data-testid='conversation-item'] button", Duration::from_secs(30))
+        .await
+        .click()
+        .await
+        .unwrap();
+    app.find_css("[data-testid='message']", Duration::from_secs(10)).await;
+    app.screenshot("sandbox-dark-zh").await;
     app.quit().await;
 }
