@@ -140,6 +140,12 @@ async fn two_accounts_online_with_live_unread_counts_and_a_stale_token() {
         .unwrap();
     scan_again.click().await.unwrap();
     app.element("login-dialog").await;
+    let alias = app.element("login-alias").await.value().await.unwrap();
+    assert_eq!(
+        alias.as_deref(),
+        Some("Desk"),
+        "a new scan keeps the account's name"
+    );
     app.screenshot("token-stale").await;
     app.quit().await;
 }

@@ -107,12 +107,16 @@ async fn dark_system_theme_gives_the_dark_palette() {
         &serde_json::json!([true, "rgb(23, 24, 26)"]),
         "dark theme not followed"
     );
-    app.find_css("[data-testid='conversation-item'] button", Duration::from_secs(30))
-        .await
-        .click()
-        .await
-        .unwrap();
-    app.find_css("[data-testid='message']", Duration::from_secs(10)).await;
+    app.find_css(
+        "[data-testid='conversation-item'] button",
+        Duration::from_secs(30),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    app.find_css("[data-testid='message']", Duration::from_secs(10))
+        .await;
     app.screenshot("sandbox-dark-zh").await;
     app.quit().await;
 }

@@ -21,6 +21,8 @@ describe("accounts sidebar", () => {
     expect(screen.getAllByTestId("scan-again")).toHaveLength(1);
     await fireEvent.click(screen.getByTestId("scan-again"));
     expect(screen.getByTestId("login-dialog")).toBeTruthy();
+    // The stale account has no alias: the name field starts empty.
+    expect((screen.getByTestId("login-alias") as HTMLInputElement).value).toBe("");
 
     await emitEngine({
       type: "account_status_changed",

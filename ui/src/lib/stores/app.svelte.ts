@@ -18,6 +18,8 @@ export const PAGE_SIZE = 80;
 
 export interface LoginUi {
   id: string | null;
+  /** The name the dialog starts with. */
+  alias: string;
   /** Every state seen, newest last; the dialog shows the last and the QR of the last `qr_ready`. */
   state: LoginState | null;
   qrUrl: string | null;
@@ -311,8 +313,8 @@ export class AppStore {
 
   // --- login ------------------------------------------------------------------------
 
-  openLogin() {
-    this.login = { id: null, state: null, qrUrl: null, refreshes: 0, error: null };
+  openLogin(alias = "") {
+    this.login = { id: null, alias, state: null, qrUrl: null, refreshes: 0, error: null };
   }
 
   async beginLogin(alias: string) {
