@@ -18,6 +18,10 @@ use crate::prefs::BackendPrefs;
 /// the emulator forgets its bots when it stops, so old sandbox accounts could not log in.
 const SANDBOX_DIR_NAME: &str = "weixin-desk-sandbox";
 
+/// Milliseconds between two demo messages in the sandbox (default 4000); tests and
+/// screenshots use a faster timeline.
+pub const SANDBOX_TICK_ENV: &str = "WEIXIN_DESK_SANDBOX_TICK_MS";
+
 pub struct Backend {
     pub mode: Mode,
     pub data_dir: DataDir,
@@ -79,7 +83,15 @@ impl Backend {
         let mut sim = Sim::start(SimConfig::default())
             .await
             .map_err(|e| format!("cannot start the sandbox emulator: {e}"))?;
-        let bot = sim.start_demo(DemoConfig::default());
+        let mut demo = DemoConfig::default();
+        if let Some(ms) = std::env::var(SANDBOX_TICK_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+        {
+            demo.tick = std::time::Duration::from_millis(ms);
+        }
+        let bot = sim.start_demo(demo);
         let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
         let account_id = ilink::account_id::normalize(&bot.bot_id);
         secrets

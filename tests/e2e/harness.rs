@@ -229,9 +229,16 @@ impl App {
     pub async fn screenshot(&self, name: &str) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-shots");
         std::fs::create_dir_all(&dir).expect("create screenshot dir");
-        // WebKit paints after the DOM changes; give it a frame or two so the picture
-        // shows the state the test just checked.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // WebKit paints after the DOM changes; wait for two frames (or a second) so the
+        // picture shows the state the test just checked.
+        let _ = self
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; document.body.getBoundingClientRect(); requestAnimationFrame(() => requestAnimationFrame(() => done(true))); setTimeout(() => done(false), 1000);",
+                vec![],
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         self.driver
             .screenshot(&dir.join(format!("{name}.png")))
             .await

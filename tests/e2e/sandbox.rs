@@ -12,7 +12,11 @@ async fn sandbox_flag_runs_the_demo_in_its_own_folder() {
         return;
     }
     let home = Home::new();
-    let app = App::launch_with(&home, "en_US.UTF-8", Launch::args(&["--sandbox"])).await;
+    let mut launch = Launch::args(&["--sandbox"]);
+    launch
+        .env
+        .push(("WEIXIN_DESK_SANDBOX_TICK_MS", "250".to_owned()));
+    let app = App::launch_with(&home, "en_US.UTF-8", launch).await;
     app.wait_text("mode-badge", "Sandbox").await;
     app.wait_text("account-name", "Demo bot").await;
     app.wait_script(

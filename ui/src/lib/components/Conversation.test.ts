@@ -32,6 +32,30 @@ describe("conversation list", () => {
   });
 });
 
+describe("keyboard", () => {
+  it("moves between conversations with the arrow keys and closes dialogs with Escape", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation({ peerId: "a", displayName: "Amy" }), conversation({ peerId: "b", displayName: "Ben" })];
+    render(App);
+    await waitFor(() => expect(screen.getAllByTestId("conversation-item")).toHaveLength(2));
+    const [first] = screen.getAllByTestId("conversation-item");
+    await fireEvent.click(first.querySelector("button")!);
+    await waitFor(() => expect(screen.getByTestId("conversation-title").textContent).toBe("Amy"));
+    await fireEvent.keyDown(first.querySelector("button")!, { key: "ArrowDown" });
+    await waitFor(() => expect(screen.getByTestId("conversation-title").textContent).toBe("Ben"));
+    await fireEvent.keyDown(document.activeElement ?? document.body, { key: "ArrowUp" });
+    await waitFor(() => expect(screen.getByTestId("conversation-title").textContent).toBe("Amy"));
+
+    await fireEvent.click(screen.getByTestId("add-account"));
+    const dialog = screen.getByTestId("login-dialog");
+    // Focus moves into the dialog.
+    expect(dialog.contains(document.activeElement)).toBe(true);
+    await fireEvent.keyDown(dialog, { key: "Escape" });
+    expect(screen.queryByTestId("login-dialog")).toBeNull();
+  });
+});
+
 describe("conversation log", () => {
   it("shows markup as text, quotes, AI marks and delivery states with Retry", async () => {
     const backend = fakeBackend();
