@@ -171,6 +171,9 @@ async fn send_text_and_a_closed_window_flushes_when_the_peer_writes() {
             .unwrap_or_default(),
         "Waiting for them to write"
     );
+    // The refusal shows in the header too.
+    app.wait_text("window-state", "Waiting for them to write")
+        .await;
     app.screenshot("waiting-for-window").await;
     let sent_before = sim.sent_messages(&bot.bot_id).unwrap().len();
     sim.inject_text(&bot.bot_id, PEER, "ok?").unwrap();

@@ -25,26 +25,24 @@ async fn sandbox_flag_runs_the_demo_in_its_own_folder() {
         Duration::from_secs(30),
     )
     .await;
-    // The demo peers write every few seconds: a conversation with a display name shows.
-    let first = app
-        .find_css(
-            "[data-testid='conversation-item'] button",
-            Duration::from_secs(30),
-        )
-        .await;
-    let names = app.all_css("[data-testid='conversation-name']").await;
-    let mut shown = Vec::new();
-    for name in names {
-        shown.push(name.prop("textContent").await.unwrap().unwrap_or_default());
-    }
-    assert!(
-        shown
-            .iter()
-            .any(|n| ["王小明", "Alice Chen", "李娜 (Lina)"].contains(&n.as_str())),
-        "demo peers are named: {shown:?}"
-    );
-    first.click().await.unwrap();
-    app.find_css("[data-testid='message']", Duration::from_secs(10))
+    // The three demo people write (fast here), each shown by name.
+    app.wait_script(
+        "return [...document.querySelectorAll(\"[data-testid='conversation-name']\")].map(e => e.textContent).sort();",
+        serde_json::json!(["Alice Chen", "李娜 (Lina)", "王小明"]),
+        Duration::from_secs(30),
+    )
+    .await;
+    // 王小明 sends a picture early in the timeline: it is downloaded, decrypted and
+    // shown in the open conversation.
+    app.find_css(
+        "[data-testid='conversation-item'][data-peer='o9cq8WangXiaoMing7TqLr2Zx@im.wechat'] button",
+        Duration::from_secs(10),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    app.find_css("[data-testid='image-thumb'] img", Duration::from_secs(30))
         .await;
     app.screenshot("sandbox-conversation").await;
 
