@@ -7,6 +7,7 @@ mod figure;
 mod fleet;
 mod idle;
 mod machine;
+mod media;
 mod procfs;
 mod report;
 mod scale;
@@ -28,7 +29,7 @@ struct Args {
     /// Where the results page goes.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// Only these scenarios (comma-separated): store, idle, scale.
+    /// Only these scenarios (comma-separated): store, idle, scale, media.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds the CLI stays idle while measured.
@@ -43,6 +44,10 @@ struct Args {
     /// Inbound messages in the scale scenario's burst.
     #[arg(long, default_value_t = 20_000)]
     burst: usize,
+    /// The `ilink` media benchmark executable (`cargo bench -p ilink --bench media
+    /// --no-run` prints it); without it the media comparison is skipped.
+    #[arg(long, value_name = "PATH")]
+    media_bench: Option<PathBuf>,
     /// The command line to print on the page.
     #[arg(long, default_value = "./dev bench")]
     command: String,
@@ -108,6 +113,18 @@ fn main() -> std::process::ExitCode {
             runs: args.runs,
         };
         record("Scale", runtime.block_on(scale::run(&plan)));
+    }
+    if wanted("media") {
+        match &args.media_bench {
+            Some(bench) => {
+                eprintln!("media pipeline: {} runs…", args.runs);
+                record("Media pipeline", media::run(bench, args.runs));
+            }
+            None => skipped.push((
+                "Media pipeline".into(),
+                "no --media-bench executable given".into(),
+            )),
+        }
     }
     let machine = machine::describe();
     let page = report::Report {
