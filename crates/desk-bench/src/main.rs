@@ -2,16 +2,7 @@
 //! writes BENCHMARKS.md. `./dev bench` builds it in release mode and runs it inside a
 //! session with a real keyring (the CLI keeps its bot tokens there).
 
-mod cli;
-mod figure;
-mod fleet;
-mod idle;
-mod machine;
-mod media;
-mod procfs;
-mod report;
-mod scale;
-mod store_layer;
+use desk_bench::{figure, idle, machine, media, report, scale, soak, store_layer};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,13 +14,15 @@ use figure::Figure;
 #[derive(Parser)]
 #[command(about = "Measures Weixin Desk and writes BENCHMARKS.md")]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Runs of each figure (min/median/max are taken over them).
     #[arg(long, default_value_t = 5)]
     runs: usize,
     /// Where the results page goes.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// Only these scenarios (comma-separated): store, idle, scale, media.
+    /// Only these scenarios (comma-separated): store, idle, scale, media, soak.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds the CLI stays idle while measured.
@@ -48,9 +41,20 @@ struct Args {
     /// --no-run` prints it); without it the media comparison is skipped.
     #[arg(long, value_name = "PATH")]
     media_bench: Option<PathBuf>,
+    /// Seconds the fault soak runs.
+    #[arg(long, default_value_t = 1_800)]
+    soak_secs: u64,
     /// The command line to print on the page.
     #[arg(long, default_value = "./dev bench")]
     command: String,
+}
+
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Serve an emulator on a free loopback port until stdin closes (the soak runs it
+    /// in its own process).
+    #[command(hide = true)]
+    Sim,
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +66,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(Mode::Sim) = args.mode {
+        return match runtime.block_on(soak::serve_sim()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("desk-bench sim: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut figures: Vec<Figure> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
@@ -120,11 +133,15 @@ fn main() -> std::process::ExitCode {
                 eprintln!("media pipeline: {} runs…", args.runs);
                 record("Media pipeline", media::run(bench, args.runs));
             }
-            None => skipped.push((
-                "Media pipeline".into(),
-                "no --media-bench executable given".into(),
-            )),
+            None => record(
+                "Media pipeline",
+                Err("no --media-bench executable given".into()),
+            ),
         }
+    }
+    if wanted("soak") {
+        eprintln!("fault soak: {} s…", args.soak_secs);
+        record("Fault soak", soak_figures(&runtime, args.soak_secs));
     }
     let machine = machine::describe();
     let page = report::Report {
@@ -161,4 +178,54 @@ fn print_figure(figure: &Figure) {
         figure::number(s.max),
         figure.unit
     );
+}
+
+/// One soak run (it is long): its counts as figures, and a failure if a promise broke.
+fn soak_figures(runtime: &tokio::runtime::Runtime, seconds: u64) -> Result<Vec<Figure>, String> {
+    let program = std::env::current_exe().map_err(|e| e.to_string())?;
+    let config = soak::SoakConfig::new(program, Duration::from_secs(seconds));
+    let report = runtime.block_on(soak::run(&config))?;
+    let problems = report.problems();
+    if !problems.is_empty() {
+        return Err(format!("the soak failed: {}", problems.join("; ")));
+    }
+    const SECTION: &str = "Fault soak (one run)";
+    let one = |name: String, unit: &'static str, value: f64| {
+        let mut figure = Figure::new(SECTION, name, unit);
+        figure.samples.push(value);
+        figure
+    };
+    Ok(vec![
+        one(
+            format!("Inbound messages injected, each stored exactly once ({seconds} s)"),
+            "msgs",
+            report.injected as f64,
+        ),
+        one(
+            "Sends delivered exactly once".into(),
+            "msgs",
+            report.delivered as f64,
+        ),
+        one(
+            "Sends failed with a reason".into(),
+            "msgs",
+            report.failed as f64,
+        ),
+        one(
+            "Faults fired by the emulator".into(),
+            "faults",
+            report.faults_fired as f64,
+        ),
+        one(
+            "RSS after warm-up".into(),
+            "MiB",
+            report.rss_after_warm_up_mib,
+        ),
+        one(
+            "RSS at the end (≤ 1.2× after warm-up)".into(),
+            "MiB",
+            report.rss_at_end_mib,
+        )
+        .target(figure::Target::AtMost(1.2 * report.rss_after_warm_up_mib)),
+    ])
 }
