@@ -1,6 +1,7 @@
 //! Many accounts long-polling in one headless process, then a burst of inbound messages
-//! spread over them: throughput to durable storage, latency from the emulator to the
-//! CLI's event, and peak memory.
+//! spread over them: throughput to durable storage, latency from the emulator handing a
+//! message out to the CLI's event line, and peak memory. The event's time is printed by
+//! the CLI in whole milliseconds, so latencies are good to about 1 ms.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,9 +25,11 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
     let label = format!("{n} accounts, burst of {m}");
     let mut rate =
         Figure::new(SECTION, format!("{label}: stored"), "msg/s").target(Target::AtLeast(2_000.0));
-    let mut p50 = Figure::new(SECTION, format!("{label}: inject → event p50"), "ms");
-    let mut p99 = Figure::new(SECTION, format!("{label}: inject → event p99"), "ms")
+    let mut p50 = Figure::new(SECTION, format!("{label}: hand-out → event p50"), "ms");
+    let mut p99 = Figure::new(SECTION, format!("{label}: hand-out → event p99"), "ms")
         .target(Target::AtMost(50.0));
+    // Includes the time a message waits in the emulator's queue behind the burst.
+    let mut queued_p99 = Figure::new(SECTION, format!("{label}: injection → event p99"), "ms");
     let mut peak =
         Figure::new(SECTION, format!("{label}: peak RSS"), "MiB").target(Target::AtMost(300.0));
     let fleet = Fleet::new(n).await?;
@@ -35,13 +38,15 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         let pid = running.pid();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mut injected_ms = Vec::with_capacity(m);
+        let mut message_ids = Vec::with_capacity(m);
         for index in 0..m {
             let bot = &fleet.bots[index % n];
             injected_ms.push(now_ms());
-            fleet
+            let id = fleet
                 .sim
                 .inject_text(&bot.bot_id, &bot.user_id, &format!("burst {run} {index}"))
                 .map_err(|e| e.to_string())?;
+            message_ids.push(id);
         }
         let prefix = format!("burst {run} ");
         let (running, received) = tokio::task::spawn_blocking(move || {
@@ -51,10 +56,27 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         .await
         .map_err(|e| e.to_string())?;
         let received = received?;
-        let latencies: Vec<f64> = received
+        let mut handed_out = HashMap::new();
+        for bot in &fleet.bots {
+            handed_out.extend(
+                fleet
+                    .sim
+                    .handed_out(&bot.bot_id)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let mut latencies = Vec::with_capacity(m);
+        for (index, at) in &received {
+            let out = handed_out.get(&message_ids[*index]).ok_or_else(|| {
+                format!("message {index} reached the CLI but was never handed out")
+            })?;
+            latencies.push(at - out);
+        }
+        let queued: Vec<f64> = received
             .iter()
             .map(|(index, at)| at - injected_ms[*index])
             .collect();
+        queued_p99.samples.extend(percentile(&queued, 99.0));
         let last = received.values().copied().fold(f64::MIN, f64::max);
         rate.samples
             .push(m as f64 / ((last - injected_ms[0]) / 1_000.0));
@@ -66,7 +88,7 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
             .await
             .map_err(|e| e.to_string())??;
     }
-    Ok(vec![rate, p50, p99, peak])
+    Ok(vec![rate, p50, p99, queued_p99, peak])
 }
 
 /// Index of each burst message → when the CLI printed its event (epoch ms).

@@ -136,6 +136,7 @@ pub(crate) async fn getupdates(
                     redelivered += 1;
                 }
                 queued.delivered_at = Some(now);
+                queued.first_handed_out_ms.get_or_insert_with(epoch_ms);
                 msgs.push(queued.msg.clone());
                 if !queued.replayed {
                     queued.replayed = true;
@@ -216,4 +217,10 @@ mod tests {
         assert!(decode_cursor("abc@im.bot", "%%%").is_err());
         assert_eq!(decode_cursor("abc@im.bot", ""), Ok(None));
     }
+}
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
