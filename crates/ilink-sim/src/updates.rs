@@ -205,6 +205,12 @@ fn schedule_replay(shared: &Shared, bot_id: &str, msg: Value, delay_ms: u64) {
     });
 }
 
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,10 +223,4 @@ mod tests {
         assert!(decode_cursor("abc@im.bot", "%%%").is_err());
         assert_eq!(decode_cursor("abc@im.bot", ""), Ok(None));
     }
-}
-
-fn epoch_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
