@@ -471,6 +471,69 @@ async fn long_text_goes_out_in_order_as_pieces() {
     engine.shutdown().await;
 }
 
+/// A split text whose second piece reached the server but whose answer was lost, then
+/// the engine stopped: the next engine on the same database sends neither the first
+/// piece again nor a second copy of the unconfirmed one under a new id; it repeats that
+/// piece with its recorded client_id and goes on with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_pieces_resumes_at_the_next_piece() {
+    let sim = sim_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let secrets = Arc::new(MemoryStore::new());
+    let store = Store::open(&path).unwrap();
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let long = ["a", "b", "c"].map(|c| c.repeat(1500)).join("\n\n");
+    let expected = ilink::text::split_text(&long, ilink::text::DEFAULT_SPLIT_LIMIT);
+    assert_eq!(expected.len(), 3);
+    // No retry within this run: the failed piece waits for the restart.
+    let no_retry = config_with(|t| t.send_retry = Duration::from_secs(3600));
+    let entry = {
+        let engine = Engine::new(store, secrets.clone(), no_retry);
+        let mut rx = engine.subscribe();
+        engine.accounts().start(&a.account_id).await.unwrap();
+        sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+        next_event(&mut rx, received(&a.account_id)).await;
+        // Piece 1 is served normally, piece 2 is accepted but its answer is cut.
+        sim.inject_fault("sendmessage", Fault::Delay { ms: 0 });
+        sim.inject_fault("sendmessage", Fault::TruncatedJson);
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", &long)
+            .await
+            .unwrap();
+        // Back in the queue with the error, waiting for a retry.
+        next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::DeliveryUpdated { outbox_id, state: OutboxState::Queued,
+                error: Some(_), .. } if *outbox_id == entry.id)
+        })
+        .await;
+        engine.shutdown().await;
+        entry
+    };
+    let before = sim.sent_messages(&a.bot_id).unwrap();
+    assert_eq!(before.len(), 2, "piece 1 and the unconfirmed piece 2");
+    let pieces = Store::open(&path).unwrap().outbox_pieces(entry.id).unwrap();
+    assert_eq!(pieces.len(), 2);
+    assert!(pieces[0].sent && !pieces[1].sent);
+    assert_eq!(pieces[1].client_id, before[1].client_id.clone().unwrap());
+
+    let engine = Engine::new(Store::open(&path).unwrap(), secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start_enabled().await.unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    let sent = sim.sent_messages(&a.bot_id).unwrap();
+    let texts = sent_texts(&sim, &a.bot_id);
+    // Piece 2 twice (the server had it; its answer was lost), under one client_id.
+    assert_eq!(
+        texts,
+        [&expected[0], &expected[1], &expected[1], &expected[2]].map(String::clone)
+    );
+    assert_eq!(sent[1].client_id, sent[2].client_id);
+    let ids: std::collections::HashSet<_> = sent.iter().map(|m| m.client_id.clone()).collect();
+    assert_eq!(ids.len(), 3, "one client_id per piece");
+    engine.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_window_waits_and_flushes_once_when_the_peer_writes() {
     let sim = sim_with(|_| {}).await;

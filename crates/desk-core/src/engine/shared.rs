@@ -48,6 +48,8 @@ pub(crate) struct Runtime {
     pub client_config: ClientConfig,
     /// The data directory, when the engine has one (media files live under it).
     pub media_root: Option<std::path::PathBuf>,
+    /// Largest file [`crate::Engine::send_file`] accepts.
+    pub max_upload_bytes: u64,
     /// Wakes the media worker (new jobs, or a download slot freed).
     pub media_wake: Arc<tokio::sync::Notify>,
     statuses: Mutex<HashMap<String, AccountStatus>>,
@@ -70,6 +72,7 @@ impl Runtime {
             clock,
             client_config,
             media_root: None,
+            max_upload_bytes: super::outbound_media::DEFAULT_MAX_UPLOAD_BYTES,
             media_wake: Arc::new(tokio::sync::Notify::new()),
             statuses: Mutex::new(HashMap::new()),
         }

@@ -9,6 +9,7 @@ pub mod media_jobs;
 pub mod messages;
 mod migrations;
 pub mod outbox;
+pub mod outbox_pieces;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
@@ -16,7 +17,8 @@ pub use dedupe::MIN_DEDUPE_RETENTION;
 pub use inbound::{InboundCommit, NewInbound};
 pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, StoredMessage};
-pub use outbox::{OutboundDraft, OutboxEntry, OutboxState};
+pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
+pub use outbox_pieces::OutboxPiece;
 
 use std::path::Path;
 
