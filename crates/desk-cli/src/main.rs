@@ -70,7 +70,7 @@ enum Command {
     /// Run the engine for every enabled account, printing events as they happen, until
     /// Ctrl-C or SIGTERM.
     Run(commands::run::RunArgs),
-    /// Queue a text for a peer and wait for its delivery state.
+    /// Queue a text or a file for a peer and wait for its delivery state.
     Send(commands::send::SendArgs),
     /// Print a conversation, oldest first.
     Log(commands::history::LogArgs),

@@ -429,7 +429,7 @@ fn refusals_are_clear() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
 
-    // Files are not faked.
+    // A file over the cap or missing is refused before anything is queued.
     let out = h
         .cli()
         .args([
@@ -439,12 +439,16 @@ fn refusals_are_clear() {
             "--to",
             PEER,
             "--file",
-            "/etc/hostname",
+            "/nonexistent/photo.png",
         ])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains("not supported yet"), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/photo.png"),
+        "{}",
+        text(&out)
+    );
 
     // No token anywhere: the account cannot start.
     let out = h
@@ -665,4 +669,41 @@ fn a_send_that_is_not_through_in_time_stays_queued_and_goes_out_next_time() {
         sent[0].contains("first") && sent[1].contains("second"),
         "{sent:?}"
     );
+}
+
+#[test]
+fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    receive_with_run(&h, &bot, &account, "send me the report");
+    let path = h.tmp.join("report 2026.csv");
+    let bytes: Vec<u8> = (0..600_000u32)
+        .flat_map(|i| format!("{i},{}\n", i % 97).into_bytes())
+        .collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let out = with_stdin(
+        h.cli().args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "--token-stdin",
+            "--file",
+            path.to_str().unwrap(),
+            "the numbers",
+        ]),
+        &bot.token,
+    );
+    assert_ok(&out);
+    let printed = text(&out);
+    assert!(printed.contains("delivered"), "{printed}");
+    assert!(printed.contains("uploading:"), "{printed}");
+    let sent = h.sim.sent_messages(&bot.bot_id).unwrap();
+    assert_eq!(sent.len(), 2, "caption then file");
+    assert_eq!(sent[0].item["text_item"]["text"], "the numbers");
+    let file = &sent[1].item["file_item"];
+    assert_eq!(file["file_name"], "report 2026.csv");
+    let param = file["media"]["encrypt_query_param"].as_str().unwrap();
+    assert_eq!(h.sim.cdn_plaintext(param).unwrap(), bytes);
 }
