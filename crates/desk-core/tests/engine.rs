@@ -900,3 +900,86 @@ async fn a_cancelled_waiting_message_is_not_sent_when_the_peer_writes() {
     assert_eq!(sent_texts(&sim, &a.bot_id), ["this one"]);
     engine.shutdown().await;
 }
+
+/// The row stored for the sim message `message_id`.
+async fn row_for(engine: &Engine, account: &str, peer: &str, message_id: u64) -> StoredMessage {
+    let id = message_id.to_string();
+    conversation(engine, account, peer)
+        .await
+        .into_iter()
+        .find(|m| m.server_message_id.as_deref() == Some(id.as_str()))
+        .expect("the message is stored")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_are_resolved_against_the_stored_log() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let peer = "alice@im.wechat";
+    let original = sim
+        .inject_text(&a.bot_id, peer, "lunch at noon, then the review at three")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let original_row = row_for(&engine, &a.account_id, peer, original).await;
+    // The bot's own delivered message carries the server's id and can be quoted too.
+    let reply = engine
+        .send_text(&a.account_id, peer, "noted")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(reply.id, OutboxState::Delivered)).await;
+    let reply_server_id = sim.sent_messages(&a.bot_id).unwrap()[0].message_id;
+
+    let quote = |svr_id: String, partial: Option<serde_json::Value>, text: &str| {
+        let mut reference = serde_json::json!({ "svr_id": svr_id });
+        if let Some(p) = partial {
+            reference["partial_text"] = p;
+        }
+        vec![serde_json::json!({
+            "type": 1, "text_item": { "text": text }, "ref_msg": reference
+        })]
+    };
+    let whole = sim
+        .inject_items(&a.bot_id, peer, quote(original.to_string(), None, "ok"))
+        .unwrap();
+    let part = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            quote(
+                original.to_string(),
+                Some(serde_json::json!({"start": "the review", "end": "three"})),
+                "which room?",
+            ),
+        )
+        .unwrap();
+    let own = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            quote(reply_server_id.to_string(), None, "👍"),
+        )
+        .unwrap();
+    let missing = sim
+        .inject_items(&a.bot_id, peer, quote("123456789".into(), None, "?"))
+        .unwrap();
+    for _ in 0..4 {
+        next_event(&mut rx, received(&a.account_id)).await;
+    }
+
+    let whole = row_for(&engine, &a.account_id, peer, whole).await;
+    assert_eq!(whole.quote_message_id, Some(original_row.id));
+    assert_eq!(
+        whole.quote_text.as_deref(),
+        Some("lunch at noon, then the review at three")
+    );
+    let part = row_for(&engine, &a.account_id, peer, part).await;
+    assert_eq!(part.quote_message_id, Some(original_row.id));
+    assert_eq!(part.quote_text.as_deref(), Some("the review at three"));
+    let own = row_for(&engine, &a.account_id, peer, own).await;
+    assert_eq!(own.quote_message_id, reply.message_row_id);
+    assert_eq!(own.quote_text.as_deref(), Some("noted"));
+    let missing = row_for(&engine, &a.account_id, peer, missing).await;
+    assert_eq!(missing.quote_server_id.as_deref(), Some("123456789"));
+    assert_eq!((missing.quote_message_id, missing.quote_text), (None, None));
+    engine.shutdown().await;
+}

@@ -190,6 +190,10 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (outbox_id, piece)
     ) STRICT;
     ALTER TABLE outbox ADD COLUMN upload TEXT CHECK (upload IS NULL OR json_valid(upload));",
+    // 5: a quote resolved against the log (ILINK.md §5.6 item 3): the quoted row, in
+    // either direction, found by (account, peer, server message id).
+    "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
+        REFERENCES messages(id) ON DELETE SET NULL;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;
