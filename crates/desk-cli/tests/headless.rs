@@ -707,3 +707,112 @@ fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
     let param = file["media"]["encrypt_query_param"].as_str().unwrap();
     assert_eq!(h.sim.cdn_plaintext(param).unwrap(), bytes);
 }
+
+/// Starts `login` with stdin kept open for verify codes.
+fn spawn_login(h: &Harness, args: &[&str]) -> (Guard, std::process::ChildStdin, Receiver<String>) {
+    let mut login = Guard(Some(
+        h.cli()
+            .arg("login")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let stdin = login.child().stdin.take().unwrap();
+    let stdout = lines_of(login.child().stdout.take().unwrap());
+    let _stderr = lines_of(login.child().stderr.take().unwrap());
+    (login, stdin, stdout)
+}
+
+/// The QR code drawn just before `seen`'s last line, and the URL it was drawn from.
+fn last_qr(seen: &[String]) -> (usize, String) {
+    let url_line = seen
+        .iter()
+        .rposition(|l| l.starts_with("QR code URL: "))
+        .expect("a QR code URL");
+    let drawn = seen[..url_line]
+        .iter()
+        .rev()
+        .take_while(|l| l.chars().all(|c| matches!(c, ' ' | '█' | '▀' | '▄')))
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let url = seen[url_line]["QR code URL: ".len()..].to_owned();
+    (drawn, url)
+}
+
+#[test]
+fn login_draws_the_qr_code_refreshes_it_and_takes_the_verify_code_from_stdin() {
+    let h = Harness::new();
+    let (mut login, mut stdin, stdout) = spawn_login(&h, &["--alias", "Desk"]);
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+    let first = h.sim.latest_qrcode().unwrap();
+    let (drawn, url) = last_qr(&seen);
+    assert!(drawn > 10, "a QR code is drawn:\n{}", seen.join("\n"));
+    assert!(url.contains(&first), "{url} names {first}");
+
+    // The code expires: a second one is drawn, counted against the limit of three.
+    h.sim.expire_qr(&first).unwrap();
+    wait_line(&stdout, &mut seen, |l| l == "the QR code expired");
+    wait_line(&stdout, &mut seen, |l| l == "new QR code (2/3)");
+    wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+    let second = h.sim.latest_qrcode().unwrap();
+    assert_ne!(first, second);
+    assert!(last_qr(&seen).1.contains(&second));
+
+    h.sim.scan_qr(&second).unwrap();
+    wait_line(&stdout, &mut seen, |l| l.starts_with("scanned"));
+    h.sim.ask_verify_code(&second, "42").unwrap();
+    wait_line(&stdout, &mut seen, |l| {
+        l.contains("verify code: type it here")
+    });
+    stdin.write_all(b"41\n").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("wrong verify code"));
+    stdin.write_all(b" 42 \n").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("scanned"));
+    let bot = h.sim.confirm_qr(&second, None).unwrap().unwrap();
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    wait_line(&stdout, &mut seen, |l| {
+        l.starts_with(&format!("logged in: account {account}"))
+    });
+    assert!(login.wait_exit().success(), "{}", seen.join("\n"));
+    assert!(
+        !seen.iter().any(|l| l.contains(&bot.token)),
+        "the token is never printed"
+    );
+
+    let out = assert_ok(&h.cli().args(["accounts", "--json"]).output().unwrap())
+        .stdout
+        .clone();
+    let accounts: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let stored = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == account.as_str())
+        .expect("the new account is listed")
+        .clone();
+    assert_eq!(stored["alias"], "Desk");
+    assert_eq!(stored["bot_id"], bot.bot_id.as_str());
+}
+
+#[test]
+fn login_that_runs_out_of_qr_codes_fails_with_the_reason() {
+    let h = Harness::new();
+    let (mut login, _stdin, stdout) = spawn_login(&h, &[]);
+    let mut seen = Vec::new();
+    for n in 0..3 {
+        wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+        let qr = h.sim.latest_qrcode().unwrap();
+        h.sim.expire_qr(&qr).unwrap();
+        wait_line(&stdout, &mut seen, |l| l == "the QR code expired");
+        if n < 2 {
+            let next = format!("new QR code ({}/3)", n + 2);
+            wait_line(&stdout, &mut seen, |l| l == next);
+        }
+    }
+    wait_line(&stdout, &mut seen, |l| l.starts_with("failed: "));
+    assert_eq!(login.wait_exit().code(), Some(3), "{}", seen.join("\n"));
+}

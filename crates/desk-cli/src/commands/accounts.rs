@@ -40,8 +40,8 @@ pub fn list(ctx: &Context, json: bool) -> Result<(), CliError> {
 
 #[derive(Args)]
 #[command(after_help = "\
-For servers and tests, until the `login` command with a terminal QR code exists (it \
-comes later). The token goes to the secret store chosen with --secrets: the OS \
+For a bot whose token you already have (servers, tests); otherwise use `login`. The \
+token goes to the secret store chosen with --secrets: the OS \
 keyring, or with --secrets memory nowhere lasting (give it to `run`/`send` again with \
 --token-stdin). Example:
 
