@@ -816,3 +816,46 @@ fn login_that_runs_out_of_qr_codes_fails_with_the_reason() {
     wait_line(&stdout, &mut seen, |l| l.starts_with("failed: "));
     assert_eq!(login.wait_exit().code(), Some(3), "{}", seen.join("\n"));
 }
+
+#[test]
+fn send_queue_next_to_a_running_run_is_picked_up_by_it() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    let (mut run, stdout, _stderr) = spawn_run(
+        &h,
+        &bot.token,
+        &["run", "--account", &account, "--token-stdin"],
+    );
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, PEER, "hello").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("hello"));
+    // A plain send is refused next to `run`; --queue only writes the outbox.
+    let out = h
+        .cli()
+        .args(["send", "--account", &account, "--to", PEER, "refused"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = h
+        .cli()
+        .args([
+            "send",
+            "--queue",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "from the queue",
+        ])
+        .output()
+        .unwrap();
+    assert!(text(&assert_ok(&out)).contains("queued as outbox #"));
+    wait_line(&stdout, &mut seen, |l| l.contains("delivered"));
+    let sent: Vec<_> = h.sim.sent_messages(&bot.bot_id).unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].item["text_item"]["text"], "from the queue");
+    let pid = run.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(run.wait_exit().success());
+}

@@ -25,6 +25,9 @@ pub const EXIT_NOT_YET: u8 = 4;
 
 #[derive(Args)]
 #[command(after_help = "\
+With --queue it is only queued (exit 0 once persisted) for a running `run`, the app, \
+or the next `run`.
+
 Exit status: 0 when delivered, or when it waits for the peer's reply window (it stays in \
 the outbox and goes out when the peer writes again while `run` or the app runs); 3 when \
 it failed; 4 when --wait ran out first (still queued: it is retried the next time the \
@@ -53,6 +56,10 @@ pub struct SendArgs {
     /// 100 MiB.
     #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
+    /// Only queue it, for a `run` (or the app) that is running or starts later:
+    /// persisted in the outbox and not waited for. Needs no token and no lock.
+    #[arg(long, conflicts_with_all = ["wait", "token_stdin"])]
+    queue: bool,
     /// How long to wait for the delivery state, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     wait: u64,
@@ -100,6 +107,15 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
             (text, None)
         }
     };
+    if args.queue {
+        return queue_only(
+            ctx,
+            &account.account_id,
+            &args.to,
+            args.file.as_deref(),
+            &text,
+        );
+    }
     let opened = secrets::open(ctx.secrets)?;
     let secret_store: Arc<dyn SecretStore> = match token {
         Some(token) => Arc::new(WithGivenToken::new(
@@ -142,6 +158,42 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
         };
         engine.shutdown().await;
         report(outcome, entry.id, args.wait)
+    })
+}
+
+/// `send --queue`: an engine that neither polls nor downloads writes the outbox row (and
+/// stages the file) and exits; whoever runs the account sends it.
+fn queue_only(
+    ctx: &Context,
+    account_id: &str,
+    to: &str,
+    file: Option<&std::path::Path>,
+    text: &str,
+) -> Result<(), CliError> {
+    let store = ctx.store()?;
+    let secrets: Arc<dyn SecretStore> = Arc::new(desk_core::secrets::MemoryStore::new());
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let no_downloads = desk_core::engine::MediaOptions {
+            concurrency: 0,
+            ..Default::default()
+        };
+        let engine = Engine::new_in_with_media(
+            store,
+            &ctx.data_dir,
+            secrets,
+            ctx.engine_config(),
+            no_downloads,
+        );
+        let entry = match file {
+            Some(path) => {
+                let caption = Some(text).filter(|t| !t.trim().is_empty());
+                engine.send_file(account_id, to, path, caption).await?
+            }
+            None => engine.send_text(account_id, to, text).await?,
+        };
+        println!("queued as outbox #{}", entry.id);
+        Ok(())
     })
 }
 

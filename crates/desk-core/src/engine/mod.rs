@@ -156,7 +156,11 @@ impl Engine {
         rt.media_root = data_dir.as_ref().map(|(d, _)| d.root().to_owned());
         rt.max_upload_bytes = config.max_upload_bytes;
         let rt = Arc::new(rt);
-        let media = data_dir.and_then(|(dir, options)| media::start(Arc::clone(&rt), dir, options));
+        // Concurrency 0: files but no downloads (an engine that only queues messages
+        // next to another process that runs the accounts).
+        let media = data_dir
+            .filter(|(_, options)| options.concurrency > 0)
+            .and_then(|(dir, options)| media::start(Arc::clone(&rt), dir, options));
         Engine {
             media,
             accounts: Arc::new(AccountManager::new(Arc::clone(&rt))),
@@ -274,6 +278,12 @@ impl Engine {
         self.announce(&entry, OutboxState::Queued, None);
         self.accounts.wake_sender(account_id);
         Ok(entry)
+    }
+
+    /// Tells every running account's sender to look at its outbox again, e.g. after
+    /// another process queued messages in the same database.
+    pub fn wake_senders(&self) {
+        self.accounts.wake_all_senders();
     }
 
     /// Retries a failed or waiting outbound message with a fresh set of attempts. Returns

@@ -57,6 +57,19 @@ impl Store {
         &self.conn
     }
 
+    /// `PRAGMA integrity_check` (also run when the store opens).
+    pub fn check_integrity(&self) -> Result<(), CoreError> {
+        check_integrity(&self.conn)
+    }
+
+    /// A number that changes when another connection (another process) commits to the
+    /// database (`PRAGMA data_version`); this connection's own writes leave it alone.
+    pub fn data_version(&self) -> Result<i64, CoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     /// The schema version this database is at.
     pub fn schema_version(&self) -> Result<i64, CoreError> {
         Ok(self
