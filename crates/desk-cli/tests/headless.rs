@@ -850,7 +850,7 @@ fn send_queue_next_to_a_running_run_is_picked_up_by_it() {
         ])
         .output()
         .unwrap();
-    assert!(text(&assert_ok(&out)).contains("queued as outbox #"));
+    assert!(text(assert_ok(&out)).contains("queued as outbox #"));
     wait_line(&stdout, &mut seen, |l| l.contains("delivered"));
     let sent: Vec<_> = h.sim.sent_messages(&bot.bot_id).unwrap();
     assert_eq!(sent.len(), 1);
