@@ -983,3 +983,69 @@ async fn quotes_are_resolved_against_the_stored_log() {
     assert_eq!((missing.quote_message_id, missing.quote_text), (None, None));
     engine.shutdown().await;
 }
+
+/// A burst past the server's send rate limit gets ret -2 with a valid token: the sender
+/// backs off and tries the same token again, so every message goes out, in order, once,
+/// without the peer writing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_burst_backs_off_and_goes_out_in_order() {
+    let sim = sim_with(|k| {
+        k.send_rate_limit = Some(ilink_sim::SendRateLimit {
+            max: 2,
+            window_ms: 300,
+        })
+    })
+    .await;
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.send_retry = Duration::from_millis(100);
+        t.send_retry_max = Duration::from_millis(400);
+        t.send_max_attempts = 6;
+    })
+    .await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "tell me five things")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", &format!("thing {n}"))
+            .await
+            .unwrap();
+        ids.push(entry.id);
+    }
+    // The third meets the limit and waits, with the server's reason; all go out.
+    let mut delivered = std::collections::HashSet::new();
+    let mut waited = None;
+    while delivered.len() < ids.len() {
+        let e = next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::DeliveryUpdated { .. })
+        })
+        .await;
+        let EngineEvent::DeliveryUpdated {
+            outbox_id,
+            state,
+            error,
+            ..
+        } = e
+        else {
+            unreachable!()
+        };
+        match state {
+            OutboxState::Delivered => {
+                delivered.insert(outbox_id);
+            }
+            OutboxState::WaitingForWindow if waited.is_none() => {
+                waited = Some((outbox_id, error.unwrap_or_default()))
+            }
+            _ => {}
+        }
+    }
+    let (first_waiting, reason) = waited.expect("the limit was hit");
+    assert_eq!(first_waiting, ids[2]);
+    assert!(reason.contains("-2"), "{reason}");
+    assert_eq!(
+        sent_texts(&sim, &a.bot_id),
+        ["thing 1", "thing 2", "thing 3", "thing 4", "thing 5"]
+    );
+    engine.shutdown().await;
+}

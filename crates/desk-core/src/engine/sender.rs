@@ -35,12 +35,21 @@ pub(crate) struct Sender {
     pub client: Arc<Client>,
     pub cancel: CancellationToken,
     pub wake: Arc<Notify>,
-    /// Per peer (lower-cased): the token a waiting message was refused with (`None`:
-    /// there was none). The peer's messages wait until the stored token differs.
-    refused_token: HashMap<String, Option<String>>,
+    /// Per peer (lower-cased): why its messages wait. They wait until the stored token
+    /// differs, or until a backoff retry of the same token is due.
+    refused_token: HashMap<String, Refused>,
     /// When a message that failed may be tried again, and its attempt count then (a
     /// different count means it was requeued by the user: try at once).
     retry_at: HashMap<i64, (i64, Instant)>,
+}
+
+/// A peer whose messages wait: the token they were refused with (`None`: there was
+/// none), how often ret -2 came back for it, and when to try it again (`None`: not until
+/// the peer writes and the token changes).
+struct Refused {
+    token: Option<String>,
+    tries: u32,
+    retry_at: Option<Instant>,
 }
 
 enum Outcome {
@@ -159,12 +168,25 @@ impl Sender {
                     .await?;
                 return Ok(Outcome::Done);
             }
-            if self.refused_token.get(key) == Some(&token) {
-                return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
+            if let Some(refused) = self.refused_token.get(key).filter(|r| r.token == token) {
+                let expiry = self.window_expiry(entry);
+                match refused.retry_at {
+                    // ret -2 may be a rate limit that clears: try the same token again.
+                    Some(at) if Instant::now() >= at => {}
+                    Some(at) => return Ok(Outcome::Blocked(Some(at.min(expiry)))),
+                    None => return Ok(Outcome::Blocked(Some(expiry))),
+                }
             }
         }
         let Some(token) = token else {
-            self.refused_token.insert(key.to_owned(), None);
+            self.refused_token.insert(
+                key.to_owned(),
+                Refused {
+                    token: None,
+                    tries: 0,
+                    retry_at: None,
+                },
+            );
             self.set_state(entry, OutboxState::WaitingForWindow, Some(NO_CONTEXT_TOKEN))
                 .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
@@ -183,10 +205,29 @@ impl Sender {
         tracing::warn!(account_id = self.account_id, outbox_id = entry.id, error = %reason, "send failed");
         match failure {
             Failure::Wire(IlinkError::WindowClosedOrRateLimited { .. }) => {
-                self.refused_token.insert(key.to_owned(), Some(token));
+                // ret -2 is a closed window or a rate limit (§5.5): the same token is
+                // tried again with backoff, up to send_max_attempts times; after that
+                // only the peer's next message (a new token) reopens it.
+                let tries = match self.refused_token.get(key) {
+                    Some(r) if r.token.as_deref() == Some(token.as_str()) => r.tries + 1,
+                    _ => 1,
+                };
+                let retry_at = (tries < self.rt.timings.send_max_attempts)
+                    .then(|| Instant::now() + self.rt.timings.send_delay(tries));
+                self.refused_token.insert(
+                    key.to_owned(),
+                    Refused {
+                        token: Some(token),
+                        tries,
+                        retry_at,
+                    },
+                );
                 self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
                     .await?;
-                Ok(Outcome::Blocked(Some(self.window_expiry(entry))))
+                let expiry = self.window_expiry(entry);
+                Ok(Outcome::Blocked(Some(
+                    retry_at.map_or(expiry, |at| at.min(expiry)),
+                )))
             }
             Failure::Wire(IlinkError::InvalidArguments { .. } | IlinkError::Config { .. })
             | Failure::Permanent(_) => {
