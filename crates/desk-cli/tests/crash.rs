@@ -114,10 +114,18 @@ fn run_survives_sigkill_at_random_moments_with_exactly_once_results() {
             .unwrap()
             .write_all(bot.token.as_bytes())
             .unwrap();
-        // Drained so the child never blocks on a full pipe.
+        // Drained so the child never blocks on a full pipe; "status online" is reported.
         let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-        Killed(Some(child))
+        let (online_tx, online_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("status online") {
+                    let _ = online_tx.send(());
+                }
+            }
+        });
+        (Killed(Some(child)), online_rx)
     };
     let queue = |text: &str| {
         let status = cli()
@@ -130,7 +138,7 @@ fn run_survives_sigkill_at_random_moments_with_exactly_once_results() {
     let mut rng = StdRng::seed_from_u64(SEED);
     let mut queued = Vec::new();
     for round in 0..KILLS {
-        let mut run = spawn_run();
+        let (mut run, _online) = spawn_run();
         let mut left = Duration::from_millis(rng.random_range(150..1_200));
         // Sends queued from other processes at random points of the round.
         for k in 0..2 {
@@ -159,8 +167,12 @@ fn run_survives_sigkill_at_random_moments_with_exactly_once_results() {
     injector.join().unwrap();
     let injected = injected.load(Ordering::SeqCst);
 
-    // The last run, left alone until everything is in.
-    let mut run = spawn_run();
+    // The last run, left alone until everything is in (and up, so that SIGTERM meets
+    // its handler rather than the default action).
+    let (mut run, online) = spawn_run();
+    online
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the last run comes online");
     let expected_in: BTreeSet<String> = (0..injected)
         .map(|n| format!("in-{n}"))
         .chain(["in-start".to_owned()])
