@@ -1049,3 +1049,42 @@ async fn a_rate_limited_burst_backs_off_and_goes_out_in_order() {
     );
     engine.shutdown().await;
 }
+
+/// The ret -2 tries while the window was closed do not use up the retries of a later
+/// server error: once the peer writes again, a 500 is retried, not fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_window_gets_a_fresh_set_of_attempts() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    sim.expire_context(&a.bot_id, "alice@im.wechat").unwrap();
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "after the window")
+        .await
+        .unwrap();
+    // Every ret -2 try of this token (send_max_attempts = 3) is used up.
+    let id = entry.id;
+    eventually("three refused tries", || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.endpoint.contains("sendmessage"))
+            .count()
+            >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = engine
+        .store()
+        .call(move |s| s.outbox_entry(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, OutboxState::WaitingForWindow);
+    assert!(stored.attempts >= 3);
+
+    sim.inject_fault("sendmessage", Fault::Status { status: 500 });
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "back again")
+        .unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["after the window"]);
+    engine.shutdown().await;
+}

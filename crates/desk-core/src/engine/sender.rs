@@ -156,6 +156,9 @@ impl Sender {
             .call(move |s| s.context_token(&account_id, &peer_id))
             .await?
             .map(|(token, _)| token);
+        // Attempts so far; a window that reopened (a new token) starts a fresh count, so
+        // the ret -2 tries before it do not use up the retries of other errors.
+        let mut attempts_before = entry.attempts;
         if entry.state == OutboxState::WaitingForWindow {
             let limit = duration_ms(self.rt.timings.window_wait_limit);
             let expires_ms = entry.created_ms.saturating_add(limit);
@@ -176,6 +179,13 @@ impl Sender {
                     Some(at) => return Ok(Outcome::Blocked(Some(at.min(expiry)))),
                     None => return Ok(Outcome::Blocked(Some(expiry))),
                 }
+            } else if token.is_some() && entry.attempts > 0 {
+                let id = entry.id;
+                self.rt
+                    .store
+                    .call(move |s| s.reset_outbox_attempts(id))
+                    .await?;
+                attempts_before = 0;
             }
         }
         let Some(token) = token else {
@@ -192,7 +202,7 @@ impl Sender {
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         };
         self.set_state(entry, OutboxState::Sending, None).await?;
-        let attempts = u32::try_from(entry.attempts + 1).unwrap_or(u32::MAX);
+        let attempts = u32::try_from(attempts_before + 1).unwrap_or(u32::MAX);
         let failure = match self.requests(entry).await {
             Ok(items) => self.send_pieces(entry, &token, items).await?,
             Err(failure) => Some(failure),
@@ -244,7 +254,7 @@ impl Sender {
             }
             _ => {
                 let at = Instant::now() + self.rt.timings.send_delay(attempts);
-                self.retry_at.insert(entry.id, (entry.attempts + 1, at));
+                self.retry_at.insert(entry.id, (attempts_before + 1, at));
                 self.set_state(entry, OutboxState::Queued, Some(&reason))
                     .await?;
                 Ok(Outcome::Blocked(Some(at)))

@@ -262,6 +262,13 @@ impl Store {
         Ok(changed > 0)
     }
 
+    /// Starts an entry's attempt count over (its reply window reopened).
+    pub fn reset_outbox_attempts(&self, id: i64) -> Result<(), CoreError> {
+        self.conn()
+            .execute("UPDATE outbox SET attempts = 0 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
     /// Records a send the server accepted (`ret == 0`): the entry is delivered and the log
     /// row gets the ids the quote store needs (ILINK.md §5.6).
     pub fn mark_outbox_delivered(
