@@ -9,6 +9,9 @@
 //!    figure is messages per second until all are committed (one getupdates answer, one
 //!    transaction). Target ≥ 2,000 messages/s.
 //! 3. **Store alone**: the same 10,000 messages through `Store::commit_inbound_batch`.
+//! 4. **Baseline**: figure 1 without the engine: 10 bare `ilink` clients long-polling
+//!    the same emulator, from the injection to `getupdates` returning. The difference to
+//!    figure 1 is what the engine adds (parse, commit, event).
 //!
 //! `cargo bench -p desk-core --bench engine`
 
@@ -39,6 +42,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         latency().await;
+        baseline().await;
         burst().await;
     });
     store_alone();
@@ -281,5 +285,72 @@ fn store_alone() {
         "store alone: {BURST} messages in one commit_inbound_batch in {}: {:.0} msg/s",
         ms(elapsed),
         BURST as f64 / elapsed.as_secs_f64()
+    );
+}
+
+async fn baseline() {
+    let sim = sim().await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Duration>();
+    let mut bots = Vec::new();
+    for _ in 0..ACCOUNTS {
+        let bot = sim.create_bot();
+        sim.add_peer(&bot.bot_id, PEER).unwrap();
+        let config = ClientConfig {
+            api_base: sim.base_url(),
+            ..client()
+        };
+        let client = ilink::Client::new(config, Some(ilink::Secret::new(bot.token))).unwrap();
+        let (cancel, sent_at, tx) = (cancel.clone(), Arc::clone(&sent_at), tx.clone());
+        tokio::spawn(async move {
+            let mut cursor = String::new();
+            while let Ok(answer) = client.getupdates(&cursor, &cancel).await {
+                let now = Instant::now();
+                for m in answer.msgs.unwrap_or_default() {
+                    let text = m
+                        .item_list
+                        .and_then(|items| items.into_iter().next())
+                        .and_then(|item| item.text_item)
+                        .and_then(|t| t.text)
+                        .unwrap_or_default();
+                    if let Some(at) = sent_at.lock().unwrap().remove(&text) {
+                        let _ = tx.send(now - at);
+                    }
+                }
+                if let Some(next) = answer.get_updates_buf.filter(|c| !c.is_empty()) {
+                    cursor = next;
+                }
+            }
+        });
+        bots.push(bot.bot_id);
+    }
+    while sim.polls_in_flight() < ACCOUNTS {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let total = (RATE_PER_S * LATENCY_SECS) as usize;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE_PER_S));
+    for n in 0..total {
+        tick.tick().await;
+        let text = format!("base-{n}");
+        sent_at.lock().unwrap().insert(text.clone(), Instant::now());
+        sim.inject_text(&bots[n % ACCOUNTS], PEER, &text).unwrap();
+    }
+    let mut latencies = Vec::with_capacity(total);
+    while latencies.len() < total {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(d)) => latencies.push(d),
+            _ => break,
+        }
+    }
+    cancel.cancel();
+    latencies.sort();
+    println!(
+        "baseline (bare ilink clients, no engine): {} measured: p50 {}, p90 {}, p99 {}, max {}",
+        latencies.len(),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.90)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap()),
     );
 }

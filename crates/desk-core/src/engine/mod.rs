@@ -1,6 +1,7 @@
 //! The engine's runtime: per-account pollers and senders, the account manager, and
 //! the typed event stream, tied together by [`Engine`].
 
+mod checkpoint;
 pub mod events;
 mod lifecycle;
 pub mod login;
@@ -92,6 +93,7 @@ pub struct Engine {
     accounts: Arc<AccountManager>,
     logins: Arc<login::Logins>,
     media: Option<media::MediaControl>,
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl Engine {
@@ -145,8 +147,24 @@ impl Engine {
         config: EngineConfig,
     ) -> Engine {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        // A file database gets its WAL checkpoints off the commit path.
+        let checkpoint_path = store.path().map(std::path::Path::to_owned).filter(|_| {
+            match store.leave_checkpoints_to_others() {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoints stay in the commits");
+                    false
+                }
+            }
+        });
+        let shared_store = SharedStore::new(store);
+        let checkpointer = checkpoint_path.map(|path| {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            checkpoint::start(path, shared_store.activity(), cancel.clone());
+            checkpoint::Checkpointer(cancel)
+        });
         let mut rt = shared::Runtime::new(
-            SharedStore::new(store),
+            shared_store,
             secrets,
             events,
             config.timings,
@@ -163,6 +181,7 @@ impl Engine {
             .and_then(|(dir, options)| media::start(Arc::clone(&rt), dir, options));
         Engine {
             media,
+            _checkpointer: checkpointer,
             accounts: Arc::new(AccountManager::new(Arc::clone(&rt))),
             logins: Arc::new(login::Logins::default()),
             rt,

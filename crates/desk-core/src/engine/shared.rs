@@ -15,11 +15,16 @@ use crate::{CoreError, Store};
 /// The store, shared by the engine's tasks. SQLite work runs on tokio's blocking pool,
 /// one call at a time, so it never stalls the async workers.
 #[derive(Clone)]
-pub struct SharedStore(Arc<Mutex<Store>>);
+pub struct SharedStore(Arc<Mutex<Store>>, Arc<tokio::sync::Notify>);
 
 impl SharedStore {
     pub fn new(store: Store) -> SharedStore {
-        SharedStore(Arc::new(Mutex::new(store)))
+        SharedStore(Arc::new(Mutex::new(store)), Arc::default())
+    }
+
+    /// Signalled after each call (the WAL checkpointer waits on it).
+    pub(crate) fn activity(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.1)
     }
 
     /// Runs `f` with the store on a blocking thread.
@@ -35,6 +40,7 @@ impl SharedStore {
         })
         .await
         .map_err(|_| EngineError::TaskFailed)?;
+        self.1.notify_one();
         Ok(result?)
     }
 }

@@ -28,6 +28,8 @@ use crate::CoreError;
 
 pub struct Store {
     conn: Connection,
+    /// The database file (`None` in memory).
+    path: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -35,7 +37,31 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, CoreError> {
         let conn = Connection::open(path)?;
         restrict_to_owner(path)?;
-        Store::prepare(conn)
+        let mut store = Store::prepare(conn)?;
+        store.path = Some(path.to_owned());
+        Ok(store)
+    }
+
+    /// The database file, unless the store is in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Stops this connection from checkpointing the WAL inside its own commits (SQLite
+    /// does it every 1,000 pages, with an fsync, which stalls that commit for
+    /// milliseconds); [`Store::checkpoint`] must then run from elsewhere.
+    pub fn leave_checkpoints_to_others(&self) -> Result<(), CoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
+    /// A passive WAL checkpoint of the database at `path`, on a connection of its own,
+    /// so it runs next to the writer without blocking it.
+    pub fn checkpoint(path: &Path) -> Result<(), CoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// A private in-memory database, for tests and throwaway sessions.
@@ -50,7 +76,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store { conn, path: None })
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -68,6 +94,11 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
+    /// An integer pragma of this connection, e.g. `wal_autocheckpoint`.
+    pub fn pragma_i64(&self, name: &str) -> Result<i64, CoreError> {
+        Ok(self.conn.pragma_query_value(None, name, |r| r.get(0))?)
     }
 
     /// The schema version this database is at.
