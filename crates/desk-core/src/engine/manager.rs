@@ -199,6 +199,12 @@ impl AccountManager {
         cache.ticket(peer_id).map(str::to_owned)
     }
 
+    pub(crate) fn wake_all_senders(&self) {
+        for running in self.running().values() {
+            running.sender_wake.notify_one();
+        }
+    }
+
     /// Tells an account's sender to look at its outbox again.
     pub(crate) fn wake_sender(&self, account_id: &str) {
         if let Some(running) = self.running().get(account_id) {

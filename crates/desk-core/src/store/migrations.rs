@@ -176,6 +176,24 @@ const STEPS: &[&str] = &[
     INSERT INTO media_jobs (message_id, account_id, next_try_ms, created_ms)
         SELECT id, account_id, 0, create_time_ms FROM messages
         WHERE media_state = 'pending' AND direction = 'in';",
+    // 4: per-request progress of an outbound message (a split text is several
+    // sendmessage calls; a file is an upload, an optional caption and the media item).
+    // A piece's client_id is written before its request goes out and marked sent on
+    // ret 0, so a restart resumes at the next piece and repeats an unconfirmed one with
+    // the same client_id. `upload` keeps a finished CDN upload (its key: never log).
+    "CREATE TABLE outbox_pieces (
+        outbox_id         INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+        piece             INTEGER NOT NULL CHECK (piece >= 0),
+        client_id         TEXT NOT NULL,
+        sent              INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),
+        server_message_id TEXT,
+        PRIMARY KEY (outbox_id, piece)
+    ) STRICT;
+    ALTER TABLE outbox ADD COLUMN upload TEXT CHECK (upload IS NULL OR json_valid(upload));",
+    // 5: a quote resolved against the log (ILINK.md §5.6 item 3): the quoted row, in
+    // either direction, found by (account, peer, server message id).
+    "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
+        REFERENCES messages(id) ON DELETE SET NULL;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;
