@@ -1,6 +1,7 @@
 //! The engine's runtime: per-account pollers and senders, the account manager, and
 //! the typed event stream, tied together by [`Engine`].
 
+mod ai_hooks;
 pub mod events;
 mod lifecycle;
 pub mod login;

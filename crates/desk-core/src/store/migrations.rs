@@ -176,6 +176,32 @@ const STEPS: &[&str] = &[
     INSERT INTO media_jobs (message_id, account_id, next_try_ms, created_ms)
         SELECT id, account_id, 0, create_time_ms FROM messages
         WHERE media_state = 'pending' AND direction = 'in';",
+    // AI replies: settings as JSON documents (global and per account; never API keys,
+    // which live in the secret store), per-peer overrides and takeover, and per-scope
+    // memory (the owner's summary and where a reset cut the history).
+    "CREATE TABLE ai_config (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL CHECK (json_valid(value))
+    ) STRICT;
+    CREATE TABLE ai_accounts (
+        account_id TEXT PRIMARY KEY NOT NULL
+                   REFERENCES accounts(account_id) ON DELETE CASCADE,
+        settings   TEXT NOT NULL CHECK (json_valid(settings))
+    ) STRICT;
+    CREATE TABLE ai_peers (
+        account_id        TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        peer_id           TEXT NOT NULL COLLATE NOCASE,
+        enabled           INTEGER CHECK (enabled IN (0, 1)),  -- NULL: the account's default
+        persona           TEXT,                               -- NULL: the account's persona
+        takeover_until_ms INTEGER,
+        PRIMARY KEY (account_id, peer_id)
+    ) STRICT;
+    CREATE TABLE ai_memory (
+        scope_key      TEXT PRIMARY KEY NOT NULL,
+        summary        TEXT NOT NULL DEFAULT '',
+        reset_after_id INTEGER NOT NULL DEFAULT 0,
+        updated_ms     INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

@@ -1,0 +1,646 @@
+//! The reply loop. Inbound messages are checked against the settings, then queued per
+//! memory scope: a scope runs one model call at a time (invariant 6), and whatever
+//! arrives meanwhile becomes the next turn. A run shows "typing" (kept alive, cancelled
+//! at the end), streams the reply through the markdown filter into blocks, and on a
+//! provider failure sends the peer a polite notice and tells the owner.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ilink::text::MarkdownFilter;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+use tokio_util::sync::CancellationToken;
+
+use super::blocks::Blocks;
+use super::client::{ProviderClient, StreamEvent};
+use super::images::{fetch_image, image_links, ReplyImageSink};
+use super::policy::{self, Moment, Skip};
+use super::prompt;
+use super::provider::{chat_request, ChatMessage, API_KEY_PROFILE};
+use super::settings::{AccountAiSettings, AiTimings, GlobalAiSettings};
+use super::{commands, AiEvent};
+use crate::secrets::{Secret, SecretKey};
+use crate::store::ai::{AiMemoryRow, AiMessageRow, AiPeerRow};
+use crate::{Engine, EngineError, EngineEvent};
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+pub(crate) const GLOBAL_KEY: &str = "global";
+
+/// One inbound message waiting for (or in) a run.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub row: AiMessageRow,
+    /// When the AI side saw it (epoch ms), for the timing reports.
+    pub received_ms: i64,
+}
+
+pub(crate) struct Shared {
+    pub engine: Arc<Engine>,
+    pub client: ProviderClient,
+    pub timings: AiTimings,
+    pub image_sink: Mutex<Option<Arc<dyn ReplyImageSink>>>,
+    /// Scopes with a run under way, and what waits for their next turn.
+    scopes: Mutex<HashMap<String, Vec<Inbound>>>,
+    /// Accepted messages per (account, peer) in the last hour.
+    rates: Mutex<HashMap<(String, String), VecDeque<i64>>>,
+    pub stop: CancellationToken,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn new(engine: Arc<Engine>, client: ProviderClient, timings: AiTimings) -> Shared {
+        Shared {
+            engine,
+            client,
+            timings,
+            image_sink: Mutex::new(None),
+            scopes: Mutex::new(HashMap::new()),
+            rates: Mutex::new(HashMap::new()),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.engine.clock().now_ms()
+    }
+
+    fn emit(&self, event: AiEvent) {
+        self.engine.emit_ai(event);
+    }
+
+    /// Queues an AI-side text (a reply, a notice, a command's answer).
+    pub async fn send(&self, account_id: &str, peer_id: &str, text: &str) -> bool {
+        match self.engine.send_ai_text(account_id, peer_id, text).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(account_id, error = %e, "cannot queue an AI message");
+                false
+            }
+        }
+    }
+}
+
+/// Reads a settings document, falling back to the defaults (and saying so) when it
+/// does not parse.
+pub(crate) fn parse_or_default<T: serde::de::DeserializeOwned + Default>(
+    json: Option<String>,
+    what: &str,
+) -> T {
+    match json.map(|j| serde_json::from_str(&j)) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            tracing::warn!(what, error = %e, "unreadable AI settings: using defaults");
+            T::default()
+        }
+        None => T::default(),
+    }
+}
+
+/// Everything one decision or run needs from the store.
+pub(crate) struct Context {
+    pub global: GlobalAiSettings,
+    pub account: AccountAiSettings,
+    pub peer: AiPeerRow,
+    pub owner: Option<String>,
+    pub peer_name: Option<String>,
+}
+
+pub(crate) async fn load_context(
+    engine: &Engine,
+    account_id: &str,
+    peer_id: &str,
+) -> Result<Option<Context>, EngineError> {
+    let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+    engine
+        .store()
+        .call(move |s| {
+            let Some(account) = s.account(&a)? else {
+                return Ok(None);
+            };
+            Ok(Some(Context {
+                global: parse_or_default(s.ai_config(GLOBAL_KEY)?, "global"),
+                account: parse_or_default(s.ai_account_settings(&a)?, "account"),
+                peer: s.ai_peer(&a, &p)?,
+                owner: account.user_id,
+                peer_name: s.peer_display_name(&a, &p)?,
+            }))
+        })
+        .await
+}
+
+pub(crate) fn minute_of_day(now_ms: i64) -> u16 {
+    use chrono::{TimeZone, Timelike};
+    chrono::Local
+        .timestamp_millis_opt(now_ms)
+        .single()
+        .map(|t| (t.hour() * 60 + t.minute()) as u16)
+        .unwrap_or(0)
+}
+
+fn local_date(now_ms: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_millis_opt(now_ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Follows the engine's events until stopped.
+pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent>) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return,
+            event = rx.recv() => event,
+        };
+        match event {
+            Ok(EngineEvent::MessageReceived {
+                account_id,
+                peer_id,
+                message_row_id,
+                ..
+            }) => {
+                let received_ms = shared.now_ms();
+                let shared = Arc::clone(&shared);
+                // Off the event loop: a slow store read never delays the next event.
+                tokio::spawn(async move {
+                    if let Err(e) =
+                        on_inbound(&shared, &account_id, &peer_id, message_row_id, received_ms)
+                            .await
+                    {
+                        tracing::warn!(account_id, error = %e, "AI: inbound not handled");
+                    }
+                });
+            }
+            Ok(EngineEvent::DeliveryUpdated {
+                account_id,
+                peer_id,
+                message_row_id: Some(row_id),
+                state: crate::store::OutboxState::Queued,
+                ..
+            }) => {
+                if let Err(e) = on_owner_send(&shared, &account_id, &peer_id, row_id).await {
+                    tracing::warn!(account_id, error = %e, "AI: takeover not recorded");
+                }
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "AI: fell behind the engine's events");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// A manual send from the owner (not written by the AI) starts a takeover.
+async fn on_owner_send(
+    shared: &Shared,
+    account_id: &str,
+    peer_id: &str,
+    row_id: i64,
+) -> Result<(), EngineError> {
+    let now = shared.now_ms();
+    let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+    let until = shared
+        .engine
+        .store()
+        .call(move |s| {
+            let Some(row) = s.ai_message(row_id)? else {
+                return Ok(None);
+            };
+            if row.ai_generated || row.direction != "out" {
+                return Ok(None);
+            }
+            let account: AccountAiSettings =
+                parse_or_default(s.ai_account_settings(&a)?, "account");
+            if account.takeover_minutes == 0 {
+                return Ok(None);
+            }
+            let until = now + i64::from(account.takeover_minutes) * 60_000;
+            let mut peer = s.ai_peer(&a, &p)?;
+            peer.takeover_until_ms = Some(until);
+            s.set_ai_peer(&a, &p, &peer)?;
+            Ok(Some(until))
+        })
+        .await?;
+    if let Some(until_ms) = until {
+        tracing::info!(
+            account_id,
+            "AI: owner replied by hand, AI paused for this peer"
+        );
+        shared.emit(AiEvent::TakeoverStarted {
+            account_id: account_id.to_owned(),
+            peer_id: peer_id.to_owned(),
+            until_ms,
+        });
+    }
+    Ok(())
+}
+
+async fn on_inbound(
+    shared: &Arc<Shared>,
+    account_id: &str,
+    peer_id: &str,
+    row_id: i64,
+    received_ms: i64,
+) -> Result<(), EngineError> {
+    let row = shared
+        .engine
+        .store()
+        .call(move |s| s.ai_message(row_id))
+        .await?;
+    let Some(row) = row.filter(|r| r.direction == "in") else {
+        return Ok(());
+    };
+    let Some(ctx) = load_context(&shared.engine, account_id, peer_id).await? else {
+        return Ok(());
+    };
+    let inbound = Inbound { row, received_ms };
+    let from_owner = ctx
+        .owner
+        .as_deref()
+        .is_some_and(|o| o.eq_ignore_ascii_case(peer_id));
+    if from_owner && commands::handle(shared, &ctx, &inbound).await {
+        return Ok(());
+    }
+    let now = shared.now_ms();
+    let rate_key = (account_id.to_owned(), peer_id.to_lowercase());
+    let runs_last_hour = {
+        let mut rates = lock(&shared.rates);
+        let times = rates.entry(rate_key.clone()).or_default();
+        while times.front().is_some_and(|t| *t <= now - HOUR_MS) {
+            times.pop_front();
+        }
+        times.len()
+    };
+    let moment = Moment {
+        peer_id,
+        now_ms: now,
+        minute_of_day: minute_of_day(now),
+        runs_last_hour: Some(runs_last_hour),
+    };
+    if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
+        skipped(shared, account_id, peer_id, skip);
+        return Ok(());
+    }
+    lock(&shared.rates)
+        .entry(rate_key)
+        .or_default()
+        .push_back(now);
+    let scope = prompt::scope_key(ctx.account.memory_scope, account_id, peer_id);
+    {
+        let mut scopes = lock(&shared.scopes);
+        if let Some(pending) = scopes.get_mut(&scope) {
+            pending.push(inbound);
+            return Ok(());
+        }
+        scopes.insert(scope.clone(), Vec::new());
+    }
+    tokio::spawn(run_scope(Arc::clone(shared), scope, vec![inbound]));
+    Ok(())
+}
+
+fn skipped(shared: &Shared, account_id: &str, peer_id: &str, skip: Skip) {
+    tracing::debug!(account_id, reason = skip.as_str(), "AI: no reply");
+    shared.emit(AiEvent::Skipped {
+        account_id: account_id.to_owned(),
+        peer_id: peer_id.to_owned(),
+        reason: skip.as_str().to_owned(),
+    });
+}
+
+/// Runs a scope's turns until nothing waits. Pending messages of one (account, peer)
+/// form a turn; other peers sharing the scope get their own turns, in arrival order.
+async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) {
+    loop {
+        run_turn(&shared, &scope, batch).await;
+        let mut scopes = lock(&shared.scopes);
+        let Some(pending) = scopes.get_mut(&scope) else {
+            return;
+        };
+        if pending.is_empty() || shared.stop.is_cancelled() {
+            scopes.remove(&scope);
+            return;
+        }
+        let first = (
+            &pending[0].row.account_id,
+            pending[0].row.peer_id.to_lowercase(),
+        );
+        let (account, peer) = (first.0.clone(), first.1);
+        let (next, rest): (Vec<Inbound>, Vec<Inbound>) = pending
+            .drain(..)
+            .partition(|i| i.row.account_id == account && i.row.peer_id.to_lowercase() == peer);
+        *pending = rest;
+        batch = next;
+    }
+}
+
+async fn run_turn(shared: &Arc<Shared>, scope: &str, batch: Vec<Inbound>) {
+    let Some(first) = batch.first() else { return };
+    let (account_id, peer_id) = (first.row.account_id.clone(), first.row.peer_id.clone());
+    let ctx = match load_context(&shared.engine, &account_id, &peer_id).await {
+        Ok(Some(ctx)) => ctx,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(account_id, error = %e, "AI: cannot load settings");
+            return;
+        }
+    };
+    // Settings may have changed while the turn waited (a takeover, a pause).
+    let now = shared.now_ms();
+    let moment = Moment {
+        peer_id: &peer_id,
+        now_ms: now,
+        minute_of_day: minute_of_day(now),
+        runs_last_hour: None,
+    };
+    if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
+        skipped(shared, &account_id, &peer_id, skip);
+        return;
+    }
+    shared.emit(AiEvent::RunStarted {
+        account_id: account_id.clone(),
+        peer_id: peer_id.clone(),
+        inbound: batch.len() as u32,
+    });
+    let dispatched_ms = shared.now_ms();
+    let typing = Typing::start(shared, &account_id, &peer_id);
+    let outcome = reply(shared, scope, &ctx, &batch).await;
+    typing.stop().await;
+    match outcome {
+        Ok((sent, dropped)) => shared.emit(AiEvent::RunFinished {
+            account_id: account_id.clone(),
+            peer_id: peer_id.clone(),
+            messages_sent: sent,
+            dropped_chars: dropped,
+        }),
+        Err(reason) => {
+            tracing::warn!(account_id, error = %reason, "AI: the provider failed");
+            let notice = ctx.account.error_notice.as_deref().map(str::trim);
+            let notice_sent = match notice.filter(|n| !n.is_empty()) {
+                Some(text) => shared.send(&account_id, &peer_id, text).await,
+                None => false,
+            };
+            shared.emit(AiEvent::RunFailed {
+                account_id: account_id.clone(),
+                peer_id: peer_id.clone(),
+                reason,
+                notice_sent,
+            });
+        }
+    }
+    if ctx.account.debug {
+        let last = batch.last().unwrap_or(first);
+        let report =
+            commands::debug_report(&last.row, last.received_ms, dispatched_ms, shared.now_ms());
+        shared.send(&account_id, &peer_id, &report).await;
+    }
+}
+
+/// Reads the API key on a blocking thread (the keyring may wait on D-Bus).
+pub(crate) async fn api_key(engine: &Engine) -> Option<Secret> {
+    let secrets = engine.secrets();
+    tokio::task::spawn_blocking(move || secrets.get(&SecretKey::ai_api_key(API_KEY_PROFILE)))
+        .await
+        .ok()
+        .and_then(|r| {
+            r.map_err(|e| tracing::warn!(error = %e, "AI: cannot read the API key"))
+                .ok()
+        })
+        .flatten()
+}
+
+/// The messages a turn sends.
+pub(crate) async fn build_messages(
+    engine: &Engine,
+    scope: &str,
+    ctx: &Context,
+    batch: &[Inbound],
+) -> Result<Vec<ChatMessage>, EngineError> {
+    let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
+    let first_id = batch.iter().map(|i| i.row.id).min().unwrap_or(i64::MAX);
+    let filter = prompt::history_filter(ctx.account.memory_scope, account_id, peer_id);
+    let (scope_key, limit) = (scope.to_owned(), ctx.global.history_messages as usize);
+    let keeps_history = ctx.global.provider.keeps_history();
+    let (memory, rows): (AiMemoryRow, Vec<AiMessageRow>) = engine
+        .store()
+        .call(move |s| {
+            let memory = s.ai_memory(&scope_key)?;
+            let rows = if keeps_history {
+                Vec::new()
+            } else {
+                s.ai_history(&filter, memory.reset_after_id, first_id, limit)?
+            };
+            Ok((memory, rows))
+        })
+        .await?;
+    let mut messages = Vec::new();
+    let persona = ctx.peer.persona.as_deref().unwrap_or(&ctx.account.persona);
+    let now = engine.clock().now_ms();
+    let name = ctx.peer_name.as_deref().unwrap_or(peer_id);
+    let persona = prompt::render_persona(persona, name, &local_date(now));
+    if !persona.trim().is_empty() {
+        messages.push(ChatMessage::new("system", persona));
+    }
+    if !memory.summary.trim().is_empty() {
+        messages.push(ChatMessage::new(
+            "system",
+            format!("对话摘要（之前的内容）：\n{}", memory.summary),
+        ));
+    }
+    messages.extend(prompt::history_messages(
+        &rows,
+        ctx.global.history_messages,
+        ctx.global.history_tokens,
+    ));
+    let root: Option<PathBuf> = engine.media_root();
+    let rows: Vec<AiMessageRow> = batch.iter().map(|i| i.row.clone()).collect();
+    messages.push(prompt::user_turn(
+        &rows,
+        ctx.global.provider.vision,
+        |path| {
+            let root = root.as_ref()?;
+            let full = root.join(path);
+            // Only files under the data directory.
+            if !full.starts_with(root) || path.contains("..") {
+                return None;
+            }
+            std::fs::read(full).ok()
+        },
+    ));
+    Ok(messages)
+}
+
+/// Streams one reply and sends it; returns (messages sent, characters dropped) or why
+/// it failed.
+async fn reply(
+    shared: &Arc<Shared>,
+    scope: &str,
+    ctx: &Context,
+    batch: &[Inbound],
+) -> Result<(u32, u32), String> {
+    let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
+    let messages = build_messages(&shared.engine, scope, ctx, batch)
+        .await
+        .map_err(|e| e.to_string())?;
+    let config = &ctx.global.provider;
+    let request = chat_request(config, &messages, &prompt::session_key(scope), None);
+    let key = api_key(&shared.engine).await;
+    let t = &shared.timings;
+    let mut stream =
+        shared
+            .client
+            .stream(config, key, request, t.first_byte_timeout, t.stall_timeout);
+    let mut filter = MarkdownFilter::new();
+    let mut blocks = Blocks::new(t.block_min_chars, t.split_limit, t.max_messages);
+    let mut raw = String::new();
+    let mut sent = 0u32;
+    let deadline = tokio::time::Instant::now() + t.run_timeout;
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return Err("the app is stopping".into()),
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(format!("no complete reply within {:?}", t.run_timeout));
+            }
+            event = stream.events.recv() => event,
+            () = tokio::time::sleep(t.block_idle), if !blocks.is_empty() => {
+                for block in blocks.flush_idle() {
+                    sent += u32::from(shared.send(account_id, peer_id, &block).await);
+                }
+                continue;
+            }
+        };
+        match event {
+            Some(StreamEvent::Text(text)) => {
+                raw.push_str(&text);
+                for block in blocks.push(&filter.push(&text)) {
+                    sent += u32::from(shared.send(account_id, peer_id, &block).await);
+                }
+            }
+            Some(StreamEvent::Done { .. }) => break,
+            Some(StreamEvent::Failed(e)) => return Err(e.to_string()),
+            None => return Err("the provider stream ended unexpectedly".into()),
+        }
+    }
+    drop(stream);
+    blocks.push(&filter.finish());
+    let (rest, dropped) = blocks.finish();
+    for block in rest {
+        sent += u32::from(shared.send(account_id, peer_id, &block).await);
+    }
+    if dropped > 0 {
+        tracing::info!(
+            account_id,
+            dropped_chars = dropped,
+            "AI: the reply exceeded the message cap; the rest was cut"
+        );
+    }
+    send_images(shared, account_id, peer_id, &raw).await;
+    Ok((sent, dropped as u32))
+}
+
+async fn send_images(shared: &Shared, account_id: &str, peer_id: &str, raw: &str) {
+    let links = image_links(raw);
+    if links.is_empty() {
+        return;
+    }
+    let sink = lock(&shared.image_sink).clone();
+    for url in links {
+        let fetched = fetch_image(
+            shared.client.http(),
+            &url,
+            shared.timings.image_max_bytes,
+            shared.timings.stall_timeout,
+        )
+        .await;
+        match (fetched, &sink) {
+            (Ok(image), Some(sink)) => {
+                if let Err(e) = sink.send_image(account_id, peer_id, image).await {
+                    tracing::warn!(account_id, error = %e, "AI: reply image not sent");
+                }
+            }
+            (Ok(_), None) => {
+                tracing::info!(
+                    account_id,
+                    "AI: reply image fetched, but no media sender is wired"
+                );
+            }
+            (Err(e), _) => tracing::warn!(account_id, error = %e, "AI: reply image not fetched"),
+        }
+    }
+}
+
+/// The typing indicator of one run: started at once, re-sent every keepalive, cancelled
+/// at the end — only when the peer has a typing ticket. Gives up after 3 failures.
+struct Typing {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<bool>,
+    shared: Arc<Shared>,
+    account_id: String,
+    peer_id: String,
+}
+
+impl Typing {
+    fn start(shared: &Arc<Shared>, account_id: &str, peer_id: &str) -> Typing {
+        let stop = CancellationToken::new();
+        let (s, a, p, c) = (
+            Arc::clone(shared),
+            account_id.to_owned(),
+            peer_id.to_owned(),
+            stop.clone(),
+        );
+        let task = tokio::spawn(async move {
+            let (mut started, mut failures) = (false, 0);
+            loop {
+                match s.engine.send_typing(&a, &p, true).await {
+                    Ok(true) => {
+                        started = true;
+                        failures = 0;
+                    }
+                    Ok(false) => return started, // no ticket: no typing
+                    Err(e) => {
+                        failures += 1;
+                        tracing::debug!(account_id = a, error = %e, "typing failed");
+                        if failures >= 3 {
+                            return started;
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = c.cancelled() => return started,
+                    () = tokio::time::sleep(s.timings.typing_keepalive) => {}
+                }
+            }
+        });
+        Typing {
+            stop,
+            task,
+            shared: Arc::clone(shared),
+            account_id: account_id.to_owned(),
+            peer_id: peer_id.to_owned(),
+        }
+    }
+
+    /// Stops the keepalive, then cancels (after any start still on the wire).
+    async fn stop(self) {
+        self.stop.cancel();
+        let started = self.task.await.unwrap_or(false);
+        if started {
+            if let Err(e) = self
+                .shared
+                .engine
+                .send_typing(&self.account_id, &self.peer_id, false)
+                .await
+            {
+                tracing::debug!(account_id = self.account_id, error = %e, "typing cancel failed");
+            }
+        }
+    }
+}
