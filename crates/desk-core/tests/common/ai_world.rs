@@ -23,6 +23,10 @@ pub struct ShiftedClock {
 }
 
 impl ShiftedClock {
+    pub fn now_ms_for_test(&self) -> i64 {
+        self.now_ms()
+    }
+
     pub fn advance(&self, by: Duration) {
         self.offset_ms
             .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
