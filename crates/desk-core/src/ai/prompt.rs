@@ -119,7 +119,7 @@ pub fn user_turn(
         .iter()
         .map(|row| {
             if vision && row.item_kind == "image" {
-                let image = row.media_path.as_deref().and_then(|p| read_image(p));
+                let image = row.media_path.as_deref().and_then(&read_image);
                 if let Some(bytes) = image {
                     let mime = row.media_mime.as_deref().unwrap_or("image/jpeg");
                     let data = base64::engine::general_purpose::STANDARD.encode(bytes);

@@ -167,16 +167,13 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
                 ..
             }) => {
                 let received_ms = shared.now_ms();
-                let shared = Arc::clone(&shared);
-                // Off the event loop: a slow store read never delays the next event.
-                tokio::spawn(async move {
-                    if let Err(e) =
-                        on_inbound(&shared, &account_id, &peer_id, message_row_id, received_ms)
-                            .await
-                    {
-                        tracing::warn!(account_id, error = %e, "AI: inbound not handled");
-                    }
-                });
+                // In arrival order, one at a time (runs themselves are spawned), so a
+                // burst coalesces in the order the peer wrote it.
+                if let Err(e) =
+                    on_inbound(&shared, &account_id, &peer_id, message_row_id, received_ms).await
+                {
+                    tracing::warn!(account_id, error = %e, "AI: inbound not handled");
+                }
             }
             Ok(EngineEvent::DeliveryUpdated {
                 account_id,
@@ -338,6 +335,7 @@ async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) 
             .partition(|i| i.row.account_id == account && i.row.peer_id.to_lowercase() == peer);
         *pending = rest;
         batch = next;
+        batch.sort_by_key(|i| i.row.id);
     }
 }
 
