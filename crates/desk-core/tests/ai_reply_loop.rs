@@ -456,3 +456,99 @@ async fn image_links_in_a_reply_are_removed_from_the_text_and_fetched_within_the
     assert_eq!(got[0].1.bytes, png);
     assert_eq!(got[0].1.mime, "image/png");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_peer_scope_follows_a_peer_across_accounts_and_the_default_does_not() {
+    let mut w = World::start(Preset::OpenAi).await;
+    let (bot2, acc2) = w.add_account().await;
+    let acc1 = w.account_id.clone();
+    w.say(ALICE, "my name is KIWI");
+    w.finished().await;
+    w.sim.inject_text(&bot2, ALICE, "who am I?").unwrap();
+    w.finished().await;
+    let chats = w.stub.wait_chats(2).await;
+    assert!(
+        !chats[1].all_text().contains("KIWI"),
+        "per account and peer by default"
+    );
+
+    for acc in [&acc1, &acc2] {
+        let mut s = w.ai.account_settings(acc).await.unwrap();
+        s.memory_scope = MemoryScope::PerPeer;
+        w.ai.set_account_settings(acc, s).await.unwrap();
+    }
+    w.sim.inject_text(&bot2, ALICE, "and now?").unwrap();
+    w.finished().await;
+    w.sim.inject_text(&bot2, BOB, "bob asks").unwrap();
+    w.finished().await;
+    let chats = w.stub.wait_chats(4).await;
+    assert!(
+        chats[2].all_text().contains("KIWI"),
+        "the same peer, another account"
+    );
+    assert!(!chats[3].all_text().contains("KIWI"), "another peer never");
+    // The replies went out from the account that was asked.
+    let sent2 = tokio::time::timeout(common::WAIT, async {
+        loop {
+            let sent = w.sim.sent_messages(&bot2).unwrap();
+            if sent.len() >= 3 {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let to: Vec<&str> = sent2.iter().map(|m| m.to_user_id.as_str()).collect();
+    assert_eq!(to, [ALICE, ALICE, BOB]);
+    assert_eq!(
+        w.sent_texts().len(),
+        1,
+        "the first account answered only its own turn"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persona_per_account_with_a_per_peer_override_and_variables() {
+    let mut w = World::start(Preset::OpenAi).await;
+    let acc = w.account_id.clone();
+    let mut s = w.ai.account_settings(&acc).await.unwrap();
+    s.persona = "You help {peer_name}. Today is {date}.".into();
+    w.ai.set_account_settings(&acc, s).await.unwrap();
+    w.ai.set_peer_persona(&acc, BOB, Some("Answer {peer_name} like a pirate.".into()))
+        .await
+        .unwrap();
+    w.say(ALICE, "hello");
+    w.finished().await;
+    w.say(BOB, "ahoy");
+    w.finished().await;
+    let chats = w.stub.wait_chats(2).await;
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        chats[0].body["messages"][0],
+        json!({"role": "system", "content": format!("You help {ALICE}. Today is {today}.")})
+    );
+    assert_eq!(
+        chats[1].body["messages"][0],
+        json!({"role": "system", "content": format!("Answer {BOB} like a pirate.")})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_mode_adds_a_timing_report_after_each_run() {
+    let mut w = World::start(Preset::OpenAi).await;
+    let owner = w.owner.clone();
+    w.say(&owner, "/toggle-debug");
+    w.wait_sent(1).await;
+    w.stub.push(Reply::text(&["the answer"]));
+    w.say(ALICE, "a question");
+    w.finished().await;
+    let sent = w.wait_sent(3).await;
+    assert_eq!(sent[1], "the answer");
+    assert!(
+        sent[2].starts_with("🐛") && sent[2].contains("AI 与回复"),
+        "{}",
+        sent[2]
+    );
+    assert_eq!(w.sent_to(ALICE).len(), 2);
+}

@@ -176,6 +176,39 @@ impl World {
         world
     }
 
+    /// A second bot on the same sim and engine, with both peers; returns its
+    /// (bot id, account id). Its AI switch is on.
+    pub async fn add_account(&self) -> (String, String) {
+        let info = self.sim.create_bot();
+        for peer in [ALICE, BOB] {
+            self.sim.add_peer(&info.bot_id, peer).unwrap();
+        }
+        let account_id = ilink::account_id::normalize(&info.bot_id);
+        let upsert = AccountUpsert {
+            account_id: account_id.clone(),
+            bot_id: info.bot_id.clone(),
+            base_url: self.sim.base_url(),
+            alias: None,
+            user_id: Some(info.user_id.clone()),
+            cdn_url: None,
+            route_tag: None,
+        };
+        self.engine
+            .store()
+            .call(move |s| s.upsert_account(&upsert, 1))
+            .await
+            .unwrap();
+        self.secrets
+            .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
+            .unwrap();
+        self.ai
+            .set_account_enabled(&account_id, true)
+            .await
+            .unwrap();
+        self.engine.accounts().start(&account_id).await.unwrap();
+        (info.bot_id, account_id)
+    }
+
     /// Points the provider at the stub with `preset`'s quirks.
     pub async fn use_preset(&self, preset: Preset) {
         let mut global = self.ai.global_settings().await.unwrap();
