@@ -552,3 +552,40 @@ async fn debug_mode_adds_a_timing_report_after_each_run() {
     );
     assert_eq!(w.sent_to(ALICE).len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vision_model_gets_the_downloaded_image_as_an_image_part() {
+    use base64::Engine as _;
+    use ilink_sim::{InboundMedia, KeyForm, MediaKind};
+    let mut w = World::start(Preset::OpenAi).await;
+    assert!(w.ai.global_settings().await.unwrap().provider.vision);
+    let png = b"\x89PNG\r\n\x1a\n-a-small-picture".to_vec();
+    w.sim
+        .inject_media(
+            &w.bot_id,
+            ALICE,
+            InboundMedia {
+                kind: MediaKind::Image,
+                bytes: png.clone(),
+                key_form: KeyForm::HexAndRawBase64,
+                full_url: false,
+            },
+        )
+        .unwrap();
+    w.finished().await;
+    let request = w.stub.wait_chats(1).await.remove(0);
+    let content = &request.body["messages"].as_array().unwrap().last().unwrap()["content"];
+    let url = content[1]["image_url"]["url"].as_str().unwrap_or_default();
+    let (head, data) = url.split_once(',').unwrap_or_default();
+    assert!(
+        head.starts_with("data:image/") && head.ends_with(";base64"),
+        "{content}"
+    );
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap(),
+        png
+    );
+    assert_eq!(content[0], json!({"type": "text", "text": "[图片]"}));
+}

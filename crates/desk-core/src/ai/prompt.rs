@@ -154,6 +154,7 @@ mod tests {
             quote_text: None,
             media_path: None,
             media_mime: None,
+            media_state: "none".into(),
             ai_generated: false,
             delivery: "received".into(),
         }

@@ -339,7 +339,7 @@ async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) 
     }
 }
 
-async fn run_turn(shared: &Arc<Shared>, scope: &str, batch: Vec<Inbound>) {
+async fn run_turn(shared: &Arc<Shared>, scope: &str, mut batch: Vec<Inbound>) {
     let Some(first) = batch.first() else { return };
     let (account_id, peer_id) = (first.row.account_id.clone(), first.row.peer_id.clone());
     let ctx = match load_context(&shared.engine, &account_id, &peer_id).await {
@@ -369,6 +369,9 @@ async fn run_turn(shared: &Arc<Shared>, scope: &str, batch: Vec<Inbound>) {
     });
     let dispatched_ms = shared.now_ms();
     let typing = Typing::start(shared, &account_id, &peer_id);
+    if ctx.global.provider.vision {
+        await_images(shared, &mut batch).await;
+    }
     let outcome = reply(shared, scope, &ctx, &batch).await;
     typing.stop().await;
     match outcome {
@@ -394,10 +397,63 @@ async fn run_turn(shared: &Arc<Shared>, scope: &str, batch: Vec<Inbound>) {
         }
     }
     if ctx.account.debug {
-        let last = batch.last().unwrap_or(first);
+        let Some(last) = batch.last() else { return };
         let report =
             commands::debug_report(&last.row, last.received_ms, dispatched_ms, shared.now_ms());
         shared.send(&account_id, &peer_id, &report).await;
+    }
+}
+
+/// For a vision model: waits (bounded by `media_wait`) until the turn's inbound images
+/// are downloaded or given up on, then re-reads their rows (with the saved path).
+async fn await_images(shared: &Shared, batch: &mut [Inbound]) {
+    let pending = |b: &[Inbound]| -> Vec<i64> {
+        b.iter()
+            .filter(|i| i.row.item_kind == "image" && i.row.media_state == "pending")
+            .map(|i| i.row.id)
+            .collect()
+    };
+    if pending(batch).is_empty() {
+        return;
+    }
+    // Subscribe before re-reading, so a download finishing in between is not missed.
+    let mut rx = shared.engine.subscribe();
+    let deadline = tokio::time::Instant::now() + shared.timings.media_wait;
+    loop {
+        let ids = pending(batch);
+        if ids.is_empty() {
+            return;
+        }
+        let rows = shared
+            .engine
+            .store()
+            .call(move |s| {
+                ids.iter()
+                    .map(|id| s.ai_message(*id))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await;
+        let Ok(rows) = rows else { return };
+        for row in rows.into_iter().flatten() {
+            if let Some(item) = batch.iter_mut().find(|i| i.row.id == row.id) {
+                item.row = row;
+            }
+        }
+        if pending(batch).is_empty() {
+            return;
+        }
+        loop {
+            let event = tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return,
+                event = rx.recv() => event,
+            };
+            match event {
+                Ok(EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. })
+                | Err(RecvError::Lagged(_)) => break,
+                Ok(_) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
     }
 }
 

@@ -134,6 +134,9 @@ pub struct AiTimings {
     pub run_timeout: Duration,
     /// Largest image fetched from a reply's Markdown link.
     pub image_max_bytes: u64,
+    /// How long a turn for a vision model waits for an inbound image to be downloaded
+    /// (after that it gets the placeholder).
+    pub media_wait: Duration,
 }
 
 impl Default for AiTimings {
@@ -148,6 +151,7 @@ impl Default for AiTimings {
             stall_timeout: Duration::from_secs(60),
             run_timeout: Duration::from_secs(300),
             image_max_bytes: 10 * 1024 * 1024,
+            media_wait: Duration::from_secs(20),
         }
     }
 }

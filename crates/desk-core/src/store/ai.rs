@@ -38,6 +38,8 @@ pub struct AiMessageRow {
     /// Relative to the data directory, once the media is saved.
     pub media_path: Option<String>,
     pub media_mime: Option<String>,
+    /// `none`, `pending`, `ready` or `failed`.
+    pub media_state: String,
     pub ai_generated: bool,
     pub delivery: String,
 }
@@ -54,7 +56,7 @@ pub enum HistoryFilter {
 }
 
 const ROW_COLUMNS: &str = "id, account_id, peer_id, direction, create_time_ms, item_kind, \
-    text, quote_text, media_path, media_mime, ai_generated, delivery";
+    text, quote_text, media_path, media_mime, ai_generated, delivery, media_state";
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<AiMessageRow> {
     Ok(AiMessageRow {
@@ -70,6 +72,7 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<AiMessageRow> {
         media_mime: row.get(9)?,
         ai_generated: row.get(10)?,
         delivery: row.get(11)?,
+        media_state: row.get(12)?,
     })
 }
 

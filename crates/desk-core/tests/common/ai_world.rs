@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desk_core::ai::{AiConfig, AiEvent, AiService, AiTimings, Preset, ProviderConfig};
-use desk_core::engine::{Clock, Engine, EngineConfig, EngineEvent, SystemClock, Timings};
+use desk_core::engine::{
+    Clock, Engine, EngineConfig, EngineEvent, MediaOptions, SystemClock, Timings,
+};
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
-use desk_core::Store;
+use desk_core::{DataDir, Store};
 use ilink_sim::{Knobs, Sim, SimConfig};
 use tokio::sync::broadcast::Receiver;
 
@@ -51,6 +53,8 @@ pub struct World {
     pub account_id: String,
     /// The WeChat user who scanned the QR code (the account's owner).
     pub owner: String,
+    /// The data directory (media downloads land here).
+    pub data: tempfile::TempDir,
 }
 
 pub const ALICE: &str = "alice@im.wechat";
@@ -105,7 +109,9 @@ impl World {
         .await
         .unwrap();
         let stub = Stub::start().await;
-        let store = Store::open_in_memory().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::at(tmp.path()).unwrap();
+        let store = Store::open(&data.database()).unwrap();
         let secrets = Arc::new(MemoryStore::new());
         let info = sim.create_bot();
         for peer in [ALICE, BOB] {
@@ -120,7 +126,7 @@ impl World {
                     base_url: sim.base_url(),
                     alias: None,
                     user_id: Some(info.user_id.clone()),
-                    cdn_url: None,
+                    cdn_url: Some(sim.cdn_base_url()),
                     route_tag: None,
                 },
                 1,
@@ -130,13 +136,19 @@ impl World {
             .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
             .unwrap();
         let clock = Arc::new(ShiftedClock::default());
-        let engine = Arc::new(Engine::new(
+        let engine = Arc::new(Engine::new_in_with_media(
             store,
+            &data,
             Arc::clone(&secrets) as Arc<dyn SecretStore>,
             EngineConfig {
                 client: loopback_client(),
                 timings: fast_engine_timings(),
                 clock: Arc::clone(&clock) as Arc<dyn Clock>,
+            },
+            MediaOptions {
+                retry: Duration::from_millis(20),
+                retry_max: Duration::from_millis(100),
+                ..MediaOptions::default()
             },
         ));
         let rx = engine.subscribe();
@@ -160,6 +172,7 @@ impl World {
             bot_id: info.bot_id,
             account_id,
             owner: info.user_id,
+            data: tmp,
         };
         world.use_preset(preset).await;
         world
@@ -190,7 +203,7 @@ impl World {
             base_url: self.sim.base_url(),
             alias: None,
             user_id: Some(info.user_id.clone()),
-            cdn_url: None,
+            cdn_url: Some(self.sim.cdn_base_url()),
             route_tag: None,
         };
         self.engine
