@@ -88,3 +88,29 @@ impl From<crate::CoreError> for AiError {
         AiError::Engine(e.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineEvent;
+
+    #[test]
+    fn ai_events_travel_inside_engine_events_with_their_own_tag() {
+        let event = EngineEvent::Ai {
+            event: AiEvent::RunFailed {
+                account_id: "a".into(),
+                peer_id: "p".into(),
+                reason: "the provider answered HTTP 500: busy".into(),
+                notice_sent: true,
+            },
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "ai", "event": {"kind": "run_failed", "account_id": "a",
+                "peer_id": "p", "reason": "the provider answered HTTP 500: busy",
+                "notice_sent": true}})
+        );
+        assert_eq!(serde_json::from_value::<EngineEvent>(json).unwrap(), event);
+    }
+}
