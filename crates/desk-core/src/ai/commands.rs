@@ -9,6 +9,11 @@ use super::runner::{parse_or_default, Context, Inbound, Shared};
 use super::settings::AccountAiSettings;
 use super::AiEvent;
 
+/// First line of the `/echo` timing report.
+pub const TIMING_HEADER: &str = "⏱ 耗时统计";
+/// First line of the debug-mode report.
+pub const DEBUG_HEADER: &str = "🐛 调试";
+
 /// Handles the owner's command; false if the text is not a known command.
 pub(crate) async fn handle(shared: &Shared, ctx: &Context, inbound: &Inbound) -> bool {
     let Some(text) = inbound.row.text.as_deref().map(str::trim) else {
@@ -122,7 +127,7 @@ pub(crate) fn timing_report(
     now_ms: i64,
 ) -> String {
     format!(
-        "⏱ 耗时统计\n事件时间: {}\n平台→插件: {} ms\n插件处理: {} ms",
+        "{TIMING_HEADER}\n事件时间: {}\n平台→插件: {} ms\n插件处理: {} ms",
         iso(row.create_time_ms),
         received_ms - row.create_time_ms,
         now_ms - received_ms
@@ -138,7 +143,7 @@ pub(crate) fn debug_report(
 ) -> String {
     let preview: String = row.text.as_deref().unwrap_or("").chars().take(40).collect();
     format!(
-        "🐛 调试\n消息: {} ({})\n事件时间: {}\n平台→插件: {} ms\n入站处理: {} ms\nAI 与回复: {} ms\n总计: {} ms",
+        "{DEBUG_HEADER}\n消息: {} ({})\n事件时间: {}\n平台→插件: {} ms\n入站处理: {} ms\nAI 与回复: {} ms\n总计: {} ms",
         preview,
         row.item_kind,
         iso(row.create_time_ms),

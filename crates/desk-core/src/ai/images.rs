@@ -2,7 +2,11 @@
 //! the link from the text; they are fetched here, with a size cap while streaming, and
 //! handed to a [`ReplyImageSink`] to be sent after the text.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
 use futures_util::StreamExt;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// A fetched image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,86 @@ pub fn image_links(text: &str) -> Vec<String> {
     out
 }
 
+/// Whether an address is one a model's link must not make the app fetch from: the
+/// owner's own machine or network (loopback, private, link-local, CGNAT, unspecified,
+/// unique-local IPv6, or an IPv4-mapped one of these).
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xFE00) == 0xFC00
+                || (first & 0xFFC0) == 0xFE80
+        }
+    }
+}
+
+/// Resolves names to public addresses only.
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|a| !is_private(a.ip())).collect();
+            if public.is_empty() {
+                return Err("the image host has no public address".into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+fn literal_private(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return true;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => is_private(ip),
+        Err(_) => host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost"),
+    }
+}
+
+/// The client reply images are fetched with. Unless `allow_private`, it refuses hosts on
+/// the owner's machine or network (by literal address, by name, and on redirects).
+pub fn image_client(allow_private: bool, use_system_proxy: bool) -> reqwest::Client {
+    let mut builder =
+        reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10));
+    if !use_system_proxy {
+        builder = builder.no_proxy();
+    }
+    if !allow_private {
+        builder =
+            builder
+                .dns_resolver(Arc::new(PublicOnly))
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    if attempt.previous().len() >= 5 {
+                        attempt.error("too many redirects")
+                    } else if literal_private(attempt.url()) {
+                        attempt.error("redirected to a private address")
+                    } else {
+                        attempt.follow()
+                    }
+                }));
+    }
+    builder.build().unwrap_or_default()
+}
+
 /// Downloads one image, refusing anything over `max_bytes` (checked as it streams) or
 /// not an image.
 pub async fn fetch_image(
@@ -52,7 +136,12 @@ pub async fn fetch_image(
     url: &str,
     max_bytes: u64,
     timeout: std::time::Duration,
+    allow_private: bool,
 ) -> Result<FetchedImage, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    if !allow_private && literal_private(&parsed) {
+        return Err("the link points at a private address".into());
+    }
     let response = tokio::time::timeout(timeout, http.get(url).send())
         .await
         .map_err(|_| "no answer".to_owned())?
@@ -104,6 +193,27 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn private_hosts_are_refused_before_any_connection() {
+        let client = image_client(false, false);
+        for url in [
+            "http://127.0.0.1:9/a.png",
+            "http://[::1]:9/a.png",
+            "http://localhost:9/a.png",
+            "http://10.1.2.3/a.png",
+            "http://192.168.1.1/a.png",
+            "http://169.254.169.254/x",
+        ] {
+            let err = fetch_image(&client, url, 100, std::time::Duration::from_secs(2), false)
+                .await
+                .unwrap_err();
+            assert!(err.contains("private"), "{url}: {err}");
+        }
+        assert!(!is_private("93.184.216.34".parse().unwrap()));
+        assert!(is_private("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(is_private("100.64.0.1".parse().unwrap()));
+    }
 
     #[test]
     fn finds_http_image_links_only() {

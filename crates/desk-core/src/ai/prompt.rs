@@ -89,7 +89,19 @@ pub fn history_messages(
 ) -> Vec<ChatMessage> {
     let mut out = Vec::new();
     let mut tokens = 0u32;
-    for row in rows.iter().take(max_messages as usize) {
+    // Reports the app itself sent are not conversation.
+    let report = |r: &&AiMessageRow| {
+        r.direction == "out"
+            && r.text.as_deref().is_some_and(|t| {
+                t.starts_with(super::commands::TIMING_HEADER)
+                    || t.starts_with(super::commands::DEBUG_HEADER)
+            })
+    };
+    for row in rows
+        .iter()
+        .filter(|r| !report(r))
+        .take(max_messages as usize)
+    {
         let text = message_text(row);
         tokens = tokens.saturating_add(estimate_tokens(&text));
         if tokens > max_tokens {

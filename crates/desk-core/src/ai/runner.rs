@@ -39,6 +39,9 @@ pub(crate) struct Inbound {
 pub(crate) struct Shared {
     pub engine: Arc<Engine>,
     pub client: ProviderClient,
+    /// For images linked in replies (refuses private hosts unless allowed).
+    pub image_http: reqwest::Client,
+    pub allow_private_images: bool,
     pub timings: AiTimings,
     pub image_sink: Mutex<Option<Arc<dyn ReplyImageSink>>>,
     /// Scopes with a run under way, and what waits for their next turn.
@@ -53,10 +56,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(engine: Arc<Engine>, client: ProviderClient, timings: AiTimings) -> Shared {
+    pub fn new(
+        engine: Arc<Engine>,
+        client: ProviderClient,
+        image_http: reqwest::Client,
+        allow_private_images: bool,
+        timings: AiTimings,
+    ) -> Shared {
         Shared {
             engine,
             client,
+            image_http,
+            allow_private_images,
             timings,
             image_sink: Mutex::new(None),
             scopes: Mutex::new(HashMap::new()),
@@ -384,7 +395,9 @@ async fn run_turn(shared: &Arc<Shared>, scope: &str, mut batch: Vec<Inbound>) {
         Err(reason) => {
             tracing::warn!(account_id, error = %reason, "AI: the provider failed");
             let notice = ctx.account.error_notice.as_deref().map(str::trim);
-            let notice_sent = match notice.filter(|n| !n.is_empty()) {
+            // Stopping the app is not the provider's failure: no notice then.
+            let notice = notice.filter(|n| !n.is_empty() && !shared.stop.is_cancelled());
+            let notice_sent = match notice {
                 Some(text) => shared.send(&account_id, &peer_id, text).await,
                 None => false,
             };
@@ -608,10 +621,11 @@ async fn send_images(shared: &Shared, account_id: &str, peer_id: &str, raw: &str
     let sink = lock(&shared.image_sink).clone();
     for url in links {
         let fetched = fetch_image(
-            shared.client.http(),
+            &shared.image_http,
             &url,
             shared.timings.image_max_bytes,
             shared.timings.stall_timeout,
+            shared.allow_private_images,
         )
         .await;
         match (fetched, &sink) {

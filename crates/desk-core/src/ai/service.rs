@@ -25,6 +25,9 @@ pub struct AiConfig {
     pub timings: AiTimings,
     /// Reach providers through the system proxy (off for loopback tests).
     pub use_system_proxy: bool,
+    /// Let image links in replies point at loopback or private addresses (off: a model
+    /// cannot make the app fetch from the owner's network).
+    pub allow_private_image_hosts: bool,
 }
 
 impl Default for AiConfig {
@@ -32,6 +35,7 @@ impl Default for AiConfig {
         AiConfig {
             timings: AiTimings::default(),
             use_system_proxy: true,
+            allow_private_image_hosts: false,
         }
     }
 }
@@ -85,7 +89,15 @@ impl AiService {
     pub fn start(engine: Arc<Engine>, config: AiConfig) -> AiService {
         let rx = engine.subscribe();
         let client = ProviderClient::new(config.use_system_proxy);
-        let shared = Arc::new(Shared::new(engine, client, config.timings));
+        let images =
+            super::images::image_client(config.allow_private_image_hosts, config.use_system_proxy);
+        let shared = Arc::new(Shared::new(
+            engine,
+            client,
+            images,
+            config.allow_private_image_hosts,
+            config.timings,
+        ));
         let task = tokio::spawn(runner::run_events(Arc::clone(&shared), rx));
         AiService { shared, task }
     }

@@ -159,6 +159,8 @@ impl World {
             AiConfig {
                 timings: ai_timings,
                 use_system_proxy: false,
+                // The test's image server is on loopback.
+                allow_private_image_hosts: true,
             },
         );
         let world = World {
