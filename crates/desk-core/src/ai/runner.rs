@@ -326,6 +326,16 @@ fn skipped(shared: &Shared, account_id: &str, peer_id: &str, skip: Skip) {
 /// Runs a scope's turns until nothing waits. Pending messages of one (account, peer)
 /// form a turn; other peers sharing the scope get their own turns, in arrival order.
 async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) {
+    // Frees the scope even if a turn panics, so it can never stay "running" forever.
+    struct Release<'a>(&'a Shared, &'a str);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                lock(&self.0.scopes).remove(self.1);
+            }
+        }
+    }
+    let _release = Release(&shared, &scope);
     loop {
         run_turn(&shared, &scope, batch).await;
         let mut scopes = lock(&shared.scopes);
