@@ -3,7 +3,7 @@
 //! than the split limit, and one run sends at most `max_messages`; whatever does not fit
 //! is cut off the last message with a marker (and the caller logs how much).
 
-use ilink::text::split_text;
+use ilink::text::{split_text, split_text_parts};
 
 /// Appended to a last message that had to be cut short.
 pub const CUT_MARKER: &str = "…（内容过长，其余部分已省略）";
@@ -46,14 +46,18 @@ impl Blocks {
         let mut out = Vec::new();
         while !self.last_slot() {
             let chars = self.buf.chars().count();
-            let cut = if chars > self.limit {
-                let first = split_text(&self.buf, self.limit)
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default();
-                // The splitter may re-balance a code fence; cut at the original length.
-                byte_of_char(&self.buf, first.chars().count().min(self.limit))
-            } else if chars >= self.min_chars {
+            if chars > self.limit {
+                // The splitter's first piece (it may close a code fence it cut); its
+                // original text is exactly a prefix of the buffer.
+                let Some(first) = split_text_parts(&self.buf, self.limit).into_iter().next() else {
+                    break;
+                };
+                let rest = self.buf.split_off(first.original().len());
+                self.buf = rest;
+                self.emit(first.text, &mut out);
+                continue;
+            }
+            let cut = if chars >= self.min_chars {
                 match last_break(&self.buf) {
                     Some(end) if self.buf[..end].chars().count() >= self.min_chars => end,
                     _ => break,
@@ -115,10 +119,6 @@ impl Blocks {
     }
 }
 
-fn byte_of_char(s: &str, chars: usize) -> usize {
-    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
-}
-
 /// The byte just after the last line break or sentence end in `s`. ASCII `.!?` count
 /// only when followed by white space, so "3.14" arriving as "3." + "14" is not cut.
 fn last_break(s: &str) -> Option<usize> {
@@ -162,6 +162,16 @@ mod tests {
         assert!(out[2].chars().count() <= 20 + CUT_MARKER.chars().count());
         assert!(out[2].ends_with(CUT_MARKER));
         assert!(dropped > 0);
+    }
+
+    #[test]
+    fn a_long_code_block_is_cut_with_its_fence_closed() {
+        let mut b = Blocks::new(10, 40, 10);
+        let code = format!("```\n{}```\n", "let x = 1;\n".repeat(10));
+        let out = b.push(&code);
+        assert!(!out.is_empty());
+        assert!(out.iter().all(|m| m.chars().count() <= 40), "{out:?}");
+        assert!(out[0].ends_with("```"), "{:?}", out[0]);
     }
 
     #[test]
