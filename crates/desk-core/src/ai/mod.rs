@@ -38,6 +38,13 @@ pub enum AiEvent {
         peer_id: String,
         inbound: u32,
     },
+    /// A message arrived while its scope had a run under way: it waits for the next
+    /// turn, with `waiting` messages in all.
+    Queued {
+        account_id: String,
+        peer_id: String,
+        waiting: u32,
+    },
     /// The reply went out (`dropped_chars` did not fit the message cap).
     RunFinished {
         account_id: String,

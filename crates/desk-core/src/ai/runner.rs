@@ -306,6 +306,13 @@ async fn on_inbound(
         let mut scopes = lock(&shared.scopes);
         if let Some(pending) = scopes.get_mut(&scope) {
             pending.push(inbound);
+            let waiting = pending.len() as u32;
+            drop(scopes);
+            shared.emit(AiEvent::Queued {
+                account_id: account_id.to_owned(),
+                peer_id: peer_id.to_owned(),
+                waiting,
+            });
             return Ok(());
         }
         scopes.insert(scope.clone(), Vec::new());
