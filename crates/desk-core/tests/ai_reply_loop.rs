@@ -9,13 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use desk_core::ai::{AiEvent, FetchedImage, MemoryScope, Preset, QuietHours, ReplyImageSink};
-use desk_core::engine::EngineEvent;
 use serde_json::json;
 use tokio::sync::Notify;
 
 use common::ai_stub::Reply;
 use common::ai_world::{World, ALICE, BOB};
-use common::next_event;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn toggles_at_every_level_and_the_peer_overrides_the_account() {
@@ -185,14 +183,9 @@ async fn messages_arriving_during_a_run_coalesce_into_the_next_turn() {
     w.stub.wait_chats(1).await;
     w.say(ALICE, "two");
     w.say(ALICE, "three");
-    for _ in 0..2 {
-        next_event(&mut w.rx, |e| {
-            matches!(e, EngineEvent::MessageReceived { .. })
-        })
+    // Both wait for the next turn (deterministic: no sleeping).
+    w.ai_event(|e| matches!(e, AiEvent::Queued { waiting: 2, .. }))
         .await;
-    }
-    // Let the dispatcher see both before the first run ends.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         w.stub.chat_requests().len(),
         1,
