@@ -243,9 +243,9 @@ async fn long_replies_go_out_in_blocks_within_the_limit_and_at_most_ten_messages
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_stream_sends_what_it_has_and_typing_starts_keeps_alive_and_cancels() {
     let mut w = World::start(Preset::OpenAi).await;
-    // 3 pieces 450 ms apart: longer than the 400 ms idle gap, and several keepalives.
+    // Pieces 700 ms apart: well over the 400 ms idle gap, and many keepalives.
     w.stub
-        .push(Reply::text(&["Short one.", " Short two."]).delayed(Duration::from_millis(450)));
+        .push(Reply::text(&["Short one.", " Short two."]).delayed(Duration::from_millis(700)));
     w.say(ALICE, "hi");
     w.finished().await;
     let sent = w.wait_sent(2).await;
