@@ -242,7 +242,12 @@ async fn long_replies_go_out_in_blocks_within_the_limit_and_at_most_ten_messages
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_stream_sends_what_it_has_and_typing_starts_keeps_alive_and_cancels() {
-    let mut w = World::start(Preset::OpenAi).await;
+    let mut w = World::start_with(
+        Preset::OpenAi,
+        |_| {},
+        |t| t.stall_timeout = Duration::from_secs(5),
+    )
+    .await;
     // Pieces 700 ms apart: well over the 400 ms idle gap, and many keepalives.
     w.stub
         .push(Reply::text(&["Short one.", " Short two."]).delayed(Duration::from_millis(700)));
