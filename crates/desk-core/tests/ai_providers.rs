@@ -58,6 +58,21 @@ async fn openclaw_gets_a_stable_session_key_per_scope_the_bearer_and_only_the_ne
         json!([{ "role": "user", "content": "second words" }])
     );
 
+    // A new key is used from the next turn on; removing it sends none.
+    w.ai.set_api_key(Some(Secret::new("sk-rotated")))
+        .await
+        .unwrap();
+    w.say(ALICE, "with the new key");
+    let chats = w.stub.wait_chats(4).await;
+    assert_eq!(chats[3].header("authorization"), Some("Bearer sk-rotated"));
+    w.ai.set_api_key(None).await.unwrap();
+    w.say(ALICE, "without a key");
+    let chats = w.stub.wait_chats(5).await;
+    assert_eq!(chats[4].header("authorization"), None);
+    w.ai.set_api_key(Some(Secret::new("sk-openclaw-test-key")))
+        .await
+        .unwrap();
+
     // The key lives only in the secret store: not in the settings rows, not in events.
     let rows = w
         .engine

@@ -23,7 +23,7 @@ use super::settings::{AccountAiSettings, AiTimings, GlobalAiSettings};
 use super::{commands, AiEvent};
 use crate::secrets::{Secret, SecretKey};
 use crate::store::ai::{AiMemoryRow, AiMessageRow, AiPeerRow};
-use crate::{Engine, EngineError, EngineEvent};
+use crate::{CoreError, Engine, EngineError, EngineEvent, Store};
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
 pub(crate) const GLOBAL_KEY: &str = "global";
@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub image_http: reqwest::Client,
     pub allow_private_images: bool,
     pub timings: AiTimings,
+    /// The API key once read (`Some(None)`: none is stored).
+    pub api_key: Mutex<Option<Option<Secret>>>,
     pub image_sink: Mutex<Option<Arc<dyn ReplyImageSink>>>,
     /// Scopes with a run under way, and what waits for their next turn.
     scopes: Mutex<HashMap<String, Vec<Inbound>>>,
@@ -69,6 +71,7 @@ impl Shared {
             image_http,
             allow_private_images,
             timings,
+            api_key: Mutex::new(None),
             image_sink: Mutex::new(None),
             scopes: Mutex::new(HashMap::new()),
             rates: Mutex::new(HashMap::new()),
@@ -127,21 +130,20 @@ pub(crate) async fn load_context(
     peer_id: &str,
 ) -> Result<Option<Context>, EngineError> {
     let (a, p) = (account_id.to_owned(), peer_id.to_owned());
-    engine
-        .store()
-        .call(move |s| {
-            let Some(account) = s.account(&a)? else {
-                return Ok(None);
-            };
-            Ok(Some(Context {
-                global: parse_or_default(s.ai_config(GLOBAL_KEY)?, "global"),
-                account: parse_or_default(s.ai_account_settings(&a)?, "account"),
-                peer: s.ai_peer(&a, &p)?,
-                owner: account.user_id,
-                peer_name: s.peer_display_name(&a, &p)?,
-            }))
-        })
-        .await
+    engine.store().call(move |s| read_context(s, &a, &p)).await
+}
+
+fn read_context(s: &Store, a: &str, p: &str) -> Result<Option<Context>, CoreError> {
+    let Some(account) = s.account(a)? else {
+        return Ok(None);
+    };
+    Ok(Some(Context {
+        global: parse_or_default(s.ai_config(GLOBAL_KEY)?, "global"),
+        account: parse_or_default(s.ai_account_settings(a)?, "account"),
+        peer: s.ai_peer(a, p)?,
+        owner: account.user_id,
+        peer_name: s.peer_display_name(a, p)?,
+    }))
 }
 
 pub(crate) fn minute_of_day(now_ms: i64) -> u16 {
@@ -258,15 +260,19 @@ async fn on_inbound(
     row_id: i64,
     received_ms: i64,
 ) -> Result<(), EngineError> {
-    let row = shared
+    // One store call for the message and every setting that decides about it.
+    let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+    let found = shared
         .engine
         .store()
-        .call(move |s| s.ai_message(row_id))
+        .call(move |s| {
+            let Some(row) = s.ai_message(row_id)?.filter(|r| r.direction == "in") else {
+                return Ok(None);
+            };
+            Ok(read_context(s, &a, &p)?.map(|ctx| (row, ctx)))
+        })
         .await?;
-    let Some(row) = row.filter(|r| r.direction == "in") else {
-        return Ok(());
-    };
-    let Some(ctx) = load_context(&shared.engine, account_id, peer_id).await? else {
+    let Some((row, ctx)) = found else {
         return Ok(());
     };
     let inbound = Inbound { row, received_ms };
@@ -317,7 +323,7 @@ async fn on_inbound(
         }
         scopes.insert(scope.clone(), Vec::new());
     }
-    tokio::spawn(run_scope(Arc::clone(shared), scope, vec![inbound]));
+    tokio::spawn(run_scope(Arc::clone(shared), scope, vec![inbound], ctx));
     Ok(())
 }
 
@@ -332,7 +338,7 @@ fn skipped(shared: &Shared, account_id: &str, peer_id: &str, skip: Skip) {
 
 /// Runs a scope's turns until nothing waits. Pending messages of one (account, peer)
 /// form a turn; other peers sharing the scope get their own turns, in arrival order.
-async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) {
+async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>, ctx: Context) {
     // Frees the scope even if a turn panics, so it can never stay "running" forever.
     struct Release<'a>(&'a Shared, &'a str);
     impl Drop for Release<'_> {
@@ -343,8 +349,10 @@ async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) 
         }
     }
     let _release = Release(&shared, &scope);
+    // The first turn was decided just now; later ones re-read the settings.
+    let mut decided = Some(ctx);
     loop {
-        run_turn(&shared, &scope, batch).await;
+        run_turn(&shared, &scope, batch, decided.take()).await;
         let mut scopes = lock(&shared.scopes);
         let Some(pending) = scopes.get_mut(&scope) else {
             return;
@@ -367,29 +375,40 @@ async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>) 
     }
 }
 
-async fn run_turn(shared: &Arc<Shared>, scope: &str, mut batch: Vec<Inbound>) {
+async fn run_turn(
+    shared: &Arc<Shared>,
+    scope: &str,
+    mut batch: Vec<Inbound>,
+    decided: Option<Context>,
+) {
     let Some(first) = batch.first() else { return };
     let (account_id, peer_id) = (first.row.account_id.clone(), first.row.peer_id.clone());
-    let ctx = match load_context(&shared.engine, &account_id, &peer_id).await {
-        Ok(Some(ctx)) => ctx,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(account_id, error = %e, "AI: cannot load settings");
-            return;
+    let ctx = match decided {
+        Some(ctx) => ctx,
+        None => {
+            let ctx = match load_context(&shared.engine, &account_id, &peer_id).await {
+                Ok(Some(ctx)) => ctx,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(account_id, error = %e, "AI: cannot load settings");
+                    return;
+                }
+            };
+            // Settings may have changed while the turn waited (a takeover, a pause).
+            let now = shared.now_ms();
+            let moment = Moment {
+                peer_id: &peer_id,
+                now_ms: now,
+                minute_of_day: minute_of_day(now),
+                runs_last_hour: None,
+            };
+            if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
+                skipped(shared, &account_id, &peer_id, skip);
+                return;
+            }
+            ctx
         }
     };
-    // Settings may have changed while the turn waited (a takeover, a pause).
-    let now = shared.now_ms();
-    let moment = Moment {
-        peer_id: &peer_id,
-        now_ms: now,
-        minute_of_day: minute_of_day(now),
-        runs_last_hour: None,
-    };
-    if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
-        skipped(shared, &account_id, &peer_id, skip);
-        return;
-    }
     shared.emit(AiEvent::RunStarted {
         account_id: account_id.clone(),
         peer_id: peer_id.clone(),
@@ -487,17 +506,28 @@ async fn await_images(shared: &Shared, batch: &mut [Inbound]) {
     }
 }
 
-/// Reads the API key on a blocking thread (the keyring may wait on D-Bus).
-pub(crate) async fn api_key(engine: &Engine) -> Option<Secret> {
-    let secrets = engine.secrets();
-    tokio::task::spawn_blocking(move || secrets.get(&SecretKey::ai_api_key(API_KEY_PROFILE)))
-        .await
-        .ok()
-        .and_then(|r| {
-            r.map_err(|e| tracing::warn!(error = %e, "AI: cannot read the API key"))
-                .ok()
-        })
-        .flatten()
+/// The provider's API key: read once from the secret store (on a blocking thread, as
+/// the keyring may wait on D-Bus), then kept in memory until it is set again.
+pub(crate) async fn api_key(shared: &Shared) -> Option<Secret> {
+    if let Some(cached) = lock(&shared.api_key).clone() {
+        return cached;
+    }
+    let secrets = shared.engine.secrets();
+    let read =
+        tokio::task::spawn_blocking(move || secrets.get(&SecretKey::ai_api_key(API_KEY_PROFILE)))
+            .await;
+    match read {
+        Ok(Ok(key)) => {
+            *lock(&shared.api_key) = Some(key.clone());
+            key
+        }
+        Ok(Err(e)) => {
+            // Not cached: the keyring may come back.
+            tracing::warn!(error = %e, "AI: cannot read the API key");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// The messages a turn sends.
@@ -575,7 +605,7 @@ async fn reply(
         .map_err(|e| e.to_string())?;
     let config = &ctx.global.provider;
     let request = chat_request(config, &messages, &prompt::session_key(scope), None);
-    let key = api_key(&shared.engine).await;
+    let key = api_key(shared).await;
     let t = &shared.timings;
     let mut stream =
         shared

@@ -161,12 +161,25 @@ impl AiService {
     pub async fn set_api_key(&self, key: Option<Secret>) -> Result<(), AiError> {
         let secrets = self.engine().secrets();
         let name = SecretKey::ai_api_key(API_KEY_PROFILE);
-        tokio::task::spawn_blocking(move || match key {
-            Some(k) if !k.expose().trim().is_empty() => secrets.set(&name, &k),
-            _ => secrets.delete(&name),
+        let key = key.filter(|k| !k.expose().trim().is_empty());
+        let stored = key.clone();
+        // Forget the cached key first: a failed write must not leave the old one in use.
+        *self
+            .shared
+            .api_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        tokio::task::spawn_blocking(move || match stored {
+            Some(k) => secrets.set(&name, &k),
+            None => secrets.delete(&name),
         })
         .await
         .map_err(|_| AiError::Engine(crate::EngineError::TaskFailed))??;
+        *self
+            .shared
+            .api_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
         Ok(())
     }
 
@@ -379,7 +392,7 @@ impl AiService {
     /// Checks the configured provider: auth, model list, a one-token reply.
     pub async fn test_connection(&self) -> Result<ConnectionReport, AiError> {
         let global = self.global_settings().await?;
-        let key = runner::api_key(self.engine()).await;
+        let key = runner::api_key(&self.shared).await;
         Ok(self
             .shared
             .client
