@@ -38,6 +38,7 @@ async fn run() {
     for i in 0..5 {
         w.say(ALICE, &format!("warm-up {i}"));
         w.finished().await;
+        w.wait_sent(i + 1).await;
     }
     let mut samples = Vec::with_capacity(count);
     for i in 0..count {
@@ -50,6 +51,8 @@ async fn run() {
         assert!(request.last_user_text().contains(&text));
         samples.push(request.at.duration_since(t0));
         w.finished().await;
+        // The reply is delivered before the next message, so runs never overlap.
+        w.wait_sent(5 + i + 1).await;
     }
     samples.sort();
     let pick =
@@ -64,5 +67,8 @@ async fn run() {
         ms(pick(0.99)),
         ms(pick(1.0))
     );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("  load average while measuring: {}", load.trim());
+    }
     w.engine.shutdown().await;
 }

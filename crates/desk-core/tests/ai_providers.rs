@@ -213,8 +213,14 @@ async fn test_connection_says_what_works_in_plain_words() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_failures_send_a_polite_notice_tell_the_owner_and_leave_nothing_stuck() {
-    let mut w = World::start(Preset::OpenAi).await;
+    let mut w = World::start_with(
+        Preset::OpenAi,
+        |_| {},
+        |t| t.first_byte_timeout = Duration::from_secs(1),
+    )
+    .await;
     let cases = [
+        (Reply::Silent, "did not answer within 1s"),
         (
             Reply::Status(500, r#"{"error":{"message":"overloaded"}}"#.into()),
             "HTTP 500: overloaded",

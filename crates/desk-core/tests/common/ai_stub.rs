@@ -71,6 +71,8 @@ pub enum Reply {
     Status(u16, String),
     /// 200 and headers, then nothing, forever.
     Stall,
+    /// Reads the request and never answers at all.
+    Silent,
 }
 
 impl Reply {
@@ -255,6 +257,9 @@ impl Stub {
         match reply {
             Reply::Status(status, body) => {
                 respond(&mut socket, status, "application/json", body.as_bytes()).await
+            }
+            Reply::Silent => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
             }
             Reply::Stall => {
                 let _ = socket.write_all(stream_head().as_bytes()).await;
