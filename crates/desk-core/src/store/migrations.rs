@@ -1,7 +1,7 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`. Each step runs in its own
 //! transaction, so a crash mid-migration leaves the previous version intact.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::CoreError;
 
@@ -207,20 +207,25 @@ const STEPS: &[&str] = &[
 pub const LATEST: i64 = STEPS.len() as i64;
 
 pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if current > LATEST {
-        return Err(CoreError::SchemaTooNew {
-            found: current,
-            known: LATEST,
-        });
-    }
-    for (index, sql) in STEPS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        // IMMEDIATE takes the write lock before the version is read, so two processes
+        // opening a fresh database at once (the app and a CLI command) migrate it one
+        // after the other instead of both running the same step.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > LATEST {
+            return Err(CoreError::SchemaTooNew {
+                found: current,
+                known: LATEST,
+            });
+        }
+        let Some(sql) = STEPS.get(current as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -259,5 +264,28 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, LATEST);
+    }
+
+    #[test]
+    fn processes_opening_a_fresh_database_at_once_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.sqlite3");
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<Result<(), CoreError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        crate::Store::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        for result in results {
+            result.unwrap();
+        }
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), LATEST);
     }
 }

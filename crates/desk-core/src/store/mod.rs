@@ -43,12 +43,15 @@ impl Store {
     }
 
     fn prepare(mut conn: Connection) -> Result<Store, CoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         check_integrity(&conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching a fresh file to WAL while another process does the same can answer
+        // "busy" without waiting (SQLite skips the busy handler where waiting could
+        // deadlock), so that step is retried here.
+        retry_while_busy(|| Ok(conn.pragma_update(None, "journal_mode", "WAL")?))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrations::apply(&mut conn)?;
+        retry_while_busy(|| migrations::apply(&mut conn))?;
         Ok(Store { conn })
     }
 
@@ -61,6 +64,24 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn retry_while_busy<T>(mut step: impl FnMut() -> Result<T, CoreError>) -> Result<T, CoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(CoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 
