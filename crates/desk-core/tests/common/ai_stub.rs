@@ -24,6 +24,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     pub body: Value,
     pub at: Instant,
+    /// Wall-clock arrival (epoch ms, fractional), comparable with the sim's times.
+    pub at_epoch_ms: f64,
 }
 
 impl Recorded {
@@ -349,5 +351,10 @@ async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
         headers,
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
         at: Instant::now(),
+        at_epoch_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0,
     })
 }
