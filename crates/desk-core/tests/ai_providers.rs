@@ -275,3 +275,60 @@ async fn provider_failures_send_a_polite_notice_tell_the_owner_and_leave_nothing
         "no notice when switched off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_settings_get_a_clear_error_and_change_nothing() {
+    use desk_core::ai::{AiError, QuietHours};
+    let w = World::start(Preset::Qwen).await;
+    let before = w.ai.global_settings().await.unwrap();
+
+    let mut bad = before.clone();
+    bad.provider.extra_body = "{not json".into();
+    let err = w.ai.set_global_settings(bad).await.unwrap_err();
+    assert!(
+        matches!(&err, AiError::Invalid(m) if m.contains("JSON object")),
+        "{err}"
+    );
+    let mut bad = before.clone();
+    bad.provider.base_url = "ftp://example.com".into();
+    assert!(matches!(
+        w.ai.set_global_settings(bad).await,
+        Err(AiError::Invalid(_))
+    ));
+    assert_eq!(
+        w.ai.global_settings().await.unwrap(),
+        before,
+        "nothing was saved"
+    );
+
+    let mut account = w.ai.account_settings(&w.account_id).await.unwrap();
+    let saved = account.clone();
+    account.quiet_hours = Some(QuietHours {
+        start_minute: 1500,
+        end_minute: 10,
+    });
+    assert!(matches!(
+        w.ai.set_account_settings(&w.account_id, account).await,
+        Err(AiError::Invalid(_))
+    ));
+    assert_eq!(w.ai.account_settings(&w.account_id).await.unwrap(), saved);
+    assert!(matches!(
+        w.ai.set_peer_enabled("no-such-account", ALICE, Some(true))
+            .await,
+        Err(AiError::UnknownAccount(_))
+    ));
+    assert!(matches!(
+        w.ai.account_settings("no-such-account").await,
+        Err(AiError::UnknownAccount(_))
+    ));
+
+    // A good extra body reaches the request.
+    let mut good = before;
+    good.provider.extra_body = r#"{"temperature": 0.25, "top_p": 0.9}"#.into();
+    w.ai.set_global_settings(good).await.unwrap();
+    w.say(ALICE, "with extras");
+    let request = w.stub.wait_chats(1).await.remove(0);
+    assert_eq!(request.body["temperature"], json!(0.25));
+    assert_eq!(request.body["top_p"], json!(0.9));
+    assert_eq!(request.body["enable_thinking"], json!(false));
+}

@@ -90,6 +90,18 @@ pub enum AiError {
     Invalid(String),
 }
 
+impl AiError {
+    /// A stable code for the IPC error's `code` field.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AiError::Engine(_) => "ai_engine",
+            AiError::Secret(_) => "ai_secret_store",
+            AiError::UnknownAccount(_) => "unknown_account",
+            AiError::Invalid(_) => "invalid_ai_setting",
+        }
+    }
+}
+
 impl From<crate::CoreError> for AiError {
     fn from(e: crate::CoreError) -> AiError {
         AiError::Engine(e.into())
@@ -100,6 +112,20 @@ impl From<crate::CoreError> for AiError {
 mod tests {
     use super::*;
     use crate::EngineEvent;
+
+    #[test]
+    fn errors_have_stable_codes_and_plain_messages() {
+        let e = AiError::Invalid("quiet hours are minutes 0–1439".into());
+        assert_eq!(e.code(), "invalid_ai_setting");
+        assert_eq!(
+            e.to_string(),
+            "invalid AI setting: quiet hours are minutes 0–1439"
+        );
+        assert_eq!(
+            AiError::UnknownAccount("x".into()).code(),
+            "unknown_account"
+        );
+    }
 
     #[test]
     fn ai_events_travel_inside_engine_events_with_their_own_tag() {
