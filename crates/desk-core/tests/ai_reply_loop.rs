@@ -197,6 +197,15 @@ async fn messages_arriving_during_a_run_coalesce_into_the_next_turn() {
     let chats = w.stub.chat_requests();
     assert_eq!(chats.len(), 2, "two and three made one turn");
     assert_eq!(chats[1].last_user_text(), "two\nthree");
+    // The answer to the first turn, stored after "two" arrived, is still history.
+    assert_eq!(
+        chats[1].body["messages"],
+        json!([
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "two\nthree"}
+        ])
+    );
     assert_eq!(w.wait_sent(2).await, ["first answer", "ok"]);
 }
 

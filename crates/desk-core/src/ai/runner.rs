@@ -538,7 +538,8 @@ pub(crate) async fn build_messages(
     batch: &[Inbound],
 ) -> Result<Vec<ChatMessage>, EngineError> {
     let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
-    let first_id = batch.iter().map(|i| i.row.id).min().unwrap_or(i64::MAX);
+    let batch_ids: Vec<i64> = batch.iter().map(|i| i.row.id).collect();
+    let newest = batch_ids.iter().copied().max().unwrap_or(i64::MAX);
     let filter = prompt::history_filter(ctx.account.memory_scope, account_id, peer_id);
     let (scope_key, limit) = (scope.to_owned(), ctx.global.history_messages as usize);
     let keeps_history = ctx.global.provider.keeps_history();
@@ -549,7 +550,16 @@ pub(crate) async fn build_messages(
             let rows = if keeps_history {
                 Vec::new()
             } else {
-                s.ai_history(&filter, memory.reset_after_id, first_id, limit)?
+                // Everything said in the scope except this turn's messages and inbound
+                // ones waiting for later turns; replies stored after this turn's first
+                // message (answers to the previous turn) are history too.
+                let slack = limit + batch_ids.len() + 32;
+                s.ai_history(&filter, memory.reset_after_id, i64::MAX, slack)?
+                    .into_iter()
+                    .filter(|r| !batch_ids.contains(&r.id))
+                    .filter(|r| !(r.direction == "in" && r.id > newest))
+                    .take(limit)
+                    .collect()
             };
             Ok((memory, rows))
         })
