@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use ilink::text::MarkdownFilter;
 use tokio::sync::broadcast::error::RecvError;
@@ -722,25 +723,35 @@ impl Typing {
             stop.clone(),
         );
         let task = tokio::spawn(async move {
+            let keepalive = s.timings.typing_keepalive;
             let (mut started, mut failures) = (false, 0);
+            // The poller fetches a new peer's ticket just after announcing the message:
+            // without one yet, look again in the cache soon (no network), then less often.
+            let mut no_ticket_wait = Duration::from_millis(25);
             loop {
-                match s.engine.send_typing(&a, &p, true).await {
+                let wait = match s.engine.send_typing(&a, &p, true).await {
                     Ok(true) => {
                         started = true;
                         failures = 0;
+                        keepalive
                     }
-                    Ok(false) => return started, // no ticket: no typing
+                    Ok(false) => {
+                        let wait = no_ticket_wait.min(keepalive);
+                        no_ticket_wait *= 2;
+                        wait
+                    }
                     Err(e) => {
                         failures += 1;
                         tracing::debug!(account_id = a, error = %e, "typing failed");
                         if failures >= 3 {
                             return started;
                         }
+                        keepalive
                     }
-                }
+                };
                 tokio::select! {
                     () = c.cancelled() => return started,
-                    () = tokio::time::sleep(s.timings.typing_keepalive) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         });

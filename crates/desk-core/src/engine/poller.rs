@@ -199,13 +199,6 @@ impl Poller {
                 "redelivered messages skipped"
             );
         }
-        // Typing tickets first (§6.1: before anything handles the message), so an AI
-        // reply started by the event below can show "typing" at once.
-        for new in &outcome.new {
-            let token = context_tokens.get(new.batch_index).cloned().flatten();
-            self.refresh_typing_ticket(&new.peer_id, token.as_deref())
-                .await;
-        }
         let any_new = !outcome.new.is_empty();
         for new in &outcome.new {
             let (item_kind, preview) = summaries
@@ -223,6 +216,11 @@ impl Poller {
         if any_new {
             self.sender_wake.notify_one();
             self.rt.media_wake.notify_one();
+        }
+        for new in outcome.new {
+            let token = context_tokens.get(new.batch_index).cloned().flatten();
+            self.refresh_typing_ticket(&new.peer_id, token.as_deref())
+                .await;
         }
         Ok(())
     }
