@@ -300,6 +300,23 @@ async fn owner_slash_commands_and_others_commands_are_text() {
     assert_eq!(w.wait_sent(4).await[3], "调试模式已关闭");
 
     w.say(&owner, "/ai off");
+    // The UI hears of the change: the command's SettingsChanged comes just before it
+    // is reported handled.
+    let mut previous = None;
+    loop {
+        let event = w.ai_event(|_| true).await;
+        if matches!(&event, AiEvent::CommandHandled { command, .. } if command == "/ai") {
+            break;
+        }
+        previous = Some(event);
+    }
+    assert_eq!(
+        previous,
+        Some(AiEvent::SettingsChanged {
+            account_id: Some(acc.clone()),
+            peer_id: None
+        })
+    );
     assert_eq!(w.wait_sent(5).await[4], "AI 回复已关闭");
     assert!(!w.ai.account_settings(&acc).await.unwrap().enabled);
     w.say(&owner, "a normal question");

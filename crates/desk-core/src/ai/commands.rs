@@ -79,6 +79,12 @@ pub(crate) async fn handle(shared: &Shared, ctx: &Context, inbound: &Inbound) ->
     let text = reply
         .unwrap_or_else(|e| format!("命令执行失败：{}", e.chars().take(200).collect::<String>()));
     shared.send(account_id, peer_id, &text).await;
+    if matches!(command.as_str(), "/toggle-debug" | "/ai") {
+        shared.engine.emit_ai(AiEvent::SettingsChanged {
+            account_id: Some(account_id.clone()),
+            peer_id: None,
+        });
+    }
     shared.emit_command(account_id, &command);
     true
 }

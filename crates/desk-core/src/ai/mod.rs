@@ -73,6 +73,12 @@ pub enum AiEvent {
     },
     /// The owner gave the conversation back to the AI.
     TakeoverEnded { account_id: String, peer_id: String },
+    /// AI settings changed (from the API or an owner's command): reload them.
+    /// `account_id`/`peer_id` say whose (none: the global settings).
+    SettingsChanged {
+        account_id: Option<String>,
+        peer_id: Option<String>,
+    },
     /// An owner's slash command was handled.
     CommandHandled { account_id: String, command: String },
 }

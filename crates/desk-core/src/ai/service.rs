@@ -147,6 +147,7 @@ impl AiService {
             .store()
             .call(move |s| s.set_ai_config(GLOBAL_KEY, &json))
             .await?;
+        self.changed(None, None);
         Ok(())
     }
 
@@ -223,7 +224,15 @@ impl AiService {
         if !saved {
             return Err(AiError::UnknownAccount(account_id.to_owned()));
         }
+        self.changed(Some(account_id), None);
         Ok(())
+    }
+
+    fn changed(&self, account_id: Option<&str>, peer_id: Option<&str>) {
+        self.engine().emit_ai(AiEvent::SettingsChanged {
+            account_id: account_id.map(str::to_owned),
+            peer_id: peer_id.map(str::to_owned),
+        });
     }
 
     /// The account's default switch.
@@ -283,6 +292,7 @@ impl AiService {
         if !saved {
             return Err(AiError::UnknownAccount(account_id.to_owned()));
         }
+        self.changed(Some(account_id), Some(peer_id));
         Ok(())
     }
 
