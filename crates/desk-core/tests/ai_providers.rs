@@ -58,17 +58,34 @@ async fn openclaw_gets_a_stable_session_key_per_scope_the_bearer_and_only_the_ne
         json!([{ "role": "user", "content": "second words" }])
     );
 
+    // A reset gives the scope a new session, so the gateway forgets it too; the new key
+    // is then stable again.
+    w.ai.reset_memory(&w.account_id, ALICE).await.unwrap();
+    w.say(ALICE, "after reset");
+    w.stub.wait_chats(4).await;
+    w.say(ALICE, "after reset again");
+    let after = w.stub.wait_chats(5).await;
+    assert_ne!(key(&after[3]), key(alice[0]));
+    assert_eq!(key(&after[3]), key(&after[4]));
+    let chats_before_rotation = 5;
+
     // A new key is used from the next turn on; removing it sends none.
     w.ai.set_api_key(Some(Secret::new("sk-rotated")))
         .await
         .unwrap();
     w.say(ALICE, "with the new key");
-    let chats = w.stub.wait_chats(4).await;
-    assert_eq!(chats[3].header("authorization"), Some("Bearer sk-rotated"));
+    let chats = w.stub.wait_chats(chats_before_rotation + 1).await;
+    assert_eq!(
+        chats[chats_before_rotation].header("authorization"),
+        Some("Bearer sk-rotated")
+    );
     w.ai.set_api_key(None).await.unwrap();
     w.say(ALICE, "without a key");
-    let chats = w.stub.wait_chats(5).await;
-    assert_eq!(chats[4].header("authorization"), None);
+    let chats = w.stub.wait_chats(chats_before_rotation + 2).await;
+    assert_eq!(
+        chats[chats_before_rotation + 1].header("authorization"),
+        None
+    );
     w.ai.set_api_key(Some(Secret::new("sk-openclaw-test-key")))
         .await
         .unwrap();

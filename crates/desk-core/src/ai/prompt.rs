@@ -32,9 +32,14 @@ pub fn history_filter(scope: MemoryScope, account_id: &str, peer_id: &str) -> Hi
     }
 }
 
-/// The stable session key the OpenClaw gateway keeps a scope's history under.
-pub fn session_key(scope_key: &str) -> String {
-    format!("weixin-desk:{scope_key}")
+/// The session key the OpenClaw gateway keeps a scope's history under: stable until
+/// the scope is reset (the reset point is part of it, so the gateway starts afresh).
+pub fn session_key(scope_key: &str, reset_after_id: i64) -> String {
+    if reset_after_id == 0 {
+        format!("weixin-desk:{scope_key}")
+    } else {
+        format!("weixin-desk:{scope_key}:{reset_after_id}")
+    }
 }
 
 /// Fills `{peer_name}` and `{date}` (YYYY-MM-DD) into a persona.

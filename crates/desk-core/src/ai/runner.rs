@@ -531,13 +531,13 @@ pub(crate) async fn api_key(shared: &Shared) -> Option<Secret> {
     }
 }
 
-/// The messages a turn sends.
+/// The messages a turn sends, and the scope's session key.
 pub(crate) async fn build_messages(
     engine: &Engine,
     scope: &str,
     ctx: &Context,
     batch: &[Inbound],
-) -> Result<Vec<ChatMessage>, EngineError> {
+) -> Result<(Vec<ChatMessage>, String), EngineError> {
     let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
     let batch_ids: Vec<i64> = batch.iter().map(|i| i.row.id).collect();
     let newest = batch_ids.iter().copied().max().unwrap_or(i64::MAX);
@@ -599,7 +599,7 @@ pub(crate) async fn build_messages(
             std::fs::read(full).ok()
         },
     ));
-    Ok(messages)
+    Ok((messages, prompt::session_key(scope, memory.reset_after_id)))
 }
 
 /// Streams one reply and sends it; returns (messages sent, characters dropped) or why
@@ -611,11 +611,11 @@ async fn reply(
     batch: &[Inbound],
 ) -> Result<(u32, u32), String> {
     let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
-    let messages = build_messages(&shared.engine, scope, ctx, batch)
+    let (messages, session_key) = build_messages(&shared.engine, scope, ctx, batch)
         .await
         .map_err(|e| e.to_string())?;
     let config = &ctx.global.provider;
-    let request = chat_request(config, &messages, &prompt::session_key(scope), None);
+    let request = chat_request(config, &messages, &session_key, None);
     let key = api_key(shared).await;
     let t = &shared.timings;
     let mut stream =
