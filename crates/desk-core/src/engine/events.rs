@@ -125,6 +125,8 @@ pub enum EngineEvent {
         account_id: String,
         alias: Option<String>,
     },
+    /// Something happened in the AI replies (runs, failures, takeover).
+    Ai { event: crate::ai::AiEvent },
 }
 
 /// Longest `preview` in [`EngineEvent::MessageReceived`].

@@ -1,6 +1,7 @@
 //! The engine's runtime: per-account pollers and senders, the account manager, and
 //! the typed event stream, tied together by [`Engine`].
 
+mod ai_hooks;
 mod checkpoint;
 pub mod events;
 mod lifecycle;
@@ -209,6 +210,17 @@ impl Engine {
         peer_id: &str,
         text: &str,
     ) -> Result<OutboxEntry, EngineError> {
+        self.queue_text(account_id, peer_id, text, false).await
+    }
+
+    /// [`Engine::send_text`], marked as written by the owner or by the AI.
+    pub(crate) async fn queue_text(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        text: &str,
+        ai_generated: bool,
+    ) -> Result<OutboxEntry, EngineError> {
         if text.trim().is_empty() {
             return Err(EngineError::EmptyMessage);
         }
@@ -218,7 +230,7 @@ impl Engine {
             kind: "text".to_owned(),
             text: Some(text.to_owned()),
             payload: serde_json::json!({ "text": text }),
-            ai_generated: false,
+            ai_generated,
         };
         let (id, now) = (account_id.to_owned(), self.rt.now_ms());
         let entry = self
@@ -249,6 +261,19 @@ impl Engine {
         path: &std::path::Path,
         caption: Option<&str>,
     ) -> Result<OutboxEntry, EngineError> {
+        self.queue_file(account_id, peer_id, path, caption, false)
+            .await
+    }
+
+    /// [`Engine::send_file`], marked as sent by the owner or by the AI.
+    pub(crate) async fn queue_file(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        path: &std::path::Path,
+        caption: Option<&str>,
+        ai_generated: bool,
+    ) -> Result<OutboxEntry, EngineError> {
         let root = self.rt.media_root.clone().ok_or(EngineError::NoDataDir)?;
         let (id, now) = (account_id.to_owned(), self.rt.now_ms());
         if self.rt.store.call(move |s| s.account(&id)).await?.is_none() {
@@ -272,7 +297,7 @@ impl Engine {
             kind: outbound_media::kind_name(staged.kind).to_owned(),
             text: caption.map(str::to_owned),
             payload: outbound_media::payload(&staged, caption),
-            ai_generated: false,
+            ai_generated,
         };
         let file = OutboundFile {
             file_name: staged.file_name.clone(),

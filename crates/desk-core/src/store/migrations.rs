@@ -194,6 +194,32 @@ const STEPS: &[&str] = &[
     // either direction, found by (account, peer, server message id).
     "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
         REFERENCES messages(id) ON DELETE SET NULL;",
+    // 6: AI replies: settings as JSON documents (global and per account; never API keys,
+    // which live in the secret store), per-peer overrides and takeover, and per-scope
+    // memory (the owner's summary and where a reset cut the history).
+    "CREATE TABLE ai_config (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL CHECK (json_valid(value))
+    ) STRICT;
+    CREATE TABLE ai_accounts (
+        account_id TEXT PRIMARY KEY NOT NULL
+                   REFERENCES accounts(account_id) ON DELETE CASCADE,
+        settings   TEXT NOT NULL CHECK (json_valid(settings))
+    ) STRICT;
+    CREATE TABLE ai_peers (
+        account_id        TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        peer_id           TEXT NOT NULL COLLATE NOCASE,
+        enabled           INTEGER CHECK (enabled IN (0, 1)),  -- NULL: the account's default
+        persona           TEXT,                               -- NULL: the account's persona
+        takeover_until_ms INTEGER,
+        PRIMARY KEY (account_id, peer_id)
+    ) STRICT;
+    CREATE TABLE ai_memory (
+        scope_key      TEXT PRIMARY KEY NOT NULL,
+        summary        TEXT NOT NULL DEFAULT '',
+        reset_after_id INTEGER NOT NULL DEFAULT 0,
+        updated_ms     INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

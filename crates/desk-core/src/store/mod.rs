@@ -2,6 +2,7 @@
 //! integrity check before anything else touches it.
 
 pub mod accounts;
+pub mod ai;
 pub mod conversations;
 mod dedupe;
 pub mod inbound;
