@@ -2,6 +2,7 @@
 
 mod commands;
 mod error;
+mod qr;
 mod render;
 mod secrets;
 
@@ -28,8 +29,8 @@ again on stdin with --token-stdin (used for that process only, never written
 anywhere). Tokens are never taken from the command line and never written to disk in
 plaintext.
 
-Accounts are added with `add-account` (token on stdin) until the `login` command with
-a terminal QR code exists; that comes later.";
+Accounts are added with `login` (a QR code drawn in the terminal, scanned with WeChat)
+or, for a bot whose token you already have, with `add-account` (token on stdin).";
 
 #[derive(Parser)]
 #[command(name = "weixin-desk-cli", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -64,13 +65,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Log in with a QR code drawn in the terminal; the new account is stored and
+    /// enabled.
+    Login(commands::login::LoginArgs),
     /// Add (or update) an account from a bot id and token, without a QR login. The
     /// token is read from stdin.
     AddAccount(commands::accounts::AddAccount),
     /// Run the engine for every enabled account, printing events as they happen, until
     /// Ctrl-C or SIGTERM.
     Run(commands::run::RunArgs),
-    /// Queue a text for a peer and wait for its delivery state.
+    /// Queue a text or a file for a peer and wait for its delivery state.
     Send(commands::send::SendArgs),
     /// Print a conversation, oldest first.
     Log(commands::history::LogArgs),
@@ -120,6 +124,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info { json } => info(&ctx, json),
         Command::Accounts { json } => commands::accounts::list(&ctx, json),
+        Command::Login(args) => commands::login::login(&ctx, args),
         Command::AddAccount(args) => commands::accounts::add(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Send(args) => commands::send::send(&ctx, args),

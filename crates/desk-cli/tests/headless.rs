@@ -429,7 +429,7 @@ fn refusals_are_clear() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
 
-    // Files are not faked.
+    // A file over the cap or missing is refused before anything is queued.
     let out = h
         .cli()
         .args([
@@ -439,12 +439,16 @@ fn refusals_are_clear() {
             "--to",
             PEER,
             "--file",
-            "/etc/hostname",
+            "/nonexistent/photo.png",
         ])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains("not supported yet"), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/photo.png"),
+        "{}",
+        text(&out)
+    );
 
     // No token anywhere: the account cannot start.
     let out = h
@@ -665,4 +669,193 @@ fn a_send_that_is_not_through_in_time_stays_queued_and_goes_out_next_time() {
         sent[0].contains("first") && sent[1].contains("second"),
         "{sent:?}"
     );
+}
+
+#[test]
+fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    receive_with_run(&h, &bot, &account, "send me the report");
+    let path = h.tmp.join("report 2026.csv");
+    let bytes: Vec<u8> = (0..600_000u32)
+        .flat_map(|i| format!("{i},{}\n", i % 97).into_bytes())
+        .collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let out = with_stdin(
+        h.cli().args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "--token-stdin",
+            "--file",
+            path.to_str().unwrap(),
+            "the numbers",
+        ]),
+        &bot.token,
+    );
+    assert_ok(&out);
+    let printed = text(&out);
+    assert!(printed.contains("delivered"), "{printed}");
+    assert!(printed.contains("uploading:"), "{printed}");
+    let sent = h.sim.sent_messages(&bot.bot_id).unwrap();
+    assert_eq!(sent.len(), 2, "caption then file");
+    assert_eq!(sent[0].item["text_item"]["text"], "the numbers");
+    let file = &sent[1].item["file_item"];
+    assert_eq!(file["file_name"], "report 2026.csv");
+    let param = file["media"]["encrypt_query_param"].as_str().unwrap();
+    assert_eq!(h.sim.cdn_plaintext(param).unwrap(), bytes);
+}
+
+/// Starts `login` with stdin kept open for verify codes.
+fn spawn_login(h: &Harness, args: &[&str]) -> (Guard, std::process::ChildStdin, Receiver<String>) {
+    let mut login = Guard(Some(
+        h.cli()
+            .arg("login")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let stdin = login.child().stdin.take().unwrap();
+    let stdout = lines_of(login.child().stdout.take().unwrap());
+    let _stderr = lines_of(login.child().stderr.take().unwrap());
+    (login, stdin, stdout)
+}
+
+/// The QR code drawn just before `seen`'s last line, and the URL it was drawn from.
+fn last_qr(seen: &[String]) -> (usize, String) {
+    let url_line = seen
+        .iter()
+        .rposition(|l| l.starts_with("QR code URL: "))
+        .expect("a QR code URL");
+    let drawn = seen[..url_line]
+        .iter()
+        .rev()
+        .take_while(|l| l.chars().all(|c| matches!(c, ' ' | '█' | '▀' | '▄')))
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let url = seen[url_line]["QR code URL: ".len()..].to_owned();
+    (drawn, url)
+}
+
+#[test]
+fn login_draws_the_qr_code_refreshes_it_and_takes_the_verify_code_from_stdin() {
+    let h = Harness::new();
+    let (mut login, mut stdin, stdout) = spawn_login(&h, &["--alias", "Desk"]);
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+    let first = h.sim.latest_qrcode().unwrap();
+    let (drawn, url) = last_qr(&seen);
+    assert!(drawn > 10, "a QR code is drawn:\n{}", seen.join("\n"));
+    assert!(url.contains(&first), "{url} names {first}");
+
+    // The code expires: a second one is drawn, counted against the limit of three.
+    h.sim.expire_qr(&first).unwrap();
+    wait_line(&stdout, &mut seen, |l| l == "the QR code expired");
+    wait_line(&stdout, &mut seen, |l| l == "new QR code (2/3)");
+    wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+    let second = h.sim.latest_qrcode().unwrap();
+    assert_ne!(first, second);
+    assert!(last_qr(&seen).1.contains(&second));
+
+    h.sim.scan_qr(&second).unwrap();
+    wait_line(&stdout, &mut seen, |l| l.starts_with("scanned"));
+    h.sim.ask_verify_code(&second, "42").unwrap();
+    wait_line(&stdout, &mut seen, |l| {
+        l.contains("verify code: type it here")
+    });
+    stdin.write_all(b"41\n").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("wrong verify code"));
+    stdin.write_all(b" 42 \n").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("scanned"));
+    let bot = h.sim.confirm_qr(&second, None).unwrap().unwrap();
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    wait_line(&stdout, &mut seen, |l| {
+        l.starts_with(&format!("logged in: account {account}"))
+    });
+    assert!(login.wait_exit().success(), "{}", seen.join("\n"));
+    assert!(
+        !seen.iter().any(|l| l.contains(&bot.token)),
+        "the token is never printed"
+    );
+
+    let out = assert_ok(&h.cli().args(["accounts", "--json"]).output().unwrap())
+        .stdout
+        .clone();
+    let accounts: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let stored = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == account.as_str())
+        .expect("the new account is listed")
+        .clone();
+    assert_eq!(stored["alias"], "Desk");
+    assert_eq!(stored["bot_id"], bot.bot_id.as_str());
+}
+
+#[test]
+fn login_that_runs_out_of_qr_codes_fails_with_the_reason() {
+    let h = Harness::new();
+    let (mut login, _stdin, stdout) = spawn_login(&h, &[]);
+    let mut seen = Vec::new();
+    for n in 0..3 {
+        wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+        let qr = h.sim.latest_qrcode().unwrap();
+        h.sim.expire_qr(&qr).unwrap();
+        wait_line(&stdout, &mut seen, |l| l == "the QR code expired");
+        if n < 2 {
+            let next = format!("new QR code ({}/3)", n + 2);
+            wait_line(&stdout, &mut seen, |l| l == next);
+        }
+    }
+    wait_line(&stdout, &mut seen, |l| l.starts_with("failed: "));
+    assert_eq!(login.wait_exit().code(), Some(3), "{}", seen.join("\n"));
+}
+
+#[test]
+fn send_queue_next_to_a_running_run_is_picked_up_by_it() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    let (mut run, stdout, _stderr) = spawn_run(
+        &h,
+        &bot.token,
+        &["run", "--account", &account, "--token-stdin"],
+    );
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, PEER, "hello").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("hello"));
+    // A plain send is refused next to `run`; --queue only writes the outbox.
+    let out = h
+        .cli()
+        .args(["send", "--account", &account, "--to", PEER, "refused"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = h
+        .cli()
+        .args([
+            "send",
+            "--queue",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "from the queue",
+        ])
+        .output()
+        .unwrap();
+    assert!(text(assert_ok(&out)).contains("queued as outbox #"));
+    wait_line(&stdout, &mut seen, |l| l.contains("delivered"));
+    let sent: Vec<_> = h.sim.sent_messages(&bot.bot_id).unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].item["text_item"]["text"], "from the queue");
+    let pid = run.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(run.wait_exit().success());
 }

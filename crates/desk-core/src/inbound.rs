@@ -2,7 +2,7 @@
 //! body text (§5.3), the one media item worth downloading (§7.4) and its quote (§5.6).
 //! Pure functions; storing happens in `store::inbound`.
 
-use ilink::models::{CdnMedia, ItemType, MessageItem, WeixinMessage};
+use ilink::models::{CdnMedia, ItemType, MessageItem, PartialText, WeixinMessage};
 
 /// The row a new inbound message is stored as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct InboundRecord {
     pub media: Option<MediaRef>,
     pub quote_server_id: Option<String>,
     pub quote_text: Option<String>,
+    /// The quoted part, when the quote selects part of a message (§5.6 item 4).
+    pub quote_partial: Option<PartialText>,
     pub context_token: Option<String>,
     /// The wire message as JSON, without its context token (stored in its own table).
     pub raw_json: String,
@@ -48,6 +50,10 @@ impl InboundRecord {
             .or_else(|| items.first().map(|i| item_kind_name(i.item_type)))
             .unwrap_or("none");
         let (quote_server_id, quote_text) = quote(items);
+        let quote_partial = items
+            .iter()
+            .find_map(|i| i.ref_msg.as_deref())
+            .and_then(|r| r.partial_text.clone());
         let mut raw = message.clone();
         raw.context_token = None;
         InboundRecord {
@@ -62,6 +68,7 @@ impl InboundRecord {
             media: media.map(|(_, m)| m),
             quote_server_id,
             quote_text,
+            quote_partial,
             context_token: non_empty(message.context_token.as_deref()),
             // Serialising our own model cannot fail; an empty string would only lose the
             // copy kept for reprocessing.

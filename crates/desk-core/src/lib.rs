@@ -1,6 +1,7 @@
 //! The Weixin Desk engine. It owns everything stateful (store, accounts, pipelines) and
 //! knows nothing of Tauri, so the desktop shell and the headless CLI drive the same code.
 
+pub mod ai;
 pub mod engine;
 pub mod error;
 pub mod inbound;

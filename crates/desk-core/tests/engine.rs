@@ -471,6 +471,69 @@ async fn long_text_goes_out_in_order_as_pieces() {
     engine.shutdown().await;
 }
 
+/// A split text whose second piece reached the server but whose answer was lost, then
+/// the engine stopped: the next engine on the same database sends neither the first
+/// piece again nor a second copy of the unconfirmed one under a new id; it repeats that
+/// piece with its recorded client_id and goes on with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_pieces_resumes_at_the_next_piece() {
+    let sim = sim_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let secrets = Arc::new(MemoryStore::new());
+    let store = Store::open(&path).unwrap();
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let long = ["a", "b", "c"].map(|c| c.repeat(1500)).join("\n\n");
+    let expected = ilink::text::split_text(&long, ilink::text::DEFAULT_SPLIT_LIMIT);
+    assert_eq!(expected.len(), 3);
+    // No retry within this run: the failed piece waits for the restart.
+    let no_retry = config_with(|t| t.send_retry = Duration::from_secs(3600));
+    let entry = {
+        let engine = Engine::new(store, secrets.clone(), no_retry);
+        let mut rx = engine.subscribe();
+        engine.accounts().start(&a.account_id).await.unwrap();
+        sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+        next_event(&mut rx, received(&a.account_id)).await;
+        // Piece 1 is served normally, piece 2 is accepted but its answer is cut.
+        sim.inject_fault("sendmessage", Fault::Delay { ms: 0 });
+        sim.inject_fault("sendmessage", Fault::TruncatedJson);
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", &long)
+            .await
+            .unwrap();
+        // Back in the queue with the error, waiting for a retry.
+        next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::DeliveryUpdated { outbox_id, state: OutboxState::Queued,
+                error: Some(_), .. } if *outbox_id == entry.id)
+        })
+        .await;
+        engine.shutdown().await;
+        entry
+    };
+    let before = sim.sent_messages(&a.bot_id).unwrap();
+    assert_eq!(before.len(), 2, "piece 1 and the unconfirmed piece 2");
+    let pieces = Store::open(&path).unwrap().outbox_pieces(entry.id).unwrap();
+    assert_eq!(pieces.len(), 2);
+    assert!(pieces[0].sent && !pieces[1].sent);
+    assert_eq!(pieces[1].client_id, before[1].client_id.clone().unwrap());
+
+    let engine = Engine::new(Store::open(&path).unwrap(), secrets, config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start_enabled().await.unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    let sent = sim.sent_messages(&a.bot_id).unwrap();
+    let texts = sent_texts(&sim, &a.bot_id);
+    // Piece 2 twice (the server had it; its answer was lost), under one client_id.
+    assert_eq!(
+        texts,
+        [&expected[0], &expected[1], &expected[1], &expected[2]].map(String::clone)
+    );
+    assert_eq!(sent[1].client_id, sent[2].client_id);
+    let ids: std::collections::HashSet<_> = sent.iter().map(|m| m.client_id.clone()).collect();
+    assert_eq!(ids.len(), 3, "one client_id per piece");
+    engine.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_window_waits_and_flushes_once_when_the_peer_writes() {
     let sim = sim_with(|_| {}).await;
@@ -835,5 +898,193 @@ async fn a_cancelled_waiting_message_is_not_sent_when_the_peer_writes() {
         .unwrap();
     next_event(&mut rx, delivery(later.id, OutboxState::Delivered)).await;
     assert_eq!(sent_texts(&sim, &a.bot_id), ["this one"]);
+    engine.shutdown().await;
+}
+
+/// The row stored for the sim message `message_id`.
+async fn row_for(engine: &Engine, account: &str, peer: &str, message_id: u64) -> StoredMessage {
+    let id = message_id.to_string();
+    conversation(engine, account, peer)
+        .await
+        .into_iter()
+        .find(|m| m.server_message_id.as_deref() == Some(id.as_str()))
+        .expect("the message is stored")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_are_resolved_against_the_stored_log() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let peer = "alice@im.wechat";
+    let original = sim
+        .inject_text(&a.bot_id, peer, "lunch at noon, then the review at three")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let original_row = row_for(&engine, &a.account_id, peer, original).await;
+    // The bot's own delivered message carries the server's id and can be quoted too.
+    let reply = engine
+        .send_text(&a.account_id, peer, "noted")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(reply.id, OutboxState::Delivered)).await;
+    let reply_server_id = sim.sent_messages(&a.bot_id).unwrap()[0].message_id;
+
+    let quote = |svr_id: String, partial: Option<serde_json::Value>, text: &str| {
+        let mut reference = serde_json::json!({ "svr_id": svr_id });
+        if let Some(p) = partial {
+            reference["partial_text"] = p;
+        }
+        vec![serde_json::json!({
+            "type": 1, "text_item": { "text": text }, "ref_msg": reference
+        })]
+    };
+    let whole = sim
+        .inject_items(&a.bot_id, peer, quote(original.to_string(), None, "ok"))
+        .unwrap();
+    let part = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            quote(
+                original.to_string(),
+                Some(serde_json::json!({"start": "the review", "end": "three"})),
+                "which room?",
+            ),
+        )
+        .unwrap();
+    let own = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            quote(reply_server_id.to_string(), None, "👍"),
+        )
+        .unwrap();
+    let missing = sim
+        .inject_items(&a.bot_id, peer, quote("123456789".into(), None, "?"))
+        .unwrap();
+    for _ in 0..4 {
+        next_event(&mut rx, received(&a.account_id)).await;
+    }
+
+    let whole = row_for(&engine, &a.account_id, peer, whole).await;
+    assert_eq!(whole.quote_message_id, Some(original_row.id));
+    assert_eq!(
+        whole.quote_text.as_deref(),
+        Some("lunch at noon, then the review at three")
+    );
+    let part = row_for(&engine, &a.account_id, peer, part).await;
+    assert_eq!(part.quote_message_id, Some(original_row.id));
+    assert_eq!(part.quote_text.as_deref(), Some("the review at three"));
+    let own = row_for(&engine, &a.account_id, peer, own).await;
+    assert_eq!(own.quote_message_id, reply.message_row_id);
+    assert_eq!(own.quote_text.as_deref(), Some("noted"));
+    let missing = row_for(&engine, &a.account_id, peer, missing).await;
+    assert_eq!(missing.quote_server_id.as_deref(), Some("123456789"));
+    assert_eq!((missing.quote_message_id, missing.quote_text), (None, None));
+    engine.shutdown().await;
+}
+
+/// A burst past the server's send rate limit gets ret -2 with a valid token: the sender
+/// backs off and tries the same token again, so every message goes out, in order, once,
+/// without the peer writing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_burst_backs_off_and_goes_out_in_order() {
+    let sim = sim_with(|k| {
+        k.send_rate_limit = Some(ilink_sim::SendRateLimit {
+            max: 2,
+            window_ms: 300,
+        })
+    })
+    .await;
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.send_retry = Duration::from_millis(100);
+        t.send_retry_max = Duration::from_millis(400);
+        t.send_max_attempts = 6;
+    })
+    .await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "tell me five things")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", &format!("thing {n}"))
+            .await
+            .unwrap();
+        ids.push(entry.id);
+    }
+    // The third meets the limit and waits, with the server's reason; all go out.
+    let mut delivered = std::collections::HashSet::new();
+    let mut waited = None;
+    while delivered.len() < ids.len() {
+        let e = next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::DeliveryUpdated { .. })
+        })
+        .await;
+        let EngineEvent::DeliveryUpdated {
+            outbox_id,
+            state,
+            error,
+            ..
+        } = e
+        else {
+            unreachable!()
+        };
+        match state {
+            OutboxState::Delivered => {
+                delivered.insert(outbox_id);
+            }
+            OutboxState::WaitingForWindow if waited.is_none() => {
+                waited = Some((outbox_id, error.unwrap_or_default()))
+            }
+            _ => {}
+        }
+    }
+    let (first_waiting, reason) = waited.expect("the limit was hit");
+    assert_eq!(first_waiting, ids[2]);
+    assert!(reason.contains("-2"), "{reason}");
+    assert_eq!(
+        sent_texts(&sim, &a.bot_id),
+        ["thing 1", "thing 2", "thing 3", "thing 4", "thing 5"]
+    );
+    engine.shutdown().await;
+}
+
+/// The ret -2 tries while the window was closed do not use up the retries of a later
+/// server error: once the peer writes again, a 500 is retried, not fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_window_gets_a_fresh_set_of_attempts() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    sim.expire_context(&a.bot_id, "alice@im.wechat").unwrap();
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "after the window")
+        .await
+        .unwrap();
+    // Every ret -2 try of this token (send_max_attempts = 3) is used up.
+    let id = entry.id;
+    eventually("three refused tries", || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.endpoint.contains("sendmessage"))
+            .count()
+            >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = engine
+        .store()
+        .call(move |s| s.outbox_entry(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, OutboxState::WaitingForWindow);
+    assert!(stored.attempts >= 3);
+
+    sim.inject_fault("sendmessage", Fault::Status { status: 500 });
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "back again")
+        .unwrap();
+    next_event(&mut rx, delivery(entry.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["after the window"]);
     engine.shutdown().await;
 }

@@ -436,3 +436,91 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The kinds the first test does not cover: a video (saved, decrypted), a voice with the
+/// server's transcript (its text stored), a tool-call item and a text quoting media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
+    let sim = sim().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::at(tmp.path()).unwrap();
+    let store = Store::open(&data.database()).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let bot = add_bot(&sim, &store, &secrets);
+    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&bot.account_id).await.unwrap();
+
+    // An MP4 header (ftyp box) and some payload.
+    let mut video = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    video.extend((0..40_000u32).map(|i| (i % 239) as u8));
+    sim.inject_media(
+        &bot.bot_id,
+        &bot.user_id,
+        media(MediaKind::Video, &video, KeyForm::HexBase64),
+    )
+    .unwrap();
+    sim.inject_media(
+        &bot.bot_id,
+        &bot.user_id,
+        InboundMedia::silk_voice(Some("see you at five".into())),
+    )
+    .unwrap();
+    sim.inject_items(
+        &bot.bot_id,
+        &bot.user_id,
+        vec![serde_json::json!({"type": 11, "tool_call_start_item": {"tool_name": "search"}})],
+    )
+    .unwrap();
+    sim.inject_items(
+        &bot.bot_id,
+        &bot.user_id,
+        vec![
+            serde_json::json!({"type": 1, "text_item": {"text": "this one"},
+            "ref_msg": {"title": "", "message_item": {"type": 2}}}),
+        ],
+    )
+    .unwrap();
+
+    let mut rows = Vec::new();
+    let mut video_path = None;
+    while rows.len() < 4 || video_path.is_none() {
+        match next_event(&mut rx, |e| {
+            matches!(
+                e,
+                EngineEvent::MessageReceived { .. }
+                    | EngineEvent::MediaReady { .. }
+                    | EngineEvent::MediaFailed { .. }
+            )
+        })
+        .await
+        {
+            EngineEvent::MessageReceived {
+                message_row_id,
+                item_kind,
+                ..
+            } => rows.push((message_row_id, item_kind)),
+            EngineEvent::MediaReady { kind, path, .. } if kind == "video" => {
+                video_path = Some(path)
+            }
+            EngineEvent::MediaReady { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let kinds: Vec<&str> = rows.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds, ["video", "voice", "tool_call_start", "text"]);
+    assert_eq!(std::fs::read(video_path.unwrap()).unwrap(), video);
+    let account = bot.account_id.clone();
+    let peer = bot.user_id.clone();
+    let stored = engine
+        .store()
+        .call(move |s| s.conversation_page(&account, &peer, None, 10))
+        .await
+        .unwrap()
+        .messages;
+    let by_id = |id: i64| stored.iter().find(|m| m.id == id).unwrap();
+    assert_eq!(by_id(rows[1].0).text.as_deref(), Some("see you at five"));
+    assert_eq!(by_id(rows[3].0).text.as_deref(), Some("this one"));
+    assert_eq!(by_id(rows[3].0).quote_text.as_deref(), Some("[图片]"));
+    engine.shutdown().await;
+}

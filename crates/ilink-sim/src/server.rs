@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -161,6 +162,21 @@ impl Sim {
     /// What sendmessage accepted for this bot, oldest first.
     pub fn sent_messages(&self, bot: &str) -> Result<Vec<SentMessage>, SimError> {
         lock(&self.shared).bot(bot).map(|b| b.sent.clone())
+    }
+
+    /// When a poll first handed out each of `bot`'s messages: message_id → epoch ms
+    /// (fractional). Messages not handed out yet are missing. For latency benchmarks.
+    pub fn handed_out(&self, bot: &str) -> Result<HashMap<u64, f64>, SimError> {
+        lock(&self.shared).bot(bot).map(|b| {
+            let mut times = HashMap::new();
+            for queued in &b.queue {
+                let id = queued.msg["message_id"].as_u64();
+                if let (Some(id), Some(at)) = (id, queued.first_handed_out_ms) {
+                    times.entry(id).or_insert(at);
+                }
+            }
+            times
+        })
     }
 
     /// The latest context_token issued for (bot, peer), if any.

@@ -136,6 +136,8 @@ pub(crate) struct Queued {
     pub replayed: bool,
     /// When a poll last returned it.
     pub delivered_at: Option<Instant>,
+    /// When a poll first returned it (epoch ms), for latency measurements.
+    pub first_handed_out_ms: Option<f64>,
 }
 
 pub(crate) struct Bot {
@@ -386,6 +388,7 @@ impl State {
             msg,
             replayed: false,
             delivered_at: None,
+            first_handed_out_ms: None,
         });
         bot.notify.notify_waiters();
         Ok(message_id)
@@ -403,6 +406,7 @@ impl State {
             msg,
             replayed: true,
             delivered_at: None,
+            first_handed_out_ms: None,
         });
         bot.notify.notify_waiters();
     }

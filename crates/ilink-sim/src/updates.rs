@@ -136,6 +136,7 @@ pub(crate) async fn getupdates(
                     redelivered += 1;
                 }
                 queued.delivered_at = Some(now);
+                queued.first_handed_out_ms.get_or_insert_with(epoch_ms);
                 msgs.push(queued.msg.clone());
                 if !queued.replayed {
                     queued.replayed = true;
@@ -202,6 +203,12 @@ fn schedule_replay(shared: &Shared, bot_id: &str, msg: Value, delay_ms: u64) {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         lock(&shared).replay(&bot_id, msg);
     });
+}
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
 
 #[cfg(test)]

@@ -288,3 +288,25 @@ async fn polls_in_flight_counts_held_polls_and_forgets_abandoned_ones() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn the_first_hand_out_time_is_recorded_once_per_message() {
+    let sim = sim_with(|_| {}).await;
+    let bot = sim.create_bot();
+    let id = sim.inject_text(&bot.bot_id, &bot.user_id, "timed").unwrap();
+    assert!(sim.handed_out(&bot.bot_id).unwrap().is_empty());
+
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1_000.0;
+    assert_eq!(ids(&poll(&sim, &bot.token, "").await.json()), [id]);
+    let first = sim.handed_out(&bot.bot_id).unwrap()[&id];
+    assert!(first >= before, "{first} < {before}");
+
+    // Not acknowledged, so handed out again: the first time stays.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(ids(&poll(&sim, &bot.token, "").await.json()), [id]);
+    assert_eq!(sim.handed_out(&bot.bot_id).unwrap()[&id], first);
+}

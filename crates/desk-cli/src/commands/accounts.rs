@@ -40,8 +40,8 @@ pub fn list(ctx: &Context, json: bool) -> Result<(), CliError> {
 
 #[derive(Args)]
 #[command(after_help = "\
-For servers and tests, until the `login` command with a terminal QR code exists (it \
-comes later). The token goes to the secret store chosen with --secrets: the OS \
+For a bot whose token you already have (servers, tests); otherwise use `login`. The \
+token goes to the secret store chosen with --secrets: the OS \
 keyring, or with --secrets memory nowhere lasting (give it to `run`/`send` again with \
 --token-stdin). Example:
 
@@ -64,7 +64,7 @@ pub struct AddAccount {
     /// The WeChat user bound to the bot (`ilink_user_id`).
     #[arg(long)]
     user_id: Option<String>,
-    /// The CDN base for media, if not the default.
+    /// The CDN base for media, if not the default (with --sim: the emulator's, URL/c2c).
     #[arg(long, value_name = "URL")]
     cdn_url: Option<String>,
     /// Sent as `SKRouteTag`, if the account needs one.
@@ -104,7 +104,12 @@ pub fn add(ctx: &Context, args: AddAccount) -> Result<(), CliError> {
             base_url,
             alias: args.alias,
             user_id: args.user_id,
-            cdn_url: args.cdn_url,
+            // The emulator serves its CDN under `<base>c2c`.
+            cdn_url: args.cdn_url.or_else(|| {
+                ctx.sim
+                    .as_ref()
+                    .map(|sim| format!("{}/c2c", sim.trim_end_matches('/')))
+            }),
             route_tag: args.route_tag,
         },
         now_ms(),

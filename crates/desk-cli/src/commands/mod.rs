@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod history;
+pub mod login;
 pub mod run;
 pub mod send;
 

@@ -23,7 +23,8 @@ never printed. Diagnostics go to stderr (RUST_LOG sets their level).
 
 Ctrl-C or SIGTERM stops every account cleanly (notifystop) and exits 0; a second one \
 leaves at once. Exits 1 if no account could start. Holds a lock on the data directory, \
-so a `send` next to it is refused.")]
+so a `send` next to it is refused; `send --queue` is not: what it queues is picked up \
+within a second.")]
 pub struct RunArgs {
     /// Run only this account (repeatable); a named account runs even if disabled.
     #[arg(long = "account", value_name = "ID")]
@@ -96,9 +97,20 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             return Err(CliError::NoAccountRunning);
         }
         eprintln!("running {running} account(s); Ctrl-C or SIGTERM stops");
+        // `send --queue` writes to the database from another process: look for that
+        // once a second (a cheap pragma) and hand it to the senders.
+        let mut outbox_check = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut seen_version = None;
         let why = loop {
             tokio::select! {
                 why = signals.next() => break why,
+                _ = outbox_check.tick() => {
+                    let version = engine.store().call(|s| s.data_version()).await.ok();
+                    if seen_version.is_some() && version != seen_version {
+                        engine.wake_senders();
+                    }
+                    seen_version = version;
+                }
                 event = events.recv() => match event {
                     Ok(event) => print_event(&event, args.json),
                     Err(RecvError::Lagged(n)) => {

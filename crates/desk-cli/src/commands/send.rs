@@ -1,4 +1,5 @@
-//! `send`: queue a text through the engine and wait, bounded, for its delivery state.
+//! `send`: queue a text or a file through the engine and wait, bounded, for its delivery
+//! state.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ pub const EXIT_NOT_YET: u8 = 4;
 
 #[derive(Args)]
 #[command(after_help = "\
+With --queue it is only queued (exit 0 once persisted) for a running `run`, the app, \
+or the next `run`.
+
 Exit status: 0 when delivered, or when it waits for the peer's reply window (it stays in \
 the outbox and goes out when the peer writes again while `run` or the app runs); 3 when \
 it failed; 4 when --wait ran out first (still queued: it is retried the next time the \
@@ -31,7 +35,12 @@ account runs); 1 on any other error.
 
 The account polls while `send` runs, as in `run`. A `send` next to a running `run` on \
 the same data directory is refused (they share a lock file); the desktop app is not \
-detected, so do not send for an account the app is polling at the same time.")]
+detected, so do not send for an account the app is polling at the same time.
+
+Examples:
+  weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat 'see you at 3'
+  weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat --file ./photo.jpg 'the view'
+  echo 'from a pipe' | weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat")]
 pub struct SendArgs {
     /// The sending account (its id, or its bot id).
     #[arg(long, value_name = "ID")]
@@ -39,11 +48,18 @@ pub struct SendArgs {
     /// The peer's WeChat user id (as on the wire, e.g. `…@im.wechat`).
     #[arg(long, value_name = "PEER")]
     to: String,
-    /// The text; read from stdin when left out (unless --token-stdin takes stdin).
+    /// The text; read from stdin when left out (unless --token-stdin takes stdin or
+    /// --file is given). With --file: an optional caption, sent just before the file.
     text: Option<String>,
-    /// Send a file instead of text: not supported yet.
-    #[arg(long, value_name = "PATH", conflicts_with = "text")]
+    /// Send this file: a picture or video (by its content) goes as one, anything else as
+    /// a file under its sanitised name. Copied into the data directory first; at most
+    /// 100 MiB.
+    #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
+    /// Only queue it, for a `run` (or the app) that is running or starts later:
+    /// persisted in the outbox and not waited for. Needs no token and no lock.
+    #[arg(long, conflicts_with_all = ["wait", "token_stdin"])]
+    queue: bool,
     /// How long to wait for the delivery state, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     wait: u64,
@@ -60,11 +76,10 @@ enum Outcome {
 
 pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     if let Some(path) = &args.file {
-        return Err(CliError::Usage(format!(
-            "cannot send {}: sending files is not supported yet (the engine has no media \
-             send API); only text can be sent",
-            path.display()
-        )));
+        // Checked again (size, kind) when it is staged; this says it before anything
+        // else is asked for.
+        std::fs::metadata(path)
+            .map_err(|e| CliError::io(format!("cannot send {}", path.display()), e))?;
     }
     let store = ctx.store()?;
     let account = super::resolve_account(&store, &args.account)?;
@@ -73,6 +88,10 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     let (text, token) = match (args.text, args.token_stdin) {
         (Some(text), true) => (text, Some(secrets::read_token_from_stdin()?)),
         (Some(text), false) => (text, None),
+        (None, true) if args.file.is_some() => {
+            (String::new(), Some(secrets::read_token_from_stdin()?))
+        }
+        (None, false) if args.file.is_some() => (String::new(), None),
         (None, true) => {
             return Err(CliError::Usage(
                 "give the text as an argument: stdin carries the token".into(),
@@ -88,6 +107,15 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
             (text, None)
         }
     };
+    if args.queue {
+        return queue_only(
+            ctx,
+            &account.account_id,
+            &args.to,
+            args.file.as_deref(),
+            &text,
+        );
+    }
     let opened = secrets::open(ctx.secrets)?;
     let secret_store: Arc<dyn SecretStore> = match token {
         Some(token) => Arc::new(WithGivenToken::new(
@@ -107,7 +135,14 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
         let engine = Engine::open(&ctx.data_dir, secret_store, ctx.engine_config())?;
         let mut events = engine.subscribe();
         engine.accounts().start(&id).await?;
-        let entry = match engine.send_text(&id, &args.to, &text).await {
+        let queued = match &args.file {
+            Some(path) => {
+                let caption = Some(text.as_str()).filter(|t| !t.trim().is_empty());
+                engine.send_file(&id, &args.to, path, caption).await
+            }
+            None => engine.send_text(&id, &args.to, &text).await,
+        };
+        let entry = match queued {
             Ok(entry) => entry,
             Err(e) => {
                 engine.shutdown().await;
@@ -126,13 +161,68 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     })
 }
 
-/// Waits for the outbox entry's next delivered, waiting or failed state; prints retries.
+/// `send --queue`: an engine that neither polls nor downloads writes the outbox row (and
+/// stages the file) and exits; whoever runs the account sends it.
+fn queue_only(
+    ctx: &Context,
+    account_id: &str,
+    to: &str,
+    file: Option<&std::path::Path>,
+    text: &str,
+) -> Result<(), CliError> {
+    let store = ctx.store()?;
+    let secrets: Arc<dyn SecretStore> = Arc::new(desk_core::secrets::MemoryStore::new());
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let no_downloads = desk_core::engine::MediaOptions {
+            concurrency: 0,
+            ..Default::default()
+        };
+        let engine = Engine::new_in_with_media(
+            store,
+            &ctx.data_dir,
+            secrets,
+            ctx.engine_config(),
+            no_downloads,
+        );
+        let entry = match file {
+            Some(path) => {
+                let caption = Some(text).filter(|t| !t.trim().is_empty());
+                engine.send_file(account_id, to, path, caption).await?
+            }
+            None => engine.send_text(account_id, to, text).await?,
+        };
+        println!("queued as outbox #{}", entry.id);
+        Ok(())
+    })
+}
+
+/// Waits for the outbox entry's next delivered, waiting or failed state; prints retries
+/// and, for a file, the upload's progress in quarters.
 async fn final_state(
     events: &mut tokio::sync::broadcast::Receiver<EngineEvent>,
     outbox: i64,
 ) -> Outcome {
+    let (mut shown_quarter, mut last_sent) = (0, 0);
     loop {
         match events.recv().await {
+            Ok(EngineEvent::UploadProgress {
+                outbox_id,
+                sent,
+                total,
+                ..
+            }) if outbox_id == outbox && total > 0 => {
+                if sent < last_sent {
+                    // A retried upload starts over.
+                    shown_quarter = 0;
+                }
+                last_sent = sent;
+                let quarter = sent.saturating_mul(4) / total;
+                if quarter > shown_quarter {
+                    shown_quarter = quarter;
+                    eprintln!("uploading: {sent} of {total} bytes");
+                }
+            }
             Ok(EngineEvent::DeliveryUpdated {
                 outbox_id,
                 state,

@@ -80,6 +80,15 @@ pub enum EngineEvent {
         /// Why it waits or failed, if it does.
         error: Option<String>,
     },
+    /// A file being sent is uploading: `sent` of `total` (encrypted) bytes have gone to
+    /// the CDN. Starts over from zero when an upload is retried.
+    UploadProgress {
+        outbox_id: i64,
+        account_id: String,
+        peer_id: String,
+        sent: u64,
+        total: u64,
+    },
     /// A QR login moved on ([`crate::Engine::start_login`]). Carries no token.
     LoginProgress { login_id: String, state: LoginState },
     /// A login by the same WeChat user replaced this account (ILINK.md §3.3 step 4): it
@@ -116,6 +125,8 @@ pub enum EngineEvent {
         account_id: String,
         alias: Option<String>,
     },
+    /// Something happened in the AI replies (runs, failures, takeover).
+    Ai { event: crate::ai::AiEvent },
 }
 
 /// Longest `preview` in [`EngineEvent::MessageReceived`].

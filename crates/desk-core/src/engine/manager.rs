@@ -23,6 +23,8 @@ struct Running {
     cancel: CancellationToken,
     sender_wake: Arc<Notify>,
     typing: Arc<Mutex<TypingTickets>>,
+    /// For calls beside the poller and sender (typing indicators).
+    client: Arc<Client>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -97,7 +99,7 @@ impl AccountManager {
         let sender = Sender::new(
             Arc::clone(&self.rt),
             account_id.to_owned(),
-            client,
+            Arc::clone(&client),
             cancel.clone(),
             Arc::clone(&sender_wake),
         );
@@ -117,6 +119,7 @@ impl AccountManager {
                 cancel,
                 sender_wake,
                 typing,
+                client,
                 tasks,
             },
         );
@@ -197,6 +200,19 @@ impl AccountManager {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         cache.ticket(peer_id).map(str::to_owned)
+    }
+
+    pub(crate) fn wake_all_senders(&self) {
+        for running in self.running().values() {
+            running.sender_wake.notify_one();
+        }
+    }
+
+    /// The client of a running account.
+    pub(crate) fn client(&self, account_id: &str) -> Option<Arc<Client>> {
+        self.running()
+            .get(account_id)
+            .map(|r| Arc::clone(&r.client))
     }
 
     /// Tells an account's sender to look at its outbox again.

@@ -25,7 +25,7 @@ use crate::DataDir;
 /// How inbound media is fetched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaOptions {
-    /// Downloads at once, over all accounts.
+    /// Downloads at once, over all accounts; 0 runs no downloads at all.
     pub concurrency: usize,
     /// Attempts before a download that keeps failing (network, 5xx) is given up.
     pub max_attempts: u32,

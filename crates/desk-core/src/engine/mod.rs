@@ -1,11 +1,14 @@
 //! The engine's runtime: per-account pollers and senders, the account manager, and
 //! the typed event stream, tied together by [`Engine`].
 
+mod ai_hooks;
+mod checkpoint;
 pub mod events;
 mod lifecycle;
 pub mod login;
 mod manager;
 pub mod media;
+mod outbound_media;
 mod poller;
 mod sender;
 mod shared;
@@ -21,6 +24,7 @@ pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
 pub use login::{LoginHandle, LoginOptions, LoginState};
 pub use manager::AccountManager;
 pub use media::MediaOptions;
+pub use outbound_media::DEFAULT_MAX_UPLOAD_BYTES;
 pub use sender::NO_CONTEXT_TOKEN;
 
 /// The error shown on an outbound message the user cancelled.
@@ -29,7 +33,7 @@ pub use shared::SharedStore;
 pub use timing::{Clock, SystemClock, Timings};
 
 use crate::secrets::{SecretError, SecretStore};
-use crate::store::{OutboundDraft, OutboxEntry, OutboxState};
+use crate::store::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
 use crate::{CoreError, DataDir, Store};
 
 /// How the engine's operations fail.
@@ -47,6 +51,14 @@ pub enum EngineError {
     MissingToken(String),
     #[error("cannot send an empty message")]
     EmptyMessage,
+    #[error("cannot send {path}: {reason}")]
+    FileUnreadable { path: String, reason: String },
+    #[error("cannot send {0}: the file is empty")]
+    EmptyFile(String),
+    #[error("the file is too large to send: {size} bytes, the limit is {limit} bytes")]
+    FileTooLarge { size: u64, limit: u64 },
+    #[error("sending files needs an engine with a data directory")]
+    NoDataDir,
     #[error("an engine task ended unexpectedly")]
     TaskFailed,
 }
@@ -59,6 +71,8 @@ pub struct EngineConfig {
     pub client: ClientConfig,
     pub timings: Timings,
     pub clock: Arc<dyn Clock>,
+    /// Largest file [`Engine::send_file`] accepts (default 100 MiB).
+    pub max_upload_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +81,7 @@ impl Default for EngineConfig {
             client: ClientConfig::default(),
             timings: Timings::default(),
             clock: Arc::new(SystemClock),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -79,6 +94,7 @@ pub struct Engine {
     accounts: Arc<AccountManager>,
     logins: Arc<login::Logins>,
     media: Option<media::MediaControl>,
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl Engine {
@@ -132,8 +148,24 @@ impl Engine {
         config: EngineConfig,
     ) -> Engine {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        // A file database gets its WAL checkpoints off the commit path.
+        let checkpoint_path = store.path().map(std::path::Path::to_owned).filter(|_| {
+            match store.leave_checkpoints_to_others() {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoints stay in the commits");
+                    false
+                }
+            }
+        });
+        let shared_store = SharedStore::new(store);
+        let checkpointer = checkpoint_path.map(|path| {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            checkpoint::start(path, shared_store.activity(), cancel.clone());
+            checkpoint::Checkpointer(cancel)
+        });
         let mut rt = shared::Runtime::new(
-            SharedStore::new(store),
+            shared_store,
             secrets,
             events,
             config.timings,
@@ -141,10 +173,16 @@ impl Engine {
             config.client,
         );
         rt.media_root = data_dir.as_ref().map(|(d, _)| d.root().to_owned());
+        rt.max_upload_bytes = config.max_upload_bytes;
         let rt = Arc::new(rt);
-        let media = data_dir.and_then(|(dir, options)| media::start(Arc::clone(&rt), dir, options));
+        // Concurrency 0: files but no downloads (an engine that only queues messages
+        // next to another process that runs the accounts).
+        let media = data_dir
+            .filter(|(_, options)| options.concurrency > 0)
+            .and_then(|(dir, options)| media::start(Arc::clone(&rt), dir, options));
         Engine {
             media,
+            _checkpointer: checkpointer,
             accounts: Arc::new(AccountManager::new(Arc::clone(&rt))),
             logins: Arc::new(login::Logins::default()),
             rt,
@@ -172,6 +210,17 @@ impl Engine {
         peer_id: &str,
         text: &str,
     ) -> Result<OutboxEntry, EngineError> {
+        self.queue_text(account_id, peer_id, text, false).await
+    }
+
+    /// [`Engine::send_text`], marked as written by the owner or by the AI.
+    pub(crate) async fn queue_text(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        text: &str,
+        ai_generated: bool,
+    ) -> Result<OutboxEntry, EngineError> {
         if text.trim().is_empty() {
             return Err(EngineError::EmptyMessage);
         }
@@ -181,7 +230,7 @@ impl Engine {
             kind: "text".to_owned(),
             text: Some(text.to_owned()),
             payload: serde_json::json!({ "text": text }),
-            ai_generated: false,
+            ai_generated,
         };
         let (id, now) = (account_id.to_owned(), self.rt.now_ms());
         let entry = self
@@ -198,6 +247,87 @@ impl Engine {
         self.announce(&entry, OutboxState::Queued, None);
         self.accounts.wake_sender(account_id);
         Ok(entry)
+    }
+
+    /// Queues a file for a peer, with an optional caption sent just before it. The file
+    /// is checked (regular, not empty, within the size cap) and copied into the data
+    /// directory under its sanitised name, then the outbox row is persisted; the
+    /// account's sender uploads it to the CDN ([`EngineEvent::UploadProgress`]) and
+    /// sends it as an image, video or file item, chosen by its name and content.
+    pub async fn send_file(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        path: &std::path::Path,
+        caption: Option<&str>,
+    ) -> Result<OutboxEntry, EngineError> {
+        self.queue_file(account_id, peer_id, path, caption, false)
+            .await
+    }
+
+    /// [`Engine::send_file`], marked as sent by the owner or by the AI.
+    pub(crate) async fn queue_file(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        path: &std::path::Path,
+        caption: Option<&str>,
+        ai_generated: bool,
+    ) -> Result<OutboxEntry, EngineError> {
+        let root = self.rt.media_root.clone().ok_or(EngineError::NoDataDir)?;
+        let (id, now) = (account_id.to_owned(), self.rt.now_ms());
+        if self.rt.store.call(move |s| s.account(&id)).await?.is_none() {
+            return Err(EngineError::UnknownAccount(account_id.to_owned()));
+        }
+        let caption = caption.map(str::trim).filter(|c| !c.is_empty());
+        let (id, source, max) = (
+            account_id.to_owned(),
+            path.to_owned(),
+            self.rt.max_upload_bytes,
+        );
+        let staged = tokio::task::spawn_blocking(move || {
+            let data = DataDir::at(root)?;
+            outbound_media::stage_file(&data, &id, now, &source, max)
+        })
+        .await
+        .map_err(|_| EngineError::TaskFailed)??;
+        let draft = OutboundDraft {
+            account_id: account_id.to_owned(),
+            peer_id: peer_id.to_owned(),
+            kind: outbound_media::kind_name(staged.kind).to_owned(),
+            text: caption.map(str::to_owned),
+            payload: outbound_media::payload(&staged, caption),
+            ai_generated,
+        };
+        let file = OutboundFile {
+            file_name: staged.file_name.clone(),
+            size: staged.size,
+            relative_path: staged.relative.to_string_lossy().into_owned(),
+            mime: staged.mime.clone(),
+        };
+        let entry = self
+            .rt
+            .store
+            .call(move |s| s.enqueue_outbound_file(&draft, &file, now))
+            .await;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                if let Some(root) = &self.rt.media_root {
+                    let _ = std::fs::remove_file(root.join(&staged.relative));
+                }
+                return Err(e);
+            }
+        };
+        self.announce(&entry, OutboxState::Queued, None);
+        self.accounts.wake_sender(account_id);
+        Ok(entry)
+    }
+
+    /// Tells every running account's sender to look at its outbox again, e.g. after
+    /// another process queued messages in the same database.
+    pub fn wake_senders(&self) {
+        self.accounts.wake_all_senders();
     }
 
     /// Retries a failed or waiting outbound message with a fresh set of attempts. Returns

@@ -7,6 +7,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ilink::media::{
+    items::media_item, route_path, upload_file, CdnConfig, MediaError, Progress, UploadedMedia,
+    DEFAULT_CDN_BASE,
+};
 use ilink::models::{ItemType, MessageItem, MessageState, MessageType, TextItem, WeixinMessage};
 use ilink::text::{split_text, DEFAULT_SPLIT_LIMIT};
 use ilink::{Client, IlinkError};
@@ -16,6 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{AccountStatus, EngineEvent};
+use super::outbound_media;
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use crate::store::{OutboxEntry, OutboxState};
@@ -30,14 +35,21 @@ pub(crate) struct Sender {
     pub client: Arc<Client>,
     pub cancel: CancellationToken,
     pub wake: Arc<Notify>,
-    /// Per peer (lower-cased): the token a waiting message was refused with (`None`:
-    /// there was none). The peer's messages wait until the stored token differs.
-    refused_token: HashMap<String, Option<String>>,
+    /// Per peer (lower-cased): why its messages wait. They wait until the stored token
+    /// differs, or until a backoff retry of the same token is due.
+    refused_token: HashMap<String, Refused>,
     /// When a message that failed may be tried again, and its attempt count then (a
     /// different count means it was requeued by the user: try at once).
     retry_at: HashMap<i64, (i64, Instant)>,
-    /// Pieces of a split text already delivered, so a retry does not repeat them.
-    pieces_done: HashMap<i64, (usize, String, Option<String>)>,
+}
+
+/// A peer whose messages wait: the token they were refused with (`None`: there was
+/// none), how often ret -2 came back for it, and when to try it again (`None`: not until
+/// the peer writes and the token changes).
+struct Refused {
+    token: Option<String>,
+    tries: u32,
+    retry_at: Option<Instant>,
 }
 
 enum Outcome {
@@ -64,7 +76,6 @@ impl Sender {
             wake,
             refused_token: HashMap::new(),
             retry_at: HashMap::new(),
-            pieces_done: HashMap::new(),
         }
     }
 
@@ -145,6 +156,9 @@ impl Sender {
             .call(move |s| s.context_token(&account_id, &peer_id))
             .await?
             .map(|(token, _)| token);
+        // Attempts so far; a window that reopened (a new token) starts a fresh count, so
+        // the ret -2 tries before it do not use up the retries of other errors.
+        let mut attempts_before = entry.attempts;
         if entry.state == OutboxState::WaitingForWindow {
             let limit = duration_ms(self.rt.timings.window_wait_limit);
             let expires_ms = entry.created_ms.saturating_add(limit);
@@ -157,73 +171,77 @@ impl Sender {
                     .await?;
                 return Ok(Outcome::Done);
             }
-            if self.refused_token.get(key) == Some(&token) {
-                return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
+            if let Some(refused) = self.refused_token.get(key).filter(|r| r.token == token) {
+                let expiry = self.window_expiry(entry);
+                match refused.retry_at {
+                    // ret -2 may be a rate limit that clears: try the same token again.
+                    Some(at) if Instant::now() >= at => {}
+                    Some(at) => return Ok(Outcome::Blocked(Some(at.min(expiry)))),
+                    None => return Ok(Outcome::Blocked(Some(expiry))),
+                }
+            } else if token.is_some() && entry.attempts > 0 {
+                let id = entry.id;
+                self.rt
+                    .store
+                    .call(move |s| s.reset_outbox_attempts(id))
+                    .await?;
+                attempts_before = 0;
             }
         }
         let Some(token) = token else {
-            self.refused_token.insert(key.to_owned(), None);
+            self.refused_token.insert(
+                key.to_owned(),
+                Refused {
+                    token: None,
+                    tries: 0,
+                    retry_at: None,
+                },
+            );
             self.set_state(entry, OutboxState::WaitingForWindow, Some(NO_CONTEXT_TOKEN))
                 .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         };
-        let Some(text) = entry.payload.get("text").and_then(|t| t.as_str()) else {
-            self.set_state(
-                entry,
-                OutboxState::Failed,
-                Some(&format!("cannot send {:?} messages yet", entry.kind)),
-            )
-            .await?;
-            return Ok(Outcome::Done);
-        };
         self.set_state(entry, OutboxState::Sending, None).await?;
-        let attempts = u32::try_from(entry.attempts + 1).unwrap_or(u32::MAX);
-        let pieces = split_text(text, DEFAULT_SPLIT_LIMIT);
-        let (mut done, mut client_id, mut server_id) = self
-            .pieces_done
-            .remove(&entry.id)
-            .unwrap_or((0, String::new(), None));
-        let mut failure = None;
-        for piece in pieces.iter().skip(done) {
-            let message = text_message(&entry.peer_id, &token, piece, self.rt.now_ms());
-            let id = message.client_id.clone().unwrap_or_default();
-            match self.client.sendmessage(&message).await {
-                Ok(server) => {
-                    done += 1;
-                    client_id = id;
-                    server_id = server;
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        let Some(error) = failure else {
+        let attempts = u32::try_from(attempts_before + 1).unwrap_or(u32::MAX);
+        let failure = match self.requests(entry).await {
+            Ok(items) => self.send_pieces(entry, &token, items).await?,
+            Err(failure) => Some(failure),
+        };
+        let Some(failure) = failure else {
             self.retry_at.remove(&entry.id);
-            let (id, now) = (entry.id, self.rt.now_ms());
-            let (cid, sid) = (client_id, server_id);
-            self.rt
-                .store
-                .call(move |s| s.mark_outbox_delivered(id, &cid, sid.as_deref(), now))
-                .await?;
-            self.announce(entry, OutboxState::Delivered, None);
             return Ok(Outcome::Delivered);
         };
-        if done > 0 {
-            self.pieces_done
-                .insert(entry.id, (done, client_id, server_id));
-        }
-        let reason = error.to_string();
+        let reason = failure.to_string();
         tracing::warn!(account_id = self.account_id, outbox_id = entry.id, error = %reason, "send failed");
-        match error {
-            IlinkError::WindowClosedOrRateLimited { .. } => {
-                self.refused_token.insert(key.to_owned(), Some(token));
+        match failure {
+            Failure::Wire(IlinkError::WindowClosedOrRateLimited { .. }) => {
+                // ret -2 is a closed window or a rate limit (§5.5): the same token is
+                // tried again with backoff, up to send_max_attempts times; after that
+                // only the peer's next message (a new token) reopens it.
+                let tries = match self.refused_token.get(key) {
+                    Some(r) if r.token.as_deref() == Some(token.as_str()) => r.tries + 1,
+                    _ => 1,
+                };
+                let retry_at = (tries < self.rt.timings.send_max_attempts)
+                    .then(|| Instant::now() + self.rt.timings.send_delay(tries));
+                self.refused_token.insert(
+                    key.to_owned(),
+                    Refused {
+                        token: Some(token),
+                        tries,
+                        retry_at,
+                    },
+                );
                 self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
                     .await?;
-                Ok(Outcome::Blocked(Some(self.window_expiry(entry))))
+                let expiry = self.window_expiry(entry);
+                Ok(Outcome::Blocked(Some(
+                    retry_at.map_or(expiry, |at| at.min(expiry)),
+                )))
             }
-            IlinkError::InvalidArguments { .. } | IlinkError::Config { .. } => {
+            Failure::Wire(IlinkError::InvalidArguments { .. } | IlinkError::Config { .. })
+            | Failure::Permanent(_) => {
+                self.retry_at.remove(&entry.id);
                 self.set_state(entry, OutboxState::Failed, Some(&reason))
                     .await?;
                 Ok(Outcome::Done)
@@ -236,12 +254,152 @@ impl Sender {
             }
             _ => {
                 let at = Instant::now() + self.rt.timings.send_delay(attempts);
-                self.retry_at.insert(entry.id, (entry.attempts + 1, at));
+                self.retry_at.insert(entry.id, (attempts_before + 1, at));
                 self.set_state(entry, OutboxState::Queued, Some(&reason))
                     .await?;
                 Ok(Outcome::Blocked(Some(at)))
             }
         }
+    }
+
+    /// The items of an entry's sendmessage requests, one request each: the pieces of a
+    /// split text, or a file's caption and media item (uploading the file first, once).
+    async fn requests(&self, entry: &OutboxEntry) -> Result<Vec<MessageItem>, Failure> {
+        let payload = &entry.payload;
+        if let Some(path) = payload.get("path").and_then(|p| p.as_str()) {
+            let uploaded = self.uploaded(entry, path).await?;
+            let caption = payload.get("caption").and_then(|c| c.as_str());
+            let mut items: Vec<MessageItem> = caption.map(text_item).into_iter().collect();
+            items.push(media_item(&uploaded));
+            return Ok(items);
+        }
+        match payload.get("text").and_then(|t| t.as_str()) {
+            // The split is deterministic, so piece n is the same text after a restart.
+            Some(text) => Ok(split_text(text, DEFAULT_SPLIT_LIMIT)
+                .iter()
+                .map(|piece| text_item(piece))
+                .collect()),
+            None => Err(Failure::Permanent(format!(
+                "cannot send {:?} messages",
+                entry.kind
+            ))),
+        }
+    }
+
+    /// The entry's finished upload: the one kept on its row, else a new one (kept).
+    async fn uploaded(&self, entry: &OutboxEntry, path: &str) -> Result<UploadedMedia, Failure> {
+        let id = entry.id;
+        let stored = self
+            .rt
+            .store
+            .call(move |s| s.outbox_upload(id))
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        if let Some(uploaded) = stored.as_ref().and_then(outbound_media::upload_from_json) {
+            return Ok(uploaded);
+        }
+        let root = self.rt.media_root.clone().ok_or_else(|| {
+            Failure::Permanent("files are sent only by an engine with a data directory".into())
+        })?;
+        let file = root.join(path);
+        let routed = route_path(&file)
+            .await
+            .map_err(|e| Failure::Permanent(format!("the staged file is unreadable: {e}")))?;
+        let account_id = self.account_id.clone();
+        let cdn_base = self
+            .rt
+            .store
+            .call(move |s| s.account(&account_id))
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?
+            .and_then(|a| a.cdn_url)
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_CDN_BASE.to_owned());
+        let cdn = CdnConfig {
+            cdn_base,
+            ..CdnConfig::default()
+        };
+        let events = self.rt.events.clone();
+        let (outbox_id, account_id, peer_id) =
+            (entry.id, entry.account_id.clone(), entry.peer_id.clone());
+        let progress: Progress = Arc::new(move |sent, total| {
+            super::events::emit(
+                &events,
+                EngineEvent::UploadProgress {
+                    outbox_id,
+                    account_id: account_id.clone(),
+                    peer_id: peer_id.clone(),
+                    sent,
+                    total,
+                },
+            );
+        });
+        let mut uploaded = upload_file(
+            &self.client,
+            &cdn,
+            &file,
+            &entry.peer_id,
+            routed.kind,
+            Some(progress),
+        )
+        .await
+        .map_err(Failure::from)?;
+        if let Some(name) = entry.payload.get("file_name").and_then(|n| n.as_str()) {
+            uploaded.file_name = name.to_owned();
+        }
+        let json = outbound_media::upload_to_json(&uploaded);
+        self.rt
+            .store
+            .call(move |s| s.set_outbox_upload(id, &json))
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        Ok(uploaded)
+    }
+
+    /// Sends the requests not yet confirmed, in order. Each piece's client_id is stored
+    /// before its request and the piece marked sent on `ret == 0`, so a crash or a
+    /// failure resumes at the first unconfirmed piece (repeated with the same client_id);
+    /// the entry is marked delivered when the last one is. `None`: all delivered.
+    async fn send_pieces(
+        &self,
+        entry: &OutboxEntry,
+        token: &str,
+        items: Vec<MessageItem>,
+    ) -> Result<Option<Failure>, super::EngineError> {
+        let id = entry.id;
+        let recorded = self.rt.store.call(move |s| s.outbox_pieces(id)).await?;
+        let mut last: (String, Option<String>) = (String::new(), None);
+        for (piece, item) in items.into_iter().enumerate() {
+            if let Some(done) = recorded.iter().find(|p| p.piece == piece && p.sent) {
+                last = (done.client_id.clone(), done.server_message_id.clone());
+                continue;
+            }
+            let fresh = new_client_id(self.rt.now_ms());
+            let client_id = self
+                .rt
+                .store
+                .call(move |s| s.begin_outbox_piece(id, piece, &fresh))
+                .await?;
+            let message = item_message(&entry.peer_id, token, item, client_id.clone());
+            match self.client.sendmessage(&message).await {
+                Ok(server) => {
+                    let stored = server.clone();
+                    self.rt
+                        .store
+                        .call(move |s| s.finish_outbox_piece(id, piece, stored.as_deref()))
+                        .await?;
+                    last = (client_id, server);
+                }
+                Err(e) => return Ok(Some(Failure::Wire(e))),
+            }
+        }
+        let (now, (cid, sid)) = (self.rt.now_ms(), last);
+        self.rt
+            .store
+            .call(move |s| s.mark_outbox_delivered(id, &cid, sid.as_deref(), now))
+            .await?;
+        self.announce(entry, OutboxState::Delivered, None);
+        Ok(None)
     }
 
     /// When a message waiting for the reply window expires.
@@ -316,23 +474,59 @@ pub(crate) fn new_client_id(now_ms: i64) -> String {
     format!("weixin-desk:{now_ms}-{suffix:08x}")
 }
 
-/// One outbound text piece (§5.4): one item, FINISH, the peer's raw id, the token.
-fn text_message(peer_id: &str, context_token: &str, text: &str, now_ms: i64) -> WeixinMessage {
+/// A text item.
+fn text_item(text: &str) -> MessageItem {
+    MessageItem {
+        item_type: Some(ItemType::Text),
+        text_item: Some(TextItem {
+            text: Some(text.to_owned()),
+        }),
+        ..MessageItem::default()
+    }
+}
+
+/// One outbound request (§5.4): one item, FINISH, the peer's raw id, the token.
+fn item_message(
+    peer_id: &str,
+    context_token: &str,
+    item: MessageItem,
+    client_id: String,
+) -> WeixinMessage {
     WeixinMessage {
         from_user_id: Some(String::new()),
         to_user_id: Some(peer_id.to_owned()),
-        client_id: Some(new_client_id(now_ms)),
+        client_id: Some(client_id),
         message_type: Some(MessageType::Bot),
         message_state: Some(MessageState::Finish),
-        item_list: Some(vec![MessageItem {
-            item_type: Some(ItemType::Text),
-            text_item: Some(TextItem {
-                text: Some(text.to_owned()),
-            }),
-            ..MessageItem::default()
-        }]),
+        item_list: Some(vec![item]),
         context_token: Some(context_token.to_owned()),
         ..WeixinMessage::default()
+    }
+}
+
+/// Why one delivery attempt did not finish.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The server or the connection said no.
+    #[error(transparent)]
+    Wire(IlinkError),
+    /// Worth another attempt later.
+    #[error("{0}")]
+    Retry(String),
+    /// Will not get better by retrying.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<MediaError> for Failure {
+    fn from(e: MediaError) -> Failure {
+        match e {
+            MediaError::UploadUrl(wire) => Failure::Wire(wire),
+            MediaError::UploadFailed { .. } | MediaError::Network(_) | MediaError::NoUploadUrl => {
+                Failure::Retry(e.to_string())
+            }
+            other => Failure::Permanent(other.to_string()),
+        }
     }
 }
 
@@ -350,7 +544,7 @@ mod tests {
 
     #[test]
     fn outbound_text_has_one_item_and_a_fresh_client_id() {
-        let m = text_message("Peer@im.wechat", "ctx", "hi", 1);
+        let m = item_message("Peer@im.wechat", "ctx", text_item("hi"), new_client_id(1));
         assert_eq!(m.to_user_id.as_deref(), Some("Peer@im.wechat"));
         assert_eq!(m.item_list.as_ref().unwrap().len(), 1);
         let id = m.client_id.unwrap();

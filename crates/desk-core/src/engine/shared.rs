@@ -15,11 +15,16 @@ use crate::{CoreError, Store};
 /// The store, shared by the engine's tasks. SQLite work runs on tokio's blocking pool,
 /// one call at a time, so it never stalls the async workers.
 #[derive(Clone)]
-pub struct SharedStore(Arc<Mutex<Store>>);
+pub struct SharedStore(Arc<Mutex<Store>>, Arc<tokio::sync::Notify>);
 
 impl SharedStore {
     pub fn new(store: Store) -> SharedStore {
-        SharedStore(Arc::new(Mutex::new(store)))
+        SharedStore(Arc::new(Mutex::new(store)), Arc::default())
+    }
+
+    /// Signalled after each call (the WAL checkpointer waits on it).
+    pub(crate) fn activity(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.1)
     }
 
     /// Runs `f` with the store on a blocking thread.
@@ -35,6 +40,7 @@ impl SharedStore {
         })
         .await
         .map_err(|_| EngineError::TaskFailed)?;
+        self.1.notify_one();
         Ok(result?)
     }
 }
@@ -48,6 +54,8 @@ pub(crate) struct Runtime {
     pub client_config: ClientConfig,
     /// The data directory, when the engine has one (media files live under it).
     pub media_root: Option<std::path::PathBuf>,
+    /// Largest file [`crate::Engine::send_file`] accepts.
+    pub max_upload_bytes: u64,
     /// Wakes the media worker (new jobs, or a download slot freed).
     pub media_wake: Arc<tokio::sync::Notify>,
     statuses: Mutex<HashMap<String, AccountStatus>>,
@@ -70,6 +78,7 @@ impl Runtime {
             clock,
             client_config,
             media_root: None,
+            max_upload_bytes: super::outbound_media::DEFAULT_MAX_UPLOAD_BYTES,
             media_wake: Arc::new(tokio::sync::Notify::new()),
             statuses: Mutex::new(HashMap::new()),
         }

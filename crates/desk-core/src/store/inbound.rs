@@ -61,7 +61,9 @@ impl Store {
             }
             let time_ms = record.create_time_ms.unwrap_or(now_ms);
             touch_peer(&tx, account_id, &peer_id, time_ms)?;
-            let message_row_id = insert_message(&tx, account_id, &peer_id, &record, time_ms)?;
+            let quote = resolve_quote(&tx, account_id, &peer_id, &record)?;
+            let message_row_id =
+                insert_message(&tx, account_id, &peer_id, &record, &quote, time_ms)?;
             if record.media.is_some() {
                 super::media_jobs::queue(&tx, message_row_id, account_id, now_ms)?;
             }
@@ -173,11 +175,65 @@ fn touch_peer(
     Ok(())
 }
 
+/// A quote as stored: the quoted row when the log has it, and the text to show.
+struct ResolvedQuote {
+    message_id: Option<i64>,
+    text: Option<String>,
+}
+
+/// §5.6 item 3: looks the quote id up among the conversation's stored messages (either
+/// direction; outbound rows carry the server's message id once delivered). Embedded
+/// quote text wins; otherwise a hit gives the stored body, or the part `partial_text`
+/// selects when it resolves. A miss keeps the quote id alone.
+fn resolve_quote(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    peer_id: &str,
+    r: &InboundRecord,
+) -> rusqlite::Result<ResolvedQuote> {
+    let Some(quote_id) = r.quote_server_id.as_deref() else {
+        return Ok(ResolvedQuote {
+            message_id: None,
+            text: r.quote_text.clone(),
+        });
+    };
+    let hit: Option<(i64, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT id, text FROM messages
+             WHERE account_id = ?1 AND server_message_id = ?2 AND peer_id = ?3
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![account_id, quote_id, peer_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let Some((message_id, body)) = hit else {
+        return Ok(ResolvedQuote {
+            message_id: None,
+            text: r.quote_text.clone(),
+        });
+    };
+    let text = r.quote_text.clone().or_else(|| {
+        let body = body.filter(|b| !b.is_empty())?;
+        let part = r
+            .quote_partial
+            .as_ref()
+            .and_then(|p| ilink::quote::resolve_partial_quote(&body, p))
+            .map(str::to_owned);
+        Some(part.unwrap_or(body))
+    });
+    Ok(ResolvedQuote {
+        message_id: Some(message_id),
+        text,
+    })
+}
+
 fn insert_message(
     tx: &Transaction<'_>,
     account_id: &str,
     peer_id: &str,
     r: &InboundRecord,
+    quote: &ResolvedQuote,
     time_ms: i64,
 ) -> rusqlite::Result<i64> {
     let media = r.media.as_ref();
@@ -185,9 +241,9 @@ fn insert_message(
         "INSERT INTO messages (account_id, peer_id, direction, server_message_id, client_id,
             seq, create_time_ms, item_kind, text, media_file_name, media_size, media_md5,
             media_cdn_param, media_aes_key, media_full_url, media_state, quote_server_id,
-            quote_text, delivery, raw_json)
+            quote_text, delivery, raw_json, quote_message_id)
          VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-            ?17, 'received', ?18)",
+            ?17, 'received', ?18, ?19)",
     )?
     .execute(params![
         account_id,
@@ -206,8 +262,9 @@ fn insert_message(
         media.and_then(|m| m.full_url.as_deref()),
         if media.is_some() { "pending" } else { "none" },
         r.quote_server_id,
-        r.quote_text,
+        quote.text,
         r.raw_json,
+        quote.message_id,
     ])?;
     Ok(tx.last_insert_rowid())
 }

@@ -30,6 +30,8 @@ pub struct StoredMessage {
     pub media_state: String,
     pub quote_server_id: Option<String>,
     pub quote_text: Option<String>,
+    /// The stored message the quote refers to (`messages.id`), when the log holds it.
+    pub quote_message_id: Option<i64>,
     /// `received`, `queued`, `sending`, `waiting_for_window`, `delivered` or `failed`.
     pub delivery: String,
     pub error: Option<String>,
@@ -54,7 +56,7 @@ pub struct MessagePage {
 const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.peer_id, m.direction, \
     m.server_message_id, m.client_id, m.seq, m.create_time_ms, m.item_kind, m.text, \
     m.media_file_name, m.media_size, m.media_path, m.media_state, m.quote_server_id, \
-    m.quote_text, m.delivery, m.error, m.ai_generated";
+    m.quote_text, m.delivery, m.error, m.ai_generated, m.quote_message_id";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -77,6 +79,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         delivery: row.get(16)?,
         error: row.get(17)?,
         ai_generated: row.get(18)?,
+        quote_message_id: row.get(19)?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`. Each step runs in its own
 //! transaction, so a crash mid-migration leaves the previous version intact.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::CoreError;
 
@@ -176,25 +176,74 @@ const STEPS: &[&str] = &[
     INSERT INTO media_jobs (message_id, account_id, next_try_ms, created_ms)
         SELECT id, account_id, 0, create_time_ms FROM messages
         WHERE media_state = 'pending' AND direction = 'in';",
+    // 4: per-request progress of an outbound message (a split text is several
+    // sendmessage calls; a file is an upload, an optional caption and the media item).
+    // A piece's client_id is written before its request goes out and marked sent on
+    // ret 0, so a restart resumes at the next piece and repeats an unconfirmed one with
+    // the same client_id. `upload` keeps a finished CDN upload (its key: never log).
+    "CREATE TABLE outbox_pieces (
+        outbox_id         INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+        piece             INTEGER NOT NULL CHECK (piece >= 0),
+        client_id         TEXT NOT NULL,
+        sent              INTEGER NOT NULL DEFAULT 0 CHECK (sent IN (0, 1)),
+        server_message_id TEXT,
+        PRIMARY KEY (outbox_id, piece)
+    ) STRICT;
+    ALTER TABLE outbox ADD COLUMN upload TEXT CHECK (upload IS NULL OR json_valid(upload));",
+    // 5: a quote resolved against the log (ILINK.md §5.6 item 3): the quoted row, in
+    // either direction, found by (account, peer, server message id).
+    "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
+        REFERENCES messages(id) ON DELETE SET NULL;",
+    // 6: AI replies: settings as JSON documents (global and per account; never API keys,
+    // which live in the secret store), per-peer overrides and takeover, and per-scope
+    // memory (the owner's summary and where a reset cut the history).
+    "CREATE TABLE ai_config (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL CHECK (json_valid(value))
+    ) STRICT;
+    CREATE TABLE ai_accounts (
+        account_id TEXT PRIMARY KEY NOT NULL
+                   REFERENCES accounts(account_id) ON DELETE CASCADE,
+        settings   TEXT NOT NULL CHECK (json_valid(settings))
+    ) STRICT;
+    CREATE TABLE ai_peers (
+        account_id        TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        peer_id           TEXT NOT NULL COLLATE NOCASE,
+        enabled           INTEGER CHECK (enabled IN (0, 1)),  -- NULL: the account's default
+        persona           TEXT,                               -- NULL: the account's persona
+        takeover_until_ms INTEGER,
+        PRIMARY KEY (account_id, peer_id)
+    ) STRICT;
+    CREATE TABLE ai_memory (
+        scope_key      TEXT PRIMARY KEY NOT NULL,
+        summary        TEXT NOT NULL DEFAULT '',
+        reset_after_id INTEGER NOT NULL DEFAULT 0,
+        updated_ms     INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;
 
 pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if current > LATEST {
-        return Err(CoreError::SchemaTooNew {
-            found: current,
-            known: LATEST,
-        });
-    }
-    for (index, sql) in STEPS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        // IMMEDIATE takes the write lock before the version is read, so two processes
+        // opening a fresh database at once (the app and a CLI command) migrate it one
+        // after the other instead of both running the same step.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > LATEST {
+            return Err(CoreError::SchemaTooNew {
+                found: current,
+                known: LATEST,
+            });
+        }
+        let Some(sql) = STEPS.get(current as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -233,5 +282,28 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, LATEST);
+    }
+
+    #[test]
+    fn processes_opening_a_fresh_database_at_once_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.sqlite3");
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<Result<(), CoreError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        crate::Store::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        for result in results {
+            result.unwrap();
+        }
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), LATEST);
     }
 }

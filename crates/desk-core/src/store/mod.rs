@@ -2,6 +2,7 @@
 //! integrity check before anything else touches it.
 
 pub mod accounts;
+pub mod ai;
 pub mod conversations;
 mod dedupe;
 pub mod inbound;
@@ -10,6 +11,7 @@ pub mod messages;
 mod migrations;
 pub mod outbox;
 mod outbox_lookup;
+pub mod outbox_pieces;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
@@ -17,7 +19,8 @@ pub use dedupe::MIN_DEDUPE_RETENTION;
 pub use inbound::{InboundCommit, NewInbound};
 pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, StoredMessage};
-pub use outbox::{OutboundDraft, OutboxEntry, OutboxState};
+pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
+pub use outbox_pieces::OutboxPiece;
 
 use std::path::Path;
 
@@ -27,6 +30,8 @@ use crate::CoreError;
 
 pub struct Store {
     conn: Connection,
+    /// The database file (`None` in memory).
+    path: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -34,7 +39,31 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, CoreError> {
         let conn = Connection::open(path)?;
         restrict_to_owner(path)?;
-        Store::prepare(conn)
+        let mut store = Store::prepare(conn)?;
+        store.path = Some(path.to_owned());
+        Ok(store)
+    }
+
+    /// The database file, unless the store is in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Stops this connection from checkpointing the WAL inside its own commits (SQLite
+    /// does it every 1,000 pages, with an fsync, which stalls that commit for
+    /// milliseconds); [`Store::checkpoint`] must then run from elsewhere.
+    pub fn leave_checkpoints_to_others(&self) -> Result<(), CoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
+    /// A passive WAL checkpoint of the database at `path`, on a connection of its own,
+    /// so it runs next to the writer without blocking it.
+    pub fn checkpoint(path: &Path) -> Result<(), CoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// A private in-memory database, for tests and throwaway sessions.
@@ -43,17 +72,38 @@ impl Store {
     }
 
     fn prepare(mut conn: Connection) -> Result<Store, CoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         check_integrity(&conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching a fresh file to WAL while another process does the same can answer
+        // "busy" without waiting (SQLite skips the busy handler where waiting could
+        // deadlock), so that step is retried here.
+        retry_while_busy(|| Ok(conn.pragma_update(None, "journal_mode", "WAL")?))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrations::apply(&mut conn)?;
-        Ok(Store { conn })
+        retry_while_busy(|| migrations::apply(&mut conn))?;
+        Ok(Store { conn, path: None })
     }
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// `PRAGMA integrity_check` (also run when the store opens).
+    pub fn check_integrity(&self) -> Result<(), CoreError> {
+        check_integrity(&self.conn)
+    }
+
+    /// A number that changes when another connection (another process) commits to the
+    /// database (`PRAGMA data_version`); this connection's own writes leave it alone.
+    pub fn data_version(&self) -> Result<i64, CoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
+    /// An integer pragma of this connection, e.g. `wal_autocheckpoint`.
+    pub fn pragma_i64(&self, name: &str) -> Result<i64, CoreError> {
+        Ok(self.conn.pragma_query_value(None, name, |r| r.get(0))?)
     }
 
     /// The schema version this database is at.
@@ -61,6 +111,24 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn retry_while_busy<T>(mut step: impl FnMut() -> Result<T, CoreError>) -> Result<T, CoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(CoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 

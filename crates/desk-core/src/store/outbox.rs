@@ -59,6 +59,17 @@ pub struct OutboundDraft {
     pub ai_generated: bool,
 }
 
+/// The local copy of a file being sent, as the log row records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundFile {
+    /// Sanitised name.
+    pub file_name: String,
+    pub size: u64,
+    /// Relative to the data directory.
+    pub relative_path: String,
+    pub mime: String,
+}
+
 /// One outbox row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxEntry {
@@ -108,6 +119,26 @@ impl Store {
         draft: &OutboundDraft,
         now_ms: i64,
     ) -> Result<OutboxEntry, CoreError> {
+        self.enqueue_outbound_with(draft, None, now_ms)
+    }
+
+    /// [`Store::enqueue_outbound`] for a file already copied into the data directory:
+    /// the log row names it as its media (saved, so the conversation can show it).
+    pub fn enqueue_outbound_file(
+        &self,
+        draft: &OutboundDraft,
+        file: &OutboundFile,
+        now_ms: i64,
+    ) -> Result<OutboxEntry, CoreError> {
+        self.enqueue_outbound_with(draft, Some(file), now_ms)
+    }
+
+    fn enqueue_outbound_with(
+        &self,
+        draft: &OutboundDraft,
+        file: Option<&OutboundFile>,
+        now_ms: i64,
+    ) -> Result<OutboxEntry, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         tx.execute(
             "INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
@@ -128,6 +159,20 @@ impl Store {
             ],
         )?;
         let message_row_id = tx.last_insert_rowid();
+        if let Some(file) = file {
+            tx.execute(
+                "UPDATE messages SET media_file_name = ?2, media_size = ?3, media_path = ?4,
+                    media_mime = ?5, media_state = 'ready'
+                 WHERE id = ?1",
+                params![
+                    message_row_id,
+                    file.file_name,
+                    i64::try_from(file.size).unwrap_or(i64::MAX),
+                    file.relative_path,
+                    file.mime
+                ],
+            )?;
+        }
         tx.execute(
             "INSERT INTO conversations (account_id, peer_id, last_activity_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT(account_id, peer_id) DO UPDATE SET
@@ -215,6 +260,13 @@ impl Store {
         }
         tx.commit()?;
         Ok(changed > 0)
+    }
+
+    /// Starts an entry's attempt count over (its reply window reopened).
+    pub fn reset_outbox_attempts(&self, id: i64) -> Result<(), CoreError> {
+        self.conn()
+            .execute("UPDATE outbox SET attempts = 0 WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     /// Records a send the server accepted (`ret == 0`): the entry is delivered and the log

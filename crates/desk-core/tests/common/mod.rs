@@ -49,3 +49,6 @@ pub async fn next_event(
 pub fn received(account: &str) -> impl FnMut(&EngineEvent) -> bool + '_ {
     move |e| matches!(e, EngineEvent::MessageReceived { account_id, .. } if account_id == account)
 }
+
+pub mod ai_stub;
+pub mod ai_world;

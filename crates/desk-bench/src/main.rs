@@ -1,0 +1,231 @@
+//! `desk-bench`: runs the whole-system benchmarks against `ilink-sim` on loopback and
+//! writes BENCHMARKS.md. `./dev bench` builds it in release mode and runs it inside a
+//! session with a real keyring (the CLI keeps its bot tokens there).
+
+use desk_bench::{figure, idle, machine, media, report, scale, soak, store_layer};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use figure::Figure;
+
+#[derive(Parser)]
+#[command(about = "Measures Weixin Desk and writes BENCHMARKS.md")]
+struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    /// Runs of each figure (min/median/max are taken over them).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Where the results page goes.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// Only these scenarios (comma-separated): store, idle, scale, media, soak.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Seconds the CLI stays idle while measured.
+    #[arg(long, default_value_t = 60)]
+    idle_secs: u64,
+    /// Messages in the store-layer history (one conversation holds a tenth).
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: usize,
+    /// Accounts long-polling in the scale scenario.
+    #[arg(long, default_value_t = 500)]
+    scale_accounts: usize,
+    /// Inbound messages in the scale scenario's burst.
+    #[arg(long, default_value_t = 20_000)]
+    burst: usize,
+    /// The `ilink` media benchmark executable (`cargo bench -p ilink --bench media
+    /// --no-run` prints it); without it the media comparison is skipped.
+    #[arg(long, value_name = "PATH")]
+    media_bench: Option<PathBuf>,
+    /// Seconds the fault soak runs.
+    #[arg(long, default_value_t = 1_800)]
+    soak_secs: u64,
+    /// The command line to print on the page.
+    #[arg(long, default_value = "./dev bench")]
+    command: String,
+}
+
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Serve an emulator on a free loopback port until stdin closes (the soak runs it
+    /// in its own process).
+    #[command(hide = true)]
+    Sim,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("desk-bench: no async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Some(Mode::Sim) = args.mode {
+        return match runtime.block_on(soak::serve_sim()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("desk-bench sim: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let mut figures: Vec<Figure> = Vec::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
+    let mut record = |what: &str, result: Result<Vec<Figure>, String>| match result {
+        Ok(found) => {
+            for figure in &found {
+                print_figure(figure);
+            }
+            figures.extend(found);
+        }
+        Err(why) => {
+            eprintln!("desk-bench: {what}: {why}");
+            skipped.push((what.to_owned(), why));
+        }
+    };
+    if wanted("store") {
+        eprintln!("store layer: filling {} messages…", args.messages);
+        let sizes = store_layer::Sizes {
+            total: args.messages,
+            big_conversation: args.messages / 10,
+        };
+        record("Store layer", store_layer::run(&sizes, args.runs));
+    }
+    if wanted("idle") {
+        for accounts in [10, 100] {
+            eprintln!(
+                "idle CLI: {accounts} accounts for {} s × {}…",
+                args.idle_secs, args.runs
+            );
+            let plan = idle::Plan {
+                accounts,
+                idle: Duration::from_secs(args.idle_secs),
+                runs: args.runs,
+            };
+            record(
+                &format!("Idle CLI with {accounts} accounts"),
+                runtime.block_on(idle::run(&plan)),
+            );
+        }
+    }
+    if wanted("scale") {
+        eprintln!(
+            "scale: {} accounts, burst of {} × {}…",
+            args.scale_accounts, args.burst, args.runs
+        );
+        let plan = scale::Plan {
+            accounts: args.scale_accounts,
+            messages: args.burst,
+            runs: args.runs,
+        };
+        record("Scale", runtime.block_on(scale::run(&plan)));
+    }
+    if wanted("media") {
+        match &args.media_bench {
+            Some(bench) => {
+                eprintln!("media pipeline: {} runs…", args.runs);
+                record("Media pipeline", media::run(bench, args.runs));
+            }
+            None => record(
+                "Media pipeline",
+                Err("no --media-bench executable given".into()),
+            ),
+        }
+    }
+    if wanted("soak") {
+        eprintln!("fault soak: {} s…", args.soak_secs);
+        record("Fault soak", soak_figures(&runtime, args.soak_secs));
+    }
+    let machine = machine::describe();
+    let page = report::Report {
+        machine: &machine,
+        date: &machine::today(),
+        revision: &machine::revision(),
+        command: &args.command,
+        runs: args.runs,
+        figures: &figures,
+        skipped: &skipped,
+    }
+    .markdown();
+    if let Err(e) = std::fs::write(&args.out, page) {
+        eprintln!("desk-bench: cannot write {}: {e}", args.out.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    eprintln!("wrote {}", args.out.display());
+    std::process::ExitCode::SUCCESS
+}
+
+fn print_figure(figure: &Figure) {
+    let Some(s) = figure.summary() else { return };
+    let verdict = match figure.met() {
+        Some(true) => " (target met)",
+        Some(false) => " (TARGET MISSED)",
+        None => "",
+    };
+    println!(
+        "{} — {}: min {} / median {} / max {} {}{verdict}",
+        figure.section,
+        figure.name,
+        figure::number(s.min),
+        figure::number(s.median),
+        figure::number(s.max),
+        figure.unit
+    );
+}
+
+/// One soak run (it is long): its counts as figures, and a failure if a promise broke.
+fn soak_figures(runtime: &tokio::runtime::Runtime, seconds: u64) -> Result<Vec<Figure>, String> {
+    let program = std::env::current_exe().map_err(|e| e.to_string())?;
+    let config = soak::SoakConfig::new(program, Duration::from_secs(seconds));
+    let report = runtime.block_on(soak::run(&config))?;
+    let problems = report.problems();
+    if !problems.is_empty() {
+        return Err(format!("the soak failed: {}", problems.join("; ")));
+    }
+    const SECTION: &str = "Fault soak (one run)";
+    let one = |name: String, unit: &'static str, value: f64| {
+        let mut figure = Figure::new(SECTION, name, unit);
+        figure.samples.push(value);
+        figure
+    };
+    Ok(vec![
+        one(
+            format!("Inbound messages injected, each stored exactly once ({seconds} s)"),
+            "msgs",
+            report.injected as f64,
+        ),
+        one(
+            "Sends delivered exactly once".into(),
+            "msgs",
+            report.delivered as f64,
+        ),
+        one(
+            "Sends failed with a reason".into(),
+            "msgs",
+            report.failed as f64,
+        ),
+        one(
+            "Faults fired by the emulator".into(),
+            "faults",
+            report.faults_fired as f64,
+        ),
+        one(
+            "RSS after warm-up".into(),
+            "MiB",
+            report.rss_after_warm_up_mib,
+        ),
+        one(
+            "RSS at the end (≤ 1.2× after warm-up)".into(),
+            "MiB",
+            report.rss_at_end_mib,
+        )
+        .target(figure::Target::AtMost(1.2 * report.rss_after_warm_up_mib)),
+    ])
+}

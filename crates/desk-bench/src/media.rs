@@ -1,0 +1,119 @@
+//! The media pipeline against the Node.js reference: runs the `ilink` crate's media
+//! benchmark (built by `cargo bench --no-run`) once per run and reads its figures, so
+//! ours and Node's are measured in the same run on the same file.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::figure::Figure;
+
+const SECTION: &str = "Media pipeline (ours and the Node.js reference, same run)";
+
+pub fn run(bench: &Path, runs: usize) -> Result<Vec<Figure>, String> {
+    let mut figures: Vec<Figure> = Vec::new();
+    for _ in 0..runs {
+        let output = Command::new(bench)
+            .arg("--bench")
+            .output()
+            .map_err(|e| format!("cannot start {}: {e}", bench.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "the media benchmark failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        if text.contains("identical to ours: false") {
+            return Err("a peer's output differs from ours: figures not comparable".into());
+        }
+        for (name, unit, value) in parse(&text) {
+            match figures.iter_mut().find(|f| f.name == name) {
+                Some(figure) => figure.samples.push(value),
+                None => {
+                    let mut figure = Figure::new(SECTION, name, unit);
+                    figure.samples.push(value);
+                    figures.push(figure);
+                }
+            }
+        }
+    }
+    if figures.is_empty() {
+        return Err("the media benchmark printed no figures".into());
+    }
+    Ok(figures)
+}
+
+/// (figure, unit, value) from the benchmark's lines: throughputs (`… ms  … MiB/s`), peak
+/// memory (`… MiB`) and ratios (`throughput ratio X: 1.22`).
+fn parse(text: &str) -> Vec<(String, &'static str, f64)> {
+    let mut found = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(rest) = line.strip_prefix("throughput ratio ") {
+            if let Some((what, value)) = rest.split_once(':') {
+                let value = value.split_whitespace().next().and_then(|v| v.parse().ok());
+                if let Some(value) = value {
+                    found.push((
+                        format!("Throughput ratio {what} (above 1: ours faster)"),
+                        "×",
+                        value,
+                    ));
+                }
+            }
+        } else if words.len() >= 5
+            && words[words.len() - 1] == "MiB/s"
+            && words[words.len() - 3] == "ms"
+        {
+            let name = words[..words.len() - 4].join(" ");
+            if let Ok(value) = words[words.len() - 2].parse() {
+                found.push((format!("{name}: throughput"), "MiB/s", value));
+            }
+        } else if words.len() >= 3 && words[words.len() - 1] == "MiB" && !line.contains('/') {
+            let name = words[..words.len() - 2].join(" ");
+            if let Ok(value) = words[words.len() - 2].parse() {
+                found.push((
+                    format!("{name}: peak memory (100 MiB upload)"),
+                    "MiB",
+                    value,
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_throughputs_ratios_and_peaks() {
+        let text = "Throughput on a 64 MiB file:
+  ours: MD5 (read + hash)                                       120.5 ms     531.1 MiB/s
+  openssl output identical to ours: true
+  throughput ratio ours/node (in-process): 1.54 (above 1: ours is faster)
+
+Peak resident memory (VmHWM) for a 100 MiB upload, each in a fresh process:
+  ours: upload_file to a loopback sink (client + server)           9.8 MiB
+  node / ours (upload_file): 30.1x the peak memory; above baseline: 302.0 MiB vs 4.7 MiB
+";
+        let found = parse(text);
+        assert_eq!(
+            found,
+            vec![
+                ("ours: MD5 (read + hash): throughput".to_owned(), "MiB/s", 531.1),
+                (
+                    "Throughput ratio ours/node (in-process) (above 1: ours faster)".to_owned(),
+                    "×",
+                    1.54
+                ),
+                (
+                    "ours: upload_file to a loopback sink (client + server): peak memory (100 MiB upload)"
+                        .to_owned(),
+                    "MiB",
+                    9.8
+                ),
+            ]
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Many accounts long-polling in one headless process, then a burst of inbound messages
+//! spread over them: throughput to durable storage, latency from the emulator handing a
+//! message out to the CLI's event line, and peak memory. The event's time is printed by
+//! the CLI in whole milliseconds, so latencies are good to about 1 ms.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::figure::{percentile, Figure, Target};
+use crate::fleet::Fleet;
+use crate::idle::MIB;
+use crate::procfs;
+
+const SECTION: &str = "Scale";
+const EVENT_WAIT: Duration = Duration::from_secs(180);
+
+pub struct Plan {
+    pub accounts: usize,
+    pub messages: usize,
+    pub runs: usize,
+}
+
+pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
+    let (n, m) = (plan.accounts, plan.messages);
+    let label = format!("{n} accounts, burst of {m}");
+    let mut rate =
+        Figure::new(SECTION, format!("{label}: stored"), "msg/s").target(Target::AtLeast(2_000.0));
+    let mut p50 = Figure::new(SECTION, format!("{label}: hand-out → event p50"), "ms");
+    let mut p99 = Figure::new(SECTION, format!("{label}: hand-out → event p99"), "ms")
+        .target(Target::AtMost(50.0));
+    // Includes the time a message waits in the emulator's queue behind the burst.
+    let mut queued_p99 = Figure::new(SECTION, format!("{label}: injection → event p99"), "ms");
+    let mut peak =
+        Figure::new(SECTION, format!("{label}: peak RSS"), "MiB").target(Target::AtMost(300.0));
+    let fleet = Fleet::new(n).await?;
+    for run in 0..plan.runs {
+        let running = fleet.start_cli().await?;
+        let pid = running.pid();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut injected_ms = Vec::with_capacity(m);
+        let mut message_ids = Vec::with_capacity(m);
+        for index in 0..m {
+            let bot = &fleet.bots[index % n];
+            injected_ms.push(now_ms());
+            let id = fleet
+                .sim
+                .inject_text(&bot.bot_id, &bot.user_id, &format!("burst {run} {index}"))
+                .map_err(|e| e.to_string())?;
+            message_ids.push(id);
+        }
+        let prefix = format!("burst {run} ");
+        let (running, received) = tokio::task::spawn_blocking(move || {
+            let received = collect(&running, &prefix, m);
+            (running, received)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let received = received?;
+        let mut handed_out = HashMap::new();
+        for bot in &fleet.bots {
+            handed_out.extend(
+                fleet
+                    .sim
+                    .handed_out(&bot.bot_id)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let mut latencies = Vec::with_capacity(m);
+        for (index, at) in &received {
+            let out = handed_out.get(&message_ids[*index]).ok_or_else(|| {
+                format!("message {index} reached the CLI but was never handed out")
+            })?;
+            latencies.push(at - out);
+        }
+        let queued: Vec<f64> = received
+            .iter()
+            .map(|(index, at)| at - injected_ms[*index])
+            .collect();
+        queued_p99.samples.extend(percentile(&queued, 99.0));
+        let last = received.values().copied().fold(f64::MIN, f64::max);
+        rate.samples
+            .push(m as f64 / ((last - injected_ms[0]) / 1_000.0));
+        p50.samples.extend(percentile(&latencies, 50.0));
+        p99.samples.extend(percentile(&latencies, 99.0));
+        peak.samples
+            .extend(procfs::peak_rss_bytes(pid).map(|b| b as f64 / MIB));
+        tokio::task::spawn_blocking(move || running.stop())
+            .await
+            .map_err(|e| e.to_string())??;
+    }
+    Ok(vec![rate, p50, p99, queued_p99, peak])
+}
+
+/// Index of each burst message → when the CLI printed its event (epoch ms).
+fn collect(
+    running: &crate::cli::Running,
+    prefix: &str,
+    count: usize,
+) -> Result<HashMap<usize, f64>, String> {
+    let deadline = std::time::Instant::now() + EVENT_WAIT;
+    let mut seen = HashMap::with_capacity(count);
+    while seen.len() < count {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let event = running
+            .events
+            .recv_timeout(left)
+            .map_err(|_| format!("only {} of {count} messages reached the CLI", seen.len()))?;
+        if event["type"] != "message_received" {
+            continue;
+        }
+        let index = event["preview"]
+            .as_str()
+            .and_then(|p| p.strip_prefix(prefix))
+            .and_then(|rest| rest.parse::<usize>().ok());
+        if let (Some(index), Some(at)) = (index, event["time_ms"].as_f64()) {
+            if seen.insert(index, at).is_some() {
+                return Err(format!("message {index} arrived twice"));
+            }
+        }
+    }
+    Ok(seen)
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
+}

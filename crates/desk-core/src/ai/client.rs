@@ -1,0 +1,370 @@
+//! The OpenAI-compatible HTTP client: a streamed chat completion delivered as events on
+//! a channel, the model list, and "test connection". Plain reqwest plus our own SSE
+//! parser, so every quirk (extra headers and body fields, keep-alive comments, usage-only
+//! chunks, odd endings) stays under our control.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::provider::{chat_request, ChatMessage, ChatRequest, ProviderConfig};
+use super::sse::{SseError, SseItem, SseParser};
+use crate::secrets::Secret;
+
+/// How a provider call failed, in words an owner can act on. Never carries the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the provider refused the API key (HTTP {0})")]
+    Auth(u16),
+    #[error("the provider answered HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("the provider did not answer within {0:?}")]
+    NoAnswer(Duration),
+    #[error("the provider's stream stalled for {0:?}")]
+    Stalled(Duration),
+    #[error("cannot reach the provider: {0}")]
+    Network(String),
+    #[error(transparent)]
+    Stream(#[from] SseError),
+    #[error("the provider's stream ended before the reply was complete")]
+    EndedEarly,
+}
+
+/// One step of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Text(String),
+    /// The reply is complete.
+    Done {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
+    Failed(ProviderError),
+}
+
+/// A streamed reply under way; dropping it aborts the request.
+pub struct ReplyStream {
+    pub events: mpsc::Receiver<StreamEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ReplyStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+pub struct ProviderClient {
+    http: reqwest::Client,
+}
+
+impl ProviderClient {
+    /// `use_system_proxy: false` talks to the provider directly (tests on loopback).
+    pub fn new(use_system_proxy: bool) -> ProviderClient {
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if !use_system_proxy {
+            builder = builder.no_proxy();
+        }
+        ProviderClient {
+            // Only fails without a TLS backend, which the build always has.
+            http: builder.build().unwrap_or_default(),
+        }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Starts a streamed chat completion.
+    pub fn stream(
+        &self,
+        config: &ProviderConfig,
+        api_key: Option<Secret>,
+        request: ChatRequest,
+        first_byte: Duration,
+        stall: Duration,
+    ) -> ReplyStream {
+        let (tx, rx) = mpsc::channel(64);
+        let builder = self.post(config, api_key.as_ref(), &request);
+        let task = tokio::spawn(async move {
+            if let Err(e) = pump(builder, first_byte, stall, &tx).await {
+                let _ = tx.send(StreamEvent::Failed(e)).await;
+            }
+        });
+        ReplyStream { events: rx, task }
+    }
+
+    fn post(
+        &self,
+        config: &ProviderConfig,
+        api_key: Option<&Secret>,
+        request: &ChatRequest,
+    ) -> reqwest::RequestBuilder {
+        let mut builder = self
+            .http
+            .post(config.endpoint("chat/completions"))
+            .header("accept", "text/event-stream")
+            .json(&request.body);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(key) = api_key.filter(|k| !k.expose().is_empty()) {
+            builder = builder.bearer_auth(key.expose());
+        }
+        builder
+    }
+
+    /// Checks auth, the model list and a one-token reply, and says what works.
+    pub async fn test_connection(
+        &self,
+        config: &ProviderConfig,
+        api_key: Option<Secret>,
+        timeout: Duration,
+    ) -> ConnectionReport {
+        let mut checks = Vec::new();
+        let mut get = self.http.get(config.endpoint("models"));
+        if let Some(key) = api_key.as_ref().filter(|k| !k.expose().is_empty()) {
+            get = get.bearer_auth(key.expose());
+        }
+        checks.push(match tokio::time::timeout(timeout, get.send()).await {
+            Err(_) => check("models", false, format!("No answer within {timeout:?}.")),
+            Ok(Err(e)) => check(
+                "models",
+                false,
+                format!("Cannot reach {}: {}.", config.base_url, network(&e)),
+            ),
+            Ok(Ok(r)) => models_check(config, r).await,
+        });
+        let request = chat_request(
+            config,
+            &[ChatMessage::new("user", "Say OK.")],
+            "weixin-desk-connection-test",
+            Some(1),
+        );
+        let started = Instant::now();
+        let mut stream = self.stream(config, api_key, request, timeout, timeout);
+        let mut outcome = None;
+        while let Some(event) = stream.events.recv().await {
+            match event {
+                StreamEvent::Text(_) => {}
+                StreamEvent::Done { .. } => {
+                    outcome = Some(Ok(()));
+                    break;
+                }
+                StreamEvent::Failed(e) => {
+                    outcome = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        checks.push(match outcome {
+            Some(Ok(())) => check(
+                "completion",
+                true,
+                format!(
+                    "Model {} answered a one-token request in {} ms.",
+                    config.model,
+                    started.elapsed().as_millis()
+                ),
+            ),
+            Some(Err(e)) => check(
+                "completion",
+                false,
+                format!("A one-token request failed: {e}."),
+            ),
+            None => check(
+                "completion",
+                false,
+                "The request ended without an answer.".into(),
+            ),
+        });
+        let ok = checks.iter().any(|c| c.name == "completion" && c.ok);
+        let summary = if ok {
+            "The provider works: replies can be generated.".to_owned()
+        } else {
+            "The provider does not work yet: see the failed checks.".to_owned()
+        };
+        ConnectionReport {
+            ok,
+            summary,
+            checks,
+        }
+    }
+}
+
+/// The outcome of "test connection": one line per check, in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConnectionReport {
+    pub ok: bool,
+    pub summary: String,
+    pub checks: Vec<ConnectionCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConnectionCheck {
+    /// `models` (auth and the model list) or `completion` (a one-token reply).
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn check(name: &str, ok: bool, detail: String) -> ConnectionCheck {
+    ConnectionCheck {
+        name: name.to_owned(),
+        ok,
+        detail,
+    }
+}
+
+async fn models_check(config: &ProviderConfig, response: reqwest::Response) -> ConnectionCheck {
+    let status = response.status().as_u16();
+    if status == 401 || status == 403 {
+        return check(
+            "models",
+            false,
+            format!("The API key was refused (HTTP {status})."),
+        );
+    }
+    if !response.status().is_success() {
+        return check(
+            "models",
+            false,
+            format!("The key was accepted but there is no model list (HTTP {status}); some gateways have none."),
+        );
+    }
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let ids: Vec<String> = body["data"]
+        .as_array()
+        .map(|models| {
+            models
+                .iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let listed = ids.iter().any(|id| id == &config.model);
+    let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
+    check(
+        "models",
+        true,
+        format!(
+            "The key was accepted. {} model(s) offered: {}. {} is {}listed.",
+            ids.len(),
+            shown.join(", "),
+            config.model,
+            if listed { "" } else { "not " }
+        ),
+    )
+}
+
+fn network(e: &reqwest::Error) -> String {
+    // Not the error's own text: it names the URL, which may carry a query.
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    if parts.is_empty() {
+        let kind = if e.is_connect() {
+            "connection failed"
+        } else if e.is_timeout() {
+            "timed out"
+        } else if e.is_body() || e.is_decode() {
+            "the response body broke off"
+        } else {
+            "request failed"
+        };
+        parts.push(kind.to_owned());
+    }
+    parts.join(": ")
+}
+
+async fn pump(
+    builder: reqwest::RequestBuilder,
+    first_byte: Duration,
+    stall: Duration,
+    tx: &mpsc::Sender<StreamEvent>,
+) -> Result<(), ProviderError> {
+    let mut response = match tokio::time::timeout(first_byte, builder.send()).await {
+        Err(_) => return Err(ProviderError::NoAnswer(first_byte)),
+        Ok(Err(e)) if e.is_timeout() => return Err(ProviderError::NoAnswer(first_byte)),
+        Ok(Err(e)) => return Err(ProviderError::Network(network(&e))),
+        Ok(Ok(r)) => r,
+    };
+    let status = response.status().as_u16();
+    if status == 401 || status == 403 {
+        return Err(ProviderError::Auth(status));
+    }
+    if !response.status().is_success() {
+        let text = tokio::time::timeout(stall, response.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or(text);
+        return Err(ProviderError::Status {
+            status,
+            message: message.chars().take(200).collect(),
+        });
+    }
+    let mut parser = SseParser::new();
+    let (mut finished, mut usage) = (false, (0, 0));
+    loop {
+        let chunk = match tokio::time::timeout(stall, response.chunk()).await {
+            Err(_) => return Err(ProviderError::Stalled(stall)),
+            Ok(Err(e)) => return Err(ProviderError::Network(network(&e))),
+            Ok(Ok(chunk)) => chunk,
+        };
+        let items = match &chunk {
+            Some(bytes) => parser.feed(bytes)?,
+            None => parser.finish()?,
+        };
+        for item in items {
+            match item {
+                SseItem::Text(t) => {
+                    if tx.send(StreamEvent::Text(t)).await.is_err() {
+                        return Ok(()); // nobody listens any more
+                    }
+                }
+                SseItem::Finished(_) => finished = true,
+                SseItem::Usage { prompt, completion } => usage = (prompt, completion),
+                SseItem::Done => {
+                    let _ = tx
+                        .send(StreamEvent::Done {
+                            prompt_tokens: usage.0,
+                            completion_tokens: usage.1,
+                        })
+                        .await;
+                    return Ok(());
+                }
+            }
+        }
+        if chunk.is_none() {
+            // No [DONE]: accept the end only if the model said it had finished.
+            if !finished {
+                return Err(ProviderError::EndedEarly);
+            }
+            let _ = tx
+                .send(StreamEvent::Done {
+                    prompt_tokens: usage.0,
+                    completion_tokens: usage.1,
+                })
+                .await;
+            return Ok(());
+        }
+    }
+}

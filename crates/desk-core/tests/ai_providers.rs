@@ -1,0 +1,351 @@
+//! AI replies against a real streaming provider stub on loopback and ilink-sim: each
+//! preset's request shape, "test connection", and provider failures (HTTP 500, a
+//! stalled stream, a malformed stream) that end with a polite notice and nothing stuck.
+
+mod common;
+
+use std::time::Duration;
+
+use desk_core::ai::Preset;
+use desk_core::secrets::{Secret, SecretKey, SecretStore};
+use serde_json::json;
+
+use common::ai_stub::{sse, Reply};
+use common::ai_world::{World, ALICE, BOB};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openclaw_gets_a_stable_session_key_per_scope_the_bearer_and_only_the_new_turn() {
+    let mut w = World::start(Preset::OpenClaw).await;
+    w.ai.set_api_key(Some(Secret::new("sk-openclaw-test-key")))
+        .await
+        .unwrap();
+    w.stub.push(Reply::text(&["Hello ", "Alice!"]));
+    w.say(ALICE, "first words");
+    let chats = w.stub.wait_chats(1).await;
+    w.finished().await;
+    let first = &chats[0];
+    assert_eq!(first.path, "/v1/chat/completions");
+    assert_eq!(
+        first.header("authorization"),
+        Some("Bearer sk-openclaw-test-key")
+    );
+    assert_eq!(first.body["model"], "openclaw/default");
+    assert_eq!(first.body["stream"], true);
+    assert_eq!(
+        first.body["messages"],
+        json!([{ "role": "user", "content": "first words" }])
+    );
+    assert_eq!(w.wait_sent(1).await, ["Hello Alice!"]);
+
+    w.say(ALICE, "second words");
+    w.say(BOB, "bob here");
+    let chats = w.stub.wait_chats(3).await;
+    let alice: Vec<_> = chats
+        .iter()
+        .filter(|r| r.all_text().contains("words"))
+        .collect();
+    let bob = chats
+        .iter()
+        .find(|r| r.all_text().contains("bob here"))
+        .unwrap();
+    let key =
+        |r: &common::ai_stub::Recorded| r.header("x-openclaw-session-key").unwrap().to_owned();
+    assert_eq!(key(alice[0]), key(alice[1]), "one key per scope, stable");
+    assert_ne!(key(alice[0]), key(bob));
+    // The gateway keeps the history: the second turn carries only itself.
+    assert_eq!(
+        alice[1].body["messages"],
+        json!([{ "role": "user", "content": "second words" }])
+    );
+
+    // A reset gives the scope a new session, so the gateway forgets it too; the new key
+    // is then stable again.
+    w.ai.reset_memory(&w.account_id, ALICE).await.unwrap();
+    w.say(ALICE, "after reset");
+    w.stub.wait_chats(4).await;
+    w.say(ALICE, "after reset again");
+    let after = w.stub.wait_chats(5).await;
+    assert_ne!(key(&after[3]), key(alice[0]));
+    assert_eq!(key(&after[3]), key(&after[4]));
+    let chats_before_rotation = 5;
+
+    // A new key is used from the next turn on; removing it sends none.
+    w.ai.set_api_key(Some(Secret::new("sk-rotated")))
+        .await
+        .unwrap();
+    w.say(ALICE, "with the new key");
+    let chats = w.stub.wait_chats(chats_before_rotation + 1).await;
+    assert_eq!(
+        chats[chats_before_rotation].header("authorization"),
+        Some("Bearer sk-rotated")
+    );
+    w.ai.set_api_key(None).await.unwrap();
+    w.say(ALICE, "without a key");
+    let chats = w.stub.wait_chats(chats_before_rotation + 2).await;
+    assert_eq!(
+        chats[chats_before_rotation + 1].header("authorization"),
+        None
+    );
+    w.ai.set_api_key(Some(Secret::new("sk-openclaw-test-key")))
+        .await
+        .unwrap();
+
+    // The key lives only in the secret store: not in the settings rows, not in events.
+    let rows = w
+        .engine
+        .store()
+        .call(|s| Ok(s.ai_config("global")?.unwrap_or_default()))
+        .await
+        .unwrap();
+    assert!(!rows.contains("sk-openclaw"), "{rows}");
+    assert_eq!(
+        w.secrets
+            .get(&SecretKey::ai_api_key("default"))
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "sk-openclaw-test-key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deepseek_history_never_resends_reasoning_content() {
+    let mut w = World::start(Preset::DeepSeek).await;
+    w.stub.push(Reply::raw(&[
+        &sse(json!({"choices":[{"delta":{"role":"assistant","reasoning_content":"SECRET-THOUGHT "}}]})),
+        &sse(json!({"choices":[{"delta":{"reasoning_content":"more thinking"}}]})),
+        &sse(json!({"choices":[{"delta":{"content":"The answer is 4."},"finish_reason":"stop"}]})),
+        "data: [DONE]\n\n",
+    ]));
+    w.say(ALICE, "what is 2+2?");
+    w.finished().await;
+    assert_eq!(w.wait_sent(1).await, ["The answer is 4."]);
+    w.say(ALICE, "and 3+3?");
+    let chats = w.stub.wait_chats(2).await;
+    let second = &chats[1];
+    assert_eq!(second.body["model"], "deepseek-chat");
+    assert!(second.header("x-openclaw-session-key").is_none());
+    let messages = second.body["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(
+        messages[1],
+        json!({"role": "assistant", "content": "The answer is 4."})
+    );
+    let text = second.body.to_string();
+    assert!(
+        !text.contains("reasoning_content") && !text.contains("SECRET-THOUGHT"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qwen_ollama_openai_and_custom_request_shapes() {
+    let mut w = World::start(Preset::Qwen).await;
+    w.say(ALICE, "qwen turn");
+    w.finished().await;
+    let qwen = w.stub.wait_chats(1).await.remove(0);
+    assert_eq!(qwen.body["enable_thinking"], json!(false));
+    assert_eq!(qwen.body["model"], "qwen-plus");
+    assert_eq!(qwen.body["stream_options"], json!({"include_usage": true}));
+    assert!(
+        qwen.header("authorization").is_none(),
+        "no key stored, none sent"
+    );
+
+    for (n, preset) in [Preset::Ollama, Preset::OpenAi, Preset::Custom]
+        .into_iter()
+        .enumerate()
+    {
+        w.use_preset(preset).await;
+        w.say(ALICE, &format!("turn {n}"));
+        w.finished().await;
+        let chats = w.stub.wait_chats(n + 2).await;
+        let r = &chats[n + 1];
+        assert!(r.body.get("enable_thinking").is_none(), "{preset:?}");
+        assert!(r.header("x-openclaw-session-key").is_none(), "{preset:?}");
+        // Local history: the earlier turns come along, oldest first, new turn last.
+        let messages = r.body["messages"].as_array().unwrap();
+        assert_eq!(
+            messages[0],
+            json!({"role": "user", "content": "qwen turn"}),
+            "{preset:?}"
+        );
+        assert_eq!(messages.last().unwrap()["content"], format!("turn {n}"));
+    }
+    let models: Vec<String> = w
+        .stub
+        .chat_requests()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(models, ["qwen-plus", "llama3.2", "gpt-4o-mini", ""]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_says_what_works_in_plain_words() {
+    let w = World::start(Preset::Custom).await;
+    w.ai.set_api_key(Some(Secret::new("sk-good")))
+        .await
+        .unwrap();
+    w.stub.set_models(
+        200,
+        json!({"data": [{"id": "stub-model"}, {"id": "other"}]}),
+    );
+    let report = w.ai.test_connection().await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(
+        report.checks[0].ok
+            && report.checks[0]
+                .detail
+                .contains("2 model(s) offered: stub-model, other")
+    );
+    assert!(report.checks[1].ok && report.checks[1].detail.contains("one-token"));
+    let completion = w.stub.chat_requests().pop().unwrap();
+    assert_eq!(completion.body["max_tokens"], 1);
+    assert_eq!(completion.header("authorization"), Some("Bearer sk-good"));
+
+    w.stub
+        .set_models(401, json!({"error": {"message": "bad key"}}));
+    w.stub.push(Reply::Status(
+        401,
+        r#"{"error":{"message":"bad key"}}"#.into(),
+    ));
+    let report = w.ai.test_connection().await.unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.checks[0].detail.contains("refused (HTTP 401)"),
+        "{report:?}"
+    );
+    assert!(
+        report.checks[1].detail.contains("refused the API key"),
+        "{report:?}"
+    );
+    let shown = serde_json::to_string(&report).unwrap();
+    assert!(!shown.contains("sk-good"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_failures_send_a_polite_notice_tell_the_owner_and_leave_nothing_stuck() {
+    let mut w = World::start_with(
+        Preset::OpenAi,
+        |_| {},
+        |t| t.first_byte_timeout = Duration::from_secs(1),
+    )
+    .await;
+    let cases = [
+        (Reply::Silent, "did not answer within 1s"),
+        (
+            Reply::Status(500, r#"{"error":{"message":"overloaded"}}"#.into()),
+            "HTTP 500: overloaded",
+        ),
+        (Reply::Stall, "stalled"),
+        (Reply::raw(&["data: {\"choices\": [oops\n\n"]), "malformed"),
+        (
+            Reply::raw(&[&sse(json!({"choices":[{"delta":{"content":"half a"}}]}))]),
+            "ended before",
+        ),
+    ];
+    let mut notices = 0;
+    for (reply, expected) in cases {
+        w.stub.push(reply);
+        w.say(ALICE, "are you there?");
+        let (reason, notice_sent) = w.failed().await;
+        assert!(
+            reason.contains(expected),
+            "{reason:?} should mention {expected:?}"
+        );
+        assert!(notice_sent);
+        notices += 1;
+        let sent = w.wait_sent(notices).await;
+        assert_eq!(
+            sent.last().unwrap(),
+            desk_core::ai::settings::DEFAULT_ERROR_NOTICE
+        );
+        // Typing ends with the run, failed or not.
+        let typing = w.sim.typing_events(&w.bot_id).unwrap();
+        assert_eq!(typing.last().map(|t| t.status), Some(2));
+    }
+    // The scope is free again: the next message gets a normal reply.
+    w.stub.push(Reply::text(&["back again"]));
+    w.say(ALICE, "hello?");
+    w.finished().await;
+    assert_eq!(w.wait_sent(notices + 1).await.last().unwrap(), "back again");
+
+    // The notice can be switched off; the owner is still told.
+    let mut settings = w.ai.account_settings(&w.account_id).await.unwrap();
+    settings.error_notice = None;
+    w.ai.set_account_settings(&w.account_id, settings)
+        .await
+        .unwrap();
+    w.stub.push(Reply::Status(503, "busy".into()));
+    w.say(ALICE, "again?");
+    let (reason, notice_sent) = w.failed().await;
+    assert!(reason.contains("503") && !notice_sent);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        w.sent_texts().len(),
+        notices + 1,
+        "no notice when switched off"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_settings_get_a_clear_error_and_change_nothing() {
+    use desk_core::ai::{AiError, QuietHours};
+    let w = World::start(Preset::Qwen).await;
+    let before = w.ai.global_settings().await.unwrap();
+
+    let mut bad = before.clone();
+    bad.provider.extra_body = "{not json".into();
+    let err = w.ai.set_global_settings(bad).await.unwrap_err();
+    assert!(
+        matches!(&err, AiError::Invalid(m) if m.contains("JSON object")),
+        "{err}"
+    );
+    let mut bad = before.clone();
+    bad.provider.base_url = "ftp://example.com".into();
+    assert!(matches!(
+        w.ai.set_global_settings(bad).await,
+        Err(AiError::Invalid(_))
+    ));
+    assert_eq!(
+        w.ai.global_settings().await.unwrap(),
+        before,
+        "nothing was saved"
+    );
+
+    let mut account = w.ai.account_settings(&w.account_id).await.unwrap();
+    let saved = account.clone();
+    account.quiet_hours = Some(QuietHours {
+        start_minute: 1500,
+        end_minute: 10,
+    });
+    assert!(matches!(
+        w.ai.set_account_settings(&w.account_id, account).await,
+        Err(AiError::Invalid(_))
+    ));
+    assert_eq!(w.ai.account_settings(&w.account_id).await.unwrap(), saved);
+    assert!(matches!(
+        w.ai.set_peer_enabled("no-such-account", ALICE, Some(true))
+            .await,
+        Err(AiError::UnknownAccount(_))
+    ));
+    assert!(matches!(
+        w.ai.account_settings("no-such-account").await,
+        Err(AiError::UnknownAccount(_))
+    ));
+
+    // A good extra body reaches the request.
+    let mut good = before;
+    good.provider.extra_body = r#"{"temperature": 0.25, "top_p": 0.9}"#.into();
+    w.ai.set_global_settings(good).await.unwrap();
+    w.say(ALICE, "with extras");
+    let request = w.stub.wait_chats(1).await.remove(0);
+    assert_eq!(request.body["temperature"], json!(0.25));
+    assert_eq!(request.body["top_p"], json!(0.9));
+    assert_eq!(request.body["enable_thinking"], json!(false));
+}
