@@ -26,6 +26,10 @@ fn main() {
         "media_data",
         "open_media",
         "set_muted",
+        "begin_upload",
+        "append_upload",
+        "finish_upload",
+        "cancel_upload",
     ]);
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("src-tauri/capabilities/*.json")

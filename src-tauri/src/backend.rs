@@ -28,6 +28,8 @@ pub struct Backend {
     pub engine: Engine,
     /// Names for peers the protocol cannot name (the sandbox knows its demo users).
     pub display_names: HashMap<String, String>,
+    /// Largest file the engine sends.
+    pub max_upload_bytes: u64,
     /// Where QR logins go: `None` means the official host.
     login_api_base: Option<String>,
     login_cdn_base: Option<String>,
@@ -54,12 +56,14 @@ impl Backend {
         if let (Mode::Normal, Some(agent)) = (&mode, &custom.bot_agent) {
             config.client.bot_agent = agent.clone();
         }
+        let max_upload_bytes = config.max_upload_bytes;
         let engine = Engine::new_in(store, &data_dir, secrets, config);
         Ok(Backend {
             mode,
             data_dir,
             engine,
             display_names: HashMap::new(),
+            max_upload_bytes,
             login_api_base,
             login_cdn_base,
             _sim: None,

@@ -76,7 +76,10 @@ impl From<EngineError> for IpcError {
             EngineError::Secret(_) | EngineError::MissingToken(_) => ErrorCode::Secrets,
             EngineError::Client(_) => ErrorCode::Network,
             EngineError::UnknownAccount(_) => ErrorCode::NotFound,
-            EngineError::EmptyMessage => ErrorCode::InvalidArgument,
+            EngineError::EmptyMessage
+            | EngineError::FileUnreadable { .. }
+            | EngineError::EmptyFile(_)
+            | EngineError::FileTooLarge { .. } => ErrorCode::InvalidArgument,
             // New engine errors read as internal until they get a code of their own.
             #[allow(unreachable_patterns)]
             _ => ErrorCode::Internal,

@@ -93,6 +93,7 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
             let locale = state.locale();
             let start_minimised = state.prefs().start_minimised;
             app.manage(state);
+            app.manage(ipc::uploads::Uploads::default());
             tray::create(app.handle(), locale)?;
             if start_minimised {
                 window::toggle(app.handle());

@@ -251,3 +251,89 @@ async fn search_finds_and_jumps_to_a_message() {
         .contains("the invoice number is 7731"));
     app.quit().await;
 }
+
+/// Files dropped on the conversation (drop events injected into the page): an overlay
+/// while dragging, a line per file with progress, a clear error for an empty one, and
+/// the emulator's CDN holds exactly the dropped bytes after decryption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_files_are_sent_with_progress_and_arrive_intact() {
+    if !enabled("dropped_files_are_sent_with_progress_and_arrive_intact") {
+        return;
+    }
+    let sim = start_sim().await;
+    let home = Home::new();
+    let app = launch_on(&sim, &home).await;
+    let bot = login(&app, &sim, "Shop", PEER).await;
+    sim.inject_text(&bot.bot_id, PEER, "send me the report")
+        .unwrap();
+    open_conversation(&app, &bot, PEER).await;
+    wait_log_has(&app, "send me the report").await;
+
+    // About 1.4 MB, so it crosses several chunks on the way into the app.
+    let line = "quarterly numbers, row after row\n";
+    let body: String = line.repeat(1_400_000 / line.len());
+    let overlay = app
+        .driver
+        .execute(
+            r#"
+            const [body] = arguments;
+            const dt = new DataTransfer();
+            dt.items.add(new File([body], "report.txt", { type: "text/plain" }));
+            dt.items.add(new File([], "empty.txt"));
+            window.__drop = dt;
+            window.dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true, cancelable: true }));
+            window.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+            return new Promise(r => requestAnimationFrame(() => r(!!document.querySelector("[data-testid='drop-overlay']"))));
+            "#,
+            vec![serde_json::json!(body)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overlay.json(), &serde_json::json!(true), "no drop overlay");
+    app.screenshot("drop-overlay").await;
+    app.driver
+        .execute(
+            "window.dispatchEvent(new DragEvent('drop', { dataTransfer: window.__drop, bubbles: true, cancelable: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.find_css(
+        "[data-testid='upload-item'][data-name='report.txt'][data-phase='sent']",
+        Duration::from_secs(60),
+    )
+    .await;
+    let empty = app
+        .find_css(
+            "[data-testid='upload-item'][data-name='empty.txt'] [data-testid='upload-error']",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        empty
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .trim(),
+        "the file is empty"
+    );
+    app.screenshot("dropped-files").await;
+
+    let sent = sim.sent_messages(&bot.bot_id).unwrap();
+    let file = sent
+        .iter()
+        .find(|m| m.item["file_item"]["file_name"] == "report.txt")
+        .unwrap_or_else(|| panic!("no file item was sent: {sent:?}"));
+    let param = file.item["file_item"]["media"]["encrypt_query_param"]
+        .as_str()
+        .unwrap();
+    assert_eq!(sim.cdn_plaintext(param).unwrap(), body.as_bytes());
+    // The log shows the sent file as a card.
+    app.find_css(
+        "[data-direction='out'][data-kind='file'] [data-testid='file-name']",
+        Duration::from_secs(10),
+    )
+    .await;
+    app.quit().await;
+}

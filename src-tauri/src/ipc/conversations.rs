@@ -89,7 +89,7 @@ pub async fn send_text(
     })
 }
 
-/// Sends a file from disk. The engine's media sending is not in this build yet.
+/// Sends a file from disk (a path the desktop gave, e.g. a drop).
 #[tauri::command]
 #[specta::specta]
 pub async fn send_file(
@@ -98,20 +98,15 @@ pub async fn send_file(
     peer_id: String,
     path: String,
 ) -> Result<Queued, IpcError> {
-    let _ = (state.backend()?, account_id, peer_id);
-    let meta = std::fs::metadata(&path).map_err(|err| {
-        IpcError::new(
-            ErrorCode::InvalidArgument,
-            format!("cannot read {path}: {err}"),
-        )
-    })?;
-    if !meta.is_file() {
-        return Err(IpcError::new(
-            ErrorCode::InvalidArgument,
-            format!("{path} is not a file"),
-        ));
-    }
-    Err(IpcError::not_available("sending files"))
+    let entry = state
+        .backend()?
+        .engine
+        .send_file(&account_id, &peer_id, std::path::Path::new(&path), None)
+        .await?;
+    Ok(Queued {
+        outbox_id: entry.id,
+        message_row_id: entry.message_row_id,
+    })
 }
 
 /// Tries a failed or waiting message again.

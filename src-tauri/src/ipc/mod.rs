@@ -3,6 +3,7 @@
 
 mod accounts;
 mod conversations;
+pub mod uploads;
 pub mod views;
 
 use desk_core::secrets::SecretStoreStatus;
@@ -32,6 +33,8 @@ pub struct AppInfo {
     /// Why the engine could not start, if it could not.
     pub engine_error: Option<String>,
     pub prefs: Prefs,
+    /// Largest file the engine sends, in bytes (0 until the engine runs).
+    pub max_upload_bytes: u64,
 }
 
 /// Sent when the start-up keyring check has decided where secrets are kept.
@@ -86,6 +89,7 @@ pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
         engine_ready: backend.is_some(),
         engine_error: state.backend_error(),
         prefs: state.prefs(),
+        max_upload_bytes: backend.as_ref().map(|b| b.max_upload_bytes).unwrap_or(0),
     })
 }
 
@@ -161,6 +165,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::media_data,
             conversations::open_media,
             conversations::set_muted,
+            uploads::begin_upload,
+            uploads::append_upload,
+            uploads::finish_upload,
+            uploads::cancel_upload,
         ])
         .events(tauri_specta::collect_events![
             LocaleChanged,
@@ -196,6 +204,10 @@ pub const COMMANDS: &[&str] = &[
     "media_data",
     "open_media",
     "set_muted",
+    "begin_upload",
+    "append_upload",
+    "finish_upload",
+    "cancel_upload",
 ];
 
 /// Renders the TypeScript bindings for the UI. 64-bit integers become `number`: the

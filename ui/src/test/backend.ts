@@ -22,6 +22,8 @@ export interface FakeBackend {
   /** Per `${account}/${peer}`, newest first. */
   messages: Map<string, MessageView[]>;
   failNext?: IpcError;
+  /** Bytes received per upload id (decoded from the base64 chunks). */
+  uploads: Map<string, string>;
   /** Answers for commands the test wants to control. */
   answers: Record<string, (args: Record<string, unknown>) => unknown>;
 }
@@ -103,11 +105,13 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
       engineReady: true,
       engineError: null,
       prefs: defaultPrefs,
+      maxUploadBytes: 100 * 1024 * 1024,
       ...overrides,
     },
     accounts: [],
     conversations: [],
     messages: new Map(),
+    uploads: new Map(),
     answers: {},
   };
   mockIPC(
@@ -181,6 +185,23 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return null;
         case "search_messages":
           return [];
+        case "begin_upload": {
+          const id = `up-${backend.uploads.size + 1}`;
+          backend.uploads.set(id, "");
+          return id;
+        }
+        case "append_upload": {
+          const id = args.uploadId as string;
+          const next = (backend.uploads.get(id) ?? "") + atob(args.chunk as string);
+          backend.uploads.set(id, next);
+          return next.length;
+        }
+        case "finish_upload":
+          return { outboxId: 500 + backend.calls.filter((c) => c.cmd === "finish_upload").length, messageRowId: null };
+        case "cancel_upload":
+          return backend.uploads.delete(args.uploadId as string);
+        case "discard_outbound":
+          return true;
         default:
           throw { code: "internal", message: `unexpected command ${cmd}` } satisfies IpcError;
       }

@@ -159,21 +159,55 @@ describe("composer", () => {
     expect(screen.queryByTestId("composer-input")).toBeNull();
   });
 
-  it("shows a clear error per file when sending files fails", async () => {
+  it("sends dropped files in chunks with progress, and refuses empty and oversized ones", async () => {
+    const backend = fakeBackend({ maxUploadBytes: 1024 * 1024 });
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    await openAlice(backend);
+    const report = new File(["quarterly numbers"], "report.txt", { type: "text/plain" });
+    const empty = new File([], "empty.txt");
+    const huge = new File([new Uint8Array(2 * 1024 * 1024)], "huge.bin");
+    const transfer = { types: ["Files"], files: [report, empty, huge], dropEffect: "none" };
+    await fireEvent.dragEnter(window, { dataTransfer: transfer });
+    expect(screen.getByTestId("drop-overlay")).toBeTruthy();
+    await fireEvent.drop(window, { dataTransfer: transfer });
+    expect(screen.queryByTestId("drop-overlay")).toBeNull();
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("finish_upload"));
+    expect([...backend.uploads.values()]).toEqual(["quarterly numbers"]);
+    expect(backend.calls).toContainEqual({
+      cmd: "finish_upload",
+      args: { uploadId: "up-1", accountId: "bot1-im-bot", peerId: "alice@im.wechat" },
+    });
+    await waitFor(() => expect(screen.getAllByTestId("upload-error")).toHaveLength(2));
+    const errors = screen.getAllByTestId("upload-error").map((e) => e.textContent);
+    expect(errors[0]).toBe("the file is empty");
+    expect(errors[1]).toContain("the file is too large to send");
+
+    // The engine's upload progress, then delivery.
+    await emitEngine({ type: "upload_progress", outbox_id: 501, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", sent: 5, total: 10 });
+    await waitFor(() => expect(screen.getByTestId("upload-percent").textContent?.trim()).toBe("Uploading 50%"));
+    await emitEngine({
+      type: "delivery_updated",
+      outbox_id: 501,
+      account_id: "bot1-im-bot",
+      peer_id: "alice@im.wechat",
+      message_row_id: null,
+      state: "delivered",
+      error: null,
+    });
+    await waitFor(() => expect(screen.getByTestId("upload-done")).toBeTruthy());
+  });
+
+  it("cancels a queued file by discarding it", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
     backend.conversations = [conversation()];
-    backend.answers.send_file = () => {
-      throw { code: "not_available", message: "sending files is not available in this version yet" };
-    };
     await openAlice(backend);
     const { app } = await import("../stores/app.svelte");
-    await app.sendFiles(["/tmp/a.pdf", "/tmp/b.png"]);
-    const errors = screen.getAllByTestId("upload-error").map((e) => e.textContent);
-    expect(errors).toEqual([
-      "a.pdf: sending files is not available in this version yet",
-      "b.png: sending files is not available in this version yet",
-    ]);
+    await app.sendFileObjects([new File(["abc"], "a.txt")]);
+    await fireEvent.click(screen.getByTestId("upload-cancel"));
+    await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "discard_outbound", args: { outboxId: 501 } }));
+    expect(screen.getByTestId("upload-error").textContent?.trim()).toBe("cancelled");
   });
 });
 

@@ -182,7 +182,7 @@ async sendText(accountId: string, peerId: string, text: string) : Promise<Result
 }
 },
 /**
- * Sends a file from disk. The engine's media sending is not in this build yet.
+ * Sends a file from disk (a path the desktop gave, e.g. a drop).
  */
 async sendFile(accountId: string, peerId: string, path: string) : Promise<Result<Queued, IpcError>> {
     try {
@@ -258,6 +258,51 @@ async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Resu
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Starts an upload of a file called `name` of `size` bytes; returns its id. Refuses a
+ * file over the engine's limit before any byte is copied.
+ */
+async beginUpload(name: string, size: number) : Promise<Result<string, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("begin_upload", { name, size }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Appends a base64 chunk; returns the bytes written so far.
+ */
+async appendUpload(uploadId: string, chunk: string) : Promise<Result<number, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("append_upload", { uploadId, chunk }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Hands the finished file to the engine for `peer_id`; the temporary copy goes.
+ */
+async finishUpload(uploadId: string, accountId: string, peerId: string) : Promise<Result<Queued, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("finish_upload", { uploadId, accountId, peerId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Drops an unfinished upload and its bytes.
+ */
+async cancelUpload(uploadId: string) : Promise<Result<boolean, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("cancel_upload", { uploadId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -323,6 +368,48 @@ lifecycle: string;
  * The poller's live state.
  */
 status: AccountStatus; unread: number }
+/**
+ * What the AI replies tell the owner, as [`crate::EngineEvent::Ai`].
+ */
+export type AiEvent = 
+/**
+ * A model call began for these coalesced inbound messages.
+ */
+{ kind: "run_started"; account_id: string; peer_id: string; inbound: number } | 
+/**
+ * A message arrived while its scope had a run under way: it waits for the next
+ * turn, with `waiting` messages in all.
+ */
+{ kind: "queued"; account_id: string; peer_id: string; waiting: number } | 
+/**
+ * The reply went out (`dropped_chars` did not fit the message cap).
+ */
+{ kind: "run_finished"; account_id: string; peer_id: string; messages_sent: number; dropped_chars: number } | 
+/**
+ * The provider failed; `notice_sent` says whether the peer got the polite notice.
+ */
+{ kind: "run_failed"; account_id: string; peer_id: string; reason: string; notice_sent: boolean } | 
+/**
+ * A message got no AI reply, and why.
+ */
+{ kind: "skipped"; account_id: string; peer_id: string; reason: string } | 
+/**
+ * The owner replied by hand: the AI is quiet for this peer until `until_ms`.
+ */
+{ kind: "takeover_started"; account_id: string; peer_id: string; until_ms: number } | 
+/**
+ * The owner gave the conversation back to the AI.
+ */
+{ kind: "takeover_ended"; account_id: string; peer_id: string } | 
+/**
+ * AI settings changed (from the API or an owner's command): reload them.
+ * `account_id`/`peer_id` say whose (none: the global settings).
+ */
+{ kind: "settings_changed"; account_id: string | null; peer_id: string | null } | 
+/**
+ * An owner's slash command was handled.
+ */
+{ kind: "command_handled"; account_id: string; command: string }
 export type AppInfo = { version: string; 
 /**
  * The data folder in use (the sandbox's while in the sandbox).
@@ -339,7 +426,11 @@ engineReady: boolean;
 /**
  * Why the engine could not start, if it could not.
  */
-engineError: string | null; prefs: Prefs }
+engineError: string | null; prefs: Prefs; 
+/**
+ * Largest file the engine sends, in bytes (0 until the engine runs).
+ */
+maxUploadBytes: number }
 /**
  * The engine started, failed to start, or was replaced (entering the sandbox): the
  * window reloads everything.
@@ -375,6 +466,11 @@ export type EngineEvent =
  */
 { type: "delivery_updated"; outbox_id: number; account_id: string; peer_id: string; message_row_id: number | null; state: OutboxState; error: string | null } | 
 /**
+ * A file being sent is uploading: `sent` of `total` (encrypted) bytes have gone to
+ * the CDN. Starts over from zero when an upload is retried.
+ */
+{ type: "upload_progress"; outbox_id: number; account_id: string; peer_id: string; sent: number; total: number } | 
+/**
  * A QR login moved on ([`crate::Engine::start_login`]). Carries no token.
  */
 { type: "login_progress"; login_id: string; state: LoginState } | 
@@ -400,7 +496,11 @@ export type EngineEvent =
 /**
  * The account's alias changed (`None`: cleared).
  */
-{ type: "account_renamed"; account_id: string; alias: string | null }
+{ type: "account_renamed"; account_id: string; alias: string | null } | 
+/**
+ * Something happened in the AI replies (runs, failures, takeover).
+ */
+{ type: "ai"; event: AiEvent }
 /**
  * The window fell behind the engine and missed `missed` events: reload from the store.
  */

@@ -118,6 +118,14 @@ export const api = {
   openMedia: async (path: string, reveal: boolean): Promise<void> => {
     unwrap(await commands.openMedia(path, reveal));
   },
+  beginUpload: async (name: string, size: number): Promise<string> =>
+    unwrap(await commands.beginUpload(name, size)),
+  appendUpload: async (uploadId: string, chunk: string): Promise<number> =>
+    unwrap(await commands.appendUpload(uploadId, chunk)),
+  finishUpload: async (uploadId: string, accountId: string, peerId: string): Promise<Queued> =>
+    unwrap(await commands.finishUpload(uploadId, accountId, peerId)),
+  cancelUpload: async (uploadId: string): Promise<boolean> =>
+    unwrap(await commands.cancelUpload(uploadId)),
   setMuted: async (accountId: string, peerId: string, muted: boolean): Promise<void> => {
     unwrap(await commands.setMuted(accountId, peerId, muted));
   },

@@ -11,7 +11,8 @@ import {
   type LoginState,
   type MessageView,
 } from "../ipc";
-import { setActiveLocale } from "../i18n/index.svelte";
+import { setActiveLocale, t } from "../i18n/index.svelte";
+import { fileSize } from "../format";
 
 /** Messages fetched per page of the log. */
 export const PAGE_SIZE = 80;
@@ -32,8 +33,34 @@ export interface Upload {
   name: string;
   /** 0–100, or null while unknown. */
   percent: number | null;
+  /** `reading`: bytes go to the app; `uploading`: the engine sends them to the CDN. */
+  phase: "reading" | "uploading" | "sent";
   error: string | null;
   done: boolean;
+  cancelled: boolean;
+  uploadId: string | null;
+  outboxId: number | null;
+}
+
+/** Bytes per chunk when a picked or dropped file is handed to the app. */
+export const CHUNK_BYTES = 512 * 1024;
+
+/** A slice of a file as bytes (FileReader: every webview has it). */
+function readSlice(blob: Blob): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(new Uint8Array(reader.result as ArrayBuffer));
+    reader.onerror = () => reject(reader.error ?? new Error("unreadable"));
+    reader.readAsArrayBuffer(blob);
+  });
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
 }
 
 export type View = "home" | "settings" | "search";
@@ -58,6 +85,8 @@ export class AppStore {
   focusMessage = $state<number | null>(null);
   login = $state<LoginUi | null>(null);
   uploads = $state<Upload[]>([]);
+  /** Upload progress of outbound files by outbox id, 0–100. */
+  uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
   private generation = 0;
 
@@ -107,6 +136,7 @@ export class AppStore {
     this.focusMessage = null;
     this.login = null;
     this.uploads = [];
+    this.uploadProgress = {};
     this.actionError = null;
     this.generation += 1;
   }
@@ -274,6 +304,14 @@ export class AppStore {
         );
         break;
       case "delivery_updated": {
+        if (event.state === "delivered") {
+          this.patchUploadByOutbox(event.outbox_id, { percent: 100, phase: "sent", done: true });
+        } else if (event.state === "failed") {
+          this.patchUploadByOutbox(event.outbox_id, { error: event.error ?? "failed" });
+        }
+        if (event.account_id === this.selectedAccount && (event.state === "delivered" || event.state === "queued")) {
+          await this.reloadConversations();
+        }
         if (!this.isOpen(event.account_id, event.peer_id)) break;
         const known = this.messages.some((m) => m.id === event.message_row_id);
         if (known) {
@@ -285,6 +323,12 @@ export class AppStore {
         } else {
           await this.refreshNewest();
         }
+        break;
+      }
+      case "upload_progress": {
+        const percent = event.total > 0 ? Math.floor((event.sent * 100) / event.total) : 0;
+        this.uploadProgress = { ...this.uploadProgress, [event.outbox_id]: percent };
+        this.patchUploadByOutbox(event.outbox_id, { percent, phase: "uploading" });
         break;
       }
       case "login_progress":
@@ -386,6 +430,96 @@ export class AppStore {
     }
   }
 
+  private patchUpload(key: string, change: Partial<Upload>) {
+    this.uploads = this.uploads.map((u) => (u.key === key ? { ...u, ...change } : u));
+  }
+
+  private patchUploadByOutbox(outboxId: number, change: Partial<Upload>) {
+    if (!this.uploads.some((u) => u.outboxId === outboxId)) return;
+    this.uploads = this.uploads.map((u) => (u.outboxId === outboxId ? { ...u, ...change } : u));
+  }
+
+  private upload(key: string): Upload | undefined {
+    return this.uploads.find((u) => u.key === key);
+  }
+
+  /** Sends picked or dropped files (the webview has their bytes, not their paths), one
+   * after another, each with its own progress line, cancel button and error. */
+  async sendFileObjects(files: File[]) {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    const max = this.info?.maxUploadBytes ?? 0;
+    const entries = files.map((file) => ({
+      file,
+      key: `${Date.now()}-${Math.random()}`,
+    }));
+    this.uploads = [
+      ...this.uploads,
+      ...entries.map(({ file, key }) => ({
+        key,
+        name: file.name,
+        percent: 0,
+        phase: "reading" as const,
+        error: null,
+        done: false,
+        cancelled: false,
+        uploadId: null,
+        outboxId: null,
+      })),
+    ];
+    for (const { file, key } of entries) {
+      if (this.upload(key)?.cancelled) continue;
+      if (file.size === 0) {
+        this.patchUpload(key, { error: t("composer.fileEmpty") });
+        continue;
+      }
+      if (max > 0 && file.size > max) {
+        this.patchUpload(key, {
+          error: t("composer.fileTooLarge", { size: fileSize(file.size), limit: fileSize(max) }),
+        });
+        continue;
+      }
+      try {
+        const uploadId = await api.beginUpload(file.name, file.size);
+        this.patchUpload(key, { uploadId });
+        for (let offset = 0; offset < file.size; offset += CHUNK_BYTES) {
+          if (this.upload(key)?.cancelled) {
+            await api.cancelUpload(uploadId);
+            break;
+          }
+          let bytes: Uint8Array;
+          try {
+            bytes = await readSlice(file.slice(offset, offset + CHUNK_BYTES));
+          } catch (err) {
+            await api.cancelUpload(uploadId);
+            throw new Error(`cannot read the file: ${errorText(err)}`);
+          }
+          const written = await api.appendUpload(uploadId, toBase64(bytes));
+          this.patchUpload(key, { percent: Math.floor((written * 100) / file.size) });
+        }
+        if (this.upload(key)?.cancelled) continue;
+        const queued = await api.finishUpload(uploadId, account, peer);
+        this.patchUpload(key, { outboxId: queued.outboxId, phase: "uploading", percent: 0 });
+        await this.refreshNewest();
+      } catch (err) {
+        this.patchUpload(key, { error: errorText(err) });
+      }
+    }
+  }
+
+  /** Stops a file: while it is read, nothing is sent; once queued, it is discarded. */
+  async cancelUpload(key: string) {
+    const upload = this.upload(key);
+    if (!upload) return;
+    if (upload.done || upload.error) {
+      this.uploads = this.uploads.filter((u) => u.key !== key);
+      return;
+    }
+    this.patchUpload(key, { cancelled: true, error: t("composer.cancelled") });
+    if (upload.outboxId !== null) await api.discardOutbound(upload.outboxId).catch(() => false);
+  }
+
   /** Sends dropped or picked files one by one, each with its own progress line. */
   async sendFiles(paths: string[]) {
     const account = this.selectedAccount;
@@ -394,12 +528,15 @@ export class AppStore {
     for (const path of paths) {
       const name = path.split(/[\\/]/).pop() ?? path;
       const key = `${Date.now()}-${Math.random()}`;
-      this.uploads = [...this.uploads, { key, name, percent: null, error: null, done: false }];
+      this.uploads = [
+        ...this.uploads,
+        { key, name, percent: null, phase: "uploading", error: null, done: false, cancelled: false, uploadId: null, outboxId: null },
+      ];
       const patch = (change: Partial<Upload>) =>
         (this.uploads = this.uploads.map((u) => (u.key === key ? { ...u, ...change } : u)));
       try {
-        await api.sendFile(account, peer, path);
-        patch({ done: true, percent: 100 });
+        const queued = await api.sendFile(account, peer, path);
+        patch({ outboxId: queued.outboxId });
         await this.refreshNewest();
       } catch (err) {
         patch({ error: errorText(err) });
