@@ -30,6 +30,21 @@ fn main() {
         "append_upload",
         "finish_upload",
         "cancel_upload",
+        "ai_global",
+        "set_ai_global",
+        "set_ai_paused",
+        "set_ai_key",
+        "test_ai_connection",
+        "ai_account",
+        "set_ai_account",
+        "set_ai_account_enabled",
+        "ai_peer",
+        "set_ai_peer_enabled",
+        "set_ai_peer_persona",
+        "resume_ai_peer",
+        "ai_memory",
+        "set_ai_memory_summary",
+        "reset_ai_memory",
     ]);
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("src-tauri/capabilities/*.json")

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use desk_core::ai::{AiConfig, AiService};
 use desk_core::engine::LoginOptions;
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
@@ -25,7 +26,9 @@ pub const SANDBOX_TICK_ENV: &str = "WEIXIN_DESK_SANDBOX_TICK_MS";
 pub struct Backend {
     pub mode: Mode,
     pub data_dir: DataDir,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
+    /// AI replies beside the engine (settings, toggles, takeover, memory).
+    pub ai: AiService,
     /// Names for peers the protocol cannot name (the sandbox knows its demo users).
     pub display_names: HashMap<String, String>,
     /// Largest file the engine sends.
@@ -57,11 +60,20 @@ impl Backend {
             config.client.bot_agent = agent.clone();
         }
         let max_upload_bytes = config.max_upload_bytes;
-        let engine = Engine::new_in(store, &data_dir, secrets, config);
+        let engine = Arc::new(Engine::new_in(store, &data_dir, secrets, config));
+        let ai = AiService::start(
+            Arc::clone(&engine),
+            AiConfig {
+                // Providers on loopback (tests, local models) are reached directly.
+                use_system_proxy: mode == Mode::Normal,
+                ..AiConfig::default()
+            },
+        );
         Ok(Backend {
             mode,
             data_dir,
             engine,
+            ai,
             display_names: HashMap::new(),
             max_upload_bytes,
             login_api_base,
@@ -157,6 +169,7 @@ impl Backend {
 
     /// Stops every account and the event forwarding.
     pub async fn stop(&self) {
+        self.ai.shutdown();
         self.engine.shutdown().await;
         if let Some(handle) = self
             .forwarder

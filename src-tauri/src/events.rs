@@ -25,6 +25,15 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
                             | EngineEvent::AccountReplaced { .. }
                     );
                     notify::on_event(&app, &event);
+                    if let EngineEvent::Ai {
+                        event:
+                            desk_core::ai::AiEvent::SettingsChanged {
+                                account_id: None, ..
+                            },
+                    } = &event
+                    {
+                        tray::refresh_ai(&app);
+                    }
                     if let Err(err) = (EngineNotice { event }).emit(&app) {
                         tracing::warn!(%err, "could not forward an engine event");
                     }

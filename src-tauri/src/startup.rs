@@ -87,6 +87,7 @@ async fn run(app: &AppHandle, backend: Backend) {
         Err(err) => tracing::error!(%err, "could not start the accounts"),
     }
     events::refresh_tray(app);
+    crate::tray::refresh_ai(app);
 }
 
 fn announce(app: &AppHandle) {

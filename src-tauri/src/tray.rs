@@ -16,19 +16,26 @@ use crate::{i18n, window};
 const TRAY_ID: &str = "main";
 const TOGGLE_ID: &str = "toggle-window";
 const QUIT_ID: &str = "quit";
+const AI_ID: &str = "toggle-ai";
 
 /// The last account list the tray showed.
 #[derive(Default)]
 struct TrayAccounts(Mutex<Vec<AccountView>>);
 
+/// Whether all AI replies are paused, as last read.
+#[derive(Default)]
+struct TrayAiPaused(Mutex<bool>);
+
 pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
     app.manage(TrayAccounts::default());
+    app.manage(TrayAiPaused::default());
     let menu = build_menu(app, locale, &[])?;
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .menu(&menu)
         .tooltip(i18n::text(locale, "tray.tooltip"))
         .on_menu_event(|app, event| match event.id().as_ref() {
             TOGGLE_ID => window::toggle(app),
+            AI_ID => toggle_ai(app),
             QUIT_ID => app.exit(0),
             _ => {}
         });
@@ -109,6 +116,22 @@ fn build_menu(
         )?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
+    let paused = app
+        .try_state::<TrayAiPaused>()
+        .map(|p| *p.0.lock().unwrap_or_else(|e| e.into_inner()))
+        .unwrap_or(false);
+    let ai_key = if paused {
+        "tray.resumeAi"
+    } else {
+        "tray.pauseAi"
+    };
+    menu.append(&MenuItem::with_id(
+        app,
+        AI_ID,
+        i18n::text(locale, ai_key),
+        true,
+        None::<&str>,
+    )?)?;
     menu.append(&MenuItem::with_id(
         app,
         QUIT_ID,
@@ -117,6 +140,49 @@ fn build_menu(
         None::<&str>,
     )?)?;
     Ok(menu)
+}
+
+/// Reads whether AI replies are paused and relabels the menu.
+pub fn refresh_ai(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let Some(state) = app.try_state::<crate::state::AppState>() else {
+            return;
+        };
+        let Some(backend) = state.try_backend() else {
+            return;
+        };
+        if let Ok(settings) = backend.ai.global_settings().await {
+            if let Some(flag) = app.try_state::<TrayAiPaused>() {
+                *flag.0.lock().unwrap_or_else(|e| e.into_inner()) = settings.paused;
+            }
+            relabel(&app, state.locale());
+        }
+    });
+}
+
+/// "Pause all AI" / "Resume AI" from the tray.
+fn toggle_ai(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let Some(backend) = app
+            .try_state::<crate::state::AppState>()
+            .and_then(|s| s.try_backend())
+        else {
+            return;
+        };
+        let paused = match backend.ai.global_settings().await {
+            Ok(settings) => settings.paused,
+            Err(err) => {
+                tracing::warn!(%err, "could not read the AI settings");
+                return;
+            }
+        };
+        if let Err(err) = backend.ai.set_paused(!paused).await {
+            tracing::warn!(%err, "could not pause the AI");
+        }
+        refresh_ai(&app);
+    });
 }
 
 fn unread_line(locale: Locale, total: i64) -> String {

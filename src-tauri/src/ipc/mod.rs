@@ -2,6 +2,7 @@
 //! from these declarations (see the `bindings_are_current` test).
 
 mod accounts;
+mod ai;
 mod conversations;
 pub mod uploads;
 pub mod views;
@@ -169,6 +170,21 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             uploads::append_upload,
             uploads::finish_upload,
             uploads::cancel_upload,
+            ai::ai_global,
+            ai::set_ai_global,
+            ai::set_ai_paused,
+            ai::set_ai_key,
+            ai::test_ai_connection,
+            ai::ai_account,
+            ai::set_ai_account,
+            ai::set_ai_account_enabled,
+            ai::ai_peer,
+            ai::set_ai_peer_enabled,
+            ai::set_ai_peer_persona,
+            ai::resume_ai_peer,
+            ai::ai_memory,
+            ai::set_ai_memory_summary,
+            ai::reset_ai_memory,
         ])
         .events(tauri_specta::collect_events![
             LocaleChanged,
@@ -208,6 +224,21 @@ pub const COMMANDS: &[&str] = &[
     "append_upload",
     "finish_upload",
     "cancel_upload",
+    "ai_global",
+    "set_ai_global",
+    "set_ai_paused",
+    "set_ai_key",
+    "test_ai_connection",
+    "ai_account",
+    "set_ai_account",
+    "set_ai_account_enabled",
+    "ai_peer",
+    "set_ai_peer_enabled",
+    "set_ai_peer_persona",
+    "resume_ai_peer",
+    "ai_memory",
+    "set_ai_memory_summary",
+    "reset_ai_memory",
 ];
 
 /// Renders the TypeScript bindings for the UI. 64-bit integers become `number`: the

@@ -24,6 +24,9 @@ export interface FakeBackend {
   failNext?: IpcError;
   /** Bytes received per upload id (decoded from the base64 chunks). */
   uploads: Map<string, string>;
+  aiAccounts: Record<string, boolean>;
+  aiPeer: { enabled: boolean | null; effective: boolean; persona: string | null; takeover_until_ms: number | null };
+  aiHasKey: boolean;
   /** Answers for commands the test wants to control. */
   answers: Record<string, (args: Record<string, unknown>) => unknown>;
 }
@@ -112,6 +115,9 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     conversations: [],
     messages: new Map(),
     uploads: new Map(),
+    aiAccounts: {},
+    aiPeer: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
+    aiHasKey: false,
     answers: {},
   };
   mockIPC(
@@ -185,6 +191,35 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return null;
         case "search_messages":
           return [];
+        case "ai_global":
+          return {
+            settings: {
+              paused: false,
+              provider: { preset: "custom", base_url: "http://127.0.0.1:8000/v1", model: "m", vision: false, extra_headers: [], extra_body: "", max_tokens: null },
+              history_messages: 20,
+              history_tokens: 3000,
+            },
+            hasApiKey: backend.aiHasKey,
+          };
+        case "ai_account":
+          return { enabled: backend.aiAccounts[args.accountId as string] ?? false };
+        case "set_ai_account_enabled":
+          backend.aiAccounts[args.accountId as string] = args.enabled as boolean;
+          return null;
+        case "ai_peer":
+          return backend.aiPeer;
+        case "set_ai_peer_enabled":
+          backend.aiPeer = { ...backend.aiPeer, enabled: args.enabled as boolean, effective: args.enabled as boolean };
+          return null;
+        case "resume_ai_peer":
+          backend.aiPeer = { ...backend.aiPeer, takeover_until_ms: null };
+          return null;
+        case "set_ai_key":
+          backend.aiHasKey = args.key !== null;
+          return null;
+        case "set_ai_global":
+        case "set_ai_paused":
+          return null;
         case "begin_upload": {
           const id = `up-${backend.uploads.size + 1}`;
           backend.uploads.set(id, "");

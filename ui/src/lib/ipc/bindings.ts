@@ -303,6 +303,138 @@ async cancelUpload(uploadId: string) : Promise<Result<boolean, IpcError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+async aiGlobal() : Promise<Result<AiGlobalView, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("ai_global") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async setAiGlobal(settings: GlobalAiSettings) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_global", { settings }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Pauses or resumes every AI reply (also in the tray).
+ */
+async setAiPaused(paused: boolean) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_paused", { paused }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Stores (or with `null` deletes) the provider's API key in the secret store.
+ */
+async setAiKey(key: string | null) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_key", { key }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async testAiConnection() : Promise<Result<ConnectionReport, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("test_ai_connection") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async aiAccount(accountId: string) : Promise<Result<AccountAiSettings, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("ai_account", { accountId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async setAiAccount(accountId: string, settings: AccountAiSettings) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_account", { accountId, settings }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async setAiAccountEnabled(accountId: string, enabled: boolean) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_account_enabled", { accountId, enabled }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async aiPeer(accountId: string, peerId: string) : Promise<Result<PeerAiState, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("ai_peer", { accountId, peerId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The peer's own switch; `null` follows the account.
+ */
+async setAiPeerEnabled(accountId: string, peerId: string, enabled: boolean | null) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_peer_enabled", { accountId, peerId, enabled }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async setAiPeerPersona(accountId: string, peerId: string, persona: string | null) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_peer_persona", { accountId, peerId, persona }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Ends a takeover: the AI answers this peer again.
+ */
+async resumeAiPeer(accountId: string, peerId: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("resume_ai_peer", { accountId, peerId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async aiMemory(accountId: string, peerId: string) : Promise<Result<MemoryView, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("ai_memory", { accountId, peerId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async setAiMemorySummary(accountId: string, peerId: string, summary: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ai_memory_summary", { accountId, peerId, summary }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async resetAiMemory(accountId: string, peerId: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("reset_ai_memory", { accountId, peerId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -329,6 +461,42 @@ secretsStatusChanged: "secrets-status-changed"
 
 /** user-defined types **/
 
+/**
+ * One account's AI settings.
+ */
+export type AccountAiSettings = { 
+/**
+ * Whether peers get AI replies by default (a peer's own switch overrides it).
+ */
+enabled: boolean; 
+/**
+ * The system prompt; `{peer_name}` and `{date}` are filled in.
+ */
+persona: string; memory_scope: MemoryScope; 
+/**
+ * When not empty, only these peers get replies.
+ */
+allow: string[]; 
+/**
+ * These peers never get replies.
+ */
+block: string[]; quiet_hours: QuietHours | null; 
+/**
+ * Most AI runs per peer in any hour (0: no limit).
+ */
+runs_per_peer_per_hour: number; 
+/**
+ * How long a manual reply from the owner silences the AI for that peer.
+ */
+takeover_minutes: number; 
+/**
+ * Sent to the peer when the provider fails; `None` sends nothing.
+ */
+error_notice: string | null; 
+/**
+ * Send a timing report after each run (toggled by `/toggle-debug`).
+ */
+debug: boolean }
 /**
  * Where one account's poller stands.
  */
@@ -410,6 +578,10 @@ export type AiEvent =
  * An owner's slash command was handled.
  */
 { kind: "command_handled"; account_id: string; command: string }
+/**
+ * The global AI settings, and whether an API key is stored (never the key).
+ */
+export type AiGlobalView = { settings: GlobalAiSettings; hasApiKey: boolean }
 export type AppInfo = { version: string; 
 /**
  * The data folder in use (the sandbox's while in the sandbox).
@@ -442,6 +614,15 @@ export type BackendChanged = { mode: Mode; ready: boolean; error: string | null 
  * (bot agent).
  */
 export type BackendPrefs = { apiBase: string | null; cdnBase: string | null; botAgent: string | null }
+export type ConnectionCheck = { 
+/**
+ * `models` (auth and the model list) or `completion` (a one-token reply).
+ */
+name: string; ok: boolean; detail: string }
+/**
+ * The outcome of "test connection": one line per check, in plain words.
+ */
+export type ConnectionReport = { ok: boolean; summary: string; checks: ConnectionCheck[] }
 export type ConversationView = { accountId: string; peerId: string; displayName: string | null; lastActivityMs: number; unreadCount: number; lastText: string | null; lastItemKind: string | null; 
 /**
  * When the reply window closes (the peer's last message + 24 h); `null` if the
@@ -545,6 +726,23 @@ export type ErrorCode =
  * The iLink server or the network failed.
  */
 "network"
+/**
+ * App-wide AI settings.
+ */
+export type GlobalAiSettings = { 
+/**
+ * Stops every AI reply at once.
+ */
+paused: boolean; provider: ProviderConfig; 
+/**
+ * Most history messages sent with a turn.
+ */
+history_messages: number; 
+/**
+ * Rough token budget for the history (CJK characters count one each, other text
+ * one per four characters).
+ */
+history_tokens: number }
 export type IpcError = { code: ErrorCode; 
 /**
  * A sentence a person can read.
@@ -617,6 +815,32 @@ export type MediaData = { mime: string;
  * The file's bytes, base64.
  */
 base64: string }
+export type MemoryLine = { 
+/**
+ * `user` or `assistant`.
+ */
+role: string; text: string }
+/**
+ * Whose conversation the model remembers.
+ */
+export type MemoryScope = 
+/**
+ * One conversation per account and peer: no peer ever sees another's words.
+ */
+"per-account-per-peer" | 
+/**
+ * One conversation per peer, across the accounts that talk to them.
+ */
+"per-peer" | 
+/**
+ * One conversation for everything (the official plugin's default).
+ */
+"shared"
+/**
+ * What the model is given for a conversation: the scope, the owner's editable summary
+ * and the history that would be sent with the next turn.
+ */
+export type MemoryView = { scope_key: string; summary: string; history: MemoryLine[] }
 export type MessagePageView = { 
 /**
  * Newest first.
@@ -668,6 +892,22 @@ export type OutboxState = "queued" | "sending" |
  * No usable context token: waits for the peer to write again (invariant 3).
  */
 "waiting_for_window" | "delivered" | "failed"
+/**
+ * A peer's AI state as the UI shows it.
+ */
+export type PeerAiState = { 
+/**
+ * The peer's own switch (`None`: follows the account).
+ */
+enabled: boolean | null; 
+/**
+ * Whether the peer gets replies now, all levels considered except takeover.
+ */
+effective: boolean; persona: string | null; 
+/**
+ * Set while the owner's manual reply keeps the AI quiet (epoch ms).
+ */
+takeover_until_ms: number | null }
 export type Prefs = { 
 /**
  * Notifications for inbound messages while the window is hidden or unfocused.
@@ -694,6 +934,48 @@ autostart: boolean;
  */
 backend: BackendPrefs }
 /**
+ * Which provider a configuration started from. All fields stay editable.
+ */
+export type Preset = 
+/**
+ * The OpenClaw gateway keeps the conversation itself: it gets a stable
+ * `x-openclaw-session-key` per scope and only the new user turn.
+ */
+"open_claw" | "ollama" | "open_ai" | 
+/**
+ * Never resends `reasoning_content` (the API rejects it in history).
+ */
+"deep_seek" | 
+/**
+ * DashScope's compatible mode: `enable_thinking: false` for chat.
+ */
+"qwen" | "custom"
+/**
+ * One provider configuration (the API key is in the secret store, not here).
+ */
+export type ProviderConfig = { preset: Preset; 
+/**
+ * Up to and including `/v1` (or the provider's equivalent).
+ */
+base_url: string; model: string; 
+/**
+ * Whether inbound images go to the model as image parts.
+ */
+vision: boolean; 
+/**
+ * Extra request headers.
+ */
+extra_headers: ([string, string])[]; 
+/**
+ * Extra top-level body fields as a JSON object's text, merged last so they win
+ * (empty: none).
+ */
+extra_body: string; 
+/**
+ * `max_tokens` for replies, if set.
+ */
+max_tokens: number | null }
+/**
  * A QR code as modules, drawn by the window: the login URL never leaves the machine.
  */
 export type QrMatrix = { 
@@ -706,6 +988,11 @@ size: number;
  */
 modules: string }
 export type Queued = { outboxId: number; messageRowId: number | null }
+/**
+ * Quiet hours in the owner's local time: no replies from `start` to `end` (minutes
+ * after midnight; `start > end` spans midnight).
+ */
+export type QuietHours = { start_minute: number; end_minute: number }
 /**
  * Whether secrets survive a restart. Sent to the UI.
  */

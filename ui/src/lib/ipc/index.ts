@@ -2,9 +2,16 @@
 // generated bindings; failures arrive as IpcError {code, message, details?}.
 import { commands, events } from "./bindings";
 import type {
+  AccountAiSettings,
   AccountStatus,
   AccountView,
+  AiGlobalView,
   AppInfo,
+  ConnectionReport,
+  GlobalAiSettings,
+  MemoryView,
+  PeerAiState,
+  Preset,
   BackendChanged,
   ConversationView,
   Cursor,
@@ -24,6 +31,13 @@ import type {
 } from "./bindings";
 
 export type {
+  AccountAiSettings,
+  AiGlobalView,
+  ConnectionReport,
+  GlobalAiSettings,
+  MemoryView,
+  PeerAiState,
+  Preset,
   AccountStatus,
   AccountView,
   AppInfo,
@@ -126,6 +140,44 @@ export const api = {
     unwrap(await commands.finishUpload(uploadId, accountId, peerId)),
   cancelUpload: async (uploadId: string): Promise<boolean> =>
     unwrap(await commands.cancelUpload(uploadId)),
+  aiGlobal: async (): Promise<AiGlobalView> => unwrap(await commands.aiGlobal()),
+  setAiGlobal: async (settings: GlobalAiSettings): Promise<void> => {
+    unwrap(await commands.setAiGlobal(settings));
+  },
+  setAiPaused: async (paused: boolean): Promise<void> => {
+    unwrap(await commands.setAiPaused(paused));
+  },
+  setAiKey: async (key: string | null): Promise<void> => {
+    unwrap(await commands.setAiKey(key));
+  },
+  testAiConnection: async (): Promise<ConnectionReport> => unwrap(await commands.testAiConnection()),
+  aiAccount: async (accountId: string): Promise<AccountAiSettings> =>
+    unwrap(await commands.aiAccount(accountId)),
+  setAiAccount: async (accountId: string, settings: AccountAiSettings): Promise<void> => {
+    unwrap(await commands.setAiAccount(accountId, settings));
+  },
+  setAiAccountEnabled: async (accountId: string, enabled: boolean): Promise<void> => {
+    unwrap(await commands.setAiAccountEnabled(accountId, enabled));
+  },
+  aiPeer: async (accountId: string, peerId: string): Promise<PeerAiState> =>
+    unwrap(await commands.aiPeer(accountId, peerId)),
+  setAiPeerEnabled: async (accountId: string, peerId: string, enabled: boolean | null): Promise<void> => {
+    unwrap(await commands.setAiPeerEnabled(accountId, peerId, enabled));
+  },
+  setAiPeerPersona: async (accountId: string, peerId: string, persona: string | null): Promise<void> => {
+    unwrap(await commands.setAiPeerPersona(accountId, peerId, persona));
+  },
+  resumeAiPeer: async (accountId: string, peerId: string): Promise<void> => {
+    unwrap(await commands.resumeAiPeer(accountId, peerId));
+  },
+  aiMemory: async (accountId: string, peerId: string): Promise<MemoryView> =>
+    unwrap(await commands.aiMemory(accountId, peerId)),
+  setAiMemorySummary: async (accountId: string, peerId: string, summary: string): Promise<void> => {
+    unwrap(await commands.setAiMemorySummary(accountId, peerId, summary));
+  },
+  resetAiMemory: async (accountId: string, peerId: string): Promise<void> => {
+    unwrap(await commands.resetAiMemory(accountId, peerId));
+  },
   setMuted: async (accountId: string, peerId: string, muted: boolean): Promise<void> => {
     unwrap(await commands.setMuted(accountId, peerId, muted));
   },

@@ -10,6 +10,7 @@ import {
   type EngineEvent,
   type LoginState,
   type MessageView,
+  type PeerAiState,
 } from "../ipc";
 import { setActiveLocale, t } from "../i18n/index.svelte";
 import { fileSize } from "../format";
@@ -85,6 +86,10 @@ export class AppStore {
   focusMessage = $state<number | null>(null);
   login = $state<LoginUi | null>(null);
   uploads = $state<Upload[]>([]);
+  /** Whether AI replies are on by default, per account. */
+  aiAccounts = $state<Record<string, boolean>>({});
+  /** The open conversation's AI state. */
+  aiPeer = $state<PeerAiState | null>(null);
   /** Upload progress of outbound files by outbox id, 0–100. */
   uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
@@ -137,6 +142,8 @@ export class AppStore {
     this.login = null;
     this.uploads = [];
     this.uploadProgress = {};
+    this.aiAccounts = {};
+    this.aiPeer = null;
     this.actionError = null;
     this.generation += 1;
   }
@@ -174,12 +181,63 @@ export class AppStore {
       this.actionError = errorText(err);
       return;
     }
+    void this.reloadAiAccounts();
     if (!this.accounts.some((a) => a.accountId === this.selectedAccount)) {
       this.selectedAccount = this.accounts[0]?.accountId ?? null;
       this.selectedPeer = null;
       this.messages = [];
     }
     await this.reloadConversations();
+  }
+
+  async reloadAiAccounts() {
+    const entries = await Promise.all(
+      this.accounts.map(async (a) => {
+        try {
+          return [a.accountId, (await api.aiAccount(a.accountId)).enabled] as const;
+        } catch {
+          return [a.accountId, false] as const;
+        }
+      }),
+    );
+    this.aiAccounts = Object.fromEntries(entries);
+  }
+
+  async reloadAiPeer() {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) {
+      this.aiPeer = null;
+      return;
+    }
+    try {
+      const state = await api.aiPeer(account, peer);
+      if (account === this.selectedAccount && peer === this.selectedPeer) this.aiPeer = state;
+    } catch {
+      this.aiPeer = null;
+    }
+  }
+
+  async setAccountAi(accountId: string, enabled: boolean) {
+    await this.run(() => api.setAiAccountEnabled(accountId, enabled));
+    await this.reloadAiAccounts();
+    await this.reloadAiPeer();
+  }
+
+  async setPeerAi(enabled: boolean | null) {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    await this.run(() => api.setAiPeerEnabled(account, peer, enabled));
+    await this.reloadAiPeer();
+  }
+
+  async resumeAi() {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    await this.run(() => api.resumeAiPeer(account, peer));
+    await this.reloadAiPeer();
   }
 
   async reloadConversations() {
@@ -209,6 +267,8 @@ export class AppStore {
     this.focusMessage = focus;
     this.view = "home";
     this.uploads = [];
+    this.aiPeer = null;
+    void this.reloadAiPeer();
     const page = await api.conversationPage(account, peerId, null, PAGE_SIZE);
     if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
     this.messages = page.messages;
@@ -345,6 +405,19 @@ export class AppStore {
               ? { ...m, mediaState: "ready", mediaPath: event.path }
               : { ...m, mediaState: "failed", error: event.reason },
         );
+        break;
+      }
+      case "ai": {
+        const ai = event.event;
+        if (ai.kind === "settings_changed") {
+          if (ai.account_id === null || ai.peer_id === null) await this.reloadAiAccounts();
+          await this.reloadAiPeer();
+        } else if (
+          (ai.kind === "takeover_started" || ai.kind === "takeover_ended") &&
+          this.isOpen(ai.account_id, ai.peer_id)
+        ) {
+          await this.reloadAiPeer();
+        }
         break;
       }
       case "account_removed":

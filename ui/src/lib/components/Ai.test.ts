@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import App from "../../App.svelte";
+import { account, conversation, emitEngine, fakeBackend } from "../../test/backend";
+
+describe("AI controls", () => {
+  it("switches AI per account and per peer, and resumes after a takeover", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.aiAccounts = { "bot1-im-bot": false };
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-ai-toggle")).toBeTruthy());
+    const toggle = screen.getByTestId("account-ai-toggle") as HTMLInputElement;
+    expect(toggle.checked).toBe(false);
+    await fireEvent.click(toggle);
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({
+        cmd: "set_ai_account_enabled",
+        args: { accountId: "bot1-im-bot", enabled: true },
+      }),
+    );
+    await waitFor(() => expect((screen.getByTestId("account-ai-toggle") as HTMLInputElement).checked).toBe(true));
+
+    backend.aiPeer = { enabled: null, effective: true, persona: null, takeover_until_ms: Date.now() + 3600_000 };
+    await fireEvent.click(screen.getByTestId("conversation-item").querySelector("button")!);
+    await waitFor(() => expect(screen.getByTestId("peer-ai-state").textContent).toContain("You took over until"));
+    await fireEvent.click(screen.getByTestId("resume-ai"));
+    await waitFor(() => expect(screen.getByTestId("peer-ai-state").textContent?.trim()).toBe("AI on"));
+    expect(backend.calls).toContainEqual({ cmd: "resume_ai_peer", args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat" } });
+
+    await fireEvent.click(screen.getByTestId("toggle-peer-ai"));
+    await waitFor(() => expect(screen.getByTestId("peer-ai-state").textContent?.trim()).toBe("AI off"));
+    expect(backend.calls).toContainEqual({
+      cmd: "set_ai_peer_enabled",
+      args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat", enabled: false },
+    });
+
+    // A takeover announced by the engine shows at once.
+    backend.aiPeer = { ...backend.aiPeer, takeover_until_ms: Date.now() + 1800_000 };
+    await emitEngine({
+      type: "ai",
+      event: { kind: "takeover_started", account_id: "bot1-im-bot", peer_id: "alice@im.wechat", until_ms: Date.now() + 1800_000 },
+    });
+    await waitFor(() => expect(screen.getByTestId("resume-ai")).toBeTruthy());
+  });
+
+  it("keeps the API key write-only", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    await waitFor(() => expect(screen.getByTestId("ai-key-state").textContent).toBe("No key stored."));
+    await fireEvent.input(screen.getByTestId("ai-key"), { target: { value: " sk-test-123 " } });
+    await fireEvent.click(screen.getByTestId("ai-save-key"));
+    await waitFor(() => expect(screen.getByTestId("ai-key-state").textContent).toContain("A key is stored"));
+    expect(backend.calls).toContainEqual({ cmd: "set_ai_key", args: { key: " sk-test-123 " } });
+    // The field is emptied and nothing shows the key back.
+    expect((screen.getByTestId("ai-key") as HTMLInputElement).value).toBe("");
+    expect(document.body.textContent).not.toContain("sk-test-123");
+  });
+});
