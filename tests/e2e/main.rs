@@ -9,6 +9,8 @@ mod sim;
 mod x11;
 
 mod accounts;
+mod ai;
+mod ai_stub;
 mod first_screen;
 mod messages;
 mod no_display;
