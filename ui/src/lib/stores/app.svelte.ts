@@ -398,6 +398,11 @@ export class AppStore {
       case "media_ready":
       case "media_failed": {
         if (!this.isOpen(event.account_id, event.peer_id)) break;
+        if (!this.messages.some((m) => m.id === event.message_row_id)) {
+          // Not loaded yet (a refresh is under way): read it again after that one.
+          await this.refreshNewest();
+          break;
+        }
         this.messages = this.messages.map((m) =>
           m.id !== event.message_row_id
             ? m
