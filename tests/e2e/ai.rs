@@ -44,7 +44,11 @@ async fn ai_answers_one_peer_not_the_other_and_a_manual_reply_takes_over() {
         .find_css("[data-testid='ai-test-summary']", Duration::from_secs(20))
         .await;
     assert_eq!(
-        summary.prop("textContent").await.unwrap().unwrap_or_default(),
+        summary
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default(),
         "The provider works: replies can be generated.",
         "test connection against the stub"
     );

@@ -65,7 +65,7 @@ async fn hidden_window_notifies_inbound_messages_except_muted_peers() {
     open_conversation(&app, &bot, "frank@im.wechat").await;
     wait_log_has(&app, "first from frank").await;
     app.element("toggle-mute").await.click().await.unwrap();
-    app.wait_text("toggle-mute", "Unmute notifications").await;
+    app.wait_text("toggle-mute", "Unmute").await;
 
     let display = Display::open();
     assert!(display.request_close("Weixin Desk") > 0);
