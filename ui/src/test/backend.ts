@@ -27,6 +27,7 @@ export interface FakeBackend {
   aiAccounts: Record<string, boolean>;
   aiPeer: { enabled: boolean | null; effective: boolean; persona: string | null; takeover_until_ms: number | null };
   aiHasKey: boolean;
+  aiSummary: string;
   /** Answers for commands the test wants to control. */
   answers: Record<string, (args: Record<string, unknown>) => unknown>;
 }
@@ -118,6 +119,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     aiAccounts: {},
     aiPeer: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
     aiHasKey: false,
+    aiSummary: "likes hiking",
     answers: {},
   };
   mockIPC(
@@ -216,6 +218,17 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return null;
         case "set_ai_key":
           backend.aiHasKey = args.key !== null;
+          return null;
+        case "ai_memory":
+          return { scope_key: "per_peer:bot1-im-bot:alice@im.wechat", summary: backend.aiSummary, history: [{ role: "user", text: "hi" }] };
+        case "set_ai_memory_summary":
+          backend.aiSummary = args.summary as string;
+          return null;
+        case "reset_ai_memory":
+          backend.aiSummary = "";
+          return null;
+        case "set_ai_peer_persona":
+          backend.aiPeer = { ...backend.aiPeer, persona: args.persona as string | null };
           return null;
         case "set_ai_global":
         case "set_ai_paused":

@@ -45,6 +45,35 @@ describe("AI controls", () => {
     await waitFor(() => expect(screen.getByTestId("resume-ai")).toBeTruthy());
   });
 
+  it("shows, edits and resets the peer's memory and sets a persona", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.aiPeer = { enabled: true, effective: true, persona: null, takeover_until_ms: null };
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("conversation-item")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("conversation-item").querySelector("button")!);
+    await waitFor(() => expect(screen.getByTestId("toggle-ai-panel")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("toggle-ai-panel"));
+    await waitFor(() =>
+      expect((screen.getByTestId("ai-memory-summary") as HTMLTextAreaElement).value).toBe("likes hiking"),
+    );
+    expect(screen.getByTestId("ai-memory-history").textContent).toContain("1 messages");
+    await fireEvent.input(screen.getByTestId("ai-memory-summary"), { target: { value: "likes tea" } });
+    await fireEvent.change(screen.getByTestId("ai-memory-summary"));
+    await waitFor(() => expect(backend.aiSummary).toBe("likes tea"));
+    await fireEvent.click(screen.getByTestId("ai-memory-reset"));
+    await waitFor(() => expect((screen.getByTestId("ai-memory-summary") as HTMLTextAreaElement).value).toBe(""));
+    await fireEvent.input(screen.getByTestId("ai-persona"), { target: { value: "a cheerful shop assistant" } });
+    await fireEvent.change(screen.getByTestId("ai-persona"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({
+        cmd: "set_ai_peer_persona",
+        args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat", persona: "a cheerful shop assistant" },
+      }),
+    );
+  });
+
   it("keeps the API key write-only", async () => {
     const backend = fakeBackend();
     render(App);
