@@ -204,7 +204,20 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
             hasApiKey: backend.aiHasKey,
           };
         case "ai_account":
-          return { enabled: backend.aiAccounts[args.accountId as string] ?? false };
+          return {
+            enabled: backend.aiAccounts[args.accountId as string] ?? false,
+            persona: "",
+            memory_scope: "per-account-per-peer",
+            allow: [],
+            block: ["spam@im.wechat"],
+            quiet_hours: null,
+            runs_per_peer_per_hour: 30,
+            takeover_minutes: 30,
+            error_notice: null,
+            debug: false,
+          };
+        case "set_ai_account":
+          return null;
         case "set_ai_account_enabled":
           backend.aiAccounts[args.accountId as string] = args.enabled as boolean;
           return null;

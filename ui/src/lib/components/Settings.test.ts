@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import App from "../../App.svelte";
-import { defaultPrefs, fakeBackend } from "../../test/backend";
+import { account, defaultPrefs, fakeBackend } from "../../test/backend";
 
 describe("settings", () => {
   it("saves notification and start-up preferences", async () => {
@@ -45,5 +45,31 @@ describe("settings", () => {
     await fireEvent.click(screen.getByTestId("save-advanced"));
     await waitFor(() => expect(screen.getByTestId("action-error").textContent).toContain("must start with https://"));
     expect(screen.queryByTestId("advanced-saved")).toBeNull();
+  });
+
+  it("edits an account's AI rules: scope, quiet hours, allow and block lists", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ accountId: "a", alias: "Shop" })];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-name")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    await waitFor(() => expect((screen.getByTestId("account-ai-block") as HTMLTextAreaElement).value).toBe("spam@im.wechat"));
+    await fireEvent.change(screen.getByTestId("account-ai-scope"), { target: { value: "shared" } });
+    await fireEvent.input(screen.getByTestId("account-ai-quiet-from"), { target: { value: "23:00" } });
+    await fireEvent.input(screen.getByTestId("account-ai-quiet-to"), { target: { value: "07:30" } });
+    await fireEvent.input(screen.getByTestId("account-ai-allow"), { target: { value: " vip@im.wechat \n\n" } });
+    await fireEvent.click(screen.getByTestId("account-ai-save"));
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("set_ai_account"));
+    const call = backend.calls.find((c) => c.cmd === "set_ai_account")!;
+    expect(call.args).toMatchObject({
+      accountId: "a",
+      settings: {
+        memory_scope: "shared",
+        quiet_hours: { start_minute: 1380, end_minute: 450 },
+        allow: ["vip@im.wechat"],
+        block: ["spam@im.wechat"],
+      },
+    });
+    await waitFor(() => expect(screen.getByTestId("account-ai-saved")).toBeTruthy());
   });
 });
