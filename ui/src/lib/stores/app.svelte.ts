@@ -174,9 +174,30 @@ export class AppStore {
     }
   }
 
-  async reloadAccounts() {
+  private reloadingAccounts: Promise<void> = Promise.resolve();
+
+  /** Reloads the accounts (and the selected account's conversations). Calls run one
+   * after another, so an answer read before a status change never lands after it. */
+  reloadAccounts(): Promise<void> {
+    this.reloadingAccounts = this.reloadingAccounts
+      .catch(() => {})
+      .then(() => this.reloadAccountsNow());
+    return this.reloadingAccounts;
+  }
+
+  /** Counts status events, so a list read before one cannot undo it. */
+  private statusEvents = 0;
+  private statusSeen: Record<string, number> = {};
+
+  private async reloadAccountsNow() {
     try {
-      this.accounts = await api.listAccounts();
+      const asked = this.statusEvents;
+      const listed = await api.listAccounts();
+      const current = new Map(this.accounts.map((a) => [a.accountId, a]));
+      this.accounts = listed.map((a) => {
+        const mine = current.get(a.accountId);
+        return mine && (this.statusSeen[a.accountId] ?? 0) > asked ? { ...a, status: mine.status } : a;
+      });
     } catch (err) {
       this.actionError = errorText(err);
       return;
@@ -359,6 +380,13 @@ export class AppStore {
         break;
       }
       case "account_status_changed":
+        if (!this.accounts.some((a) => a.accountId === event.account_id)) {
+          // A new account (just logged in) not listed yet: list again after this.
+          await this.reloadAccounts();
+          break;
+        }
+        this.statusEvents += 1;
+        this.statusSeen[event.account_id] = this.statusEvents;
         this.accounts = this.accounts.map((a) =>
           a.accountId === event.account_id ? { ...a, status: event.status } : a,
         );
