@@ -144,6 +144,8 @@ export class AppStore {
     this.uploadProgress = {};
     this.aiAccounts = {};
     this.aiPeer = null;
+    this.statusEvents = 0;
+    this.statusSeen = {};
     this.actionError = null;
     this.generation += 1;
   }
