@@ -48,7 +48,7 @@ impl Drop for MockDaemon {
 }
 
 /// With the window hidden, an inbound message becomes a desktop notification; a muted
-/// conversation stays silent.
+/// conversation stays silent; a stale token is announced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hidden_window_notifies_inbound_messages_except_muted_peers() {
     if !enabled("hidden_window_notifies_inbound_messages_except_muted_peers") {
@@ -93,5 +93,14 @@ async fn hidden_window_notifies_inbound_messages_except_muted_peers() {
         !calls.contains("muted words"),
         "a muted peer notified: {calls}"
     );
+
+    // An account problem is announced too.
+    sim.revoke_token(&bot.bot_id).unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "a token-stale notification",
+        || daemon.calls().contains("needs a new QR scan"),
+    )
+    .await;
     app.quit().await;
 }
