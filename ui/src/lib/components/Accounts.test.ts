@@ -165,4 +165,28 @@ describe("login dialog", () => {
     await fireEvent.click(screen.getByTestId("login-close"));
     expect(backend.calls.filter((c) => c.cmd === "cancel_login").length).toBe(cancels);
   });
+
+  it("keeps a status event that arrives while the account list is being read", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ accountId: "a", status: { state: "connecting" } })];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-status").textContent).toBe("Connecting…"));
+    // The next list is read while the account is still connecting, and answers late.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const stale = [...backend.accounts];
+    backend.answers.list_accounts = async () => {
+      await gate;
+      return stale;
+    };
+    const lists = backend.calls.filter((c) => c.cmd === "list_accounts").length;
+    await emitEngine({ type: "account_renamed", account_id: "a", alias: "x" });
+    // The list request is out (read before the change) when the status event comes.
+    await waitFor(() => expect(backend.calls.filter((c) => c.cmd === "list_accounts").length).toBe(lists + 1));
+    await emitEngine({ type: "account_status_changed", account_id: "a", status: { state: "online" } });
+    await waitFor(() => expect(screen.getByTestId("account-status").textContent).toBe("Online"));
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.getByTestId("account-status").textContent).toBe("Online");
+  });
 });
