@@ -2,6 +2,7 @@
 //! the test suite runs the soak's short version through the same code.
 
 pub mod cli;
+pub mod external;
 pub mod figure;
 pub mod fleet;
 pub mod idle;
