@@ -83,6 +83,7 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    let load_at_start = machine::load_average();
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut figures: Vec<Figure> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
@@ -177,6 +178,7 @@ fn main() -> std::process::ExitCode {
         revision: &machine::revision(),
         command: &args.command,
         runs: args.runs,
+        load: (load_at_start, machine::load_average()),
         figures: &figures,
         skipped: &skipped,
     }
