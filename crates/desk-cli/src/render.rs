@@ -2,6 +2,7 @@
 //! Text from the network may hold terminal control sequences; they are shown escaped,
 //! never passed to the terminal.
 
+use desk_core::ai::AiEvent;
 use desk_core::engine::{AccountStatus, EngineEvent};
 use desk_core::store::StoredMessage;
 
@@ -174,6 +175,7 @@ pub fn event_line(time_ms: i64, event: &EngineEvent) -> String {
             }
             line
         }
+        EngineEvent::Ai { event } => format!("{time} {}", ai_line(event)),
         other => {
             let mut value = serde_json::to_value(other).unwrap_or_default();
             let kind = value
@@ -183,6 +185,101 @@ pub fn event_line(time_ms: i64, event: &EngineEvent) -> String {
                 .unwrap_or_else(|| "event".to_owned());
             format!("{time} {kind} {}", plain(&value.to_string(), false))
         }
+    }
+}
+
+/// An AI event in words (no message text: reasons and command names only).
+pub fn ai_line(event: &AiEvent) -> String {
+    let p = |peer: &str| plain(peer, false);
+    match event {
+        AiEvent::RunStarted {
+            account_id,
+            peer_id,
+            inbound,
+        } => format!(
+            "{account_id} AI reply to {} started ({inbound} message(s))",
+            p(peer_id)
+        ),
+        AiEvent::Queued {
+            account_id,
+            peer_id,
+            waiting,
+        } => format!(
+            "{account_id} AI reply to {} queued behind the one under way ({waiting} waiting)",
+            p(peer_id)
+        ),
+        AiEvent::RunFinished {
+            account_id,
+            peer_id,
+            messages_sent,
+            dropped_chars,
+        } => {
+            let mut line = format!(
+                "{account_id} AI replied to {}: {messages_sent} message(s)",
+                p(peer_id)
+            );
+            if *dropped_chars > 0 {
+                line.push_str(&format!(
+                    ", {dropped_chars} characters left out (over the message cap)"
+                ));
+            }
+            line
+        }
+        AiEvent::RunFailed {
+            account_id,
+            peer_id,
+            reason,
+            notice_sent,
+        } => format!(
+            "{account_id} AI reply to {} failed: {}{}",
+            p(peer_id),
+            plain(reason, false),
+            if *notice_sent {
+                " (the peer got the polite notice)"
+            } else {
+                ""
+            }
+        ),
+        AiEvent::Skipped {
+            account_id,
+            peer_id,
+            reason,
+        } => format!(
+            "{account_id} AI skipped a message from {}: {}",
+            p(peer_id),
+            plain(reason, false)
+        ),
+        AiEvent::TakeoverStarted {
+            account_id,
+            peer_id,
+            until_ms,
+        } => format!(
+            "{account_id} AI quiet for {} until {} UTC: you replied by hand (`ai resume-peer` ends it)",
+            p(peer_id),
+            utc(*until_ms)
+        ),
+        AiEvent::TakeoverEnded {
+            account_id,
+            peer_id,
+        } => format!("{account_id} AI answers {} again", p(peer_id)),
+        AiEvent::SettingsChanged {
+            account_id,
+            peer_id,
+        } => {
+            let whose = match (account_id, peer_id) {
+                (Some(a), Some(peer)) => format!(" for {} on {a}", p(peer)),
+                (Some(a), None) => format!(" for {a}"),
+                _ => String::new(),
+            };
+            format!("AI settings changed{whose}")
+        }
+        AiEvent::CommandHandled {
+            account_id,
+            command,
+        } => format!(
+            "{account_id} AI command handled: {}",
+            plain(command, false)
+        ),
     }
 }
 

@@ -16,7 +16,7 @@ use super::run::Signals;
 use super::{runtime, Context};
 use crate::error::CliError;
 use crate::render::plain;
-use crate::secrets::{self, WithGivenToken};
+use crate::secrets::{self, WithGivenSecret};
 
 /// Exit code when the message failed.
 pub const EXIT_FAILED: u8 = 3;
@@ -118,7 +118,7 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     }
     let opened = secrets::open(ctx.secrets)?;
     let secret_store: Arc<dyn SecretStore> = match token {
-        Some(token) => Arc::new(WithGivenToken::new(
+        Some(token) => Arc::new(WithGivenSecret::bot_token(
             &account.account_id,
             token,
             opened.store,
