@@ -799,3 +799,93 @@ fn persona_memory_and_takeover_commands_change_the_stored_settings() {
         "--clear",
     ]);
 }
+
+#[test]
+fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
+    let h = Harness::new();
+    let provider = Provider::start();
+    let (bot, account) = h.add_bot();
+    h.ok(&[
+        "ai",
+        "provider",
+        "--preset",
+        "custom",
+        "--base-url",
+        &provider.base_url,
+        "--model",
+        MODEL,
+    ]);
+    h.ok(&["ai", "enable", "--account", &account]);
+    let mut run = Guard(Some(
+        h.cli()
+            .args([
+                "run",
+                "--account",
+                &account,
+                "--token-stdin",
+                "--ai-key-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
+    }
+    let out_lines = lines_of(run.child().stdout.take().unwrap());
+    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
+    // The peer must have written for a send to have a reply window.
+    h.sim.inject_text(&bot.bot_id, ALICE, "hello").unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {ALICE}"))
+    });
+    wait_sent(&h, &bot, ALICE, 1);
+
+    let out = h.ok(&[
+        "send",
+        "--queue",
+        "--account",
+        &account,
+        "--to",
+        ALICE,
+        "I will take it from here",
+    ]);
+    assert!(
+        out.contains(&format!("the AI stays quiet for {ALICE} until")),
+        "{out}"
+    );
+    wait_sent(&h, &bot, ALICE, 2);
+    h.sim
+        .inject_text(&bot.bot_id, ALICE, "are you a bot?")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!(
+            "AI skipped a message from {ALICE}: the owner is replying by hand"
+        ))
+    });
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    let peer = &status["accounts"][0]["peers"][0];
+    assert_eq!(peer["peer_id"], ALICE, "{status}");
+    assert!(peer["takeover_until_ms"].as_i64().unwrap() > 0, "{status}");
+
+    h.ok(&["ai", "resume-peer", "--account", &account, "--peer", ALICE]);
+    h.sim
+        .inject_text(&bot.bot_id, ALICE, "hello again")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {ALICE}"))
+    });
+    let sent = wait_sent(&h, &bot, ALICE, 3);
+    assert!(sent[2].contains(&REPLY.concat()), "{sent:?}");
+    assert_eq!(
+        provider.chat_requests().len(),
+        2,
+        "none for the message during the takeover"
+    );
+    sigterm(&mut run);
+}

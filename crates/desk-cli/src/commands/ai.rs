@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use desk_core::ai::provider::API_KEY_PROFILE;
-use desk_core::ai::{AiConfig, AiError, AiService, Preset, ProviderConfig};
+use desk_core::ai::{AccountAiSettings, AiConfig, AiError, AiService, Preset, ProviderConfig};
 use desk_core::secrets::{MemoryStore, SecretKey, SecretStore};
 use desk_core::store::Account;
 use desk_core::{Engine, Store};
@@ -757,6 +757,42 @@ fn memory(ctx: &Context, args: MemoryArgs) -> Result<(), CliError> {
         println!("  {}: {}", line.role, plain(&line.text, false));
     }
     Ok(())
+}
+
+/// A message the owner sends by hand (`send`) keeps the AI quiet for that peer, as a
+/// manual reply in the app does: the takeover goes into the store, where a running `run`
+/// reads it with the peer's next message. Returns its end (epoch ms) and whether the
+/// account's AI is on, or `None` when the account has takeovers off.
+pub fn record_takeover(
+    store: &Store,
+    account_id: &str,
+    peer_id: &str,
+    now_ms: i64,
+) -> Result<Option<(i64, bool)>, desk_core::CoreError> {
+    let settings: AccountAiSettings = store
+        .ai_account_settings(account_id)?
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    if settings.takeover_minutes == 0 {
+        return Ok(None);
+    }
+    let until = now_ms + i64::from(settings.takeover_minutes) * 60_000;
+    let mut peer = store.ai_peer(account_id, peer_id)?;
+    peer.takeover_until_ms = Some(until);
+    store.set_ai_peer(account_id, peer_id, &peer)?;
+    Ok(Some((until, settings.enabled)))
+}
+
+/// The line `send` prints after recording a takeover for an account with AI on.
+pub fn takeover_note(peer_id: &str, taken: Option<(i64, bool)>) -> Option<String> {
+    match taken {
+        Some((until, true)) => Some(format!(
+            "the AI stays quiet for {} until {} UTC (`ai resume-peer` ends it sooner)",
+            plain(peer_id, false),
+            utc(until)
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
