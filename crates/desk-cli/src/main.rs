@@ -42,8 +42,8 @@ struct Cli {
     /// Data directory (default: the desktop app's, $XDG_DATA_HOME/weixin-desk).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Where bot tokens are kept: auto (keyring, else memory with a warning), keyring,
-    /// or memory (forgotten when the command ends).
+    /// Where bot tokens and the AI provider's key are kept: auto (keyring, else memory
+    /// with a warning), keyring, or memory (forgotten when the command ends).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     secrets: SecretsMode,
     /// Try things out against an iLink emulator (ilink-sim) at URL: `add-account`

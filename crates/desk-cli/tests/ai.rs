@@ -643,6 +643,18 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
     assert_eq!(peers[0]["enabled"], false);
     assert_eq!(peers[0]["effective"], false);
 
+    // Back to the account's switch: Bob gets replies again and has no setting of his own.
+    h.ok(&["ai", "follow-account", "--account", &account, "--peer", BOB]);
+    h.sim
+        .inject_text(&bot.bot_id, BOB, "bob, third time")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {BOB}"))
+    });
+    assert_eq!(wait_sent(&h, &bot, BOB, 2).len(), 2);
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(status["accounts"][0]["peers"], json!([]), "{status}");
+
     sigterm(&mut run);
     seen.extend(out_lines.try_iter());
     let errors: Vec<String> = err_lines.try_iter().collect();

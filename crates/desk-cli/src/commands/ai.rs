@@ -50,8 +50,8 @@ pub struct AiArgs {
 
 #[derive(Subcommand)]
 enum AiCommand {
-    /// Show the provider, whether a key is stored (never the key), the global pause, and
-    /// each account's and peer's AI settings.
+    /// Show the provider, whether a key is stored (never the key), the global pause, each
+    /// account's AI settings, and the peers (with a conversation) that have their own.
     Status {
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -73,6 +73,8 @@ enum AiCommand {
     Disable(Target),
     /// Let the AI answer a peer again after you replied by hand (ends the takeover).
     ResumePeer(PeerTarget),
+    /// Drop a peer's own switch: it follows its account's again.
+    FollowAccount(PeerTarget),
     /// Set or clear the persona (system prompt) of an account or of one peer.
     Persona(PersonaArgs),
     /// Show, reset or summarize what the model remembers of a conversation.
@@ -126,6 +128,7 @@ from stdin and goes to the OS keyring only, e.g.
 
 Nothing changes if any part is refused.")]
 struct ProviderArgs {
+    /// Start from this provider's defaults.
     #[arg(long, value_enum)]
     preset: Option<PresetArg>,
     /// The provider's address, up to and including /v1 (http:// or https://).
@@ -276,6 +279,7 @@ pub fn ai(ctx: &Context, args: AiArgs) -> Result<(), CliError> {
         AiCommand::Enable(target) => set_enabled(ctx, target, true),
         AiCommand::Disable(target) => set_enabled(ctx, target, false),
         AiCommand::ResumePeer(t) => resume_peer(ctx, t),
+        AiCommand::FollowAccount(t) => follow_account(ctx, t),
         AiCommand::Persona(args) => persona(ctx, args),
         AiCommand::Memory(args) => memory(ctx, args),
     }
@@ -672,6 +676,24 @@ fn resume_peer(ctx: &Context, t: PeerTarget) -> Result<(), CliError> {
         .map_err(ai_err)?;
     println!(
         "the AI answers {} on {} again",
+        plain(&t.peer, false),
+        account.account_id
+    );
+    Ok(())
+}
+
+fn follow_account(ctx: &Context, t: PeerTarget) -> Result<(), CliError> {
+    let session = settings_session(ctx)?;
+    let account = account(&session, &t.account)?;
+    session
+        .block_on(
+            session
+                .ai
+                .set_peer_enabled(&account.account_id, &t.peer, None),
+        )
+        .map_err(ai_err)?;
+    println!(
+        "{} on {} follows the account's AI switch again",
         plain(&t.peer, false),
         account.account_id
     );
