@@ -459,6 +459,13 @@ fn check_base_url(url: &str) -> Result<String, CliError> {
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
     let fine = matches!(host, Some(h) if !h.is_empty() && !h.starts_with(':'))
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if host.is_some_and(|h| h.contains('@')) {
+        return Err(CliError::Usage(
+            "--base-url must not carry a user name or password (it is stored and shown); \
+             give the key with --key-stdin"
+                .into(),
+        ));
+    }
     if !fine {
         return Err(CliError::Usage(format!(
             "--base-url must be an http:// or https:// address such as \
@@ -828,6 +835,7 @@ mod tests {
             "https://api.example.com/v1"
         );
         assert!(check_base_url("http://127.0.0.1:8080/v1").is_ok());
+        assert!(check_base_url("https://user:secret@api.example.com/v1").is_err());
         for bad in [
             "api.openai.com/v1",
             "ftp://x/v1",
