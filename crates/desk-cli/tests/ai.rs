@@ -211,10 +211,14 @@ impl Harness {
     }
 
     fn cli(&self) -> Command {
+        self.cli_with_secrets("memory")
+    }
+
+    fn cli_with_secrets(&self, secrets: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
         cmd.arg("--data-dir")
             .arg(&self.data)
-            .args(["--secrets", "memory", "--sim", &self.sim.base_url()])
+            .args(["--secrets", secrets, "--sim", &self.sim.base_url()])
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
         cmd
@@ -900,4 +904,118 @@ fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
         "none for the message during the takeover"
     );
     sigterm(&mut run);
+}
+
+/// The real OS keyring: the key stored with `ai provider --key-stdin`, used by `ai test`
+/// and `run` without being given again, and a new key stored next to a running `run`
+/// used from then on. Runs only when `WEIXIN_DESK_KEYRING_TEST=1` (the e2e session:
+/// `dbus-run-session -- bash tests/e2e/session.sh cargo test -p desk-cli --test ai`).
+#[test]
+fn with_a_keyring_the_stored_key_is_used_and_a_new_one_reaches_a_running_run() {
+    if std::env::var("WEIXIN_DESK_KEYRING_TEST").as_deref() != Ok("1") {
+        eprintln!("skipped: set WEIXIN_DESK_KEYRING_TEST=1 to test the real keyring");
+        return;
+    }
+    let h = Harness::new();
+    let provider = Provider::start();
+    let keyring = |args: &[&str]| {
+        let mut cmd = h.cli_with_secrets("keyring");
+        cmd.args(args);
+        cmd
+    };
+    let bot = h.sim.create_bot();
+    h.sim.add_peer(&bot.bot_id, ALICE).unwrap();
+    assert_ok(&with_stdin(
+        &mut keyring(&["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
+        &bot.token,
+    ));
+    let accounts: Value = serde_json::from_str(&h.ok(&["accounts", "--json"])).unwrap();
+    let account = accounts[0]["account_id"].as_str().unwrap().to_owned();
+    let wrong_key = "sk-wrong-1234567890";
+    let out = with_stdin(
+        &mut keyring(&[
+            "ai",
+            "provider",
+            "--preset",
+            "custom",
+            "--base-url",
+            &provider.base_url,
+            "--model",
+            MODEL,
+            "--key-stdin",
+        ]),
+        wrong_key,
+    );
+    assert!(stdout(assert_ok(&out)).contains("API key stored in the OS keyring"));
+    let status = stdout(assert_ok(
+        &keyring(&["ai", "status", "--json"]).output().unwrap(),
+    ));
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["api_key_stored"], true, "{status}");
+    let out = keyring(&["ai", "test"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("(API key: from the OS keyring)"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("The API key was refused (HTTP 401)."));
+    h.ok(&["ai", "enable", "--account", &account]);
+
+    let mut run = Guard(Some(
+        keyring(&["run", "--account", &account])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let out_lines = lines_of(run.child().stdout.take().unwrap());
+    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, ALICE, "first").unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains("AI reply to") && l.contains("failed: the provider refused the API key")
+    });
+
+    // The right key, stored by another process: `run` reads it again after noticing
+    // the change (its once-a-second look at the database), so within a few messages
+    // the replies work.
+    let out = with_stdin(&mut keyring(&["ai", "provider", "--key-stdin"]), API_KEY);
+    assert_ok(&out);
+    let mut replied = false;
+    for attempt in 0..20 {
+        h.sim
+            .inject_text(&bot.bot_id, ALICE, &format!("again {attempt}"))
+            .unwrap();
+        wait_line(&out_lines, &mut seen, |l| {
+            l.contains(&format!("AI replied to {ALICE}")) || l.contains("failed: the provider")
+        });
+        if seen.last().unwrap().contains("AI replied") {
+            replied = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(replied, "{seen:#?}");
+    // The earlier messages got the polite notice; the reply follows them.
+    let deadline = Instant::now() + WAIT;
+    while !sent_texts(&h, &bot, ALICE)
+        .iter()
+        .any(|m| m.contains(&REPLY.concat()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the reply never reached the emulator"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sigterm(&mut run);
+    assert_ok(&keyring(&["ai", "test"]).output().unwrap());
+
+    let everything = seen.join("\n");
+    for key in [API_KEY, wrong_key] {
+        assert!(!everything.contains(key));
+        assert!(!files_contain(&h.data, key), "{key} in the data directory");
+    }
 }

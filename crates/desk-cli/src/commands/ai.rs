@@ -14,8 +14,12 @@ use serde_json::json;
 
 use super::{resolve_account, runtime, Context};
 use crate::error::CliError;
-use crate::render::{plain, utc};
+use crate::render::{now_ms, plain, utc};
 use crate::secrets::{self, WithGivenSecret};
+
+/// The `ai_config` row `ai provider` rewrites when it stores or deletes the key (its
+/// value: when, epoch ms). Nothing reads it; writing it is what tells a running `run`.
+const KEY_CHANGED_MARKER: &str = "api_key_changed_ms";
 
 /// `ai test` found that the provider does not work.
 pub const EXIT_AI_TEST_FAILED: u8 = 3;
@@ -530,8 +534,6 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
         ));
     }
     global.provider = config;
-    // Written even when only the key changed: the write tells a running `run` (which
-    // watches the database) to read the key again.
     session
         .block_on(session.ai.set_global_settings(global.clone()))
         .map_err(ai_err)?;
@@ -539,6 +541,10 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
         session
             .block_on(session.ai.set_api_key(key))
             .map_err(ai_err)?;
+        // A commit a running `run` notices (it watches the database's data_version) and
+        // then reads the key again; an unchanged settings document commits nothing.
+        let changed = now_ms().to_string();
+        session.store(move |s| s.set_ai_config(KEY_CHANGED_MARKER, &changed))?;
     }
     let p = &global.provider;
     println!(
