@@ -305,6 +305,43 @@ mod tests {
     }
 
     #[test]
+    fn ai_events_read_as_words_with_their_reasons() {
+        let (a, p) = ("acc".to_owned(), "bob@im.wechat".to_owned());
+        let line = |e: AiEvent| event_line(0, &EngineEvent::Ai { event: e });
+        assert_eq!(
+            line(AiEvent::RunFailed {
+                account_id: a.clone(),
+                peer_id: p.clone(),
+                reason: "the provider answered HTTP 500: busy\u{1b}[2J".into(),
+                notice_sent: true,
+            }),
+            "1970-01-01 00:00:00 acc AI reply to bob@im.wechat failed: the provider answered \
+             HTTP 500: busy\\u{001b}[2J (the peer got the polite notice)"
+        );
+        assert_eq!(
+            line(AiEvent::Skipped {
+                account_id: a.clone(),
+                peer_id: p.clone(),
+                reason: "quiet hours".into(),
+            }),
+            "1970-01-01 00:00:00 acc AI skipped a message from bob@im.wechat: quiet hours"
+        );
+        assert!(line(AiEvent::TakeoverStarted {
+            account_id: a.clone(),
+            peer_id: p.clone(),
+            until_ms: 1_800_000,
+        })
+        .contains("AI quiet for bob@im.wechat until 1970-01-01 00:30:00 UTC"));
+        assert!(line(AiEvent::RunFinished {
+            account_id: a,
+            peer_id: p,
+            messages_sent: 2,
+            dropped_chars: 7,
+        })
+        .ends_with("AI replied to bob@im.wechat: 2 message(s), 7 characters left out (over the message cap)"));
+    }
+
+    #[test]
     fn control_characters_are_escaped() {
         assert_eq!(plain("a\u{1b}[31mb", false), "a\\u{001b}[31mb");
         assert_eq!(plain("x\ny", false), "x\\ny");
