@@ -421,6 +421,13 @@ fn provider_settings_and_ai_test_report_in_plain_words() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("openclaw, ollama, openai, deepseek, qwen, custom"));
+    let out = h
+        .cli()
+        .args(["ai", "provider", "--preset", "custom"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no default model: name one with --model"));
     // Without a keyring the key cannot be kept: refused before anything is read or
     // written.
     let out = with_stdin(

@@ -518,6 +518,8 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
     let mut global = session
         .block_on(session.ai.global_settings())
         .map_err(ai_err)?;
+    // A key-only change is not refused for a model chosen later.
+    let choosing = args.preset.is_some() || args.base_url.is_some() || args.model.is_some();
     let mut config = match args.preset {
         Some(p) => ProviderConfig::preset(p.preset()),
         None => global.provider.clone(),
@@ -528,7 +530,7 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
     if let Some(model) = args.model {
         config.model = model.trim().to_owned();
     }
-    if config.model.is_empty() {
+    if config.model.is_empty() && choosing {
         return Err(CliError::Usage(
             "this provider has no default model: name one with --model".into(),
         ));
