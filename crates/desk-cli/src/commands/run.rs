@@ -197,6 +197,11 @@ async fn ai_summary(ai: &AiService, accounts: &[String]) -> String {
             on += 1;
         }
     }
+    if on == 0 {
+        return "AI replies: off for every account here (peers may have their own switch; \
+                `ai enable --account ID` turns an account on, see `ai --help`)"
+            .into();
+    }
     format!(
         "AI replies: on for {on} of {} account(s) (peers may have their own switch); \
          provider at {}, model {}",
