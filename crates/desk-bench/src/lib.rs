@@ -1,7 +1,9 @@
 //! The whole-system benchmarks behind BENCHMARKS.md and the fault soak, as a library so
 //! the test suite runs the soak's short version through the same code.
 
+pub mod ai_stub;
 pub mod cli;
+pub mod external;
 pub mod figure;
 pub mod fleet;
 pub mod idle;

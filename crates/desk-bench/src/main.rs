@@ -2,7 +2,7 @@
 //! writes BENCHMARKS.md. `./dev bench` builds it in release mode and runs it inside a
 //! session with a real keyring (the CLI keeps its bot tokens there).
 
-use desk_bench::{figure, idle, machine, media, report, scale, soak, store_layer};
+use desk_bench::{external, figure, idle, machine, media, report, scale, soak, store_layer};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,7 +22,8 @@ struct Args {
     /// Where the results page goes.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// Only these scenarios (comma-separated): store, idle, scale, media, soak.
+    /// Only these scenarios (comma-separated): store, idle, scale, media, engine, ai,
+    /// soak.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds the CLI stays idle while measured.
@@ -44,6 +45,13 @@ struct Args {
     /// Seconds the fault soak runs.
     #[arg(long, default_value_t = 1_800)]
     soak_secs: u64,
+    /// desk-core's engine benchmark executable (`cargo bench -p desk-core --bench
+    /// engine --no-run` prints it).
+    #[arg(long, value_name = "PATH")]
+    engine_bench: Option<PathBuf>,
+    /// desk-core's AI latency benchmark executable.
+    #[arg(long, value_name = "PATH")]
+    ai_bench: Option<PathBuf>,
     /// The command line to print on the page.
     #[arg(long, default_value = "./dev bench")]
     command: String,
@@ -75,6 +83,7 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    let load_at_start = machine::load_average();
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut figures: Vec<Figure> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
@@ -139,6 +148,25 @@ fn main() -> std::process::ExitCode {
             ),
         }
     }
+    for (name, section, program) in [
+        ("engine", "Engine (in process)", &args.engine_bench),
+        (
+            "ai",
+            "AI reply overhead (instant provider stub)",
+            &args.ai_bench,
+        ),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        match program {
+            Some(program) => {
+                eprintln!("{section}: {} runs…", args.runs);
+                record(section, external::run(section, program, args.runs));
+            }
+            None => record(section, Err(format!("no --{name}-bench executable given"))),
+        }
+    }
     if wanted("soak") {
         eprintln!("fault soak: {} s…", args.soak_secs);
         record("Fault soak", soak_figures(&runtime, args.soak_secs));
@@ -150,6 +178,7 @@ fn main() -> std::process::ExitCode {
         revision: &machine::revision(),
         command: &args.command,
         runs: args.runs,
+        load: (load_at_start, machine::load_average()),
         figures: &figures,
         skipped: &skipped,
     }

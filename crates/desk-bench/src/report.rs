@@ -12,6 +12,8 @@ pub struct Report<'a> {
     pub revision: &'a str,
     pub command: &'a str,
     pub runs: usize,
+    /// The 1-minute load average when the run started and when it ended.
+    pub load: (f64, f64),
     pub figures: &'a [Figure],
     /// Scenarios that could not run here, with the reason.
     pub skipped: &'a [(String, String)],
@@ -39,7 +41,9 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "Every figure is the min / median / max over the runs; a target is judged on \
-             the median. Everything talks to `ilink-sim` on loopback.\n"
+             the median. Everything talks to `ilink-sim` on loopback. Load average (1 min) \
+             at the start {:.1}, at the end {:.1}.\n",
+            self.load.0, self.load.1
         );
         self.missed(&mut out);
         let mut sections: Vec<&str> = Vec::new();
@@ -153,6 +157,7 @@ mod tests {
             revision: "abc1234",
             command: "./dev bench",
             runs: 3,
+            load: (0.5, 1.25),
             figures: &figures,
             skipped: &skipped,
         }
@@ -166,5 +171,6 @@ mod tests {
         assert!(text.contains("| p99 latency | 60 ms | 70 ms | 80 ms | ≤ 50 ms | **no** |"));
         assert!(text.contains("- App footprint: no display"));
         assert!(text.contains("Test CPU, 2 cores, 24 GiB"));
+        assert!(text.contains("at the start 0.5, at the end 1.2"));
     }
 }

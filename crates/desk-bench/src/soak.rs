@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use desk_core::ai::{AiConfig, AiService, Preset, ProviderConfig};
 use desk_core::engine::{Engine, EngineConfig, Timings};
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::{AccountUpsert, OutboxState};
@@ -18,6 +19,7 @@ use desk_core::{DataDir, Store};
 use ilink::{ClientConfig, Timeouts};
 use serde_json::{json, Value};
 
+use crate::ai_stub::AiStub;
 use crate::procfs;
 
 pub struct SoakConfig {
@@ -61,6 +63,13 @@ pub struct SoakReport {
     pub unfinished: Vec<String>,
     /// Sends the emulator accepted a number of times other than their outcome allows.
     pub wrong_at_emulator: Vec<String>,
+    /// Requests the AI provider stub got, and how many it failed on purpose.
+    pub ai_requests: usize,
+    pub ai_failed_on_purpose: usize,
+    /// AI replies the emulator accepted (each answers one or more inbound messages).
+    pub ai_replies: usize,
+    /// Inbound messages answered by more than one AI reply.
+    pub ai_answered_twice: Vec<String>,
     pub faults_fired: usize,
     pub rss_after_warm_up_mib: f64,
     pub rss_at_end_mib: f64,
@@ -88,6 +97,10 @@ impl SoakReport {
             "sends accepted by the emulator a wrong number of times",
             &self.wrong_at_emulator,
         );
+        list(
+            "inbound messages the AI answered twice",
+            &self.ai_answered_twice,
+        );
         if self.rss_at_end_mib > 1.2 * self.rss_after_warm_up_mib {
             problems.push(format!(
                 "memory grew from {:.1} MiB after warm-up to {:.1} MiB at the end",
@@ -97,6 +110,12 @@ impl SoakReport {
         if self.faults_fired == 0 {
             problems.push("no fault fired: the soak proved nothing".into());
         }
+        if self.ai_replies == 0 || self.ai_failed_on_purpose == 0 {
+            problems.push(format!(
+                "the AI was not exercised: {} replies, {} provider failures",
+                self.ai_replies, self.ai_failed_on_purpose
+            ));
+        }
         problems
     }
 }
@@ -104,6 +123,10 @@ impl SoakReport {
 /// How long the system gets, after the faults stop, to deliver what is pending.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 const MIB: f64 = 1024.0 * 1024.0;
+/// Share of AI provider requests the stub fails.
+const AI_FAIL_PERCENT: u64 = 5;
+/// Accounts with AI replies on (the others show the engine alone).
+const AI_ACCOUNTS: usize = 2;
 /// Inbound messages stored before the faults start.
 const WARM_UP_BURST: usize = 3_000;
 
@@ -130,7 +153,12 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
             }),
         )
         .await?;
-    let engine = Engine::new_in(store, &data_dir, secrets, soak_engine_config());
+    let engine = Arc::new(Engine::new_in(
+        store,
+        &data_dir,
+        secrets,
+        soak_engine_config(),
+    ));
     for account in &accounts {
         engine
             .accounts()
@@ -138,6 +166,10 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
+    let stub = AiStub::start(AI_FAIL_PERCENT, config.seed)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ai = start_ai(&engine, &stub, &accounts[..AI_ACCOUNTS.min(accounts.len())]).await?;
     let mut report = SoakReport::default();
     let mut rng = Lcg(config.seed);
     let mut injected: Vec<(usize, String)> = Vec::new();
@@ -225,8 +257,17 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
         }
     }
     drain(&engine, &injected, &sends, &accounts).await;
+    ai.shutdown();
     engine.shutdown().await;
     verify(&engine, &control, &accounts, &injected, &sends, &mut report).await?;
+    report.ai_requests = stub
+        .counts
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    report.ai_failed_on_purpose = stub
+        .counts
+        .failed
+        .load(std::sync::atomic::Ordering::Relaxed);
     Ok(report)
 }
 
@@ -285,17 +326,32 @@ async fn verify(
         }
     }
     let mut accepted: HashMap<(usize, String), usize> = HashMap::new();
+    let mut answered: HashMap<(usize, String), usize> = HashMap::new();
     for (a, account) in accounts.iter().enumerate() {
         let sent = control
             .get(&format!("bots/{}/sent", account.bot_id))
             .await?;
         for message in sent.as_array().into_iter().flatten() {
-            if let Some(text) = message
+            let Some(text) = message
                 .pointer("/item/text_item/text")
                 .and_then(Value::as_str)
-            {
-                *accepted.entry((a, text.to_owned())).or_default() += 1;
+            else {
+                continue;
+            };
+            *accepted.entry((a, text.to_owned())).or_default() += 1;
+            if let Some(answer) = text.strip_prefix("re: ") {
+                report.ai_replies += 1;
+                for asked in inbound_ids(answer) {
+                    *answered.entry((a, asked)).or_default() += 1;
+                }
             }
+        }
+    }
+    for ((a, asked), times) in answered {
+        if times > 1 {
+            report
+                .ai_answered_twice
+                .push(format!("{asked} (account {a}): {times} replies"));
         }
     }
     report.sends = sends.len();
@@ -329,6 +385,59 @@ async fn verify(
         }
     }
     Ok(())
+}
+
+/// The `soak in N` texts an AI reply echoes (the stub answers `re: <the new turn>`).
+fn inbound_ids(answer: &str) -> Vec<String> {
+    answer
+        .split("soak in ")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then(|| format!("soak in {digits}"))
+        })
+        .collect()
+}
+
+/// Turns AI replies on for `accounts` against the stub: no takeover (the soak's own
+/// sends would silence it), no hourly cap, and the failure notice on.
+async fn start_ai(
+    engine: &Arc<Engine>,
+    stub: &AiStub,
+    accounts: &[Account],
+) -> Result<AiService, String> {
+    let ai = AiService::start(
+        Arc::clone(engine),
+        AiConfig {
+            use_system_proxy: false,
+            ..AiConfig::default()
+        },
+    );
+    let mut settings = ai.global_settings().await.map_err(|e| e.to_string())?;
+    settings.provider = ProviderConfig {
+        base_url: stub.base_url.clone(),
+        model: "soak".into(),
+        ..ProviderConfig::preset(Preset::Custom)
+    };
+    ai.set_global_settings(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    ai.set_api_key(Some(Secret::new("soak-key".to_owned())))
+        .await
+        .map_err(|e| e.to_string())?;
+    for account in accounts {
+        let mut settings = ai
+            .account_settings(&account.account_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        settings.enabled = true;
+        settings.takeover_minutes = 0;
+        settings.runs_per_peer_per_hour = 0;
+        ai.set_account_settings(&account.account_id, settings)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(ai)
 }
 
 /// (account index, text) → how many inbound rows hold it.

@@ -30,7 +30,11 @@ anywhere). Tokens are never taken from the command line and never written to dis
 plaintext.
 
 Accounts are added with `login` (a QR code drawn in the terminal, scanned with WeChat)
-or, for a bot whose token you already have, with `add-account` (token on stdin).";
+or, for a bot whose token you already have, with `add-account` (token on stdin).
+
+AI replies on a server: an account (`login` or `add-account`), then `ai provider
+--preset … --key-stdin`, `ai test`, `ai enable --account ID`, and `run` (see `ai
+--help`).";
 
 #[derive(Parser)]
 #[command(name = "weixin-desk-cli", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -38,8 +42,8 @@ struct Cli {
     /// Data directory (default: the desktop app's, $XDG_DATA_HOME/weixin-desk).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Where bot tokens are kept: auto (keyring, else memory with a warning), keyring,
-    /// or memory (forgotten when the command ends).
+    /// Where bot tokens and the AI provider's key are kept: auto (keyring, else memory
+    /// with a warning), keyring, or memory (forgotten when the command ends).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     secrets: SecretsMode,
     /// Try things out against an iLink emulator (ilink-sim) at URL: `add-account`
@@ -82,6 +86,9 @@ enum Command {
     Search(commands::history::SearchArgs),
     /// Write messages as JSON Lines (one object per line; no secrets).
     Export(commands::history::ExportArgs),
+    /// AI replies: the provider and its key, `ai test`, pause, per-account and per-peer
+    /// switches, personas, takeover and memory. `run` sends the replies.
+    Ai(commands::ai::AiArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,6 +138,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log(args) => commands::history::log(&ctx, args),
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),
+        Command::Ai(args) => commands::ai::ai(&ctx, args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! Text from the network may hold terminal control sequences; they are shown escaped,
 //! never passed to the terminal.
 
+use desk_core::ai::AiEvent;
 use desk_core::engine::{AccountStatus, EngineEvent};
 use desk_core::store::StoredMessage;
 
@@ -174,6 +175,7 @@ pub fn event_line(time_ms: i64, event: &EngineEvent) -> String {
             }
             line
         }
+        EngineEvent::Ai { event } => format!("{time} {}", ai_line(event)),
         other => {
             let mut value = serde_json::to_value(other).unwrap_or_default();
             let kind = value
@@ -183,6 +185,101 @@ pub fn event_line(time_ms: i64, event: &EngineEvent) -> String {
                 .unwrap_or_else(|| "event".to_owned());
             format!("{time} {kind} {}", plain(&value.to_string(), false))
         }
+    }
+}
+
+/// An AI event in words (no message text: reasons and command names only).
+pub fn ai_line(event: &AiEvent) -> String {
+    let p = |peer: &str| plain(peer, false);
+    match event {
+        AiEvent::RunStarted {
+            account_id,
+            peer_id,
+            inbound,
+        } => format!(
+            "{account_id} AI reply to {} started ({inbound} message(s))",
+            p(peer_id)
+        ),
+        AiEvent::Queued {
+            account_id,
+            peer_id,
+            waiting,
+        } => format!(
+            "{account_id} AI reply to {} queued behind the one under way ({waiting} waiting)",
+            p(peer_id)
+        ),
+        AiEvent::RunFinished {
+            account_id,
+            peer_id,
+            messages_sent,
+            dropped_chars,
+        } => {
+            let mut line = format!(
+                "{account_id} AI replied to {}: {messages_sent} message(s)",
+                p(peer_id)
+            );
+            if *dropped_chars > 0 {
+                line.push_str(&format!(
+                    ", {dropped_chars} characters left out (over the message cap)"
+                ));
+            }
+            line
+        }
+        AiEvent::RunFailed {
+            account_id,
+            peer_id,
+            reason,
+            notice_sent,
+        } => format!(
+            "{account_id} AI reply to {} failed: {}{}",
+            p(peer_id),
+            plain(reason, false),
+            if *notice_sent {
+                " (the peer got the polite notice)"
+            } else {
+                ""
+            }
+        ),
+        AiEvent::Skipped {
+            account_id,
+            peer_id,
+            reason,
+        } => format!(
+            "{account_id} AI skipped a message from {}: {}",
+            p(peer_id),
+            plain(reason, false)
+        ),
+        AiEvent::TakeoverStarted {
+            account_id,
+            peer_id,
+            until_ms,
+        } => format!(
+            "{account_id} AI quiet for {} until {} UTC: you replied by hand (`ai resume-peer` ends it)",
+            p(peer_id),
+            utc(*until_ms)
+        ),
+        AiEvent::TakeoverEnded {
+            account_id,
+            peer_id,
+        } => format!("{account_id} AI answers {} again", p(peer_id)),
+        AiEvent::SettingsChanged {
+            account_id,
+            peer_id,
+        } => {
+            let whose = match (account_id, peer_id) {
+                (Some(a), Some(peer)) => format!(" for {} on {a}", p(peer)),
+                (Some(a), None) => format!(" for {a}"),
+                _ => String::new(),
+            };
+            format!("AI settings changed{whose}")
+        }
+        AiEvent::CommandHandled {
+            account_id,
+            command,
+        } => format!(
+            "{account_id} AI command handled: {}",
+            plain(command, false)
+        ),
     }
 }
 
@@ -205,6 +302,43 @@ mod tests {
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(utc(1_795_000_000_123), "2026-11-18 11:06:40");
         assert_eq!(utc(-1000), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn ai_events_read_as_words_with_their_reasons() {
+        let (a, p) = ("acc".to_owned(), "bob@im.wechat".to_owned());
+        let line = |e: AiEvent| event_line(0, &EngineEvent::Ai { event: e });
+        assert_eq!(
+            line(AiEvent::RunFailed {
+                account_id: a.clone(),
+                peer_id: p.clone(),
+                reason: "the provider answered HTTP 500: busy\u{1b}[2J".into(),
+                notice_sent: true,
+            }),
+            "1970-01-01 00:00:00 acc AI reply to bob@im.wechat failed: the provider answered \
+             HTTP 500: busy\\u{001b}[2J (the peer got the polite notice)"
+        );
+        assert_eq!(
+            line(AiEvent::Skipped {
+                account_id: a.clone(),
+                peer_id: p.clone(),
+                reason: "quiet hours".into(),
+            }),
+            "1970-01-01 00:00:00 acc AI skipped a message from bob@im.wechat: quiet hours"
+        );
+        assert!(line(AiEvent::TakeoverStarted {
+            account_id: a.clone(),
+            peer_id: p.clone(),
+            until_ms: 1_800_000,
+        })
+        .contains("AI quiet for bob@im.wechat until 1970-01-01 00:30:00 UTC"));
+        assert!(line(AiEvent::RunFinished {
+            account_id: a,
+            peer_id: p,
+            messages_sent: 2,
+            dropped_chars: 7,
+        })
+        .ends_with("AI replied to bob@im.wechat: 2 message(s), 7 characters left out (over the message cap)"));
     }
 
     #[test]

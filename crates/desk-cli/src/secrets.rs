@@ -75,42 +75,74 @@ pub fn open(mode: SecretsMode) -> Result<Secrets, CliError> {
 
 /// Reads a bot token from stdin (all of it, surrounding whitespace trimmed).
 pub fn read_token_from_stdin() -> Result<Secret, CliError> {
+    let mut found = read_secrets_from_stdin(&["the token"])?;
+    Ok(found.remove(0))
+}
+
+/// Reads one secret per line from stdin, in the order `names` gives (each one line
+/// without spaces; blank lines are skipped).
+pub fn read_secrets_from_stdin(names: &[&str]) -> Result<Vec<Secret>, CliError> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
-        .map_err(|e| CliError::Usage(format!("cannot read the token from stdin: {e}")))?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(CliError::Usage("no token on stdin".into()));
+        .map_err(|e| CliError::Usage(format!("cannot read {} from stdin: {e}", names[0])))?;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        let what = names[0].trim_start_matches("the ");
+        return Err(CliError::Usage(format!("no {what} on stdin")));
     }
-    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(CliError::Usage(
-            "the token on stdin must be one line without spaces".into(),
-        ));
+    if lines.len() != names.len() {
+        let wanted = names.join(", then ");
+        return Err(CliError::Usage(format!(
+            "stdin must hold {} line(s): {wanted}",
+            names.len()
+        )));
     }
-    Ok(Secret::new(token.to_owned()))
+    let mut found = Vec::with_capacity(names.len());
+    for (line, name) in lines.into_iter().zip(names) {
+        if line.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(CliError::Usage(format!(
+                "{name} on stdin must be one line without spaces"
+            )));
+        }
+        found.push(Secret::new(line.to_owned()));
+    }
+    Ok(found)
 }
 
-/// A store that answers one account's bot token from a value given for this process
-/// (`--token-stdin`) and passes everything else to `base`. The given token is never
-/// written anywhere.
-pub struct WithGivenToken {
+/// A store that answers one secret (an account's bot token, the AI provider's key) from
+/// a value given for this process (`--token-stdin`, `--ai-key-stdin`) and passes
+/// everything else to `base`. The given value is never written anywhere.
+pub struct WithGivenSecret {
     key: SecretKey,
     token: Secret,
     base: Arc<dyn SecretStore>,
 }
 
-impl WithGivenToken {
-    pub fn new(account_id: &str, token: Secret, base: Arc<dyn SecretStore>) -> WithGivenToken {
-        WithGivenToken {
-            key: SecretKey::bot_token(account_id),
-            token,
+impl WithGivenSecret {
+    pub fn new(key: SecretKey, value: Secret, base: Arc<dyn SecretStore>) -> WithGivenSecret {
+        WithGivenSecret {
+            key,
+            token: value,
             base,
         }
     }
+
+    /// An account's bot token.
+    pub fn bot_token(
+        account_id: &str,
+        token: Secret,
+        base: Arc<dyn SecretStore>,
+    ) -> WithGivenSecret {
+        WithGivenSecret::new(SecretKey::bot_token(account_id), token, base)
+    }
 }
 
-impl SecretStore for WithGivenToken {
+impl SecretStore for WithGivenSecret {
     fn get(&self, key: &SecretKey) -> Result<Option<Secret>, SecretError> {
         if *key == self.key {
             return Ok(Some(self.token.clone()));
@@ -136,7 +168,7 @@ mod tests {
         let base = Arc::new(MemoryStore::new());
         base.set(&SecretKey::bot_token("b"), &Secret::new("base-b"))
             .unwrap();
-        let store = WithGivenToken::new("a", Secret::new("given"), base.clone());
+        let store = WithGivenSecret::bot_token("a", Secret::new("given"), base.clone());
         let get = |id: &str| {
             store
                 .get(&SecretKey::bot_token(id))

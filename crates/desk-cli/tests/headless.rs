@@ -859,3 +859,34 @@ fn send_queue_next_to_a_running_run_is_picked_up_by_it() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     assert!(run.wait_exit().success());
 }
+
+/// Commands started together on a fresh data directory (a script adding accounts in
+/// parallel) take turns creating and migrating the database: none fails.
+#[test]
+fn add_account_commands_started_together_on_a_fresh_directory_all_succeed() {
+    let h = Harness::new();
+    let bots: Vec<BotInfo> = (0..8).map(|_| h.sim.create_bot()).collect();
+    let children: Vec<_> = bots
+        .iter()
+        .map(|bot| {
+            let mut child = h
+                .cli()
+                .args(["add-account", "--bot-id", &bot.bot_id, "--token-stdin"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let _ = child.stdin.take().unwrap().write_all(bot.token.as_bytes());
+            Guard(Some(child))
+        })
+        .collect();
+    for child in children {
+        assert_ok(&child.into_output());
+    }
+    let accounts: serde_json::Value = serde_json::from_slice(
+        &assert_ok(&h.cli().args(["accounts", "--json"]).output().unwrap()).stdout,
+    )
+    .unwrap();
+    assert_eq!(accounts.as_array().unwrap().len(), bots.len());
+}

@@ -2,6 +2,7 @@
 //! the emulator switch.
 
 pub mod accounts;
+pub mod ai;
 pub mod history;
 pub mod login;
 pub mod run;

@@ -5,14 +5,17 @@ use std::io::Write;
 use std::sync::Arc;
 
 use clap::Args;
-use desk_core::secrets::SecretStore;
+use desk_core::ai::provider::API_KEY_PROFILE;
+use desk_core::ai::AiService;
+use desk_core::secrets::{SecretKey, SecretStore};
 use desk_core::{Engine, EngineEvent};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
+use super::ai::ai_config;
 use super::{runtime, Context};
 use crate::error::CliError;
 use crate::render::{event_json, event_line, now_ms};
-use crate::secrets::{self, WithGivenToken};
+use crate::secrets::{self, WithGivenSecret};
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -24,7 +27,15 @@ never printed. Diagnostics go to stderr (RUST_LOG sets their level).
 Ctrl-C or SIGTERM stops every account cleanly (notifystop) and exits 0; a second one \
 leaves at once. Exits 1 if no account could start. Holds a lock on the data directory, \
 so a `send` next to it is refused; `send --queue` is not: what it queues is picked up \
-within a second.")]
+within a second.
+
+AI replies (see `ai --help`) run here too, unless --no-ai: their runs, replies, \
+failures (with the reason), skipped messages (with the reason), takeovers and owner \
+commands are printed as lines, or as JSON objects of type \"ai\". Settings changed \
+with `ai …` while this runs apply from the next message; a key stored with `ai \
+provider --key-stdin` is read again after such a change. Without a usable OS \
+keyring, give the key with --ai-key-stdin (after the bot token's line when \
+--token-stdin is given too).")]
 pub struct RunArgs {
     /// Run only this account (repeatable); a named account runs even if disabled.
     #[arg(long = "account", value_name = "ID")]
@@ -33,6 +44,12 @@ pub struct RunArgs {
     /// only (for --secrets memory, or to try a token without storing it).
     #[arg(long, requires = "accounts")]
     token_stdin: bool,
+    /// Read the AI provider's API key from stdin and use it for this process only.
+    #[arg(long, conflicts_with = "no_ai")]
+    ai_key_stdin: bool,
+    /// Do not send AI replies.
+    #[arg(long)]
+    no_ai: bool,
     /// Print each event as a JSON object (one per line) instead of text.
     #[arg(long)]
     json: bool,
@@ -65,24 +82,43 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         }
     }
     drop(store);
-    let given = if args.token_stdin {
-        Some(secrets::read_token_from_stdin()?)
-    } else {
-        None
+    let (given_token, given_ai_key) = match (args.token_stdin, args.ai_key_stdin) {
+        (true, true) => {
+            let mut both = secrets::read_secrets_from_stdin(&["the bot token", "the AI API key"])?;
+            let key = both.pop();
+            (both.pop(), key)
+        }
+        (true, false) => (Some(secrets::read_token_from_stdin()?), None),
+        (false, true) => (
+            None,
+            Some(secrets::read_secrets_from_stdin(&["the AI API key"])?.remove(0)),
+        ),
+        (false, false) => (None, None),
     };
     let opened = secrets::open(ctx.secrets)?;
-    let secret_store: Arc<dyn SecretStore> = match given {
-        Some(token) => Arc::new(WithGivenToken::new(&chosen[0], token, opened.store)),
-        None => opened.store,
-    };
+    let mut secret_store: Arc<dyn SecretStore> = opened.store;
+    if let Some(token) = given_token {
+        secret_store = Arc::new(WithGivenSecret::bot_token(&chosen[0], token, secret_store));
+    }
+    if let Some(key) = given_ai_key {
+        let name = SecretKey::ai_api_key(API_KEY_PROFILE);
+        secret_store = Arc::new(WithGivenSecret::new(name, key, secret_store));
+    }
     let lock = ctx.lock_engine()?;
     let rt = runtime()?;
     rt.block_on(async move {
         let _lock = lock;
         // Signals first, so one that arrives while accounts start is not fatal.
         let mut signals = Signals::new()?;
-        let engine = Engine::open(&ctx.data_dir, secret_store, ctx.engine_config())?;
+        let engine = Arc::new(Engine::open(
+            &ctx.data_dir,
+            secret_store,
+            ctx.engine_config(),
+        )?);
         let mut events = engine.subscribe();
+        // Started before the accounts poll, so no message that arrives while they
+        // start misses its reply.
+        let ai = (!args.no_ai).then(|| AiService::start(Arc::clone(&engine), ai_config(ctx)));
         let mut running = 0;
         for id in &chosen {
             match engine.accounts().start(id).await {
@@ -93,10 +129,16 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         // What starting already announced.
         drain(&mut events, args.json);
         if running == 0 {
+            if let Some(ai) = &ai {
+                ai.shutdown();
+            }
             engine.shutdown().await;
             return Err(CliError::NoAccountRunning);
         }
         eprintln!("running {running} account(s); Ctrl-C or SIGTERM stops");
+        if let Some(ai) = &ai {
+            eprintln!("{}", ai_summary(ai, &chosen).await);
+        }
         // `send --queue` writes to the database from another process: look for that
         // once a second (a cheap pragma) and hand it to the senders.
         let mut outbox_check = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -108,6 +150,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                     let version = engine.store().call(|s| s.data_version()).await.ok();
                     if seen_version.is_some() && version != seen_version {
                         engine.wake_senders();
+                        // Another process may have stored a new API key.
+                        if let Some(ai) = &ai {
+                            ai.reload_api_key();
+                        }
                     }
                     seen_version = version;
                 }
@@ -121,6 +167,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             }
         };
         eprintln!("{why}: stopping");
+        // No new AI runs; those under way end at their next step.
+        if let Some(ai) = &ai {
+            ai.shutdown();
+        }
         tokio::select! {
             () = engine.shutdown() => {}
             why = signals.next() => {
@@ -131,6 +181,34 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         drain(&mut events, args.json);
         Ok(())
     })
+}
+
+/// One line on stderr saying whether AI replies will go out, and if not, why not.
+async fn ai_summary(ai: &AiService, accounts: &[String]) -> String {
+    let Ok(global) = ai.global_settings().await else {
+        return "AI replies: the settings cannot be read".into();
+    };
+    if global.paused {
+        return "AI replies: paused (`ai resume` ends the pause)".into();
+    }
+    let mut on = 0;
+    for id in accounts {
+        if ai.account_settings(id).await.is_ok_and(|s| s.enabled) {
+            on += 1;
+        }
+    }
+    if on == 0 {
+        return "AI replies: off for every account here (peers may have their own switch; \
+                `ai enable --account ID` turns an account on, see `ai --help`)"
+            .into();
+    }
+    format!(
+        "AI replies: on for {on} of {} account(s) (peers may have their own switch); \
+         provider at {}, model {}",
+        accounts.len(),
+        crate::render::plain(&global.provider.base_url, false),
+        crate::render::plain(&global.provider.model, false)
+    )
 }
 
 fn print_event(event: &EngineEvent, json: bool) {

@@ -15,8 +15,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::run::Signals;
 use super::{runtime, Context};
 use crate::error::CliError;
-use crate::render::plain;
-use crate::secrets::{self, WithGivenToken};
+use crate::render::{now_ms, plain};
+use crate::secrets::{self, WithGivenSecret};
 
 /// Exit code when the message failed.
 pub const EXIT_FAILED: u8 = 3;
@@ -36,6 +36,9 @@ account runs); 1 on any other error.
 The account polls while `send` runs, as in `run`. A `send` next to a running `run` on \
 the same data directory is refused (they share a lock file); the desktop app is not \
 detected, so do not send for an account the app is polling at the same time.
+
+A message sent with `send` is a manual reply: AI replies stay quiet for that peer for \
+the account's takeover time (30 minutes unless changed; `ai resume-peer` ends it).
 
 Examples:
   weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat 'see you at 3'
@@ -118,7 +121,7 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     }
     let opened = secrets::open(ctx.secrets)?;
     let secret_store: Arc<dyn SecretStore> = match token {
-        Some(token) => Arc::new(WithGivenToken::new(
+        Some(token) => Arc::new(WithGivenSecret::bot_token(
             &account.account_id,
             token,
             opened.store,
@@ -150,6 +153,7 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
             }
         };
         println!("queued as outbox #{}", entry.id);
+        note_takeover(&engine, &id, &args.to).await;
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(wait, final_state(&mut events, entry.id)) => {
                 outcome.unwrap_or(Outcome::TimedOut)
@@ -193,8 +197,27 @@ fn queue_only(
             None => engine.send_text(account_id, to, text).await?,
         };
         println!("queued as outbox #{}", entry.id);
+        note_takeover(&engine, account_id, to).await;
         Ok(())
     })
+}
+
+/// Records the AI takeover a manual send starts (a running `run` reads it with the
+/// peer's next message). The message is queued either way: a failure here is a warning.
+async fn note_takeover(engine: &Engine, account_id: &str, peer_id: &str) {
+    let (a, p, now) = (account_id.to_owned(), peer_id.to_owned(), now_ms());
+    match engine
+        .store()
+        .call(move |s| super::ai::record_takeover(s, &a, &p, now))
+        .await
+    {
+        Ok(taken) => {
+            if let Some(note) = super::ai::takeover_note(peer_id, taken) {
+                println!("{note}");
+            }
+        }
+        Err(e) => eprintln!("warning: the AI takeover for this peer was not recorded: {e}"),
+    }
 }
 
 /// Waits for the outbox entry's next delivered, waiting or failed state; prints retries

@@ -174,6 +174,16 @@ impl AiService {
         Ok(())
     }
 
+    /// Forgets the cached API key: the next turn reads it from the secret store again
+    /// (for a key changed there by another process, e.g. the CLI's `ai provider`).
+    pub fn reload_api_key(&self) {
+        *self
+            .shared
+            .api_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     pub async fn account_settings(&self, account_id: &str) -> Result<AccountAiSettings, AiError> {
         let id = account_id.to_owned();
         let found = self

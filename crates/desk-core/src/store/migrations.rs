@@ -294,7 +294,9 @@ mod tests {
                 .map(|_| {
                     scope.spawn(|| {
                         barrier.wait();
-                        crate::Store::open(&path).map(drop)
+                        // Open and write at once, as `add-account` processes do.
+                        let store = crate::Store::open(&path)?;
+                        store.save_locale(crate::Locale::En)
                     })
                 })
                 .collect();

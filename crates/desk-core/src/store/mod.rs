@@ -37,6 +37,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database, checks its integrity and migrates it.
     pub fn open(path: &Path) -> Result<Store, CoreError> {
+        // Processes opening one database at once (the app, CLI commands) take turns:
+        // SQLite reports some lock waits during the integrity check and migrations as
+        // plain errors ("vtable constructor failed"), not as "busy".
+        let _turn = open_turn(path)?;
         let conn = Connection::open(path)?;
         restrict_to_owner(path)?;
         let mut store = Store::prepare(conn)?;
@@ -112,6 +116,27 @@ impl Store {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
+}
+
+/// An exclusive lock on `<database>-open.lock`, held while a connection is prepared;
+/// released when the file is dropped.
+fn open_turn(database: &Path) -> Result<std::fs::File, CoreError> {
+    let mut name = database.file_name().unwrap_or_default().to_owned();
+    name.push("-open.lock");
+    let path = database.with_file_name(name);
+    let lock_error = |source: std::io::Error| CoreError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(lock_error)?;
+    restrict_to_owner(&path)?;
+    file.lock().map_err(lock_error)?;
+    Ok(file)
 }
 
 /// How long a statement waits for another connection's lock.

@@ -1,0 +1,1028 @@
+//! AI replies through the real `weixin-desk-cli` binary: ilink-sim on loopback for the
+//! accounts, and a small OpenAI-compatible provider written here (raw HTTP/1.1 on
+//! loopback, chat completions streamed as chunked SSE, the bearer key checked). Secrets
+//! are kept in memory (`--secrets memory`), so the API key goes to each process on
+//! stdin. Waits are generous; nothing asserts on timing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ilink_sim::{BotInfo, Knobs, Sim, SimConfig};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+const ALICE: &str = "alice@im.wechat";
+const BOB: &str = "bob@im.wechat";
+const API_KEY: &str = "sk-test-9f8e7d6c5b4a";
+const MODEL: &str = "stub-model";
+const REPLY: [&str; 3] = ["Hello ", "from the ", "stub provider."];
+
+// ---- the provider ------------------------------------------------------------------
+
+/// One request the provider received.
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    body: Value,
+}
+
+/// An OpenAI-compatible provider on loopback: `GET /v1/models` and streaming
+/// `POST /v1/chat/completions`, both refused with 401 unless the bearer key is
+/// `API_KEY`. Each connection is answered once and closed.
+struct Provider {
+    base_url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    let _ = answer(stream, &log);
+                });
+            }
+        });
+        Provider { base_url, requests }
+    }
+
+    fn chat_requests(&self) -> Vec<Recorded> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.ends_with("/chat/completions"))
+            .cloned()
+            .collect()
+    }
+}
+
+fn answer(stream: TcpStream, log: &Mutex<Vec<Recorded>>) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(WAIT))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let (mut length, mut authorization) = (0usize, None);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "authorization" => authorization = Some(value.trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    log.lock().unwrap().push(Recorded {
+        method: method.clone(),
+        path: path.clone(),
+        authorization: authorization.clone(),
+        body: body.clone(),
+    });
+    let mut out = stream;
+    if authorization.as_deref() != Some(&format!("Bearer {API_KEY}")) {
+        return respond(
+            &mut out,
+            "401 Unauthorized",
+            "application/json",
+            &json!({"error": {"message": "Incorrect API key provided"}}).to_string(),
+        );
+    }
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/v1/models") => respond(
+            &mut out,
+            "200 OK",
+            "application/json",
+            &json!({"object": "list", "data": [{"id": MODEL}, {"id": "other"}]}).to_string(),
+        ),
+        ("POST", "/v1/chat/completions") => stream_reply(&mut out, &body),
+        _ => respond(&mut out, "404 Not Found", "text/plain", "no such route"),
+    }
+}
+
+fn respond(out: &mut TcpStream, status: &str, kind: &str, body: &str) -> std::io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    out.flush()
+}
+
+/// The reply as SSE, one HTTP chunk per delta with a pause between, so the client
+/// really streams; a one-token test request gets "OK".
+fn stream_reply(out: &mut TcpStream, body: &Value) -> std::io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\
+         connection: close\r\n\r\n"
+    )?;
+    let deltas: Vec<&str> = if body["max_tokens"] == 1 {
+        vec!["OK"]
+    } else {
+        REPLY.to_vec()
+    };
+    let mut pieces: Vec<String> = deltas
+        .iter()
+        .map(|d| sse(json!({"choices": [{"index": 0, "delta": {"content": d}}]})))
+        .collect();
+    pieces.push(sse(
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+    ));
+    pieces.push("data: [DONE]\n\n".to_owned());
+    for piece in pieces {
+        write!(out, "{:x}\r\n{piece}\r\n", piece.len())?;
+        out.flush()?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    write!(out, "0\r\n\r\n")?;
+    out.flush()
+}
+
+fn sse(chunk: Value) -> String {
+    format!("data: {chunk}\n\n")
+}
+
+/// An address where nothing listens.
+fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/v1")
+}
+
+// ---- the CLI and the emulator --------------------------------------------------------
+
+struct Harness {
+    sim: Sim,
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    // Last, so the sim's tasks stop before the runtime goes.
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt
+            .block_on(Sim::start(SimConfig {
+                knobs: Knobs {
+                    poll_hold_ms: 1_000,
+                    ..Knobs::default()
+                },
+                ..SimConfig::default()
+            }))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        Harness {
+            data: tmp.path().join("data"),
+            _tmp: tmp,
+            sim,
+            _rt: rt,
+        }
+    }
+
+    fn cli(&self) -> Command {
+        self.cli_with_secrets("memory")
+    }
+
+    fn cli_with_secrets(&self, secrets: &str) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
+        cmd.arg("--data-dir")
+            .arg(&self.data)
+            .args(["--secrets", secrets, "--sim", &self.sim.base_url()])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        stdout(assert_ok(&self.cli().args(args).output().unwrap()))
+    }
+
+    /// A sim bot with two peers, added through the CLI; returns its account id.
+    fn add_bot(&self) -> (BotInfo, String) {
+        let bot = self.sim.create_bot();
+        self.sim.add_peer(&bot.bot_id, ALICE).unwrap();
+        self.sim.add_peer(&bot.bot_id, BOB).unwrap();
+        let out = with_stdin(
+            self.cli()
+                .args(["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
+            &format!("{}\n", bot.token),
+        );
+        assert_ok(&out);
+        let accounts: Value = serde_json::from_str(&self.ok(&["accounts", "--json"])).unwrap();
+        let id = accounts[0]["account_id"].as_str().unwrap().to_owned();
+        (bot, id)
+    }
+}
+
+fn with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A child that refuses before reading its stdin closes it: not an error here.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    Guard(Some(child)).into_output()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_ok(out: &Output) -> &Output {
+    assert!(
+        out.status.success(),
+        "status {:?}\n{}",
+        out.status,
+        text(out)
+    );
+    out
+}
+
+/// Kills and reaps the child unless it was waited for.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn into_output(mut self) -> Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child().try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let hit = wanted(&line);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+            Err(_) => panic!("no wanted line; seen so far:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+fn sigterm(run: &mut Guard) {
+    let pid = run.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = run.wait_exit();
+    assert!(status.success(), "run exited with {status:?}");
+}
+
+/// Every byte of every file under `dir` (the database, its WAL, media).
+fn files_contain(dir: &Path, needle: &str) -> bool {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+fn sent_texts(h: &Harness, bot: &BotInfo, peer: &str) -> Vec<String> {
+    h.sim
+        .sent_messages(&bot.bot_id)
+        .unwrap()
+        .iter()
+        .filter(|m| m.to_user_id == peer)
+        .map(|m| m.item.to_string())
+        .collect()
+}
+
+/// Waits (bounded) until the emulator got `n` messages for `peer` (a reply is queued
+/// when the run ends and delivered just after).
+fn wait_sent(h: &Harness, bot: &BotInfo, peer: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let sent = sent_texts(h, bot, peer);
+        if sent.len() >= n {
+            return sent;
+        }
+        assert!(Instant::now() < deadline, "{peer} got only {sent:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---- the tests -------------------------------------------------------------------------
+
+#[test]
+fn provider_settings_and_ai_test_report_in_plain_words() {
+    let h = Harness::new();
+    let provider = Provider::start();
+    h.add_bot();
+
+    // Bad input is refused with the reason, and nothing changes.
+    let out = h
+        .cli()
+        .args([
+            "ai",
+            "provider",
+            "--preset",
+            "openai",
+            "--base-url",
+            "api.example.com/v1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--base-url must be an http:// or https:// address"));
+    let out = h
+        .cli()
+        .args(["ai", "provider", "--preset", "chatgpt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("openclaw, ollama, openai, deepseek, qwen, custom"));
+    let out = h
+        .cli()
+        .args(["ai", "provider", "--preset", "custom"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no default model: name one with --model"));
+    // Without a keyring the key cannot be kept: refused before anything is read or
+    // written.
+    let out = with_stdin(
+        h.cli().args([
+            "ai",
+            "provider",
+            "--preset",
+            "custom",
+            "--base-url",
+            &provider.base_url,
+            "--model",
+            MODEL,
+            "--key-stdin",
+        ]),
+        API_KEY,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot be kept"), "{}", text(&out));
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(status["provider"]["preset"], "openclaw", "{status}");
+
+    let out = h.ok(&[
+        "ai",
+        "provider",
+        "--preset",
+        "custom",
+        "--base-url",
+        &provider.base_url,
+        "--model",
+        MODEL,
+    ]);
+    assert!(
+        out.contains(&format!("custom at {}", provider.base_url)),
+        "{out}"
+    );
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(status["provider"]["preset"], "custom");
+    assert_eq!(status["provider"]["base_url"], provider.base_url.as_str());
+    assert_eq!(status["provider"]["model"], MODEL);
+    assert_eq!(status["paused"], false);
+
+    // The right key: both checks pass, exit 0.
+    let out = with_stdin(h.cli().args(["ai", "test", "--key-stdin"]), API_KEY);
+    assert_ok(&out);
+    let said = stdout(&out);
+    assert!(said.contains("The provider works"), "{said}");
+    assert!(
+        said.contains("ok     models: The key was accepted"),
+        "{said}"
+    );
+    assert!(said.contains(&format!("{MODEL} is listed")), "{said}");
+    assert!(said.contains("ok     completion"), "{said}");
+    let seen = provider.requests.lock().unwrap().clone();
+    assert!(seen
+        .iter()
+        .any(|r| r.method == "GET" && r.path == "/v1/models"));
+    assert!(seen
+        .iter()
+        .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {API_KEY}"))));
+
+    // A wrong key: refused in plain words, exit 3.
+    let out = with_stdin(h.cli().args(["ai", "test", "--key-stdin"]), "sk-wrong");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("FAILED models: The API key was refused (HTTP 401)."),
+        "{said}"
+    );
+    assert!(said.contains("FAILED completion"), "{said}");
+    assert!(said.contains("does not work yet"), "{said}");
+
+    // Nobody listening: says it cannot reach the address, exit 3; --json says ok false.
+    let closed = closed_port_url();
+    h.ok(&["ai", "provider", "--base-url", &closed]);
+    let out = with_stdin(
+        h.cli().args(["ai", "test", "--key-stdin", "--json"]),
+        API_KEY,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["ok"], false);
+    let models = report["checks"][0]["detail"].as_str().unwrap();
+    assert!(
+        models.starts_with(&format!("Cannot reach {closed}")),
+        "{report}"
+    );
+
+    // The key never showed up in an answer or a file.
+    assert!(!text(&out).contains(API_KEY));
+    assert!(!files_contain(&h.data, API_KEY));
+}
+
+#[test]
+fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer() {
+    let h = Harness::new();
+    let provider = Provider::start();
+    let (bot, account) = h.add_bot();
+    h.ok(&[
+        "ai",
+        "provider",
+        "--preset",
+        "custom",
+        "--base-url",
+        &provider.base_url,
+        "--model",
+        MODEL,
+    ]);
+    // Unknown accounts are refused by name.
+    let out = h
+        .cli()
+        .args(["ai", "enable", "--account", "nobody@im.bot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("no account \"nobody@im.bot\""),
+        "{}",
+        text(&out)
+    );
+    h.ok(&["ai", "enable", "--account", &account]);
+    h.ok(&[
+        "ai",
+        "persona",
+        "--account",
+        &account,
+        "You are Support. Be brief.",
+    ]);
+
+    let mut run = Guard(Some(
+        h.cli()
+            .args([
+                "run",
+                "--account",
+                &account,
+                "--token-stdin",
+                "--ai-key-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
+    }
+    let out_lines = lines_of(run.child().stdout.take().unwrap());
+    let err_lines = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
+
+    h.sim
+        .inject_text(&bot.bot_id, ALICE, "hi, are you there?")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {ALICE}: 1 message(s)"))
+    });
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&format!("AI reply to {ALICE} started (1 message(s))"))),
+        "{seen:#?}"
+    );
+    // The emulator holds the AI's reply: the provider's streamed text, joined.
+    let to_alice = wait_sent(&h, &bot, ALICE, 1);
+    assert_eq!(to_alice.len(), 1, "{to_alice:?}");
+    assert!(to_alice[0].contains(&REPLY.concat()), "{to_alice:?}");
+    // The provider got the persona and the peer's words, with the key.
+    let chats = provider.chat_requests();
+    assert_eq!(chats.len(), 1);
+    let messages = chats[0].body["messages"].to_string();
+    assert!(
+        messages.contains("You are Support. Be brief."),
+        "{messages}"
+    );
+    assert!(messages.contains("hi, are you there?"), "{messages}");
+    assert_eq!(chats[0].body["model"], MODEL);
+    assert_eq!(chats[0].body["stream"], true);
+    assert_eq!(
+        chats[0].authorization.as_deref(),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+
+    // Switched off for Bob only, next to the running `run`.
+    h.sim
+        .inject_text(&bot.bot_id, BOB, "first from bob")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {BOB}"))
+    });
+    wait_sent(&h, &bot, BOB, 1);
+    let out = h.ok(&["ai", "disable", "--account", &account, "--peer", BOB]);
+    assert!(out.contains(&format!("AI replies off for {BOB}")), "{out}");
+    h.sim.inject_text(&bot.bot_id, BOB, "bob again").unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!(
+            "AI skipped a message from {BOB}: AI replies are off for this peer"
+        ))
+    });
+    h.sim
+        .inject_text(&bot.bot_id, ALICE, "and alice again")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {ALICE}"))
+    });
+    assert_eq!(wait_sent(&h, &bot, ALICE, 2).len(), 2);
+    assert_eq!(
+        sent_texts(&h, &bot, BOB).len(),
+        1,
+        "only the reply before the switch"
+    );
+    let chats = provider.chat_requests();
+    assert_eq!(chats.len(), 3, "no provider call for bob's second message");
+    assert!(!chats
+        .iter()
+        .any(|c| c.body["messages"].to_string().contains("bob again")));
+
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    let acc = &status["accounts"][0];
+    assert_eq!(acc["enabled"], true, "{status}");
+    let peers = acc["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 1, "{status}");
+    assert_eq!(peers[0]["peer_id"], BOB);
+    assert_eq!(peers[0]["enabled"], false);
+    assert_eq!(peers[0]["effective"], false);
+
+    // Back to the account's switch: Bob gets replies again and has no setting of his own.
+    h.ok(&["ai", "follow-account", "--account", &account, "--peer", BOB]);
+    h.sim
+        .inject_text(&bot.bot_id, BOB, "bob, third time")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {BOB}"))
+    });
+    assert_eq!(wait_sent(&h, &bot, BOB, 2).len(), 2);
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(status["accounts"][0]["peers"], json!([]), "{status}");
+
+    sigterm(&mut run);
+    seen.extend(out_lines.try_iter());
+    let errors: Vec<String> = err_lines.try_iter().collect();
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("AI replies: on for 1 of 1 account(s)")),
+        "{errors:#?}"
+    );
+    let everything = format!("{}\n{}", seen.join("\n"), errors.join("\n"));
+    assert!(!everything.contains(API_KEY), "{everything}");
+    assert!(!everything.contains(&bot.token));
+    assert!(!files_contain(&h.data, API_KEY));
+}
+
+#[test]
+fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
+    let h = Harness::new();
+    let provider = Provider::start();
+    let (bot, account) = h.add_bot();
+    h.ok(&[
+        "ai",
+        "provider",
+        "--preset",
+        "custom",
+        "--base-url",
+        &provider.base_url,
+        "--model",
+        MODEL,
+    ]);
+    h.ok(&["ai", "enable"]);
+    h.ok(&["ai", "pause"]);
+    let text_status = h.ok(&["ai", "status"]);
+    assert!(
+        text_status.contains("paused for every account"),
+        "{text_status}"
+    );
+    assert!(
+        text_status.contains(&format!("account {account}: AI on")),
+        "{text_status}"
+    );
+
+    let mut run = Guard(Some(
+        h.cli()
+            .args([
+                "run",
+                "--json",
+                "--account",
+                &account,
+                "--token-stdin",
+                "--ai-key-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
+    }
+    let out_lines = lines_of(run.child().stdout.take().unwrap());
+    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&out_lines, &mut seen, |l| l.contains("\"online\""));
+    h.sim.inject_text(&bot.bot_id, ALICE, "anyone?").unwrap();
+    wait_line(&out_lines, &mut seen, |l| l.contains("\"skipped\""));
+    assert!(provider.chat_requests().is_empty());
+    // Resumed next to the running `run`: the next message gets its reply.
+    h.ok(&["ai", "resume"]);
+    h.sim.inject_text(&bot.bot_id, ALICE, "now?").unwrap();
+    wait_line(&out_lines, &mut seen, |l| l.contains("\"run_finished\""));
+    wait_sent(&h, &bot, ALICE, 1);
+    sigterm(&mut run);
+
+    let events: Vec<Value> = seen
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ai: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "ai")
+        .map(|e| &e["event"])
+        .collect();
+    let skipped = ai.iter().find(|e| e["kind"] == "skipped").unwrap();
+    assert_eq!(skipped["reason"], "AI replies are paused");
+    assert_eq!(skipped["peer_id"], ALICE);
+    let finished = ai.iter().find(|e| e["kind"] == "run_finished").unwrap();
+    assert_eq!(finished["messages_sent"], 1);
+    assert_eq!(finished["account_id"], account.as_str());
+    assert!(ai.iter().any(|e| e["kind"] == "run_started"));
+    assert_eq!(wait_sent(&h, &bot, ALICE, 1).len(), 1);
+    assert!(!seen.concat().contains(API_KEY));
+}
+
+#[test]
+fn persona_memory_and_takeover_commands_change_the_stored_settings() {
+    let h = Harness::new();
+    let (_bot, account) = h.add_bot();
+    h.ok(&[
+        "ai",
+        "persona",
+        "--account",
+        &account,
+        "--peer",
+        ALICE,
+        "Talk like a pirate.",
+    ]);
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(
+        status["accounts"][0]["enabled"], false,
+        "off until `ai enable`"
+    );
+    let out = h.ok(&["ai", "memory", "--account", &account, "--peer", ALICE]);
+    assert!(out.contains("summary: (none)"), "{out}");
+    h.ok(&[
+        "ai",
+        "memory",
+        "--account",
+        &account,
+        "--peer",
+        ALICE,
+        "--set-summary",
+        "Alice likes boats.",
+    ]);
+    let out = h.ok(&["ai", "memory", "--account", &account, "--peer", ALICE]);
+    assert!(out.contains("summary: Alice likes boats."), "{out}");
+    h.ok(&[
+        "ai",
+        "memory",
+        "--account",
+        &account,
+        "--peer",
+        ALICE,
+        "--reset",
+    ]);
+    let out = h.ok(&["ai", "resume-peer", "--account", &account, "--peer", ALICE]);
+    assert!(out.contains("answers"), "{out}");
+    let out = h
+        .cli()
+        .args(["ai", "persona", "--account", &account, "   "])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("the persona is empty"));
+    h.ok(&[
+        "ai",
+        "persona",
+        "--account",
+        &account,
+        "--peer",
+        ALICE,
+        "--clear",
+    ]);
+}
+
+#[test]
+fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
+    let h = Harness::new();
+    let provider = Provider::start();
+    let (bot, account) = h.add_bot();
+    h.ok(&[
+        "ai",
+        "provider",
+        "--preset",
+        "custom",
+        "--base-url",
+        &provider.base_url,
+        "--model",
+        MODEL,
+    ]);
+    h.ok(&["ai", "enable", "--account", &account]);
+    let mut run = Guard(Some(
+        h.cli()
+            .args([
+                "run",
+                "--account",
+                &account,
+                "--token-stdin",
+                "--ai-key-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    {
+        let mut stdin = run.child().stdin.take().unwrap();
+        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
+    }
+    let out_lines = lines_of(run.child().stdout.take().unwrap());
+    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
+    // The peer must have written for a send to have a reply window.
+    h.sim.inject_text(&bot.bot_id, ALICE, "hello").unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {ALICE}"))
+    });
+    wait_sent(&h, &bot, ALICE, 1);
+
+    let out = h.ok(&[
+        "send",
+        "--queue",
+        "--account",
+        &account,
+        "--to",
+        ALICE,
+        "I will take it from here",
+    ]);
+    assert!(
+        out.contains(&format!("the AI stays quiet for {ALICE} until")),
+        "{out}"
+    );
+    wait_sent(&h, &bot, ALICE, 2);
+    h.sim
+        .inject_text(&bot.bot_id, ALICE, "are you a bot?")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!(
+            "AI skipped a message from {ALICE}: the owner is replying by hand"
+        ))
+    });
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    let peer = &status["accounts"][0]["peers"][0];
+    assert_eq!(peer["peer_id"], ALICE, "{status}");
+    assert!(peer["takeover_until_ms"].as_i64().unwrap() > 0, "{status}");
+
+    h.ok(&["ai", "resume-peer", "--account", &account, "--peer", ALICE]);
+    h.sim
+        .inject_text(&bot.bot_id, ALICE, "hello again")
+        .unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains(&format!("AI replied to {ALICE}"))
+    });
+    let sent = wait_sent(&h, &bot, ALICE, 3);
+    assert!(sent[2].contains(&REPLY.concat()), "{sent:?}");
+    assert_eq!(
+        provider.chat_requests().len(),
+        2,
+        "none for the message during the takeover"
+    );
+    sigterm(&mut run);
+}
+
+/// The real OS keyring: the key stored with `ai provider --key-stdin`, used by `ai test`
+/// and `run` without being given again, and a new key stored next to a running `run`
+/// used from then on. Runs only when `WEIXIN_DESK_KEYRING_TEST=1` (the e2e session:
+/// `dbus-run-session -- bash tests/e2e/session.sh cargo test -p desk-cli --test ai`).
+#[test]
+fn with_a_keyring_the_stored_key_is_used_and_a_new_one_reaches_a_running_run() {
+    if std::env::var("WEIXIN_DESK_KEYRING_TEST").as_deref() != Ok("1") {
+        eprintln!("skipped: set WEIXIN_DESK_KEYRING_TEST=1 to test the real keyring");
+        return;
+    }
+    let h = Harness::new();
+    let provider = Provider::start();
+    let keyring = |args: &[&str]| {
+        let mut cmd = h.cli_with_secrets("keyring");
+        cmd.args(args);
+        cmd
+    };
+    let bot = h.sim.create_bot();
+    h.sim.add_peer(&bot.bot_id, ALICE).unwrap();
+    assert_ok(&with_stdin(
+        &mut keyring(&["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
+        &bot.token,
+    ));
+    let accounts: Value = serde_json::from_str(&h.ok(&["accounts", "--json"])).unwrap();
+    let account = accounts[0]["account_id"].as_str().unwrap().to_owned();
+    let wrong_key = "sk-wrong-1234567890";
+    let out = with_stdin(
+        &mut keyring(&[
+            "ai",
+            "provider",
+            "--preset",
+            "custom",
+            "--base-url",
+            &provider.base_url,
+            "--model",
+            MODEL,
+            "--key-stdin",
+        ]),
+        wrong_key,
+    );
+    assert!(stdout(assert_ok(&out)).contains("API key stored in the OS keyring"));
+    let status = stdout(assert_ok(
+        &keyring(&["ai", "status", "--json"]).output().unwrap(),
+    ));
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["api_key_stored"], true, "{status}");
+    let out = keyring(&["ai", "test"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("(API key: from the OS keyring)"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("The API key was refused (HTTP 401)."));
+    h.ok(&["ai", "enable", "--account", &account]);
+
+    let mut run = Guard(Some(
+        keyring(&["run", "--account", &account])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let out_lines = lines_of(run.child().stdout.take().unwrap());
+    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let mut seen = Vec::new();
+    wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, ALICE, "first").unwrap();
+    wait_line(&out_lines, &mut seen, |l| {
+        l.contains("AI reply to") && l.contains("failed: the provider refused the API key")
+    });
+
+    // The right key, stored by another process: `run` reads it again after noticing
+    // the change (its once-a-second look at the database), so within a few messages
+    // the replies work.
+    let out = with_stdin(&mut keyring(&["ai", "provider", "--key-stdin"]), API_KEY);
+    assert_ok(&out);
+    let mut replied = false;
+    for attempt in 0..20 {
+        h.sim
+            .inject_text(&bot.bot_id, ALICE, &format!("again {attempt}"))
+            .unwrap();
+        wait_line(&out_lines, &mut seen, |l| {
+            l.contains(&format!("AI replied to {ALICE}")) || l.contains("failed: the provider")
+        });
+        if seen.last().unwrap().contains("AI replied") {
+            replied = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(replied, "{seen:#?}");
+    // The earlier messages got the polite notice; the reply follows them.
+    let deadline = Instant::now() + WAIT;
+    while !sent_texts(&h, &bot, ALICE)
+        .iter()
+        .any(|m| m.contains(&REPLY.concat()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the reply never reached the emulator"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sigterm(&mut run);
+    assert_ok(&keyring(&["ai", "test"]).output().unwrap());
+
+    let everything = seen.join("\n");
+    for key in [API_KEY, wrong_key] {
+        assert!(!everything.contains(key));
+        assert!(!files_contain(&h.data, key), "{key} in the data directory");
+    }
+}
