@@ -63,6 +63,13 @@ enum Mode {
     /// in its own process).
     #[command(hide = true)]
     Sim,
+    /// Run the fault soak in this process and print its report as JSON (the page's run
+    /// uses a fresh process, so earlier scenarios do not weigh on its memory figures).
+    #[command(hide = true)]
+    Soak {
+        #[arg(long)]
+        secs: u64,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,14 +81,18 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Some(Mode::Sim) = args.mode {
-        return match runtime.block_on(soak::serve_sim()) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("desk-bench sim: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
+    match args.mode {
+        Some(Mode::Sim) => {
+            return match runtime.block_on(soak::serve_sim()) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("desk-bench sim: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Mode::Soak { secs }) => return soak_child(&runtime, secs),
+        None => {}
     }
     let load_at_start = machine::load_average();
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
@@ -169,7 +180,7 @@ fn main() -> std::process::ExitCode {
     }
     if wanted("soak") {
         eprintln!("fault soak: {} s…", args.soak_secs);
-        record("Fault soak", soak_figures(&runtime, args.soak_secs));
+        record("Fault soak", soak_figures(args.soak_secs));
     }
     let machine = machine::describe();
     let page = report::Report {
@@ -210,10 +221,37 @@ fn print_figure(figure: &Figure) {
 }
 
 /// One soak run (it is long): its counts as figures, and a failure if a promise broke.
-fn soak_figures(runtime: &tokio::runtime::Runtime, seconds: u64) -> Result<Vec<Figure>, String> {
+fn soak_child(runtime: &tokio::runtime::Runtime, seconds: u64) -> std::process::ExitCode {
+    let result = std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|program| {
+            let config = soak::SoakConfig::new(program, Duration::from_secs(seconds));
+            runtime.block_on(soak::run(&config))
+        });
+    match result.and_then(|report| serde_json::to_string(&report).map_err(|e| e.to_string())) {
+        Ok(json) => {
+            println!("{json}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("desk-bench soak: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn soak_figures(seconds: u64) -> Result<Vec<Figure>, String> {
     let program = std::env::current_exe().map_err(|e| e.to_string())?;
-    let config = soak::SoakConfig::new(program, Duration::from_secs(seconds));
-    let report = runtime.block_on(soak::run(&config))?;
+    let output = std::process::Command::new(program)
+        .args(["soak", "--secs", &seconds.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start the soak: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("the soak stopped with {}", output.status));
+    }
+    let report: soak::SoakReport =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("the soak's report: {e}"))?;
     let problems = report.problems();
     if !problems.is_empty() {
         return Err(format!("the soak failed: {}", problems.join("; ")));
@@ -244,6 +282,16 @@ fn soak_figures(runtime: &tokio::runtime::Runtime, seconds: u64) -> Result<Vec<F
             "Faults fired by the emulator".into(),
             "faults",
             report.faults_fired as f64,
+        ),
+        one(
+            "AI replies, none answering a message twice".into(),
+            "msgs",
+            report.ai_replies as f64,
+        ),
+        one(
+            "AI provider requests failed on purpose".into(),
+            "requests",
+            report.ai_failed_on_purpose as f64,
         ),
         one(
             "RSS after warm-up".into(),

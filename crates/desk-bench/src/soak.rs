@@ -49,7 +49,7 @@ impl SoakConfig {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SoakReport {
     pub injected: usize,
     /// Injected messages not in the store, and ones stored more than once.
