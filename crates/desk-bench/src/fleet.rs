@@ -12,27 +12,36 @@ pub struct Fleet {
     pub url: String,
     pub bots: Vec<BotInfo>,
     pub cli: PathBuf,
-    data: tempfile::TempDir,
+    /// The temporary folder holding the data directory (removed with the fleet).
+    home: tempfile::TempDir,
+    data: PathBuf,
 }
 
 /// Accounts are filed by this many `add-account` processes at once.
 const PARALLEL_ADDS: usize = 4;
 
 impl Fleet {
+    /// Accounts filed in a data directory of a fresh temporary folder.
     pub async fn new(accounts: usize) -> Result<Fleet, String> {
+        let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let data = home.path().join("data");
+        Fleet::with_data(accounts, home, data).await
+    }
+
+    /// Accounts filed in `data` (inside `home`, which the fleet keeps until dropped).
+    pub async fn with_data(
+        accounts: usize,
+        home: tempfile::TempDir,
+        data: PathBuf,
+    ) -> Result<Fleet, String> {
         let cli = cli::binary()?;
         let sim = Sim::start(SimConfig::default())
             .await
             .map_err(|e| e.to_string())?;
         let url = sim.base_url().to_string();
-        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
         let bots: Vec<BotInfo> = (0..accounts).map(|_| sim.create_bot()).collect();
-        let (cli_path, data_path, url_copy, list) = (
-            cli.clone(),
-            data.path().to_owned(),
-            url.clone(),
-            bots.clone(),
-        );
+        let (cli_path, data_path, url_copy, list) =
+            (cli.clone(), data.clone(), url.clone(), bots.clone());
         tokio::task::spawn_blocking(move || add_all(&cli_path, &data_path, &url_copy, &list))
             .await
             .map_err(|e| e.to_string())??;
@@ -41,12 +50,18 @@ impl Fleet {
             url,
             bots,
             cli,
+            home,
             data,
         })
     }
 
     pub fn data(&self) -> &Path {
-        self.data.path()
+        &self.data
+    }
+
+    /// The temporary folder the data directory lives in.
+    pub fn home(&self) -> &Path {
+        self.home.path()
     }
 
     /// `weixin-desk-cli run` over every account, once all are online.

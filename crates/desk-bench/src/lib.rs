@@ -2,6 +2,7 @@
 //! the test suite runs the soak's short version through the same code.
 
 pub mod ai_stub;
+pub mod app;
 pub mod cli;
 pub mod external;
 pub mod figure;

@@ -2,7 +2,7 @@
 //! writes BENCHMARKS.md. `./dev bench` builds it in release mode and runs it inside a
 //! session with a real keyring (the CLI keeps its bot tokens there).
 
-use desk_bench::{external, figure, idle, machine, media, report, scale, soak, store_layer};
+use desk_bench::{app, external, figure, idle, machine, media, report, scale, soak, store_layer};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,7 +23,7 @@ struct Args {
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
     /// Only these scenarios (comma-separated): store, idle, scale, media, engine, ai,
-    /// soak.
+    /// app, startup, soak.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds the CLI stays idle while measured.
@@ -42,6 +42,9 @@ struct Args {
     /// --no-run` prints it); without it the media comparison is skipped.
     #[arg(long, value_name = "PATH")]
     media_bench: Option<PathBuf>,
+    /// Messages stored before the app's start-up is measured.
+    #[arg(long, default_value_t = 200_000)]
+    app_messages: usize,
     /// Seconds the fault soak runs.
     #[arg(long, default_value_t = 1_800)]
     soak_secs: u64,
@@ -177,6 +180,26 @@ fn main() -> std::process::ExitCode {
             }
             None => record(section, Err(format!("no --{name}-bench executable given"))),
         }
+    }
+    let app_plan = app::Plan {
+        accounts: 10,
+        idle: Duration::from_secs(args.idle_secs),
+        runs: args.runs,
+        messages: args.app_messages,
+    };
+    if wanted("app") {
+        eprintln!("desktop app footprint: 10 accounts, window open and in the tray…");
+        record(
+            "Desktop app footprint",
+            runtime.block_on(app::footprint(&app_plan)),
+        );
+    }
+    if wanted("startup") {
+        eprintln!("desktop app start-up with {} messages…", args.app_messages);
+        record(
+            "Desktop app start-up",
+            runtime.block_on(app::startup(&app_plan)),
+        );
     }
     if wanted("soak") {
         eprintln!("fault soak: {} s…", args.soak_secs);

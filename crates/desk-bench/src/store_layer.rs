@@ -126,7 +126,7 @@ fn fill(store: &Store, sizes: &Sizes) -> Result<(), String> {
     Ok(())
 }
 
-fn text(random: &mut Lcg, index: usize) -> String {
+pub(crate) fn text(random: &mut Lcg, index: usize) -> String {
     let count = 3 + random.next() % 10;
     let mut words: Vec<&str> = (0..count)
         .map(|_| WORDS[random.next() as usize % WORDS.len()])
@@ -137,7 +137,7 @@ fn text(random: &mut Lcg, index: usize) -> String {
     words.join(" ")
 }
 
-fn message(index: usize, peer: &str, text: String) -> WeixinMessage {
+pub(crate) fn message(index: usize, peer: &str, text: String) -> WeixinMessage {
     let value = serde_json::json!({
         "message_id": 10_000_000_000u64 + index as u64,
         "from_user_id": peer,
@@ -171,10 +171,10 @@ pub fn thousands(n: usize) -> String {
 }
 
 /// A small deterministic generator: the same history on every machine.
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
