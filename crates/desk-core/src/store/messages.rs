@@ -183,41 +183,7 @@ impl Store {
         plan: SearchPlan,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, CoreError> {
-        let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m");
-        let mut conditions = Vec::new();
-        let mut values: Vec<String> = Vec::new();
-        match plan {
-            SearchPlan::IndexHits => {
-                for (table, query) in terms.indexes() {
-                    sql.push_str(&format!(" JOIN {table} ON {table}.rowid = m.id"));
-                    conditions.push(format!("{table} MATCH ?"));
-                    values.push(query);
-                }
-            }
-            SearchPlan::NewestFirst => {
-                sql.push_str(" INDEXED BY messages_by_time");
-                for (table, query) in terms.indexes() {
-                    conditions.push(format!(
-                        "m.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
-                    ));
-                    values.push(query);
-                }
-            }
-            SearchPlan::NewestWindow => conditions.push(format!(
-                "m.id IN (SELECT id FROM messages INDEXED BY messages_by_time
-                          ORDER BY create_time_ms DESC, id DESC LIMIT {NEWEST_WINDOW})"
-            )),
-            // The table in rowid order beats the time index's random lookups when the
-            // whole table has to be read.
-            SearchPlan::FullScan => sql.push_str(" NOT INDEXED"),
-        }
-        for term in &terms.scan {
-            conditions.push("m.text LIKE ? ESCAPE '\\'".to_owned());
-            values.push(format!("%{}%", escape_like(term)));
-        }
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-        sql.push_str(" ORDER BY m.create_time_ms DESC, m.id DESC LIMIT ?");
+        let (sql, values) = search_sql(terms, plan);
         let mut stmt = self.conn().prepare(&sql)?;
         let mut bound: Vec<&dyn rusqlite::ToSql> =
             values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
@@ -226,6 +192,49 @@ impl Store {
         let rows = stmt.query_map(bound.as_slice(), message_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A search's SQL and its values but the last, the limit.
+fn search_sql(terms: &SearchTerms<'_>, plan: SearchPlan) -> (String, Vec<String>) {
+    let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m");
+    let mut conditions = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    match plan {
+        SearchPlan::IndexHits => {
+            // Not the time index: walking it and probing the index for each row
+            // is what this plan is for avoiding.
+            sql.push_str(" NOT INDEXED");
+            for (table, query) in terms.indexes() {
+                sql.push_str(&format!(" JOIN {table} ON {table}.rowid = m.id"));
+                conditions.push(format!("{table} MATCH ?"));
+                values.push(query);
+            }
+        }
+        SearchPlan::NewestFirst => {
+            sql.push_str(" INDEXED BY messages_by_time");
+            for (table, query) in terms.indexes() {
+                conditions.push(format!(
+                    "m.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
+                ));
+                values.push(query);
+            }
+        }
+        SearchPlan::NewestWindow => conditions.push(format!(
+            "m.id IN (SELECT id FROM messages INDEXED BY messages_by_time
+                          ORDER BY create_time_ms DESC, id DESC LIMIT {NEWEST_WINDOW})"
+        )),
+        // The table in rowid order beats the time index's random lookups when the
+        // whole table has to be read.
+        SearchPlan::FullScan => sql.push_str(" NOT INDEXED"),
+    }
+    for term in &terms.scan {
+        conditions.push("m.text LIKE ? ESCAPE '\\'".to_owned());
+        values.push(format!("%{}%", escape_like(term)));
+    }
+    sql.push_str(" WHERE ");
+    sql.push_str(&conditions.join(" AND "));
+    sql.push_str(" ORDER BY m.create_time_ms DESC, m.id DESC LIMIT ?");
+    (sql, values)
 }
 
 /// How many of the newest messages a search reads before it gives up on stopping early.
@@ -542,6 +551,55 @@ mod cjk_search_tests {
         assert_eq!(texts(&store, "开会"), ["开会吗"]);
         assert_eq!(indexed(&store, "开会").len(), 1);
         assert!(indexed(&store, "明天").is_empty());
+    }
+
+    fn plan_of(store: &Store, query: &str, plan: SearchPlan) -> String {
+        let (sql, mut values) = search_sql(&SearchTerms::parse(query), plan);
+        values.push("50".to_owned());
+        let steps: Vec<String> = store
+            .conn()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(&values), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        steps.join("; ")
+    }
+
+    #[test]
+    fn each_plan_reads_what_it_is_meant_to() {
+        let store = store_with(&["明天开会"]);
+        // Few hits: driven by the FTS index, rows fetched by id, then sorted.
+        let hits = plan_of(&store, "开会 invoice x", SearchPlan::IndexHits);
+        assert!(hits.starts_with("SCAN messages_"), "{hits}");
+        assert!(!hits.contains("messages_by_time"), "{hits}");
+        assert!(hits.contains("INTEGER PRIMARY KEY"), "{hits}");
+        // Many hits: the time index, newest first, no sort.
+        let newest = plan_of(&store, "开会 报告", SearchPlan::NewestFirst);
+        assert!(
+            newest.starts_with("SCAN m USING INDEX messages_by_time"),
+            "{newest}"
+        );
+        assert!(!newest.contains("TEMP B-TREE FOR ORDER BY"), "{newest}");
+        let window = plan_of(&store, "x", SearchPlan::NewestWindow);
+        assert!(window.contains("messages_by_time"), "{window}");
+        let scan = plan_of(&store, "x", SearchPlan::FullScan);
+        assert!(scan.starts_with("SCAN m"), "{scan}");
+        assert!(!scan.contains("messages_by_time"), "{scan}");
+        // Conversation paging keeps its own index.
+        let page: String = store
+            .conn()
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT m.id FROM messages m
+                 WHERE m.account_id = 'acc' AND m.peer_id = 'p'
+                   AND (NULL IS NULL OR (m.create_time_ms, m.id) < (NULL, NULL))
+                 ORDER BY m.create_time_ms DESC, m.id DESC LIMIT 50",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(page.contains("messages_by_conversation"), "{page}");
     }
 
     /// Characters chosen so random texts share pairs often: CJK of three scripts, case
