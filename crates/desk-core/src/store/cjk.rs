@@ -4,6 +4,7 @@
 //! two-character term is an exact token lookup.
 
 use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 /// The SQL function the `messages_cjk` triggers and migration call. Every connection
@@ -17,8 +18,12 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
-            let text: Option<String> = ctx.get(0)?;
-            Ok(text.and_then(|t| bigrams(&t)))
+            // Borrowed, not copied: this runs for every message written.
+            let text = match ctx.get_raw(0) {
+                ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok(),
+                _ => None,
+            };
+            Ok(text.and_then(bigrams))
         },
     )
 }
