@@ -220,6 +220,35 @@ const STEPS: &[&str] = &[
         reset_after_id INTEGER NOT NULL DEFAULT 0,
         updated_ms     INTEGER NOT NULL
     ) STRICT;",
+    // 7: a CJK bigram index beside the trigram one: two-character Chinese, Japanese and
+    // Korean words are too short for trigrams (store/cjk.rs). Contentless: the pairs
+    // come from `cjk_bigrams(text)`, an application function every connection
+    // registers before migrating. The `ascii` tokenizer keeps each pair one token.
+    "CREATE VIRTUAL TABLE messages_cjk USING fts5(
+        bigrams, content = '', contentless_delete = 1, tokenize = 'ascii'
+    );
+    CREATE TRIGGER messages_cjk_insert AFTER INSERT ON messages
+    WHEN new.text IS NOT NULL BEGIN
+        INSERT INTO messages_cjk(rowid, bigrams)
+            SELECT new.id, b FROM (SELECT cjk_bigrams(new.text) AS b) WHERE b IS NOT NULL;
+    END;
+    CREATE TRIGGER messages_cjk_delete AFTER DELETE ON messages
+    WHEN old.text IS NOT NULL BEGIN
+        DELETE FROM messages_cjk WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER messages_cjk_update AFTER UPDATE OF text ON messages BEGIN
+        DELETE FROM messages_cjk WHERE rowid = old.id;
+        INSERT INTO messages_cjk(rowid, bigrams)
+            SELECT new.id, b FROM (SELECT cjk_bigrams(new.text) AS b) WHERE b IS NOT NULL;
+    END;
+    INSERT INTO messages_cjk(rowid, bigrams)
+        SELECT id, b FROM (SELECT id, cjk_bigrams(text) AS b FROM messages
+                           WHERE text IS NOT NULL)
+        WHERE b IS NOT NULL;
+    -- Search results come newest first across every conversation: with this index a
+    -- search for common words stops after the first page of hits instead of sorting
+    -- them all (store/messages.rs picks the plan).
+    CREATE INDEX messages_by_time ON messages(create_time_ms DESC, id DESC);",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;
@@ -254,6 +283,7 @@ mod tests {
     fn version_3_queues_media_that_version_2_left_pending() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        super::super::cjk::register(&conn).unwrap();
         for sql in &STEPS[..2] {
             conn.execute_batch(sql).unwrap();
         }
@@ -282,6 +312,76 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, LATEST);
+    }
+
+    #[test]
+    fn version_7_indexes_the_cjk_pairs_of_existing_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.sqlite3");
+        {
+            // A database as the previous release left it, without the bigram function.
+            let conn = Connection::open(&path).unwrap();
+            for sql in &STEPS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
+                     VALUES ('acc', 'b', 'u', 1, 1);
+                 INSERT INTO peers VALUES ('acc', 'p', NULL, 1, 1);
+                 INSERT INTO messages (account_id, peer_id, direction, create_time_ms,
+                                       item_kind, text, delivery)
+                     VALUES ('acc', 'p', 'in', 10, 'text', '明天开会', 'received'),
+                            ('acc', 'p', 'out', 11, 'text', '東京へ行きます', 'delivered'),
+                            ('acc', 'p', 'in', 12, 'text', 'no pairs here', 'received'),
+                            ('acc', 'p', 'in', 13, 'image', NULL, 'received');
+                 PRAGMA user_version = 6;",
+            )
+            .unwrap();
+        }
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), LATEST);
+        let ids = |query: &str| -> Vec<i64> {
+            store
+                .search(query, 10)
+                .unwrap()
+                .iter()
+                .map(|m| m.id)
+                .collect()
+        };
+        assert_eq!(ids("开会"), [1]);
+        assert_eq!(ids("行き"), [2]);
+        assert_eq!(ids("天开"), [1]);
+        assert!(ids("会明").is_empty());
+        let indexed: Vec<(i64, String)> = store
+            .conn()
+            .prepare(
+                "SELECT m.id, cjk_bigrams(m.text) FROM messages_cjk
+                 JOIN messages m ON m.id = messages_cjk.rowid
+                 WHERE messages_cjk MATCH '\"京へ\" OR \"明天\"' ORDER BY m.id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexed,
+            [
+                (1, "明天 天开 开会".to_owned()),
+                (2, "東京 京へ へ行 行き きま ます".to_owned())
+            ]
+        );
+        // Rows written after the migration are indexed by the triggers.
+        store
+            .conn()
+            .execute(
+                "INSERT INTO messages (account_id, peer_id, direction, create_time_ms,
+                                       item_kind, text, delivery)
+                 VALUES ('acc', 'p', 'in', 14, 'text', '开会了', 'received')",
+                [],
+            )
+            .unwrap();
+        assert_eq!(ids("开会"), [5, 1]);
     }
 
     #[test]

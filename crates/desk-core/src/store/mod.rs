@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod ai;
+mod cjk;
 pub mod conversations;
 mod dedupe;
 pub mod inbound;
@@ -77,6 +78,8 @@ impl Store {
 
     fn prepare(mut conn: Connection) -> Result<Store, CoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Before the migrations: the search index's triggers and backfill call it.
+        cjk::register(&conn)?;
         check_integrity(&conn)?;
         // Switching a fresh file to WAL while another process does the same can answer
         // "busy" without waiting (SQLite skips the busy handler where waiting could
