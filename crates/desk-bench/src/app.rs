@@ -16,7 +16,8 @@ use crate::idle::MIB;
 use crate::procfs;
 use crate::store_layer::{message, text, Lcg};
 
-const SECTION: &str = "Desktop app";
+pub const MEMORY: &str = "Desktop app: memory and CPU";
+pub const STARTUP: &str = "Desktop app: start-up";
 /// The window has loaded and every account polls before memory is measured.
 const WARM_UP: Duration = Duration::from_secs(15);
 const FIRST_PAINT_WAIT: Duration = Duration::from_secs(60);
@@ -53,12 +54,12 @@ pub async fn footprint(plan: &Plan) -> Result<Vec<Figure>, String> {
     for (in_tray, where_, limit) in [(false, "window open", 250.0), (true, "in the tray", 80.0)] {
         write_prefs(fleet.data(), in_tray)?;
         let mut rss = Figure::new(
-            SECTION,
+            MEMORY,
             format!("{n} accounts, {where_}: RSS of all processes"),
             "MiB",
         )
         .target(Target::AtMost(limit));
-        let mut cpu = Figure::new(SECTION, format!("{n} accounts, {where_}: CPU"), "%");
+        let mut cpu = Figure::new(MEMORY, format!("{n} accounts, {where_}: CPU"), "%");
         for _ in 0..plan.runs {
             let running = Launched::start(&app, &fleet, false)?;
             tokio::time::sleep(WARM_UP).await;
@@ -86,7 +87,7 @@ pub async fn startup(plan: &Plan) -> Result<Vec<Figure>, String> {
     fill(&fleet, plan.messages)?;
     write_prefs(fleet.data(), false)?;
     let mut paint = Figure::new(
-        SECTION,
+        STARTUP,
         format!(
             "Start to first paint of the conversation list ({} accounts, {} messages)",
             plan.accounts,

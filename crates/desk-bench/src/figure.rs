@@ -1,7 +1,7 @@
 //! One measured figure: its samples over the runs, its unit and the target it is held to.
 
 /// Which way a target points.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     /// The figure should be at most this.
     AtMost(f64),
@@ -26,12 +26,12 @@ impl Target {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Figure {
     /// The section it belongs to, e.g. "Idle footprint".
-    pub section: &'static str,
+    pub section: String,
     pub name: String,
-    pub unit: &'static str,
+    pub unit: String,
     pub samples: Vec<f64>,
     pub target: Option<Target>,
 }
@@ -45,11 +45,15 @@ pub struct Summary {
 }
 
 impl Figure {
-    pub fn new(section: &'static str, name: impl Into<String>, unit: &'static str) -> Figure {
+    pub fn new(
+        section: impl Into<String>,
+        name: impl Into<String>,
+        unit: impl Into<String>,
+    ) -> Figure {
         Figure {
-            section,
+            section: section.into(),
             name: name.into(),
-            unit,
+            unit: unit.into(),
             samples: Vec::new(),
             target: None,
         }

@@ -6,7 +6,7 @@ use crate::figure::{Figure, Target};
 use crate::fleet::Fleet;
 use crate::procfs;
 
-const SECTION: &str = "Idle footprint";
+pub const SECTION: &str = "Idle footprint";
 /// Start-up work (keyring reads, first polls) settles before measuring.
 const WARM_UP: Duration = Duration::from_secs(5);
 pub const MIB: f64 = 1024.0 * 1024.0;

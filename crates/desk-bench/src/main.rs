@@ -19,9 +19,13 @@ struct Args {
     /// Runs of each figure (min/median/max are taken over them).
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Where the results page goes.
+    /// Where the results page goes (its figures also go to the same path with a .json
+    /// extension).
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
+    /// Keep the sections of the existing page's .json that this run does not measure.
+    #[arg(long)]
+    update: bool,
     /// Only these scenarios (comma-separated): store, idle, scale, media, engine, ai,
     /// app, startup, soak.
     #[arg(long, value_delimiter = ',')]
@@ -101,7 +105,8 @@ fn main() -> std::process::ExitCode {
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut figures: Vec<Figure> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
-    let mut record = |what: &str, result: Result<Vec<Figure>, String>| match result {
+    // A scenario's figures, or why its section could not be measured.
+    let mut record = |section: &str, result: Result<Vec<Figure>, String>| match result {
         Ok(found) => {
             for figure in &found {
                 print_figure(figure);
@@ -109,8 +114,8 @@ fn main() -> std::process::ExitCode {
             figures.extend(found);
         }
         Err(why) => {
-            eprintln!("desk-bench: {what}: {why}");
-            skipped.push((what.to_owned(), why));
+            eprintln!("desk-bench: {section}: {why}");
+            skipped.push((section.to_owned(), why));
         }
     };
     if wanted("store") {
@@ -119,9 +124,10 @@ fn main() -> std::process::ExitCode {
             total: args.messages,
             big_conversation: args.messages / 10,
         };
-        record("Store layer", store_layer::run(&sizes, args.runs));
+        record(store_layer::SECTION, store_layer::run(&sizes, args.runs));
     }
     if wanted("idle") {
+        let mut both = Ok(Vec::new());
         for accounts in [10, 100] {
             eprintln!(
                 "idle CLI: {accounts} accounts for {} s × {}…",
@@ -132,11 +138,12 @@ fn main() -> std::process::ExitCode {
                 idle: Duration::from_secs(args.idle_secs),
                 runs: args.runs,
             };
-            record(
-                &format!("Idle CLI with {accounts} accounts"),
-                runtime.block_on(idle::run(&plan)),
-            );
+            both = both.and_then(|mut so_far: Vec<Figure>| {
+                so_far.extend(runtime.block_on(idle::run(&plan))?);
+                Ok(so_far)
+            });
         }
+        record(idle::SECTION, both);
     }
     if wanted("scale") {
         eprintln!(
@@ -148,16 +155,16 @@ fn main() -> std::process::ExitCode {
             messages: args.burst,
             runs: args.runs,
         };
-        record("Scale", runtime.block_on(scale::run(&plan)));
+        record(scale::SECTION, runtime.block_on(scale::run(&plan)));
     }
     if wanted("media") {
         match &args.media_bench {
             Some(bench) => {
                 eprintln!("media pipeline: {} runs…", args.runs);
-                record("Media pipeline", media::run(bench, args.runs));
+                record(media::SECTION, media::run(bench, args.runs));
             }
             None => record(
-                "Media pipeline",
+                media::SECTION,
                 Err("no --media-bench executable given".into()),
             ),
         }
@@ -203,21 +210,41 @@ fn main() -> std::process::ExitCode {
     }
     if wanted("soak") {
         eprintln!("fault soak: {} s…", args.soak_secs);
-        record("Fault soak", soak_figures(args.soak_secs));
+        record(SOAK_SECTION, soak_figures(args.soak_secs));
     }
-    let machine = machine::describe();
-    let page = report::Report {
-        machine: &machine,
-        date: &machine::today(),
-        revision: &machine::revision(),
-        command: &args.command,
+    let stamp = report::Stamp {
+        date: machine::today(),
+        revision: machine::revision(),
         runs: args.runs,
         load: (load_at_start, machine::load_average()),
-        figures: &figures,
-        skipped: &skipped,
+    };
+    let mut results = report::Results::of_run(figures, skipped, &stamp);
+    let json_path = args.out.with_extension("json");
+    if args.update {
+        match std::fs::read(&json_path) {
+            Ok(bytes) => match serde_json::from_slice::<report::Results>(&bytes) {
+                Ok(earlier) => results = earlier.updated_with(results),
+                Err(e) => {
+                    eprintln!("desk-bench: {} is not readable: {e}", json_path.display());
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            Err(e) => eprintln!(
+                "desk-bench: no earlier figures in {} ({e}); writing this run's only",
+                json_path.display()
+            ),
+        }
+    }
+    let machine = machine::describe();
+    let page = report::Page {
+        machine: &machine,
+        command: &args.command,
+        results: &results,
     }
     .markdown();
-    if let Err(e) = std::fs::write(&args.out, page) {
+    let json = serde_json::to_string_pretty(&results).expect("figures serialise");
+    if let Err(e) = std::fs::write(&args.out, page).and_then(|()| std::fs::write(&json_path, json))
+    {
         eprintln!("desk-bench: cannot write {}: {e}", args.out.display());
         return std::process::ExitCode::FAILURE;
     }
@@ -244,6 +271,8 @@ fn print_figure(figure: &Figure) {
 }
 
 /// One soak run (it is long): its counts as figures, and a failure if a promise broke.
+const SOAK_SECTION: &str = "Fault soak (one run)";
+
 fn soak_child(runtime: &tokio::runtime::Runtime, seconds: u64) -> std::process::ExitCode {
     let result = std::env::current_exe()
         .map_err(|e| e.to_string())
@@ -279,7 +308,7 @@ fn soak_figures(seconds: u64) -> Result<Vec<Figure>, String> {
     if !problems.is_empty() {
         return Err(format!("the soak failed: {}", problems.join("; ")));
     }
-    const SECTION: &str = "Fault soak (one run)";
+    const SECTION: &str = SOAK_SECTION;
     let one = |name: String, unit: &'static str, value: f64| {
         let mut figure = Figure::new(SECTION, name, unit);
         figure.samples.push(value);

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::figure::Figure;
 
-const SECTION: &str = "Media pipeline (ours and the Node.js reference, same run)";
+pub const SECTION: &str = "Media pipeline (ours and the Node.js reference, same run)";
 
 pub fn run(bench: &Path, runs: usize) -> Result<Vec<Figure>, String> {
     let mut figures: Vec<Figure> = Vec::new();

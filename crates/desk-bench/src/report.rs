@@ -1,69 +1,126 @@
-//! BENCHMARKS.md: the machine, the command, every figure with min/median/max and its
-//! target, and the missed targets first.
+//! BENCHMARKS.md: the machine, every figure with min/median/max and its target, the
+//! missed targets first, and what could not be measured. The figures are also kept as
+//! JSON beside the page, so a later run of some scenarios (`--update`) replaces their
+//! sections and keeps the others, each section saying when and where it was measured.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
 
 use crate::figure::{number, Figure};
 use crate::machine::Machine;
 
-pub struct Report<'a> {
-    pub machine: &'a Machine,
-    pub date: &'a str,
-    pub revision: &'a str,
-    pub command: &'a str,
+/// When and how a section was measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub date: String,
+    pub revision: String,
     pub runs: usize,
     /// The 1-minute load average when the run started and when it ended.
     pub load: (f64, f64),
-    pub figures: &'a [Figure],
-    /// Scenarios that could not run here, with the reason.
-    pub skipped: &'a [(String, String)],
 }
 
-impl Report<'_> {
+/// Everything a page shows.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Results {
+    pub figures: Vec<Figure>,
+    /// Sections that could not be measured, with the reason.
+    pub skipped: Vec<(String, String)>,
+    pub stamps: BTreeMap<String, Stamp>,
+}
+
+impl Results {
+    /// One run's results: every section it touched carries `stamp`.
+    pub fn of_run(figures: Vec<Figure>, skipped: Vec<(String, String)>, stamp: &Stamp) -> Results {
+        let mut stamps = BTreeMap::new();
+        for section in figures
+            .iter()
+            .map(|f| &f.section)
+            .chain(skipped.iter().map(|s| &s.0))
+        {
+            stamps.insert(section.clone(), stamp.clone());
+        }
+        Results {
+            figures,
+            skipped,
+            stamps,
+        }
+    }
+
+    /// `newer` replaces every section it touched; the others stay.
+    pub fn updated_with(self, newer: Results) -> Results {
+        let replaced = |section: &str| newer.stamps.contains_key(section);
+        let mut merged = Results {
+            figures: self
+                .figures
+                .into_iter()
+                .filter(|f| !replaced(&f.section))
+                .collect(),
+            skipped: self
+                .skipped
+                .into_iter()
+                .filter(|s| !replaced(&s.0))
+                .collect(),
+            stamps: self
+                .stamps
+                .into_iter()
+                .filter(|(s, _)| !replaced(s))
+                .collect(),
+        };
+        merged.figures.extend(newer.figures);
+        merged.skipped.extend(newer.skipped);
+        merged.stamps.extend(newer.stamps);
+        merged
+    }
+}
+
+pub struct Page<'a> {
+    pub machine: &'a Machine,
+    pub command: &'a str,
+    pub results: &'a Results,
+}
+
+impl Page<'_> {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let m = self.machine;
         let _ = writeln!(out, "# Benchmarks\n");
         let _ = writeln!(
             out,
-            "Measured {} on commit `{}` with `{}` ({} runs of each figure unless its \
-             name says otherwise). Machine: {}, {} cores, {:.0} GiB, {}, Linux {}.\n",
-            self.date,
-            self.revision,
-            self.command,
-            self.runs,
-            m.cpu,
-            m.cores,
-            m.memory_gib,
-            m.os,
-            m.kernel
-        );
-        let _ = writeln!(
-            out,
-            "Every figure is the min / median / max over the runs; a target is judged on \
-             the median. Everything talks to `ilink-sim` on loopback. Load average (1 min) \
-             at the start {:.1}, at the end {:.1}.\n",
-            self.load.0, self.load.1
+            "Written by `{}` on {}, {} cores, {:.0} GiB, {}, Linux {}. Every figure is \
+             the min / median / max over the runs of its section; a target is judged on \
+             the median. Everything talks to `ilink-sim` on loopback. Each section says \
+             when, on which commit and under what load (1-minute load average at its \
+             run's start and end) it was measured.\n",
+            self.command, m.cpu, m.cores, m.memory_gib, m.os, m.kernel
         );
         self.missed(&mut out);
         let mut sections: Vec<&str> = Vec::new();
-        for figure in self.figures {
-            if !sections.contains(&figure.section) {
-                sections.push(figure.section);
+        for figure in &self.results.figures {
+            if !sections.contains(&figure.section.as_str()) {
+                sections.push(&figure.section);
             }
         }
         for section in sections {
             let _ = writeln!(out, "## {section}\n");
+            if let Some(stamp) = self.results.stamps.get(section) {
+                let _ = writeln!(
+                    out,
+                    "Measured {} on `{}`, {} run(s), load {:.1} → {:.1}.\n",
+                    stamp.date, stamp.revision, stamp.runs, stamp.load.0, stamp.load.1
+                );
+            }
             let _ = writeln!(out, "| Figure | Min | Median | Max | Target | Met |");
             let _ = writeln!(out, "|---|---:|---:|---:|---|---|");
-            for figure in self.figures.iter().filter(|f| f.section == section) {
+            for figure in self.results.figures.iter().filter(|f| f.section == section) {
                 row(&mut out, figure);
             }
             out.push('\n');
         }
-        if !self.skipped.is_empty() {
-            let _ = writeln!(out, "## Not measured in this run\n");
-            for (what, why) in self.skipped {
+        if !self.results.skipped.is_empty() {
+            let _ = writeln!(out, "## Not measured\n");
+            for (what, why) in &self.results.skipped {
                 let _ = writeln!(out, "- {what}: {why}");
             }
             out.push('\n');
@@ -73,6 +130,7 @@ impl Report<'_> {
 
     fn missed(&self, out: &mut String) {
         let missed: Vec<&Figure> = self
+            .results
             .figures
             .iter()
             .filter(|f| f.met() == Some(false))
@@ -93,7 +151,7 @@ impl Report<'_> {
                 figure.name,
                 number(summary.median),
                 figure.unit,
-                target.describe(figure.unit)
+                target.describe(&figure.unit)
             );
         }
         out.push('\n');
@@ -103,7 +161,7 @@ impl Report<'_> {
 fn row(out: &mut String, figure: &Figure) {
     let target = figure
         .target
-        .map_or_else(|| "—".to_owned(), |t| t.describe(figure.unit));
+        .map_or_else(|| "—".to_owned(), |t| t.describe(&figure.unit));
     let met = match figure.met() {
         Some(true) => "yes",
         Some(false) => "**no**",
@@ -136,30 +194,53 @@ mod tests {
     use super::*;
     use crate::figure::Target;
 
-    #[test]
-    fn missed_targets_come_first_with_the_measured_median() {
-        let machine = Machine {
+    fn machine() -> Machine {
+        Machine {
             cpu: "Test CPU".into(),
             cores: 2,
             memory_gib: 24.0,
             kernel: "6.1".into(),
             os: "Debian".into(),
-        };
-        let mut slow = Figure::new("Scale", "p99 latency", "ms").target(Target::AtMost(50.0));
-        slow.samples = vec![60.0, 70.0, 80.0];
-        let mut fine = Figure::new("Idle", "RSS", "MiB").target(Target::AtMost(30.0));
-        fine.samples = vec![20.0, 21.0, 22.0];
-        let figures = [fine, slow];
-        let skipped = [("App footprint".to_owned(), "no display".to_owned())];
-        let text = Report {
-            machine: &machine,
-            date: "2026-11-24",
-            revision: "abc1234",
-            command: "./dev bench",
+        }
+    }
+
+    fn stamp(revision: &str) -> Stamp {
+        Stamp {
+            date: "2026-11-24".into(),
+            revision: revision.into(),
             runs: 3,
             load: (0.5, 1.25),
-            figures: &figures,
-            skipped: &skipped,
+        }
+    }
+
+    fn figure(section: &str, name: &str, unit: &str, samples: &[f64], target: Target) -> Figure {
+        let mut figure = Figure::new(section, name, unit).target(target);
+        figure.samples = samples.to_vec();
+        figure
+    }
+
+    #[test]
+    fn missed_targets_come_first_with_the_measured_median() {
+        let fine = figure(
+            "Idle",
+            "RSS",
+            "MiB",
+            &[20.0, 21.0, 22.0],
+            Target::AtMost(30.0),
+        );
+        let slow = figure(
+            "Scale",
+            "p99 latency",
+            "ms",
+            &[60.0, 70.0, 80.0],
+            Target::AtMost(50.0),
+        );
+        let skipped = vec![("App footprint".to_owned(), "no display".to_owned())];
+        let results = Results::of_run(vec![fine, slow], skipped, &stamp("abc1234"));
+        let text = Page {
+            machine: &machine(),
+            command: "./dev bench",
+            results: &results,
         }
         .markdown();
         let missed_at = text
@@ -171,6 +252,41 @@ mod tests {
         assert!(text.contains("| p99 latency | 60 ms | 70 ms | 80 ms | ≤ 50 ms | **no** |"));
         assert!(text.contains("- App footprint: no display"));
         assert!(text.contains("Test CPU, 2 cores, 24 GiB"));
-        assert!(text.contains("at the start 0.5, at the end 1.2"));
+        assert!(text.contains("Measured 2026-11-24 on `abc1234`, 3 run(s), load 0.5 → 1.2."));
+    }
+
+    #[test]
+    fn an_update_replaces_the_sections_it_measured_and_keeps_the_rest() {
+        let old = Results::of_run(
+            vec![
+                figure("Idle", "RSS", "MiB", &[20.0], Target::AtMost(30.0)),
+                figure("Soak", "RSS at end", "MiB", &[500.0], Target::AtMost(40.0)),
+            ],
+            vec![("App".to_owned(), "no display".to_owned())],
+            &stamp("old1111"),
+        );
+        let newer = Results::of_run(
+            vec![
+                figure("Soak", "RSS at end", "MiB", &[31.0], Target::AtMost(40.0)),
+                figure("App", "RSS", "MiB", &[200.0], Target::AtMost(250.0)),
+            ],
+            Vec::new(),
+            &stamp("new2222"),
+        );
+        let merged = old.updated_with(newer);
+        let json = serde_json::to_string(&merged).unwrap();
+        let merged: Results = serde_json::from_str(&json).unwrap();
+        let soak: Vec<&Figure> = merged
+            .figures
+            .iter()
+            .filter(|f| f.section == "Soak")
+            .collect();
+        assert_eq!(soak.len(), 1);
+        assert_eq!(soak[0].samples, [31.0]);
+        assert!(merged.figures.iter().any(|f| f.section == "Idle"));
+        assert!(merged.skipped.is_empty(), "the app was measured now");
+        assert_eq!(merged.stamps["Idle"].revision, "old1111");
+        assert_eq!(merged.stamps["Soak"].revision, "new2222");
+        assert_eq!(merged.stamps["App"].revision, "new2222");
     }
 }

@@ -11,7 +11,7 @@ use crate::fleet::Fleet;
 use crate::idle::MIB;
 use crate::procfs;
 
-const SECTION: &str = "Scale";
+pub const SECTION: &str = "Scale";
 const EVENT_WAIT: Duration = Duration::from_secs(180);
 /// No event for this long: the CLI has printed all it will.
 const QUIET: Duration = Duration::from_secs(2);

@@ -10,7 +10,7 @@ use ilink::models::WeixinMessage;
 
 use crate::figure::{Figure, Target};
 
-const SECTION: &str = "Store layer";
+pub const SECTION: &str = "Store layer";
 const ACCOUNT: &str = "bench-bot";
 const BIG_PEER: &str = "big-peer@im.wechat";
 const PAGE: usize = 50;
