@@ -12,6 +12,7 @@ mod accounts;
 mod ai;
 mod ai_stub;
 mod first_screen;
+mod long_log;
 mod messages;
 mod no_display;
 mod notifications;

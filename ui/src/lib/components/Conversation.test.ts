@@ -76,7 +76,8 @@ describe("conversation log", () => {
     expect(screen.getByTestId("message-quote").textContent).toContain("the question");
     expect(screen.getAllByTestId("ai-mark")).toHaveLength(1);
     const states = screen.getAllByTestId("delivery-state").map((e) => e.textContent);
-    expect(states).toEqual(["Failed: reply window closed", "Sent"]);
+    // Oldest first, as on screen.
+    expect(states).toEqual(["Sent", "Failed: reply window closed"]);
     // Opening marks the conversation read.
     await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("mark_read"));
     backend.answers.retry_outbound = () => true;
@@ -122,7 +123,7 @@ describe("conversation log", () => {
       item_kind: "text",
       preview: "second",
     });
-    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["second", "first"]));
+    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
   });
 });
 

@@ -90,6 +90,8 @@ export class AppStore {
   aiAccounts = $state<Record<string, boolean>>({});
   /** The open conversation's AI state. */
   aiPeer = $state<PeerAiState | null>(null);
+  /** Every listed conversation's AI state, by peer id (for the list's rows). */
+  aiPeers = $state<Record<string, PeerAiState>>({});
   /** Upload progress of outbound files by outbox id, 0–100. */
   uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
@@ -144,6 +146,7 @@ export class AppStore {
     this.uploadProgress = {};
     this.aiAccounts = {};
     this.aiPeer = null;
+    this.aiPeers = {};
     this.statusEvents = 0;
     this.statusSeen = {};
     this.actionError = null;
@@ -235,7 +238,10 @@ export class AppStore {
     }
     try {
       const state = await api.aiPeer(account, peer);
-      if (account === this.selectedAccount && peer === this.selectedPeer) this.aiPeer = state;
+      if (account === this.selectedAccount && peer === this.selectedPeer) {
+        this.aiPeer = state;
+        this.aiPeers = { ...this.aiPeers, [peer]: state };
+      }
     } catch {
       this.aiPeer = null;
     }
@@ -245,6 +251,7 @@ export class AppStore {
     await this.run(() => api.setAiAccountEnabled(accountId, enabled));
     await this.reloadAiAccounts();
     await this.reloadAiPeer();
+    await this.reloadAiPeers();
   }
 
   async setPeerAi(enabled: boolean | null) {
@@ -271,6 +278,25 @@ export class AppStore {
     }
     const list = await api.listConversations(account);
     if (account === this.selectedAccount) this.conversations = list;
+    await this.reloadAiPeers();
+  }
+
+  /** The AI state of every listed conversation (one small read each). */
+  async reloadAiPeers() {
+    const account = this.selectedAccount;
+    const peers = this.conversations.map((c) => c.peerId);
+    if (!account) return;
+    const entries = await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          return [peer, await api.aiPeer(account, peer)] as const;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    if (account !== this.selectedAccount) return;
+    this.aiPeers = Object.fromEntries(entries.filter((e) => e !== null));
   }
 
   async selectAccount(accountId: string) {
@@ -317,6 +343,16 @@ export class AppStore {
     } finally {
       this.loadingOlder = false;
     }
+  }
+
+  /** Forgets the `count` oldest loaded messages (far above what the log shows); they
+   * are paged in again from the store when the user scrolls back up. */
+  dropOldest(count: number) {
+    if (count <= 0 || this.loadingOlder || count >= this.messages.length) return;
+    const kept = this.messages.slice(0, this.messages.length - count);
+    const oldest = kept[kept.length - 1];
+    this.messages = kept;
+    this.older = { createTimeMs: oldest.createTimeMs, id: oldest.id };
   }
 
   private refreshing: Promise<void> = Promise.resolve();
@@ -447,11 +483,10 @@ export class AppStore {
         if (ai.kind === "settings_changed") {
           if (ai.account_id === null || ai.peer_id === null) await this.reloadAiAccounts();
           await this.reloadAiPeer();
-        } else if (
-          (ai.kind === "takeover_started" || ai.kind === "takeover_ended") &&
-          this.isOpen(ai.account_id, ai.peer_id)
-        ) {
-          await this.reloadAiPeer();
+          await this.reloadAiPeers();
+        } else if (ai.kind === "takeover_started" || ai.kind === "takeover_ended") {
+          if (this.isOpen(ai.account_id, ai.peer_id)) await this.reloadAiPeer();
+          if (ai.account_id === this.selectedAccount) await this.reloadAiPeers();
         }
         break;
       }
