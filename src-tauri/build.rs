@@ -25,6 +25,7 @@ fn main() {
         "search_messages",
         "media_data",
         "open_media",
+        "save_media_as",
         "set_muted",
         "begin_upload",
         "append_upload",

@@ -86,6 +86,8 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
+        // Rust-side only: no capability grants the window any dialog command.
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);

@@ -99,8 +99,14 @@ async fn a_100k_conversation_opens_at_the_bottom_and_pages_up_virtualised() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let state = log_state(&app).await;
     assert_eq!(state["loaded"], 80, "{state}");
-    assert!(state["bottomGap"].as_f64().unwrap() < 2.0, "not at the bottom: {state}");
-    assert!(state["rendered"].as_u64().unwrap() <= MAX_RENDERED, "{state}");
+    assert!(
+        state["bottomGap"].as_f64().unwrap() < 2.0,
+        "not at the bottom: {state}"
+    );
+    assert!(
+        state["rendered"].as_u64().unwrap() <= MAX_RENDERED,
+        "{state}"
+    );
 
     // Scrolling to the top pages older messages in, again and again; the page keeps
     // only a bounded number of rows.
@@ -127,7 +133,10 @@ async fn a_100k_conversation_opens_at_the_bottom_and_pages_up_virtualised() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let state = log_state(&app).await;
         loaded = state["loaded"].as_u64().unwrap();
-        assert!(state["rendered"].as_u64().unwrap() <= MAX_RENDERED, "{state}");
+        assert!(
+            state["rendered"].as_u64().unwrap() <= MAX_RENDERED,
+            "{state}"
+        );
         oldest_seen = oldest_seen.min(state["min"].as_u64().unwrap());
     }
     assert!(loaded >= 13 * 80, "only {loaded} loaded");
@@ -146,7 +155,10 @@ async fn a_100k_conversation_opens_at_the_bottom_and_pages_up_virtualised() {
         oldest_seen <= (TOTAL as u64) - 12 * 80,
         "the oldest rendered row is {oldest_seen}: {state}"
     );
-    assert!(state["rendered"].as_u64().unwrap() <= MAX_RENDERED, "{state}");
+    assert!(
+        state["rendered"].as_u64().unwrap() <= MAX_RENDERED,
+        "{state}"
+    );
     app.screenshot("long-log-paged-up").await;
     app.quit().await;
 }
