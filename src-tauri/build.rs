@@ -26,6 +26,7 @@ fn main() {
         "media_data",
         "open_media",
         "save_media_as",
+        "report_first_paint",
         "set_muted",
         "begin_upload",
         "append_upload",

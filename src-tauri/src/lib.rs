@@ -6,6 +6,7 @@ mod backend;
 mod display;
 mod error;
 mod events;
+pub mod first_paint;
 mod i18n;
 pub mod ipc;
 pub mod launch;

@@ -11,6 +11,7 @@ mod x11;
 mod accounts;
 mod ai;
 mod ai_stub;
+mod first_paint;
 mod first_screen;
 mod long_log;
 mod messages;

@@ -261,6 +261,12 @@ async saveMediaAs(path: string, suggestedName: string | null) : Promise<Result<s
 }
 },
 /**
+ * The window's first screen has been painted.
+ */
+async reportFirstPaint() : Promise<boolean> {
+    return await TAURI_INVOKE("report_first_paint");
+},
+/**
  * Mutes or unmutes a conversation's notifications.
  */
 async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Result<null, IpcError>> {

@@ -95,6 +95,11 @@ export class AppStore {
   /** Upload progress of outbound files by outbox id, 0–100. */
   uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
+  /** The accounts, and the selected account's conversations, have been listed once. */
+  firstScreenLoaded = $state(false);
+  private firstPaintReported = false;
+  /** Counts `reset`s: callbacks scheduled for an earlier window do nothing. */
+  private mounts = 0;
   private generation = 0;
 
   get currentAccount(): AccountView | undefined {
@@ -150,6 +155,9 @@ export class AppStore {
     this.statusEvents = 0;
     this.statusSeen = {};
     this.actionError = null;
+    this.firstScreenLoaded = false;
+    this.firstPaintReported = false;
+    this.mounts += 1;
     this.generation += 1;
   }
 
@@ -214,6 +222,21 @@ export class AppStore {
       this.messages = [];
     }
     await this.reloadConversations();
+    this.firstScreenLoaded = true;
+  }
+
+  /** Tells the shell the first screen is on screen: after two animation frames, i.e.
+   * once the browser has painted it (the shell prints the time when asked to). */
+  reportFirstPaint() {
+    if (this.firstPaintReported) return;
+    this.firstPaintReported = true;
+    const mount = this.mounts;
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        // Not for a window torn down meanwhile (tests mount the app many times).
+        if (mount === this.mounts) void api.reportFirstPaint().catch(() => false);
+      }),
+    );
   }
 
   async reloadAiAccounts() {
