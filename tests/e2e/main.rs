@@ -18,4 +18,5 @@ mod messages;
 mod no_display;
 mod notifications;
 mod sandbox;
+mod save_as;
 mod tray;

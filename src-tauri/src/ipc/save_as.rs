@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use tauri::State;
+use tauri::{Manager, State};
 use tauri_plugin_dialog::DialogExt;
 
 use super::conversations::inside_data_dir;
@@ -34,11 +34,13 @@ pub async fn save_media_as(
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "file".to_owned());
+    let title = crate::i18n::text(state.locale(), "log.saveAs");
     let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .set_file_name(name)
-        .save_file(move |picked| drop(tx.send(picked)));
+    let mut dialog = app.dialog().file().set_title(title).set_file_name(name);
+    if let Some(window) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&window);
+    }
+    dialog.save_file(move |picked| drop(tx.send(picked)));
     let Some(picked) = rx.await.ok().flatten() else {
         return Ok(None);
     };
