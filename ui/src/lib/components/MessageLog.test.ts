@@ -119,6 +119,36 @@ describe("virtualised log", () => {
     });
   });
 
+  it("jumps to a search hit 25 pages back, keeps it, and lets the user scroll away", { timeout: 30_000 }, async () => {
+    const opened = await open(3000);
+    const backend = opened.backend;
+    await waitFor(() => expect(renderedIds(opened.log)).toContain(3000));
+    const hit = backend.messages.get(KEY)!.find((m) => m.id === 1000)!;
+    backend.answers.search_messages = () => [hit];
+    await fireEvent.click(screen.getByTestId("open-search"));
+    await fireEvent.input(screen.getByTestId("search-input"), { target: { value: "message 1000" } });
+    await fireEvent.click(await waitFor(() => screen.getByTestId("search-result")));
+    // The conversation opens again (search replaced it), with a new log.
+    const log = await waitFor(() => screen.getByTestId("message-log"));
+    const focused = () => log.querySelector<HTMLElement>(".message.focused");
+    await waitFor(() => expect(focused()?.dataset.messageId).toBe("1000"), { timeout: 10_000 });
+    // Paging stopped once the hit was loaded, and it is in the middle of the view.
+    const pages = backend.calls.filter((c) => c.cmd === "conversation_page").length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(backend.calls.filter((c) => c.cmd === "conversation_page").length).toBe(pages);
+    expect(loaded(log)).toBeGreaterThanOrEqual(2001);
+    const offset = firstVisible(log);
+    expect(offset.id).toBeLessThan(1000);
+    expect(1000 - offset.id).toBeLessThanOrEqual(Math.ceil(LOG_VIEWPORT / 2 / ROW_ESTIMATE) + 1);
+    expect(renderedIds(log).length).toBeLessThanOrEqual(MAX_RENDERED);
+    // Scrolling up from there pages older messages in and does not snap back to the hit.
+    await scrollTo(log, 300);
+    const before = firstVisible(log);
+    await waitFor(() => expect(loaded(log)).toBeGreaterThan(2001 + PAGE_SIZE - 1));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(firstVisible(log)).toEqual(before);
+  });
+
   it("follows new messages only when the user is at the bottom", async () => {
     const { backend, log } = await open(200);
     await waitFor(() => expect(renderedIds(log)).toContain(200));

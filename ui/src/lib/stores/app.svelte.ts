@@ -98,6 +98,8 @@ export class AppStore {
   /** The accounts, and the selected account's conversations, have been listed once. */
   firstScreenLoaded = $state(false);
   private firstPaintReported = false;
+  /** Paging back to a search hit: no page may be dropped meanwhile. */
+  private seeking = false;
   /** Counts `reset`s: callbacks scheduled for an earlier window do nothing. */
   private mounts = 0;
   private generation = 0;
@@ -157,6 +159,7 @@ export class AppStore {
     this.actionError = null;
     this.firstScreenLoaded = false;
     this.firstPaintReported = false;
+    this.seeking = false;
     this.mounts += 1;
     this.generation += 1;
   }
@@ -345,9 +348,16 @@ export class AppStore {
     if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
     this.messages = page.messages;
     this.older = page.older;
-    // Jumping to an older message: page back until it is loaded.
-    while (focus !== null && this.older && !this.messages.some((m) => m.id === focus)) {
-      await this.loadOlder();
+    // Jumping to an older message: page back until it is loaded (the log drops no
+    // pages meanwhile).
+    this.seeking = focus !== null;
+    try {
+      while (focus !== null && this.older && !this.messages.some((m) => m.id === focus)) {
+        if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
+        await this.loadOlder();
+      }
+    } finally {
+      this.seeking = false;
     }
     await this.markRead();
   }
@@ -371,8 +381,10 @@ export class AppStore {
   /** Forgets the `count` oldest loaded messages (far above what the log shows); they
    * are paged in again from the store when the user scrolls back up. */
   dropOldest(count: number) {
-    if (count <= 0 || this.loadingOlder || count >= this.messages.length) return;
+    if (count <= 0 || this.loadingOlder || this.seeking || count >= this.messages.length) return;
     const kept = this.messages.slice(0, this.messages.length - count);
+    // Never the message a search jumped to.
+    if (this.focusMessage !== null && !kept.some((m) => m.id === this.focusMessage)) return;
     const oldest = kept[kept.length - 1];
     this.messages = kept;
     this.older = { createTimeMs: oldest.createTimeMs, id: oldest.id };
