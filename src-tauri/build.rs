@@ -25,6 +25,8 @@ fn main() {
         "search_messages",
         "media_data",
         "open_media",
+        "save_media_as",
+        "report_first_paint",
         "set_muted",
         "begin_upload",
         "append_upload",

@@ -6,6 +6,7 @@ mod backend;
 mod display;
 mod error;
 mod events;
+pub mod first_paint;
 mod i18n;
 pub mod ipc;
 pub mod launch;
@@ -86,6 +87,8 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
+        // Rust-side only: no capability grants the window any dialog command.
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);

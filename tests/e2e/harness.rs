@@ -13,7 +13,7 @@ use thirtyfour::Capabilities;
 pub const APP_BINARY: &str = env!("CARGO_BIN_EXE_weixin-desk");
 
 /// One WebDriver session at a time: WebKitWebDriver and single-instance both need it.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Whether the end-to-end environment was asked for; prints a skip notice otherwise.
 pub fn enabled(test: &str) -> bool {
@@ -318,7 +318,7 @@ fn tauri_driver_path() -> PathBuf {
     }
 }
 
-fn kill_group(child: &mut Child) {
+pub fn kill_group(child: &mut Child) {
     if !matches!(child.try_wait(), Ok(None)) {
         return;
     }

@@ -118,7 +118,7 @@ pub async fn log_texts(app: &App) -> Vec<String> {
     let value = app
         .driver
         .execute(
-            "return [...document.querySelectorAll(\"[data-testid='message']\")].reverse().map(m => { const t = m.querySelector(\"[data-testid='message-text']\"); return t ? t.textContent : ''; });",
+            "return [...document.querySelectorAll(\"[data-testid='message']\")].map(m => { const t = m.querySelector(\"[data-testid='message-text']\"); return t ? t.textContent : ''; });",
             vec![],
         )
         .await

@@ -3,9 +3,16 @@
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState, Window,
+    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, InputFocus, MapState, Window,
+    KEY_PRESS_EVENT, KEY_RELEASE_EVENT,
 };
+use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
+
+/// Keysyms for the keys tests press besides text.
+pub const RETURN: u32 = 0xff0d;
+pub const CONTROL_L: u32 = 0xffe3;
+const SHIFT_L: u32 = 0xffe1;
 
 pub struct Display {
     conn: RustConnection,
@@ -75,6 +82,71 @@ impl Display {
         self.windows_titled(title)
             .iter()
             .any(|(_, visible)| *visible)
+    }
+
+    /// Gives the keyboard to `window` (there is no window manager under Xvfb).
+    pub fn focus(&self, window: Window) {
+        self.conn
+            .set_input_focus(InputFocus::PARENT, window, x11rb::CURRENT_TIME)
+            .expect("set input focus");
+        self.conn.flush().expect("flush X requests");
+    }
+
+    /// The keycode for `keysym`, and whether Shift is needed for it.
+    fn keycode(&self, keysym: u32) -> (u8, bool) {
+        let setup = self.conn.setup();
+        let (min, max) = (setup.min_keycode, setup.max_keycode);
+        let map = self
+            .conn
+            .get_keyboard_mapping(min, max - min + 1)
+            .expect("keyboard mapping")
+            .reply()
+            .expect("keyboard mapping reply");
+        let per = usize::from(map.keysyms_per_keycode);
+        for (i, syms) in map.keysyms.chunks(per).enumerate() {
+            let code = min + i as u8;
+            if syms.first() == Some(&keysym) {
+                return (code, false);
+            }
+            if syms.get(1) == Some(&keysym) {
+                return (code, true);
+            }
+        }
+        panic!("no key for keysym {keysym:#x}");
+    }
+
+    fn fake(&self, press: bool, code: u8) {
+        let kind = if press {
+            KEY_PRESS_EVENT
+        } else {
+            KEY_RELEASE_EVENT
+        };
+        self.conn
+            .xtest_fake_input(kind, code, x11rb::CURRENT_TIME, self.root, 0, 0, 0)
+            .expect("fake key");
+    }
+
+    /// Presses and releases one key (a keysym), holding `modifiers` (keysyms).
+    pub fn key(&self, keysym: u32, modifiers: &[u32]) {
+        let (code, shift) = self.keycode(keysym);
+        let mut held: Vec<u8> = modifiers.iter().map(|&m| self.keycode(m).0).collect();
+        if shift {
+            held.push(self.keycode(SHIFT_L).0);
+        }
+        held.iter().for_each(|&m| self.fake(true, m));
+        self.fake(true, code);
+        self.fake(false, code);
+        held.iter().rev().for_each(|&m| self.fake(false, m));
+        self.conn.flush().expect("flush X requests");
+        std::thread::sleep(std::time::Duration::from_millis(15));
+    }
+
+    /// Types ASCII text key by key, as a keyboard would.
+    pub fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            assert!(c.is_ascii_graphic() || c == ' ', "cannot type {c:?}");
+            self.key(u32::from(c), &[]);
+        }
     }
 
     /// Sends WM_DELETE_WINDOW to every visible window with this title; returns how many.

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { emit } from "@tauri-apps/api/event";
 import App from "./App.svelte";
-import { account, fakeBackend } from "./test/backend";
+import { account, conversation, fakeBackend } from "./test/backend";
 
 describe("App", () => {
   it("shows the empty state in the backend's language, with add-account and the sandbox", async () => {
@@ -88,5 +88,40 @@ describe("App", () => {
     expect(screen.getByTestId("secrets-status").textContent?.trim()).toBe(
       "Memory only, lost on quit",
     );
+  });
+});
+
+describe("start-up measurement", () => {
+  const reports = (backend: ReturnType<typeof fakeBackend>) =>
+    backend.calls.filter((c) => c.cmd === "report_first_paint").length;
+
+  it("reports the first paint once, after the conversation list has its rows", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation({ displayName: "Amy" })];
+    let listed = false;
+    backend.answers.list_conversations = () => {
+      listed = true;
+      return backend.conversations;
+    };
+    backend.answers.report_first_paint = () => {
+      // By now the list's row is in the page.
+      expect(listed).toBe(true);
+      expect(screen.getAllByTestId("conversation-item")).toHaveLength(1);
+      return true;
+    };
+    render(App);
+    await waitFor(() => expect(reports(backend)).toBe(1));
+    // Later reloads do not report again.
+    await emit("engine-lagged", null).catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    expect(reports(backend)).toBe(1);
+  });
+
+  it("reports it for the empty state when there are no accounts", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(reports(backend)).toBe(1));
+    expect(screen.getByTestId("empty-title")).toBeTruthy();
   });
 });

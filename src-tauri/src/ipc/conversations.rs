@@ -232,7 +232,10 @@ pub fn set_muted(
 }
 
 /// `path`, resolved, if it lies inside `root`; the window never reads other files.
-fn inside_data_dir(root: &std::path::Path, path: &str) -> Result<std::path::PathBuf, IpcError> {
+pub(super) fn inside_data_dir(
+    root: &std::path::Path,
+    path: &str,
+) -> Result<std::path::PathBuf, IpcError> {
     let outside = || IpcError::new(ErrorCode::InvalidArgument, "not a file of this app");
     let file = std::fs::canonicalize(path).map_err(|_| outside())?;
     let root = std::fs::canonicalize(root).map_err(|_| outside())?;

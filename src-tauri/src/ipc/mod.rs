@@ -4,6 +4,7 @@
 mod accounts;
 mod ai;
 mod conversations;
+mod save_as;
 pub mod uploads;
 pub mod views;
 
@@ -165,6 +166,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::search_messages,
             conversations::media_data,
             conversations::open_media,
+            save_as::save_media_as,
+            crate::first_paint::report_first_paint,
             conversations::set_muted,
             uploads::begin_upload,
             uploads::append_upload,
@@ -219,6 +222,8 @@ pub const COMMANDS: &[&str] = &[
     "search_messages",
     "media_data",
     "open_media",
+    "save_media_as",
+    "report_first_paint",
     "set_muted",
     "begin_upload",
     "append_upload",

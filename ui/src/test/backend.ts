@@ -263,6 +263,8 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return backend.uploads.delete(args.uploadId as string);
         case "discard_outbound":
           return true;
+        case "report_first_paint":
+          return false;
         default:
           throw { code: "internal", message: `unexpected command ${cmd}` } satisfies IpcError;
       }

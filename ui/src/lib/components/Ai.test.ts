@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import App from "../../App.svelte";
 import { account, conversation, emitEngine, fakeBackend } from "../../test/backend";
+import { timeOfDay } from "../format";
 
 describe("AI controls", () => {
   it("switches AI per account and per peer, and resumes after a takeover", async () => {
@@ -87,5 +88,45 @@ describe("AI controls", () => {
     // The field is emptied and nothing shows the key back.
     expect((screen.getByTestId("ai-key") as HTMLInputElement).value).toBe("");
     expect(document.body.textContent).not.toContain("sk-test-123");
+  });
+});
+
+describe("AI state in the conversation list", () => {
+  it("shows on, off and taken over until hh:mm per row, and follows takeover events", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [
+      conversation({ peerId: "amy@im.wechat", displayName: "Amy" }),
+      conversation({ peerId: "ben@im.wechat", displayName: "Ben" }),
+      conversation({ peerId: "cat@im.wechat", displayName: "Cat" }),
+    ];
+    const until = new Date(2030, 0, 1, 14, 5).getTime();
+    const tookOver = `You took over until ${timeOfDay(until, "en")}`;
+    const states: Record<string, { enabled: boolean | null; effective: boolean; persona: null; takeover_until_ms: number | null }> = {
+      "amy@im.wechat": { enabled: true, effective: true, persona: null, takeover_until_ms: null },
+      "ben@im.wechat": { enabled: false, effective: false, persona: null, takeover_until_ms: null },
+      "cat@im.wechat": { enabled: null, effective: true, persona: null, takeover_until_ms: until },
+    };
+    backend.answers.ai_peer = (args) => states[args.peerId as string];
+    render(App);
+    const rows = () =>
+      screen.getAllByTestId("conversation-item").map((row) => {
+        const ai = row.querySelector<HTMLElement>("[data-testid='conversation-ai']");
+        return [row.dataset.peer, ai?.dataset.ai, ai?.textContent?.trim()];
+      });
+    await waitFor(() =>
+      expect(rows()).toEqual([
+        ["amy@im.wechat", "on", "AI on"],
+        ["ben@im.wechat", "off", "AI off"],
+        ["cat@im.wechat", "taken_over", tookOver],
+      ]),
+    );
+    // Amy's owner writes from the phone: her row follows the takeover event.
+    states["amy@im.wechat"] = { ...states["amy@im.wechat"], takeover_until_ms: until };
+    await emitEngine({
+      type: "ai",
+      event: { kind: "takeover_started", account_id: "bot1-im-bot", peer_id: "amy@im.wechat", until_ms: until },
+    } as never);
+    await waitFor(() => expect(rows()[0].slice(1)).toEqual(["taken_over", tookOver]));
   });
 });

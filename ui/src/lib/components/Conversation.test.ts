@@ -76,7 +76,8 @@ describe("conversation log", () => {
     expect(screen.getByTestId("message-quote").textContent).toContain("the question");
     expect(screen.getAllByTestId("ai-mark")).toHaveLength(1);
     const states = screen.getAllByTestId("delivery-state").map((e) => e.textContent);
-    expect(states).toEqual(["Failed: reply window closed", "Sent"]);
+    // Oldest first, as on screen.
+    expect(states).toEqual(["Sent", "Failed: reply window closed"]);
     // Opening marks the conversation read.
     await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("mark_read"));
     backend.answers.retry_outbound = () => true;
@@ -122,7 +123,7 @@ describe("conversation log", () => {
       item_kind: "text",
       preview: "second",
     });
-    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["second", "first"]));
+    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
   });
 });
 
@@ -230,5 +231,38 @@ describe("search", () => {
     });
     await fireEvent.click(screen.getByTestId("search-result"));
     await waitFor(() => expect(document.querySelector(".message.focused")?.textContent).toContain("invoice 7731"));
+  });
+});
+
+describe("file cards", () => {
+  it("offers Save as… beside open and show in folder, and says where it was saved", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    const path = "/home/tester/.local/share/weixin-desk/media/bot1/notes-1.txt";
+    backend.messages.set(KEY, [
+      message({ id: 7, itemKind: "file", text: null, mediaFileName: "notes.txt", mediaSize: 15, mediaPath: path, mediaState: "ready" }),
+    ]);
+    let answer: string | null = null;
+    backend.answers.save_media_as = () => answer;
+    await openAlice(backend);
+    const card = await waitFor(() => screen.getByTestId("file-card"));
+    const actions = [...card.querySelectorAll("button")].map((b) => b.textContent?.trim());
+    expect(actions).toEqual(["Open", "Show in folder", "Save as…"]);
+    // Cancelled in the dialog: nothing is claimed.
+    await fireEvent.click(screen.getByTestId("save-as"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "save_media_as", args: { path, suggestedName: "notes.txt" } }),
+    );
+    expect(screen.queryByTestId("saved-to")).toBeNull();
+    answer = "/home/tester/Documents/notes.txt";
+    await fireEvent.click(screen.getByTestId("save-as"));
+    await waitFor(() => expect(screen.getByTestId("saved-to").textContent).toBe("Saved to /home/tester/Documents/notes.txt"));
+    // A refusal from the shell is shown, not swallowed.
+    backend.answers.save_media_as = () => {
+      throw { code: "storage", message: "cannot save the file: read-only" };
+    };
+    await fireEvent.click(screen.getByTestId("save-as"));
+    await waitFor(() => expect(document.body.textContent).toContain("cannot save the file: read-only"));
   });
 });

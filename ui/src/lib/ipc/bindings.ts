@@ -249,6 +249,24 @@ async openMedia(path: string, reveal: boolean) : Promise<Result<null, IpcError>>
 }
 },
 /**
+ * Asks where to save `path` (a file of this app), offering `suggested_name`, and copies
+ * it there. Returns where it was saved, or `null` when the user cancelled.
+ */
+async saveMediaAs(path: string, suggestedName: string | null) : Promise<Result<string | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_media_as", { path, suggestedName }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The window's first screen has been painted.
+ */
+async reportFirstPaint() : Promise<boolean> {
+    return await TAURI_INVOKE("report_first_paint");
+},
+/**
  * Mutes or unmutes a conversation's notifications.
  */
 async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Result<null, IpcError>> {

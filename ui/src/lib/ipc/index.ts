@@ -134,6 +134,11 @@ export const api = {
   openMedia: async (path: string, reveal: boolean): Promise<void> => {
     unwrap(await commands.openMedia(path, reveal));
   },
+  /** The first screen is painted (the shell prints the start-up time when asked to). */
+  reportFirstPaint: (): Promise<boolean> => commands.reportFirstPaint(),
+  /** Asks where with the native save dialog and copies the file there; `null` if cancelled. */
+  saveMediaAs: async (path: string, suggestedName: string | null): Promise<string | null> =>
+    unwrap(await commands.saveMediaAs(path, suggestedName)),
   beginUpload: async (name: string, size: number): Promise<string> =>
     unwrap(await commands.beginUpload(name, size)),
   appendUpload: async (uploadId: string, chunk: string): Promise<number> =>

@@ -90,9 +90,18 @@ export class AppStore {
   aiAccounts = $state<Record<string, boolean>>({});
   /** The open conversation's AI state. */
   aiPeer = $state<PeerAiState | null>(null);
+  /** Every listed conversation's AI state, by peer id (for the list's rows). */
+  aiPeers = $state<Record<string, PeerAiState>>({});
   /** Upload progress of outbound files by outbox id, 0–100. */
   uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
+  /** The accounts, and the selected account's conversations, have been listed once. */
+  firstScreenLoaded = $state(false);
+  private firstPaintReported = false;
+  /** Paging back to a search hit: no page may be dropped meanwhile. */
+  private seeking = false;
+  /** Counts `reset`s: callbacks scheduled for an earlier window do nothing. */
+  private mounts = 0;
   private generation = 0;
 
   get currentAccount(): AccountView | undefined {
@@ -144,9 +153,14 @@ export class AppStore {
     this.uploadProgress = {};
     this.aiAccounts = {};
     this.aiPeer = null;
+    this.aiPeers = {};
     this.statusEvents = 0;
     this.statusSeen = {};
     this.actionError = null;
+    this.firstScreenLoaded = false;
+    this.firstPaintReported = false;
+    this.seeking = false;
+    this.mounts += 1;
     this.generation += 1;
   }
 
@@ -211,6 +225,21 @@ export class AppStore {
       this.messages = [];
     }
     await this.reloadConversations();
+    this.firstScreenLoaded = true;
+  }
+
+  /** Tells the shell the first screen is on screen: after two animation frames, i.e.
+   * once the browser has painted it (the shell prints the time when asked to). */
+  reportFirstPaint() {
+    if (this.firstPaintReported) return;
+    this.firstPaintReported = true;
+    const mount = this.mounts;
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        // Not for a window torn down meanwhile (tests mount the app many times).
+        if (mount === this.mounts) void api.reportFirstPaint().catch(() => false);
+      }),
+    );
   }
 
   async reloadAiAccounts() {
@@ -235,7 +264,10 @@ export class AppStore {
     }
     try {
       const state = await api.aiPeer(account, peer);
-      if (account === this.selectedAccount && peer === this.selectedPeer) this.aiPeer = state;
+      if (account === this.selectedAccount && peer === this.selectedPeer) {
+        this.aiPeer = state;
+        this.aiPeers = { ...this.aiPeers, [peer]: state };
+      }
     } catch {
       this.aiPeer = null;
     }
@@ -245,6 +277,7 @@ export class AppStore {
     await this.run(() => api.setAiAccountEnabled(accountId, enabled));
     await this.reloadAiAccounts();
     await this.reloadAiPeer();
+    await this.reloadAiPeers();
   }
 
   async setPeerAi(enabled: boolean | null) {
@@ -271,6 +304,25 @@ export class AppStore {
     }
     const list = await api.listConversations(account);
     if (account === this.selectedAccount) this.conversations = list;
+    await this.reloadAiPeers();
+  }
+
+  /** The AI state of every listed conversation (one small read each). */
+  async reloadAiPeers() {
+    const account = this.selectedAccount;
+    const peers = this.conversations.map((c) => c.peerId);
+    if (!account) return;
+    const entries = await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          return [peer, await api.aiPeer(account, peer)] as const;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    if (account !== this.selectedAccount) return;
+    this.aiPeers = Object.fromEntries(entries.filter((e) => e !== null));
   }
 
   async selectAccount(accountId: string) {
@@ -296,9 +348,16 @@ export class AppStore {
     if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
     this.messages = page.messages;
     this.older = page.older;
-    // Jumping to an older message: page back until it is loaded.
-    while (focus !== null && this.older && !this.messages.some((m) => m.id === focus)) {
-      await this.loadOlder();
+    // Jumping to an older message: page back until it is loaded (the log drops no
+    // pages meanwhile).
+    this.seeking = focus !== null;
+    try {
+      while (focus !== null && this.older && !this.messages.some((m) => m.id === focus)) {
+        if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
+        await this.loadOlder();
+      }
+    } finally {
+      this.seeking = false;
     }
     await this.markRead();
   }
@@ -317,6 +376,18 @@ export class AppStore {
     } finally {
       this.loadingOlder = false;
     }
+  }
+
+  /** Forgets the `count` oldest loaded messages (far above what the log shows); they
+   * are paged in again from the store when the user scrolls back up. */
+  dropOldest(count: number) {
+    if (count <= 0 || this.loadingOlder || this.seeking || count >= this.messages.length) return;
+    const kept = this.messages.slice(0, this.messages.length - count);
+    // Never the message a search jumped to.
+    if (this.focusMessage !== null && !kept.some((m) => m.id === this.focusMessage)) return;
+    const oldest = kept[kept.length - 1];
+    this.messages = kept;
+    this.older = { createTimeMs: oldest.createTimeMs, id: oldest.id };
   }
 
   private refreshing: Promise<void> = Promise.resolve();
@@ -447,11 +518,10 @@ export class AppStore {
         if (ai.kind === "settings_changed") {
           if (ai.account_id === null || ai.peer_id === null) await this.reloadAiAccounts();
           await this.reloadAiPeer();
-        } else if (
-          (ai.kind === "takeover_started" || ai.kind === "takeover_ended") &&
-          this.isOpen(ai.account_id, ai.peer_id)
-        ) {
-          await this.reloadAiPeer();
+          await this.reloadAiPeers();
+        } else if (ai.kind === "takeover_started" || ai.kind === "takeover_ended") {
+          if (this.isOpen(ai.account_id, ai.peer_id)) await this.reloadAiPeer();
+          if (ai.account_id === this.selectedAccount) await this.reloadAiPeers();
         }
         break;
       }
