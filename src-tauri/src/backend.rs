@@ -145,16 +145,25 @@ impl Backend {
     /// official one.
     /// `custom` is read at each login, so a changed setting applies at once.
     pub fn login_options(&self, alias: Option<String>, custom: &BackendPrefs) -> LoginOptions {
-        let (api_base, cdn_base) = if self.mode == Mode::Normal {
-            (custom.api_base.clone(), custom.cdn_base.clone())
+        let (api_base, cdn_base, route_tag) = if self.mode == Mode::Normal {
+            (
+                custom.api_base.clone(),
+                custom.cdn_base.clone(),
+                custom.route_tag.clone(),
+            )
         } else {
-            (self.login_api_base.clone(), self.login_cdn_base.clone())
+            (
+                self.login_api_base.clone(),
+                self.login_cdn_base.clone(),
+                None,
+            )
         };
         let plain_http = api_base.as_deref().is_some_and(is_plain_http);
         let mut options = LoginOptions {
             api_base,
             cdn_base,
             alias,
+            route_tag,
             ..LoginOptions::default()
         };
         if plain_http {

@@ -34,6 +34,8 @@ pub struct BackendPrefs {
     pub api_base: Option<String>,
     pub cdn_base: Option<String>,
     pub bot_agent: Option<String>,
+    /// `SKRouteTag` sent by the next login and kept with its account.
+    pub route_tag: Option<String>,
 }
 
 impl BackendPrefs {
@@ -52,6 +54,7 @@ impl BackendPrefs {
             api_base: url(self.api_base, "API base URL")?,
             cdn_base: url(self.cdn_base, "CDN base URL")?,
             bot_agent: clean(self.bot_agent),
+            route_tag: clean(self.route_tag),
         })
     }
 }
@@ -141,6 +144,7 @@ mod tests {
             api_base: Some("  https://ilink.example.com/ ".into()),
             cdn_base: Some("".into()),
             bot_agent: Some(" Desk/1 ".into()),
+            route_tag: Some(" shard-7 ".into()),
         }
         .cleaned()
         .unwrap();
@@ -150,6 +154,7 @@ mod tests {
         );
         assert_eq!(cleaned.cdn_base, None);
         assert_eq!(cleaned.bot_agent.as_deref(), Some("Desk/1"));
+        assert_eq!(cleaned.route_tag.as_deref(), Some("shard-7"));
         let err = BackendPrefs {
             api_base: Some("ilink.example.com".into()),
             ..BackendPrefs::default()

@@ -52,6 +52,7 @@ fn options(sim: &Sim) -> LoginOptions {
         api_base: Some(sim.base_url()),
         cdn_base: Some(sim.cdn_base_url()),
         alias: None,
+        route_tag: None,
         qr: QrLoginConfig {
             poll_interval: Duration::from_millis(20),
             redirect_scheme: "http".to_owned(),
@@ -128,6 +129,7 @@ async fn a_login_with_a_verify_code_stores_the_account_and_starts_it() {
     let handle = engine
         .start_login(LoginOptions {
             alias: Some("Support".into()),
+            route_tag: Some(" shard-7 ".into()),
             ..options(&sim)
         })
         .await
@@ -179,6 +181,7 @@ async fn a_login_with_a_verify_code_stores_the_account_and_starts_it() {
     assert_eq!(acc.user_id.as_deref(), Some(bot.user_id.as_str()));
     assert_eq!(acc.cdn_url.as_deref(), Some(sim.cdn_base_url().as_str()));
     assert_eq!(acc.alias.as_deref(), Some("Support"));
+    assert_eq!(acc.route_tag.as_deref(), Some("shard-7"), "kept, trimmed");
     assert!(acc.enabled);
 
     next_event(&mut rx, online(&account_id)).await;
@@ -186,6 +189,23 @@ async fn a_login_with_a_verify_code_stores_the_account_and_starts_it() {
         .unwrap();
     next_event(&mut rx, received(&account_id)).await;
     engine.shutdown().await;
+    // The login's requests and the account's polls all carried the route tag.
+    let requests = sim.requests();
+    for endpoint in ["get_bot_qrcode", "get_qrcode_status", "getupdates"] {
+        let seen: Vec<_> = requests
+            .iter()
+            .filter(|r| r.endpoint.ends_with(endpoint))
+            .collect();
+        assert!(!seen.is_empty(), "no {endpoint} request");
+        for request in seen {
+            let tag = request
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("SKRouteTag"))
+                .map(|(_, value)| value.as_str());
+            assert_eq!(tag, Some("shard-7"), "{endpoint}");
+        }
+    }
 
     // No event carried the token.
     while let Ok(event) = all.try_recv() {

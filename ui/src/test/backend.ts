@@ -38,7 +38,7 @@ export const defaultPrefs: Prefs = {
   muted: [],
   startMinimised: false,
   autostart: false,
-  backend: { apiBase: null, cdnBase: null, botAgent: null },
+  backend: { apiBase: null, cdnBase: null, botAgent: null, routeTag: null },
 };
 
 export function account(overrides: Partial<AccountView> = {}): AccountView {

@@ -37,6 +37,9 @@ pub struct LoginArgs {
     /// The login host, for a self-hosted backend (default: the official one, or --sim).
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// `SKRouteTag` for a backend that routes by it; kept with the account.
+    #[arg(long, value_name = "TAG")]
+    route_tag: Option<String>,
 }
 
 pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
@@ -70,6 +73,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
                 api_base,
                 cdn_base,
                 alias: args.alias,
+                route_tag: args.route_tag,
                 qr,
             })
             .await?;

@@ -33,9 +33,23 @@ pub struct LoginOptions {
     pub cdn_base: Option<String>,
     /// An alias for the new account (an existing alias is kept when `None`).
     pub alias: Option<String>,
+    /// `SKRouteTag` for a backend that routes by it: sent with the login's requests and
+    /// stored with the account, whose client sends it on every call.
+    pub route_tag: Option<String>,
     /// Deadline, refresh limit, poll interval and redirect scheme. Its
     /// `local_token_list` is ignored: the engine fills it from the stored accounts.
     pub qr: QrLoginConfig,
+}
+
+impl LoginOptions {
+    /// The route tag, if a non-blank one is set.
+    fn route_tag(&self) -> Option<String> {
+        self.route_tag
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    }
 }
 
 /// Where a login stands, as the UI shows it. No secrets.
@@ -180,7 +194,7 @@ pub(crate) async fn start(
     let client = Client::new(
         ClientConfig {
             api_base: api_base.clone(),
-            route_tag: None,
+            route_tag: options.route_tag(),
             ..rt.client_config.clone()
         },
         None,
@@ -335,7 +349,7 @@ impl LoginTask {
                     .filter(|c| !c.trim().is_empty())
                     .unwrap_or_else(|| DEFAULT_CDN_BASE.to_owned()),
             ),
-            route_tag: None,
+            route_tag: self.options.route_tag(),
         };
         let (now, user_id, id) = (self.rt.now_ms(), creds.user_id.clone(), account_id.clone());
         let stale = self

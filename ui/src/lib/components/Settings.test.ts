@@ -29,12 +29,16 @@ describe("settings", () => {
     await fireEvent.click(screen.getByTestId("open-settings"));
     await fireEvent.input(screen.getByTestId("pref-api-base"), { target: { value: " https://ilink.example.com " } });
     await fireEvent.input(screen.getByTestId("pref-bot-agent"), { target: { value: "Desk/2" } });
+    await fireEvent.input(screen.getByTestId("pref-route-tag"), { target: { value: " shard-7 " } });
     await fireEvent.click(screen.getByTestId("save-advanced"));
     await waitFor(() =>
       expect(backend.calls.at(-1)).toEqual({
         cmd: "set_prefs",
         args: {
-          prefs: { ...defaultPrefs, backend: { apiBase: "https://ilink.example.com", cdnBase: null, botAgent: "Desk/2" } },
+          prefs: {
+            ...defaultPrefs,
+            backend: { apiBase: "https://ilink.example.com", cdnBase: null, botAgent: "Desk/2", routeTag: "shard-7" },
+          },
         },
       }),
     );

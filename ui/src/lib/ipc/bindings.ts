@@ -631,7 +631,11 @@ export type BackendChanged = { mode: Mode; ready: boolean; error: string | null 
  * official default. Used by the next login (API and CDN base) and from the next start
  * (bot agent).
  */
-export type BackendPrefs = { apiBase: string | null; cdnBase: string | null; botAgent: string | null }
+export type BackendPrefs = { apiBase: string | null; cdnBase: string | null; botAgent: string | null; 
+/**
+ * `SKRouteTag` sent by the next login and kept with its account.
+ */
+routeTag: string | null }
 export type ConnectionCheck = { 
 /**
  * `models` (auth and the model list) or `completion` (a one-token reply).
