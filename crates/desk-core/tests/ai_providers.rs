@@ -312,6 +312,15 @@ async fn bad_settings_get_a_clear_error_and_change_nothing() {
         w.ai.set_global_settings(bad).await,
         Err(AiError::Invalid(_))
     ));
+    for limit in [0, 99, 4_001] {
+        let mut bad = before.clone();
+        bad.split_limit = limit;
+        let err = w.ai.set_global_settings(bad).await.unwrap_err();
+        assert!(
+            matches!(&err, AiError::Invalid(m) if m.contains("100 to 4000")),
+            "{err}"
+        );
+    }
     assert_eq!(
         w.ai.global_settings().await.unwrap(),
         before,

@@ -211,12 +211,10 @@ async fn messages_arriving_during_a_run_coalesce_into_the_next_turn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_replies_go_out_in_blocks_within_the_limit_and_at_most_ten_messages() {
-    let mut w = World::start_with(
-        Preset::OpenAi,
-        |k| k.reply_quota = Some(10),
-        |t| t.split_limit = 300,
-    )
-    .await;
+    let mut w = World::start_with(Preset::OpenAi, |k| k.reply_quota = Some(10), |_| {}).await;
+    let mut global = w.ai.global_settings().await.unwrap();
+    global.split_limit = 300;
+    w.ai.set_global_settings(global).await.unwrap();
     let sentence = format!("{}.\n", "word ".repeat(24)); // 121 characters
     let deltas: Vec<String> = (0..40).map(|_| sentence.clone()).collect();
     let deltas: Vec<&str> = deltas.iter().map(String::as_str).collect();

@@ -200,6 +200,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
               provider: { preset: "custom", base_url: "http://127.0.0.1:8000/v1", model: "m", vision: false, extra_headers: [], extra_body: "", max_tokens: null },
               history_messages: 20,
               history_tokens: 3000,
+              split_limit: 1800,
             },
             hasApiKey: backend.aiHasKey,
           };

@@ -621,7 +621,8 @@ async fn reply(
             .client
             .stream(config, key, request, t.first_byte_timeout, t.stall_timeout);
     let mut filter = MarkdownFilter::new();
-    let mut blocks = Blocks::new(t.block_min_chars, t.split_limit, t.max_messages);
+    let split_limit = ctx.global.split_limit as usize;
+    let mut blocks = Blocks::new(t.block_min_chars, split_limit, t.max_messages);
     let mut raw = String::new();
     let mut sent = 0u32;
     let deadline = tokio::time::Instant::now() + t.run_timeout;

@@ -132,6 +132,14 @@ impl AiService {
                 provider.base_url
             )));
         }
+        if !super::settings::SPLIT_LIMIT_RANGE.contains(&settings.split_limit) {
+            return Err(AiError::Invalid(format!(
+                "the longest message must be {} to {} characters (got {})",
+                super::settings::SPLIT_LIMIT_RANGE.start(),
+                super::settings::SPLIT_LIMIT_RANGE.end(),
+                settings.split_limit
+            )));
+        }
         let json = serde_json::to_string(&settings).map_err(|e| AiError::Invalid(e.to_string()))?;
         self.engine()
             .store()

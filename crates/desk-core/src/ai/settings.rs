@@ -35,7 +35,13 @@ pub struct GlobalAiSettings {
     /// Rough token budget for the history (CJK characters count one each, other text
     /// one per four characters).
     pub history_tokens: u32,
+    /// Longest message a reply is sent in (characters); longer blocks are split.
+    pub split_limit: u32,
 }
+
+/// The range a reply's split limit may be set in: WeChat shows up to 4,000 characters
+/// in one message (the official framework splits there).
+pub const SPLIT_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 100..=4_000;
 
 impl Default for GlobalAiSettings {
     fn default() -> Self {
@@ -44,6 +50,7 @@ impl Default for GlobalAiSettings {
             provider: ProviderConfig::default(),
             history_messages: 20,
             history_tokens: 3_000,
+            split_limit: ilink::text::DEFAULT_SPLIT_LIMIT as u32,
         }
     }
 }
@@ -122,8 +129,6 @@ pub struct AiTimings {
     pub block_idle: Duration,
     /// A block is sent once it has at least this many characters and reaches a break.
     pub block_min_chars: usize,
-    /// Longest message; longer blocks are split (the engine's split limit).
-    pub split_limit: usize,
     /// Most messages one run sends.
     pub max_messages: usize,
     /// Longest wait for the provider's response headers.
@@ -145,7 +150,6 @@ impl Default for AiTimings {
             typing_keepalive: Duration::from_secs(5),
             block_idle: Duration::from_secs(3),
             block_min_chars: 200,
-            split_limit: ilink::text::DEFAULT_SPLIT_LIMIT,
             max_messages: 10,
             first_byte_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(60),

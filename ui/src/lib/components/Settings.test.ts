@@ -22,6 +22,20 @@ describe("settings", () => {
     );
   });
 
+  it("saves the longest AI reply message with the provider settings", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    const field = (await waitFor(() => screen.getByTestId("ai-split-limit"))) as HTMLInputElement;
+    expect(field.value).toBe("1800");
+    await fireEvent.input(field, { target: { value: "600" } });
+    await fireEvent.change(field);
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("set_ai_global"));
+    const call = backend.calls.find((c) => c.cmd === "set_ai_global")!;
+    expect(call.args).toMatchObject({ settings: { split_limit: 600, history_messages: 20 } });
+  });
+
   it("saves a self-hosted backend, and shows the backend's refusal", async () => {
     const backend = fakeBackend();
     render(App);

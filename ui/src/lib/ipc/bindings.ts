@@ -764,7 +764,11 @@ history_messages: number;
  * Rough token budget for the history (CJK characters count one each, other text
  * one per four characters).
  */
-history_tokens: number }
+history_tokens: number; 
+/**
+ * Longest message a reply is sent in (characters); longer blocks are split.
+ */
+split_limit: number }
 export type IpcError = { code: ErrorCode; 
 /**
  * A sentence a person can read.
