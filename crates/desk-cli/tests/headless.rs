@@ -4,63 +4,19 @@
 //! the token again on stdin. Waits are generous; nothing asserts on timing. Every child
 //! process is killed when its guard drops.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 
-use ilink_sim::{BotInfo, Fault, Knobs, Sim, SimConfig};
+use common::*;
+use ilink_sim::{BotInfo, Fault};
 
-const WAIT: Duration = Duration::from_secs(60);
 const PEER: &str = "alice@im.wechat";
 
-struct Harness {
-    sim: Sim,
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    tmp: PathBuf,
-    // Last, so the sim's tasks stop before the runtime goes.
-    rt: tokio::runtime::Runtime,
-}
-
 impl Harness {
-    fn new() -> Harness {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = rt
-            .block_on(Sim::start(SimConfig {
-                knobs: Knobs {
-                    poll_hold_ms: 1_000,
-                    ..Knobs::default()
-                },
-                ..SimConfig::default()
-            }))
-            .unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        Harness {
-            data: tmp.path().join("data"),
-            tmp: tmp.path().to_owned(),
-            _tmp: tmp,
-            sim,
-            rt,
-        }
-    }
-
-    /// The CLI on this harness's data directory, secrets in memory, against the sim.
-    fn cli(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
-        cmd.arg("--data-dir")
-            .arg(&self.data)
-            .args(["--secrets", "memory", "--sim", &self.sim.base_url()])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        cmd
-    }
-
     /// A sim bot with a peer, added as an account through the CLI; returns its id.
     fn add_bot(&self) -> (BotInfo, String) {
         let bot = self.sim.create_bot();
@@ -91,128 +47,6 @@ impl Harness {
         assert_eq!(account["alias"], "Support");
         assert_eq!(account["enabled"], true);
         (bot, account["account_id"].as_str().unwrap().to_owned())
-    }
-}
-
-fn with_stdin(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that refuses before reading its stdin closes it: not an error here.
-    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    let guard = Guard(Some(child));
-    guard.into_output()
-}
-
-fn assert_ok(out: &Output) -> &Output {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Kills and reaps the child unless it was waited for.
-struct Guard(Option<Child>);
-
-impl Guard {
-    fn into_output(mut self) -> Output {
-        self.0.take().unwrap().wait_with_output().unwrap()
-    }
-
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
-    }
-
-    /// Waits (bounded) for the exit; panics if it does not come.
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child().try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the process did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Lines of a child's stream, as they come.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Starts `weixin-desk-cli ARGS` with the bot token on stdin; returns the guarded child
-/// and its stdout and stderr lines (stderr is drained so the child never blocks on it).
-fn spawn_run(
-    h: &Harness,
-    token: &str,
-    args: &[&str],
-) -> (Guard, Receiver<String>, Receiver<String>) {
-    let mut run = Guard(Some(
-        h.cli()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        stdin.write_all(token.as_bytes()).unwrap();
-    }
-    let stdout = lines_of(run.child().stdout.take().unwrap());
-    let stderr = lines_of(run.child().stderr.take().unwrap());
-    (run, stdout, stderr)
-}
-
-fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let hit = wanted(&line);
-                seen.push(line);
-                if hit {
-                    return;
-                }
-            }
-            Err(_) => panic!("no wanted line; seen so far:\n{}", seen.join("\n")),
-        }
     }
 }
 
@@ -347,7 +181,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     printed.push_str(&search_text);
 
     // Export: valid JSON lines, oldest first, and no token anywhere.
-    let file = h.tmp.join("export.jsonl");
+    let file = h.tmp.path().join("export.jsonl");
     let export = h
         .cli()
         .args(["export", "--account", &account, "--out"])
@@ -676,7 +510,7 @@ fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
     receive_with_run(&h, &bot, &account, "send me the report");
-    let path = h.tmp.join("report 2026.csv");
+    let path = h.tmp.path().join("report 2026.csv");
     let bytes: Vec<u8> = (0..600_000u32)
         .flat_map(|i| format!("{i},{}\n", i % 97).into_bytes())
         .collect();
