@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
-use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
-use desk_core::store::AccountUpsert;
+use desk_core::secrets::MemoryStore;
 use desk_core::{DataDir, Store};
 use ilink_sim::{Fault, InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
 
-use common::{loopback_client, next_event, WAIT};
+use common::{add_bot, loopback_client, next_event, WAIT};
 
 fn config() -> EngineConfig {
     EngineConfig {
@@ -50,39 +49,6 @@ async fn sim() -> Sim {
     .unwrap()
 }
 
-struct Bot {
-    bot_id: String,
-    user_id: String,
-    account_id: String,
-}
-
-fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore) -> Bot {
-    let info = sim.create_bot();
-    let account_id = ilink::account_id::normalize(&info.bot_id);
-    store
-        .upsert_account(
-            &AccountUpsert {
-                account_id: account_id.clone(),
-                bot_id: info.bot_id.clone(),
-                base_url: sim.base_url(),
-                alias: None,
-                user_id: Some(info.user_id.clone()),
-                cdn_url: Some(sim.cdn_base_url()),
-                route_tag: None,
-            },
-            1,
-        )
-        .unwrap();
-    secrets
-        .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
-        .unwrap();
-    Bot {
-        bot_id: info.bot_id,
-        user_id: info.user_id,
-        account_id,
-    }
-}
-
 fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
     InboundMedia {
         kind,
@@ -101,7 +67,7 @@ async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() 
     let data = DataDir::at(tmp.path()).unwrap();
     let store = Store::open(&data.database()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(&sim, &store, &secrets);
+    let bot = add_bot(&sim, &store, &secrets, &[]);
     let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
     let mut rx = engine.subscribe();
     engine.accounts().start(&bot.account_id).await.unwrap();
@@ -245,7 +211,7 @@ async fn jobs_queued_without_a_media_worker_are_resumed_after_a_restart() {
     let secrets = Arc::new(MemoryStore::new());
     let bot = {
         let store = Store::open(&data.database()).unwrap();
-        add_bot(&sim, &store, &secrets)
+        add_bot(&sim, &store, &secrets, &[])
     };
     let row = {
         // An engine without a data directory stores the message and its job only.
@@ -321,7 +287,7 @@ async fn one_result(
     let data = DataDir::at(tmp.path()).unwrap();
     let store = Store::open(&data.database()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(sim, &store, &secrets);
+    let bot = add_bot(sim, &store, &secrets, &[]);
     let engine = Engine::new_in_with_media(store, &data, secrets, config(), options);
     let mut rx = engine.subscribe();
     engine.accounts().start(&bot.account_id).await.unwrap();
@@ -446,7 +412,7 @@ async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
     let data = DataDir::at(tmp.path()).unwrap();
     let store = Store::open(&data.database()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(&sim, &store, &secrets);
+    let bot = add_bot(&sim, &store, &secrets, &[]);
     let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
     let mut rx = engine.subscribe();
     engine.accounts().start(&bot.account_id).await.unwrap();

@@ -16,7 +16,7 @@ use ilink_sim::{Knobs, Sim, SimConfig};
 use tokio::sync::broadcast::Receiver;
 
 use super::ai_stub::Stub;
-use super::{loopback_client, next_event, WAIT};
+use super::{add_bot, loopback_client, next_event, Bot, WAIT};
 
 /// The system clock plus an offset tests can move forward (takeover expiry).
 #[derive(Default)]
@@ -113,28 +113,11 @@ impl World {
         let data = DataDir::at(tmp.path()).unwrap();
         let store = Store::open(&data.database()).unwrap();
         let secrets = Arc::new(MemoryStore::new());
-        let info = sim.create_bot();
-        for peer in [ALICE, BOB] {
-            sim.add_peer(&info.bot_id, peer).unwrap();
-        }
-        let account_id = ilink::account_id::normalize(&info.bot_id);
-        store
-            .upsert_account(
-                &AccountUpsert {
-                    account_id: account_id.clone(),
-                    bot_id: info.bot_id.clone(),
-                    base_url: sim.base_url(),
-                    alias: None,
-                    user_id: Some(info.user_id.clone()),
-                    cdn_url: Some(sim.cdn_base_url()),
-                    route_tag: None,
-                },
-                1,
-            )
-            .unwrap();
-        secrets
-            .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
-            .unwrap();
+        let Bot {
+            bot_id,
+            user_id,
+            account_id,
+        } = add_bot(&sim, &store, &secrets, &[ALICE, BOB]);
         let clock = Arc::new(ShiftedClock::default());
         let engine = Arc::new(Engine::new_in_with_media(
             store,
@@ -172,9 +155,9 @@ impl World {
             rx,
             clock,
             secrets,
-            bot_id: info.bot_id,
+            bot_id,
             account_id,
-            owner: info.user_id,
+            owner: user_id,
             data: tmp,
         };
         world.use_preset(preset).await;
