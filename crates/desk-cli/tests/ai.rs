@@ -194,6 +194,21 @@ impl Harness {
         let id = accounts[0]["account_id"].as_str().unwrap().to_owned();
         (bot, id)
     }
+
+    /// Points the AI settings at `provider` (a custom OpenAI-compatible base URL);
+    /// returns what the command printed.
+    fn use_provider(&self, provider: &Provider) -> String {
+        self.ok(&[
+            "ai",
+            "provider",
+            "--preset",
+            "custom",
+            "--base-url",
+            &provider.base_url,
+            "--model",
+            MODEL,
+        ])
+    }
 }
 
 fn sigterm(run: &mut Guard) {
@@ -303,16 +318,7 @@ fn provider_settings_and_ai_test_report_in_plain_words() {
     let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
     assert_eq!(status["provider"]["preset"], "openclaw", "{status}");
 
-    let out = h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    let out = h.use_provider(&provider);
     assert!(
         out.contains(&format!("custom at {}", provider.base_url)),
         "{out}"
@@ -379,16 +385,7 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
     let h = Harness::new();
     let provider = Provider::start();
     let (bot, account) = h.add_bot();
-    h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    h.use_provider(&provider);
     // Unknown accounts are refused by name.
     let out = h
         .cli()
@@ -530,16 +527,7 @@ fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
     let h = Harness::new();
     let provider = Provider::start();
     let (bot, account) = h.add_bot();
-    h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    h.use_provider(&provider);
     h.ok(&["ai", "enable"]);
     h.ok(&["ai", "pause"]);
     let text_status = h.ok(&["ai", "status"]);
@@ -662,16 +650,7 @@ fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
     let h = Harness::new();
     let provider = Provider::start();
     let (bot, account) = h.add_bot();
-    h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    h.use_provider(&provider);
     h.ok(&["ai", "enable", "--account", &account]);
     let (mut run, out_lines, _err_lines) = spawn_run(
         &h,
