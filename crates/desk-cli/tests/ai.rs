@@ -211,13 +211,6 @@ impl Harness {
     }
 }
 
-fn sigterm(run: &mut Guard) {
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = run.wait_exit();
-    assert!(status.success(), "run exited with {status:?}");
-}
-
 /// Every byte of every file under `dir` (the database, its WAL, media).
 fn files_contain(dir: &Path, needle: &str) -> bool {
     let mut stack = vec![dir.to_owned()];
@@ -507,7 +500,7 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
     let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
     assert_eq!(status["accounts"][0]["peers"], json!([]), "{status}");
 
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
     seen.extend(out_lines.try_iter());
     let errors: Vec<String> = err_lines.try_iter().collect();
     assert!(
@@ -562,7 +555,7 @@ fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
     h.sim.inject_text(&bot.bot_id, ALICE, "now?").unwrap();
     wait_line(&out_lines, &mut seen, |l| l.contains("\"run_finished\""));
     wait_sent(&h, &bot, ALICE, 1);
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
 
     let events: Vec<Value> = seen
         .iter()
@@ -713,7 +706,7 @@ fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
         2,
         "none for the message during the takeover"
     );
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
 }
 
 /// The real OS keyring: the key stored with `ai provider --key-stdin`, used by `ai test`
@@ -820,7 +813,7 @@ fn with_a_keyring_the_stored_key_is_used_and_a_new_one_reaches_a_running_run() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
     assert_ok(&keyring(&["ai", "test"]).output().unwrap());
 
     let everything = seen.join("\n");

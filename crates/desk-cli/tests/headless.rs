@@ -110,10 +110,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     );
     printed.push_str(&text(&busy));
 
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = run.wait_exit();
-    assert!(status.success(), "run exited with {status:?}");
+    run.stop(libc::SIGTERM);
     seen.extend(stdout.try_iter());
     seen.extend(stderr.try_iter());
     assert!(
@@ -393,10 +390,7 @@ fn run_prints_json_events_and_stops_on_ctrl_c() {
     wait_line(&stdout, &mut seen, |l| l.contains("\"online\""));
     h.sim.inject_text(&bot.bot_id, PEER, "json please").unwrap();
     wait_line(&stdout, &mut seen, |l| l.contains("json please"));
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let status = run.wait_exit();
-    assert!(status.success(), "run exited with {status:?}");
+    run.stop(libc::SIGINT);
     seen.extend(stdout.try_iter());
     let events: Vec<serde_json::Value> = seen
         .iter()
@@ -450,9 +444,7 @@ fn receive_with_run(h: &Harness, bot: &BotInfo, account: &str, message: &str) {
     wait_line(&stdout, &mut seen, |l| l.contains("status online"));
     h.sim.inject_text(&bot.bot_id, PEER, message).unwrap();
     wait_line(&stdout, &mut seen, |l| l.contains(message));
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    assert!(run.wait_exit().success());
+    run.stop(libc::SIGTERM);
 }
 
 #[test]
@@ -689,9 +681,7 @@ fn send_queue_next_to_a_running_run_is_picked_up_by_it() {
     let sent: Vec<_> = h.sim.sent_messages(&bot.bot_id).unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].item["text_item"]["text"], "from the queue");
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    assert!(run.wait_exit().success());
+    run.stop(libc::SIGTERM);
 }
 
 /// Commands started together on a fresh data directory (a script adding accounts in

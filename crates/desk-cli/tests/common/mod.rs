@@ -142,6 +142,14 @@ impl Guard {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Sends `signal` (SIGTERM, SIGINT) and asserts the process then exits cleanly.
+    pub fn stop(&mut self, signal: libc::c_int) {
+        let pid = self.child().id() as libc::pid_t;
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = self.wait_exit();
+        assert!(status.success(), "run exited with {status:?}");
+    }
 }
 
 impl Drop for Guard {
