@@ -14,7 +14,7 @@ use desk_core::Store;
 use ilink_sim::{Fault, Knobs, Sim, SimConfig};
 use tokio::sync::broadcast::Receiver;
 
-use common::{add_bot, loopback_client, next_event, received, Bot, WAIT};
+use common::{add_bot, loopback_client, next_event, received, sent_texts, Bot, WAIT};
 
 fn timings() -> Timings {
     Timings {
@@ -102,19 +102,6 @@ fn getupdates_count(sim: &Sim) -> usize {
         .iter()
         .filter(|r| r.endpoint.contains("getupdates"))
         .count()
-}
-
-fn sent_texts(sim: &Sim, bot: &str) -> Vec<String> {
-    sim.sent_messages(bot)
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m.item["text_item"]["text"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,9 @@ use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings
 use desk_core::secrets::MemoryStore;
 use desk_core::{DataDir, Store};
 use ilink_sim::{Fault, InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
+use tokio::sync::broadcast::Receiver;
 
-use common::{add_bot, loopback_client, next_event, WAIT};
+use common::{add_bot, loopback_client, next_event, Bot, WAIT};
 
 fn config() -> EngineConfig {
     EngineConfig {
@@ -58,19 +59,45 @@ fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
     }
 }
 
+/// An engine with media on a fresh data directory, one account started on `sim`.
+struct MediaWorld {
+    rx: Receiver<EngineEvent>,
+    engine: Engine,
+    bot: Bot,
+    data: DataDir,
+    _tmp: tempfile::TempDir,
+}
+
+async fn media_world(sim: &Sim, options: MediaOptions) -> MediaWorld {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::at(tmp.path()).unwrap();
+    let store = Store::open(&data.database()).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let bot = add_bot(sim, &store, &secrets, &[]);
+    let engine = Engine::new_in_with_media(store, &data, secrets, config(), options);
+    let rx = engine.subscribe();
+    engine.accounts().start(&bot.account_id).await.unwrap();
+    MediaWorld {
+        rx,
+        engine,
+        bot,
+        data,
+        _tmp: tmp,
+    }
+}
+
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really-an-image-but-png-magic";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() {
     let sim = sim().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = DataDir::at(tmp.path()).unwrap();
-    let store = Store::open(&data.database()).unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(&sim, &store, &secrets, &[]);
-    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&bot.account_id).await.unwrap();
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        data,
+        _tmp,
+    } = media_world(&sim, media_options()).await;
 
     let report: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     let injected = [
@@ -283,14 +310,13 @@ async fn one_result(
     options: MediaOptions,
     m: InboundMedia,
 ) -> (EngineEvent, DataDir, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = DataDir::at(tmp.path()).unwrap();
-    let store = Store::open(&data.database()).unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(sim, &store, &secrets, &[]);
-    let engine = Engine::new_in_with_media(store, &data, secrets, config(), options);
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&bot.account_id).await.unwrap();
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        data,
+        _tmp,
+    } = media_world(sim, options).await;
     sim.inject_media(&bot.bot_id, &bot.user_id, m).unwrap();
     let e = next_event(&mut rx, |e| {
         matches!(
@@ -300,7 +326,7 @@ async fn one_result(
     })
     .await;
     engine.shutdown().await;
-    (e, data, tmp)
+    (e, data, _tmp)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,14 +434,13 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
     let sim = sim().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = DataDir::at(tmp.path()).unwrap();
-    let store = Store::open(&data.database()).unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(&sim, &store, &secrets, &[]);
-    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&bot.account_id).await.unwrap();
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        _tmp,
+        ..
+    } = media_world(&sim, media_options()).await;
 
     // An MP4 header (ftyp box) and some payload.
     let mut video = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();

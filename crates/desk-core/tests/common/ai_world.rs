@@ -224,32 +224,11 @@ impl World {
 
     /// Texts the sim accepted from the bot, oldest first.
     pub fn sent_texts(&self) -> Vec<String> {
-        self.sim
-            .sent_messages(&self.bot_id)
-            .unwrap()
-            .iter()
-            .map(|m| {
-                m.item["text_item"]["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect()
+        super::sent_texts(&self.sim, &self.bot_id)
     }
 
     pub fn sent_to(&self, peer: &str) -> Vec<String> {
-        self.sim
-            .sent_messages(&self.bot_id)
-            .unwrap()
-            .iter()
-            .filter(|m| m.to_user_id == peer)
-            .map(|m| {
-                m.item["text_item"]["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect()
+        super::sent_texts_to(&self.sim, &self.bot_id, Some(peer))
     }
 
     /// Waits until the sim has accepted at least `n` messages from the bot.

@@ -93,5 +93,24 @@ pub fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore, peers: &[&str]) 
     }
 }
 
+/// Texts the sim accepted from `bot` (to `peer`, or to anyone), oldest first.
+pub fn sent_texts_to(sim: &Sim, bot: &str, peer: Option<&str>) -> Vec<String> {
+    sim.sent_messages(bot)
+        .unwrap()
+        .iter()
+        .filter(|m| peer.is_none_or(|p| m.to_user_id == p))
+        .map(|m| {
+            m.item["text_item"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+pub fn sent_texts(sim: &Sim, bot: &str) -> Vec<String> {
+    sent_texts_to(sim, bot, None)
+}
+
 pub mod ai_stub;
 pub mod ai_world;
