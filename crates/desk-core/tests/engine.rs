@@ -11,10 +11,10 @@ use desk_core::engine::{AccountStatus, Engine, EngineConfig, EngineEvent, Timing
 use desk_core::secrets::{MemoryStore, SecretKey, SecretStore};
 use desk_core::store::{OutboxState, StoredMessage};
 use desk_core::Store;
-use ilink_sim::{Fault, Knobs, Sim, SimConfig};
+use ilink_sim::{Fault, Sim};
 use tokio::sync::broadcast::Receiver;
 
-use common::{add_bot, loopback_client, next_event, received, sent_texts, Bot, WAIT};
+use common::{add_bot, loopback_client, next_event, received, sent_texts, sim_with, Bot, WAIT};
 
 fn timings() -> Timings {
     Timings {
@@ -42,21 +42,6 @@ fn config_with(change: impl FnOnce(&mut Timings)) -> EngineConfig {
         timings,
         ..EngineConfig::default()
     }
-}
-
-async fn sim_with(change: impl FnOnce(&mut Knobs)) -> Sim {
-    let mut knobs = Knobs {
-        poll_hold_ms: 300,
-        longpolling_timeout_ms: 10_000,
-        ..Knobs::default()
-    };
-    change(&mut knobs);
-    Sim::start(SimConfig {
-        knobs,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
 }
 
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {

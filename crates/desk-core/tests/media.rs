@@ -12,10 +12,10 @@ use std::time::Duration;
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
 use desk_core::secrets::MemoryStore;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Fault, InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
+use ilink_sim::{Fault, InboundMedia, KeyForm, MediaKind, Sim};
 use tokio::sync::broadcast::Receiver;
 
-use common::{add_bot, loopback_client, next_event, Bot, WAIT};
+use common::{add_bot, loopback_client, next_event, sim_with, Bot, WAIT};
 
 fn config() -> EngineConfig {
     EngineConfig {
@@ -35,19 +35,6 @@ fn media_options() -> MediaOptions {
         retry_max: Duration::from_millis(100),
         ..MediaOptions::default()
     }
-}
-
-async fn sim() -> Sim {
-    Sim::start(SimConfig {
-        knobs: Knobs {
-            poll_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
 }
 
 fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
@@ -90,7 +77,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really-an-image-but-png-magic";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let MediaWorld {
         engine,
         bot,
@@ -232,7 +219,7 @@ async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_queued_without_a_media_worker_are_resumed_after_a_restart() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let tmp = tempfile::tempdir().unwrap();
     let data = DataDir::at(tmp.path()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
@@ -331,7 +318,7 @@ async fn one_result(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let file = |name: &str, bytes: &[u8]| {
         media(
             MediaKind::File { name: name.into() },
@@ -389,7 +376,7 @@ async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_that_does_not_decode_is_kept_raw_with_its_codec_noted() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let garbage = b"#!SILK_V3 but not really".to_vec();
     let voice = media(
         MediaKind::Voice { text: None },
@@ -433,7 +420,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// server's transcript (its text stored), a tool-call item and a text quoting media.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let MediaWorld {
         engine,
         bot,

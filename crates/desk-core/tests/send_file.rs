@@ -11,10 +11,10 @@ use desk_core::engine::{Engine, EngineConfig, EngineError, EngineEvent, Timings}
 use desk_core::secrets::MemoryStore;
 use desk_core::store::OutboxState;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Fault, Knobs, Sim, SimConfig};
+use ilink_sim::{Fault, Sim};
 use tokio::sync::broadcast::Receiver;
 
-use common::{add_bot, loopback_client, next_event, received, Bot};
+use common::{add_bot, loopback_client, next_event, received, sim_with, Bot};
 
 const PEER: &str = "alice@im.wechat";
 
@@ -30,16 +30,7 @@ struct Setup {
 
 /// An engine with a data directory, one account on the sim and a peer who wrote once.
 async fn setup(max_upload_bytes: u64) -> Setup {
-    let sim = Sim::start(SimConfig {
-        knobs: Knobs {
-            poll_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = sim_with(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::at(dir.path().join("data")).unwrap();
     let store = Store::open(&data.database()).unwrap();

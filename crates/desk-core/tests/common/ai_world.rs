@@ -12,7 +12,7 @@ use desk_core::engine::{
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Knobs, Sim, SimConfig};
+use ilink_sim::{Knobs, Sim};
 use tokio::sync::broadcast::Receiver;
 
 use super::ai_stub::Stub;
@@ -96,18 +96,7 @@ impl World {
         knobs: impl FnOnce(&mut Knobs),
         timings: impl FnOnce(&mut AiTimings),
     ) -> World {
-        let mut k = Knobs {
-            poll_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        };
-        knobs(&mut k);
-        let sim = Sim::start(SimConfig {
-            knobs: k,
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
+        let sim = super::sim_with(knobs).await;
         let stub = Stub::start().await;
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::at(tmp.path()).unwrap();

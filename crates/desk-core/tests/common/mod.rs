@@ -9,7 +9,7 @@ use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
 use desk_core::Store;
 use ilink::{ClientConfig, Timeouts};
-use ilink_sim::Sim;
+use ilink_sim::{Knobs, Sim, SimConfig};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
@@ -52,6 +52,22 @@ pub async fn next_event(
 /// Matches a `MessageReceived` for `account`.
 pub fn received(account: &str) -> impl FnMut(&EngineEvent) -> bool + '_ {
     move |e| matches!(e, EngineEvent::MessageReceived { account_id, .. } if account_id == account)
+}
+
+/// The emulator on loopback with short holds, `change` applied to its knobs.
+pub async fn sim_with(change: impl FnOnce(&mut Knobs)) -> Sim {
+    let mut knobs = Knobs {
+        poll_hold_ms: 300,
+        longpolling_timeout_ms: 10_000,
+        ..Knobs::default()
+    };
+    change(&mut knobs);
+    Sim::start(SimConfig {
+        knobs,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 /// A sim bot registered as an account (token in the secret store only).
