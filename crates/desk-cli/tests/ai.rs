@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -193,6 +194,17 @@ impl Harness {
         let accounts: Value = serde_json::from_str(&self.ok(&["accounts", "--json"])).unwrap();
         let id = accounts[0]["account_id"].as_str().unwrap().to_owned();
         (bot, id)
+    }
+
+    /// Starts `weixin-desk-cli ARGS --token-stdin --ai-key-stdin` with the bot token
+    /// and the API key on stdin; returns the guarded child and its stdout and stderr.
+    fn spawn_ai_run(
+        &self,
+        bot: &BotInfo,
+        args: &[&str],
+    ) -> (Guard, Receiver<String>, Receiver<String>) {
+        let args = [args, &["--token-stdin", "--ai-key-stdin"]].concat();
+        spawn_run(self, &format!("{}\n{API_KEY}\n", bot.token), &args)
     }
 
     /// Points the AI settings at `provider` (a custom OpenAI-compatible base URL);
@@ -400,17 +412,7 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
         "You are Support. Be brief.",
     ]);
 
-    let (mut run, out_lines, err_lines) = spawn_run(
-        &h,
-        &format!("{}\n{API_KEY}\n", bot.token),
-        &[
-            "run",
-            "--account",
-            &account,
-            "--token-stdin",
-            "--ai-key-stdin",
-        ],
-    );
+    let (mut run, out_lines, err_lines) = h.spawn_ai_run(&bot, &["run", "--account", &account]);
     let mut seen = Vec::new();
     wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
 
@@ -533,18 +535,8 @@ fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
         "{text_status}"
     );
 
-    let (mut run, out_lines, _err_lines) = spawn_run(
-        &h,
-        &format!("{}\n{API_KEY}\n", bot.token),
-        &[
-            "run",
-            "--json",
-            "--account",
-            &account,
-            "--token-stdin",
-            "--ai-key-stdin",
-        ],
-    );
+    let (mut run, out_lines, _err_lines) =
+        h.spawn_ai_run(&bot, &["run", "--json", "--account", &account]);
     let mut seen = Vec::new();
     wait_line(&out_lines, &mut seen, |l| l.contains("\"online\""));
     h.sim.inject_text(&bot.bot_id, ALICE, "anyone?").unwrap();
@@ -645,17 +637,7 @@ fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
     let (bot, account) = h.add_bot();
     h.use_provider(&provider);
     h.ok(&["ai", "enable", "--account", &account]);
-    let (mut run, out_lines, _err_lines) = spawn_run(
-        &h,
-        &format!("{}\n{API_KEY}\n", bot.token),
-        &[
-            "run",
-            "--account",
-            &account,
-            "--token-stdin",
-            "--ai-key-stdin",
-        ],
-    );
+    let (mut run, out_lines, _err_lines) = h.spawn_ai_run(&bot, &["run", "--account", &account]);
     let mut seen = Vec::new();
     wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
     // The peer must have written for a send to have a reply window.
