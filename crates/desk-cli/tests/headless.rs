@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 
 use common::*;
@@ -47,6 +47,17 @@ impl Harness {
         assert_eq!(account["alias"], "Support");
         assert_eq!(account["enabled"], true);
         (bot, account["account_id"].as_str().unwrap().to_owned())
+    }
+
+    /// `send --account ACCOUNT --to PEER --token-stdin REST…` with the bot's token on
+    /// stdin.
+    fn send(&self, bot: &BotInfo, account: &str, rest: &[&str]) -> Output {
+        let args = [
+            &["send", "--account", account, "--to", PEER, "--token-stdin"],
+            rest,
+        ]
+        .concat();
+        with_stdin(self.cli().args(args), &bot.token)
     }
 }
 
@@ -90,18 +101,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:?}");
 
     // A second engine on the same data directory is refused while `run` holds it.
-    let busy = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "not now",
-        ]),
-        &bot.token,
-    );
+    let busy = h.send(&bot, &account, &["not now"]);
     assert!(!busy.status.success());
     assert!(
         text(&busy).contains("is using this data directory"),
@@ -133,20 +133,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     printed.push_str(&text(&log));
 
     // The peer has written, so `send` delivers.
-    let send = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "--wait",
-            "60",
-            "reply from the bot",
-        ]),
-        &bot.token,
-    );
+    let send = h.send(&bot, &account, &["--wait", "60", "reply from the bot"]);
     assert_ok(&send);
     let send_text = text(&send);
     assert!(send_text.contains("delivered"), "{send_text}");
@@ -232,20 +219,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
 fn a_send_before_the_peer_wrote_waits_for_the_window() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
-    let send = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "--wait",
-            "60",
-            "too early",
-        ]),
-        &bot.token,
-    );
+    let send = h.send(&bot, &account, &["--wait", "60", "too early"]);
     assert_ok(&send);
     assert!(
         text(&send).contains("waiting_for_window"),
@@ -332,18 +306,7 @@ fn refusals_are_clear() {
         "real-token",
     );
     assert_ok(&other);
-    let out = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            "real@im.bot",
-            "--to",
-            PEER,
-            "--token-stdin",
-            "hi",
-        ]),
-        &bot.token,
-    );
+    let out = h.send(&bot, "real@im.bot", &["hi"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("not to the emulator"), "{}", text(&out));
     let accounts = h.cli().args(["accounts"]).output().unwrap();
@@ -455,22 +418,7 @@ fn a_send_that_is_not_through_in_time_stays_queued_and_goes_out_next_time() {
     // The first attempt meets a server error; the retry comes after --wait ran out.
     h.sim
         .inject_fault("sendmessage", Fault::Status { status: 500 });
-    let send = |text: &str, wait: &str| {
-        with_stdin(
-            h.cli().args([
-                "send",
-                "--account",
-                &account,
-                "--to",
-                PEER,
-                "--token-stdin",
-                "--wait",
-                wait,
-                text,
-            ]),
-            &bot.token,
-        )
-    };
+    let send = |text: &str, wait: &str| h.send(&bot, &account, &["--wait", wait, text]);
     let first = send("first", "1");
     assert_eq!(first.status.code(), Some(4), "{}", text(&first));
     assert!(
@@ -507,19 +455,10 @@ fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
         .flat_map(|i| format!("{i},{}\n", i % 97).into_bytes())
         .collect();
     std::fs::write(&path, &bytes).unwrap();
-    let out = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "--file",
-            path.to_str().unwrap(),
-            "the numbers",
-        ]),
-        &bot.token,
+    let out = h.send(
+        &bot,
+        &account,
+        &["--file", path.to_str().unwrap(), "the numbers"],
     );
     assert_ok(&out);
     let printed = text(&out);
