@@ -475,19 +475,7 @@ fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
 
 /// Starts `login` with stdin kept open for verify codes.
 fn spawn_login(h: &Harness, args: &[&str]) -> (Guard, std::process::ChildStdin, Receiver<String>) {
-    let mut login = Guard(Some(
-        h.cli()
-            .arg("login")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let stdin = login.child().stdin.take().unwrap();
-    let stdout = lines_of(login.child().stdout.take().unwrap());
-    let _stderr = lines_of(login.child().stderr.take().unwrap());
+    let (login, stdin, stdout, _stderr) = spawn_piped(h.cli().arg("login").args(args));
     (login, stdin, stdout)
 }
 

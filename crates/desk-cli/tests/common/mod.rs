@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -175,28 +175,32 @@ pub fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
-/// Starts the CLI with `args` and `input` on stdin; returns the guarded child and its
+/// Starts `cmd` with every stream piped; returns the guarded child, its stdin, and its
 /// stdout and stderr lines (stderr is drained so the child never blocks on it).
-pub fn spawn_run(
-    h: &Harness,
-    input: &str,
-    args: &[&str],
-) -> (Guard, Receiver<String>, Receiver<String>) {
-    let mut run = Guard(Some(
-        h.cli()
-            .args(args)
-            .stdin(Stdio::piped())
+pub fn spawn_piped(cmd: &mut Command) -> (Guard, ChildStdin, Receiver<String>, Receiver<String>) {
+    let mut child = Guard(Some(
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
-    }
-    let stdout = lines_of(run.child().stdout.take().unwrap());
-    let stderr = lines_of(run.child().stderr.take().unwrap());
+    let stdin = child.child().stdin.take().unwrap();
+    let stdout = lines_of(child.child().stdout.take().unwrap());
+    let stderr = lines_of(child.child().stderr.take().unwrap());
+    (child, stdin, stdout, stderr)
+}
+
+/// Starts the CLI with `args` and `input` on stdin (then closed); returns the guarded
+/// child and its stdout and stderr lines.
+pub fn spawn_run(
+    h: &Harness,
+    input: &str,
+    args: &[&str],
+) -> (Guard, Receiver<String>, Receiver<String>) {
+    let (run, mut stdin, stdout, stderr) = spawn_piped(h.cli().args(args));
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
     (run, stdout, stderr)
 }
 
