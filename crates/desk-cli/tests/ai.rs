@@ -4,18 +4,20 @@
 //! are kept in memory (`--secrets memory`), so the API key goes to each process on
 //! stdin. Waits are generous; nothing asserts on timing.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ilink_sim::{BotInfo, Knobs, Sim, SimConfig};
+use common::*;
+use ilink_sim::BotInfo;
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(60);
 const ALICE: &str = "alice@im.wechat";
 const BOB: &str = "bob@im.wechat";
 const API_KEY: &str = "sk-test-9f8e7d6c5b4a";
@@ -177,57 +179,7 @@ fn closed_port_url() -> String {
 
 // ---- the CLI and the emulator --------------------------------------------------------
 
-struct Harness {
-    sim: Sim,
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    // Last, so the sim's tasks stop before the runtime goes.
-    _rt: tokio::runtime::Runtime,
-}
-
 impl Harness {
-    fn new() -> Harness {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = rt
-            .block_on(Sim::start(SimConfig {
-                knobs: Knobs {
-                    poll_hold_ms: 1_000,
-                    ..Knobs::default()
-                },
-                ..SimConfig::default()
-            }))
-            .unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        Harness {
-            data: tmp.path().join("data"),
-            _tmp: tmp,
-            sim,
-            _rt: rt,
-        }
-    }
-
-    fn cli(&self) -> Command {
-        self.cli_with_secrets("memory")
-    }
-
-    fn cli_with_secrets(&self, secrets: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
-        cmd.arg("--data-dir")
-            .arg(&self.data)
-            .args(["--secrets", secrets, "--sim", &self.sim.base_url()])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        stdout(assert_ok(&self.cli().args(args).output().unwrap()))
-    }
-
     /// A sim bot with two peers, added through the CLI; returns its account id.
     fn add_bot(&self) -> (BotInfo, String) {
         let bot = self.sim.create_bot();
@@ -243,110 +195,32 @@ impl Harness {
         let id = accounts[0]["account_id"].as_str().unwrap().to_owned();
         (bot, id)
     }
-}
 
-fn with_stdin(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that refuses before reading its stdin closes it: not an error here.
-    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    Guard(Some(child)).into_output()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn assert_ok(out: &Output) -> &Output {
-    assert!(
-        out.status.success(),
-        "status {:?}\n{}",
-        out.status,
-        text(out)
-    );
-    out
-}
-
-/// Kills and reaps the child unless it was waited for.
-struct Guard(Option<Child>);
-
-impl Guard {
-    fn into_output(mut self) -> Output {
-        self.0.take().unwrap().wait_with_output().unwrap()
+    /// Starts `weixin-desk-cli ARGS --token-stdin --ai-key-stdin` with the bot token
+    /// and the API key on stdin; returns the guarded child and its stdout and stderr.
+    fn spawn_ai_run(
+        &self,
+        bot: &BotInfo,
+        args: &[&str],
+    ) -> (Guard, Receiver<String>, Receiver<String>) {
+        let args = [args, &["--token-stdin", "--ai-key-stdin"]].concat();
+        spawn_run(self, &format!("{}\n{API_KEY}\n", bot.token), &args)
     }
 
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
+    /// Points the AI settings at `provider` (a custom OpenAI-compatible base URL);
+    /// returns what the command printed.
+    fn use_provider(&self, provider: &Provider) -> String {
+        self.ok(&[
+            "ai",
+            "provider",
+            "--preset",
+            "custom",
+            "--base-url",
+            &provider.base_url,
+            "--model",
+            MODEL,
+        ])
     }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child().try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the process did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let hit = wanted(&line);
-                seen.push(line);
-                if hit {
-                    return;
-                }
-            }
-            Err(_) => panic!("no wanted line; seen so far:\n{}", seen.join("\n")),
-        }
-    }
-}
-
-fn sigterm(run: &mut Guard) {
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = run.wait_exit();
-    assert!(status.success(), "run exited with {status:?}");
 }
 
 /// Every byte of every file under `dir` (the database, its WAL, media).
@@ -449,16 +323,7 @@ fn provider_settings_and_ai_test_report_in_plain_words() {
     let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
     assert_eq!(status["provider"]["preset"], "openclaw", "{status}");
 
-    let out = h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    let out = h.use_provider(&provider);
     assert!(
         out.contains(&format!("custom at {}", provider.base_url)),
         "{out}"
@@ -525,16 +390,7 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
     let h = Harness::new();
     let provider = Provider::start();
     let (bot, account) = h.add_bot();
-    h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    h.use_provider(&provider);
     // Unknown accounts are refused by name.
     let out = h
         .cli()
@@ -556,27 +412,7 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
         "You are Support. Be brief.",
     ]);
 
-    let mut run = Guard(Some(
-        h.cli()
-            .args([
-                "run",
-                "--account",
-                &account,
-                "--token-stdin",
-                "--ai-key-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
-    }
-    let out_lines = lines_of(run.child().stdout.take().unwrap());
-    let err_lines = lines_of(run.child().stderr.take().unwrap());
+    let (mut run, out_lines, err_lines) = h.spawn_ai_run(&bot, &["run", "--account", &account]);
     let mut seen = Vec::new();
     wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
 
@@ -666,7 +502,7 @@ fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer
     let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
     assert_eq!(status["accounts"][0]["peers"], json!([]), "{status}");
 
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
     seen.extend(out_lines.try_iter());
     let errors: Vec<String> = err_lines.try_iter().collect();
     assert!(
@@ -686,16 +522,7 @@ fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
     let h = Harness::new();
     let provider = Provider::start();
     let (bot, account) = h.add_bot();
-    h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    h.use_provider(&provider);
     h.ok(&["ai", "enable"]);
     h.ok(&["ai", "pause"]);
     let text_status = h.ok(&["ai", "status"]);
@@ -708,28 +535,8 @@ fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
         "{text_status}"
     );
 
-    let mut run = Guard(Some(
-        h.cli()
-            .args([
-                "run",
-                "--json",
-                "--account",
-                &account,
-                "--token-stdin",
-                "--ai-key-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
-    }
-    let out_lines = lines_of(run.child().stdout.take().unwrap());
-    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let (mut run, out_lines, _err_lines) =
+        h.spawn_ai_run(&bot, &["run", "--json", "--account", &account]);
     let mut seen = Vec::new();
     wait_line(&out_lines, &mut seen, |l| l.contains("\"online\""));
     h.sim.inject_text(&bot.bot_id, ALICE, "anyone?").unwrap();
@@ -740,7 +547,7 @@ fn run_prints_ai_events_as_json_and_pause_holds_every_reply() {
     h.sim.inject_text(&bot.bot_id, ALICE, "now?").unwrap();
     wait_line(&out_lines, &mut seen, |l| l.contains("\"run_finished\""));
     wait_sent(&h, &bot, ALICE, 1);
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
 
     let events: Vec<Value> = seen
         .iter()
@@ -828,38 +635,9 @@ fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
     let h = Harness::new();
     let provider = Provider::start();
     let (bot, account) = h.add_bot();
-    h.ok(&[
-        "ai",
-        "provider",
-        "--preset",
-        "custom",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        MODEL,
-    ]);
+    h.use_provider(&provider);
     h.ok(&["ai", "enable", "--account", &account]);
-    let mut run = Guard(Some(
-        h.cli()
-            .args([
-                "run",
-                "--account",
-                &account,
-                "--token-stdin",
-                "--ai-key-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        write!(stdin, "{}\n{API_KEY}\n", bot.token).unwrap();
-    }
-    let out_lines = lines_of(run.child().stdout.take().unwrap());
-    let _err_lines = lines_of(run.child().stderr.take().unwrap());
+    let (mut run, out_lines, _err_lines) = h.spawn_ai_run(&bot, &["run", "--account", &account]);
     let mut seen = Vec::new();
     wait_line(&out_lines, &mut seen, |l| l.contains("status online"));
     // The peer must have written for a send to have a reply window.
@@ -910,7 +688,7 @@ fn a_manual_send_next_to_run_quiets_the_ai_for_that_peer_until_resume_peer() {
         2,
         "none for the message during the takeover"
     );
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
 }
 
 /// The real OS keyring: the key stored with `ai provider --key-stdin`, used by `ai test`
@@ -1017,7 +795,7 @@ fn with_a_keyring_the_stored_key_is_used_and_a_new_one_reaches_a_running_run() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    sigterm(&mut run);
+    run.stop(libc::SIGTERM);
     assert_ok(&keyring(&["ai", "test"]).output().unwrap());
 
     let everything = seen.join("\n");

@@ -6,16 +6,17 @@
 //! never as a new message), nothing is left in the outbox, and the database passes
 //! `PRAGMA integrity_check`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use desk_core::store::OutboxState;
 use desk_core::Store;
-use ilink_sim::{Knobs, Sim, SimConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -36,32 +37,13 @@ impl Drop for Killed {
 
 #[test]
 fn run_survives_sigkill_at_random_moments_with_exactly_once_results() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            knobs: Knobs {
-                poll_hold_ms: 500,
-                ..Knobs::default()
-            },
-            ..SimConfig::default()
-        }))
-        .unwrap();
-    let sim = Arc::new(sim);
+    let rt = common::runtime();
+    let sim = Arc::new(common::start_sim(&rt, 500));
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let cli = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
-        cmd.arg("--data-dir")
-            .arg(&data)
-            .args(["--secrets", "memory", "--sim", &sim.base_url()])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut cmd = common::cli_command(&data, &sim.base_url(), "memory");
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         cmd
     };
     let bot = sim.create_bot();

@@ -4,63 +4,19 @@
 //! the token again on stdin. Waits are generous; nothing asserts on timing. Every child
 //! process is killed when its guard drops.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 
-use ilink_sim::{BotInfo, Fault, Knobs, Sim, SimConfig};
+use common::*;
+use ilink_sim::{BotInfo, Fault};
 
-const WAIT: Duration = Duration::from_secs(60);
 const PEER: &str = "alice@im.wechat";
 
-struct Harness {
-    sim: Sim,
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    tmp: PathBuf,
-    // Last, so the sim's tasks stop before the runtime goes.
-    rt: tokio::runtime::Runtime,
-}
-
 impl Harness {
-    fn new() -> Harness {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = rt
-            .block_on(Sim::start(SimConfig {
-                knobs: Knobs {
-                    poll_hold_ms: 1_000,
-                    ..Knobs::default()
-                },
-                ..SimConfig::default()
-            }))
-            .unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        Harness {
-            data: tmp.path().join("data"),
-            tmp: tmp.path().to_owned(),
-            _tmp: tmp,
-            sim,
-            rt,
-        }
-    }
-
-    /// The CLI on this harness's data directory, secrets in memory, against the sim.
-    fn cli(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
-        cmd.arg("--data-dir")
-            .arg(&self.data)
-            .args(["--secrets", "memory", "--sim", &self.sim.base_url()])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        cmd
-    }
-
     /// A sim bot with a peer, added as an account through the CLI; returns its id.
     fn add_bot(&self) -> (BotInfo, String) {
         let bot = self.sim.create_bot();
@@ -92,127 +48,16 @@ impl Harness {
         assert_eq!(account["enabled"], true);
         (bot, account["account_id"].as_str().unwrap().to_owned())
     }
-}
 
-fn with_stdin(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that refuses before reading its stdin closes it: not an error here.
-    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    let guard = Guard(Some(child));
-    guard.into_output()
-}
-
-fn assert_ok(out: &Output) -> &Output {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Kills and reaps the child unless it was waited for.
-struct Guard(Option<Child>);
-
-impl Guard {
-    fn into_output(mut self) -> Output {
-        self.0.take().unwrap().wait_with_output().unwrap()
-    }
-
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
-    }
-
-    /// Waits (bounded) for the exit; panics if it does not come.
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child().try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the process did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Lines of a child's stream, as they come.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Starts `weixin-desk-cli ARGS` with the bot token on stdin; returns the guarded child
-/// and its stdout and stderr lines (stderr is drained so the child never blocks on it).
-fn spawn_run(
-    h: &Harness,
-    token: &str,
-    args: &[&str],
-) -> (Guard, Receiver<String>, Receiver<String>) {
-    let mut run = Guard(Some(
-        h.cli()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    {
-        let mut stdin = run.child().stdin.take().unwrap();
-        stdin.write_all(token.as_bytes()).unwrap();
-    }
-    let stdout = lines_of(run.child().stdout.take().unwrap());
-    let stderr = lines_of(run.child().stderr.take().unwrap());
-    (run, stdout, stderr)
-}
-
-fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let hit = wanted(&line);
-                seen.push(line);
-                if hit {
-                    return;
-                }
-            }
-            Err(_) => panic!("no wanted line; seen so far:\n{}", seen.join("\n")),
-        }
+    /// `send --account ACCOUNT --to PEER --token-stdin REST…` with the bot's token on
+    /// stdin.
+    fn send(&self, bot: &BotInfo, account: &str, rest: &[&str]) -> Output {
+        let args = [
+            &["send", "--account", account, "--to", PEER, "--token-stdin"],
+            rest,
+        ]
+        .concat();
+        with_stdin(self.cli().args(args), &bot.token)
     }
 }
 
@@ -256,18 +101,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:?}");
 
     // A second engine on the same data directory is refused while `run` holds it.
-    let busy = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "not now",
-        ]),
-        &bot.token,
-    );
+    let busy = h.send(&bot, &account, &["not now"]);
     assert!(!busy.status.success());
     assert!(
         text(&busy).contains("is using this data directory"),
@@ -276,10 +110,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     );
     printed.push_str(&text(&busy));
 
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = run.wait_exit();
-    assert!(status.success(), "run exited with {status:?}");
+    run.stop(libc::SIGTERM);
     seen.extend(stdout.try_iter());
     seen.extend(stderr.try_iter());
     assert!(
@@ -302,20 +133,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     printed.push_str(&text(&log));
 
     // The peer has written, so `send` delivers.
-    let send = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "--wait",
-            "60",
-            "reply from the bot",
-        ]),
-        &bot.token,
-    );
+    let send = h.send(&bot, &account, &["--wait", "60", "reply from the bot"]);
     assert_ok(&send);
     let send_text = text(&send);
     assert!(send_text.contains("delivered"), "{send_text}");
@@ -347,7 +165,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
     printed.push_str(&search_text);
 
     // Export: valid JSON lines, oldest first, and no token anywhere.
-    let file = h.tmp.join("export.jsonl");
+    let file = h.tmp.path().join("export.jsonl");
     let export = h
         .cli()
         .args(["export", "--account", &account, "--out"])
@@ -401,20 +219,7 @@ fn run_receives_send_delivers_and_the_log_search_and_export_show_it() {
 fn a_send_before_the_peer_wrote_waits_for_the_window() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
-    let send = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "--wait",
-            "60",
-            "too early",
-        ]),
-        &bot.token,
-    );
+    let send = h.send(&bot, &account, &["--wait", "60", "too early"]);
     assert_ok(&send);
     assert!(
         text(&send).contains("waiting_for_window"),
@@ -501,18 +306,7 @@ fn refusals_are_clear() {
         "real-token",
     );
     assert_ok(&other);
-    let out = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            "real@im.bot",
-            "--to",
-            PEER,
-            "--token-stdin",
-            "hi",
-        ]),
-        &bot.token,
-    );
+    let out = h.send(&bot, "real@im.bot", &["hi"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("not to the emulator"), "{}", text(&out));
     let accounts = h.cli().args(["accounts"]).output().unwrap();
@@ -559,10 +353,7 @@ fn run_prints_json_events_and_stops_on_ctrl_c() {
     wait_line(&stdout, &mut seen, |l| l.contains("\"online\""));
     h.sim.inject_text(&bot.bot_id, PEER, "json please").unwrap();
     wait_line(&stdout, &mut seen, |l| l.contains("json please"));
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let status = run.wait_exit();
-    assert!(status.success(), "run exited with {status:?}");
+    run.stop(libc::SIGINT);
     seen.extend(stdout.try_iter());
     let events: Vec<serde_json::Value> = seen
         .iter()
@@ -616,9 +407,7 @@ fn receive_with_run(h: &Harness, bot: &BotInfo, account: &str, message: &str) {
     wait_line(&stdout, &mut seen, |l| l.contains("status online"));
     h.sim.inject_text(&bot.bot_id, PEER, message).unwrap();
     wait_line(&stdout, &mut seen, |l| l.contains(message));
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    assert!(run.wait_exit().success());
+    run.stop(libc::SIGTERM);
 }
 
 #[test]
@@ -629,22 +418,7 @@ fn a_send_that_is_not_through_in_time_stays_queued_and_goes_out_next_time() {
     // The first attempt meets a server error; the retry comes after --wait ran out.
     h.sim
         .inject_fault("sendmessage", Fault::Status { status: 500 });
-    let send = |text: &str, wait: &str| {
-        with_stdin(
-            h.cli().args([
-                "send",
-                "--account",
-                &account,
-                "--to",
-                PEER,
-                "--token-stdin",
-                "--wait",
-                wait,
-                text,
-            ]),
-            &bot.token,
-        )
-    };
+    let send = |text: &str, wait: &str| h.send(&bot, &account, &["--wait", wait, text]);
     let first = send("first", "1");
     assert_eq!(first.status.code(), Some(4), "{}", text(&first));
     assert!(
@@ -676,24 +450,15 @@ fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
     receive_with_run(&h, &bot, &account, "send me the report");
-    let path = h.tmp.join("report 2026.csv");
+    let path = h.tmp.path().join("report 2026.csv");
     let bytes: Vec<u8> = (0..600_000u32)
         .flat_map(|i| format!("{i},{}\n", i % 97).into_bytes())
         .collect();
     std::fs::write(&path, &bytes).unwrap();
-    let out = with_stdin(
-        h.cli().args([
-            "send",
-            "--account",
-            &account,
-            "--to",
-            PEER,
-            "--token-stdin",
-            "--file",
-            path.to_str().unwrap(),
-            "the numbers",
-        ]),
-        &bot.token,
+    let out = h.send(
+        &bot,
+        &account,
+        &["--file", path.to_str().unwrap(), "the numbers"],
     );
     assert_ok(&out);
     let printed = text(&out);
@@ -710,19 +475,7 @@ fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
 
 /// Starts `login` with stdin kept open for verify codes.
 fn spawn_login(h: &Harness, args: &[&str]) -> (Guard, std::process::ChildStdin, Receiver<String>) {
-    let mut login = Guard(Some(
-        h.cli()
-            .arg("login")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let stdin = login.child().stdin.take().unwrap();
-    let stdout = lines_of(login.child().stdout.take().unwrap());
-    let _stderr = lines_of(login.child().stderr.take().unwrap());
+    let (login, stdin, stdout, _stderr) = spawn_piped(h.cli().arg("login").args(args));
     (login, stdin, stdout)
 }
 
@@ -855,9 +608,7 @@ fn send_queue_next_to_a_running_run_is_picked_up_by_it() {
     let sent: Vec<_> = h.sim.sent_messages(&bot.bot_id).unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].item["text_item"]["text"], "from the queue");
-    let pid = run.child().id() as libc::pid_t;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    assert!(run.wait_exit().success());
+    run.stop(libc::SIGTERM);
 }
 
 /// Commands started together on a fresh data directory (a script adding accounts in

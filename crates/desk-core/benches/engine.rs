@@ -59,6 +59,18 @@ fn client() -> ClientConfig {
     }
 }
 
+/// An engine on `store` with the benchmark's client and otherwise default settings.
+fn engine_on(store: Store, secrets: Arc<MemoryStore>) -> Engine {
+    Engine::new(
+        store,
+        secrets,
+        EngineConfig {
+            client: client(),
+            ..EngineConfig::default()
+        },
+    )
+}
+
 async fn sim() -> Sim {
     Sim::start(SimConfig {
         knobs: Knobs {
@@ -121,14 +133,7 @@ async fn latency() {
     let bots: Vec<(String, String)> = (0..ACCOUNTS)
         .map(|_| add_account(&sim, &store, &secrets))
         .collect();
-    let engine = Engine::new(
-        store,
-        secrets,
-        EngineConfig {
-            client: client(),
-            ..EngineConfig::default()
-        },
-    );
+    let engine = engine_on(store, secrets);
     let mut rx = engine.subscribe();
     engine.accounts().start_enabled().await.unwrap();
     let mut online = 0;
@@ -244,14 +249,7 @@ async fn burst() {
         )
         .unwrap();
     }
-    let engine = Engine::new(
-        store,
-        secrets,
-        EngineConfig {
-            client: client(),
-            ..EngineConfig::default()
-        },
-    );
+    let engine = engine_on(store, secrets);
     let mut rx = engine.subscribe();
     let started = Instant::now();
     engine.accounts().start(&account).await.unwrap();

@@ -46,12 +46,7 @@ async fn toggles_at_every_level_and_the_peer_overrides_the_account() {
     w.say(BOB, "back to the account default");
     w.finished().await;
 
-    let asked: Vec<String> = w
-        .stub
-        .chat_requests()
-        .iter()
-        .map(|r| r.last_user_text())
-        .collect();
+    let asked = w.stub.asked();
     assert_eq!(asked, ["peer on overrides", "back to the account default"]);
 }
 
@@ -109,12 +104,7 @@ async fn a_manual_reply_takes_over_for_thirty_minutes_and_can_be_resumed() {
     w.say(ALICE, "after resume");
     w.finished().await;
 
-    let asked: Vec<String> = w
-        .stub
-        .chat_requests()
-        .iter()
-        .map(|r| r.last_user_text())
-        .collect();
+    let asked = w.stub.asked();
     assert_eq!(asked, ["hi", "31 minutes later", "after resume"]);
 }
 
@@ -389,12 +379,7 @@ async fn allow_and_block_lists_quiet_hours_and_the_rate_limit() {
     w.clock.advance(Duration::from_secs(3601));
     w.say(ALICE, "an hour later");
     w.finished().await;
-    let asked: Vec<String> = w
-        .stub
-        .chat_requests()
-        .iter()
-        .map(|r| r.last_user_text())
-        .collect();
+    let asked = w.stub.asked();
     assert_eq!(asked, ["one", "two", "an hour later"]);
 }
 
@@ -422,12 +407,7 @@ async fn voice_uses_its_transcript_quotes_are_context_and_images_are_placeholder
         .inject_items(&w.bot_id, ALICE, vec![json!({"type": 2, "image_item": {}})])
         .unwrap();
     w.finished().await;
-    let asked: Vec<String> = w
-        .stub
-        .chat_requests()
-        .iter()
-        .map(|r| r.last_user_text())
-        .collect();
+    let asked = w.stub.asked();
     assert_eq!(asked[0], "spoken words here");
     assert!(
         asked[1].contains("the quoted line") && asked[1].ends_with("and this?"),

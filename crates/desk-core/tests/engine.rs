@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desk_core::engine::{AccountStatus, Engine, EngineConfig, EngineEvent, Timings};
-use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
-use desk_core::store::{AccountUpsert, OutboxState, StoredMessage};
+use desk_core::secrets::{MemoryStore, SecretKey, SecretStore};
+use desk_core::store::{OutboxState, StoredMessage};
 use desk_core::Store;
-use ilink_sim::{Fault, Knobs, Sim, SimConfig};
+use ilink_sim::{Fault, Sim};
 use tokio::sync::broadcast::Receiver;
 
-use common::{loopback_client, next_event, received, WAIT};
+use common::{add_bot, loopback_client, next_event, received, sent_texts, sim_with, Bot, WAIT};
 
 fn timings() -> Timings {
     Timings {
@@ -41,56 +41,6 @@ fn config_with(change: impl FnOnce(&mut Timings)) -> EngineConfig {
         client: loopback_client(),
         timings,
         ..EngineConfig::default()
-    }
-}
-
-async fn sim_with(change: impl FnOnce(&mut Knobs)) -> Sim {
-    let mut knobs = Knobs {
-        poll_hold_ms: 300,
-        longpolling_timeout_ms: 10_000,
-        ..Knobs::default()
-    };
-    change(&mut knobs);
-    Sim::start(SimConfig {
-        knobs,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
-/// A sim bot registered as an account (token in the secret store only), with peers.
-struct Bot {
-    bot_id: String,
-    account_id: String,
-}
-
-fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore, peers: &[&str]) -> Bot {
-    let info = sim.create_bot();
-    for peer in peers {
-        sim.add_peer(&info.bot_id, peer).unwrap();
-    }
-    let account_id = ilink::account_id::normalize(&info.bot_id);
-    store
-        .upsert_account(
-            &AccountUpsert {
-                account_id: account_id.clone(),
-                bot_id: info.bot_id.clone(),
-                base_url: sim.base_url(),
-                alias: None,
-                user_id: Some(info.user_id.clone()),
-                cdn_url: None,
-                route_tag: None,
-            },
-            1,
-        )
-        .unwrap();
-    secrets
-        .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
-        .unwrap();
-    Bot {
-        bot_id: info.bot_id,
-        account_id,
     }
 }
 
@@ -137,19 +87,6 @@ fn getupdates_count(sim: &Sim) -> usize {
         .iter()
         .filter(|r| r.endpoint.contains("getupdates"))
         .count()
-}
-
-fn sent_texts(sim: &Sim, bot: &str) -> Vec<String> {
-    sim.sent_messages(bot)
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m.item["text_item"]["text"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,10 +13,10 @@ use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::{OutboxState, STATUS_REMOVED, STATUS_REPLACED};
 use desk_core::{DataDir, Store};
 use ilink::qr_login::QrLoginConfig;
-use ilink_sim::{Knobs, Sim, SimConfig};
+use ilink_sim::Sim;
 use tokio::sync::broadcast::Receiver;
 
-use common::{loopback_client, next_event, received};
+use common::{loopback_client, next_event, received, sim_with};
 
 fn config() -> EngineConfig {
     EngineConfig {
@@ -34,17 +34,7 @@ fn config() -> EngineConfig {
 }
 
 async fn sim() -> Sim {
-    Sim::start(SimConfig {
-        knobs: Knobs {
-            poll_hold_ms: 300,
-            qr_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
+    sim_with(|k| k.qr_hold_ms = 300).await
 }
 
 fn options(sim: &Sim) -> LoginOptions {

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
-use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
-use desk_core::store::AccountUpsert;
+use desk_core::secrets::MemoryStore;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Fault, InboundMedia, KeyForm, Knobs, MediaKind, Sim, SimConfig};
+use ilink_sim::{Fault, InboundMedia, KeyForm, MediaKind, Sim};
+use tokio::sync::broadcast::Receiver;
 
-use common::{loopback_client, next_event, WAIT};
+use common::{add_bot, loopback_client, next_event, sim_with, Bot, WAIT};
 
 fn config() -> EngineConfig {
     EngineConfig {
@@ -37,52 +37,6 @@ fn media_options() -> MediaOptions {
     }
 }
 
-async fn sim() -> Sim {
-    Sim::start(SimConfig {
-        knobs: Knobs {
-            poll_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
-struct Bot {
-    bot_id: String,
-    user_id: String,
-    account_id: String,
-}
-
-fn add_bot(sim: &Sim, store: &Store, secrets: &MemoryStore) -> Bot {
-    let info = sim.create_bot();
-    let account_id = ilink::account_id::normalize(&info.bot_id);
-    store
-        .upsert_account(
-            &AccountUpsert {
-                account_id: account_id.clone(),
-                bot_id: info.bot_id.clone(),
-                base_url: sim.base_url(),
-                alias: None,
-                user_id: Some(info.user_id.clone()),
-                cdn_url: Some(sim.cdn_base_url()),
-                route_tag: None,
-            },
-            1,
-        )
-        .unwrap();
-    secrets
-        .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
-        .unwrap();
-    Bot {
-        bot_id: info.bot_id,
-        user_id: info.user_id,
-        account_id,
-    }
-}
-
 fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
     InboundMedia {
         kind,
@@ -92,19 +46,45 @@ fn media(kind: MediaKind, bytes: &[u8], key_form: KeyForm) -> InboundMedia {
     }
 }
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really-an-image-but-png-magic";
+/// An engine with media on a fresh data directory, one account started on `sim`.
+struct MediaWorld {
+    rx: Receiver<EngineEvent>,
+    engine: Engine,
+    bot: Bot,
+    data: DataDir,
+    _tmp: tempfile::TempDir,
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() {
-    let sim = sim().await;
+async fn media_world(sim: &Sim, options: MediaOptions) -> MediaWorld {
     let tmp = tempfile::tempdir().unwrap();
     let data = DataDir::at(tmp.path()).unwrap();
     let store = Store::open(&data.database()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(&sim, &store, &secrets);
-    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
-    let mut rx = engine.subscribe();
+    let bot = add_bot(sim, &store, &secrets, &[]);
+    let engine = Engine::new_in_with_media(store, &data, secrets, config(), options);
+    let rx = engine.subscribe();
     engine.accounts().start(&bot.account_id).await.unwrap();
+    MediaWorld {
+        rx,
+        engine,
+        bot,
+        data,
+        _tmp: tmp,
+    }
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really-an-image-but-png-magic";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() {
+    let sim = sim_with(|_| {}).await;
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        data,
+        _tmp,
+    } = media_world(&sim, media_options()).await;
 
     let report: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     let injected = [
@@ -239,13 +219,13 @@ async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_queued_without_a_media_worker_are_resumed_after_a_restart() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let tmp = tempfile::tempdir().unwrap();
     let data = DataDir::at(tmp.path()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
     let bot = {
         let store = Store::open(&data.database()).unwrap();
-        add_bot(&sim, &store, &secrets)
+        add_bot(&sim, &store, &secrets, &[])
     };
     let row = {
         // An engine without a data directory stores the message and its job only.
@@ -317,14 +297,13 @@ async fn one_result(
     options: MediaOptions,
     m: InboundMedia,
 ) -> (EngineEvent, DataDir, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = DataDir::at(tmp.path()).unwrap();
-    let store = Store::open(&data.database()).unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(sim, &store, &secrets);
-    let engine = Engine::new_in_with_media(store, &data, secrets, config(), options);
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&bot.account_id).await.unwrap();
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        data,
+        _tmp,
+    } = media_world(sim, options).await;
     sim.inject_media(&bot.bot_id, &bot.user_id, m).unwrap();
     let e = next_event(&mut rx, |e| {
         matches!(
@@ -334,12 +313,12 @@ async fn one_result(
     })
     .await;
     engine.shutdown().await;
-    (e, data, tmp)
+    (e, data, _tmp)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let file = |name: &str, bytes: &[u8]| {
         media(
             MediaKind::File { name: name.into() },
@@ -397,7 +376,7 @@ async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_that_does_not_decode_is_kept_raw_with_its_codec_noted() {
-    let sim = sim().await;
+    let sim = sim_with(|_| {}).await;
     let garbage = b"#!SILK_V3 but not really".to_vec();
     let voice = media(
         MediaKind::Voice { text: None },
@@ -441,15 +420,14 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// server's transcript (its text stored), a tool-call item and a text quoting media.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
-    let sim = sim().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = DataDir::at(tmp.path()).unwrap();
-    let store = Store::open(&data.database()).unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let bot = add_bot(&sim, &store, &secrets);
-    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
-    let mut rx = engine.subscribe();
-    engine.accounts().start(&bot.account_id).await.unwrap();
+    let sim = sim_with(|_| {}).await;
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        _tmp,
+        ..
+    } = media_world(&sim, media_options()).await;
 
     // An MP4 header (ftyp box) and some payload.
     let mut video = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desk_core::engine::{Engine, EngineConfig, EngineError, EngineEvent, Timings};
-use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
-use desk_core::store::{AccountUpsert, OutboxState};
+use desk_core::secrets::MemoryStore;
+use desk_core::store::OutboxState;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Fault, Knobs, Sim, SimConfig};
+use ilink_sim::{Fault, Sim};
 use tokio::sync::broadcast::Receiver;
 
-use common::{loopback_client, next_event, received};
+use common::{add_bot, loopback_client, next_event, received, sim_with, Bot};
 
 const PEER: &str = "alice@im.wechat";
 
@@ -30,40 +30,14 @@ struct Setup {
 
 /// An engine with a data directory, one account on the sim and a peer who wrote once.
 async fn setup(max_upload_bytes: u64) -> Setup {
-    let sim = Sim::start(SimConfig {
-        knobs: Knobs {
-            poll_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = sim_with(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::at(dir.path().join("data")).unwrap();
     let store = Store::open(&data.database()).unwrap();
     let secrets = Arc::new(MemoryStore::new());
-    let info = sim.create_bot();
-    sim.add_peer(&info.bot_id, PEER).unwrap();
-    let account_id = ilink::account_id::normalize(&info.bot_id);
-    store
-        .upsert_account(
-            &AccountUpsert {
-                account_id: account_id.clone(),
-                bot_id: info.bot_id.clone(),
-                base_url: sim.base_url(),
-                alias: None,
-                user_id: Some(info.user_id.clone()),
-                cdn_url: Some(sim.cdn_base_url()),
-                route_tag: None,
-            },
-            1,
-        )
-        .unwrap();
-    secrets
-        .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
-        .unwrap();
+    let Bot {
+        bot_id, account_id, ..
+    } = add_bot(&sim, &store, &secrets, &[PEER]);
     let config = EngineConfig {
         client: loopback_client(),
         timings: Timings {
@@ -78,14 +52,14 @@ async fn setup(max_upload_bytes: u64) -> Setup {
     let engine = Engine::new_in(store, &data, secrets, config);
     let mut rx = engine.subscribe();
     engine.accounts().start(&account_id).await.unwrap();
-    sim.inject_text(&info.bot_id, PEER, "send me the pictures")
+    sim.inject_text(&bot_id, PEER, "send me the pictures")
         .unwrap();
     next_event(&mut rx, received(&account_id)).await;
     Setup {
         sim,
         engine,
         rx,
-        bot_id: info.bot_id,
+        bot_id,
         account_id,
         data,
         _dir: dir,

@@ -2,6 +2,7 @@
 //! media.
 
 use base64::Engine as _;
+use desk_core::store::OutboxEntry;
 use serde::Serialize;
 use tauri::State;
 
@@ -68,6 +69,15 @@ pub struct Queued {
     pub message_row_id: Option<i64>,
 }
 
+impl From<OutboxEntry> for Queued {
+    fn from(entry: OutboxEntry) -> Queued {
+        Queued {
+            outbox_id: entry.id,
+            message_row_id: entry.message_row_id,
+        }
+    }
+}
+
 /// Queues a text: it is in the store before this returns, and delivered by the
 /// account's sender (state changes arrive as `delivery_updated` events).
 #[tauri::command]
@@ -83,10 +93,7 @@ pub async fn send_text(
         .engine
         .send_text(&account_id, &peer_id, &text)
         .await?;
-    Ok(Queued {
-        outbox_id: entry.id,
-        message_row_id: entry.message_row_id,
-    })
+    Ok(entry.into())
 }
 
 /// Sends a file from disk (a path the desktop gave, e.g. a drop).
@@ -103,10 +110,7 @@ pub async fn send_file(
         .engine
         .send_file(&account_id, &peer_id, std::path::Path::new(&path), None)
         .await?;
-    Ok(Queued {
-        outbox_id: entry.id,
-        message_row_id: entry.message_row_id,
-    })
+    Ok(entry.into())
 }
 
 /// Tries a failed or waiting message again.

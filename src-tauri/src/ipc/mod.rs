@@ -198,53 +198,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         ])
 }
 
-/// Every command name, for `build.rs`'s permission list (checked by a test).
-pub const COMMANDS: &[&str] = &[
-    "app_info",
-    "set_locale",
-    "enter_sandbox",
-    "set_prefs",
-    "list_accounts",
-    "start_login",
-    "submit_login_code",
-    "cancel_login",
-    "qr_matrix",
-    "rename_account",
-    "set_account_enabled",
-    "remove_account",
-    "list_conversations",
-    "conversation_page",
-    "mark_read",
-    "send_text",
-    "send_file",
-    "retry_outbound",
-    "discard_outbound",
-    "search_messages",
-    "media_data",
-    "open_media",
-    "save_media_as",
-    "report_first_paint",
-    "set_muted",
-    "begin_upload",
-    "append_upload",
-    "finish_upload",
-    "cancel_upload",
-    "ai_global",
-    "set_ai_global",
-    "set_ai_paused",
-    "set_ai_key",
-    "test_ai_connection",
-    "ai_account",
-    "set_ai_account",
-    "set_ai_account_enabled",
-    "ai_peer",
-    "set_ai_peer_enabled",
-    "set_ai_peer_persona",
-    "resume_ai_peer",
-    "ai_memory",
-    "set_ai_memory_summary",
-    "reset_ai_memory",
-];
+// `COMMANDS`: every command name, also read by `build.rs` for the permission list.
+include!("command_names.rs");
 
 /// Renders the TypeScript bindings for the UI. 64-bit integers become `number`: the
 /// ones that cross (row ids, epoch milliseconds, counters) stay below 2^53.
@@ -290,11 +245,13 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
         let caps = std::fs::read_to_string(root.join("src-tauri/capabilities/main.json")).unwrap();
+        // build.rs declares the very list this module holds.
+        assert!(
+            build.contains("include!(\"src/ipc/command_names.rs\")")
+                && build.contains(".commands(COMMANDS)"),
+            "build.rs does not declare the shared command list"
+        );
         for command in COMMANDS {
-            assert!(
-                build.contains(&format!("\"{command}\"")),
-                "{command} not in build.rs"
-            );
             let permission = format!("\"allow-{}\"", command.replace('_', "-"));
             assert!(caps.contains(&permission), "{permission} not granted");
         }

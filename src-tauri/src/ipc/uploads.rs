@@ -131,11 +131,7 @@ pub async fn finish_upload(
         .send_file(&account_id, &peer_id, &upload.path, None)
         .await;
     remove_upload_dir(&upload.path);
-    let entry = result?;
-    Ok(Queued {
-        outbox_id: entry.id,
-        message_row_id: entry.message_row_id,
-    })
+    Ok(result?.into())
 }
 
 /// Drops an unfinished upload and its bytes.

@@ -323,7 +323,7 @@ async fn pump(
     }
     let mut parser = SseParser::new();
     let (mut finished, mut usage) = (false, (0, 0));
-    loop {
+    'stream: loop {
         let chunk = match tokio::time::timeout(stall, response.chunk()).await {
             Err(_) => return Err(ProviderError::Stalled(stall)),
             Ok(Err(e)) => return Err(ProviderError::Network(network(&e))),
@@ -342,15 +342,7 @@ async fn pump(
                 }
                 SseItem::Finished(_) => finished = true,
                 SseItem::Usage { prompt, completion } => usage = (prompt, completion),
-                SseItem::Done => {
-                    let _ = tx
-                        .send(StreamEvent::Done {
-                            prompt_tokens: usage.0,
-                            completion_tokens: usage.1,
-                        })
-                        .await;
-                    return Ok(());
-                }
+                SseItem::Done => break 'stream,
             }
         }
         if chunk.is_none() {
@@ -358,13 +350,14 @@ async fn pump(
             if !finished {
                 return Err(ProviderError::EndedEarly);
             }
-            let _ = tx
-                .send(StreamEvent::Done {
-                    prompt_tokens: usage.0,
-                    completion_tokens: usage.1,
-                })
-                .await;
-            return Ok(());
+            break;
         }
     }
+    let _ = tx
+        .send(StreamEvent::Done {
+            prompt_tokens: usage.0,
+            completion_tokens: usage.1,
+        })
+        .await;
+    Ok(())
 }

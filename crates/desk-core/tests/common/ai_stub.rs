@@ -201,6 +201,14 @@ impl Stub {
             .collect()
     }
 
+    /// The last user text of each chat completion so far, in order.
+    pub fn asked(&self) -> Vec<String> {
+        self.chat_requests()
+            .iter()
+            .map(|r| r.last_user_text())
+            .collect()
+    }
+
     /// Waits until `n` chat completions have arrived.
     pub async fn wait_chats(&self, n: usize) -> Vec<Recorded> {
         tokio::time::timeout(WAIT, async {

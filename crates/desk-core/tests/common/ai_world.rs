@@ -12,11 +12,11 @@ use desk_core::engine::{
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Knobs, Sim, SimConfig};
+use ilink_sim::{Knobs, Sim};
 use tokio::sync::broadcast::Receiver;
 
 use super::ai_stub::Stub;
-use super::{loopback_client, next_event, WAIT};
+use super::{add_bot, loopback_client, next_event, Bot, WAIT};
 
 /// The system clock plus an offset tests can move forward (takeover expiry).
 #[derive(Default)]
@@ -96,45 +96,17 @@ impl World {
         knobs: impl FnOnce(&mut Knobs),
         timings: impl FnOnce(&mut AiTimings),
     ) -> World {
-        let mut k = Knobs {
-            poll_hold_ms: 300,
-            longpolling_timeout_ms: 10_000,
-            ..Knobs::default()
-        };
-        knobs(&mut k);
-        let sim = Sim::start(SimConfig {
-            knobs: k,
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
+        let sim = super::sim_with(knobs).await;
         let stub = Stub::start().await;
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::at(tmp.path()).unwrap();
         let store = Store::open(&data.database()).unwrap();
         let secrets = Arc::new(MemoryStore::new());
-        let info = sim.create_bot();
-        for peer in [ALICE, BOB] {
-            sim.add_peer(&info.bot_id, peer).unwrap();
-        }
-        let account_id = ilink::account_id::normalize(&info.bot_id);
-        store
-            .upsert_account(
-                &AccountUpsert {
-                    account_id: account_id.clone(),
-                    bot_id: info.bot_id.clone(),
-                    base_url: sim.base_url(),
-                    alias: None,
-                    user_id: Some(info.user_id.clone()),
-                    cdn_url: Some(sim.cdn_base_url()),
-                    route_tag: None,
-                },
-                1,
-            )
-            .unwrap();
-        secrets
-            .set(&SecretKey::bot_token(&account_id), &Secret::new(info.token))
-            .unwrap();
+        let Bot {
+            bot_id,
+            user_id,
+            account_id,
+        } = add_bot(&sim, &store, &secrets, &[ALICE, BOB]);
         let clock = Arc::new(ShiftedClock::default());
         let engine = Arc::new(Engine::new_in_with_media(
             store,
@@ -172,9 +144,9 @@ impl World {
             rx,
             clock,
             secrets,
-            bot_id: info.bot_id,
+            bot_id,
             account_id,
-            owner: info.user_id,
+            owner: user_id,
             data: tmp,
         };
         world.use_preset(preset).await;
@@ -241,32 +213,11 @@ impl World {
 
     /// Texts the sim accepted from the bot, oldest first.
     pub fn sent_texts(&self) -> Vec<String> {
-        self.sim
-            .sent_messages(&self.bot_id)
-            .unwrap()
-            .iter()
-            .map(|m| {
-                m.item["text_item"]["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect()
+        super::sent_texts(&self.sim, &self.bot_id)
     }
 
     pub fn sent_to(&self, peer: &str) -> Vec<String> {
-        self.sim
-            .sent_messages(&self.bot_id)
-            .unwrap()
-            .iter()
-            .filter(|m| m.to_user_id == peer)
-            .map(|m| {
-                m.item["text_item"]["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect()
+        super::sent_texts_to(&self.sim, &self.bot_id, Some(peer))
     }
 
     /// Waits until the sim has accepted at least `n` messages from the bot.

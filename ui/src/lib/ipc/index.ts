@@ -3,27 +3,22 @@
 import { commands, events } from "./bindings";
 import type {
   AccountAiSettings,
-  AccountStatus,
   AccountView,
   AiGlobalView,
   AppInfo,
   ConnectionReport,
   GlobalAiSettings,
-  MemoryScope,
   MemoryView,
   PeerAiState,
-  Preset,
   BackendChanged,
   ConversationView,
   Cursor,
   EngineEvent,
   IpcError,
   Locale,
-  LoginState,
   MediaData,
   MessagePageView,
   MessageView,
-  Mode,
   Prefs,
   QrMatrix,
   Queued,
@@ -31,34 +26,8 @@ import type {
   SecretStoreStatus,
 } from "./bindings";
 
-export type {
-  AccountAiSettings,
-  AiGlobalView,
-  ConnectionReport,
-  GlobalAiSettings,
-  MemoryScope,
-  MemoryView,
-  PeerAiState,
-  Preset,
-  AccountStatus,
-  AccountView,
-  AppInfo,
-  BackendChanged,
-  ConversationView,
-  Cursor,
-  EngineEvent,
-  IpcError,
-  Locale,
-  LoginState,
-  MediaData,
-  MessagePageView,
-  MessageView,
-  Mode,
-  Prefs,
-  QrMatrix,
-  Queued,
-  SecretStoreStatus,
-};
+// Every generated type, for the components (which never import the bindings directly).
+export type * from "./bindings";
 
 /** An IPC failure thrown to callers, carrying the backend's structured error. */
 export class BackendError extends Error {
