@@ -101,7 +101,13 @@ fn main() -> std::process::ExitCode {
         Some(Mode::Soak { secs }) => return soak_child(&runtime, secs),
         None => {}
     }
-    let load_at_start = machine::load_average();
+    // Taken before measuring: the tree may move on while a long run goes (the
+    // binaries were built from it as it was now).
+    let (load_at_start, started, revision) = (
+        machine::load_average(),
+        machine::today(),
+        machine::revision(),
+    );
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut figures: Vec<Figure> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
@@ -213,8 +219,8 @@ fn main() -> std::process::ExitCode {
         record(SOAK_SECTION, soak_figures(args.soak_secs));
     }
     let stamp = report::Stamp {
-        date: machine::today(),
-        revision: machine::revision(),
+        date: started,
+        revision,
         runs: args.runs,
         load: (load_at_start, machine::load_average()),
     };
