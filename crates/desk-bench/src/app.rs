@@ -59,6 +59,11 @@ pub async fn footprint(plan: &Plan) -> Result<Vec<Figure>, String> {
             "MiB",
         )
         .target(Target::AtMost(limit));
+        let mut pss = Figure::new(
+            MEMORY,
+            format!("{n} accounts, {where_}: PSS of all processes (shared pages divided)"),
+            "MiB",
+        );
         let mut cpu = Figure::new(MEMORY, format!("{n} accounts, {where_}: CPU"), "%");
         for _ in 0..plan.runs {
             let running = Launched::start(&app, &fleet, false)?;
@@ -75,8 +80,10 @@ pub async fn footprint(plan: &Plan) -> Result<Vec<Figure>, String> {
                 (after.cpu_seconds - before.cpu_seconds) / started.elapsed().as_secs_f64() * 100.0,
             );
             rss.samples.push(peak as f64 / MIB);
+            pss.samples
+                .push(procfs::pss_of_tree(running.pid()) as f64 / MIB);
         }
-        figures.extend([rss, cpu]);
+        figures.extend([rss, pss, cpu]);
     }
     Ok(figures)
 }

@@ -60,6 +60,18 @@ pub fn usage(pid: u32) -> Option<Usage> {
     })
 }
 
+/// Proportional set size summed over `root`'s tree: shared pages (libraries, memory
+/// the processes share) are divided among their users instead of counted in each.
+pub fn pss_of_tree(root: u32) -> u64 {
+    tree(root)
+        .into_iter()
+        .filter_map(|pid| {
+            let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+            Some(field_kib(&rollup, "Pss:")? * 1024)
+        })
+        .sum()
+}
+
 /// Peak resident memory (VmHWM) of one process.
 pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -122,5 +134,7 @@ mod tests {
         let own = usage(me).unwrap();
         assert!(own.rss_bytes > 1024 * 1024);
         assert!(peak_rss_bytes(me).unwrap() >= own.rss_bytes);
+        let pss = pss_of_tree(me);
+        assert!(pss > 0 && pss <= usage_of_tree(me).rss_bytes, "{pss}");
     }
 }
