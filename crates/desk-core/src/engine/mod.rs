@@ -364,11 +364,10 @@ impl Engine {
                 let Some(entry) = s.outbox_entry(outbox_id)? else {
                     return Ok(None);
                 };
-                if matches!(entry.state, OutboxState::Delivered | OutboxState::Failed) {
-                    return Ok(None);
-                }
-                s.set_outbox_state(outbox_id, OutboxState::Failed, Some(CANCELLED), now)?;
-                Ok(Some(entry))
+                // Refused when it finished meanwhile.
+                let cancelled =
+                    s.set_outbox_state(outbox_id, OutboxState::Failed, Some(CANCELLED), now)?;
+                Ok(cancelled.then_some(entry))
             })
             .await?;
         let Some(entry) = entry else {

@@ -201,7 +201,10 @@ impl Sender {
                 .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         };
-        self.set_state(entry, OutboxState::Sending, None).await?;
+        if !self.set_state(entry, OutboxState::Sending, None).await? {
+            // Cancelled (or finished) since this pass read the outbox.
+            return Ok(Outcome::Done);
+        }
         let attempts = u32::try_from(attempts_before + 1).unwrap_or(u32::MAX);
         let failure = match self.requests(entry).await {
             Ok(items) => self.send_pieces(entry, &token, items).await?,
@@ -414,20 +417,25 @@ impl Sender {
         Instant::now() + Duration::from_millis(left.unsigned_abs() + 1)
     }
 
+    /// Moves the entry to `state` unless it finished meanwhile (a cancel); returns
+    /// whether it moved.
     async fn set_state(
         &self,
         entry: &OutboxEntry,
         state: OutboxState,
         error: Option<&str>,
-    ) -> Result<(), super::EngineError> {
+    ) -> Result<bool, super::EngineError> {
         let (id, now) = (entry.id, self.rt.now_ms());
         let stored_error = error.map(str::to_owned);
-        self.rt
+        let moved = self
+            .rt
             .store
             .call(move |s| s.set_outbox_state(id, state, stored_error.as_deref(), now))
             .await?;
-        self.announce(entry, state, error);
-        Ok(())
+        if moved {
+            self.announce(entry, state, error);
+        }
+        Ok(moved)
     }
 
     fn announce(&self, entry: &OutboxEntry, state: OutboxState, error: Option<&str>) {

@@ -215,8 +215,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Moves an entry (and its log row) to `state`. `Sending` counts an attempt; `error`
-    /// is kept as the last error (and shown on the message) when given.
+    /// Moves an unfinished entry (and its log row) to `state`. `Sending` counts an
+    /// attempt; `error` is kept as the last error (and shown on the message) when given.
+    /// Returns false, changing nothing, if the entry is gone or already delivered or
+    /// failed: a cancel is never undone by a sender still holding the entry.
     pub fn set_outbox_state(
         &self,
         id: i64,
@@ -229,14 +231,16 @@ impl Store {
             "UPDATE outbox SET state = ?2, updated_ms = ?3,
                 attempts = attempts + (?2 = 'sending'),
                 last_error = COALESCE(?4, last_error)
-             WHERE id = ?1",
+             WHERE id = ?1 AND state NOT IN ('delivered', 'failed')",
             params![id, state.as_str(), now_ms, error],
         )?;
-        tx.execute(
-            "UPDATE messages SET delivery = ?2, error = ?3
-             WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
-            params![id, state.as_str(), error],
-        )?;
+        if changed > 0 {
+            tx.execute(
+                "UPDATE messages SET delivery = ?2, error = ?3
+                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+                params![id, state.as_str(), error],
+            )?;
+        }
         tx.commit()?;
         Ok(changed > 0)
     }
@@ -404,6 +408,20 @@ mod tests {
         assert!(!store
             .set_outbox_state(999, OutboxState::Failed, None, 7)
             .unwrap());
+        // Finished entries stay finished: a late state change is refused.
+        assert!(!store
+            .set_outbox_state(first.id, OutboxState::WaitingForWindow, Some("late"), 8)
+            .unwrap());
+        assert!(store
+            .set_outbox_state(second.id, OutboxState::Failed, Some("cancelled"), 9)
+            .unwrap());
+        assert!(!store
+            .set_outbox_state(second.id, OutboxState::WaitingForWindow, None, 10)
+            .unwrap());
+        let page = store.conversation_page("acc", "p", None, 5).unwrap();
+        assert_eq!(page.messages[0].delivery, "failed");
+        assert_eq!(page.messages[0].error.as_deref(), Some("cancelled"));
+        assert_eq!(page.messages[1].delivery, "delivered");
     }
 
     #[test]
