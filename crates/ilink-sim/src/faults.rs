@@ -221,9 +221,14 @@ pub(crate) async fn layer(State(shared): State<Shared>, request: Request, next: 
             drop_connection(kill).await
         }
         Fault::Reset => drop_connection(kill).await,
-        Fault::Status { status } => StatusCode::from_u16(status)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            .into_response(),
+        Fault::Status { status } => {
+            // Read the request first, as a server does: answering mid-upload would make
+            // the client see a broken pipe instead of the status, depending on timing.
+            let _ = axum::body::to_bytes(request.into_body(), usize::MAX).await;
+            StatusCode::from_u16(status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response()
+        }
         Fault::MalformedJson => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
