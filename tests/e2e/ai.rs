@@ -138,3 +138,57 @@ async fn ai_answers_one_peer_not_the_other_and_a_manual_reply_takes_over() {
     app.wait_text("peer-ai-state", "AI on").await;
     app.quit().await;
 }
+
+/// The OpenClaw preset starts at the dedicated agent; naming the gateway's main agent
+/// shows the risk in words and the consent box, in Chinese and in English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openclaw_main_agent_needs_consent_in_both_languages() {
+    if !enabled("openclaw_main_agent_needs_consent_in_both_languages") {
+        return;
+    }
+    for (lang, agent_line, warning, shot) in [
+        (
+            "zh_CN.UTF-8",
+            "“weixin”",
+            "全部工具",
+            "ai-openclaw-main-agent-zh",
+        ),
+        (
+            "en_US.UTF-8",
+            "“weixin”",
+            "every tool",
+            "ai-openclaw-main-agent-en",
+        ),
+    ] {
+        let home = Home::new();
+        let app = crate::harness::App::launch(&home, lang).await;
+        app.element("open-settings").await.click().await.unwrap();
+        app.wait_text_contains("ai-agent-name", agent_line, Duration::from_secs(20))
+            .await;
+        let model = app.element("ai-model").await;
+        model.clear().await.unwrap();
+        model
+            .send_keys("openclaw/default" + Key::Tab)
+            .await
+            .unwrap();
+        app.wait_text_contains("ai-main-agent-warning", warning, Duration::from_secs(20))
+            .await;
+        let consent = app.element("ai-allow-main-agent").await;
+        assert!(!consent.is_selected().await.unwrap(), "consent starts off");
+        app.element("ai-test").await.click().await.unwrap();
+        let summary = app
+            .find_css("[data-testid='ai-test-summary']", Duration::from_secs(20))
+            .await;
+        assert!(
+            summary
+                .prop("textContent")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+                .contains("does not work yet"),
+            "the test refuses the main agent"
+        );
+        app.screenshot(shot).await;
+        app.quit().await;
+    }
+}

@@ -386,6 +386,93 @@ fn provider_settings_and_ai_test_report_in_plain_words() {
 }
 
 #[test]
+fn the_openclaw_preset_targets_a_dedicated_agent_and_the_main_one_needs_explicit_consent() {
+    let h = Harness::new();
+    let help = h.ok(&["ai", "provider", "--help"]);
+    assert!(help.contains("model openclaw/weixin"), "{help}");
+    assert!(help.contains("id: \"weixin\""), "{help}");
+    assert!(help.contains("\"exec\""), "{help}");
+    assert!(help.contains("--allow-main-agent"), "{help}");
+
+    let out = h.ok(&["ai", "provider", "--preset", "openclaw"]);
+    assert!(out.contains("gateway agent: weixin"), "{out}");
+    for main in [
+        &["--model", "openclaw/default"][..],
+        &["--model", "openclaw:main"][..],
+        &["--agent", "main"][..],
+    ] {
+        let out = h
+            .cli()
+            .args(["ai", "provider", "--preset", "openclaw"])
+            .args(main)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{main:?}: {}", text(&out));
+        assert!(text(&out).contains("main agent"), "{}", text(&out));
+        assert!(text(&out).contains("nothing was changed"), "{}", text(&out));
+    }
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(status["provider"]["model"], "openclaw/weixin", "{status}");
+    assert_eq!(status["provider"]["agent"]["main"], false, "{status}");
+
+    // `ai test` refuses the main agent without consent and sends the gateway nothing.
+    let provider = Provider::start();
+    h.ok(&[
+        "ai",
+        "provider",
+        "--base-url",
+        &provider.base_url,
+        "--agent",
+        "main",
+        "--allow-main-agent",
+    ]);
+    let status: Value = serde_json::from_str(&h.ok(&["ai", "status", "--json"])).unwrap();
+    assert_eq!(status["provider"]["allow_main_agent"], true, "{status}");
+    assert_eq!(status["provider"]["agent"]["id"], "main", "{status}");
+    let out = h.cli().args(["ai", "test"]).output().unwrap();
+    let said = stdout(&out);
+    assert!(said.contains("WARNING"), "{said}");
+    assert!(said.contains("every tool"), "{said}");
+    // A setting saved by an earlier version (the main agent, no consent) is refused by
+    // `ai test`, which sends the gateway nothing, and by further edits.
+    h.ok(&[
+        "ai",
+        "provider",
+        "--preset",
+        "openclaw",
+        "--base-url",
+        &provider.base_url,
+    ]);
+    let store =
+        desk_core::Store::open(&desk_core::DataDir::at(&h.data).unwrap().database()).unwrap();
+    let mut doc: Value =
+        serde_json::from_str(&store.ai_config("global").unwrap().unwrap()).unwrap();
+    doc["provider"]["model"] = "openclaw/default".into();
+    doc["provider"]
+        .as_object_mut()
+        .unwrap()
+        .remove("allow_main_agent");
+    store.set_ai_config("global", &doc.to_string()).unwrap();
+    drop(store);
+    let before = provider.requests.lock().unwrap().len();
+    // An existing main-agent setting (edited without choosing a model) still refuses.
+    let out = h
+        .cli()
+        .args(["ai", "provider", "--model", "gpt-4o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = h.cli().args(["ai", "test"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(stdout(&out).contains("FAILED agent"), "{}", text(&out));
+    assert_eq!(
+        provider.requests.lock().unwrap().len(),
+        before,
+        "nothing reached the gateway"
+    );
+}
+
+#[test]
 fn run_replies_with_the_providers_text_and_a_peer_switch_silences_only_that_peer() {
     let h = Harness::new();
     let provider = Provider::start();

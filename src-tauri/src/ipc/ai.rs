@@ -1,8 +1,10 @@
 //! AI reply commands: the provider settings (the key goes to the keyring and never comes
 //! back), pause all, per-account and per-peer switches, takeover, persona and memory.
 
+use desk_core::ai::openclaw::{agent_target, AgentTarget, DEDICATED_AGENT_CONFIG};
 use desk_core::ai::{
     AccountAiSettings, AiError, ConnectionReport, GlobalAiSettings, MemoryView, PeerAiState,
+    Preset, ProviderConfig,
 };
 use desk_core::secrets::{Secret, SecretKey};
 use serde::Serialize;
@@ -29,6 +31,12 @@ impl From<AiError> for IpcError {
 pub struct AiGlobalView {
     pub settings: GlobalAiSettings,
     pub has_api_key: bool,
+    /// Each preset's defaults, from the core.
+    pub presets: Vec<ProviderConfig>,
+    /// The OpenClaw gateway agent the settings reach (OpenClaw preset only).
+    pub agent: Option<AgentTarget>,
+    /// The gateway configuration that creates the dedicated agent.
+    pub dedicated_agent_config: String,
 }
 
 #[tauri::command]
@@ -44,8 +52,14 @@ pub async fn ai_global(state: State<'_, AppState>) -> Result<AiGlobalView, IpcEr
     .await
     .unwrap_or(false);
     Ok(AiGlobalView {
+        agent: agent_target(&settings.provider),
         settings,
         has_api_key,
+        presets: Preset::ALL
+            .into_iter()
+            .map(ProviderConfig::preset)
+            .collect(),
+        dedicated_agent_config: DEDICATED_AGENT_CONFIG.to_owned(),
     })
 }
 
@@ -55,10 +69,11 @@ pub async fn set_ai_global(
     app: AppHandle,
     state: State<'_, AppState>,
     settings: GlobalAiSettings,
-) -> Result<(), IpcError> {
+) -> Result<Option<AgentTarget>, IpcError> {
+    let agent = agent_target(&settings.provider);
     state.backend()?.ai.set_global_settings(settings).await?;
     crate::tray::refresh_ai(&app);
-    Ok(())
+    Ok(agent)
 }
 
 /// Pauses or resumes every AI reply (also in the tray).

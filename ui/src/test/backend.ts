@@ -5,6 +5,7 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type {
   AccountView,
+  AgentTarget,
   AppInfo,
   ConversationView,
   EngineEvent,
@@ -12,6 +13,8 @@ import type {
   Locale,
   MessageView,
   Prefs,
+  Preset,
+  ProviderConfig,
 } from "../lib/ipc";
 
 export interface FakeBackend {
@@ -27,6 +30,8 @@ export interface FakeBackend {
   aiAccounts: Record<string, boolean>;
   aiPeer: { enabled: boolean | null; effective: boolean; persona: string | null; takeover_until_ms: number | null };
   aiHasKey: boolean;
+  /** What set_ai_global answers: the gateway agent the saved settings reach. */
+  aiAgent: AgentTarget | null;
   aiSummary: string;
   /** Answers for commands the test wants to control. */
   answers: Record<string, (args: Record<string, unknown>) => unknown>;
@@ -119,6 +124,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     aiAccounts: {},
     aiPeer: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
     aiHasKey: false,
+    aiAgent: null,
     aiSummary: "likes hiking",
     answers: {},
   };
@@ -193,17 +199,34 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return null;
         case "search_messages":
           return [];
-        case "ai_global":
+        case "ai_global": {
+          const provider = (preset: Preset, base_url: string, model: string): ProviderConfig => ({
+            preset,
+            base_url,
+            model,
+            vision: false,
+            extra_headers: [],
+            extra_body: "",
+            max_tokens: null,
+            allow_main_agent: false,
+          });
           return {
             settings: {
               paused: false,
-              provider: { preset: "custom", base_url: "http://127.0.0.1:8000/v1", model: "m", vision: false, extra_headers: [], extra_body: "", max_tokens: null },
+              provider: provider("custom", "http://127.0.0.1:8000/v1", "m"),
               history_messages: 20,
               history_tokens: 3000,
               split_limit: 1800,
             },
             hasApiKey: backend.aiHasKey,
+            presets: [
+              provider("open_claw", "http://127.0.0.1:18789/v1", "openclaw/weixin"),
+              provider("custom", "http://127.0.0.1:8000/v1", ""),
+            ],
+            agent: null,
+            dedicatedAgentConfig: '{ agents: { list: [{ id: "weixin" }] } }',
           };
+        }
         case "ai_account":
           return {
             enabled: backend.aiAccounts[args.accountId as string] ?? false,
@@ -245,6 +268,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           backend.aiPeer = { ...backend.aiPeer, persona: args.persona as string | null };
           return null;
         case "set_ai_global":
+          return backend.aiAgent;
         case "set_ai_paused":
           return null;
         case "begin_upload": {

@@ -5,6 +5,9 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
+use desk_core::ai::openclaw::{
+    agent_target, check_agent, DEDICATED_AGENT_CONFIG, DEFAULT_AGENT_ID,
+};
 use desk_core::ai::provider::API_KEY_PROFILE;
 use desk_core::ai::{AccountAiSettings, AiConfig, AiError, AiService, Preset, ProviderConfig};
 use desk_core::secrets::{MemoryStore, SecretKey, SecretStore};
@@ -123,14 +126,7 @@ fn preset_name(preset: Preset) -> &'static str {
 }
 
 #[derive(Args)]
-#[command(after_help = "\
---preset starts from that provider's defaults (address and model), which --base-url and \
---model then change; without --preset the current provider is edited. The key is read \
-from stdin and goes to the OS keyring only, e.g.
-
-  printf %s \"$OPENAI_API_KEY\" | weixin-desk-cli ai provider --preset openai --key-stdin
-
-Nothing changes if any part is refused.")]
+#[command(after_help = provider_help())]
 struct ProviderArgs {
     /// Start from this provider's defaults.
     #[arg(long, value_enum)]
@@ -147,6 +143,40 @@ struct ProviderArgs {
     /// Delete the stored API key.
     #[arg(long, conflicts_with = "key_stdin")]
     forget_key: bool,
+    /// OpenClaw: the gateway agent that answers (sets the model to openclaw/ID).
+    #[arg(long, value_name = "ID", conflicts_with = "model")]
+    agent: Option<String>,
+    /// OpenClaw: let the gateway's main agent answer. Any WeChat user who writes can then
+    /// use every tool that agent has (a default main agent can run shell commands).
+    #[arg(long)]
+    allow_main_agent: bool,
+}
+
+fn provider_help() -> String {
+    format!(
+        "\
+--preset starts from that provider's defaults (address and model), which --base-url and \
+--model then change; without --preset the current provider is edited. The key is read \
+from stdin and goes to the OS keyring only, e.g.
+
+  printf %s \"$OPENAI_API_KEY\" | weixin-desk-cli ai provider --preset openai --key-stdin
+
+Nothing changes if any part is refused.
+
+OpenClaw (--preset openclaw): the gateway runs every request made with its token as \
+the owner's, so the agent that answers WeChat must be one with no tool that acts on the \
+host. The preset targets the agent \"{agent}\" (model openclaw/{agent}); this gateway \
+configuration (openclaw.json) turns on the endpoint and creates it with messaging only:
+
+{config}
+
+then: printf %s \"$OPENCLAW_GATEWAY_TOKEN\" | weixin-desk-cli ai provider --preset \
+openclaw --key-stdin. The main agent (openclaw/default, openclaw/main) is refused \
+unless --allow-main-agent confirms that any WeChat user who writes may use every tool \
+it has.",
+        agent = DEFAULT_AGENT_ID,
+        config = DEDICATED_AGENT_CONFIG
+    )
 }
 
 #[derive(Args)]
@@ -378,6 +408,8 @@ fn status(ctx: &Context, json: bool) -> Result<(), CliError> {
             "model": p.model,
             "vision": p.vision,
             "extra_header_names": header_names,
+            "allow_main_agent": p.allow_main_agent,
+            "agent": agent_target(p),
         },
         "api_key_stored": key_stored,
         "secrets_persistent": persistent,
@@ -484,17 +516,28 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
     if args.preset.is_none()
         && args.base_url.is_none()
         && args.model.is_none()
+        && args.agent.is_none()
+        && !args.allow_main_agent
         && !args.key_stdin
         && !args.forget_key
     {
         return Err(CliError::Usage(
-            "nothing to change: give --preset, --base-url, --model, --key-stdin or \
-             --forget-key (`ai status` shows the current provider)"
+            "nothing to change: give --preset, --base-url, --model, --agent, --key-stdin \
+             or --forget-key (`ai status` shows the current provider)"
                 .into(),
         ));
     }
+    let model = match &args.agent {
+        Some(id) if id.trim().is_empty() || id.contains(['/', ':']) => {
+            return Err(CliError::Usage(
+                "--agent must be an OpenClaw agent id such as weixin".into(),
+            ))
+        }
+        Some(id) => Some(format!("openclaw/{}", id.trim())),
+        None => args.model.clone(),
+    };
     let base_url = args.base_url.as_deref().map(check_base_url).transpose()?;
-    if let Some(model) = &args.model {
+    if let Some(model) = &model {
         if model.trim().is_empty() || model.chars().any(char::is_control) {
             return Err(CliError::Usage("--model must be a model name".into()));
         }
@@ -519,7 +562,7 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
         .block_on(session.ai.global_settings())
         .map_err(ai_err)?;
     // A key-only change is not refused for a model chosen later.
-    let choosing = args.preset.is_some() || args.base_url.is_some() || args.model.is_some();
+    let choosing = args.preset.is_some() || args.base_url.is_some() || model.is_some();
     let mut config = match args.preset {
         Some(p) => ProviderConfig::preset(p.preset()),
         None => global.provider.clone(),
@@ -527,13 +570,24 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
     if let Some(url) = base_url {
         config.base_url = url;
     }
-    if let Some(model) = args.model {
+    if let Some(model) = model {
         config.model = model.trim().to_owned();
+    }
+    if args.allow_main_agent {
+        config.allow_main_agent = true;
     }
     if config.model.is_empty() && choosing {
         return Err(CliError::Usage(
             "this provider has no default model: name one with --model".into(),
         ));
+    }
+    if let Err(refused) = check_agent(&config) {
+        if choosing {
+            return Err(CliError::Usage(format!(
+                "{refused} (--allow-main-agent); nothing was changed"
+            )));
+        }
+        eprintln!("warning: AI replies will not run: {refused} (--allow-main-agent)");
     }
     global.provider = config;
     session
@@ -559,6 +613,17 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
         println!("API key stored in the OS keyring");
     } else if args.forget_key {
         println!("API key deleted");
+    }
+    if let Some(target) = agent_target(p) {
+        if target.main {
+            println!(
+                "WARNING: the gateway's main agent ({}) answers WeChat users, with every \
+                 tool it has",
+                plain(&target.id, false)
+            );
+        } else {
+            println!("gateway agent: {}", plain(&target.id, false));
+        }
     }
     println!("check it with `weixin-desk-cli ai test`");
     Ok(())
@@ -609,6 +674,9 @@ fn test(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
                 check.name,
                 plain(&check.detail, false)
             );
+        }
+        for warning in &report.warnings {
+            println!("WARNING {}", plain(warning, false));
         }
         println!("{}", report.summary);
     }

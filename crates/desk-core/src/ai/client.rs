@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::openclaw::{agent_target, check_agent, host_tools, AgentTarget, DEFAULT_AGENT_ID};
 use super::provider::{chat_request, ChatMessage, ChatRequest, ProviderConfig};
 use super::sse::{SseError, SseItem, SseParser};
 use crate::secrets::Secret;
@@ -126,6 +127,23 @@ impl ProviderClient {
         timeout: Duration,
     ) -> ConnectionReport {
         let mut checks = Vec::new();
+        let mut warnings = Vec::new();
+        let agent = agent_target(config);
+        if let Some(target) = &agent {
+            let refused = check_agent(config).is_err();
+            checks.push(agent_check(target, refused));
+            if refused {
+                return ConnectionReport::new(checks, warnings, agent);
+            }
+            if target.main {
+                warnings.push(format!(
+                    "Replies come from the gateway's main agent ({}): any WeChat user who \
+                     writes can use every tool it has. A dedicated agent without host tools \
+                     is safer.",
+                    target.id
+                ));
+            }
+        }
         let mut get = self.http.get(config.endpoint("models"));
         if let Some(key) = api_key.as_ref().filter(|k| !k.expose().is_empty()) {
             get = get.bearer_auth(key.expose());
@@ -139,10 +157,19 @@ impl ProviderClient {
             ),
             Ok(Ok(r)) => models_check(config, r).await,
         });
+        if agent.is_some() {
+            if let Some(tools) = self.agent_tools(config, api_key.as_ref(), timeout).await {
+                let (check, warning) = tools_check(&tools);
+                checks.push(check);
+                warnings.extend(warning);
+            }
+        }
+        // A fresh session each time: tests never pile onto one gateway session.
+        let session_key = format!("weixin-desk-connection-test-{:016x}", rand::random::<u64>());
         let request = chat_request(
             config,
             &[ChatMessage::new("user", "Say OK.")],
-            "weixin-desk-connection-test",
+            &session_key,
             Some(1),
         );
         let started = Instant::now();
@@ -182,18 +209,102 @@ impl ProviderClient {
                 "The request ended without an answer.".into(),
             ),
         });
-        let ok = checks.iter().any(|c| c.name == "completion" && c.ok);
-        let summary = if ok {
-            "The provider works: replies can be generated.".to_owned()
-        } else {
-            "The provider does not work yet: see the failed checks.".to_owned()
-        };
-        ConnectionReport {
-            ok,
-            summary,
-            checks,
-        }
+        ConnectionReport::new(checks, warnings, agent)
     }
+
+    /// The tools the gateway says an agent has, when it says (`GET /models/{model}`
+    /// answering with a `tools` list); `None` when it does not tell.
+    async fn agent_tools(
+        &self,
+        config: &ProviderConfig,
+        api_key: Option<&Secret>,
+        timeout: Duration,
+    ) -> Option<Vec<String>> {
+        let mut get = self
+            .http
+            .get(config.endpoint(&format!("models/{}", percent_encode_segment(&config.model))));
+        if let Some(key) = api_key.filter(|k| !k.expose().is_empty()) {
+            get = get.bearer_auth(key.expose());
+        }
+        let response = tokio::time::timeout(timeout, get.send()).await.ok()?.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let body: Value = tokio::time::timeout(timeout, response.json())
+            .await
+            .ok()?
+            .ok()?;
+        tool_names(&body)
+    }
+}
+
+/// A tool list anywhere the gateway may put one: `tools`, `agent.tools` or
+/// `openclaw.tools`, as names or objects with a `name`.
+fn tool_names(body: &Value) -> Option<Vec<String>> {
+    ["/tools", "/agent/tools", "/openclaw/tools"]
+        .iter()
+        .find_map(|pointer| body.pointer(pointer).and_then(Value::as_array))
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t.as_str().or_else(|| t["name"].as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+}
+
+fn percent_encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn agent_check(target: &AgentTarget, refused: bool) -> ConnectionCheck {
+    if refused {
+        return check(
+            "agent",
+            false,
+            format!(
+                "This configuration reaches the gateway's main agent ({}), so any WeChat user \
+                 who writes could use every tool it has. Name a dedicated agent (model \
+                 \"openclaw/{DEFAULT_AGENT_ID}\") or confirm the risk explicitly; nothing \
+                 was sent.",
+                target.id
+            ),
+        );
+    }
+    let whose = if target.main {
+        format!("the gateway's main agent ({}), as you confirmed", target.id)
+    } else {
+        format!("the agent \"{}\"", target.id)
+    };
+    check("agent", true, format!("Replies come from {whose}."))
+}
+
+fn tools_check(tools: &[String]) -> (ConnectionCheck, Option<String>) {
+    let host = host_tools(tools);
+    let listed = if tools.is_empty() {
+        "none".to_owned()
+    } else {
+        tools.join(", ")
+    };
+    let warning = (!host.is_empty()).then(|| {
+        format!(
+            "The agent has tools that act on the gateway's host ({}): any WeChat user who \
+             writes can use them. Deny them in the agent's configuration.",
+            host.join(", ")
+        )
+    });
+    (
+        check("tools", true, format!("The agent's tools: {listed}.")),
+        warning,
+    )
 }
 
 /// The outcome of "test connection": one line per check, in plain words.
@@ -203,12 +314,41 @@ pub struct ConnectionReport {
     pub ok: bool,
     pub summary: String,
     pub checks: Vec<ConnectionCheck>,
+    /// Risks the owner should know of even when replies work.
+    pub warnings: Vec<String>,
+    /// The gateway agent that answers (the OpenClaw preset only).
+    pub agent: Option<AgentTarget>,
+}
+
+impl ConnectionReport {
+    fn new(
+        checks: Vec<ConnectionCheck>,
+        warnings: Vec<String>,
+        agent: Option<AgentTarget>,
+    ) -> ConnectionReport {
+        let ok = checks.iter().all(|c| c.ok || c.name == "models")
+            && checks.iter().any(|c| c.name == "completion" && c.ok);
+        let summary = if ok {
+            "The provider works: replies can be generated.".to_owned()
+        } else {
+            "The provider does not work yet: see the failed checks.".to_owned()
+        };
+        ConnectionReport {
+            ok,
+            summary,
+            checks,
+            warnings,
+            agent,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConnectionCheck {
-    /// `models` (auth and the model list) or `completion` (a one-token reply).
+    /// `agent` (which gateway agent answers), `models` (auth and the model list),
+    /// `tools` (the agent's tools, where the gateway tells) or `completion` (a one-token
+    /// reply).
     pub name: String,
     pub ok: bool,
     pub detail: String,

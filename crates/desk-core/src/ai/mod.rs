@@ -8,6 +8,7 @@ pub mod blocks;
 pub mod client;
 mod commands;
 pub mod images;
+pub mod openclaw;
 pub mod policy;
 pub mod prompt;
 pub mod provider;

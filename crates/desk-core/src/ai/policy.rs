@@ -1,6 +1,7 @@
 //! Who gets an AI reply, decided from the settings at every level. Pure, so each rule
 //! is tested on its own; the order is the order of the checks below.
 
+use super::openclaw::check_agent;
 use super::settings::{AccountAiSettings, GlobalAiSettings};
 use crate::store::ai::AiPeerRow;
 
@@ -16,6 +17,9 @@ pub enum Skip {
     TakenOver,
     QuietHours,
     RateLimited,
+    /// The OpenClaw preset reaches the gateway's main agent and the owner has not
+    /// confirmed that WeChat users may drive it.
+    MainAgentUnconfirmed,
 }
 
 impl Skip {
@@ -28,6 +32,10 @@ impl Skip {
             Skip::TakenOver => "the owner is replying by hand",
             Skip::QuietHours => "quiet hours",
             Skip::RateLimited => "the peer reached the hourly limit",
+            Skip::MainAgentUnconfirmed => {
+                "the OpenClaw preset reaches the gateway's main agent, which WeChat users \
+                 must not drive: name a dedicated agent, or confirm the risk in the AI settings"
+            }
         }
     }
 }
@@ -82,6 +90,9 @@ pub fn decide(
     let limit = account.runs_per_peer_per_hour as usize;
     if limit > 0 && at.runs_last_hour.is_some_and(|n| n >= limit) {
         return Err(Skip::RateLimited);
+    }
+    if check_agent(&global.provider).is_err() {
+        return Err(Skip::MainAgentUnconfirmed);
     }
     Ok(())
 }
@@ -144,5 +155,20 @@ mod tests {
         a.runs_per_peer_per_hour = 3;
         assert_eq!(decide(&g, &a, &p, at(2)), Ok(()));
         assert_eq!(decide(&g, &a, &p, at(3)), Err(Skip::RateLimited));
+    }
+
+    #[test]
+    fn the_gateways_main_agent_needs_the_owners_confirmation() {
+        let mut g = GlobalAiSettings::default();
+        let a = AccountAiSettings {
+            enabled: true,
+            ..AccountAiSettings::default()
+        };
+        let p = AiPeerRow::default();
+        assert_eq!(decide(&g, &a, &p, at(0)), Ok(()), "the dedicated agent");
+        g.provider.model = "openclaw/default".into();
+        assert_eq!(decide(&g, &a, &p, at(0)), Err(Skip::MainAgentUnconfirmed));
+        g.provider.allow_main_agent = true;
+        assert_eq!(decide(&g, &a, &p, at(0)), Ok(()));
     }
 }

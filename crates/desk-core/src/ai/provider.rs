@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// The OpenClaw gateway keeps the conversation itself: it gets a stable
-    /// `x-openclaw-session-key` per scope and only the new user turn.
+    /// `x-openclaw-session-key` per scope and only the new user turn. It targets a
+    /// dedicated agent, never the main one unless the owner confirmed it
+    /// ([`super::openclaw`]).
     #[default]
     OpenClaw,
     Ollama,
@@ -20,6 +22,17 @@ pub enum Preset {
     /// DashScope's compatible mode: `enable_thinking: false` for chat.
     Qwen,
     Custom,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 6] = [
+        Preset::OpenClaw,
+        Preset::Ollama,
+        Preset::OpenAi,
+        Preset::DeepSeek,
+        Preset::Qwen,
+        Preset::Custom,
+    ];
 }
 
 /// One provider configuration (the API key is in the secret store, not here).
@@ -40,6 +53,9 @@ pub struct ProviderConfig {
     pub extra_body: String,
     /// `max_tokens` for replies, if set.
     pub max_tokens: Option<u32>,
+    /// The owner confirmed that the OpenClaw gateway's main agent may answer WeChat
+    /// users, with every tool it has. Off unless set explicitly.
+    pub allow_main_agent: bool,
 }
 
 impl Default for ProviderConfig {
@@ -55,7 +71,7 @@ impl ProviderConfig {
     /// A preset's defaults.
     pub fn preset(preset: Preset) -> ProviderConfig {
         let (base_url, model, vision) = match preset {
-            Preset::OpenClaw => ("http://127.0.0.1:18789/v1", "openclaw/default", false),
+            Preset::OpenClaw => ("http://127.0.0.1:18789/v1", "openclaw/weixin", false),
             Preset::Ollama => ("http://localhost:11434/v1", "llama3.2", false),
             Preset::OpenAi => ("https://api.openai.com/v1", "gpt-4o-mini", true),
             Preset::DeepSeek => ("https://api.deepseek.com/v1", "deepseek-chat", false),
@@ -74,6 +90,7 @@ impl ProviderConfig {
             extra_headers: Vec::new(),
             extra_body: String::new(),
             max_tokens: None,
+            allow_main_agent: false,
         }
     }
 
@@ -206,7 +223,7 @@ mod tests {
             r.body["messages"],
             json!([{ "role": "user", "content": "new" }])
         );
-        assert_eq!(r.body["model"], "openclaw/default");
+        assert_eq!(r.body["model"], "openclaw/weixin");
         assert!(r
             .headers
             .contains(&("x-openclaw-session-key".into(), "k1".into())));

@@ -36,6 +36,34 @@ describe("settings", () => {
     expect(call.args).toMatchObject({ settings: { split_limit: 600, history_messages: 20 } });
   });
 
+  it("starts OpenClaw at the dedicated agent and asks before the main agent may answer", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    const preset = await waitFor(() => screen.getByTestId("ai-preset"));
+    backend.aiAgent = { id: "weixin", main: false };
+    await fireEvent.change(preset, { target: { value: "open_claw" } });
+    await waitFor(() => expect(screen.getByTestId("ai-agent-name").textContent).toContain("“weixin”"));
+    const saved = backend.calls.filter((c) => c.cmd === "set_ai_global").at(-1)!;
+    expect(saved.args).toMatchObject({ settings: { provider: { preset: "open_claw", model: "openclaw/weixin", allow_main_agent: false } } });
+    expect(screen.getByTestId("ai-agent-config").textContent).toContain('id: "weixin"');
+    expect(screen.queryByTestId("ai-allow-main-agent")).toBeNull();
+
+    backend.aiAgent = { id: "default", main: true };
+    await fireEvent.input(screen.getByTestId("ai-model"), { target: { value: "openclaw/default" } });
+    await fireEvent.change(screen.getByTestId("ai-model"));
+    await waitFor(() => expect(screen.getByTestId("ai-main-agent-warning").textContent).toContain("every tool"));
+    const consent = screen.getByTestId("ai-allow-main-agent") as HTMLInputElement;
+    expect(consent.checked).toBe(false);
+    await fireEvent.click(consent);
+    await waitFor(() =>
+      expect(backend.calls.filter((c) => c.cmd === "set_ai_global").at(-1)!.args).toMatchObject({
+        settings: { provider: { model: "openclaw/default", allow_main_agent: true } },
+      }),
+    );
+  });
+
   it("saves a self-hosted backend, and shows the backend's refusal", async () => {
     const backend = fakeBackend();
     render(App);

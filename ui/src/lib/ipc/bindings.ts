@@ -330,7 +330,7 @@ async aiGlobal() : Promise<Result<AiGlobalView, IpcError>> {
     else return { status: "error", error: e  as any };
 }
 },
-async setAiGlobal(settings: GlobalAiSettings) : Promise<Result<null, IpcError>> {
+async setAiGlobal(settings: GlobalAiSettings) : Promise<Result<AgentTarget | null, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_ai_global", { settings }) };
 } catch (e) {
@@ -555,6 +555,19 @@ lifecycle: string;
  */
 status: AccountStatus; unread: number }
 /**
+ * The gateway agent a configuration reaches.
+ */
+export type AgentTarget = { 
+/**
+ * The agent id as configured (`default` when the request names none).
+ */
+id: string; 
+/**
+ * Whether this is (or may be) the gateway's main agent, which has every tool the
+ * owner gave it.
+ */
+main: boolean }
+/**
  * What the AI replies tell the owner, as [`crate::EngineEvent::Ai`].
  */
 export type AiEvent = 
@@ -599,7 +612,19 @@ export type AiEvent =
 /**
  * The global AI settings, and whether an API key is stored (never the key).
  */
-export type AiGlobalView = { settings: GlobalAiSettings; hasApiKey: boolean }
+export type AiGlobalView = { settings: GlobalAiSettings; hasApiKey: boolean; 
+/**
+ * Each preset's defaults, from the core.
+ */
+presets: ProviderConfig[]; 
+/**
+ * The OpenClaw gateway agent the settings reach (OpenClaw preset only).
+ */
+agent: AgentTarget | null; 
+/**
+ * The gateway configuration that creates the dedicated agent.
+ */
+dedicatedAgentConfig: string }
 export type AppInfo = { version: string; 
 /**
  * The data folder in use (the sandbox's while in the sandbox).
@@ -638,13 +663,23 @@ export type BackendPrefs = { apiBase: string | null; cdnBase: string | null; bot
 routeTag: string | null }
 export type ConnectionCheck = { 
 /**
- * `models` (auth and the model list) or `completion` (a one-token reply).
+ * `agent` (which gateway agent answers), `models` (auth and the model list),
+ * `tools` (the agent's tools, where the gateway tells) or `completion` (a one-token
+ * reply).
  */
 name: string; ok: boolean; detail: string }
 /**
  * The outcome of "test connection": one line per check, in plain words.
  */
-export type ConnectionReport = { ok: boolean; summary: string; checks: ConnectionCheck[] }
+export type ConnectionReport = { ok: boolean; summary: string; checks: ConnectionCheck[]; 
+/**
+ * Risks the owner should know of even when replies work.
+ */
+warnings: string[]; 
+/**
+ * The gateway agent that answers (the OpenClaw preset only).
+ */
+agent: AgentTarget | null }
 export type ConversationView = { accountId: string; peerId: string; displayName: string | null; lastActivityMs: number; unreadCount: number; lastText: string | null; lastItemKind: string | null; 
 /**
  * When the reply window closes (the peer's last message + 24 h); `null` if the
@@ -965,7 +1000,9 @@ backend: BackendPrefs }
 export type Preset = 
 /**
  * The OpenClaw gateway keeps the conversation itself: it gets a stable
- * `x-openclaw-session-key` per scope and only the new user turn.
+ * `x-openclaw-session-key` per scope and only the new user turn. It targets a
+ * dedicated agent, never the main one unless the owner confirmed it
+ * ([`super::openclaw`]).
  */
 "open_claw" | "ollama" | "open_ai" | 
 /**
@@ -1000,7 +1037,12 @@ extra_body: string;
 /**
  * `max_tokens` for replies, if set.
  */
-max_tokens: number | null }
+max_tokens: number | null; 
+/**
+ * The owner confirmed that the OpenClaw gateway's main agent may answer WeChat
+ * users, with every tool it has. Off unless set explicitly.
+ */
+allow_main_agent: boolean }
 /**
  * A QR code as modules, drawn by the window: the login URL never leaves the machine.
  */

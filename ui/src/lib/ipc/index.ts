@@ -3,6 +3,7 @@
 import { commands, events } from "./bindings";
 import type {
   AccountAiSettings,
+  AgentTarget,
   AccountView,
   AiGlobalView,
   AppInfo,
@@ -117,9 +118,8 @@ export const api = {
   cancelUpload: async (uploadId: string): Promise<boolean> =>
     unwrap(await commands.cancelUpload(uploadId)),
   aiGlobal: async (): Promise<AiGlobalView> => unwrap(await commands.aiGlobal()),
-  setAiGlobal: async (settings: GlobalAiSettings): Promise<void> => {
-    unwrap(await commands.setAiGlobal(settings));
-  },
+  setAiGlobal: async (settings: GlobalAiSettings): Promise<AgentTarget | null> =>
+    unwrap(await commands.setAiGlobal(settings)),
   setAiPaused: async (paused: boolean): Promise<void> => {
     unwrap(await commands.setAiPaused(paused));
   },

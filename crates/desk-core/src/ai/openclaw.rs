@@ -1,0 +1,237 @@
+//! The OpenClaw gateway as the brain: which of the gateway's agents a configuration
+//! reaches, and the one rule that keeps WeChat strangers away from the owner's main
+//! agent. The gateway runs a request made with its token as the owner's, so whatever
+//! tools the agent has (a default main agent has `exec`) any peer who writes can use.
+
+use serde::{Deserialize, Serialize};
+
+use super::provider::{Preset, ProviderConfig};
+
+/// The agent the preset targets by default: one the owner creates for WeChat, with no
+/// tool that acts on the host (see [`DEDICATED_AGENT_CONFIG`]).
+pub const DEFAULT_AGENT_ID: &str = "weixin";
+
+/// The request header that picks an agent, besides the model field.
+pub const AGENT_HEADER: &str = "x-openclaw-agent-id";
+
+/// The gateway configuration (JSON5, in `openclaw.json`) that turns on the endpoint and
+/// creates the dedicated agent with messaging only: no shell, file, browser or device
+/// tools.
+pub const DEDICATED_AGENT_CONFIG: &str = r#"{
+  gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
+  agents: {
+    list: [
+      { id: "main", default: true },
+      {
+        id: "weixin",
+        name: "WeChat replies",
+        workspace: "~/.openclaw/workspace-weixin",
+        tools: {
+          profile: "minimal",
+          deny: ["exec", "process", "read", "write", "edit", "apply_patch",
+                 "browser", "canvas", "nodes", "cron", "gateway"],
+        },
+      },
+    ],
+  },
+}"#;
+
+/// Tool names an OpenClaw agent may have that act on the gateway's host.
+pub const HOST_TOOLS: &[&str] = &[
+    "exec",
+    "process",
+    "bash",
+    "shell",
+    "read",
+    "write",
+    "edit",
+    "apply_patch",
+    "browser",
+    "canvas",
+    "nodes",
+    "cron",
+    "gateway",
+];
+
+/// The gateway agent a configuration reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AgentTarget {
+    /// The agent id as configured (`default` when the request names none).
+    pub id: String,
+    /// Whether this is (or may be) the gateway's main agent, which has every tool the
+    /// owner gave it.
+    pub main: bool,
+}
+
+/// The agent the OpenClaw preset reaches; `None` for other presets. The model field
+/// (`openclaw/<id>`, `openclaw:<id>`, `agent:<id>`) and the agent header both pick an
+/// agent; when either may reach the main agent, the target counts as main.
+pub fn agent_target(config: &ProviderConfig) -> Option<AgentTarget> {
+    if config.preset != Preset::OpenClaw {
+        return None;
+    }
+    let from_model = model_agent(&config.model);
+    let from_header = config
+        .extra_headers
+        .iter()
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(AGENT_HEADER))
+        .map(|(_, value)| value.trim().to_owned());
+    let named: Vec<&str> = from_header
+        .iter()
+        .chain([&from_model])
+        .map(String::as_str)
+        .collect();
+    let main = named.iter().copied().find(|id| is_main(id));
+    let id = main.unwrap_or(named[0]).to_owned();
+    Some(AgentTarget {
+        id,
+        main: main.is_some(),
+    })
+}
+
+/// The agent id a model field names (`default` when it names none: the gateway then
+/// routes to its default agent, which is the main one unless configured otherwise).
+fn model_agent(model: &str) -> String {
+    let model = model.trim();
+    let id = ["openclaw/", "openclaw:", "agent:"]
+        .iter()
+        .find_map(|prefix| {
+            model
+                .get(..prefix.len())
+                .filter(|head| head.eq_ignore_ascii_case(prefix))
+                .map(|_| &model[prefix.len()..])
+        });
+    match id.map(str::trim) {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => "default".to_owned(),
+    }
+}
+
+fn is_main(id: &str) -> bool {
+    ["", "default", "main"]
+        .iter()
+        .any(|m| id.trim().eq_ignore_ascii_case(m))
+}
+
+/// Why AI replies refuse to run on this configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the OpenClaw preset reaches the gateway's main agent ({id:?}), so any WeChat user who \
+     writes could use every tool it has; name a dedicated agent (model \
+     \"openclaw/{DEFAULT_AGENT_ID}\") or confirm that risk explicitly"
+)]
+pub struct MainAgentRefused {
+    pub id: String,
+}
+
+/// The rule: the main agent only with the owner's explicit confirmation.
+pub fn check_agent(config: &ProviderConfig) -> Result<(), MainAgentRefused> {
+    match agent_target(config) {
+        Some(target) if target.main && !config.allow_main_agent => {
+            Err(MainAgentRefused { id: target.id })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The tools of these that act on the host, in the order given.
+pub fn host_tools(tools: &[String]) -> Vec<&str> {
+    tools
+        .iter()
+        .map(String::as_str)
+        .filter(|t| HOST_TOOLS.iter().any(|h| t.eq_ignore_ascii_case(h)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn openclaw(model: &str) -> ProviderConfig {
+        ProviderConfig {
+            model: model.into(),
+            ..ProviderConfig::preset(Preset::OpenClaw)
+        }
+    }
+
+    #[test]
+    fn the_preset_targets_the_dedicated_agent_by_default() {
+        let config = ProviderConfig::preset(Preset::OpenClaw);
+        assert_eq!(config.model, "openclaw/weixin");
+        assert!(!config.allow_main_agent);
+        assert_eq!(
+            agent_target(&config),
+            Some(AgentTarget {
+                id: "weixin".into(),
+                main: false
+            })
+        );
+        assert_eq!(check_agent(&config), Ok(()));
+    }
+
+    #[test]
+    fn every_way_of_naming_the_main_agent_is_refused_without_confirmation() {
+        for model in [
+            "openclaw/default",
+            "openclaw/main",
+            "OpenClaw/Main",
+            "openclaw:main",
+            "agent:main",
+            "openclaw",
+            "openclaw/",
+            "gpt-4o-mini",
+            "",
+        ] {
+            let config = openclaw(model);
+            assert!(agent_target(&config).unwrap().main, "{model:?}");
+            let refused = check_agent(&config).unwrap_err();
+            assert!(refused.to_string().contains("main agent"), "{refused}");
+        }
+        let mut header = openclaw("openclaw/weixin");
+        header
+            .extra_headers
+            .push(("X-OpenClaw-Agent-Id".into(), " main ".into()));
+        assert!(check_agent(&header).is_err(), "the header reaches main too");
+    }
+
+    #[test]
+    fn confirmation_lets_the_main_agent_answer() {
+        let mut config = openclaw("openclaw/default");
+        config.allow_main_agent = true;
+        assert_eq!(check_agent(&config), Ok(()));
+        assert!(agent_target(&config).unwrap().main);
+    }
+
+    #[test]
+    fn named_agents_and_other_presets_pass() {
+        for model in ["openclaw/support", "openclaw:beta", "agent:weixin"] {
+            let target = agent_target(&openclaw(model)).unwrap();
+            assert!(!target.main, "{model}");
+            assert_eq!(check_agent(&openclaw(model)), Ok(()));
+        }
+        let openai = ProviderConfig::preset(Preset::OpenAi);
+        assert_eq!(agent_target(&openai), None);
+        assert_eq!(check_agent(&openai), Ok(()));
+    }
+
+    #[test]
+    fn host_tools_are_picked_out() {
+        let tools: Vec<String> = ["message", "exec", "web_search", "Browser"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(host_tools(&tools), ["exec", "Browser"]);
+    }
+
+    #[test]
+    fn the_shown_configuration_creates_the_default_agent_without_host_tools() {
+        assert!(DEDICATED_AGENT_CONFIG.contains(&format!("id: \"{DEFAULT_AGENT_ID}\"")));
+        assert!(DEDICATED_AGENT_CONFIG.contains("chatCompletions: { enabled: true }"));
+        for tool in ["exec", "process", "write", "browser"] {
+            assert!(
+                DEDICATED_AGENT_CONFIG.contains(&format!("\"{tool}\"")),
+                "{tool}"
+            );
+        }
+    }
+}
