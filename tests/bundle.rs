@@ -46,11 +46,20 @@ fn deb_installs_binary_desktop_entry_and_icon() {
         "{info}"
     );
     assert!(info.contains("libwebkit2gtk-4.1"), "{info}");
+    assert!(
+        info.contains("fonts-noto-cjk"),
+        "Chinese needs a CJK font: {info}"
+    );
 
     let desktop = extract(&deb, "usr/share/applications/Weixin Desk.desktop");
     assert!(desktop.contains("Exec=weixin-desk"), "{desktop}");
     assert!(desktop.contains("Icon=weixin-desk"), "{desktop}");
     assert!(desktop.contains("Name=Weixin Desk"), "{desktop}");
+    assert!(desktop.contains("Name[zh_CN]=微信机器人桌面"), "{desktop}");
+    assert!(
+        desktop.contains("Categories=Network;InstantMessaging;Chat;"),
+        "{desktop}"
+    );
 }
 
 fn extract(deb: &str, member: &str) -> String {

@@ -39,6 +39,31 @@ async fn chinese_system_locale_then_switching_persists() {
         .await
         .unwrap();
     assert_eq!(lang.as_deref(), Some("zh-CN"));
+    // Chinese is drawn with real glyphs, not the missing-glyph box: without a CJK font
+    // two different characters paint the same box.
+    let drawn = app
+        .driver
+        .execute(
+            r#"const font = getComputedStyle(document.body).fontFamily;
+               const paint = (text) => {
+                 const c = document.createElement("canvas");
+                 c.width = 96; c.height = 64;
+                 const g = c.getContext("2d");
+                 g.font = `48px ${font}`;
+                 g.fillText(text, 4, 52);
+                 return g.getImageData(0, 0, 96, 64).data;
+               };
+               const inked = (d) => d.filter((v, i) => i % 4 === 3 && v > 0).length;
+               const a = paint("微"), b = paint("信");
+               return { same: a.every((v, i) => v === b[i]), inkA: inked(a), inkB: inked(b) };"#,
+            vec![],
+        )
+        .await
+        .unwrap()
+        .json()
+        .clone();
+    assert_eq!(drawn["same"], false, "微 and 信 drawn alike (boxes): {drawn}");
+    assert!(drawn["inkA"].as_u64().unwrap() > 50, "{drawn}");
     app.screenshot("first-screen-zh").await;
 
     // Switch at runtime: the UI changes without a reload.
