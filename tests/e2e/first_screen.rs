@@ -62,7 +62,10 @@ async fn chinese_system_locale_then_switching_persists() {
         .unwrap()
         .json()
         .clone();
-    assert_eq!(drawn["same"], false, "微 and 信 drawn alike (boxes): {drawn}");
+    assert_eq!(
+        drawn["same"], false,
+        "微 and 信 drawn alike (boxes): {drawn}"
+    );
     assert!(drawn["inkA"].as_u64().unwrap() > 50, "{drawn}");
     app.screenshot("first-screen-zh").await;
 

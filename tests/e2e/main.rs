@@ -19,4 +19,5 @@ mod no_display;
 mod notifications;
 mod sandbox;
 mod save_as;
+mod search;
 mod tray;

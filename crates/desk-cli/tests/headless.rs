@@ -394,6 +394,31 @@ fn run_prints_json_events_and_stops_on_ctrl_c() {
         .unwrap();
     let hits = String::from_utf8_lossy(&assert_ok(&out).stdout).into_owned();
     assert_eq!(hits.lines().count(), 1, "{hits}");
+    // Narrowed in the store: the account (by id), the peer, and a peer with no match.
+    for (args, count) in [
+        (&["--account", account.as_str()][..], 1),
+        (&["--peer", PEER][..], 1),
+        (
+            &["--account", account.as_str(), "--peer", "nobody@im.wechat"][..],
+            0,
+        ),
+    ] {
+        let out = h
+            .cli()
+            .args(["search", "--json"])
+            .args(args)
+            .arg("please")
+            .output()
+            .unwrap();
+        let hits = String::from_utf8_lossy(&assert_ok(&out).stdout).into_owned();
+        assert_eq!(hits.lines().count(), count, "{args:?}: {hits}");
+    }
+    let out = h
+        .cli()
+        .args(["search", "--account", "no-such-account", "please"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unknown account is an error");
 }
 
 /// Runs `run` until an injected message from PEER is stored, then stops it (SIGTERM).

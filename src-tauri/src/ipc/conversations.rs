@@ -2,7 +2,7 @@
 //! media.
 
 use base64::Engine as _;
-use desk_core::store::OutboxEntry;
+use desk_core::store::{OutboxEntry, SearchScope};
 use serde::Serialize;
 use tauri::State;
 
@@ -142,26 +142,17 @@ pub async fn search_messages(
 ) -> Result<Vec<MessageView>, IpcError> {
     let backend = state.backend()?;
     let limit = limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
-    // Narrowed after the index lookup, so ask for more when narrowing.
-    let fetch = if account_id.is_some() {
-        limit * 20
-    } else {
-        limit
+    let scope = SearchScope {
+        account_id,
+        peer_id,
     };
     let found = backend
         .engine
         .store()
-        .call(move |s| s.search(&query, fetch))
+        .call(move |s| s.search_in(&query, &scope, limit))
         .await?;
     Ok(found
         .into_iter()
-        .filter(|m| account_id.as_deref().is_none_or(|a| m.account_id == a))
-        .filter(|m| {
-            peer_id
-                .as_deref()
-                .is_none_or(|p| m.peer_id.eq_ignore_ascii_case(p))
-        })
-        .take(limit)
         .map(|m| views::message_view(&backend, m, None))
         .collect())
 }

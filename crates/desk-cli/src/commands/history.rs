@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use desk_core::store::{PageCursor, StoredMessage};
+use desk_core::store::{PageCursor, SearchScope, StoredMessage};
 use desk_core::Store;
 
 use super::Context;
@@ -46,6 +46,12 @@ pub struct SearchArgs {
     /// Words that must all appear (case-insensitive; Chinese works too).
     #[arg(required = true, num_args = 1..)]
     text: Vec<String>,
+    /// Only this account's messages (its id, or its bot id).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// Only messages with this peer (with --account: one conversation).
+    #[arg(long, value_name = "PEER")]
+    peer: Option<String>,
     /// Most hits to show.
     #[arg(long, value_name = "N", default_value_t = 50)]
     limit: usize,
@@ -55,7 +61,16 @@ pub struct SearchArgs {
 }
 
 pub fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
-    let hits = ctx.store()?.search(&args.text.join(" "), args.limit)?;
+    let store = ctx.store()?;
+    let account_id = match &args.account {
+        Some(id) => Some(super::resolve_account(&store, id)?.account_id),
+        None => None,
+    };
+    let scope = SearchScope {
+        account_id,
+        peer_id: args.peer.clone(),
+    };
+    let hits = store.search_in(&args.text.join(" "), &scope, args.limit)?;
     if hits.is_empty() && !args.json {
         println!("no messages found");
     }

@@ -133,18 +133,36 @@ impl Store {
     /// Terms of 3+ characters use the trigram index, two CJK characters the bigram
     /// index (both exact for those terms); anything shorter is a LIKE filter.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<StoredMessage>, CoreError> {
+        self.search_in(query, &SearchScope::default(), limit)
+    }
+
+    /// [`Store::search`] within one account, one peer, or one conversation: the scope is
+    /// part of the query, so a match older than any number of newer matches elsewhere
+    /// is still found.
+    pub fn search_in(
+        &self,
+        query: &str,
+        scope: &SearchScope,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, CoreError> {
         let terms = SearchTerms::parse(query);
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        if !scope.is_everything() {
+            // The conversation index leads with (account, peer): SQLite walks the scope
+            // newest first and checks each row against the full-text hits.
+            return self.run_search(&terms, SearchPlan::Scoped, scope, limit);
+        }
+        let scope = &SearchScope::default();
         if terms.indexes().next().is_none() {
             // Only LIKE terms: the newest messages first, which is enough for common
             // words; a full scan when they hold fewer than a page of hits.
-            let newest = self.run_search(&terms, SearchPlan::NewestWindow, limit)?;
+            let newest = self.run_search(&terms, SearchPlan::NewestWindow, scope, limit)?;
             if newest.len() == limit {
                 return Ok(newest);
             }
-            return self.run_search(&terms, SearchPlan::FullScan, limit);
+            return self.run_search(&terms, SearchPlan::FullScan, scope, limit);
         }
         // Many hits: walk the messages newest first and stop after a page. Few: fetch
         // every hit by id and sort them.
@@ -160,7 +178,7 @@ impl Store {
         } else {
             SearchPlan::IndexHits
         };
-        self.run_search(&terms, plan, limit)
+        self.run_search(&terms, plan, scope, limit)
     }
 
     /// The smallest number of rows one index matches: at least the number of hits.
@@ -181,9 +199,10 @@ impl Store {
         &self,
         terms: &SearchTerms<'_>,
         plan: SearchPlan,
+        scope: &SearchScope,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, CoreError> {
-        let (sql, values) = search_sql(terms, plan);
+        let (sql, values) = search_sql(terms, plan, scope);
         let mut stmt = self.conn().prepare(&sql)?;
         let mut bound: Vec<&dyn rusqlite::ToSql> =
             values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
@@ -195,7 +214,11 @@ impl Store {
 }
 
 /// A search's SQL and its values but the last, the limit.
-fn search_sql(terms: &SearchTerms<'_>, plan: SearchPlan) -> (String, Vec<String>) {
+fn search_sql(
+    terms: &SearchTerms<'_>,
+    plan: SearchPlan,
+    scope: &SearchScope,
+) -> (String, Vec<String>) {
     let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m");
     let mut conditions = Vec::new();
     let mut values: Vec<String> = Vec::new();
@@ -210,8 +233,10 @@ fn search_sql(terms: &SearchTerms<'_>, plan: SearchPlan) -> (String, Vec<String>
                 values.push(query);
             }
         }
-        SearchPlan::NewestFirst => {
-            sql.push_str(" INDEXED BY messages_by_time");
+        SearchPlan::NewestFirst | SearchPlan::Scoped => {
+            if plan == SearchPlan::NewestFirst {
+                sql.push_str(" INDEXED BY messages_by_time");
+            }
             for (table, query) in terms.indexes() {
                 conditions.push(format!(
                     "m.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
@@ -226,6 +251,14 @@ fn search_sql(terms: &SearchTerms<'_>, plan: SearchPlan) -> (String, Vec<String>
         // The table in rowid order beats the time index's random lookups when the
         // whole table has to be read.
         SearchPlan::FullScan => sql.push_str(" NOT INDEXED"),
+    }
+    if let Some(account_id) = &scope.account_id {
+        conditions.push("m.account_id = ?".to_owned());
+        values.push(account_id.clone());
+    }
+    if let Some(peer_id) = &scope.peer_id {
+        conditions.push("m.peer_id = ?".to_owned());
+        values.push(peer_id.clone());
     }
     for term in &terms.scan {
         conditions.push("m.text LIKE ? ESCAPE '\\'".to_owned());
@@ -250,6 +283,22 @@ enum SearchPlan {
     NewestWindow,
     /// Every message (LIKE terms alone, when the window held too few hits).
     FullScan,
+    /// One account's or peer's messages newest first, by the conversation index.
+    Scoped,
+}
+
+/// Which messages a search looks at: everything, one account, one peer (across
+/// accounts, ids compared case-insensitively) or one conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchScope {
+    pub account_id: Option<String>,
+    pub peer_id: Option<String>,
+}
+
+impl SearchScope {
+    pub fn is_everything(&self) -> bool {
+        self.account_id.is_none() && self.peer_id.is_none()
+    }
 }
 
 /// A query's terms by what can answer them.
@@ -468,6 +517,64 @@ mod cjk_search_tests {
             .collect()
     }
 
+    #[test]
+    fn a_narrowed_search_finds_an_old_match_behind_a_thousand_newer_ones_elsewhere() {
+        let store = Store::open_in_memory().unwrap();
+        store.upsert_account(&sample("acc"), 0).unwrap();
+        store.upsert_account(&sample("other"), 0).unwrap();
+        // The oldest match is Alice's on "acc"; 1,000 newer ones follow for other
+        // peers and on the other account. Each query form is tried: trigram (3+
+        // characters), CJK bigram, and a short LIKE-only term.
+        for (i, text) in ["invoice 发票 ok", "chatter"].iter().enumerate() {
+            let first = text_message("alice@im.wechat", i as u64 + 1, i as i64 + 1, text);
+            store
+                .commit_inbound_batch("acc", None, &[first], 0)
+                .unwrap();
+        }
+        for (account, base) in [("acc", 10_000u64), ("other", 20_000)] {
+            let batch: Vec<_> = (0..500u64)
+                .map(|i| {
+                    let peer = if account == "other" {
+                        "alice@im.wechat"
+                    } else {
+                        "bob@im.wechat"
+                    };
+                    text_message(peer, base + i, (base + i) as i64, "invoice 发票 ok again")
+                })
+                .collect();
+            store
+                .commit_inbound_batch(account, None, &batch, 0)
+                .unwrap();
+        }
+        let scopes = [
+            SearchScope {
+                account_id: Some("acc".into()),
+                peer_id: Some("ALICE@im.wechat".into()),
+            },
+            SearchScope {
+                account_id: None,
+                peer_id: Some("alice@im.wechat".into()),
+            },
+            SearchScope {
+                account_id: Some("acc".into()),
+                peer_id: None,
+            },
+        ];
+        for query in ["invoice", "发票", "ok"] {
+            assert_eq!(store.search(query, 10).unwrap().len(), 10);
+            let one = store.search_in(query, &scopes[0], 10).unwrap();
+            assert_eq!(one.len(), 1, "{query}: {one:?}");
+            assert_eq!(one[0].text.as_deref(), Some("invoice 发票 ok"));
+            let peer = store.search_in(query, &scopes[1], 1_000).unwrap();
+            assert_eq!(peer.len(), 501, "{query}");
+            assert!(peer.iter().all(|m| m.peer_id == "alice@im.wechat"));
+            assert_eq!(peer.last().unwrap().account_id, "acc", "oldest last");
+            let account = store.search_in(query, &scopes[2], 1_000).unwrap();
+            assert_eq!(account.len(), 501, "{query}");
+            assert!(account.iter().all(|m| m.account_id == "acc"));
+        }
+    }
+
     /// Rows of the bigram index holding `pair`, straight from the index.
     fn indexed(store: &Store, pair: &str) -> Vec<i64> {
         store
@@ -554,7 +661,11 @@ mod cjk_search_tests {
     }
 
     fn plan_of(store: &Store, query: &str, plan: SearchPlan) -> String {
-        let (sql, mut values) = search_sql(&SearchTerms::parse(query), plan);
+        plan_in(store, query, plan, &SearchScope::default())
+    }
+
+    fn plan_in(store: &Store, query: &str, plan: SearchPlan, scope: &SearchScope) -> String {
+        let (sql, mut values) = search_sql(&SearchTerms::parse(query), plan, scope);
         values.push("50".to_owned());
         let steps: Vec<String> = store
             .conn()
@@ -587,6 +698,17 @@ mod cjk_search_tests {
         let scan = plan_of(&store, "x", SearchPlan::FullScan);
         assert!(scan.starts_with("SCAN m"), "{scan}");
         assert!(!scan.contains("messages_by_time"), "{scan}");
+        // One conversation: its own index, newest first, no sort.
+        let conversation = SearchScope {
+            account_id: Some("acc".into()),
+            peer_id: Some("p".into()),
+        };
+        let scoped = plan_in(&store, "开会 invoice x", SearchPlan::Scoped, &conversation);
+        assert!(
+            scoped.starts_with("SEARCH m USING INDEX messages_by_conversation"),
+            "{scoped}"
+        );
+        assert!(!scoped.contains("TEMP B-TREE"), "{scoped}");
         // Conversation paging keeps its own index.
         let page: String = store
             .conn()

@@ -19,7 +19,7 @@ pub use conversations::ConversationSummary;
 pub use dedupe::MIN_DEDUPE_RETENTION;
 pub use inbound::{InboundCommit, NewInbound};
 pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
-pub use messages::{MessagePage, PageCursor, StoredMessage};
+pub use messages::{MessagePage, PageCursor, SearchScope, StoredMessage};
 pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
 pub use outbox_pieces::OutboxPiece;
 
