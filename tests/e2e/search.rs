@@ -6,7 +6,6 @@ use std::time::Duration;
 use desk_core::store::AccountUpsert;
 use desk_core::{DataDir, Store};
 use ilink::models::WeixinMessage;
-use thirtyfour::prelude::*;
 
 use crate::harness::{enabled, App, Home};
 
