@@ -13,7 +13,7 @@ use ilink_sim::{DemoConfig, Sim, SimConfig};
 use tauri::async_runtime::JoinHandle;
 
 use crate::launch::Mode;
-use crate::prefs::BackendPrefs;
+use desk_core::prefs::BackendPrefs;
 
 /// Folder of the sandbox's data, next to the real one and wiped at each sandbox start:
 /// the emulator forgets its bots when it stops, so old sandbox accounts could not log in.

@@ -9,7 +9,7 @@ use desk_core::{CoreError, DataDir, Locale, Store};
 use crate::backend::Backend;
 use crate::error::{ErrorCode, IpcError};
 use crate::launch::Mode;
-use crate::prefs::Prefs;
+use desk_core::prefs::Prefs;
 
 pub struct AppState {
     home: DataDir,
@@ -23,7 +23,6 @@ pub struct AppState {
     backend: Mutex<Option<Arc<Backend>>>,
     /// Why the backend could not start, for the UI.
     backend_error: Mutex<Option<String>>,
-    prefs: Mutex<Prefs>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -38,9 +37,8 @@ impl AppState {
     pub fn open(mode: Mode) -> Result<AppState, CoreError> {
         let home = DataDir::default_for_user()?;
         let settings = Store::open(&home.database())?;
-        let prefs = Prefs::load(&Prefs::path_in(home.root()));
+        crate::prefs::import_legacy(home.root(), &settings);
         Ok(AppState {
-            prefs: Mutex::new(prefs),
             home,
             settings: Mutex::new(settings),
             system_locale: sys_locale::get_locale(),
@@ -91,18 +89,15 @@ impl AppState {
         Locale::resolve(saved, self.system_locale())
     }
 
+    /// The shared preferences, read from the store each time: the CLI may change them
+    /// while the app runs.
     pub fn prefs(&self) -> Prefs {
-        lock(&self.prefs).clone()
+        self.settings().prefs().unwrap_or_default()
     }
 
-    /// Changes the preferences and saves them.
-    pub fn update_prefs(&self, change: impl FnOnce(&mut Prefs)) -> std::io::Result<Prefs> {
-        let mut prefs = lock(&self.prefs);
-        let mut next = prefs.clone();
-        change(&mut next);
-        next.save(&Prefs::path_in(self.home.root()))?;
-        *prefs = next.clone();
-        Ok(next)
+    /// Changes the preferences in the store.
+    pub fn update_prefs(&self, change: impl FnOnce(&mut Prefs)) -> Result<Prefs, CoreError> {
+        self.settings().update_prefs(change)
     }
 
     /// Puts a started backend in place and returns the one it replaces.

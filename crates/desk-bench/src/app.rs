@@ -162,10 +162,18 @@ fn fill(fleet: &Fleet, count: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The window's preferences file: start hidden in the tray or not.
+/// The shared preferences in the store: start hidden in the tray or not.
 fn write_prefs(data: &Path, start_minimised: bool) -> Result<(), String> {
-    let prefs = serde_json::json!({ "startMinimised": start_minimised, "notifications": false });
-    std::fs::write(data.join("ui-prefs.json"), prefs.to_string()).map_err(|e| e.to_string())
+    let store = desk_core::DataDir::at(data)
+        .and_then(|dir| Store::open(&dir.database()))
+        .map_err(|e| e.to_string())?;
+    store
+        .update_prefs(|p| {
+            p.start_minimised = start_minimised;
+            p.notifications = false;
+        })
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn first_paint_ms(stdout: std::process::ChildStdout) -> Result<f64, String> {

@@ -666,3 +666,52 @@ fn add_account_commands_started_together_on_a_fresh_directory_all_succeed() {
     .unwrap();
     assert_eq!(accounts.as_array().unwrap().len(), bots.len());
 }
+
+#[test]
+fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation() {
+    let h = Harness::new();
+    let (_bot, account) = h.add_bot();
+    let shown = h.ok(&["settings"]);
+    assert!(shown.contains("do-not-disturb: off"), "{shown}");
+    assert!(shown.contains("muted: (none)"), "{shown}");
+    h.ok(&["settings", "set", "do-not-disturb", "on"]);
+    h.ok(&["settings", "set", "route-tag", " shard-7 "]);
+    h.ok(&["settings", "mute", "--account", &account, PEER]);
+    let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
+    assert_eq!(doc["doNotDisturb"], true, "{doc}");
+    assert_eq!(doc["backend"]["routeTag"], "shard-7", "{doc}");
+    assert_eq!(doc["muted"], serde_json::json!([[account, PEER]]), "{doc}");
+
+    // The window reads the same document: it is the store's, not a file of its own.
+    let store =
+        desk_core::Store::open(&desk_core::DataDir::at(&h.data).unwrap().database()).unwrap();
+    let prefs = store.prefs().unwrap();
+    assert!(prefs.do_not_disturb && prefs.is_muted(&account, PEER));
+    drop(store);
+
+    for (args, why) in [
+        (
+            &["settings", "set", "api-base", "ilink.example.com"][..],
+            "https://",
+        ),
+        (
+            &["settings", "set", "notifications", "maybe"][..],
+            "on or off",
+        ),
+        (
+            &["settings", "mute", "--account", "nobody", PEER][..],
+            "no account",
+        ),
+    ] {
+        let out = h.cli().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(why), "{args:?}: {said}");
+    }
+    h.ok(&["settings", "unmute", "--account", &account, PEER]);
+    h.ok(&["settings", "set", "route-tag", ""]);
+    let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
+    assert_eq!(doc["muted"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["backend"]["routeTag"], serde_json::Value::Null, "{doc}");
+    assert_eq!(doc["doNotDisturb"], true, "unrelated settings kept: {doc}");
+}

@@ -7,7 +7,7 @@ use crate::{CoreError, Locale, Store};
 const LOCALE_KEY: &str = "ui.locale";
 
 impl Store {
-    fn setting(&self, key: &str) -> Result<Option<String>, CoreError> {
+    pub(crate) fn setting(&self, key: &str) -> Result<Option<String>, CoreError> {
         Ok(self
             .conn()
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
@@ -16,7 +16,7 @@ impl Store {
             .optional()?)
     }
 
-    fn set_setting(&self, key: &str, value: &str) -> Result<(), CoreError> {
+    pub(crate) fn set_setting(&self, key: &str, value: &str) -> Result<(), CoreError> {
         self.conn().execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",

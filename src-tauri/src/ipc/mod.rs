@@ -15,9 +15,9 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 
 use crate::launch::Mode;
-use crate::prefs::Prefs;
 use crate::state::AppState;
 use crate::{tray, ErrorCode, IpcError};
+use desk_core::prefs::Prefs;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]

@@ -43,11 +43,19 @@ pub struct LoginArgs {
 }
 
 pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
-    let api_base = args.base_url.or_else(|| ctx.sim.clone());
+    // A self-hosted backend saved in the settings (the window's or `settings set`)
+    // unless --base-url, --route-tag or --sim say otherwise.
+    let saved = match &ctx.sim {
+        None => ctx.store()?.prefs()?.backend,
+        Some(_) => Default::default(),
+    };
+    let api_base = args.base_url.or_else(|| ctx.sim.clone()).or(saved.api_base);
     let cdn_base = ctx
         .sim
         .as_ref()
-        .map(|sim| format!("{}/c2c", sim.trim_end_matches('/')));
+        .map(|sim| format!("{}/c2c", sim.trim_end_matches('/')))
+        .or(saved.cdn_base);
+    let route_tag = args.route_tag.or(saved.route_tag);
     let opened = crate::secrets::open(ctx.secrets)?;
     if !opened.persistent {
         eprintln!(
@@ -73,7 +81,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
                 api_base,
                 cdn_base,
                 alias: args.alias,
-                route_tag: args.route_tag,
+                route_tag,
                 qr,
             })
             .await?;

@@ -7,6 +7,7 @@ pub mod history;
 pub mod login;
 pub mod run;
 pub mod send;
+pub mod settings;
 
 use desk_core::store::Account;
 use desk_core::{DataDir, EngineConfig, Store};
