@@ -15,6 +15,8 @@ use tauri::async_runtime::JoinHandle;
 use crate::launch::Mode;
 use desk_core::prefs::BackendPrefs;
 
+use crate::media_stream::MediaStream;
+
 /// Folder of the sandbox's data, next to the real one and wiped at each sandbox start:
 /// the emulator forgets its bots when it stops, so old sandbox accounts could not log in.
 const SANDBOX_DIR_NAME: &str = "weixin-desk-sandbox";
@@ -39,6 +41,8 @@ pub struct Backend {
     /// Kept alive for as long as the sandbox runs.
     _sim: Option<Sim>,
     forwarder: Mutex<Option<JoinHandle<()>>>,
+    /// Where the voice and video players stream from (Linux: see `media_stream`).
+    pub media_stream: Option<MediaStream>,
 }
 
 impl Backend {
@@ -69,7 +73,9 @@ impl Backend {
                 ..AiConfig::default()
             },
         );
+        let media_stream = start_media_stream(&data_dir);
         Ok(Backend {
+            media_stream,
             mode,
             data_dir,
             engine,
@@ -214,6 +220,27 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The players' loopback server, where the webview needs one (WebKitGTK).
+fn start_media_stream(data_dir: &DataDir) -> Option<MediaStream> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    MediaStream::start(data_dir.root().to_owned())
+        .map_err(|err| tracing::warn!(%err, "no media stream server: players will not load"))
+        .ok()
+}
+
+impl Backend {
+    /// A stored media path's URLs for the window (file, thumbnail).
+    pub fn media_urls(&self, stored: &str) -> (Option<String>, Option<String>) {
+        crate::media_scheme::urls_for(
+            self.data_dir.root(),
+            stored,
+            self.media_stream.as_ref().map(|m| m.base.as_str()),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use crate::ipc::{EngineLagged, EngineNotice};
+use crate::ipc::{EngineLagged, EngineNotice, MediaUrls};
 use crate::state::AppState;
 use crate::{notify, tray};
 
@@ -34,7 +34,8 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
                     {
                         tray::refresh_ai(&app);
                     }
-                    if let Err(err) = (EngineNotice { event }).emit(&app) {
+                    let media = media_urls(&app, &event);
+                    if let Err(err) = (EngineNotice { event, media }).emit(&app) {
                         tracing::warn!(%err, "could not forward an engine event");
                     }
                     if touches_tray {
@@ -50,6 +51,19 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
                 Err(RecvError::Closed) => break,
             }
         }
+    })
+}
+
+/// A downloaded file's URLs, for the window to show it without asking.
+fn media_urls(app: &AppHandle, event: &EngineEvent) -> Option<MediaUrls> {
+    let EngineEvent::MediaReady { path, .. } = event else {
+        return None;
+    };
+    let backend = app.try_state::<AppState>()?.try_backend()?;
+    let (media_url, thumb_url) = backend.media_urls(path);
+    Some(MediaUrls {
+        media_url,
+        thumb_url,
     })
 }
 

@@ -10,6 +10,8 @@ pub mod first_paint;
 mod i18n;
 pub mod ipc;
 pub mod launch;
+mod media_scheme;
+mod media_stream;
 mod notify;
 mod prefs;
 mod secrets;
@@ -77,7 +79,7 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
             window::show(app);
         }));
     }
-    let app = builder
+    let app = media_scheme::register(builder)
         .plugin(
             tauri_plugin_window_state::Builder::default()
                 .with_state_flags(

@@ -102,6 +102,43 @@ async fn inbound_media_appears_live_and_markup_stays_text() {
     }
     app.wait_text_contains("voice-transcript", "call me back", Duration::from_secs(10))
         .await;
+    // Both come from the data folder by URL: the picture (its thumbnail) by media://, the
+    // voice note from the players' loopback stream, whose length the player reads.
+    let loaded = app
+        .driver
+        .execute(
+            r#"const img = document.querySelector("[data-testid='image-thumb'] img");
+               const voice = document.querySelector("[data-testid='voice-player']");
+               return new Promise((done) => {
+                 const check = () => ({ img: img.src, width: img.naturalWidth, voice: voice.src,
+                   duration: voice.duration, error: voice.error && [voice.error.code, voice.error.message] });
+                 if (voice.readyState >= 1 || voice.error) return done(check());
+                 voice.addEventListener("loadedmetadata", () => done(check()));
+                 voice.addEventListener("error", () => done(check()));
+                 setTimeout(() => done(check()), 10000);
+               });"#,
+            vec![],
+        )
+        .await
+        .unwrap()
+        .json()
+        .clone();
+    assert!(
+        loaded["img"]
+            .as_str()
+            .unwrap()
+            .starts_with("media://localhost/"),
+        "{loaded}"
+    );
+    assert!(loaded["width"].as_u64().unwrap() > 0, "{loaded}");
+    assert!(
+        loaded["voice"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{loaded}"
+    );
+    assert!(loaded["duration"].as_f64().unwrap_or(0.0) > 0.0, "{loaded}");
     // The picture opens in the viewer.
     app.element("image-thumb").await.click().await.unwrap();
     app.element("image-viewer").await;

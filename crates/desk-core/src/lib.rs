@@ -12,6 +12,7 @@ pub mod prefs;
 pub mod secrets;
 pub mod settings;
 pub mod store;
+pub mod thumbnail;
 
 pub use engine::{Engine, EngineConfig, EngineError, EngineEvent};
 pub use error::CoreError;

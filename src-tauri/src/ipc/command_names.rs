@@ -23,7 +23,6 @@ pub const COMMANDS: &[&str] = &[
     "retry_outbound",
     "discard_outbound",
     "search_messages",
-    "media_data",
     "open_media",
     "save_media_as",
     "report_first_paint",

@@ -1,7 +1,6 @@
 //! Conversation commands: the list, log pages, sending, delivery actions, search and
 //! media.
 
-use base64::Engine as _;
 use desk_core::store::{OutboxEntry, SearchScope};
 use serde::Serialize;
 use tauri::State;
@@ -13,7 +12,6 @@ use crate::{ErrorCode, IpcError};
 /// Largest page the window may ask for.
 const MAX_PAGE: u32 = 500;
 /// Largest media file handed to the window in one piece.
-const MAX_MEDIA_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_SEARCH_RESULTS: u32 = 200;
 
 /// The account's conversations, most recently active first.
@@ -155,42 +153,6 @@ pub async fn search_messages(
         .into_iter()
         .map(|m| views::message_view(&backend, m, None))
         .collect())
-}
-
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct MediaData {
-    pub mime: String,
-    /// The file's bytes, base64.
-    pub base64: String,
-}
-
-/// A saved media file's bytes for the viewer and players. Only files inside the
-/// running backend's data folder are served.
-#[tauri::command]
-#[specta::specta]
-pub async fn media_data(
-    state: State<'_, AppState>,
-    path: String,
-    mime: String,
-) -> Result<MediaData, IpcError> {
-    let backend = state.backend()?;
-    let file = inside_data_dir(backend.data_dir.root(), &path)?;
-    let size = std::fs::metadata(&file)
-        .map_err(|err| IpcError::not_found(format!("the file is gone: {err}")))?
-        .len();
-    if size > MAX_MEDIA_BYTES {
-        return Err(IpcError::new(
-            ErrorCode::InvalidArgument,
-            "the file is too large to preview; open it instead",
-        ));
-    }
-    let bytes = tokio::fs::read(&file)
-        .await
-        .map_err(|err| IpcError::not_found(format!("cannot read the file: {err}")))?;
-    Ok(MediaData {
-        mime,
-        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
-    })
 }
 
 /// Opens a saved file with the desktop's default application, or shows its folder.

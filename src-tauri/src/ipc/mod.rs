@@ -64,6 +64,15 @@ pub struct BackendChanged {
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct EngineNotice {
     pub event: EngineEvent,
+    /// For `media_ready`: the file's `media://` URL and its thumbnail's.
+    pub media: Option<MediaUrls>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaUrls {
+    pub media_url: Option<String>,
+    pub thumb_url: Option<String>,
 }
 
 /// The window fell behind the engine and missed `missed` events: reload from the store.
@@ -164,7 +173,6 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::retry_outbound,
             conversations::discard_outbound,
             conversations::search_messages,
-            conversations::media_data,
             conversations::open_media,
             save_as::save_media_as,
             crate::first_paint::report_first_paint,

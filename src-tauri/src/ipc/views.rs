@@ -63,6 +63,10 @@ pub struct MessageView {
     pub media_size: Option<i64>,
     /// Absolute path of the saved media file, when it is saved.
     pub media_path: Option<String>,
+    /// The saved file as a `media://` URL the window loads (streamed, with ranges).
+    pub media_url: Option<String>,
+    /// A picture's thumbnail as a `media://` URL, once it was made.
+    pub thumb_url: Option<String>,
     /// `none`, `pending`, `ready` or `failed`.
     pub media_state: String,
     pub quote_text: Option<String>,
@@ -100,6 +104,11 @@ pub struct MessagePageView {
 }
 
 pub fn message_view(backend: &Backend, m: StoredMessage, outbox_id: Option<i64>) -> MessageView {
+    let (media_url, thumb_url) = m
+        .media_path
+        .as_deref()
+        .map(|p| backend.media_urls(p))
+        .unwrap_or_default();
     let media_path = m.media_path.map(|p| {
         let path = std::path::Path::new(&p);
         if path.is_absolute() {
@@ -125,6 +134,8 @@ pub fn message_view(backend: &Backend, m: StoredMessage, outbox_id: Option<i64>)
         media_file_name: m.media_file_name,
         media_size: m.media_size,
         media_path,
+        media_url,
+        thumb_url,
         media_state: m.media_state,
         quote_text: m.quote_text,
         delivery: m.delivery,

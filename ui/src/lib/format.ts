@@ -83,27 +83,3 @@ export function fileSize(bytes: number | null): string {
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
-
-const MIME_BY_EXTENSION: Record<string, string> = {
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  webp: "image/webp",
-  bmp: "image/bmp",
-  wav: "audio/wav",
-  mp3: "audio/mpeg",
-  ogg: "audio/ogg",
-  m4a: "audio/mp4",
-  mp4: "video/mp4",
-  webm: "video/webm",
-  mov: "video/quicktime",
-};
-
-export function guessMime(path: string, kind: string): string {
-  const ext = path.split(".").pop()?.toLowerCase() ?? "";
-  return (
-    MIME_BY_EXTENSION[ext] ??
-    (kind === "image" ? "image/png" : kind === "voice" ? "audio/wav" : "application/octet-stream")
-  );
-}

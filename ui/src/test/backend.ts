@@ -11,6 +11,7 @@ import type {
   EngineEvent,
   IpcError,
   Locale,
+  MediaUrls,
   MessageView,
   Prefs,
   Preset,
@@ -91,6 +92,8 @@ export function message(overrides: Partial<MessageView> = {}): MessageView {
     mediaFileName: null,
     mediaSize: null,
     mediaPath: null,
+    mediaUrl: null,
+    thumbUrl: null,
     mediaState: "none",
     quoteText: null,
     delivery: "received",
@@ -299,6 +302,6 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
   return backend;
 }
 
-export async function emitEngine(event: EngineEvent) {
-  await emit("engine-notice", { event });
+export async function emitEngine(event: EngineEvent, media: MediaUrls | null = null) {
+  await emit("engine-notice", { event, media });
 }

@@ -255,6 +255,10 @@ impl MediaWorker {
                 MediaOutcome::Failed { reason }
             }
         };
+        if let (MediaOutcome::Ready { path, .. }, "image") = (&outcome, job.item_kind.as_str()) {
+            let picture = self.data.root().join(path);
+            let _ = tokio::task::spawn_blocking(move || super::thumbnail_for(&picture)).await;
+        }
         let saved = outcome.clone();
         let finished = self
             .rt
@@ -366,7 +370,7 @@ impl MediaWorker {
                     .clone()
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| format!("file-{id}"));
-                let mime = file_mime(&name).to_owned();
+                let mime = crate::media_path::mime_for_name(&name).to_owned();
                 (name, mime)
             }
         };
@@ -440,33 +444,6 @@ async fn sniff_image(path: &Path) -> (&'static str, &'static str) {
     }
 }
 
-/// §7.4: a file's type from its name's extension, `application/octet-stream` otherwise.
-fn file_mime(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "pdf" => "application/pdf",
-        "txt" => "text/plain",
-        "csv" => "text/csv",
-        "zip" => "application/zip",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "mp4" => "video/mp4",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "ogg" => "audio/ogg",
-        "doc" => "application/msword",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "xls" => "application/vnd.ms-excel",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        _ => "application/octet-stream",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,7 +470,13 @@ mod tests {
             classify(MediaError::TooLarge { limit: 1 }),
             Failure::Permanent(_)
         ));
-        assert_eq!(file_mime("Report.PDF"), "application/pdf");
-        assert_eq!(file_mime("noext"), "application/octet-stream");
+        assert_eq!(
+            crate::media_path::mime_for_name("Report.PDF"),
+            "application/pdf"
+        );
+        assert_eq!(
+            crate::media_path::mime_for_name("noext"),
+            "application/octet-stream"
+        );
     }
 }

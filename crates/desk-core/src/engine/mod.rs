@@ -287,7 +287,11 @@ impl Engine {
         );
         let staged = tokio::task::spawn_blocking(move || {
             let data = DataDir::at(root)?;
-            outbound_media::stage_file(&data, &id, now, &source, max)
+            let staged = outbound_media::stage_file(&data, &id, now, &source, max)?;
+            if staged.kind == ilink::media::OutboundKind::Image {
+                thumbnail_for(&data.root().join(&staged.relative));
+            }
+            Ok::<_, EngineError>(staged)
         })
         .await
         .map_err(|_| EngineError::TaskFailed)??;
@@ -469,5 +473,13 @@ impl Engine {
             media.stop();
         }
         self.accounts.stop_all().await;
+    }
+}
+
+/// Makes a picture's thumbnail for the log; a picture that cannot be decoded is still
+/// shown full size, so a failure is only logged.
+pub(crate) fn thumbnail_for(picture: &std::path::Path) {
+    if let Err(e) = crate::thumbnail::make_thumbnail(picture) {
+        tracing::warn!(error = %e, "no thumbnail for a picture");
     }
 }

@@ -226,18 +226,6 @@ async searchMessages(query: string, accountId: string | null, peerId: string | n
 }
 },
 /**
- * A saved media file's bytes for the viewer and players. Only files inside the
- * running backend's data folder are served.
- */
-async mediaData(path: string, mime: string) : Promise<Result<MediaData, IpcError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("media_data", { path, mime }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
  * Opens a saved file with the desktop's default application, or shows its folder.
  */
 async openMedia(path: string, reveal: boolean) : Promise<Result<null, IpcError>> {
@@ -746,7 +734,11 @@ export type EngineLagged = { missed: number }
 /**
  * One engine event, as the engine sent it (snake_case fields, tagged by `type`).
  */
-export type EngineNotice = { event: EngineEvent }
+export type EngineNotice = { event: EngineEvent; 
+/**
+ * For `media_ready`: the file's `media://` URL and its thumbnail's.
+ */
+media: MediaUrls | null }
 /**
  * Stable, machine-readable error codes the UI can switch on.
  */
@@ -871,11 +863,7 @@ export type LoginState =
  * The login ended without success.
  */
 { state: "failed"; reason: string }
-export type MediaData = { mime: string; 
-/**
- * The file's bytes, base64.
- */
-base64: string }
+export type MediaUrls = { mediaUrl: string | null; thumbUrl: string | null }
 export type MemoryLine = { 
 /**
  * `user` or `assistant`.
@@ -920,6 +908,14 @@ direction: string; serverMessageId: string | null; createTimeMs: number; itemKin
  * Absolute path of the saved media file, when it is saved.
  */
 mediaPath: string | null; 
+/**
+ * The saved file as a `media://` URL the window loads (streamed, with ranges).
+ */
+mediaUrl: string | null; 
+/**
+ * A picture's thumbnail as a `media://` URL, once it was made.
+ */
+thumbUrl: string | null; 
 /**
  * `none`, `pending`, `ready` or `failed`.
  */

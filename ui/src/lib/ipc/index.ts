@@ -17,7 +17,7 @@ import type {
   EngineEvent,
   IpcError,
   Locale,
-  MediaData,
+  MediaUrls,
   MessagePageView,
   MessageView,
   Prefs,
@@ -99,8 +99,6 @@ export const api = {
     limit: number,
   ): Promise<MessageView[]> =>
     unwrap(await commands.searchMessages(query, accountId, peerId, limit)),
-  mediaData: async (path: string, mime: string): Promise<MediaData> =>
-    unwrap(await commands.mediaData(path, mime)),
   openMedia: async (path: string, reveal: boolean): Promise<void> => {
     unwrap(await commands.openMedia(path, reveal));
   },
@@ -163,7 +161,7 @@ export const api = {
     events.secretsStatusChanged.listen((event) => handler(event.payload.status)),
   onBackendChanged: (handler: (change: BackendChanged) => void) =>
     events.backendChanged.listen((event) => handler(event.payload)),
-  onEngineEvent: (handler: (event: EngineEvent) => void) =>
-    events.engineNotice.listen((event) => handler(event.payload.event)),
+  onEngineEvent: (handler: (event: EngineEvent, media: MediaUrls | null) => void) =>
+    events.engineNotice.listen((event) => handler(event.payload.event, event.payload.media ?? null)),
   onEngineLagged: (handler: () => void) => events.engineLagged.listen(() => handler()),
 };

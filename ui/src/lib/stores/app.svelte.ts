@@ -9,6 +9,7 @@ import {
   type Cursor,
   type EngineEvent,
   type LoginState,
+  type MediaUrls,
   type MessageView,
   type PeerAiState,
 } from "../ipc";
@@ -119,7 +120,7 @@ export class AppStore {
       listen(api.onLocaleChanged((locale) => this.patchInfo({ locale }))),
       listen(api.onSecretsStatusChanged((secrets) => this.patchInfo({ secrets }))),
       listen(api.onBackendChanged(() => void this.reloadAll())),
-      listen(api.onEngineEvent((event) => void this.handle(event))),
+      listen(api.onEngineEvent((event, media) => void this.handle(event, media))),
       listen(api.onEngineLagged(() => void this.reloadAll())),
     ]);
     await this.reloadAll();
@@ -442,7 +443,7 @@ export class AppStore {
     );
   }
 
-  async handle(event: EngineEvent) {
+  async handle(event: EngineEvent, media: MediaUrls | null = null) {
     switch (event.type) {
       case "message_received": {
         if (this.isOpen(event.account_id, event.peer_id)) {
@@ -508,7 +509,13 @@ export class AppStore {
           m.id !== event.message_row_id
             ? m
             : event.type === "media_ready"
-              ? { ...m, mediaState: "ready", mediaPath: event.path }
+              ? {
+                  ...m,
+                  mediaState: "ready",
+                  mediaPath: event.path,
+                  mediaUrl: media?.mediaUrl ?? null,
+                  thumbUrl: media?.thumbUrl ?? null,
+                }
               : { ...m, mediaState: "failed", error: event.reason },
         );
         break;
