@@ -22,11 +22,19 @@ pub struct BaseInfo {
 /// The error fields any response may carry. A missing `ret` means success.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiStatus {
-    /// Result code; 0 or absent is success.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Result code; 0 or absent is success. Read from a number or its decimal text.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::int"
+    )]
     pub ret: Option<i64>,
-    /// Second error code; -14 is a stale token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Second error code; -14 is a stale token. Read from a number or its decimal text.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::int"
+    )]
     pub errcode: Option<i64>,
     /// Often empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,7 +200,9 @@ pub struct GetUpdatesRequest {
     pub base_info: Option<BaseInfo>,
 }
 
-/// `getupdates` response.
+/// `getupdates` response, every message typed: the form to build or inspect a whole body
+/// with. The client decodes answers into [`super::UpdatesBatch`] instead, one message at
+/// a time, so that one odd message cannot fail the batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetUpdatesResponse {
     /// Error fields; failure if `ret` or `errcode` is present and non-zero.
@@ -208,7 +218,11 @@ pub struct GetUpdatesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_buf: Option<String>,
     /// The server's long-poll hold, used as the next client timeout when positive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::int"
+    )]
     pub longpolling_timeout_ms: Option<i64>,
 }
 
