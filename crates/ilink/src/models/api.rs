@@ -162,6 +162,9 @@ pub struct QrStatusResponse {
     /// Host to poll after `scaned_but_redirect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_host: Option<String>,
+    /// Error fields: a non-zero `ret` or `errcode` ends the login.
+    #[serde(flatten)]
+    pub api: ApiStatus,
 }
 
 impl QrStatusResponse {
@@ -183,6 +186,7 @@ impl fmt::Debug for QrStatusResponse {
             .field("baseurl", &self.baseurl)
             .field("ilink_user_id", &self.ilink_user_id)
             .field("redirect_host", &self.redirect_host)
+            .field("api", &self.api)
             .finish()
     }
 }
