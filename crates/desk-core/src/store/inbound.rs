@@ -721,6 +721,7 @@ mod tests {
         assert!(!outcome.new[0].undecodable && outcome.new[1].undecodable);
         assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c1");
         assert_eq!(store.undecodable_count("acc").unwrap(), 2);
+        assert_eq!(store.account("acc").unwrap().unwrap().undecodable_count, 2);
         assert_eq!(
             store.context_token("acc", "a").unwrap(),
             Some(("t2".into(), 11))
