@@ -120,6 +120,9 @@ impl UndecodableRecord {
         } else if let Some(seq) = seq.as_deref().and_then(|s| s.parse::<i64>().ok()) {
             format!("seq:{seq}")
         } else {
+            // The exact text: a parsed value would round a number beyond 64 bits and
+            // could take two messages for one (a replay that changed only an unreadable
+            // seq is then stored twice, which loses nothing).
             format!("raw:{:016x}", fnv1a(raw.as_bytes()))
         };
         let create_time_ms = match value.get("create_time_ms") {
@@ -448,11 +451,21 @@ mod tests {
             (raw, "size -1 is negative")
         );
 
-        // An id beyond 64 bits is not kept rounded: the text itself is the key.
+        // An id beyond 64 bits is not kept rounded: the text itself is the key, so two
+        // ids that round to the same float stay two messages.
         let raw = r#"{"message_id":18446744073709551616,"from_user_id":"u"}"#;
         let r = UndecodableRecord::from_raw(raw, "e");
         assert!(r.dedupe_key.starts_with("raw:"), "{}", r.dedupe_key);
         assert_eq!(r.server_message_id, None);
+        assert_eq!(
+            UndecodableRecord::from_raw(raw, "e").dedupe_key,
+            r.dedupe_key
+        );
+        let other = r#"{"message_id":18446744073709551617,"from_user_id":"u"}"#;
+        assert_ne!(
+            UndecodableRecord::from_raw(other, "e").dedupe_key,
+            r.dedupe_key
+        );
         let r = UndecodableRecord::from_raw("[1,2]", "e");
         assert_eq!((r.peer_id, r.dedupe_key.starts_with("raw:")), (None, true));
     }
