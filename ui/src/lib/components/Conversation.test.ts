@@ -32,6 +32,29 @@ describe("conversation list", () => {
   });
 });
 
+describe("undecodable messages", () => {
+  it("shows a message this version cannot read as such, in the log and the list", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation({ lastText: null, lastItemKind: "undecodable" })];
+    backend.messages.set(KEY, [
+      message({ id: 2, itemKind: "undecodable", text: null, error: "size -5 is negative" }),
+      message({ id: 1, text: "before it" }),
+    ]);
+    await openAlice(backend);
+    expect(screen.getByTestId("conversation-preview").textContent).toBe(
+      "[A message this version cannot show]",
+    );
+    const odd = await waitFor(() => {
+      const row = document.querySelector<HTMLElement>("[data-testid='message'][data-kind='undecodable']");
+      expect(row).toBeTruthy();
+      return row!;
+    });
+    expect(odd.textContent).toContain("[A message this version cannot show]");
+    expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["before it"]);
+  });
+});
+
 describe("keyboard", () => {
   it("moves between conversations with the arrow keys and closes dialogs with Escape", async () => {
     const backend = fakeBackend();
