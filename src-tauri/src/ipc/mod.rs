@@ -163,6 +163,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::send_file,
             conversations::retry_outbound,
             conversations::discard_outbound,
+            conversations::message_raw,
             conversations::search_messages,
             conversations::media_data,
             conversations::open_media,

@@ -52,6 +52,22 @@ describe("undecodable messages", () => {
     });
     expect(odd.textContent).toContain("[A message this version cannot show]");
     expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["before it"]);
+
+    // Copy raw puts the exact text it arrived as on the clipboard.
+    const raw = '{"message_id":2,"item_list":[{"type":2,"image_item":{"mid_size":-5}}]}';
+    backend.answers.message_raw = () => raw;
+    const written: string[] = [];
+    Object.defineProperty(navigator, "clipboard", {
+      value: { writeText: async (text: string) => void written.push(text) },
+      configurable: true,
+    });
+    const copy = screen.getByTestId("copy-raw");
+    expect(copy.getAttribute("title")).toBe("size -5 is negative");
+    await fireEvent.click(copy);
+    await waitFor(() => expect(written).toEqual([raw]));
+    expect(backend.calls).toContainEqual({ cmd: "message_raw", args: { messageId: 2 } });
+    expect(copy.textContent).toBe("Copied");
+    expect(screen.getAllByTestId("copy-raw")).toHaveLength(1);
   });
 });
 
