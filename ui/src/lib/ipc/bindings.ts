@@ -565,7 +565,11 @@ lifecycle: string;
 /**
  * The poller's live state.
  */
-status: AccountStatus; unread: number }
+status: AccountStatus; unread: number; 
+/**
+ * Received messages this version could not decode (kept raw in the log).
+ */
+undecodable: number }
 /**
  * What the AI replies tell the owner, as [`crate::EngineEvent::Ai`].
  */
