@@ -229,6 +229,7 @@ mod tests {
             lifecycle: lifecycle.into(),
             status,
             unread: 0,
+            undecodable: 0,
         }
     }
 

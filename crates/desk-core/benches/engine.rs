@@ -352,7 +352,8 @@ async fn baseline() {
             let mut cursor = String::new();
             while let Ok(answer) = client.getupdates(&cursor, &cancel).await {
                 let now = Instant::now();
-                for m in answer.msgs.unwrap_or_default() {
+                let next = answer.get_updates_buf.clone();
+                for m in answer.into_messages() {
                     let text = m
                         .item_list
                         .and_then(|items| items.into_iter().next())
@@ -363,7 +364,7 @@ async fn baseline() {
                         let _ = tx.send(now - at);
                     }
                 }
-                if let Some(next) = answer.get_updates_buf.filter(|c| !c.is_empty()) {
+                if let Some(next) = next.filter(|c| !c.is_empty()) {
                     cursor = next;
                 }
             }

@@ -22,7 +22,8 @@ pub struct InboundRecord {
     /// The quoted part, when the quote selects part of a message (§5.6 item 4).
     pub quote_partial: Option<PartialText>,
     pub context_token: Option<String>,
-    /// The wire message as JSON, without its context token (stored in its own table).
+    /// The message's JSON exactly as it arrived (every field, known to this version or
+    /// not), kept for reprocessing.
     pub raw_json: String,
 }
 
@@ -39,7 +40,17 @@ pub struct MediaRef {
 }
 
 impl InboundRecord {
+    /// The record of a message built here rather than received (fixtures, tools): its
+    /// raw text is the model serialised.
     pub fn from_wire(message: &WeixinMessage) -> InboundRecord {
+        // Serialising our own model cannot fail; an empty string would only lose the
+        // copy kept for reprocessing.
+        let raw = serde_json::to_string(message).unwrap_or_default();
+        InboundRecord::from_received(message, &raw)
+    }
+
+    /// The record of a received message and the exact JSON text it arrived as.
+    pub fn from_received(message: &WeixinMessage, raw: &str) -> InboundRecord {
         let items = message.item_list.as_deref().unwrap_or_default();
         let (text, text_kind) = body_text(items);
         let media = choose_media(items);
@@ -54,8 +65,6 @@ impl InboundRecord {
             .iter()
             .find_map(|i| i.ref_msg.as_deref())
             .and_then(|r| r.partial_text.clone());
-        let mut raw = message.clone();
-        raw.context_token = None;
         InboundRecord {
             peer_id: non_empty(message.from_user_id.as_deref()),
             dedupe_key: dedupe_key(message),
@@ -70,9 +79,70 @@ impl InboundRecord {
             quote_text,
             quote_partial,
             context_token: non_empty(message.context_token.as_deref()),
-            // Serialising our own model cannot fail; an empty string would only lose the
-            // copy kept for reprocessing.
-            raw_json: serde_json::to_string(&raw).unwrap_or_default(),
+            raw_json: raw.to_owned(),
+        }
+    }
+}
+
+/// What can be known of a message this version cannot decode, read from its JSON text
+/// without the typed model: enough to file it in its conversation once (its sender, its
+/// time, a dedupe key) and to keep its reply token. The text itself is kept whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndecodableRecord {
+    /// Sender, if the text names one as a string (or a number).
+    pub peer_id: Option<String>,
+    pub dedupe_key: String,
+    pub server_message_id: Option<String>,
+    pub create_time_ms: Option<i64>,
+    pub context_token: Option<String>,
+    /// Why it could not be decoded.
+    pub error: String,
+    /// The message's JSON exactly as it arrived.
+    pub raw_json: String,
+}
+
+impl UndecodableRecord {
+    pub fn from_raw(raw: &str, error: &str) -> UndecodableRecord {
+        use serde_json::Value;
+        let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+        let text = |key: &str| match value.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+            _ => None,
+        };
+        let server_message_id = text("message_id");
+        let client_id = text("client_id");
+        let seq = text("seq");
+        let dedupe_key = if let Some(id) = &server_message_id {
+            format!("mid:{id}")
+        } else if let Some(id) = &client_id {
+            format!("cid:{id}")
+        } else if let Some(seq) = seq.as_deref().and_then(|s| s.parse::<i64>().ok()) {
+            format!("seq:{seq}")
+        } else {
+            // The exact text: a parsed value would round a number beyond 64 bits and
+            // could take two messages for one (a replay that changed only an unreadable
+            // seq is then stored twice, which loses nothing).
+            format!("raw:{:016x}", fnv1a(raw.as_bytes()))
+        };
+        let create_time_ms = match value.get("create_time_ms") {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.abs() < 9.0e15).map(|f| f as i64)),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        UndecodableRecord {
+            peer_id: text("from_user_id"),
+            dedupe_key,
+            server_message_id,
+            create_time_ms,
+            context_token: match value.get("context_token") {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            },
+            error: error.to_owned(),
+            raw_json: raw.to_owned(),
         }
     }
 }
@@ -357,7 +427,47 @@ mod tests {
         assert_eq!(media.aes_key.as_deref(), Some("00ff"), "hex aeskey wins");
         assert_eq!(media.cdn_param.as_deref(), Some("i"));
         assert_eq!(r.context_token.as_deref(), Some("ctx"));
-        assert!(!r.raw_json.contains("ctx"), "token kept out of raw JSON");
+    }
+
+    #[test]
+    fn a_received_message_keeps_its_exact_text() {
+        let raw = r#"{"message_id": 7, "from_user_id":"u","button_item_list":[{"id":1}],
+            "root_id":"r","item_list":[{"type":1,"text_item":{"text":"hi"}}]}"#;
+        let r = InboundRecord::from_received(&wire(raw), raw);
+        assert_eq!(r.raw_json, raw, "unknown fields and spacing kept");
+        assert_eq!(r.text.as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn an_undecodable_message_keeps_what_can_be_read_and_its_text() {
+        let raw = r#"{"message_id":7495426660285223688,"from_user_id":"U@im.wechat","create_time_ms":5,"context_token":"c","item_list":[{"type":2,"image_item":{"mid_size":-1}}]}"#;
+        let r = UndecodableRecord::from_raw(raw, "size -1 is negative");
+        assert_eq!(r.peer_id.as_deref(), Some("U@im.wechat"));
+        assert_eq!(r.dedupe_key, "mid:7495426660285223688");
+        assert_eq!(r.create_time_ms, Some(5));
+        assert_eq!(r.context_token.as_deref(), Some("c"));
+        assert_eq!(
+            (r.raw_json.as_str(), r.error.as_str()),
+            (raw, "size -1 is negative")
+        );
+
+        // An id beyond 64 bits is not kept rounded: the text itself is the key, so two
+        // ids that round to the same float stay two messages.
+        let raw = r#"{"message_id":18446744073709551616,"from_user_id":"u"}"#;
+        let r = UndecodableRecord::from_raw(raw, "e");
+        assert!(r.dedupe_key.starts_with("raw:"), "{}", r.dedupe_key);
+        assert_eq!(r.server_message_id, None);
+        assert_eq!(
+            UndecodableRecord::from_raw(raw, "e").dedupe_key,
+            r.dedupe_key
+        );
+        let other = r#"{"message_id":18446744073709551617,"from_user_id":"u"}"#;
+        assert_ne!(
+            UndecodableRecord::from_raw(other, "e").dedupe_key,
+            r.dedupe_key
+        );
+        let r = UndecodableRecord::from_raw("[1,2]", "e");
+        assert_eq!((r.peer_id, r.dedupe_key.starts_with("raw:")), (None, true));
     }
 
     #[test]

@@ -167,7 +167,11 @@ async fn a_login_with_a_verify_code_stores_the_account_and_starts_it() {
     assert_eq!(stored, Some(Secret::new(bot.token.clone())));
     let acc = account(&engine, &account_id).await.unwrap();
     assert_eq!(acc.bot_id, bot.bot_id);
-    assert_eq!(acc.base_url, sim.base_url());
+    assert_eq!(
+        acc.base_url,
+        sim.base_url().trim_end_matches('/'),
+        "as the server sent it"
+    );
     assert_eq!(acc.user_id.as_deref(), Some(bot.user_id.as_str()));
     assert_eq!(acc.cdn_url.as_deref(), Some(sim.cdn_base_url().as_str()));
     assert_eq!(acc.alias.as_deref(), Some("Support"));
@@ -405,4 +409,39 @@ async fn removing_an_account_keeps_or_deletes_its_log_and_media() {
 
     assert!(engine.remove_account(&gone, false).await.is_err());
     engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qr_status_carrying_an_error_ends_the_login_with_the_reason_in_words() {
+    let sim = sim().await;
+    let engine = Engine::new(
+        Store::open_in_memory().unwrap(),
+        Arc::new(MemoryStore::new()),
+        config(),
+    );
+    let mut rx = engine.subscribe();
+    let handle = engine.start_login(options(&sim)).await.unwrap();
+    next_event(
+        &mut rx,
+        login_state(handle.id(), |s| matches!(s, LoginState::QrReady { .. })),
+    )
+    .await;
+    let qr = sim.latest_qrcode().unwrap();
+    sim.set_qr_answer(&qr, serde_json::json!({ "errcode": -14, "errmsg": "" }))
+        .unwrap();
+    // The deadline is 8 minutes away: only the refusal can end the login.
+    let last = tokio::time::timeout(common::WAIT, handle.finished())
+        .await
+        .expect("the login ended on the refusal");
+    let LoginState::Failed { reason } = &last else {
+        panic!("the login did not fail: {last:?}");
+    };
+    assert!(reason.contains("session has expired"), "{reason}");
+    assert!(reason.contains("errcode -14"), "{reason}");
+    assert!(engine
+        .store()
+        .call(|s| s.list_accounts())
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -101,8 +101,10 @@ pub(crate) fn authenticate(
         )),
         None => strict_only.push("X-WECHAT-UIN header missing".to_owned()),
     }
+    let mut agent_notes = Vec::new();
     if let Some(body) = parsed.as_ref().filter(|b| b.is_object()) {
         strict_only.extend(base_info_problems(body));
+        agent_notes.extend(bot_agent_problems(body));
     }
 
     let mut state = lock(shared);
@@ -110,14 +112,22 @@ pub(crate) fn authenticate(
         .clone()
         .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned()));
     let violations = fatal.iter().chain(&strict_only).cloned().collect();
-    let log_id = state.log_request(LoggedRequest::new(
-        endpoint,
-        headers,
-        logged_body,
-        violations,
-    ));
-    if !fatal.is_empty() || (state.knobs.strict_headers && !strict_only.is_empty()) {
-        let all: Vec<String> = fatal.into_iter().chain(strict_only).collect();
+    let mut entry = LoggedRequest::new(endpoint, headers, logged_body, violations);
+    entry.notes.clone_from(&agent_notes);
+    let log_id = state.log_request(entry);
+    let refuse_agent = state.knobs.reject_bad_bot_agent && !agent_notes.is_empty();
+    if !fatal.is_empty() || (state.knobs.strict_headers && !strict_only.is_empty()) || refuse_agent
+    {
+        let refused_agent = if refuse_agent {
+            agent_notes
+        } else {
+            Vec::new()
+        };
+        let all: Vec<String> = fatal
+            .into_iter()
+            .chain(strict_only)
+            .chain(refused_agent)
+            .collect();
         tracing::debug!(endpoint, problems = ?all, "rejected request");
         return Err(Rejection::BadRequest(all.join("; ")));
     }
@@ -182,14 +192,18 @@ fn base_info_problems(body: &Value) -> Vec<String> {
             problems.push("base_info.channel_version missing or not a non-empty string".to_owned())
         }
     }
-    match info.get("bot_agent") {
-        None => {}
-        Some(Value::String(a)) if agent::is_sanitised(a) => {}
-        Some(other) => problems.push(format!(
-            "base_info.bot_agent {other} does not follow the sanitising rules (spec §1.5)"
+    problems
+}
+
+/// What is wrong with `base_info.bot_agent`: a note, not a violation (the server uses
+/// it only for observability), unless `reject_bad_bot_agent` asks to refuse it.
+fn bot_agent_problems(body: &Value) -> Option<String> {
+    match body.get("base_info")?.get("bot_agent")? {
+        Value::String(a) if agent::is_sanitised(a) => None,
+        other => Some(format!(
+            "base_info.bot_agent {other} does not follow the sanitising rules"
         )),
     }
-    problems
 }
 
 #[cfg(test)]

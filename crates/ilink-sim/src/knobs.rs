@@ -4,14 +4,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cdn::UploadUrlMode;
+use crate::corrupt::CorruptMessage;
 
-/// How a successful sendmessage is answered (E10). Only `MessageId` and `RetErrmsg`
-/// count as success for a ≥2.4.6 client; `EmptyBody` is a legacy/fault mode.
+/// How a successful sendmessage is answered (E10). `MessageId`, `MessageIdOnly`,
+/// `EmptyObject` and `RetErrmsg` are success for a ≥2.4.6 client; `EmptyBody` is a
+/// legacy/fault mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SendResponse {
     /// `{"ret":0,"message_id":<u64>}`
     MessageId,
+    /// `{"message_id":<u64>}`, no `ret` (success all the same; seen live).
+    MessageIdOnly,
     /// `{}`
     EmptyObject,
     /// `{"ret":0,"errmsg":""}`
@@ -32,10 +36,13 @@ pub struct SendRateLimit {
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
     /// Reject a missing `iLink-App-Id`/`ClientVersion`, a bad `X-WECHAT-UIN`, a wrong
-    /// `Content-Type`, a missing `base_info.channel_version` or an unsanitised
-    /// `bot_agent` with HTTP 400. When off, such requests are served and the problem is
-    /// only recorded in the request log (E3).
+    /// `Content-Type` or a missing `base_info.channel_version` with HTTP 400. When off,
+    /// such requests are served and the problem is only recorded in the request log (E3).
     pub strict_headers: bool,
+    /// Reject a `base_info.bot_agent` that does not follow the sanitising rules with
+    /// HTTP 400. Off by default: the server uses it only for observability, so the
+    /// problem is recorded as a note in the request log, in every mode.
+    pub reject_bad_bot_agent: bool,
     /// How long getupdates holds an empty poll (E7). Kept under
     /// `longpolling_timeout_ms`, which clients use as their abort timeout.
     pub poll_hold_ms: u64,
@@ -88,12 +95,21 @@ pub struct Knobs {
     pub auto_login_ms: Option<u64>,
     /// With `auto_login_ms`: the new user's first message to the bot.
     pub auto_login_greeting: Option<String>,
+    /// Send one field of one inbound message in an odd shape (a size as a digit string
+    /// or negative or beyond u64, a name or text as a number, an item type or
+    /// `is_completed` as a string, a fractional timestamp): the message queued after
+    /// `after` more is affected, in every delivery of it, and the knob clears itself.
+    pub corrupt_message: Option<CorruptMessage>,
+    /// Answer tool-call progress items (types 11, 12) with `{"ret":0}` and no
+    /// `message_id` (seen live), whatever `send_response` says.
+    pub tool_calls_without_message_id: bool,
 }
 
 impl Default for Knobs {
     fn default() -> Self {
         Knobs {
             strict_headers: true,
+            reject_bad_bot_agent: false,
             poll_hold_ms: 25_000,
             longpolling_timeout_ms: 35_000,
             reply_window_ms: 24 * 60 * 60 * 1000,
@@ -104,7 +120,7 @@ impl Default for Knobs {
             qr_hold_ms: 25_000,
             qr_lifetime_ms: 300_000,
             verify_code_attempts: 3,
-            upload_url_mode: UploadUrlMode::Param,
+            upload_url_mode: UploadUrlMode::Both,
             upload_param_ttl_ms: 10 * 60 * 1000,
             send_response: SendResponse::MessageId,
             empty_cursor: false,
@@ -115,6 +131,8 @@ impl Default for Knobs {
             send_rate_limit: None,
             auto_login_ms: None,
             auto_login_greeting: None,
+            corrupt_message: None,
+            tool_calls_without_message_id: false,
         }
     }
 }

@@ -16,6 +16,7 @@ mod agent;
 mod auth;
 mod cdn;
 mod control;
+mod corrupt;
 mod crypto;
 mod demo;
 mod faults;
@@ -31,6 +32,7 @@ mod voice;
 mod wire;
 
 pub use cdn::UploadUrlMode;
+pub use corrupt::{CorruptMessage, Corruption};
 pub use demo::{demo_peers, DemoConfig, DemoPeer};
 pub use faults::{Fault, FaultHit, FaultRule, DEFAULT_HANG_CAP_MS};
 pub use knobs::{Knobs, SendRateLimit, SendResponse};

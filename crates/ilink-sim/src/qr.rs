@@ -40,13 +40,14 @@ pub(crate) enum QrStatus {
 impl QrStatus {
     fn answer(&self) -> Value {
         match self {
-            QrStatus::Wait => json!({ "status": "wait" }),
-            QrStatus::Scanned => json!({ "status": "scaned" }),
-            QrStatus::NeedVerifyCode(_) => json!({ "status": "need_verifycode" }),
-            QrStatus::Blocked => json!({ "status": "verify_code_blocked" }),
-            QrStatus::Expired => json!({ "status": "expired" }),
+            // The real server sends `"ret":0` with every status.
+            QrStatus::Wait => json!({ "ret": 0, "status": "wait" }),
+            QrStatus::Scanned => json!({ "ret": 0, "status": "scaned" }),
+            QrStatus::NeedVerifyCode(_) => json!({ "ret": 0, "status": "need_verifycode" }),
+            QrStatus::Blocked => json!({ "ret": 0, "status": "verify_code_blocked" }),
+            QrStatus::Expired => json!({ "ret": 0, "status": "expired" }),
             QrStatus::Confirmed(answer) | QrStatus::Answer(answer) => answer.clone(),
-            QrStatus::BindedRedirect => json!({ "status": "binded_redirect" }),
+            QrStatus::BindedRedirect => json!({ "ret": 0, "status": "binded_redirect" }),
         }
     }
 
@@ -164,11 +165,14 @@ impl SimState {
             self.revoke_token(bot_id)?;
         }
         let info = self.create_bot_for(user.map(str::to_owned));
+        // Without a trailing slash, as the real server sends `https://ilinkai.weixin.qq.com`:
+        // a client that joins strings must add its own.
         let answer = json!({
+            "ret": 0,
             "status": "confirmed",
             "bot_token": info.token,
             "ilink_bot_id": info.bot_id,
-            "baseurl": self.base_url,
+            "baseurl": self.base_url.trim_end_matches('/'),
             "ilink_user_id": info.user_id,
         });
         set_status(self.qrs.get_mut(qrcode)?, QrStatus::Confirmed(answer));
@@ -364,7 +368,7 @@ async fn status(
     };
     let deadline = Instant::now() + hold;
     // An unknown QR (never issued, or from before a restart) reads as expired.
-    let unknown = || wire::ok_json(json!({ "status": "expired" }));
+    let unknown = || wire::ok_json(json!({ "ret": 0, "status": "expired" }));
     loop {
         let notify = match lock(&shared).qrs.sessions.get(&qrcode) {
             Some(session) => session.notify.clone(),
@@ -382,6 +386,7 @@ async fn status(
             };
             if session.redirected && role == HostRole::Primary {
                 return wire::ok_json(json!({
+                    "ret": 0,
                     "status": "scaned_but_redirect",
                     "redirect_host": redirect_host,
                 }));

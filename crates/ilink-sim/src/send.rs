@@ -47,9 +47,15 @@ pub(crate) async fn sendmessage(
         };
     let mut state = lock(&shared);
     let knobs = state.knobs.clone();
+    let tool_call = is_tool_call(&authed.body);
     match accept(&mut state, &authed.bot_id, &authed.body) {
+        // Live reports show tool-call progress items answered without an id.
+        Ok(_) if tool_call && knobs.tool_calls_without_message_id => {
+            wire::ok_json(json!({ "ret": 0 }))
+        }
         Ok(message_id) => match knobs.send_response {
             SendResponse::MessageId => wire::ok_json(json!({ "ret": 0, "message_id": message_id })),
+            SendResponse::MessageIdOnly => wire::ok_json(json!({ "message_id": message_id })),
             SendResponse::EmptyObject => wire::ok_json(json!({})),
             SendResponse::RetErrmsg => wire::ok_json(json!({ "ret": 0, "errmsg": "" })),
             SendResponse::EmptyBody => StatusCode::OK.into_response(),
@@ -68,6 +74,13 @@ pub(crate) async fn sendmessage(
                 .into_response()
         }
     }
+}
+
+/// Whether the one item sent is a tool-call progress item (type 11 or 12).
+fn is_tool_call(body: &Value) -> bool {
+    body.pointer("/msg/item_list/0/type")
+        .and_then(Value::as_i64)
+        .is_some_and(|t| t == 11 || t == 12)
 }
 
 /// E10 steps 2–7 in order; on success the message is stored and its id returned.

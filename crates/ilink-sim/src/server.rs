@@ -81,6 +81,7 @@ impl Sim {
                 faults::layer,
             ))
             .merge(control::routes())
+            .fallback(unknown_path)
             .with_state(shared.clone());
         let primary = app.clone().layer(Extension(HostRole::Primary));
         let redirect = app.layer(Extension(HostRole::Redirect));
@@ -135,6 +136,21 @@ impl Sim {
         items: Vec<serde_json::Value>,
     ) -> Result<u64, SimError> {
         lock(&self.shared).inject_items(bot, peer, items)
+    }
+
+    /// Queues several inbound texts from one peer at once: a poll parked or arriving
+    /// later gets them in one batch. Returns their message_ids in order.
+    pub fn inject_texts_together(
+        &self,
+        bot: &str,
+        peer: &str,
+        texts: &[&str],
+    ) -> Result<Vec<u64>, SimError> {
+        let mut state = lock(&self.shared);
+        texts
+            .iter()
+            .map(|text| state.inject_text(bot, peer, text))
+            .collect()
     }
 
     /// Encrypts `media`, stores it on the emulator's CDN and queues an inbound message
@@ -363,4 +379,46 @@ impl Drop for Sim {
             task.abort();
         }
     }
+}
+
+/// Any path the server does not serve: logged as a violation (a client that joins a base
+/// ending in `/` with a path starting with `/` asks for `//ilink/bot/…`), and answered 404
+/// with the reason in the body and in `x-error-message`, never silently.
+async fn unknown_path(
+    axum::extract::State(shared): axum::extract::State<Shared>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    let reason = if path.contains("//") {
+        format!(
+            "{method} {path}: the path contains `//` (a base URL ending in `/` joined with \
+             a path starting with `/`?); no such endpoint"
+        )
+    } else {
+        format!("{method} {path}: no such endpoint")
+    };
+    let logged_body = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let endpoint = path.trim_start_matches('/');
+    lock(&shared).log_request(LoggedRequest::new(
+        endpoint,
+        &headers,
+        logged_body,
+        vec![reason.clone()],
+    ));
+    tracing::warn!(%reason, "request to an unknown path");
+    let header_value = reason.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?");
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(
+            axum::http::header::HeaderName::from_static("x-error-message"),
+            header_value,
+        )],
+        reason,
+    )
+        .into_response()
 }

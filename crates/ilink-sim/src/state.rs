@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::cdn::CdnStore;
+use crate::corrupt::Corruption;
 use crate::faults::FaultBook;
 use crate::ids;
 use crate::knobs::Knobs;
@@ -93,6 +94,9 @@ pub struct LoggedRequest {
     pub body: Value,
     /// Rule violations noticed (and, in strict mode, rejected).
     pub violations: Vec<String>,
+    /// Things worth knowing that break no rule the server enforces (an unsanitised
+    /// `bot_agent`, which the server uses only for observability).
+    pub notes: Vec<String>,
     pub at_ms: u64,
 }
 
@@ -116,6 +120,7 @@ impl LoggedRequest {
                 .collect(),
             body,
             violations,
+            notes: Vec::new(),
             at_ms: now_ms(),
             id: 0,
         }
@@ -138,6 +143,8 @@ pub(crate) struct Queued {
     pub delivered_at: Option<Instant>,
     /// When a poll first returned it (epoch ms), for latency measurements.
     pub first_handed_out_ms: Option<f64>,
+    /// A field sent in an odd shape (the `corrupt_message` knob), in every delivery.
+    pub corruption: Option<Corruption>,
 }
 
 pub(crate) struct Bot {
@@ -336,13 +343,15 @@ impl State {
     ) -> Result<u64, SimError> {
         let message_id = self.fresh_id();
         let item_ids: Vec<u64> = items.iter().map(|_| self.fresh_id()).collect();
-        let bot = self.bot_mut(bot_id)?;
+        let bot = self.bot(bot_id)?;
         if !bot.peers.iter().any(|p| p == peer) {
             return Err(SimError::UnknownPeer {
                 bot: bot_id.to_owned(),
                 peer: peer.to_owned(),
             });
         }
+        let corruption = self.next_corruption();
+        let bot = self.bot_mut(bot_id)?;
         let context_token = ids::random_b64(48);
         bot.contexts.insert(
             peer.to_owned(),
@@ -389,13 +398,15 @@ impl State {
             replayed: false,
             delivered_at: None,
             first_handed_out_ms: None,
+            corruption,
         });
         bot.notify.notify_waiters();
         Ok(message_id)
     }
 
-    /// Queues `msg` again under a new seq, unchanged otherwise (same message_id).
-    pub fn replay(&mut self, bot_id: &str, mut msg: Value) {
+    /// Queues `msg` again under a new seq, unchanged otherwise (same message_id, same
+    /// odd field if it had one).
+    pub fn replay(&mut self, bot_id: &str, mut msg: Value, corruption: Option<Corruption>) {
         let Some(bot) = self.bots.get_mut(bot_id) else {
             return;
         };
@@ -407,8 +418,22 @@ impl State {
             replayed: true,
             delivered_at: None,
             first_handed_out_ms: None,
+            corruption,
         });
         bot.notify.notify_waiters();
+    }
+
+    /// Counts down the `corrupt_message` knob: the odd shape for the message being
+    /// queued, if it is the one; the knob clears itself once used.
+    fn next_corruption(&mut self) -> Option<Corruption> {
+        let plan = self.knobs.corrupt_message.as_mut()?;
+        if plan.after > 0 {
+            plan.after -= 1;
+            return None;
+        }
+        let shape = plan.shape;
+        self.knobs.corrupt_message = None;
+        Some(shape)
     }
 
     pub fn expire_context(&mut self, bot_id: &str, peer: &str) -> Result<(), SimError> {

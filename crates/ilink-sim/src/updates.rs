@@ -9,10 +9,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::auth::{self, StaleShape};
+use crate::corrupt::{self, Corruption};
 use crate::state::{lock, Shared};
 use crate::wire;
 
@@ -137,18 +138,18 @@ pub(crate) async fn getupdates(
                 }
                 queued.delivered_at = Some(now);
                 queued.first_handed_out_ms.get_or_insert_with(epoch_ms);
-                msgs.push(queued.msg.clone());
+                msgs.push(corrupt::render(&queued.msg, queued.corruption));
                 if !queued.replayed {
                     queued.replayed = true;
-                    first_deliveries.push(queued.msg.clone());
+                    first_deliveries.push((queued.msg.clone(), queued.corruption));
                 }
             }
             if !msgs.is_empty() || Instant::now() >= deadline {
                 let position = bot.queue.last().map_or(from, |q| q.seq.max(from));
                 if let Some(delay) = knobs.replay_after_ms {
-                    for msg in first_deliveries {
+                    for (msg, corruption) in first_deliveries {
                         if state.draw_replay() {
-                            schedule_replay(&shared, bot_id, msg, delay);
+                            schedule_replay(&shared, bot_id, msg, corruption, delay);
                         }
                     }
                 }
@@ -161,12 +162,15 @@ pub(crate) async fn getupdates(
                 } else {
                     encode_cursor(bot_id, position)
                 };
-                return wire::ok_json(json!({
-                    "ret": 0,
-                    "msgs": msgs,
-                    "get_updates_buf": cursor,
-                    "longpolling_timeout_ms": knobs.longpolling_timeout_ms,
-                }));
+                // Written by hand around each message's own text, which may carry an
+                // odd field no `Value` can hold (corrupt.rs).
+                let body = format!(
+                    r#"{{"ret":0,"msgs":[{}],"get_updates_buf":{},"longpolling_timeout_ms":{}}}"#,
+                    msgs.join(","),
+                    Value::String(cursor),
+                    knobs.longpolling_timeout_ms,
+                );
+                return wire::ok_text(body);
             }
         }
         // Wake for a held-back message falling due, if that is before the hold ends.
@@ -196,12 +200,18 @@ impl Drop for InFlight {
 }
 
 /// Delivers `msg` once more after `delay_ms` (the real server's ~1 s replays).
-fn schedule_replay(shared: &Shared, bot_id: &str, msg: Value, delay_ms: u64) {
+fn schedule_replay(
+    shared: &Shared,
+    bot_id: &str,
+    msg: Value,
+    corruption: Option<Corruption>,
+    delay_ms: u64,
+) {
     let shared = shared.clone();
     let bot_id = bot_id.to_owned();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        lock(&shared).replay(&bot_id, msg);
+        lock(&shared).replay(&bot_id, msg, corruption);
     });
 }
 

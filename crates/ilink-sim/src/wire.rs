@@ -15,6 +15,16 @@ pub(crate) fn ok_json(body: Value) -> Response {
         .into_response()
 }
 
+/// HTTP 200 with a JSON body already written as text.
+pub(crate) fn ok_text(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
 /// `{"ret":<ret>,"errmsg":<errmsg>}` with HTTP 200, the way the API reports failures.
 pub(crate) fn ret_error(ret: i64, errmsg: &str) -> Response {
     ok_json(json!({ "ret": ret, "errmsg": errmsg }))

@@ -79,14 +79,6 @@ async fn strict_mode_rejects_a_bad_envelope() {
             json!({ "base_info": { "channel_version": "" } }),
             "channel_version",
         ),
-        (
-            json!({ "base_info": { "channel_version": "2.4.9", "bot_agent": "My Bot" } }),
-            "bot_agent",
-        ),
-        (
-            json!({ "base_info": { "channel_version": "2.4.9", "bot_agent": 7 } }),
-            "bot_agent",
-        ),
     ];
     for (body, expect) in bodies {
         let answer = post_raw(
@@ -108,6 +100,80 @@ async fn strict_mode_rejects_a_bad_envelope() {
     )
     .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn a_bad_bot_agent_is_noted_in_every_mode_and_refused_only_on_request() {
+    let bad = [
+        json!({ "base_info": { "channel_version": "2.4.9", "bot_agent": "My Bot" } }),
+        json!({ "base_info": { "channel_version": "2.4.9", "bot_agent": 7 } }),
+    ];
+    for strict in [true, false] {
+        let sim = sim_with(|k| k.strict_headers = strict).await;
+        let bot = sim.create_bot();
+        for body in &bad {
+            let answer = post_raw(
+                &sim,
+                "msg/notifystart",
+                good_headers(&bot.token),
+                body.to_string().into_bytes(),
+            )
+            .await;
+            assert_eq!(
+                answer.status, 200,
+                "strict={strict} {body}: {}",
+                answer.text
+            );
+            let logged = sim.requests().pop().unwrap();
+            assert!(logged.violations.is_empty(), "{:?}", logged.violations);
+            assert!(
+                logged.notes.iter().any(|n| n.contains("bot_agent")),
+                "{:?}",
+                logged.notes
+            );
+        }
+    }
+    let sim = sim_with(|k| k.reject_bad_bot_agent = true).await;
+    let bot = sim.create_bot();
+    for body in &bad {
+        let answer = post_raw(
+            &sim,
+            "msg/notifystart",
+            good_headers(&bot.token),
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+        assert!(answer.text.contains("bot_agent"), "{}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn a_path_with_a_double_slash_is_a_logged_violation_not_a_silent_404() {
+    let sim = sim_with(|_| {}).await;
+    let bot = sim.create_bot();
+    // A client joining the base (which ends in `/`) with `/ilink/bot/getupdates`.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/ilink/bot/getupdates", sim.base_url()))
+        .headers(good_headers(&bot.token))
+        .body(r#"{"get_updates_buf":""}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert!(resp.headers().contains_key("x-error-message"));
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("//"), "{text}");
+    let logged = sim.requests().pop().expect("logged");
+    assert!(
+        logged
+            .violations
+            .iter()
+            .any(|v| v.contains("contains `//`")),
+        "{:?}",
+        logged.violations
+    );
+    assert_eq!(logged.body["get_updates_buf"], "");
 }
 
 #[tokio::test]

@@ -64,6 +64,7 @@ async fn alternative_sendmessage_success_bodies() {
         "context_token": token, "item_list": [{ "type": 1, "text_item": { "text": "ok" } }],
     }});
     for (mode, want) in [
+        (SendResponse::MessageIdOnly, "message_id"),
         (SendResponse::EmptyObject, "{}"),
         (SendResponse::RetErrmsg, r#"{"errmsg":"","ret":0}"#),
         (SendResponse::EmptyBody, ""),
@@ -71,7 +72,11 @@ async fn alternative_sendmessage_success_bodies() {
         sim.update_knobs(|k| k.send_response = mode);
         let answer = call(&sim, "sendmessage", &bot.token, msg.clone()).await;
         assert_eq!(answer.status, 200);
-        if want.starts_with('{') {
+        if want == "message_id" {
+            let body = answer.json();
+            assert!(body.get("ret").is_none(), "{body}");
+            assert!(body["message_id"].as_u64().unwrap() > 1 << 53, "{body}");
+        } else if want.starts_with('{') {
             assert_eq!(
                 answer.json(),
                 serde_json::from_str::<serde_json::Value>(want).unwrap()
@@ -82,9 +87,37 @@ async fn alternative_sendmessage_success_bodies() {
     }
     assert_eq!(
         sim.sent_messages(&bot.bot_id).unwrap().len(),
-        3,
+        4,
         "all stored"
     );
+}
+
+#[tokio::test]
+async fn tool_call_items_can_be_answered_without_a_message_id() {
+    let sim = sim_with(|k| k.tool_calls_without_message_id = true).await;
+    let bot = sim.create_bot();
+    sim.inject_text(&bot.bot_id, &bot.user_id, "hi").unwrap();
+    let token = sim
+        .context_token(&bot.bot_id, &bot.user_id)
+        .unwrap()
+        .unwrap();
+    let send = |item: serde_json::Value| {
+        json!({ "msg": {
+            "to_user_id": bot.user_id, "message_type": 2, "message_state": 2,
+            "context_token": token, "item_list": [item],
+        }})
+    };
+    let tool = send(json!({ "type": 11, "is_completed": false,
+        "tool_call_start_item": { "tool_name": "search", "tool_call_id": "c1" } }));
+    let answer = call(&sim, "sendmessage", &bot.token, tool).await.json();
+    assert_eq!(answer, json!({ "ret": 0 }));
+    let text = send(json!({ "type": 1, "text_item": { "text": "done" } }));
+    let answer = call(&sim, "sendmessage", &bot.token, text).await.json();
+    assert!(
+        answer["message_id"].is_u64(),
+        "texts keep their id: {answer}"
+    );
+    assert_eq!(sim.sent_messages(&bot.bot_id).unwrap().len(), 2);
 }
 
 /// Injects `n` texts, takes them in one poll, waits for the replays and returns the

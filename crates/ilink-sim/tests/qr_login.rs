@@ -46,7 +46,7 @@ async fn scan_verify_and_confirm() {
     // A new QR answers `wait` at once (nothing reported yet).
     assert_eq!(
         status(&sim, &qrcode, None).await,
-        json!({ "status": "wait" })
+        json!({ "ret": 0, "status": "wait" })
     );
 
     // The next poll is held until the phone scans.
@@ -75,10 +75,11 @@ async fn scan_verify_and_confirm() {
     assert_eq!(confirmed["bot_token"], bot.token.as_str());
     assert_eq!(confirmed["ilink_bot_id"], bot.bot_id.as_str());
     assert_eq!(confirmed["ilink_user_id"], bot.user_id.as_str());
+    assert_eq!(confirmed["ret"], 0, "as the real server sends it");
     assert_eq!(
         confirmed["baseurl"],
-        sim.base_url().as_str(),
-        "never a real host"
+        sim.base_url().trim_end_matches('/'),
+        "never a real host, and no trailing slash, as the real server"
     );
 
     sim.update_knobs(|k| k.poll_hold_ms = 100);
@@ -139,7 +140,7 @@ async fn binding_the_same_user_again_redirects_or_revokes() {
     assert_eq!(sim.confirm_qr(&again, Some(&old.user_id)).unwrap(), None);
     assert_eq!(
         status(&sim, &again, None).await,
-        json!({ "status": "binded_redirect" })
+        json!({ "ret": 0, "status": "binded_redirect" })
     );
     assert_eq!(
         poll(&sim, &old.token, "").await.json()["ret"],
@@ -173,7 +174,7 @@ async fn raw_answers_and_unknown_qrs() {
     }
     assert_eq!(
         status(&sim, "0123", None).await,
-        json!({ "status": "expired" })
+        json!({ "ret": 0, "status": "expired" })
     );
     let resp = reqwest::get(format!("{}ilink/bot/get_qrcode_status", sim.base_url()))
         .await
@@ -213,7 +214,7 @@ async fn a_redirected_qr_is_answered_only_on_the_redirect_host() {
     let on_primary = status(&sim, &qrcode, None).await;
     assert_eq!(
         on_primary,
-        json!({ "status": "scaned_but_redirect", "redirect_host": host })
+        json!({ "ret": 0, "status": "scaned_but_redirect", "redirect_host": host })
     );
     let on_redirect = |sim_host: String| {
         let qrcode = qrcode.clone();

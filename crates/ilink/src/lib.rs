@@ -23,7 +23,7 @@ pub mod text;
 pub mod url;
 pub mod voice;
 
-pub use client::{Client, ClientConfig, Timeouts};
+pub use client::{Client, ClientConfig, Timeouts, DEFAULT_LONGPOLL_MARGIN};
 pub use error::{IlinkError, NetworkKind};
 pub use secret::Secret;
 

@@ -83,6 +83,32 @@ pub enum QrLoginFailure {
     /// The login was cancelled, or the handle dropped while a verify code was needed.
     #[error("the login was cancelled")]
     Cancelled,
+    /// A status answer carried a non-zero `ret` or `errcode`: the server ended the login.
+    #[error("the server ended the login: {}", refusal_words(.ret, .errcode, .errmsg))]
+    Refused {
+        /// `ret` as sent.
+        ret: Option<i64>,
+        /// `errcode` as sent.
+        errcode: Option<i64>,
+        /// `errmsg` as sent (often empty).
+        errmsg: String,
+    },
+}
+
+/// The reason a refusal gives, in words: the server's message if it sent one, else what
+/// the code is known to mean, with the codes themselves.
+fn refusal_words(ret: &Option<i64>, errcode: &Option<i64>, errmsg: &str) -> String {
+    let (ret, errcode) = (*ret, *errcode);
+    let codes: Vec<String> = [("ret", ret), ("errcode", errcode)]
+        .into_iter()
+        .filter_map(|(name, v)| v.filter(|v| *v != 0).map(|v| format!("{name} {v}")))
+        .collect();
+    let meaning = match errmsg.trim() {
+        "" if ret == Some(-14) || errcode == Some(-14) => "the session has expired",
+        "" => "no reason given",
+        text => text,
+    };
+    format!("{meaning} ({})", codes.join(", "))
 }
 
 /// Progress of a login, in order. The last event is always one of `Confirmed`,
@@ -294,6 +320,15 @@ impl QrLogin {
                 // Timeouts, network errors, non-2xx and bad bodies all count as `wait`.
                 .unwrap_or_else(|_| QrStatusResponse::wait());
             let mut pause = true;
+            let refused = |v: Option<i64>| v.is_some_and(|v| v != 0);
+            if refused(answer.api.ret) || refused(answer.api.errcode) {
+                // Not a status to wait on: polling on would only run into the deadline.
+                return QrLoginOutcome::Failed(QrLoginFailure::Refused {
+                    ret: answer.api.ret,
+                    errcode: answer.api.errcode,
+                    errmsg: answer.api.errmsg.clone().unwrap_or_default(),
+                });
+            }
             match answer.status.clone() {
                 Some(QrStatus::Scaned) => {
                     if pending_code.take().is_some() || !scanned_shown {

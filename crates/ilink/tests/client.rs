@@ -194,7 +194,13 @@ async fn getupdates_sends_the_exact_headers_and_body_and_keeps_ids_exact() {
     let cancel = CancellationToken::new();
     let resp = client.getupdates("cur-0", &cancel).await.unwrap();
 
-    let msg = &resp.msgs.as_ref().unwrap()[0];
+    let msg = resp.msgs[0].message().expect("decoded");
+    assert!(
+        resp.msgs[0]
+            .raw()
+            .starts_with(r#"{"seq":1,"message_id":7495426660285223688,"#),
+        "the message's own text is kept"
+    );
     assert_eq!(msg.message_id.as_deref(), Some("7495426660285223688"));
     assert_eq!(
         msg.item_list.as_ref().unwrap()[0].msg_id.as_deref(),
@@ -403,8 +409,13 @@ async fn getupdates_error_codes() {
             "{body}"
         );
     }
-    // The advertised timeout is adopted even from an error response.
-    assert_eq!(client.longpoll_timeout(), Duration::from_millis(1234));
+    // The advertised hold is adopted even from an error response; the timeout adds the
+    // margin to it.
+    assert_eq!(client.longpoll_hold(), Duration::from_millis(1234));
+    assert_eq!(
+        client.longpoll_timeout(),
+        Duration::from_millis(1234) + ilink::DEFAULT_LONGPOLL_MARGIN
+    );
 
     // All fields missing is a success that keeps nothing.
     server.script("ilink/bot/getupdates", vec![reply("{}")]);
@@ -419,7 +430,15 @@ async fn getupdates_error_codes() {
 #[tokio::test]
 async fn getupdates_timeout_is_an_empty_success_using_the_servers_timeout() {
     let (server, base) = start().await;
-    let client = client(&base); // 5 s until the server says otherwise
+    // 5 s until the server says otherwise, plus a short margin.
+    let client = Client::new(
+        ClientConfig {
+            longpoll_margin: Duration::from_millis(100),
+            ..config(&base)
+        },
+        Some(Secret::new(TOKEN)),
+    )
+    .unwrap();
     server.script(
         "ilink/bot/getupdates",
         vec![
@@ -429,7 +448,7 @@ async fn getupdates_timeout_is_an_empty_success_using_the_servers_timeout() {
     );
     let cancel = CancellationToken::new();
     client.getupdates("c0", &cancel).await.unwrap();
-    assert_eq!(client.longpoll_timeout(), Duration::from_millis(200));
+    assert_eq!(client.longpoll_timeout(), Duration::from_millis(300));
 
     let started = Instant::now();
     let resp = client.getupdates("c1", &cancel).await.unwrap();
@@ -438,7 +457,7 @@ async fn getupdates_timeout_is_an_empty_success_using_the_servers_timeout() {
         "used the server's timeout"
     );
     assert_eq!(resp.status.ret, Some(0));
-    assert_eq!(resp.msgs, Some(vec![]));
+    assert!(resp.msgs.is_empty());
     assert_eq!(resp.get_updates_buf.as_deref(), Some("c1"));
 }
 

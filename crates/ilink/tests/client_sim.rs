@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ilink::client::{Client, ClientConfig, Timeouts};
 use ilink::models::{
-    GetUpdatesResponse, GetUploadUrlRequest, ItemType, MessageItem, MessageState, MessageType,
-    QrStatus, TextItem, TypingStatus, UploadMediaType, WeixinMessage,
+    GetUploadUrlRequest, InboundEntry, ItemType, MessageItem, MessageState, MessageType, QrStatus,
+    TextItem, TypingStatus, UpdatesBatch, UploadMediaType, WeixinMessage,
 };
 use ilink::{IlinkError, Secret};
 use ilink_sim::{BotInfo, Fault, Knobs, Sim, SimConfig};
@@ -56,7 +56,7 @@ fn client(sim: &Sim, bot: &BotInfo) -> Client {
     client_with(sim, Some(&bot.token), Timeouts::default())
 }
 
-async fn poll(client: &Client, cursor: &str) -> Result<GetUpdatesResponse, IlinkError> {
+async fn poll(client: &Client, cursor: &str) -> Result<UpdatesBatch, IlinkError> {
     tokio::time::timeout(
         PATIENCE,
         client.getupdates(cursor, &CancellationToken::new()),
@@ -68,9 +68,9 @@ async fn poll(client: &Client, cursor: &str) -> Result<GetUpdatesResponse, Ilink
 /// Polls until a message arrives (the sim answers at once when one is queued).
 async fn receive(client: &Client, cursor: &str) -> (WeixinMessage, String) {
     let response = poll(client, cursor).await.expect("getupdates succeeds");
-    let mut msgs = response.msgs.expect("msgs present");
+    let cursor = response.get_updates_buf.clone().expect("a cursor");
+    let mut msgs = response.into_messages();
     assert_eq!(msgs.len(), 1, "exactly the injected message");
-    let cursor = response.get_updates_buf.expect("a cursor");
     assert!(!cursor.is_empty());
     (msgs.remove(0), cursor)
 }
@@ -157,11 +157,11 @@ async fn getupdates_keeps_big_ids_exact_and_the_cursor_advances() {
         sim.context_token(&bot.bot_id, &bot.user_id).unwrap()
     );
     // The server's hold replaced the configured default.
-    assert_eq!(client.longpoll_timeout(), Duration::from_millis(35_000));
+    assert_eq!(client.longpoll_hold(), Duration::from_millis(35_000));
 
     // Nothing new: the sim holds, then answers empty with the same cursor.
     let response = poll(&client, &cursor).await.unwrap();
-    assert_eq!(response.msgs.as_deref().map(<[_]>::len), Some(0));
+    assert!(response.msgs.is_empty());
     assert_eq!(response.get_updates_buf.as_deref(), Some(cursor.as_str()));
 
     // The next message comes alone under the advanced cursor.
@@ -187,7 +187,7 @@ async fn a_parked_poll_is_woken_by_an_inbound_message() {
     }
     let id = sim.inject_text(&bot.bot_id, &bot.user_id, "wake").unwrap();
     let response = pending.await.unwrap().unwrap();
-    let msgs = response.msgs.unwrap();
+    let msgs = response.into_messages();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].message_id, Some(id.to_string()));
     assert!(
@@ -422,6 +422,93 @@ async fn notifystart_and_notifystop_are_recorded_in_order() {
 }
 
 #[tokio::test]
+async fn an_odd_field_makes_only_its_message_undecodable_and_keeps_every_text_exact() {
+    let sim = sim_with(|_| {}).await;
+    let bot = sim.create_bot();
+    let client = client(&sim, &bot);
+    sim.update_knobs(|k| {
+        k.corrupt_message = Some(ilink_sim::CorruptMessage {
+            shape: ilink_sim::Corruption::NegativeSize,
+            after: 1,
+        })
+    });
+    let ids = sim
+        .inject_texts_together(&bot.bot_id, &bot.user_id, &["one", "two", "three"])
+        .unwrap();
+    let batch = poll(&client, "").await.unwrap();
+    assert_eq!(batch.msgs.len(), 3, "one batch");
+    let InboundEntry::Undecodable { raw, error } = &batch.msgs[1] else {
+        panic!("the negative size is not read: {:?}", batch.msgs[1]);
+    };
+    assert!(raw.contains(r#""mid_size":-2048"#), "{raw}");
+    assert!(
+        raw.contains(&format!(r#""message_id":{}"#, ids[1])),
+        "{raw}"
+    );
+    assert!(error.contains("negative"), "{error}");
+    let texts: Vec<_> = batch
+        .messages()
+        .map(|m| {
+            m.item_list.as_ref().unwrap()[0]
+                .text_item
+                .clone()
+                .unwrap()
+                .text
+        })
+        .collect();
+    assert_eq!(texts, [Some("one".to_owned()), Some("three".to_owned())]);
+    for entry in &batch.msgs {
+        // Each text is the exact slice of the body: it decodes back to the same message.
+        let again: serde_json::Value = serde_json::from_str(entry.raw()).unwrap();
+        assert_eq!(again["from_user_id"], bot.user_id.as_str());
+    }
+    assert!(!batch.get_updates_buf.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_poll_held_exactly_the_advertised_time_still_arrives_with_its_cursor() {
+    // The server holds exactly as long as it advertises (and as the client assumes
+    // from the start): only the client's margin lets the answer in.
+    let sim = sim_with(|k| {
+        k.poll_hold_ms = 1_000;
+        k.longpolling_timeout_ms = 1_000;
+    })
+    .await;
+    let bot = sim.create_bot();
+    let client = client_with(
+        &sim,
+        Some(&bot.token),
+        Timeouts {
+            getupdates: Duration::from_millis(1_000),
+            ..Timeouts::default()
+        },
+    );
+    assert_eq!(
+        client.longpoll_timeout(),
+        Duration::from_millis(1_000) + ilink::DEFAULT_LONGPOLL_MARGIN
+    );
+    let mut cursor = String::new();
+    for _ in 0..2 {
+        let response = poll(&client, &cursor).await.unwrap();
+        assert!(response.msgs.is_empty());
+        // The server's own answer: the client's timeout stand-in carries no hold and
+        // hands back the cursor it was given.
+        assert_eq!(response.longpolling_timeout_ms, Some(1_000));
+        let next = response.get_updates_buf.expect("a cursor");
+        assert!(
+            !next.is_empty(),
+            "the server's cursor, not the empty one sent"
+        );
+        cursor = next;
+        assert_eq!(client.longpoll_hold(), Duration::from_millis(1_000));
+    }
+    // The cursor works: a message arrives under it.
+    let id = sim.inject_text(&bot.bot_id, &bot.user_id, "after").unwrap();
+    let (msg, _) = receive(&client, &cursor).await;
+    assert_eq!(msg.message_id, Some(id.to_string()));
+}
+
+#[tokio::test]
 async fn a_client_side_getupdates_timeout_is_an_empty_success_with_the_same_cursor() {
     let sim = sim_with(|k| k.poll_hold_ms = 15_000).await;
     let bot = sim.create_bot();
@@ -447,10 +534,10 @@ async fn a_client_side_getupdates_timeout_is_an_empty_success_with_the_same_curs
         "the client gave up long before the sim's 15 s hold"
     );
     assert_eq!(response.status.ret, Some(0));
-    assert_eq!(response.msgs.as_deref().map(<[_]>::len), Some(0));
+    assert!(response.msgs.is_empty());
     assert_eq!(response.get_updates_buf.as_deref(), Some(cursor.as_str()));
-    // No server answer arrived, so the configured timeout still applies.
-    assert_eq!(impatient.longpoll_timeout(), Duration::from_millis(300));
+    // No server answer arrived, so the configured hold still applies.
+    assert_eq!(impatient.longpoll_hold(), Duration::from_millis(300));
 
     // The cursor still works: a later message arrives under it.
     let id = sim
@@ -554,7 +641,7 @@ fn upload_request(to: &str) -> GetUploadUrlRequest {
 }
 
 #[tokio::test]
-async fn getuploadurl_hands_out_an_upload_param() {
+async fn getuploadurl_hands_out_an_upload_param_and_a_full_url() {
     let sim = sim().await;
     let bot = sim.create_bot();
     let client = client(&sim, &bot);
@@ -565,7 +652,13 @@ async fn getuploadurl_hands_out_an_upload_param() {
         .expect("getuploadurl succeeds");
     let param = response.upload_param.expect("upload_param (default mode)");
     assert!(!param.is_empty());
-    assert_eq!(response.upload_full_url, None);
+    let full = response
+        .upload_full_url
+        .expect("upload_full_url (default mode)");
+    assert!(
+        full.starts_with(&sim.cdn_base_url()),
+        "the emulator's own CDN, never the real one: {full}"
+    );
     assert_no_violations(&sim, &[]);
 }
 

@@ -340,7 +340,7 @@ async fn inbound_item(
         .await
         .expect("getupdates");
     // The emulator's cursor "" means everything unacknowledged: take the newest.
-    let msg = updates.msgs.unwrap_or_default().pop().expect("a message");
+    let msg = updates.into_messages().pop().expect("a message");
     msg.item_list.unwrap_or_default().pop().expect("an item")
 }
 

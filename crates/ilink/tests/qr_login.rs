@@ -101,7 +101,12 @@ async fn scan_verify_code_and_confirm() {
     assert_eq!(creds.token, Secret::new(bot.token.clone()));
     assert_eq!(creds.bot_id, bot.bot_id);
     assert_eq!(creds.user_id.as_deref(), Some(bot.user_id.as_str()));
-    assert_eq!(creds.base_url.as_deref(), Some(sim.base_url().as_str()));
+    // As the server sent it (no trailing slash, like the real one); the client joins
+    // endpoints onto it whatever its ending.
+    assert_eq!(
+        creds.base_url.as_deref(),
+        Some(sim.base_url().trim_end_matches('/'))
+    );
     assert!(!format!("{creds:?}").contains(&bot.token), "token hidden");
     assert_eq!(outcome(task).await, QrLoginOutcome::Confirmed(creds));
     assert!(handle.next_event().await.is_none(), "nothing after the end");
@@ -284,6 +289,55 @@ async fn a_confirmation_without_bot_id_or_token_fails() {
         let (mut handle, task) = start(&sim, quick_config());
         let qrcode = qr_ready(&sim, &mut handle).await;
         sim.set_qr_answer(&qrcode, answer).unwrap();
+        assert_eq!(
+            next(&mut handle).await,
+            QrLoginEvent::Failed {
+                reason: reason.clone()
+            }
+        );
+        assert_eq!(outcome(task).await, QrLoginOutcome::Failed(reason));
+    }
+}
+
+#[tokio::test]
+async fn a_status_answer_carrying_an_error_ends_the_login_at_once_saying_why() {
+    for (answer, ret, errcode, words) in [
+        (
+            json!({ "errcode": -14, "errmsg": "" }),
+            None,
+            Some(-14),
+            "the server ended the login: the session has expired (errcode -14)",
+        ),
+        (
+            json!({ "ret": -1, "errmsg": "qrcode invalid", "status": "wait" }),
+            Some(-1),
+            None,
+            "the server ended the login: qrcode invalid (ret -1)",
+        ),
+        (
+            json!({ "ret": "-5", "errcode": 0 }),
+            Some(-5),
+            Some(0),
+            "the server ended the login: no reason given (ret -5)",
+        ),
+    ] {
+        let sim = sim().await;
+        // Far from the deadline: the login must not wait for it.
+        let (mut handle, task) = start(
+            &sim,
+            QrLoginConfig {
+                deadline: Duration::from_secs(3600),
+                ..quick_config()
+            },
+        );
+        let qrcode = qr_ready(&sim, &mut handle).await;
+        sim.set_qr_answer(&qrcode, answer.clone()).unwrap();
+        let reason = QrLoginFailure::Refused {
+            ret,
+            errcode,
+            errmsg: answer["errmsg"].as_str().unwrap_or_default().to_owned(),
+        };
+        assert_eq!(reason.to_string(), words);
         assert_eq!(
             next(&mut handle).await,
             QrLoginEvent::Failed {

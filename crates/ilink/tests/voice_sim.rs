@@ -86,12 +86,10 @@ async fn inject_voice(
     .await
     .expect("in time")
     .expect("getupdates");
-    let mut msgs = updates.msgs.unwrap_or_default();
+    let cursor = updates.get_updates_buf.clone().unwrap_or_default();
+    let mut msgs = updates.into_messages();
     assert_eq!(msgs.len(), 1);
-    (
-        msgs.remove(0).item_list.unwrap_or_default(),
-        updates.get_updates_buf.unwrap_or_default(),
-    )
+    (msgs.remove(0).item_list.unwrap_or_default(), cursor)
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ pub const COMMANDS: &[&str] = &[
     "send_file",
     "retry_outbound",
     "discard_outbound",
+    "message_raw",
     "search_messages",
     "open_media",
     "save_media_as",

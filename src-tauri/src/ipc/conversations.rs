@@ -128,6 +128,22 @@ pub async fn discard_outbound(
     Ok(state.backend()?.engine.cancel_outbound(outbox_id).await?)
 }
 
+/// The JSON text a received message arrived as, for "Copy raw" on a message this
+/// version cannot show; `null` for a message that has none (outbound ones).
+#[tauri::command]
+#[specta::specta]
+pub async fn message_raw(
+    state: State<'_, AppState>,
+    message_id: i64,
+) -> Result<Option<String>, IpcError> {
+    Ok(state
+        .backend()?
+        .engine
+        .store()
+        .call(move |s| s.message_raw_json(message_id))
+        .await?)
+}
+
 /// Full-text search across every conversation, or one account's, or one conversation.
 #[tauri::command]
 #[specta::specta]

@@ -172,6 +172,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::send_file,
             conversations::retry_outbound,
             conversations::discard_outbound,
+            conversations::message_raw,
             conversations::search_messages,
             conversations::open_media,
             save_as::save_media_as,

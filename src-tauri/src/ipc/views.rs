@@ -29,6 +29,8 @@ pub struct AccountView {
     /// The poller's live state.
     pub status: AccountStatus,
     pub unread: i64,
+    /// Received messages this version could not decode (kept raw in the log).
+    pub undecodable: i64,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -216,6 +218,7 @@ pub async fn account_views(backend: &Backend) -> Result<Vec<AccountView>, IpcErr
             enabled: a.enabled,
             lifecycle: a.status,
             unread,
+            undecodable: a.undecodable_count,
         })
         .collect())
 }

@@ -12,6 +12,7 @@ const base: AccountView = {
   lifecycle: "online",
   status: { state: "online" },
   unread: 0,
+  undecodable: 0,
 };
 
 describe("format", () => {

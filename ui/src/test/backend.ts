@@ -58,6 +58,7 @@ export function account(overrides: Partial<AccountView> = {}): AccountView {
     lifecycle: "online",
     status: { state: "online" },
     unread: 0,
+    undecodable: 0,
     ...overrides,
   };
 }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ilink::models::WeixinMessage;
+use ilink::models::InboundEntry;
 use ilink::{Client, IlinkError, Secret};
 use rand::Rng;
 use tokio::sync::Notify;
@@ -16,6 +16,9 @@ use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::typing::TypingTickets;
 use crate::inbound::InboundRecord;
+
+/// The `item_kind` of a message stored undecoded.
+pub(crate) const UNDECODABLE_KIND: &str = "undecodable";
 
 pub(crate) struct Poller {
     pub rt: Arc<Runtime>,
@@ -115,8 +118,7 @@ impl Poller {
                         .get_updates_buf
                         .filter(|c| !c.is_empty())
                         .map(Secret::new);
-                    let msgs = response.msgs.unwrap_or_default();
-                    match self.commit(next.clone(), msgs).await {
+                    match self.commit(next.clone(), response.msgs).await {
                         Ok(()) => {
                             failures.reset();
                             if let Some(next) = next {
@@ -169,29 +171,43 @@ impl Poller {
     }
 
     /// Commits one batch, then announces what was new. An empty batch that keeps the
-    /// cursor touches nothing.
-    async fn commit(&self, cursor: Option<Secret>, msgs: Vec<WeixinMessage>) -> Result<(), String> {
+    /// cursor touches nothing. A message that could not be decoded is stored raw and
+    /// announced with kind `undecodable`; the cursor moves on past it
+    /// (docs/architecture.md, "Inbound decoding").
+    async fn commit(&self, cursor: Option<Secret>, msgs: Vec<InboundEntry>) -> Result<(), String> {
         if msgs.is_empty() && cursor.is_none() {
             return Ok(());
         }
         let account_id = self.account_id.clone();
         let now_ms = self.rt.now_ms();
-        let context_tokens: Vec<Option<String>> =
-            msgs.iter().map(|m| m.context_token.clone()).collect();
+        let context_tokens: Vec<Option<String>> = msgs
+            .iter()
+            .map(|m| m.message().and_then(|m| m.context_token.clone()))
+            .collect();
         // Kind and preview for the events (the rows hold the same values).
         let summaries: Vec<(&'static str, Option<String>)> = msgs
             .iter()
-            .map(|m| {
-                let record = InboundRecord::from_wire(m);
-                (record.item_kind, preview(record.text.as_deref()))
+            .map(|entry| match entry {
+                InboundEntry::Message { message, raw } => {
+                    let record = InboundRecord::from_received(message, raw);
+                    (record.item_kind, preview(record.text.as_deref()))
+                }
+                InboundEntry::Undecodable { .. } => (UNDECODABLE_KIND, None),
             })
             .collect();
         let outcome = self
             .rt
             .store
-            .call(move |s| s.commit_inbound_batch(&account_id, cursor.as_ref(), &msgs, now_ms))
+            .call(move |s| s.commit_inbound_entries(&account_id, cursor.as_ref(), &msgs, now_ms))
             .await
             .map_err(|e| format!("cannot store the batch: {e}"))?;
+        if outcome.undecodable > 0 {
+            tracing::warn!(
+                account_id = self.account_id,
+                undecodable = outcome.undecodable,
+                "messages this version cannot decode were kept raw"
+            );
+        }
         if outcome.duplicates > 0 {
             tracing::debug!(
                 account_id = self.account_id,

@@ -37,10 +37,12 @@ pub struct Account {
     pub status: String,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// Received messages this version could not decode (kept raw in the log).
+    pub undecodable_count: i64,
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, bot_id, alias, user_id, base_url, cdn_url, \
-     route_tag, enabled, status, created_ms, updated_ms";
+     route_tag, enabled, status, created_ms, updated_ms, undecodable_count";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -55,6 +57,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         status: row.get(8)?,
         created_ms: row.get(9)?,
         updated_ms: row.get(10)?,
+        undecodable_count: row.get(11)?,
     })
 }
 

@@ -5,9 +5,9 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use ilink::models::WeixinMessage;
+use ilink::models::{InboundEntry, WeixinMessage};
 
-use crate::inbound::InboundRecord;
+use crate::inbound::{InboundRecord, UndecodableRecord};
 use crate::secrets::Secret;
 use crate::{CoreError, Store};
 
@@ -20,6 +20,8 @@ pub struct NewInbound {
     pub message_row_id: i64,
     pub peer_id: String,
     pub dedupe_key: String,
+    /// Stored as a message this version cannot decode (kind `undecodable`).
+    pub undecodable: bool,
 }
 
 /// What a batch commit did.
@@ -28,14 +30,17 @@ pub struct InboundCommit {
     pub new: Vec<NewInbound>,
     /// Messages already seen (redeliveries), skipped.
     pub duplicates: usize,
-    /// Messages without a sender, which no conversation can hold; skipped.
+    /// Messages without a sender, which no conversation can hold; skipped (kept in
+    /// `unroutable_inbound` when they were also undecodable).
     pub unroutable: usize,
+    /// New messages that could not be decoded, stored with their text (in `new` when
+    /// they name a sender) and counted on the account.
+    pub undecodable: usize,
 }
 
 impl Store {
-    /// Stores one getupdates batch atomically. `cursor` is the response's
-    /// `get_updates_buf`; `None` or empty keeps the stored one (ILINK.md §4). Times default
-    /// to `now_ms` when the wire leaves them out.
+    /// Stores a batch of messages built here (not received): each one's raw text is the
+    /// model serialised. See [`Store::commit_inbound_entries`].
     pub fn commit_inbound_batch(
         &self,
         account_id: &str,
@@ -43,13 +48,50 @@ impl Store {
         messages: &[WeixinMessage],
         now_ms: i64,
     ) -> Result<InboundCommit, CoreError> {
+        let entries: Vec<InboundEntry> = messages
+            .iter()
+            .map(|message| InboundEntry::Message {
+                message: Box::new(message.clone()),
+                raw: serde_json::to_string(message).unwrap_or_default(),
+            })
+            .collect();
+        self.commit_inbound_entries(account_id, cursor, &entries, now_ms)
+    }
+
+    /// Stores one getupdates batch atomically. `cursor` is the response's
+    /// `get_updates_buf`; `None` or empty keeps the stored one. Times default
+    /// to `now_ms` when the wire leaves them out. Each message keeps the exact text it
+    /// arrived as; one that could not be decoded is stored as such, with its text, and
+    /// counted on the account, and the cursor moves on past it like any other.
+    pub fn commit_inbound_entries(
+        &self,
+        account_id: &str,
+        cursor: Option<&Secret>,
+        entries: &[InboundEntry],
+        now_ms: i64,
+    ) -> Result<InboundCommit, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         if !account_exists(&tx, account_id)? {
             return Err(unknown_account(account_id));
         }
         let mut outcome = InboundCommit::default();
-        for (batch_index, message) in messages.iter().enumerate() {
-            let record = InboundRecord::from_wire(message);
+        for (batch_index, entry) in entries.iter().enumerate() {
+            let (message, raw) = match entry {
+                InboundEntry::Message { message, raw } => (message, raw),
+                InboundEntry::Undecodable { raw, error } => {
+                    let record = UndecodableRecord::from_raw(raw, error);
+                    commit_undecodable(
+                        &tx,
+                        account_id,
+                        batch_index,
+                        &record,
+                        now_ms,
+                        &mut outcome,
+                    )?;
+                    continue;
+                }
+            };
+            let record = InboundRecord::from_received(message, raw);
             let Some(peer_id) = record.peer_id.clone() else {
                 tracing::warn!(account_id, "inbound message without a sender skipped");
                 outcome.unroutable += 1;
@@ -76,6 +118,7 @@ impl Store {
                 message_row_id,
                 peer_id,
                 dedupe_key: record.dedupe_key,
+                undecodable: false,
             });
         }
         if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
@@ -89,6 +132,46 @@ impl Store {
         }
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// How many received messages of the account could not be decoded (kept raw).
+    pub fn undecodable_count(&self, account_id: &str) -> Result<i64, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT undecodable_count FROM accounts WHERE account_id = ?1",
+                [account_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// The JSON text a received message arrived as (for "copy raw" and reprocessing).
+    pub fn message_raw_json(&self, message_row_id: i64) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT raw_json FROM messages WHERE id = ?1",
+                [message_row_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Undecodable messages that named no sender, oldest first: `(raw JSON, reason)`.
+    pub fn unroutable_inbound(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, CoreError> {
+        let mut statement = self.conn().prepare(
+            "SELECT raw_json, error FROM unroutable_inbound WHERE account_id = ?1 ORDER BY id",
+        )?;
+        let rows = statement
+            .query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// The stored long-poll cursor, if any. It embeds the bot token: never log it.
@@ -226,6 +309,66 @@ fn resolve_quote(
         message_id: Some(message_id),
         text,
     })
+}
+
+/// Files one undecodable message: in its conversation when it names a sender (kind
+/// `undecodable`, no text, the reason in `error`), else in `unroutable_inbound`; once per
+/// dedupe key either way, and counted on the account.
+fn commit_undecodable(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    batch_index: usize,
+    record: &UndecodableRecord,
+    now_ms: i64,
+    outcome: &mut InboundCommit,
+) -> rusqlite::Result<()> {
+    tracing::warn!(account_id, error = %record.error, "inbound message kept undecoded");
+    if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
+        outcome.duplicates += 1;
+        return Ok(());
+    }
+    outcome.undecodable += 1;
+    tx.prepare_cached(
+        "UPDATE accounts SET undecodable_count = undecodable_count + 1 WHERE account_id = ?1",
+    )?
+    .execute([account_id])?;
+    let Some(peer_id) = record.peer_id.clone() else {
+        outcome.unroutable += 1;
+        tx.prepare_cached(
+            "INSERT INTO unroutable_inbound (account_id, raw_json, error, received_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![account_id, record.raw_json, record.error, now_ms])?;
+        return Ok(());
+    };
+    let time_ms = record.create_time_ms.unwrap_or(now_ms);
+    touch_peer(tx, account_id, &peer_id, time_ms)?;
+    tx.prepare_cached(
+        "INSERT INTO messages (account_id, peer_id, direction, server_message_id,
+            create_time_ms, item_kind, delivery, error, raw_json)
+         VALUES (?1, ?2, 'in', ?3, ?4, 'undecodable', 'received', ?5, ?6)",
+    )?
+    .execute(params![
+        account_id,
+        peer_id,
+        record.server_message_id,
+        time_ms,
+        record.error,
+        record.raw_json,
+    ])?;
+    let message_row_id = tx.last_insert_rowid();
+    bump_conversation(tx, account_id, &peer_id, time_ms)?;
+    if let Some(token) = &record.context_token {
+        store_context_token(tx, account_id, &peer_id, token, time_ms)?;
+    }
+    outcome.new.push(NewInbound {
+        batch_index,
+        message_row_id,
+        peer_id,
+        dedupe_key: record.dedupe_key.clone(),
+        undecodable: true,
+    });
+    Ok(())
 }
 
 fn insert_message(
@@ -556,5 +699,64 @@ mod tests {
         ] {
             assert_eq!(count(&store, table), 0, "{table}");
         }
+    }
+
+    #[test]
+    fn undecodable_messages_are_kept_raw_once_counted_and_the_cursor_moves_on() {
+        let store = store();
+        let ok = r#"{"message_id":1,"from_user_id":"a","create_time_ms":10,"root_id":"x","item_list":[{"type":1,"text_item":{"text":"fine"}}]}"#;
+        let bad = r#"{"message_id":2,"from_user_id":"a","create_time_ms":11,"context_token":"t2","item_list":[{"type":2,"image_item":{"mid_size":-1}}]}"#;
+        let senderless = r#"{"item_list":"what"}"#;
+        let entries: Vec<InboundEntry> = [ok, bad, senderless]
+            .into_iter()
+            .map(InboundEntry::decode)
+            .collect();
+        let outcome = store
+            .commit_inbound_entries("acc", Some(&Secret::new("c1")), &entries, 50)
+            .unwrap();
+        assert_eq!(
+            (outcome.new.len(), outcome.undecodable, outcome.unroutable),
+            (2, 2, 1)
+        );
+        assert!(!outcome.new[0].undecodable && outcome.new[1].undecodable);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c1");
+        assert_eq!(store.undecodable_count("acc").unwrap(), 2);
+        assert_eq!(store.account("acc").unwrap().unwrap().undecodable_count, 2);
+        assert_eq!(
+            store.context_token("acc", "a").unwrap(),
+            Some(("t2".into(), 11))
+        );
+
+        let (kind, raw, error): (String, String, Option<String>) = store
+            .conn()
+            .query_row(
+                "SELECT item_kind, raw_json, error FROM messages WHERE server_message_id = '2'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((kind.as_str(), raw.as_str()), ("undecodable", bad));
+        assert!(error.unwrap().contains("negative"));
+        let raw_ok: String = store
+            .conn()
+            .query_row(
+                "SELECT raw_json FROM messages WHERE server_message_id = '1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(raw_ok, ok, "the exact text, unknown fields included");
+        let orphans = store.unroutable_inbound("acc").unwrap();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(orphans[0].0, senderless);
+
+        // Redelivered: nothing new, nothing counted twice.
+        let again = store
+            .commit_inbound_entries("acc", Some(&Secret::new("c2")), &entries, 60)
+            .unwrap();
+        assert_eq!((again.new.len(), again.duplicates), (0, 3));
+        assert_eq!(store.undecodable_count("acc").unwrap(), 2);
+        assert_eq!(count(&store, "unroutable_inbound"), 1);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "c2");
     }
 }

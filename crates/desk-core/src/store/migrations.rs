@@ -249,6 +249,20 @@ const STEPS: &[&str] = &[
     -- search for common words stops after the first page of hits instead of sorting
     -- them all (store/messages.rs picks the plan).
     CREATE INDEX messages_by_time ON messages(create_time_ms DESC, id DESC);",
+    // 8: messages this version cannot decode (docs/architecture.md, "Inbound decoding"). One with
+    // a sender is a `messages` row of kind 'undecodable' (its reason in `error`, its text
+    // in `raw_json`); one without lands here, so that no received message is dropped.
+    // Each account counts them for its status.
+    "CREATE TABLE unroutable_inbound (
+        id          INTEGER PRIMARY KEY,
+        account_id  TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+        raw_json    TEXT NOT NULL,
+        error       TEXT,
+        received_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX unroutable_inbound_by_account ON unroutable_inbound(account_id, id);
+    ALTER TABLE accounts ADD COLUMN undecodable_count INTEGER NOT NULL DEFAULT 0
+        CHECK (undecodable_count >= 0);",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

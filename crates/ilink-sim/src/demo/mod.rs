@@ -106,7 +106,7 @@ fn step(state: &mut State, bot_id: &str, progress: &mut Progress) -> Result<(), 
                 kind: MediaKind::Image,
                 bytes: png::two_tone(48, *background, *band),
                 key_form: KeyForm::HexAndRawBase64,
-                full_url: false,
+                full_url: true,
             },
         )?,
         script::Say::File { name, body } => state.inject_media(
@@ -134,7 +134,7 @@ fn step(state: &mut State, bot_id: &str, progress: &mut Progress) -> Result<(), 
                     },
                     bytes: voice::silk_voice(*playtime_ms),
                     key_form: KeyForm::HexBase64,
-                    full_url: false,
+                    full_url: true,
                 },
             )?;
             set_playtime(state, bot_id, *playtime_ms);

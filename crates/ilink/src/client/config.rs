@@ -19,8 +19,9 @@ pub struct Timeouts {
     pub get_bot_qrcode: Option<Duration>,
     /// `get_qrcode_status`: 35 s; running out counts as status `wait`.
     pub get_qrcode_status: Duration,
-    /// `getupdates` until the server advertises `longpolling_timeout_ms`: 35 s; running
-    /// out gives an empty successful response.
+    /// The server's `getupdates` hold assumed until it advertises
+    /// `longpolling_timeout_ms`: 35 s. The client waits this plus
+    /// [`ClientConfig::longpoll_margin`]; running out gives an empty successful response.
     pub getupdates: Duration,
     /// `sendmessage` and `getuploadurl`: 15 s.
     pub send: Duration,
@@ -57,7 +58,14 @@ pub struct ClientConfig {
     pub use_system_proxy: bool,
     /// Largest API response body accepted; bigger ones fail with a decode error.
     pub max_response_bytes: usize,
+    /// Added to the server's long-poll hold to make the getupdates timeout: 5 s. The
+    /// official client adds none, so an idle poll that the server answers at the very
+    /// end of its hold is cut off and its answer (and cursor) lost.
+    pub longpoll_margin: Duration,
 }
+
+/// The default [`ClientConfig::longpoll_margin`].
+pub const DEFAULT_LONGPOLL_MARGIN: Duration = Duration::from_secs(5);
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -69,6 +77,7 @@ impl Default for ClientConfig {
             timeouts: Timeouts::default(),
             use_system_proxy: true,
             max_response_bytes: 16 * 1024 * 1024,
+            longpoll_margin: DEFAULT_LONGPOLL_MARGIN,
         }
     }
 }

@@ -15,14 +15,18 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{default_bot_agent, ClientConfig, Timeouts, DEFAULT_API_BASE};
+pub use config::{
+    default_bot_agent, ClientConfig, Timeouts, DEFAULT_API_BASE, DEFAULT_LONGPOLL_MARGIN,
+};
 
 use crate::error::IlinkError;
+#[cfg(doc)]
+use crate::models::InboundEntry;
 use crate::models::{
     ApiStatus, BaseInfo, GetBotQrcodeRequest, GetConfigRequest, GetConfigResponse,
-    GetUpdatesRequest, GetUpdatesResponse, GetUploadUrlRequest, GetUploadUrlResponse,
-    NotifyRequest, QrCodeResponse, QrStatusResponse, SendMessageRequest, SendMessageResponse,
-    SendTypingRequest, TypingStatus, WeixinMessage,
+    GetUpdatesRequest, GetUploadUrlRequest, GetUploadUrlResponse, NotifyRequest, QrCodeResponse,
+    QrStatusResponse, SendMessageRequest, SendMessageResponse, SendTypingRequest, TypingStatus,
+    UpdatesBatch, WeixinMessage,
 };
 use crate::secret::Secret;
 use crate::{bot_agent, headers, url};
@@ -55,8 +59,9 @@ pub struct Client {
     common_headers: HeaderMap,
     /// `Bearer <token>`, when the trimmed token is non-empty.
     authorization: Option<HeaderValue>,
-    /// The current getupdates timeout; the server's last positive value replaces it.
-    longpoll_timeout_ms: AtomicU64,
+    /// The server's long-poll hold: the configured default until the server advertises a
+    /// positive `longpolling_timeout_ms`, then that.
+    longpoll_hold_ms: AtomicU64,
 }
 
 impl Client {
@@ -129,14 +134,14 @@ impl Client {
             _ => None,
         };
 
-        let longpoll_ms = duration_ms(config.timeouts.getupdates);
+        let hold_ms = duration_ms(config.timeouts.getupdates);
         Ok(Self {
             http,
             config,
             token,
             common_headers,
             authorization,
-            longpoll_timeout_ms: AtomicU64::new(longpoll_ms),
+            longpoll_hold_ms: AtomicU64::new(hold_ms),
         })
     }
 
@@ -173,9 +178,16 @@ impl Client {
         }
     }
 
-    /// The timeout the next getupdates will use.
+    /// How long the server is expected to hold the next getupdates: the configured
+    /// default until the server advertises its own.
+    pub fn longpoll_hold(&self) -> Duration {
+        Duration::from_millis(self.longpoll_hold_ms.load(Ordering::Relaxed))
+    }
+
+    /// The timeout the next getupdates will use: the hold plus the margin.
     pub fn longpoll_timeout(&self) -> Duration {
-        Duration::from_millis(self.longpoll_timeout_ms.load(Ordering::Relaxed))
+        self.longpoll_hold()
+            .saturating_add(self.config.longpoll_margin)
     }
 
     /// `POST get_bot_qrcode?bot_type=3` (§2.1), without `Authorization` and `base_info`.
@@ -284,10 +296,16 @@ impl Client {
         self.decode(&self.success_body(reply)?)
     }
 
-    /// `POST getupdates` (§2.4), the long poll. The timeout is 35 s until the server
+    /// `POST getupdates` (§2.4), the long poll. The server's hold is 35 s until it
     /// advertises a positive `longpolling_timeout_ms` (even on an error response), then
-    /// that. Running out returns an empty success carrying `cursor` unchanged. `cancel`
-    /// aborts the request in flight at once with [`IlinkError::Cancelled`].
+    /// that; the client waits that long plus [`ClientConfig::longpoll_margin`], so an
+    /// answer sent at the very end of the hold still arrives. Running out returns an
+    /// empty success carrying `cursor` unchanged. `cancel` aborts the request in flight
+    /// at once with [`IlinkError::Cancelled`].
+    ///
+    /// The answer is decoded envelope first, then message by message: a message that
+    /// cannot be read comes back as [`InboundEntry::Undecodable`] with its JSON text, and
+    /// each message keeps the exact text it arrived as.
     ///
     /// Fails if `ret` or `errcode` is present and non-zero; -14 is
     /// [`IlinkError::StaleToken`].
@@ -295,6 +313,7 @@ impl Client {
     /// ```no_run
     /// # async fn example() -> Result<(), ilink::IlinkError> {
     /// use ilink::{Client, ClientConfig, Secret};
+    /// use ilink::models::InboundEntry;
     /// use tokio_util::sync::CancellationToken;
     ///
     /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
@@ -303,9 +322,16 @@ impl Client {
     /// let mut cursor = String::new(); // the stored cursor, "" at first
     /// loop {
     ///     let updates = client.getupdates(&cursor, &stop).await?;
-    ///     for msg in updates.msgs.unwrap_or_default() {
-    ///         // message_id is exact decimal text, even above 2^53.
-    ///         println!("{:?} from {:?}", msg.message_id, msg.from_user_id);
+    ///     for entry in &updates.msgs {
+    ///         match entry {
+    ///             // message_id is exact decimal text, even above 2^53.
+    ///             InboundEntry::Message { message, .. } => {
+    ///                 println!("{:?} from {:?}", message.message_id, message.from_user_id)
+    ///             }
+    ///             InboundEntry::Undecodable { raw, error } => {
+    ///                 println!("kept as is ({error}): {raw}")
+    ///             }
+    ///         }
     ///     }
     ///     // An empty or absent cursor keeps the old one.
     ///     if let Some(next) = updates.get_updates_buf.filter(|c| !c.is_empty()) {
@@ -319,7 +345,7 @@ impl Client {
         &self,
         cursor: &str,
         cancel: &CancellationToken,
-    ) -> Result<GetUpdatesResponse, IlinkError> {
+    ) -> Result<UpdatesBatch, IlinkError> {
         let body = self.authed_body(&GetUpdatesRequest {
             get_updates_buf: cursor.to_owned(),
             sync_buf: None,
@@ -335,9 +361,17 @@ impl Client {
             Err(IlinkError::Timeout) => return Ok(empty_updates(cursor)),
             other => other?,
         };
-        let response: GetUpdatesResponse = self.decode(&self.success_body(reply)?)?;
+        let body = self.success_body(reply)?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(IlinkError::Decode {
+                message: "the response body is empty".to_owned(),
+            });
+        }
+        let response = UpdatesBatch::decode(&body).map_err(|e| IlinkError::Decode {
+            message: self.scrub(&e.to_string()),
+        })?;
         if let Some(ms) = response.longpolling_timeout_ms.filter(|ms| *ms > 0) {
-            self.longpoll_timeout_ms
+            self.longpoll_hold_ms
                 .store(ms.unsigned_abs(), Ordering::Relaxed);
         }
         self.check_getupdates(&response.status)?;
@@ -686,15 +720,14 @@ impl Client {
 const STALE: i64 = -14;
 
 /// What a getupdates timeout returns: `{ret:0, msgs:[], get_updates_buf:<cursor>}`.
-fn empty_updates(cursor: &str) -> GetUpdatesResponse {
-    GetUpdatesResponse {
+fn empty_updates(cursor: &str) -> UpdatesBatch {
+    UpdatesBatch {
         status: ApiStatus {
             ret: Some(0),
             ..ApiStatus::default()
         },
-        msgs: Some(Vec::new()),
         get_updates_buf: Some(cursor.to_owned()),
-        ..GetUpdatesResponse::default()
+        ..UpdatesBatch::default()
     }
 }
 

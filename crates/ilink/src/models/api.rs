@@ -22,11 +22,19 @@ pub struct BaseInfo {
 /// The error fields any response may carry. A missing `ret` means success.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiStatus {
-    /// Result code; 0 or absent is success.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Result code; 0 or absent is success. Read from a number or its decimal text.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::int"
+    )]
     pub ret: Option<i64>,
-    /// Second error code; -14 is a stale token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Second error code; -14 is a stale token. Read from a number or its decimal text.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::int"
+    )]
     pub errcode: Option<i64>,
     /// Often empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +162,9 @@ pub struct QrStatusResponse {
     /// Host to poll after `scaned_but_redirect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_host: Option<String>,
+    /// Error fields: a non-zero `ret` or `errcode` ends the login.
+    #[serde(flatten)]
+    pub api: ApiStatus,
 }
 
 impl QrStatusResponse {
@@ -175,6 +186,7 @@ impl fmt::Debug for QrStatusResponse {
             .field("baseurl", &self.baseurl)
             .field("ilink_user_id", &self.ilink_user_id)
             .field("redirect_host", &self.redirect_host)
+            .field("api", &self.api)
             .finish()
     }
 }
@@ -192,7 +204,9 @@ pub struct GetUpdatesRequest {
     pub base_info: Option<BaseInfo>,
 }
 
-/// `getupdates` response.
+/// `getupdates` response, every message typed: the form to build or inspect a whole body
+/// with. The client decodes answers into [`super::UpdatesBatch`] instead, one message at
+/// a time, so that one odd message cannot fail the batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetUpdatesResponse {
     /// Error fields; failure if `ret` or `errcode` is present and non-zero.
@@ -208,7 +222,11 @@ pub struct GetUpdatesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_buf: Option<String>,
     /// The server's long-poll hold, used as the next client timeout when positive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::int"
+    )]
     pub longpolling_timeout_ms: Option<i64>,
 }
 

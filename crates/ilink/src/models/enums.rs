@@ -1,5 +1,6 @@
 //! Numeric wire enums (spec §5.1). Every one keeps numbers it does not know as
 //! `Unknown(n)`, so a newer server never breaks decoding and the value survives a round trip.
+//! A number sent as its decimal text (`"type":"1"`) reads as the number.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -39,7 +40,7 @@ macro_rules! wire_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                i64::deserialize(deserializer).map(Self::from_wire)
+                super::lenient::required_int(deserializer).map(Self::from_wire)
             }
         }
     };
@@ -153,5 +154,15 @@ mod tests {
         assert_eq!(UploadMediaType::from_wire(4), UploadMediaType::Voice);
         assert_eq!(TypingStatus::Cancel.to_wire(), 2);
         assert_eq!(VoiceEncoding::from_wire(8), VoiceEncoding::OggSpeex);
+    }
+
+    #[test]
+    fn numbers_as_text_read_as_numbers() {
+        let item: ItemType = serde_json::from_str(r#""4""#).unwrap();
+        assert_eq!(item, ItemType::File);
+        let state: MessageState = serde_json::from_str(r#"" 2 ""#).unwrap();
+        assert_eq!(state, MessageState::Finish);
+        assert!(serde_json::from_str::<ItemType>(r#""text""#).is_err());
+        assert!(serde_json::from_str::<ItemType>("null").is_err());
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! Rules (spec §1.8): every field is optional where the wire allows it and is left out when
 //! absent; unknown fields are ignored; unknown enum numbers are kept; the 64-bit ids
-//! `message_id`, `msg_id` and `svr_id` are read from numbers or strings into exact text.
+//! `message_id`, `msg_id` and `svr_id` are read from numbers or strings into exact text;
+//! other numbers, flags and texts are read tolerantly (`lenient.rs`), and a getupdates
+//! answer is decoded one message at a time (`updates.rs`).
 
 mod api;
 mod enums;
+mod lenient;
 mod lossless;
 mod message;
+mod updates;
 
 pub use api::{
     ApiStatus, BaseInfo, GetBotQrcodeRequest, GetConfigRequest, GetConfigResponse,
@@ -22,6 +26,7 @@ pub use message::{
     CdnMedia, FileItem, ImageItem, MessageItem, PartialText, RefMessage, TextItem,
     ToolCallResultItem, ToolCallStartItem, VideoItem, VoiceItem, WeixinMessage,
 };
+pub use updates::{InboundEntry, UpdatesBatch};
 
 #[cfg(test)]
 mod tests;

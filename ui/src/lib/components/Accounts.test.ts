@@ -7,7 +7,7 @@ describe("accounts sidebar", () => {
   it("shows each account's status in words, its unread count, and follows status events", async () => {
     const backend = fakeBackend();
     backend.accounts = [
-      account({ accountId: "a", alias: "Shop", unread: 3 }),
+      account({ accountId: "a", alias: "Shop", unread: 3, undecodable: 2 }),
       account({ accountId: "b", alias: null, status: { state: "stale_token", until_ms: 1 } }),
       account({ accountId: "c", alias: "Old", enabled: false, lifecycle: "removed" }),
     ];
@@ -17,6 +17,8 @@ describe("accounts sidebar", () => {
     expect(statuses).toEqual(["Online", "Scan again to reconnect", "Removed (log kept)"]);
     expect(screen.getAllByTestId("account-name").map((e) => e.textContent)).toEqual(["Shop", "b", "Old"]);
     expect(screen.getByTestId("account-unread").textContent).toBe("3");
+    // Messages kept raw are counted on their account only.
+    expect(screen.getAllByTestId("account-undecodable").map((e) => e.textContent)).toEqual(["· 2 kept raw"]);
     // "Scan again" only for the stale account; it opens the login dialog.
     expect(screen.getAllByTestId("scan-again")).toHaveLength(1);
     await fireEvent.click(screen.getByTestId("scan-again"));

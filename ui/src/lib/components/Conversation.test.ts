@@ -32,6 +32,45 @@ describe("conversation list", () => {
   });
 });
 
+describe("undecodable messages", () => {
+  it("shows a message this version cannot read as such, in the log and the list", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation({ lastText: null, lastItemKind: "undecodable" })];
+    backend.messages.set(KEY, [
+      message({ id: 2, itemKind: "undecodable", text: null, error: "size -5 is negative" }),
+      message({ id: 1, text: "before it" }),
+    ]);
+    await openAlice(backend);
+    expect(screen.getByTestId("conversation-preview").textContent).toBe(
+      "[A message this version cannot show]",
+    );
+    const odd = await waitFor(() => {
+      const row = document.querySelector<HTMLElement>("[data-testid='message'][data-kind='undecodable']");
+      expect(row).toBeTruthy();
+      return row!;
+    });
+    expect(odd.textContent).toContain("[A message this version cannot show]");
+    expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["before it"]);
+
+    // Copy raw puts the exact text it arrived as on the clipboard.
+    const raw = '{"message_id":2,"item_list":[{"type":2,"image_item":{"mid_size":-5}}]}';
+    backend.answers.message_raw = () => raw;
+    const written: string[] = [];
+    Object.defineProperty(navigator, "clipboard", {
+      value: { writeText: async (text: string) => void written.push(text) },
+      configurable: true,
+    });
+    const copy = screen.getByTestId("copy-raw");
+    expect(copy.getAttribute("title")).toBe("size -5 is negative");
+    await fireEvent.click(copy);
+    await waitFor(() => expect(written).toEqual([raw]));
+    expect(backend.calls).toContainEqual({ cmd: "message_raw", args: { messageId: 2 } });
+    expect(copy.textContent).toBe("Copied");
+    expect(screen.getAllByTestId("copy-raw")).toHaveLength(1);
+  });
+});
+
 describe("keyboard", () => {
   it("moves between conversations with the arrow keys and closes dialogs with Escape", async () => {
     const backend = fakeBackend();

@@ -215,6 +215,18 @@ async discardOutbound(outboxId: number) : Promise<Result<boolean, IpcError>> {
 }
 },
 /**
+ * The JSON text a received message arrived as, for "Copy raw" on a message this
+ * version cannot show; `null` for a message that has none (outbound ones).
+ */
+async messageRaw(messageId: number) : Promise<Result<string | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("message_raw", { messageId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Full-text search across every conversation, or one account's, or one conversation.
  */
 async searchMessages(query: string, accountId: string | null, peerId: string | null, limit: number) : Promise<Result<MessageView[], IpcError>> {
@@ -541,7 +553,11 @@ lifecycle: string;
 /**
  * The poller's live state.
  */
-status: AccountStatus; unread: number }
+status: AccountStatus; unread: number; 
+/**
+ * Received messages this version could not decode (kept raw in the log).
+ */
+undecodable: number }
 /**
  * The gateway agent a configuration reaches.
  */

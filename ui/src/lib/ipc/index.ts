@@ -92,6 +92,8 @@ export const api = {
     unwrap(await commands.retryOutbound(outboxId)),
   discardOutbound: async (outboxId: number): Promise<boolean> =>
     unwrap(await commands.discardOutbound(outboxId)),
+  messageRaw: async (messageId: number): Promise<string | null> =>
+    unwrap(await commands.messageRaw(messageId)),
   searchMessages: async (
     query: string,
     accountId: string | null,
