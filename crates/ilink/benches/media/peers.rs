@@ -52,13 +52,12 @@ pub fn openssl_encrypt(file: &Path, out: &Path, key: &AesKey) -> io::Result<Dura
 }
 
 /// One core's throughput for `algorithm` (`["md5"]`, `["-evp", "aes-128-ecb"]`) by
-/// `openssl speed` on 16 KiB buffers for one second, in bytes per second. `-elapsed`
-/// divides by wall time, as our figures do, so both see the same machine load (its
-/// default, user CPU time, would ignore time the process spent waiting for a core).
+/// `openssl speed` on 16 KiB buffers for one second, in bytes per second of CPU time
+/// (its default), so other work on the machine does not lower it.
 pub fn openssl_speed(algorithm: &[&str]) -> io::Result<f64> {
     let (_, out) = timed(
         Command::new("openssl")
-            .args(["speed", "-elapsed", "-seconds", "1", "-bytes", "16384"])
+            .args(["speed", "-seconds", "1", "-bytes", "16384"])
             .args(algorithm),
     )?;
     // The last line: `<name>  <thousands of bytes per second>k`.
