@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod locale;
 pub mod media_path;
 pub mod paths;
+pub mod qr;
 pub mod secrets;
 pub mod settings;
 pub mod store;
