@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::figure::Figure;
+use crate::figure::{Figure, Target};
 
 pub const SECTION: &str = "Media pipeline (ours and the Node.js reference, same run)";
 
@@ -31,6 +31,7 @@ pub fn run(bench: &Path, runs: usize) -> Result<Vec<Figure>, String> {
                 Some(figure) => figure.samples.push(value),
                 None => {
                     let mut figure = Figure::new(SECTION, name, unit);
+                    figure.target = target(&figure.name);
                     figure.samples.push(value);
                     figures.push(figure);
                 }
@@ -43,13 +44,40 @@ pub fn run(bench: &Path, runs: usize) -> Result<Vec<Figure>, String> {
     Ok(figures)
 }
 
+/// Issue 15's bars: every path at least 0.9 of the one-core hardware bound measured in
+/// the same run, and in-process throughput at least 2.5 times the Node reference.
+fn target(name: &str) -> Option<Target> {
+    if name.starts_with("Ratio to the hardware bound") {
+        Some(Target::AtLeast(0.9))
+    } else if name.starts_with("Throughput ratio ours/node (in-process)") {
+        Some(Target::AtLeast(2.5))
+    } else {
+        None
+    }
+}
+
 /// (figure, unit, value) from the benchmark's lines: throughputs (`… ms  … MiB/s`), peak
-/// memory (`… MiB`) and ratios (`throughput ratio X: 1.22`).
+/// memory (`… MiB`), ratios (`throughput ratio X: 1.22`), the hardware bound
+/// (`hardware bound (…) X: 700.0 MiB/s`) and the ratios to it (`ratio to the hardware
+/// bound X: 0.93 …`).
 fn parse(text: &str) -> Vec<(String, &'static str, f64)> {
     let mut found = Vec::new();
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let Some(rest) = line.strip_prefix("throughput ratio ") {
+        let first_number = |s: &str| s.split_whitespace().next().and_then(|v| v.parse().ok());
+        if let Some(rest) = line.strip_prefix("ratio to the hardware bound ") {
+            if let Some((what, value)) = rest.split_once(':') {
+                if let Some(value) = first_number(value) {
+                    found.push((format!("Ratio to the hardware bound: {what}"), "×", value));
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("hardware bound (") {
+            if let Some((what, value)) = rest.rsplit_once(": ") {
+                if let Some(value) = first_number(value) {
+                    found.push((format!("Hardware bound ({what}"), "MiB/s", value));
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("throughput ratio ") {
             if let Some((what, value)) = rest.split_once(':') {
                 let value = value.split_whitespace().next().and_then(|v| v.parse().ok());
                 if let Some(value) = value {
@@ -92,6 +120,8 @@ mod tests {
   ours: MD5 (read + hash)                                       120.5 ms     531.1 MiB/s
   openssl output identical to ours: true
   throughput ratio ours/node (in-process): 1.54 (above 1: ours is faster)
+  hardware bound (openssl speed, one core) MD5 then AES-128-ECB: 690.5 MiB/s
+  ratio to the hardware bound upload CPU path: 0.86 (target at least 0.9)
 
 Peak resident memory (VmHWM) for a 100 MiB upload, each in a fresh process:
   ours: upload_file to a loopback sink (client + server)           9.8 MiB
@@ -108,6 +138,16 @@ Peak resident memory (VmHWM) for a 100 MiB upload, each in a fresh process:
                     1.54
                 ),
                 (
+                    "Hardware bound (openssl speed, one core) MD5 then AES-128-ECB".to_owned(),
+                    "MiB/s",
+                    690.5
+                ),
+                (
+                    "Ratio to the hardware bound: upload CPU path".to_owned(),
+                    "×",
+                    0.86
+                ),
+                (
                     "ours: upload_file to a loopback sink (client + server): peak memory (100 MiB upload)"
                         .to_owned(),
                     "MiB",
@@ -115,5 +155,10 @@ Peak resident memory (VmHWM) for a 100 MiB upload, each in a fresh process:
                 ),
             ]
         );
+        assert_eq!(
+            target("Ratio to the hardware bound: upload CPU path").map(|t| t.met_by(0.9)),
+            Some(true)
+        );
+        assert!(target("ours: MD5 (read + hash): throughput").is_none());
     }
 }

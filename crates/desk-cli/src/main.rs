@@ -2,7 +2,6 @@
 
 mod commands;
 mod error;
-mod qr;
 mod render;
 mod secrets;
 

@@ -9,6 +9,7 @@ pub mod locale;
 pub mod media_path;
 pub mod paths;
 pub mod prefs;
+pub mod qr;
 pub mod secrets;
 pub mod settings;
 pub mod store;

@@ -1,6 +1,5 @@
 //! Account commands: list, QR login, rename, enable/disable, remove.
 
-use serde::Serialize;
 use tauri::State;
 
 use super::views::{self, AccountView};
@@ -61,34 +60,16 @@ pub fn cancel_login(state: State<'_, AppState>, login_id: String) -> Result<bool
     Ok(state.backend()?.engine.cancel_login(&login_id))
 }
 
-/// A QR code as modules, drawn by the window: the login URL never leaves the machine.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct QrMatrix {
-    /// Modules per side.
-    pub size: u32,
-    /// `size * size` characters, row by row: `1` dark, `0` light.
-    pub modules: String,
-}
-
+/// The login QR code as an SVG element (`desk_core::qr::svg`), drawn on this machine:
+/// the login URL never leaves it, and the window only embeds the picture.
 #[tauri::command]
 #[specta::specta]
-pub fn qr_matrix(text: String) -> Result<QrMatrix, IpcError> {
-    let qr = qrcodegen::QrCode::encode_text(&text, qrcodegen::QrCodeEcc::Medium).map_err(|_| {
+pub fn qr_svg(text: String) -> Result<String, IpcError> {
+    desk_core::qr::svg(&text).ok_or_else(|| {
         IpcError::new(
             crate::ErrorCode::InvalidArgument,
             "the login link is too long for a QR code",
         )
-    })?;
-    let size = qr.size();
-    let mut modules = String::with_capacity((size * size) as usize);
-    for y in 0..size {
-        for x in 0..size {
-            modules.push(if qr.get_module(x, y) { '1' } else { '0' });
-        }
-    }
-    Ok(QrMatrix {
-        size: size as u32,
-        modules,
     })
 }
 
@@ -140,14 +121,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn qr_matrix_is_square_and_encodes_the_text() {
-        let qr = qr_matrix("https://liteapp.weixin.qq.com/q/abc?qrcode=1".into()).unwrap();
-        assert!(qr.size >= 21);
-        assert_eq!(qr.modules.len(), (qr.size * qr.size) as usize);
-        // Finder pattern: the top-left 7 modules of the first row are dark.
-        assert_eq!(&qr.modules[..7], "1111111");
-        assert!(qr.modules.chars().all(|c| c == '0' || c == '1'));
-        let other = qr_matrix("https://liteapp.weixin.qq.com/q/abd?qrcode=1".into()).unwrap();
-        assert_ne!(qr.modules, other.modules);
+    fn qr_svg_is_the_cores_picture_and_refuses_overlong_links() {
+        let url = "https://liteapp.weixin.qq.com/q/abc?qrcode=1";
+        let svg = qr_svg(url.into()).unwrap();
+        assert_eq!(Some(svg), desk_core::qr::svg(url));
+        let err = qr_svg("x".repeat(8000)).unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::InvalidArgument);
     }
 }

@@ -11,7 +11,7 @@ pub const COMMANDS: &[&str] = &[
     "start_login",
     "submit_login_code",
     "cancel_login",
-    "qr_matrix",
+    "qr_svg",
     "rename_account",
     "set_account_enabled",
     "remove_account",

@@ -161,7 +161,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             accounts::start_login,
             accounts::submit_login_code,
             accounts::cancel_login,
-            accounts::qr_matrix,
+            accounts::qr_svg,
             accounts::rename_account,
             accounts::set_account_enabled,
             accounts::remove_account,

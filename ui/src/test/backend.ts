@@ -188,8 +188,8 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           backend.messages.set(key, [sent, ...(backend.messages.get(key) ?? [])]);
           return { outboxId: 77, messageRowId: sent.id };
         }
-        case "qr_matrix":
-          return { size: 21, modules: "1".repeat(7) + "0".repeat(21 * 21 - 7) };
+        case "qr_svg":
+          return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 29 29"><path d="M4 4h1v1H4V4"/></svg>';
         case "start_login":
           return "login-1";
         case "cancel_login":

@@ -137,12 +137,8 @@ pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
 /// Prints what the state means; a new QR code is drawn.
 fn say(state: &LoginState, max_codes: u32) {
     if let LoginState::QrReady { url } = state {
-        match crate::qr::render(url) {
-            Some(lines) => {
-                for line in lines {
-                    println!("{line}");
-                }
-            }
+        match desk_core::qr::terminal(url) {
+            Some(code) => println!("{code}"),
             None => println!("(the QR code is too long to draw here)"),
         }
         println!("QR code URL: {}", plain(url, false));

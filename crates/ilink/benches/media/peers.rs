@@ -51,6 +51,25 @@ pub fn openssl_encrypt(file: &Path, out: &Path, key: &AesKey) -> io::Result<Dura
     Ok(took)
 }
 
+/// One core's throughput for `algorithm` (`["md5"]`, `["-evp", "aes-128-ecb"]`) by
+/// `openssl speed` on 16 KiB buffers for one second, in bytes per second of CPU time
+/// (its default), so other work on the machine does not lower it.
+pub fn openssl_speed(algorithm: &[&str]) -> io::Result<f64> {
+    let (_, out) = timed(
+        Command::new("openssl")
+            .args(["speed", "-seconds", "1", "-bytes", "16384"])
+            .args(algorithm),
+    )?;
+    // The last line: `<name>  <thousands of bytes per second>k`.
+    out.lines()
+        .last()
+        .and_then(|line| line.split_whitespace().last())
+        .and_then(|v| v.strip_suffix('k'))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|thousands| thousands * 1000.0)
+        .ok_or_else(|| io::Error::other(format!("cannot read `openssl speed` output: {out}")))
+}
+
 /// What `media_node.js` reports.
 pub struct NodeRun {
     /// Wall time of the whole process, start-up included.

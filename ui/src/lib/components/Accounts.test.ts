@@ -100,9 +100,11 @@ describe("login dialog", () => {
 
     await step({ type: "login_progress", login_id: "login-1", state: { state: "qr_ready", url: "https://q/1" } });
     await waitFor(() => expect(screen.getByTestId("login-qr").dataset.qrText).toBe("https://q/1"));
-    await waitFor(() => expect(screen.getByTestId("login-qr-svg")).toBeTruthy());
+    // The picture is the backend's SVG, embedded as it came.
+    await waitFor(() => expect(screen.getByTestId("login-qr-svg").querySelector("svg path")).toBeTruthy());
+    expect(screen.getByTestId("login-qr-svg").getAttribute("aria-label")).toBeTruthy();
     expect(state()).toBe("Scan this code with WeChat on your phone.");
-    expect(backend.calls).toContainEqual({ cmd: "qr_matrix", args: { text: "https://q/1" } });
+    expect(backend.calls).toContainEqual({ cmd: "qr_svg", args: { text: "https://q/1" } });
 
     // Events of another login are ignored.
     await step({ type: "login_progress", login_id: "other", state: { state: "scanned" } });

@@ -95,9 +95,13 @@ async cancelLogin(loginId: string) : Promise<Result<boolean, IpcError>> {
     else return { status: "error", error: e  as any };
 }
 },
-async qrMatrix(text: string) : Promise<Result<QrMatrix, IpcError>> {
+/**
+ * The login QR code as an SVG element (`desk_core::qr::svg`), drawn on this machine:
+ * the login URL never leaves it, and the window only embeds the picture.
+ */
+async qrSvg(text: string) : Promise<Result<string, IpcError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("qr_matrix", { text }) };
+    return { status: "ok", data: await TAURI_INVOKE("qr_svg", { text }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -1055,18 +1059,6 @@ max_tokens: number | null;
  * users, with every tool it has. Off unless set explicitly.
  */
 allow_main_agent: boolean }
-/**
- * A QR code as modules, drawn by the window: the login URL never leaves the machine.
- */
-export type QrMatrix = { 
-/**
- * Modules per side.
- */
-size: number; 
-/**
- * `size * size` characters, row by row: `1` dark, `0` light.
- */
-modules: string }
 export type Queued = { outboxId: number; messageRowId: number | null }
 /**
  * Quiet hours in the owner's local time: no replies from `start` to `end` (minutes

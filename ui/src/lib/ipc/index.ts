@@ -21,7 +21,6 @@ import type {
   MessagePageView,
   MessageView,
   Prefs,
-  QrMatrix,
   Queued,
   Result,
   SecretStoreStatus,
@@ -62,7 +61,7 @@ export const api = {
   },
   cancelLogin: async (loginId: string): Promise<boolean> =>
     unwrap(await commands.cancelLogin(loginId)),
-  qrMatrix: async (text: string): Promise<QrMatrix> => unwrap(await commands.qrMatrix(text)),
+  qrSvg: async (text: string): Promise<string> => unwrap(await commands.qrSvg(text)),
   renameAccount: async (accountId: string, alias: string): Promise<void> => {
     unwrap(await commands.renameAccount(accountId, alias));
   },
