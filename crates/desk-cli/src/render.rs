@@ -225,6 +225,24 @@ pub fn ai_line(event: &AiEvent) -> String {
             }
             line
         }
+        AiEvent::StillWorking {
+            account_id,
+            peer_id,
+            elapsed_ms,
+        } => format!(
+            "{account_id} AI reply to {} still under way ({} s so far)",
+            p(peer_id),
+            elapsed_ms / 1000
+        ),
+        AiEvent::NoReply {
+            account_id,
+            peer_id,
+            reason,
+        } => format!(
+            "{account_id} AI chose not to answer {}: {} (nothing sent)",
+            p(peer_id),
+            plain(reason, false)
+        ),
         AiEvent::RunFailed {
             account_id,
             peer_id,

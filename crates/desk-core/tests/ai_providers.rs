@@ -14,7 +14,7 @@ use common::ai_stub::{sse, Reply};
 use common::ai_world::{World, ALICE, BOB};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openclaw_gets_a_stable_session_key_per_scope_the_bearer_and_only_the_new_turn() {
+async fn openclaw_gets_a_stable_agent_session_per_scope_the_bearer_and_only_what_is_new() {
     let mut w = World::start(Preset::OpenClaw).await;
     w.ai.set_api_key(Some(Secret::new("sk-openclaw-test-key")))
         .await
@@ -31,6 +31,13 @@ async fn openclaw_gets_a_stable_session_key_per_scope_the_bearer_and_only_the_ne
     );
     assert_eq!(first.body["model"], "openclaw/weixin");
     assert_eq!(first.body["stream"], true);
+    // The channel and the sender are named; the session belongs to the agent.
+    assert_eq!(first.header("x-openclaw-message-channel"), Some("weixin"));
+    assert_eq!(first.body["user"], ALICE);
+    assert!(first
+        .header("x-openclaw-session-key")
+        .unwrap()
+        .starts_with("agent:weixin:"));
     assert_eq!(
         first.body["messages"],
         json!([{ "role": "user", "content": "first words" }])
@@ -52,7 +59,8 @@ async fn openclaw_gets_a_stable_session_key_per_scope_the_bearer_and_only_the_ne
         |r: &common::ai_stub::Recorded| r.header("x-openclaw-session-key").unwrap().to_owned();
     assert_eq!(key(alice[0]), key(alice[1]), "one key per scope, stable");
     assert_ne!(key(alice[0]), key(bob));
-    // The gateway keeps the history: the second turn carries only itself.
+    // The gateway keeps the history: the second turn carries only itself (the agent
+    // has seen everything before it).
     assert_eq!(
         alice[1].body["messages"],
         json!([{ "role": "user", "content": "second words" }])
@@ -188,6 +196,200 @@ async fn test_connection_names_the_agent_its_host_tools_and_uses_a_fresh_session
         .collect();
     assert_eq!(keys.len(), 2);
     assert_ne!(keys[0], keys[1], "each test gets its own gateway session");
+}
+
+fn text_of(message: &serde_json::Value) -> (String, String) {
+    (
+        message["role"].as_str().unwrap().to_owned(),
+        message["content"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openclaw_gets_persona_summary_and_what_its_agent_has_not_seen() {
+    let mut w = World::start(Preset::OpenClaw).await;
+    let acc = w.account_id.clone();
+    let mut account = w.ai.account_settings(&acc).await.unwrap();
+    account.persona = "You answer for Ann; be brief with {peer_name}.".into();
+    w.ai.set_account_settings(&acc, account).await.unwrap();
+    w.ai.set_memory_summary(&acc, ALICE, "Alice likes green tea")
+        .await
+        .unwrap();
+
+    w.say(ALICE, "first");
+    w.finished().await;
+    let first = w.stub.wait_chats(1).await.remove(0);
+    let messages = first.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let (role, system) = text_of(&messages[0]);
+    assert_eq!(role, "system");
+    assert!(
+        system.contains("You answer for Ann; be brief with")
+            && system.contains("Alice likes green tea"),
+        "persona and summary in one system message: {system}"
+    );
+    assert_eq!(text_of(&messages[1]), ("user".into(), "first".into()));
+
+    // The owner replies by hand; the peer writes during the takeover; the owner gives
+    // the conversation back. The agent hears of both with the next turn.
+    w.engine
+        .send_text(&acc, ALICE, "owner by hand: see you at 5")
+        .await
+        .unwrap();
+    w.ai_event(|e| matches!(e, AiEvent::TakeoverStarted { .. }))
+        .await;
+    w.say(ALICE, "written during the takeover");
+    assert_eq!(w.skipped().await, "the owner is replying by hand");
+    w.ai.resume_peer(&acc, ALICE).await.unwrap();
+    let view = w.ai.memory(&acc, ALICE).await.unwrap();
+    let lines: Vec<(&str, &str)> = view
+        .history
+        .iter()
+        .map(|l| (l.role.as_str(), l.text.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("assistant", "owner by hand: see you at 5"),
+            ("user", "written during the takeover")
+        ],
+        "`ai memory` shows what the gateway will get"
+    );
+    let session = view.gateway_session.clone().unwrap();
+    assert!(session.starts_with("agent:weixin:"), "{session}");
+
+    w.say(ALICE, "are we still on?");
+    w.finished().await;
+    let second = w.stub.wait_chats(2).await.remove(1);
+    let sent: Vec<(String, String)> = second.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(text_of)
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("assistant".into(), "owner by hand: see you at 5".into()),
+            ("user".into(), "written during the takeover".into()),
+            ("user".into(), "are we still on?".into()),
+        ]
+    );
+    assert_eq!(
+        second.header("x-openclaw-session-key"),
+        Some(session.as_str())
+    );
+    assert!(w.ai.memory(&acc, ALICE).await.unwrap().history.is_empty());
+
+    // The agent chooses silence: nothing is sent, and the silent turn is not repeated
+    // to it as unseen context.
+    // Sent so far: two replies and the owner's own message.
+    let sent_before = w.wait_sent(3).await.len();
+    w.stub.push(Reply::text(&["NO_", "REPLY"]));
+    w.say(ALICE, "thanks, bye");
+    let no_reply = w.ai_event(|e| matches!(e, AiEvent::NoReply { .. })).await;
+    assert!(format!("{no_reply:?}").contains("NO_REPLY"), "{no_reply:?}");
+    w.say(ALICE, "one more thing");
+    w.finished().await;
+    let fourth = w.stub.wait_chats(4).await.remove(3);
+    assert!(
+        !fourth.all_text().contains("thanks, bye"),
+        "{}",
+        fourth.all_text()
+    );
+
+    // The gateway's error after a silent turn is silence too, not an apology; a model
+    // that fails behind it still gets the polite notice.
+    w.stub.push(Reply::raw(&[
+        &sse(json!({"choices":[{"index":0,"delta":{"role":"assistant"}}]})),
+        &sse(json!({"error":{"message":"internal error","type":"api_error"}})),
+        "data: [DONE]\n\n",
+    ]));
+    w.say(ALICE, "ok");
+    let no_reply = w.ai_event(|e| matches!(e, AiEvent::NoReply { .. })).await;
+    assert!(
+        format!("{no_reply:?}").contains("without a reply"),
+        "{no_reply:?}"
+    );
+    w.stub.push(Reply::Status(
+        502,
+        r#"{"error":{"message":"upstream provider error","type":"api_error"}}"#.into(),
+    ));
+    w.say(ALICE, "hello?");
+    let (reason, notice_sent) = w.failed().await;
+    assert!(
+        reason.contains("upstream provider error") && notice_sent,
+        "{reason}"
+    );
+    let sent = w.wait_sent(sent_before + 2).await;
+    assert_eq!(
+        sent[sent_before..],
+        ["ok", desk_core::ai::settings::DEFAULT_ERROR_NOTICE],
+        "one reply and the notice, nothing for the silent turns: {sent:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openclaw_waits_at_the_gateways_pace_and_tells_the_owner_it_is_still_working() {
+    let mut w = World::start_with(
+        Preset::OpenClaw,
+        |_| {},
+        |t| {
+            // Other providers would stall out long before this reply; the gateway may
+            // stay quiet as long as its own model timeout.
+            t.stall_timeout = Duration::from_millis(100);
+            t.gateway_stall_timeout = Duration::from_secs(10);
+            t.still_working_every = Duration::from_millis(50);
+        },
+    )
+    .await;
+    w.stub
+        .push(Reply::text(&["slow ", "answer"]).delayed(Duration::from_millis(300)));
+    w.say(ALICE, "take your time");
+    let still = w
+        .ai_event(|e| matches!(e, AiEvent::StillWorking { .. }))
+        .await;
+    assert!(
+        matches!(&still, AiEvent::StillWorking { peer_id, .. } if peer_id == ALICE),
+        "{still:?}"
+    );
+    w.finished().await;
+    assert_eq!(w.wait_sent(1).await, ["slow answer"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_says_when_the_gateways_endpoint_is_off_or_its_token_wrong() {
+    let w = World::start(Preset::OpenClaw).await;
+    w.stub
+        .set_models(404, json!({"error": {"message": "Not Found"}}));
+    w.stub.push(Reply::Status(404, "Not Found".into()));
+    let report = w.ai.test_connection().await.unwrap();
+    assert!(!report.ok, "{report:?}");
+    for name in ["models", "completion"] {
+        let check = report.checks.iter().find(|c| c.name == name).unwrap();
+        assert!(
+            !check.ok
+                && check.detail.contains("probably disabled")
+                && check
+                    .detail
+                    .contains("gateway.http.endpoints.chatCompletions.enabled"),
+            "{check:?}"
+        );
+    }
+
+    w.stub
+        .set_models(401, json!({"error": {"message": "Unauthorized"}}));
+    w.stub.push(Reply::Status(401, "Unauthorized".into()));
+    let report = w.ai.test_connection().await.unwrap();
+    assert!(!report.ok);
+    for name in ["models", "completion"] {
+        let check = report.checks.iter().find(|c| c.name == name).unwrap();
+        assert!(
+            !check.ok && check.detail.contains("refused the token"),
+            "{check:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -854,10 +854,23 @@ fn memory(ctx: &Context, args: MemoryArgs) -> Result<(), CliError> {
             plain(&view.summary, false)
         }
     );
-    println!(
-        "history sent with the next turn: {} message(s)",
-        view.history.len()
-    );
+    match &view.gateway_session {
+        Some(session) => {
+            println!(
+                "gateway session: {} (the gateway keeps the conversation)",
+                plain(session, false)
+            );
+            println!(
+                "sent with the next turn besides it: the persona and summary, and {} \
+                 message(s) the agent has not seen (since its last reply)",
+                view.history.len()
+            );
+        }
+        None => println!(
+            "history sent with the next turn: {} message(s)",
+            view.history.len()
+        ),
+    }
     for line in &view.history {
         println!("  {}: {}", line.role, plain(&line.text, false));
     }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::openclaw::{agent_target, check_agent, host_tools, AgentTarget, DEFAULT_AGENT_ID};
-use super::provider::{chat_request, ChatMessage, ChatRequest, ProviderConfig};
+use super::provider::{chat_request, ChatMessage, ChatRequest, Preset, ProviderConfig};
 use super::sse::{SseError, SseItem, SseParser};
 use crate::secrets::Secret;
 
@@ -170,10 +170,18 @@ impl ProviderClient {
             config,
             &[ChatMessage::new("user", "Say OK.")],
             &session_key,
+            None,
             Some(1),
         );
         let started = Instant::now();
-        let mut stream = self.stream(config, api_key, request, timeout, timeout);
+        // A gateway runs a whole agent turn (its first one in a new session prepares
+        // the agent): it may stay quiet longer than a bare model.
+        let stall = if agent.is_some() {
+            timeout.max(GATEWAY_TEST_STALL)
+        } else {
+            timeout
+        };
+        let mut stream = self.stream(config, api_key, request, timeout, stall);
         let mut outcome = None;
         while let Some(event) = stream.events.recv().await {
             match event {
@@ -198,11 +206,7 @@ impl ProviderClient {
                     started.elapsed().as_millis()
                 ),
             ),
-            Some(Err(e)) => check(
-                "completion",
-                false,
-                format!("A one-token request failed: {e}."),
-            ),
+            Some(Err(e)) => check("completion", false, completion_failure(config, &e)),
             None => check(
                 "completion",
                 false,
@@ -362,14 +366,52 @@ fn check(name: &str, ok: bool, detail: String) -> ConnectionCheck {
     }
 }
 
+/// The gateway setting that turns its OpenAI-compatible endpoints on (off by default).
+pub const GATEWAY_ENDPOINT_SETTING: &str = "gateway.http.endpoints.chatCompletions.enabled";
+
+/// How long "test connection" waits for a gateway's one-token agent turn to go on.
+const GATEWAY_TEST_STALL: Duration = Duration::from_secs(120);
+
+fn gateway_disabled(status: u16) -> String {
+    format!(
+        "The gateway answered HTTP {status}: its OpenAI-compatible endpoint is probably \
+         disabled (it is off by default). Set {GATEWAY_ENDPOINT_SETTING} to true in \
+         openclaw.json and restart the gateway."
+    )
+}
+
+fn gateway_token_refused(status: u16) -> String {
+    format!(
+        "The gateway refused the token (HTTP {status}): the API key must be the gateway's \
+         token (gateway.auth.token) or password (gateway.auth.password)."
+    )
+}
+
+/// A failed one-token request in words; for the gateway, what its statuses mean.
+fn completion_failure(config: &ProviderConfig, e: &ProviderError) -> String {
+    if config.preset == Preset::OpenClaw {
+        match e {
+            ProviderError::Status { status: 404, .. } => return gateway_disabled(404),
+            ProviderError::Auth(status) => return gateway_token_refused(*status),
+            _ => {}
+        }
+    }
+    format!("A one-token request failed: {e}.")
+}
+
 async fn models_check(config: &ProviderConfig, response: reqwest::Response) -> ConnectionCheck {
     let status = response.status().as_u16();
+    let gateway = config.preset == Preset::OpenClaw;
     if status == 401 || status == 403 {
-        return check(
-            "models",
-            false,
-            format!("The API key was refused (HTTP {status})."),
-        );
+        let detail = if gateway {
+            gateway_token_refused(status)
+        } else {
+            format!("The API key was refused (HTTP {status}).")
+        };
+        return check("models", false, detail);
+    }
+    if gateway && status == 404 {
+        return check("models", false, gateway_disabled(status));
     }
     if !response.status().is_success() {
         return check(

@@ -15,6 +15,7 @@ pub mod provider;
 mod runner;
 mod service;
 pub mod settings;
+pub mod silence;
 pub mod sse;
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,9 @@ pub use client::{ConnectionCheck, ConnectionReport, ProviderClient, ProviderErro
 pub use images::FetchedImage;
 pub use provider::{Preset, ProviderConfig};
 pub use service::{AiConfig, AiService, MemoryLine, MemoryView, PeerAiState};
-pub use settings::{AccountAiSettings, AiTimings, GlobalAiSettings, MemoryScope, QuietHours};
+pub use settings::{
+    AccountAiSettings, AiTimings, GlobalAiSettings, MemoryScope, ProviderTimeouts, QuietHours,
+};
 
 #[allow(unused_imports)]
 use crate::Engine;
@@ -52,6 +55,20 @@ pub enum AiEvent {
         peer_id: String,
         messages_sent: u32,
         dropped_chars: u32,
+    },
+    /// A run is still waiting for its reply after `elapsed_ms` (sent every
+    /// [`AiTimings::still_working_every`] while a long turn runs).
+    StillWorking {
+        account_id: String,
+        peer_id: String,
+        elapsed_ms: u64,
+    },
+    /// The AI chose not to answer (an empty reply, the silence token, or the gateway
+    /// reporting a turn without a reply): nothing was sent, no notice either.
+    NoReply {
+        account_id: String,
+        peer_id: String,
+        reason: String,
     },
     /// The provider failed; `notice_sent` says whether the peer got the polite notice.
     RunFailed {

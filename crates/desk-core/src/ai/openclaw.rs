@@ -36,6 +36,58 @@ pub const DEDICATED_AGENT_CONFIG: &str = r#"{
   },
 }"#;
 
+/// The header that names the session a request belongs to.
+pub const SESSION_HEADER: &str = "x-openclaw-session-key";
+
+/// The header that names the channel a request comes from, and the channel the app
+/// names: the gateway normalises `weixin` to its own Weixin channel id
+/// (`openclaw-weixin`), so the agent is told it talks on WeChat, not in web chat.
+pub const CHANNEL_HEADER: &str = "x-openclaw-message-channel";
+pub const MESSAGE_CHANNEL: &str = "weixin";
+
+/// The text the gateway puts in a successful completion that carries no reply (the
+/// agent ended its turn silently).
+pub const NO_RESPONSE_TEXT: &str = "No response from OpenClaw.";
+
+/// Error messages the gateway (2026.9) answers with when the agent's turn produced no
+/// visible reply: a `NO_REPLY` or empty turn is retried once, then the run fails with a
+/// generic "internal error" (HTTP 500, or an error chunk after the role chunk when
+/// streaming); its own channels word the same failure as the other texts. A model that
+/// fails (HTTP errors, timeouts) is reported differently ("upstream provider error",
+/// HTTP 502), so it still gets the polite notice.
+const SILENT_TURN_ERRORS: &[&str] = &[
+    "internal error",
+    "agent couldn't generate a response",
+    "the agent run failed before producing a reply",
+    "incomplete turn",
+];
+
+/// Whether a gateway error message says the agent's turn ended without a reply. The one
+/// place that knows the gateway's wording.
+pub fn is_silent_turn_error(message: &str) -> bool {
+    let message = message.trim().trim_start_matches('⚠').trim().to_lowercase();
+    let message = message.trim_end_matches('.');
+    SILENT_TURN_ERRORS.iter().any(|known| {
+        if *known == "internal error" {
+            message == *known
+        } else {
+            message.contains(known)
+        }
+    })
+}
+
+/// The session key as sent. The gateway routes an explicit session key that does not
+/// name an agent to its default (main) agent, whatever the model field says: a key for
+/// a named agent must read `agent:<id>:<key>` or the dedicated agent is bypassed.
+pub fn gateway_session_key(config: &ProviderConfig, key: &str) -> String {
+    match agent_target(config) {
+        Some(target) if !target.id.eq_ignore_ascii_case("default") => {
+            format!("agent:{}:{key}", target.id.to_lowercase())
+        }
+        _ => key.to_owned(),
+    }
+}
+
 /// Tool names an OpenClaw agent may have that act on the gateway's host.
 pub const HOST_TOOLS: &[&str] = &[
     "exec",
@@ -213,6 +265,44 @@ mod tests {
         let openai = ProviderConfig::preset(Preset::OpenAi);
         assert_eq!(agent_target(&openai), None);
         assert_eq!(check_agent(&openai), Ok(()));
+    }
+
+    #[test]
+    fn session_keys_name_the_agent_the_request_targets() {
+        let config = ProviderConfig::preset(Preset::OpenClaw);
+        assert_eq!(
+            gateway_session_key(&config, "weixin-desk:k"),
+            "agent:weixin:weixin-desk:k"
+        );
+        let mut main = openclaw("openclaw/Main");
+        main.allow_main_agent = true;
+        assert_eq!(gateway_session_key(&main, "k"), "agent:main:k");
+        assert_eq!(gateway_session_key(&openclaw("openclaw/default"), "k"), "k");
+        assert_eq!(
+            gateway_session_key(&ProviderConfig::preset(Preset::OpenAi), "k"),
+            "k"
+        );
+    }
+
+    #[test]
+    fn the_gateways_words_for_a_turn_without_a_reply() {
+        for silent in [
+            "internal error",
+            "Internal error.",
+            "⚠️ Agent couldn't generate a response. Please try again.",
+            "The agent run failed before producing a reply.",
+            "incomplete turn detected",
+        ] {
+            assert!(is_silent_turn_error(silent), "{silent}");
+        }
+        for failure in [
+            "upstream provider error",
+            "internal error while contacting the model provider",
+            "Agent run failed",
+            "",
+        ] {
+            assert!(!is_silent_turn_error(failure), "{failure}");
+        }
     }
 
     #[test]

@@ -86,6 +86,37 @@ fn placeholder(kind: &str) -> &'static str {
     }
 }
 
+/// A report the app itself sent (timing, debug): not conversation.
+fn is_report(row: &AiMessageRow) -> bool {
+    row.direction == "out"
+        && row.text.as_deref().is_some_and(|t| {
+            t.starts_with(super::commands::TIMING_HEADER)
+                || t.starts_with(super::commands::DEBUG_HEADER)
+        })
+}
+
+/// For a provider that keeps the conversation itself (the OpenClaw gateway): the rows
+/// (newest first, as read) its agent has not seen — those after its last reply and
+/// after `seen_upto`, the newest message a turn already gave it. The peer's messages
+/// it was not asked about (a takeover, a pause) and the owner's manual replies are
+/// among them. The polite notice and reports are not the agent's replies.
+pub fn unseen_by_agent(
+    rows: Vec<AiMessageRow>,
+    seen_upto: i64,
+    notice: Option<&str>,
+) -> Vec<AiMessageRow> {
+    let notice = notice.map(str::trim).filter(|n| !n.is_empty());
+    let agent_reply = |r: &AiMessageRow| {
+        r.direction == "out"
+            && r.ai_generated
+            && !is_report(r)
+            && !(notice.is_some() && r.text.as_deref().map(str::trim) == notice)
+    };
+    rows.into_iter()
+        .take_while(|r| r.id > seen_upto && !agent_reply(r))
+        .collect()
+}
+
 /// History rows (newest first, as read) → chat messages, oldest first, within budget.
 pub fn history_messages(
     rows: &[AiMessageRow],
@@ -94,17 +125,9 @@ pub fn history_messages(
 ) -> Vec<ChatMessage> {
     let mut out = Vec::new();
     let mut tokens = 0u32;
-    // Reports the app itself sent are not conversation.
-    let report = |r: &&AiMessageRow| {
-        r.direction == "out"
-            && r.text.as_deref().is_some_and(|t| {
-                t.starts_with(super::commands::TIMING_HEADER)
-                    || t.starts_with(super::commands::DEBUG_HEADER)
-            })
-    };
     for row in rows
         .iter()
-        .filter(|r| !report(r))
+        .filter(|r| !is_report(r))
         .take(max_messages as usize)
     {
         let text = message_text(row);
@@ -191,6 +214,30 @@ mod tests {
         let long = vec![row(2, "in", &"字".repeat(50)), row(1, "in", "a")];
         assert_eq!(history_messages(&long, 10, 49).len(), 0);
         assert_eq!(history_messages(&long, 10, 50).len(), 1);
+    }
+
+    #[test]
+    fn the_gateway_gets_what_came_after_its_last_reply() {
+        let ai = |id, text: &str| AiMessageRow {
+            ai_generated: true,
+            ..row(id, "out", text)
+        };
+        // Newest first: a takeover's messages and the owner's reply after the agent's.
+        let rows = vec![
+            row(7, "in", "during takeover"),
+            row(6, "out", "owner by hand"),
+            ai(5, "抱歉"),
+            row(4, "in", "question"),
+            ai(3, "agent answer"),
+            row(2, "in", "seen"),
+        ];
+        let ids = |rows: Vec<AiMessageRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(unseen_by_agent(rows.clone(), 0, Some("抱歉"))),
+            [7, 6, 5, 4]
+        );
+        assert_eq!(ids(unseen_by_agent(rows.clone(), 0, None)), [7, 6]);
+        assert_eq!(ids(unseen_by_agent(rows, 6, Some("抱歉"))), [7]);
     }
 
     #[test]

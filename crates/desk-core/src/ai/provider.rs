@@ -4,15 +4,19 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::openclaw;
+
 /// Which provider a configuration started from. All fields stay editable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
-    /// The OpenClaw gateway keeps the conversation itself: it gets a stable
-    /// `x-openclaw-session-key` per scope and only the new user turn. It targets a
-    /// dedicated agent, never the main one unless the owner confirmed it
-    /// ([`super::openclaw`]).
+    /// The OpenClaw gateway keeps the conversation itself, in a session per scope
+    /// (`x-openclaw-session-key`, naming the agent). Each turn carries the persona and
+    /// summary as one system message, the turns the agent has not seen (since its last
+    /// reply: the peer's, the owner's manual replies) and the new turn; it names its
+    /// channel (`weixin`) and sender (the peer, as `user`). It targets a dedicated
+    /// agent, never the main one unless the owner confirmed it ([`super::openclaw`]).
     #[default]
     OpenClaw,
     Ollama,
@@ -94,7 +98,8 @@ impl ProviderConfig {
         }
     }
 
-    /// Whether the provider keeps the history itself (only the new turn is sent).
+    /// Whether the provider keeps the history itself (only what it has not seen is
+    /// sent: the turns since the agent's last reply).
     pub fn keeps_history(&self) -> bool {
         self.preset == Preset::OpenClaw
     }
@@ -157,28 +162,39 @@ pub struct ChatRequest {
 }
 
 /// Builds the streaming request for `messages`. `session_key` names the memory scope
-/// (used by the OpenClaw gateway).
+/// and `sender` the peer whose turn it is (both used by the OpenClaw gateway).
 pub fn chat_request(
     config: &ProviderConfig,
     messages: &[ChatMessage],
     session_key: &str,
+    sender: Option<&str>,
     max_tokens: Option<u32>,
 ) -> ChatRequest {
     let mut headers = config.extra_headers.clone();
+    let mut body = Map::new();
     let sent: Vec<Value> = if config.keeps_history() {
-        headers.push(("x-openclaw-session-key".to_owned(), session_key.to_owned()));
-        // The gateway holds the history and the agent's persona: only the new turn.
-        messages
-            .iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .map(ChatMessage::to_json)
-            .into_iter()
-            .collect()
+        let has = |headers: &[(String, String)], name: &str| {
+            headers
+                .iter()
+                .any(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        };
+        if !has(&headers, openclaw::SESSION_HEADER) {
+            let key = openclaw::gateway_session_key(config, session_key);
+            headers.push((openclaw::SESSION_HEADER.to_owned(), key));
+        }
+        if !has(&headers, openclaw::CHANNEL_HEADER) {
+            headers.push((
+                openclaw::CHANNEL_HEADER.to_owned(),
+                openclaw::MESSAGE_CHANNEL.to_owned(),
+            ));
+        }
+        if let Some(sender) = sender {
+            body.insert("user".into(), json!(sender));
+        }
+        gateway_messages(messages)
     } else {
         messages.iter().map(ChatMessage::to_json).collect()
     };
-    let mut body = Map::new();
     body.insert("model".into(), json!(config.model));
     body.insert("messages".into(), Value::Array(sent));
     body.insert("stream".into(), json!(true));
@@ -198,6 +214,29 @@ pub fn chat_request(
     }
 }
 
+/// The gateway's form of a turn: the system messages (persona, summary) joined into one
+/// at the front, which the gateway adds to its agent's system prompt; then the earlier
+/// turns, which it shows the agent as the messages since its last reply; then the new
+/// turn.
+fn gateway_messages(messages: &[ChatMessage]) -> Vec<Value> {
+    let system: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == "system" && !m.text.trim().is_empty())
+        .map(|m| m.text.as_str())
+        .collect();
+    let mut sent = Vec::new();
+    if !system.is_empty() {
+        sent.push(ChatMessage::new("system", system.join("\n\n")).to_json());
+    }
+    sent.extend(
+        messages
+            .iter()
+            .filter(|m| m.role != "system")
+            .map(ChatMessage::to_json),
+    );
+    sent
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,32 +251,70 @@ mod tests {
     }
 
     #[test]
-    fn openclaw_sends_only_the_new_turn_with_the_session_key() {
+    fn openclaw_gets_the_context_in_the_gateways_form_with_session_channel_and_sender() {
+        let mut with_summary = turn();
+        with_summary.insert(1, ChatMessage::new("system", "summary: tea"));
         let r = chat_request(
             &ProviderConfig::preset(Preset::OpenClaw),
-            &turn(),
+            &with_summary,
             "k1",
+            Some("alice@im.wechat"),
             None,
         );
         assert_eq!(
             r.body["messages"],
-            json!([{ "role": "user", "content": "new" }])
+            json!([
+                { "role": "system", "content": "be kind\n\nsummary: tea" },
+                { "role": "user", "content": "old" },
+                { "role": "assistant", "content": "older answer" },
+                { "role": "user", "content": "new" },
+            ])
         );
         assert_eq!(r.body["model"], "openclaw/weixin");
+        assert_eq!(r.body["user"], "alice@im.wechat");
         assert!(r
             .headers
-            .contains(&("x-openclaw-session-key".into(), "k1".into())));
+            .contains(&("x-openclaw-session-key".into(), "agent:weixin:k1".into())));
+        assert!(r
+            .headers
+            .contains(&("x-openclaw-message-channel".into(), "weixin".into())));
+        // The owner's own headers win.
+        let mut own = ProviderConfig::preset(Preset::OpenClaw);
+        own.extra_headers
+            .push(("X-OpenClaw-Message-Channel".into(), "wechat-desk".into()));
+        let r = chat_request(&own, &turn(), "k1", None, None);
+        let channels = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-openclaw-message-channel"))
+            .count();
+        assert_eq!(channels, 1);
+        assert!(r.body.get("user").is_none());
+    }
+
+    #[test]
+    fn other_presets_send_every_message_as_it_is_and_no_gateway_fields() {
+        let r = chat_request(
+            &ProviderConfig::preset(Preset::OpenAi),
+            &turn(),
+            "k1",
+            Some("alice@im.wechat"),
+            None,
+        );
+        assert_eq!(r.body["messages"].as_array().unwrap().len(), 4);
+        assert!(r.headers.is_empty());
+        assert!(r.body.get("user").is_none());
     }
 
     #[test]
     fn qwen_disables_thinking_and_extra_body_wins() {
         let mut c = ProviderConfig::preset(Preset::Qwen);
-        let r = chat_request(&c, &turn(), "k", Some(1));
+        let r = chat_request(&c, &turn(), "k", None, Some(1));
         assert_eq!(r.body["enable_thinking"], json!(false));
         assert_eq!(r.body["max_tokens"], json!(1));
         assert_eq!(r.body["messages"].as_array().unwrap().len(), 4);
         c.extra_body = r#"{ "temperature": 0.2 }"#.into();
-        let r = chat_request(&ProviderConfig { ..c }, &turn(), "k", None);
+        let r = chat_request(&ProviderConfig { ..c }, &turn(), "k", None, None);
         assert_eq!(r.body["temperature"], json!(0.2));
     }
 

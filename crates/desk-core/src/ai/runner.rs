@@ -21,6 +21,7 @@ use super::policy::{self, Moment, Skip};
 use super::prompt;
 use super::provider::{chat_request, ChatMessage, API_KEY_PROFILE};
 use super::settings::{AccountAiSettings, AiTimings, GlobalAiSettings};
+use super::silence::SilenceRule;
 use super::{commands, AiEvent};
 use crate::secrets::{Secret, SecretKey};
 use crate::store::ai::{AiMemoryRow, AiMessageRow, AiPeerRow};
@@ -50,6 +51,9 @@ pub(crate) struct Shared {
     scopes: Mutex<HashMap<String, Vec<Inbound>>>,
     /// Accepted messages per (account, peer) in the last hour.
     rates: Mutex<HashMap<(String, String), VecDeque<i64>>>,
+    /// Per scope, the newest message a turn gave a provider that keeps the conversation
+    /// (the OpenClaw gateway): a silent turn has no reply to mark where the agent is.
+    seen_upto: Mutex<HashMap<String, i64>>,
     pub stop: CancellationToken,
 }
 
@@ -74,6 +78,7 @@ impl Shared {
             api_key: Mutex::new(None),
             scopes: Mutex::new(HashMap::new()),
             rates: Mutex::new(HashMap::new()),
+            seen_upto: Mutex::new(HashMap::new()),
             stop: CancellationToken::new(),
         }
     }
@@ -84,6 +89,17 @@ impl Shared {
 
     fn emit(&self, event: AiEvent) {
         self.engine.emit_ai(event);
+    }
+
+    /// The newest message of the scope its provider has seen (0: none known).
+    pub fn seen_upto(&self, scope: &str) -> i64 {
+        lock(&self.seen_upto).get(scope).copied().unwrap_or(0)
+    }
+
+    fn mark_seen(&self, scope: &str, id: i64) {
+        let mut seen = lock(&self.seen_upto);
+        let upto = seen.entry(scope.to_owned()).or_insert(0);
+        *upto = (*upto).max(id);
     }
 
     /// Queues an AI-side text (a reply, a notice, a command's answer).
@@ -299,6 +315,7 @@ async fn on_inbound(
         runs_last_hour: Some(runs_last_hour),
     };
     if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
+        forget_refused(shared, &ctx, account_id, peer_id, skip, inbound.row.id);
         skipped(shared, account_id, peer_id, skip);
         return Ok(());
     }
@@ -324,6 +341,23 @@ async fn on_inbound(
     }
     tokio::spawn(run_scope(Arc::clone(shared), scope, vec![inbound], ctx));
     Ok(())
+}
+
+/// Messages refused because they would have reached the gateway's main agent never
+/// reach it later either, not even as context once the owner confirms it: the gateway
+/// counts them as seen.
+fn forget_refused(
+    shared: &Shared,
+    ctx: &Context,
+    account_id: &str,
+    peer_id: &str,
+    skip: Skip,
+    upto_id: i64,
+) {
+    if skip == Skip::MainAgentUnconfirmed {
+        let scope = prompt::scope_key(ctx.account.memory_scope, account_id, peer_id);
+        shared.mark_seen(&scope, upto_id);
+    }
 }
 
 fn skipped(shared: &Shared, account_id: &str, peer_id: &str, skip: Skip) {
@@ -402,6 +436,8 @@ async fn run_turn(
                 runs_last_hour: None,
             };
             if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
+                let newest = batch.iter().map(|i| i.row.id).max().unwrap_or(0);
+                forget_refused(shared, &ctx, &account_id, &peer_id, skip, newest);
                 skipped(shared, &account_id, &peer_id, skip);
                 return;
             }
@@ -421,12 +457,20 @@ async fn run_turn(
     let outcome = reply(shared, scope, &ctx, &batch).await;
     typing.stop().await;
     match outcome {
-        Ok((sent, dropped)) => shared.emit(AiEvent::RunFinished {
+        Ok(Replied::Sent { sent, dropped }) => shared.emit(AiEvent::RunFinished {
             account_id: account_id.clone(),
             peer_id: peer_id.clone(),
             messages_sent: sent,
             dropped_chars: dropped,
         }),
+        Ok(Replied::Silent(reason)) => {
+            tracing::info!(account_id, reason, "AI: chose not to answer");
+            shared.emit(AiEvent::NoReply {
+                account_id: account_id.clone(),
+                peer_id: peer_id.clone(),
+                reason,
+            });
+        }
         Err(reason) => {
             tracing::warn!(account_id, error = %reason, "AI: the provider failed");
             let notice = ctx.account.error_notice.as_deref().map(str::trim);
@@ -535,6 +579,7 @@ pub(crate) async fn build_messages(
     scope: &str,
     ctx: &Context,
     batch: &[Inbound],
+    seen_upto: i64,
 ) -> Result<(Vec<ChatMessage>, String), EngineError> {
     let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
     let batch_ids: Vec<i64> = batch.iter().map(|i| i.row.id).collect();
@@ -542,25 +587,28 @@ pub(crate) async fn build_messages(
     let filter = prompt::history_filter(ctx.account.memory_scope, account_id, peer_id);
     let (scope_key, limit) = (scope.to_owned(), ctx.global.history_messages as usize);
     let keeps_history = ctx.global.provider.keeps_history();
+    let notice = ctx.account.error_notice.clone();
     let (memory, rows): (AiMemoryRow, Vec<AiMessageRow>) = engine
         .store()
         .call(move |s| {
             let memory = s.ai_memory(&scope_key)?;
+            // Everything said in the scope except this turn's messages and inbound
+            // ones waiting for later turns; replies stored after this turn's first
+            // message (answers to the previous turn) are history too.
+            let slack = limit + batch_ids.len() + 32;
+            let rows: Vec<AiMessageRow> = s
+                .ai_history(&filter, memory.reset_after_id, i64::MAX, slack)?
+                .into_iter()
+                .filter(|r| !batch_ids.contains(&r.id))
+                .filter(|r| !(r.direction == "in" && r.id > newest))
+                .collect();
+            // A provider that keeps the conversation gets only what it has not seen.
             let rows = if keeps_history {
-                Vec::new()
+                prompt::unseen_by_agent(rows, seen_upto, notice.as_deref())
             } else {
-                // Everything said in the scope except this turn's messages and inbound
-                // ones waiting for later turns; replies stored after this turn's first
-                // message (answers to the previous turn) are history too.
-                let slack = limit + batch_ids.len() + 32;
-                s.ai_history(&filter, memory.reset_after_id, i64::MAX, slack)?
-                    .into_iter()
-                    .filter(|r| !batch_ids.contains(&r.id))
-                    .filter(|r| !(r.direction == "in" && r.id > newest))
-                    .take(limit)
-                    .collect()
+                rows
             };
-            Ok((memory, rows))
+            Ok((memory, rows.into_iter().take(limit).collect()))
         })
         .await?;
     let mut messages = Vec::new();
@@ -600,38 +648,55 @@ pub(crate) async fn build_messages(
     Ok((messages, prompt::session_key(scope, memory.reset_after_id)))
 }
 
-/// Streams one reply and sends it; returns (messages sent, characters dropped) or why
-/// it failed.
+/// How a run ended well.
+enum Replied {
+    /// Messages sent, characters dropped over the cap.
+    Sent { sent: u32, dropped: u32 },
+    /// The AI chose not to answer, and how that showed.
+    Silent(String),
+}
+
+/// Streams one reply and sends it; says what was sent (or that the AI chose silence),
+/// or why it failed.
 async fn reply(
     shared: &Arc<Shared>,
     scope: &str,
     ctx: &Context,
     batch: &[Inbound],
-) -> Result<(u32, u32), String> {
+) -> Result<Replied, String> {
     let (account_id, peer_id) = (&batch[0].row.account_id, &batch[0].row.peer_id);
-    let (messages, session_key) = build_messages(&shared.engine, scope, ctx, batch)
-        .await
-        .map_err(|e| e.to_string())?;
+    let newest = batch.iter().map(|i| i.row.id).max().unwrap_or(0);
+    let (messages, session_key) =
+        build_messages(&shared.engine, scope, ctx, batch, shared.seen_upto(scope))
+            .await
+            .map_err(|e| e.to_string())?;
     let config = &ctx.global.provider;
-    let request = chat_request(config, &messages, &session_key, None);
+    let request = chat_request(config, &messages, &session_key, Some(peer_id), None);
     let key = api_key(shared).await;
     let t = &shared.timings;
-    let mut stream =
-        shared
-            .client
-            .stream(config, key, request, t.first_byte_timeout, t.stall_timeout);
+    let limits = t.for_preset(config.preset);
+    let silence = SilenceRule::new(config, &ctx.global.silence_token);
+    let mut stream = shared
+        .client
+        .stream(config, key, request, limits.first_byte, limits.stall);
     let mut filter = MarkdownFilter::new();
     let split_limit = ctx.global.split_limit as usize;
     let mut blocks = Blocks::new(t.block_min_chars, split_limit, t.max_messages);
     let mut raw = String::new();
+    // Nothing is sent while the reply may still be the silence token.
+    let mut held = true;
     let mut sent = 0u32;
-    let deadline = tokio::time::Instant::now() + t.run_timeout;
-    loop {
+    let started = tokio::time::Instant::now();
+    let deadline = started + limits.run;
+    let every = t.still_working_every.max(Duration::from_millis(10));
+    let mut still_working = tokio::time::interval_at(started + every, every);
+    // `Some(why)`: the AI chose silence.
+    let silent = loop {
         let event = tokio::select! {
             biased;
             () = shared.stop.cancelled() => return Err("the app is stopping".into()),
             () = tokio::time::sleep_until(deadline) => {
-                return Err(format!("no complete reply within {:?}", t.run_timeout));
+                return Err(format!("no complete reply within {:?}", limits.run));
             }
             event = stream.events.recv() => event,
             () = tokio::time::sleep(t.block_idle), if !blocks.is_empty() => {
@@ -640,20 +705,57 @@ async fn reply(
                 }
                 continue;
             }
+            _ = still_working.tick() => {
+                shared.emit(AiEvent::StillWorking {
+                    account_id: account_id.clone(),
+                    peer_id: peer_id.clone(),
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                });
+                continue;
+            }
         };
         match event {
             Some(StreamEvent::Text(text)) => {
                 raw.push_str(&text);
-                for block in blocks.push(&filter.push(&text)) {
+                if held && silence.undecided(&raw) {
+                    continue;
+                }
+                let piece = if held { raw.clone() } else { text };
+                held = false;
+                for block in blocks.push(&filter.push(&piece)) {
                     sent += u32::from(shared.send(account_id, peer_id, &block).await);
                 }
             }
-            Some(StreamEvent::Done { .. }) => break,
+            Some(StreamEvent::Done { .. }) => {
+                if held && silence.is_silent(&raw) {
+                    break Some(if raw.trim().is_empty() {
+                        "the reply was empty".to_owned()
+                    } else {
+                        format!("the reply was the silence token {:?}", raw.trim())
+                    });
+                }
+                if held {
+                    // A beginning of the token that went on no further: a reply after all.
+                    for block in blocks.push(&filter.push(&raw)) {
+                        sent += u32::from(shared.send(account_id, peer_id, &block).await);
+                    }
+                }
+                break None;
+            }
+            Some(StreamEvent::Failed(e)) if held && silence.is_silent_failure(&e) => {
+                break Some(format!("the gateway reported a turn without a reply ({e})"));
+            }
             Some(StreamEvent::Failed(e)) => return Err(e.to_string()),
             None => return Err("the provider stream ended unexpectedly".into()),
         }
-    }
+    };
     drop(stream);
+    if config.keeps_history() {
+        shared.mark_seen(scope, newest);
+    }
+    if let Some(reason) = silent {
+        return Ok(Replied::Silent(reason));
+    }
     blocks.push(&filter.finish());
     let (rest, dropped) = blocks.finish();
     for block in rest {
@@ -667,7 +769,10 @@ async fn reply(
         );
     }
     send_images(shared, account_id, peer_id, &raw).await;
-    Ok((sent, dropped as u32))
+    Ok(Replied::Sent {
+        sent,
+        dropped: dropped as u32,
+    })
 }
 
 async fn send_images(shared: &Shared, account_id: &str, peer_id: &str, raw: &str) {

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::client::{ConnectionReport, ProviderClient};
+use super::openclaw::gateway_session_key;
 use super::policy::enabled_for;
-use super::prompt::{history_filter, history_messages, scope_key};
+use super::prompt::{history_filter, history_messages, scope_key, session_key, unseen_by_agent};
 use super::provider::API_KEY_PROFILE;
 use super::runner::{self, parse_or_default, Shared, GLOBAL_KEY};
 use super::settings::{AccountAiSettings, AiTimings, GlobalAiSettings};
@@ -53,13 +54,19 @@ pub struct PeerAiState {
 }
 
 /// What the model is given for a conversation: the scope, the owner's editable summary
-/// and the history that would be sent with the next turn.
+/// and the history that would be sent with the next turn, for the active preset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemoryView {
     pub scope_key: String,
     pub summary: String,
+    /// The earlier messages the next turn carries. For a provider that keeps the
+    /// conversation (the OpenClaw gateway) only those its agent has not seen: since its
+    /// last reply (the peer's messages it was not asked about, the owner's manual
+    /// replies).
     pub history: Vec<MemoryLine>,
+    /// The gateway session that holds the rest of the conversation (OpenClaw only).
+    pub gateway_session: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -357,15 +364,30 @@ impl AiService {
         let filter = history_filter(account.memory_scope, account_id, peer_id);
         let key = scope.clone();
         let limit = global.history_messages as usize;
+        let keeps_history = global.provider.keeps_history();
+        let seen_upto = self.shared.seen_upto(&scope);
+        let notice = account.error_notice.clone();
         let (memory, rows) = self
             .engine()
             .store()
             .call(move |s| {
                 let memory = s.ai_memory(&key)?;
-                let rows = s.ai_history(&filter, memory.reset_after_id, i64::MAX, limit)?;
+                let rows = if keeps_history {
+                    let rows =
+                        s.ai_history(&filter, memory.reset_after_id, i64::MAX, limit + 32)?;
+                    unseen_by_agent(rows, seen_upto, notice.as_deref())
+                } else {
+                    s.ai_history(&filter, memory.reset_after_id, i64::MAX, limit)?
+                };
                 Ok((memory, rows))
             })
             .await?;
+        let gateway_session = keeps_history.then(|| {
+            gateway_session_key(
+                &global.provider,
+                &session_key(&scope, memory.reset_after_id),
+            )
+        });
         let history = history_messages(&rows, global.history_messages, global.history_tokens)
             .into_iter()
             .map(|m| MemoryLine {
@@ -377,6 +399,7 @@ impl AiService {
             scope_key: scope,
             summary: memory.summary,
             history,
+            gateway_session,
         })
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::provider::ProviderConfig;
+use super::provider::{Preset, ProviderConfig};
 
 /// Whose conversation the model remembers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,13 @@ pub struct GlobalAiSettings {
     pub history_tokens: u32,
     /// Longest message a reply is sent in (characters); longer blocks are split.
     pub split_limit: u32,
+    /// A reply that is exactly this (or empty) is the AI choosing not to answer:
+    /// nothing is sent (empty: only an empty reply is silence).
+    pub silence_token: String,
 }
+
+/// The silence token agents are taught (OpenClaw's own convention).
+pub const DEFAULT_SILENCE_TOKEN: &str = "NO_REPLY";
 
 /// The range a reply's split limit may be set in: WeChat shows up to 4,000 characters
 /// in one message (the official framework splits there).
@@ -51,6 +57,7 @@ impl Default for GlobalAiSettings {
             history_messages: 20,
             history_tokens: 3_000,
             split_limit: ilink::text::DEFAULT_SPLIT_LIMIT as u32,
+            silence_token: DEFAULT_SILENCE_TOKEN.to_owned(),
         }
     }
 }
@@ -137,6 +144,16 @@ pub struct AiTimings {
     pub stall_timeout: Duration,
     /// Longest whole run.
     pub run_timeout: Duration,
+    /// The OpenClaw gateway's pace, instead of the three above: after the role chunk it
+    /// is silent until its model speaks, and it waits for a model up to its idle timeout
+    /// (120 s for cloud providers, 300 s for self-hosted ones by default;
+    /// `models.providers.<id>.timeoutSeconds`) and retries transient failures within a
+    /// 90 s window. Leaving earlier aborts its run (it cancels on disconnect).
+    pub gateway_first_byte_timeout: Duration,
+    pub gateway_stall_timeout: Duration,
+    pub gateway_run_timeout: Duration,
+    /// Tell the owner the run is still under way this often ([`super::AiEvent::StillWorking`]).
+    pub still_working_every: Duration,
     /// Largest image fetched from a reply's Markdown link.
     pub image_max_bytes: u64,
     /// How long a turn for a vision model waits for an inbound image to be downloaded
@@ -154,8 +171,40 @@ impl Default for AiTimings {
             first_byte_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(60),
             run_timeout: Duration::from_secs(300),
+            gateway_first_byte_timeout: Duration::from_secs(600),
+            gateway_stall_timeout: Duration::from_secs(600),
+            gateway_run_timeout: Duration::from_secs(30 * 60),
+            still_working_every: Duration::from_secs(30),
             image_max_bytes: 10 * 1024 * 1024,
             media_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+/// How long a provider may take, per preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderTimeouts {
+    pub first_byte: Duration,
+    pub stall: Duration,
+    pub run: Duration,
+}
+
+impl AiTimings {
+    /// The timeouts for a preset: the gateway's own pace for OpenClaw, the general ones
+    /// for every other provider.
+    pub fn for_preset(&self, preset: Preset) -> ProviderTimeouts {
+        if preset == Preset::OpenClaw {
+            ProviderTimeouts {
+                first_byte: self.gateway_first_byte_timeout,
+                stall: self.gateway_stall_timeout,
+                run: self.gateway_run_timeout,
+            }
+        } else {
+            ProviderTimeouts {
+                first_byte: self.first_byte_timeout,
+                stall: self.stall_timeout,
+                run: self.run_timeout,
+            }
         }
     }
 }
@@ -179,6 +228,17 @@ mod tests {
     }
 
     #[test]
+    fn the_gateway_gets_more_time_than_its_own_model_idle_timeout_and_retries() {
+        let t = AiTimings::default();
+        let gateway = t.for_preset(Preset::OpenClaw);
+        // Self-hosted idle 300 s plus the 90 s transient-retry window.
+        assert!(gateway.stall >= Duration::from_secs(300 + 90));
+        assert!(gateway.first_byte >= gateway.stall);
+        assert!(gateway.run > gateway.stall);
+        assert_eq!(t.for_preset(Preset::OpenAi).stall, Duration::from_secs(60));
+    }
+
+    #[test]
     fn missing_fields_take_defaults() {
         let s: AccountAiSettings = serde_json::from_str(r#"{"enabled":true}"#).unwrap();
         assert!(s.enabled);
@@ -186,5 +246,6 @@ mod tests {
         assert_eq!(s.memory_scope, MemoryScope::PerAccountPerPeer);
         let g: GlobalAiSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(g, GlobalAiSettings::default());
+        assert_eq!(g.silence_token, "NO_REPLY");
     }
 }

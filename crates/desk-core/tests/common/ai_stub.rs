@@ -75,6 +75,8 @@ pub enum Reply {
     Stall,
     /// Reads the request and never answers at all.
     Silent,
+    /// Says nothing for this long (not even headers), then answers as the inner reply.
+    Wait(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -140,6 +142,9 @@ pub fn sse(chunk: Value) -> String {
 struct State {
     requests: Vec<Recorded>,
     script: VecDeque<Reply>,
+    /// (marker, reply, uses left): a chat request whose messages mention the marker
+    /// gets the reply, before the script.
+    rules: Vec<(String, Reply, usize)>,
     images: Vec<(String, String, Vec<u8>)>,
     models: Option<(u16, Value)>,
 }
@@ -176,6 +181,16 @@ impl Stub {
     /// Answers the next chat completions in order; after the script, "ok".
     pub fn push(&self, reply: Reply) {
         self.state.lock().unwrap().script.push_back(reply);
+    }
+
+    /// The next `times` chat requests whose messages mention `marker` get `reply`
+    /// (for a caller that sends requests of its own in between, like a gateway).
+    pub fn on_mention(&self, marker: &str, reply: Reply, times: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .rules
+            .push((marker.to_owned(), reply, times));
     }
 
     pub fn serve_image(&self, path: &str, mime: &str, bytes: Vec<u8>) {
@@ -231,6 +246,7 @@ impl Stub {
         };
         let path = request.path.clone();
         let method = request.method.clone();
+        let mentioned = request.body["messages"].to_string();
         self.state.lock().unwrap().requests.push(request);
         self.arrived.notify_waiters();
         if method == "GET" && path.ends_with("/models") {
@@ -257,13 +273,30 @@ impl Stub {
                 None => respond(&mut socket, 404, "text/plain", b"not found").await,
             };
         }
-        let reply = self
-            .state
-            .lock()
-            .unwrap()
-            .script
-            .pop_front()
-            .unwrap_or_else(|| Reply::text(&["ok"]));
+        let reply = {
+            let mut state = self.state.lock().unwrap();
+            let rule = state
+                .rules
+                .iter_mut()
+                .find(|(marker, _, left)| *left > 0 && mentioned.contains(marker.as_str()));
+            match rule {
+                Some((_, reply, left)) => {
+                    *left -= 1;
+                    reply.clone()
+                }
+                None => state
+                    .script
+                    .pop_front()
+                    .unwrap_or_else(|| Reply::text(&["ok"])),
+            }
+        };
+        let reply = match reply {
+            Reply::Wait(wait, inner) => {
+                tokio::time::sleep(wait).await;
+                *inner
+            }
+            other => other,
+        };
         match reply {
             Reply::Status(status, body) => {
                 respond(&mut socket, status, "application/json", body.as_bytes()).await
@@ -271,7 +304,7 @@ impl Stub {
             Reply::Silent => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
-            Reply::Stall => {
+            Reply::Stall | Reply::Wait(..) => {
                 let _ = socket.write_all(stream_head().as_bytes()).await;
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }

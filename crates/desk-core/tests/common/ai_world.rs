@@ -82,6 +82,9 @@ pub fn fast_ai_timings() -> AiTimings {
         first_byte_timeout: Duration::from_secs(5),
         stall_timeout: Duration::from_millis(500),
         run_timeout: Duration::from_secs(20),
+        gateway_first_byte_timeout: Duration::from_secs(5),
+        gateway_stall_timeout: Duration::from_millis(500),
+        gateway_run_timeout: Duration::from_secs(20),
         ..AiTimings::default()
     }
 }

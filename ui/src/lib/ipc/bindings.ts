@@ -593,6 +593,16 @@ export type AiEvent =
  */
 { kind: "run_finished"; account_id: string; peer_id: string; messages_sent: number; dropped_chars: number } | 
 /**
+ * A run is still waiting for its reply after `elapsed_ms` (sent every
+ * [`AiTimings::still_working_every`] while a long turn runs).
+ */
+{ kind: "still_working"; account_id: string; peer_id: string; elapsed_ms: number } | 
+/**
+ * The AI chose not to answer (an empty reply, the silence token, or the gateway
+ * reporting a turn without a reply): nothing was sent, no notice either.
+ */
+{ kind: "no_reply"; account_id: string; peer_id: string; reason: string } | 
+/**
  * The provider failed; `notice_sent` says whether the peer got the polite notice.
  */
 { kind: "run_failed"; account_id: string; peer_id: string; reason: string; notice_sent: boolean } | 
@@ -815,7 +825,12 @@ history_tokens: number;
 /**
  * Longest message a reply is sent in (characters); longer blocks are split.
  */
-split_limit: number }
+split_limit: number; 
+/**
+ * A reply that is exactly this (or empty) is the AI choosing not to answer:
+ * nothing is sent (empty: only an empty reply is silence).
+ */
+silence_token: string }
 export type IpcError = { code: ErrorCode; 
 /**
  * A sentence a person can read.
@@ -907,9 +922,20 @@ export type MemoryScope =
 "shared"
 /**
  * What the model is given for a conversation: the scope, the owner's editable summary
- * and the history that would be sent with the next turn.
+ * and the history that would be sent with the next turn, for the active preset.
  */
-export type MemoryView = { scope_key: string; summary: string; history: MemoryLine[] }
+export type MemoryView = { scope_key: string; summary: string; 
+/**
+ * The earlier messages the next turn carries. For a provider that keeps the
+ * conversation (the OpenClaw gateway) only those its agent has not seen: since its
+ * last reply (the peer's messages it was not asked about, the owner's manual
+ * replies).
+ */
+history: MemoryLine[]; 
+/**
+ * The gateway session that holds the rest of the conversation (OpenClaw only).
+ */
+gateway_session: string | null }
 export type MessagePageView = { 
 /**
  * Newest first.
@@ -1015,10 +1041,12 @@ backend: BackendPrefs }
  */
 export type Preset = 
 /**
- * The OpenClaw gateway keeps the conversation itself: it gets a stable
- * `x-openclaw-session-key` per scope and only the new user turn. It targets a
- * dedicated agent, never the main one unless the owner confirmed it
- * ([`super::openclaw`]).
+ * The OpenClaw gateway keeps the conversation itself, in a session per scope
+ * (`x-openclaw-session-key`, naming the agent). Each turn carries the persona and
+ * summary as one system message, the turns the agent has not seen (since its last
+ * reply: the peer's, the owner's manual replies) and the new turn; it names its
+ * channel (`weixin`) and sender (the peer, as `user`). It targets a dedicated
+ * agent, never the main one unless the owner confirmed it ([`super::openclaw`]).
  */
 "open_claw" | "ollama" | "open_ai" | 
 /**
