@@ -69,8 +69,10 @@ async fn chinese_system_locale_then_switching_persists() {
     assert!(drawn["inkA"].as_u64().unwrap() > 50, "{drawn}");
     app.screenshot("first-screen-zh").await;
 
-    // Switch at runtime: the UI changes without a reload.
-    let select = app.element("language-switch").await;
+    // Switch at runtime in Settings (the one language selector): the UI changes without
+    // a reload.
+    app.element("open-settings").await.click().await.unwrap();
+    let select = app.element("settings-language").await;
     select
         .find(By::Css("option[value='en']"))
         .await

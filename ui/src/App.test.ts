@@ -40,7 +40,9 @@ describe("App", () => {
     const backend = fakeBackend({ locale: "en" });
     render(App);
     await waitFor(() => expect(screen.getByTestId("accounts-title").textContent).toBe("Accounts"));
-    await fireEvent.change(screen.getByTestId("language-switch"), { target: { value: "zh-CN" } });
+    expect(document.querySelector("aside select")).toBeNull();
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    await fireEvent.change(screen.getByTestId("settings-language"), { target: { value: "zh-CN" } });
     await waitFor(() => expect(screen.getByTestId("accounts-title").textContent).toBe("账号"));
     expect(backend.calls).toContainEqual({ cmd: "set_locale", args: { locale: "zh-CN" } });
   });
@@ -74,6 +76,13 @@ describe("App", () => {
       expect(screen.getByTestId("secrets-banner").textContent).toContain("no keyring service"),
     );
     expect(screen.getByTestId("secrets-banner").textContent).toContain("memory only");
+  });
+
+  it("says nothing of throwaway secrets in the sandbox", async () => {
+    fakeBackend({ secrets: { kind: "not_persistent", reason: "sandbox" }, mode: { kind: "sandbox" } });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    expect(screen.queryByTestId("secrets-banner")).toBeNull();
   });
 
   it("shows the keyring verdict when it arrives after start-up", async () => {

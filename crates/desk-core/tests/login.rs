@@ -343,6 +343,15 @@ async fn removing_an_account_keeps_or_deletes_its_log_and_media() {
         next_event(&mut rx, received(&id)).await;
         bots.push((id, bot));
     }
+    // Logins nobody named get friendly names, numbered.
+    assert_eq!(
+        account(&engine, &bots[0].0).await.unwrap().alias.as_deref(),
+        Some("WeChat bot 1")
+    );
+    assert_eq!(
+        account(&engine, &bots[1].0).await.unwrap().alias.as_deref(),
+        Some("WeChat bot 2")
+    );
     let (gone, _) = bots.pop().unwrap();
     let (kept, bot1) = bots.pop().unwrap();
     let (media, _) = data.create_media_file(&gone, 0, "photo.png").unwrap();

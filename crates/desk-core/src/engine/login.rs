@@ -356,6 +356,11 @@ impl LoginTask {
             .rt
             .store
             .call(move |s| {
+                let mut upsert = upsert;
+                let named = s.account(&upsert.account_id)?.and_then(|a| a.alias);
+                if upsert.alias.is_none() && named.is_none() {
+                    upsert.alias = Some(s.next_default_alias()?);
+                }
                 s.upsert_account(&upsert, now)?;
                 s.set_account_enabled(&upsert.account_id, true, now)?;
                 match user_id {

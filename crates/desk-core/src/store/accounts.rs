@@ -175,6 +175,29 @@ pub const STATUS_REMOVED: &str = "removed";
 pub const ACCOUNT_GONE: &str = "account removed";
 
 impl Store {
+    /// A friendly name for a new account nobody named: "WeChat bot N" (in the saved
+    /// interface language), N one past the highest such name in use.
+    pub fn next_default_alias(&self) -> Result<String, CoreError> {
+        let stem = match self.saved_locale()? {
+            Some(crate::Locale::ZhCn) => "微信机器人",
+            _ => "WeChat bot",
+        };
+        let highest = self
+            .list_accounts()?
+            .iter()
+            .filter_map(|a| {
+                a.alias
+                    .as_deref()?
+                    .strip_prefix(stem)?
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(format!("{stem} {}", highest + 1))
+    }
+
     /// Sets or clears (`None`) the alias; false if there is no such account.
     pub fn set_account_alias(
         &self,
