@@ -37,7 +37,8 @@ struct Recorded {
 
 /// An OpenAI-compatible provider on loopback: `GET /v1/models` and streaming
 /// `POST /v1/chat/completions`, both refused with 401 unless the bearer key is
-/// `API_KEY`. Each connection is answered once and closed.
+/// `API_KEY`. Under `/echo/` every request fails with HTTP 500 and an error that repeats
+/// the request's `Authorization` header. Each connection is answered once and closed.
 struct Provider {
     base_url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -106,6 +107,18 @@ fn answer(stream: TcpStream, log: &Mutex<Vec<Recorded>>) -> std::io::Result<()> 
         body: body.clone(),
     });
     let mut out = stream;
+    if path.starts_with("/echo/") {
+        // A careless provider: its error repeats what it was sent, the key included.
+        let sent = authorization.unwrap_or_default();
+        let key = sent.trim_start_matches("Bearer ");
+        let message = format!("bad upstream; you sent Authorization: {sent} (key {key})");
+        return respond(
+            &mut out,
+            "500 Internal Server Error",
+            "application/json",
+            &json!({"error": {"message": message}}).to_string(),
+        );
+    }
     if authorization.as_deref() != Some(&format!("Bearer {API_KEY}")) {
         return respond(
             &mut out,
@@ -382,6 +395,37 @@ fn provider_settings_and_ai_test_report_in_plain_words() {
 
     // The key never showed up in an answer or a file.
     assert!(!text(&out).contains(API_KEY));
+    assert!(!files_contain(&h.data, API_KEY));
+}
+
+#[test]
+fn ai_test_never_prints_the_key_a_provider_echoes() {
+    let h = Harness::new();
+    let provider = Provider::start();
+    h.use_provider(&provider);
+    let echo = provider.base_url.replace("/v1", "/echo/v1");
+    h.ok(&["ai", "provider", "--base-url", &echo]);
+    for json in [false, true] {
+        let mut args = vec!["ai", "test", "--key-stdin"];
+        if json {
+            args.push("--json");
+        }
+        let out = with_stdin(h.cli().args(&args), API_KEY);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        let said = text(&out);
+        // The provider's words are shown, its copy of the key is not.
+        assert!(said.contains("HTTP 500"), "{said}");
+        assert!(
+            said.contains("bad upstream; you sent Authorization: "),
+            "{said}"
+        );
+        assert!(!said.contains(API_KEY), "{said}");
+        assert!(!said.contains("9f8e7d6c5b4a"), "{said}");
+    }
+    let seen = provider.requests.lock().unwrap().clone();
+    assert!(seen
+        .iter()
+        .any(|r| r.authorization.as_deref() == Some(&format!("Bearer {API_KEY}"))));
     assert!(!files_contain(&h.data, API_KEY));
 }
 

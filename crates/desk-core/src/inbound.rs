@@ -1,4 +1,4 @@
-//! How one inbound wire message becomes a stored row: its dedupe key (ILINK.md §4 item 6),
+//! How one inbound wire message becomes a stored row: its dedupe key (docs/protocol.md §4 item 6),
 //! body text (§5.3), the one media item worth downloading (§7.4) and its quote (§5.6).
 //! Pure functions; storing happens in `store::inbound`.
 

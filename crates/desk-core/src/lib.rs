@@ -10,6 +10,7 @@ pub mod media_path;
 pub mod paths;
 pub mod prefs;
 pub mod qr;
+pub mod redact;
 pub mod secrets;
 pub mod settings;
 pub mod store;

@@ -1,6 +1,6 @@
 //! Where downloaded media goes: `media/<account>/<yyyy-mm>/<sanitised name>` under the
 //! data directory. File names come from the network (`file_item.file_name`) and are
-//! hostile until proven otherwise (ARCHITECTURE invariant 5).
+//! hostile until proven otherwise (docs/architecture.md, invariant 5).
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;

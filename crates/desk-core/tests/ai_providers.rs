@@ -513,6 +513,55 @@ async fn test_connection_says_what_works_in_plain_words() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_echoes_the_key_never_gets_it_shown() {
+    // Not shaped like an `sk-` key: only knowing the configured key can hide it.
+    const KEY: &str = "k3y-echo-0123456789";
+    let mut w = World::start(Preset::Custom).await;
+    w.ai.set_api_key(Some(Secret::new(KEY))).await.unwrap();
+    let echo = r#"{"error":{"message":"upstream refused; you sent Authorization: {authorization}, key {key}"}}"#;
+    // The key cut in half by the 200-character limit is still recognised.
+    let long = format!("{}{{key}} and more", "x".repeat(190));
+
+    // test connection: the completion check says what the provider said, minus the key.
+    for reply in [
+        Reply::Status(500, echo.into()),
+        Reply::Status(401, echo.into()),
+        Reply::Status(500, long.clone()),
+    ] {
+        w.stub.push(reply);
+        let report = w.ai.test_connection().await.unwrap();
+        assert!(!report.ok, "{report:?}");
+        let shown = serde_json::to_string(&report).unwrap();
+        assert!(
+            !shown.contains(KEY) && !shown.contains("0123456789"),
+            "{shown}"
+        );
+    }
+    let completion = w.stub.chat_requests().pop().unwrap();
+    assert_eq!(
+        completion.header("authorization"),
+        Some(&*format!("Bearer {KEY}"))
+    );
+
+    // A reply run: the failure event names the provider's words, not the key.
+    w.stub.push(Reply::Status(500, echo.into()));
+    w.say(ALICE, "hello?");
+    let (reason, _) = w.failed().await;
+    assert!(
+        reason.contains("HTTP 500") && reason.contains("upstream refused"),
+        "{reason}"
+    );
+    assert!(!reason.contains(KEY), "{reason}");
+    w.stub.push(Reply::Status(500, long));
+    w.say(ALICE, "and now?");
+    let (reason, _) = w.failed().await;
+    assert!(
+        reason.contains("xxxx") && !reason.contains("k3y-echo"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_failures_send_a_polite_notice_tell_the_owner_and_leave_nothing_stuck() {
     let mut w = World::start_with(
         Preset::OpenAi,

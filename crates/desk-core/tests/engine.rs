@@ -125,7 +125,7 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
             seen.push((account_id, peer_id, message_row_id));
         }
     }
-    // Invariant 1: the event comes after the commit, so the row is there.
+    // docs/architecture.md invariant 1: the event comes after the commit, so the row is there.
     let alice = conversation(&engine, &a.account_id, "alice@im.wechat").await;
     let bob = conversation(&engine, &b.account_id, "bob@im.wechat").await;
     let mut texts: Vec<_> = alice.iter().filter_map(|m| m.text.clone()).collect();
@@ -151,7 +151,7 @@ async fn several_accounts_receive_each_message_once_in_store_and_events() {
     let id = a.account_id.clone();
     let cursor = engine.store().call(move |s| s.cursor(&id)).await.unwrap();
     let cursor = cursor.expect("cursor stored");
-    // Invariant 4: events carry no bot token, cursor or context token.
+    // docs/architecture.md invariant 4: events carry no bot token, cursor or context token.
     let mut secrets_seen = vec![cursor.expose().to_owned()];
     for bot in sim.bots() {
         secrets_seen.push(bot.info.token.clone());

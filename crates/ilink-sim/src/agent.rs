@@ -1,4 +1,4 @@
-//! The `bot_agent` sanitisation of spec §1.5, written independently of the client. The
+//! The `bot_agent` sanitisation of docs/protocol.md §1.5, written independently of the client. The
 //! emulator accepts a `bot_agent` only if sanitising it changes nothing.
 
 const DEFAULT_AGENT: &str = "OpenClaw";

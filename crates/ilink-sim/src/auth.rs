@@ -1,4 +1,4 @@
-//! Header, body-envelope and token checks shared by every authenticated POST (spec §1.2,
+//! Header, body-envelope and token checks shared by every authenticated POST (docs/protocol.md §1.2,
 //! §1.5, E3). Each request is also written to the request log with what was wrong.
 
 use axum::http::HeaderMap;
@@ -16,7 +16,7 @@ use crate::wire;
 pub(crate) enum StaleShape {
     /// getupdates: `{"errcode":-14,"errmsg":"session timeout"}`, `ret` absent (E8).
     Getupdates,
-    /// Other endpoints (spec §11 q3 leaves this open): `ret` and `errcode` both -14, so
+    /// Other endpoints (docs/protocol.md §11 q3 leaves this open): `ret` and `errcode` both -14, so
     /// a client that checks only `ret` (sendmessage ≥2.4.6) still sees a failure.
     Other,
 }

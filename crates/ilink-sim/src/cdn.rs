@@ -1,4 +1,4 @@
-//! Media upload and download (spec §2.6, §2.9, §7, E14–E16): `getuploadurl` reserves an
+//! Media upload and download (docs/protocol.md §2.6, §2.9, §7, E14–E16): `getuploadurl` reserves an
 //! upload slot, the CDN `/c2c/upload` checks the ciphertext against it byte for byte, and
 //! `/c2c/download` serves stored blobs.
 
@@ -68,7 +68,7 @@ impl CdnStore {
 }
 
 /// Opaque ids that always contain `+`, `/` and `=`, so a client that forgets to
-/// percent-encode them (spec §1.1) fails here as it would against the real CDN.
+/// percent-encode them (docs/protocol.md §1.1) fails here as it would against the real CDN.
 fn opaque_id() -> String {
     let mut bytes = vec![0xfb, 0xef, 0xff];
     bytes.extend((0..17).map(|_| rand::random::<u8>()));
@@ -96,7 +96,7 @@ pub(crate) fn api_routes() -> Router<Shared> {
     Router::new().route("/ilink/bot/getuploadurl", post(getuploadurl))
 }
 
-/// The CDN carries no iLink headers and no auth (spec §1.2).
+/// The CDN carries no iLink headers and no auth (docs/protocol.md §1.2).
 pub(crate) fn cdn_routes() -> Router<Shared> {
     Router::new()
         .route(
@@ -109,7 +109,7 @@ pub(crate) fn cdn_routes() -> Router<Shared> {
 }
 
 /// axum's default 2 MB body limit would turn real media into 413s. The real CDN's limit
-/// is unknown (spec §11 q5); this one is above the client's 100 MiB media cap.
+/// is unknown (docs/protocol.md §11 q5); this one is above the client's 100 MiB media cap.
 const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 fn is_lower_hex32(value: Option<&Value>) -> bool {
@@ -310,7 +310,7 @@ fn check_upload(
     })
 }
 
-/// Unknown ids get HTTP 500 with an empty body, like the real CDN (spec §1.6).
+/// Unknown ids get HTTP 500 with an empty body, like the real CDN (docs/protocol.md §1.6).
 async fn download(
     State(shared): State<Shared>,
     Query(query): Query<HashMap<String, String>>,

@@ -1,4 +1,4 @@
-//! AES-128-ECB with PKCS#7 and MD5, as the CDN uses them (spec §7, §10.1). Written here,
+//! AES-128-ECB with PKCS#7 and MD5, as the CDN uses them (docs/protocol.md §7, §10.1). Written here,
 //! not borrowed from the client crate, so the two cannot share a mistake.
 
 use aes::cipher::generic_array::GenericArray;

@@ -1,9 +1,9 @@
-//! Random identifiers shaped like the ones the real server issues (spec §2.2, E6, E9).
+//! Random identifiers shaped like the ones the real server issues (docs/protocol.md §2.2, E6, E9).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// Ids on the wire go beyond 2^53 (spec §1.8); every id the emulator issues does, so a
+/// Ids on the wire go beyond 2^53 (docs/protocol.md §1.8); every id the emulator issues does, so a
 /// client that parses them as `f64` loses precision in tests, not in production.
 pub(crate) const MIN_WIRE_ID: u64 = (1 << 53) + 1;
 

@@ -61,7 +61,7 @@ pub struct Knobs {
     pub missing_context_token_empty_body: bool,
     /// How long get_qrcode_status holds when nothing changed (E5).
     pub qr_hold_ms: u64,
-    /// How long a QR stays scannable before it reads `expired` (spec §11 q1: unknown;
+    /// How long a QR stays scannable before it reads `expired` (docs/protocol.md §11 q1: unknown;
     /// the official client keeps a login at most 5 min).
     pub qr_lifetime_ms: u64,
     /// Wrong verify codes allowed before `verify_code_blocked`.
@@ -74,7 +74,7 @@ pub struct Knobs {
     pub send_response: SendResponse,
     /// Answer getupdates with `"get_updates_buf": ""` (the client must keep its cursor).
     pub empty_cursor: bool,
-    /// At-least-once delivery (spec §4.6): each message is delivered once more, with
+    /// At-least-once delivery (docs/protocol.md §4.6): each message is delivered once more, with
     /// the same message_id and a new seq, this long after its first delivery.
     pub replay_after_ms: Option<u64>,
     /// With `replay_after_ms`: the chance that a message is replayed, drawn once per
@@ -88,7 +88,7 @@ pub struct Knobs {
     /// such polls get every unacknowledged message at once.
     pub redeliver_unacked_after_ms: Option<u64>,
     /// Per (bot, peer) send rate limit, separate from the per-token `reply_quota`:
-    /// sends beyond it get ret -2 `prepare failed` ("bursts of sends", spec §1.6).
+    /// sends beyond it get ret -2 `prepare failed` ("bursts of sends", docs/protocol.md §1.6).
     pub send_rate_limit: Option<SendRateLimit>,
     /// Sandbox mode: every new QR is scanned after this long and confirmed (as a new
     /// user) after as long again, with no test driving the phone.

@@ -2,7 +2,7 @@
 //! app's sandbox mode.
 //!
 //! It is a separate party from the client crate: it shares none of its types and checks
-//! what clients send on its own terms (spec `ILINK.md` §9). It serves the QR login
+//! what clients send on its own terms (spec `docs/protocol.md` §9). It serves the QR login
 //! (issue and status), getupdates, sendmessage, getconfig, sendtyping,
 //! notifystart/stop, getuploadurl and the CDN upload and download. Tests drive it
 //! through methods on [`Sim`] or the JSON routes under `/_sim/`: bots, inbound

@@ -1,6 +1,6 @@
 //! Inbound media for tests (E16): the emulator encrypts the bytes itself, stores them on
 //! its CDN and queues a message whose item carries the key in one of the forms seen on
-//! the wire (spec §7.3).
+//! the wire (docs/protocol.md §7.3).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -26,7 +26,7 @@ pub enum MediaKind {
     },
 }
 
-/// How the AES key is given to the client (spec §7.3, E16).
+/// How the AES key is given to the client (docs/protocol.md §7.3, E16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyForm {

@@ -1,4 +1,4 @@
-//! QR login (spec §2.1, §2.2, §3, E4–E6): `get_bot_qrcode` issues a QR; a scripted
+//! QR login (docs/protocol.md §2.1, §2.2, §3, E4–E6): `get_bot_qrcode` issues a QR; a scripted
 //! scanner, driven through the control API, walks it through its statuses, and
 //! `get_qrcode_status` long-polls them.
 

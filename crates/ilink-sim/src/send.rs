@@ -1,4 +1,4 @@
-//! `ilink/bot/sendmessage` (spec §2.5, §5.4, E10). The checks run in the order E10 lists,
+//! `ilink/bot/sendmessage` (docs/protocol.md §2.5, §5.4, E10). The checks run in the order E10 lists,
 //! so a request with several faults gets the error of the first one.
 
 use std::time::Duration;
@@ -94,7 +94,7 @@ fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refus
     let Some(bot) = state.bots.get_mut(bot_id) else {
         return Err(invalid("bot vanished"));
     };
-    // Case-sensitive on purpose: the wire ids are mixed case (spec §5.5, I #243).
+    // Case-sensitive on purpose: the wire ids are mixed case (docs/protocol.md §5.5, I #243).
     if !bot.peers.iter().any(|p| p == to_user) {
         return Err(invalid(format!(
             "to_user_id {to_user:?} is not bound to this bot"
@@ -139,7 +139,7 @@ fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refus
             return Err(prepare_failed(format!("reply quota of {quota} used up")));
         }
     }
-    // Bursts (spec §1.6): a per-(bot, peer) window, separate from the token's quota.
+    // Bursts (docs/protocol.md §1.6): a per-(bot, peer) window, separate from the token's quota.
     if let Some(limit) = knobs.send_rate_limit {
         let window = Duration::from_millis(limit.window_ms);
         let log = bot.send_log.entry(to_user.to_owned()).or_default();
@@ -184,7 +184,7 @@ fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refus
     Ok(message_id)
 }
 
-/// Checks the item's `type` against its payload field (spec §5.1, §5.2), and media
+/// Checks the item's `type` against its payload field (docs/protocol.md §5.1, §5.2), and media
 /// against the CDN (E10). `Ok` carries notes for things WeChat accepts but shows badly;
 /// `Err` says what is wrong.
 fn item_flags(item: &Value, cdn: &CdnStore) -> Result<Vec<String>, String> {
@@ -205,7 +205,7 @@ fn item_flags(item: &Value, cdn: &CdnStore) -> Result<Vec<String>, String> {
         "text_item" if !body.get("text").is_some_and(Value::is_string) => {
             Err("text_item.text missing".to_owned())
         }
-        // Reported accepted but never rendered (spec §7.2, I #215).
+        // Reported accepted but never rendered (docs/protocol.md §7.2, I #215).
         "voice_item" => Ok(vec!["voice not rendered".to_owned()]),
         "image_item" | "file_item" | "video_item" => media_flags(payload, body, cdn),
         _ => Ok(Vec::new()),

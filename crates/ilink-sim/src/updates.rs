@@ -1,4 +1,4 @@
-//! `ilink/bot/getupdates` (spec §2.4, E7, E8): a long-poll over a per-bot queue, with an
+//! `ilink/bot/getupdates` (docs/protocol.md §2.4, E7, E8): a long-poll over a per-bot queue, with an
 //! opaque cursor that acknowledges what the client has taken.
 
 use std::time::Duration;

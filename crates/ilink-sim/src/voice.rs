@@ -1,4 +1,4 @@
-//! Real SILK v3 voice for inbound voice messages (spec §7.5, E16): a synthesised tone
+//! Real SILK v3 voice for inbound voice messages (docs/protocol.md §7.5, E16): a synthesised tone
 //! glide, 24 kHz mono, encoded with the SILK SDK (`silk-codec`) in Tencent's variant
 //! (a leading `0x02`, then `#!SILK_V3`, no end marker).
 

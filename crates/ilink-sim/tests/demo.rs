@@ -15,7 +15,7 @@ use common::{poll, sim_with};
 use ilink_sim::{demo_peers, DemoConfig, Sim};
 use serde_json::Value;
 
-/// Plain AES-128-ECB + PKCS#7 decryption, as a client does it (spec §7.3).
+/// Plain AES-128-ECB + PKCS#7 decryption, as a client does it (docs/protocol.md §7.3).
 fn decrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
     let cipher = aes::Aes128::new(GenericArray::from_slice(key));
     let mut out = data.to_vec();

@@ -97,7 +97,7 @@ async fn missing_msg_or_unbound_recipient_is_invalid() {
     let answer = call(&sim, "sendmessage", &bot.token, json!({ "msg": "hi" })).await;
     assert_eq!(answer.json(), invalid());
 
-    // Case matters (spec §5.5), and so does the raw id without prefixes.
+    // Case matters (docs/protocol.md §5.5), and so does the raw id without prefixes.
     for to in [
         bot.user_id.to_lowercase(),
         format!("user:{}", bot.user_id),

@@ -1,4 +1,4 @@
-// What the official Node client does with a file it uploads (spec §7.1): read the whole
+// What the official Node client does with a file it uploads (docs/protocol.md §7.1): read the whole
 // file, MD5 it, AES-128-ECB encrypt it in one go. Run by `cargo bench -p ilink --bench
 // media`, which compares it with ilink's streaming code.
 //

@@ -1,4 +1,4 @@
-//! Account ids as stored locally (spec §10.7): lower-case, with `@` and `.` turned into `-`.
+//! Account ids as stored locally (docs/protocol.md §10.7): lower-case, with `@` and `.` turned into `-`.
 
 /// Normalises a bot or user id into a file- and key-safe account id.
 pub fn normalize(id: &str) -> String {

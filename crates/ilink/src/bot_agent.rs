@@ -1,5 +1,5 @@
 //! `base_info.bot_agent`: a User-Agent-like self-description, sanitised as the official
-//! client does (spec §1.5) so that whatever the user configures, the server sees a
+//! client does (docs/protocol.md §1.5) so that whatever the user configures, the server sees a
 //! well-formed value.
 
 /// What the official client sends when nothing valid is configured.

@@ -1,4 +1,4 @@
-//! CDN media crypto (spec §7): AES-128-ECB with PKCS#7 padding, and the three encodings
+//! CDN media crypto (docs/protocol.md §7): AES-128-ECB with PKCS#7 padding, and the three encodings
 //! the wire uses for the same 16-byte key.
 //!
 //! The block mode and the padding are the `ecb` crate's: every call hands all the whole

@@ -1,4 +1,4 @@
-//! Header values the server expects on every API call (spec §1.2–1.4).
+//! Header values the server expects on every API call (docs/protocol.md §1.2–1.4).
 
 use base64::Engine as _;
 

@@ -1,4 +1,4 @@
-//! The QR login state machine (spec §3): fetch a QR, long-poll its status, follow
+//! The QR login state machine (docs/protocol.md §3): fetch a QR, long-poll its status, follow
 //! redirects, ask for verify codes, refresh expired codes, and hand back the new bot's
 //! credentials.
 //!

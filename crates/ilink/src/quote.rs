@@ -1,4 +1,4 @@
-//! Partial-quote resolution (spec §5.6 item 4, vectors §10.11): which part of a quoted
+//! Partial-quote resolution (docs/protocol.md §5.6 item 4, vectors §10.11): which part of a quoted
 //! message a `ref_msg.partial_text` selects, as the official client 2.4.9 computes it.
 //!
 //! `start` and `end` are substrings of the quoted message's full text; `startindex` and

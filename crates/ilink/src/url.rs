@@ -1,4 +1,4 @@
-//! URL building as the official client does it (spec §1.1): bases keep their path prefix,
+//! URL building as the official client does it (docs/protocol.md §1.1): bases keep their path prefix,
 //! and query values are escaped with `encodeURIComponent` rules.
 
 /// Joins a relative endpoint onto a base, keeping any path prefix of the base.

@@ -1,5 +1,5 @@
 //! Every API endpoint through [`ilink::Client`] against the strict emulator over loopback
-//! (spec §1.6, §1.7, §2, §5.5): ids kept exact, the cursor, the send outcomes, typing and
+//! (docs/protocol.md §1.6, §1.7, §2, §5.5): ids kept exact, the cursor, the send outcomes, typing and
 //! presence, the getupdates timeout, HTTP faults, and that the emulator's request log
 //! finds nothing wrong with what the client sent.
 

@@ -1,4 +1,4 @@
-//! Property tests of the CDN crypto (spec §7.1, §7.3): round trips for random data cut
+//! Property tests of the CDN crypto (docs/protocol.md §7.1, §7.3): round trips for random data cut
 //! into random chunks, the padded size, and wrong keys.
 
 use ilink::crypto::{self, AesKey, CryptoError, Decryptor, Encryptor, BLOCK};

@@ -1,4 +1,4 @@
-//! Untrusted API bodies (spec §1.8, architecture invariant 5), in `cargo test` as well as
+//! Untrusted API bodies (docs/protocol.md §1.8, docs/architecture.md, invariant 5), in `cargo test` as well as
 //! under the fuzzer (`fuzz/`, targets `decode_json` and `getupdates_batch`): the fuzz
 //! seeds, mutated at random, never make decoding panic, and whatever decodes survives a
 //! serialise/decode round trip; a getupdates body mixing good and broken messages

@@ -1,4 +1,4 @@
-//! CDN media against the emulator (spec §7, E14–E16): uploads checked byte for byte by
+//! CDN media against the emulator (docs/protocol.md §7, E14–E16): uploads checked byte for byte by
 //! the emulator, sendmessage of the items, and downloads of every key encoding.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The QR login state machine against the emulator's scripted scanner (spec §3, E4–E6).
+//! The QR login state machine against the emulator's scripted scanner (docs/protocol.md §3, E4–E6).
 
 use std::time::Duration;
 

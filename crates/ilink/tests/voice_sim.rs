@@ -1,4 +1,4 @@
-//! Inbound voice end to end against the emulator (spec §7.3–§7.5): SILK bytes made by
+//! Inbound voice end to end against the emulator (docs/protocol.md §7.3–§7.5): SILK bytes made by
 //! the same encoder the voice unit tests use (`silk-codec`), injected as an encrypted
 //! CDN voice message, received with getupdates, picked by the download selection,
 //! downloaded and decrypted, and decoded to a 24 kHz WAV.

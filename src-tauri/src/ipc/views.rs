@@ -12,7 +12,7 @@ use crate::backend::Backend;
 use crate::IpcError;
 
 /// How long a context token lets the bot reply after the peer's last message
-/// (ILINK.md §1.6: 24 hours).
+/// (docs/protocol.md §1.6: 24 hours).
 pub const REPLY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]

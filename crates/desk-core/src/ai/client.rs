@@ -34,6 +34,31 @@ pub enum ProviderError {
     EndedEarly,
 }
 
+/// How much of a provider's error body is shown.
+const SHOWN_BODY_CHARS: usize = 200;
+
+impl ProviderError {
+    /// The same failure with every text the provider sent passed through
+    /// [`redact`](crate::redact::redact): a provider may echo the key it was sent.
+    pub fn redacted(self, secrets: &[&str]) -> ProviderError {
+        let clean = |text: String| crate::redact::redact(&text, secrets);
+        match self {
+            ProviderError::Status { status, message } => ProviderError::Status {
+                status,
+                message: clean(message).chars().take(SHOWN_BODY_CHARS).collect(),
+            },
+            ProviderError::Network(text) => ProviderError::Network(clean(text)),
+            ProviderError::Stream(SseError::Malformed(text)) => {
+                ProviderError::Stream(SseError::Malformed(clean(text)))
+            }
+            ProviderError::Stream(SseError::Provider(text)) => {
+                ProviderError::Stream(SseError::Provider(clean(text)))
+            }
+            other => other,
+        }
+    }
+}
+
 /// One step of a streamed reply.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -93,6 +118,8 @@ impl ProviderClient {
         let builder = self.post(config, api_key.as_ref(), &request);
         let task = tokio::spawn(async move {
             if let Err(e) = pump(builder, first_byte, stall, &tx).await {
+                let key = api_key.as_ref().map(Secret::expose);
+                let e = e.redacted(key.as_slice());
                 let _ = tx.send(StreamEvent::Failed(e)).await;
             }
         });
@@ -133,7 +160,7 @@ impl ProviderClient {
             let refused = check_agent(config).is_err();
             checks.push(agent_check(target, refused));
             if refused {
-                return ConnectionReport::new(checks, warnings, agent);
+                return ConnectionReport::new(checks, warnings, agent).redacted(&api_key);
             }
             if target.main {
                 warnings.push(format!(
@@ -181,6 +208,7 @@ impl ProviderClient {
         } else {
             timeout
         };
+        let key = api_key.clone();
         let mut stream = self.stream(config, api_key, request, timeout, stall);
         let mut outcome = None;
         while let Some(event) = stream.events.recv().await {
@@ -213,7 +241,7 @@ impl ProviderClient {
                 "The request ended without an answer.".into(),
             ),
         });
-        ConnectionReport::new(checks, warnings, agent)
+        ConnectionReport::new(checks, warnings, agent).redacted(&key)
     }
 
     /// The tools the gateway says an agent has, when it says (`GET /models/{model}`
@@ -344,6 +372,18 @@ impl ConnectionReport {
             warnings,
             agent,
         }
+    }
+}
+
+impl ConnectionReport {
+    /// Every line passed through [`redact`](crate::redact::redact): what the provider
+    /// or its address said is shown, the key is not.
+    fn redacted(mut self, api_key: &Option<Secret>) -> ConnectionReport {
+        let key = api_key.as_ref().map(Secret::expose);
+        let clean = |text: &mut String| *text = crate::redact::redact(text, key.as_slice());
+        self.checks.iter_mut().for_each(|c| clean(&mut c.detail));
+        self.warnings.iter_mut().for_each(clean);
+        self
     }
 }
 
@@ -498,9 +538,11 @@ async fn pump(
                     .map(str::to_owned)
             })
             .unwrap_or(text);
+        // Cut to SHOWN_BODY_CHARS only after redaction (in `stream`), so that a
+        // key cut in half at the limit is still recognised.
         return Err(ProviderError::Status {
             status,
-            message: message.chars().take(200).collect(),
+            message: message.chars().take(4 * SHOWN_BODY_CHARS).collect(),
         });
     }
     let mut parser = SseParser::new();

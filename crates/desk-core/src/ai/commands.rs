@@ -1,5 +1,5 @@
 //! Slash commands from the account's owner (the WeChat user who scanned the QR code),
-//! ILINK.md §8.2: `/echo`, `/toggle-debug`, `/ai on|off`, `/reset`. Anyone else's `/…`
+//! docs/protocol.md §8.2: `/echo`, `/toggle-debug`, `/ai on|off`, `/reset`. Anyone else's `/…`
 //! is ordinary text for the AI, as is an unknown command.
 
 use chrono::{TimeZone, Utc};
@@ -126,7 +126,7 @@ fn iso(ms: i64) -> String {
         .unwrap_or_else(|| "N/A".to_owned())
 }
 
-/// The `/echo` timing report (ILINK.md §8.2).
+/// The `/echo` timing report (docs/protocol.md §8.2).
 pub(crate) fn timing_report(
     row: &crate::store::ai::AiMessageRow,
     received_ms: i64,
@@ -140,7 +140,7 @@ pub(crate) fn timing_report(
     )
 }
 
-/// The debug-mode report sent after a run (ILINK.md §8.3, abridged).
+/// The debug-mode report sent after a run (docs/protocol.md §8.3, abridged).
 pub(crate) fn debug_report(
     row: &crate::store::ai::AiMessageRow,
     received_ms: i64,

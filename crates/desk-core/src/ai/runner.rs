@@ -1,5 +1,5 @@
 //! The reply loop. Inbound messages are checked against the settings, then queued per
-//! memory scope: a scope runs one model call at a time (invariant 6), and whatever
+//! memory scope: a scope runs one model call at a time (docs/architecture.md, invariant 6), and whatever
 //! arrives meanwhile becomes the next turn. A run shows "typing" (kept alive, cancelled
 //! at the end), streams the reply through the markdown filter into blocks, and on a
 //! provider failure sends the peer a polite notice and tells the owner.
@@ -23,6 +23,7 @@ use super::provider::{chat_request, ChatMessage, API_KEY_PROFILE};
 use super::settings::{AccountAiSettings, AiTimings, GlobalAiSettings};
 use super::silence::SilenceRule;
 use super::{commands, AiEvent};
+use crate::redact::redact;
 use crate::secrets::{Secret, SecretKey};
 use crate::store::ai::{AiMemoryRow, AiMessageRow, AiPeerRow};
 use crate::{CoreError, Engine, EngineError, EngineEvent, Store};
@@ -472,6 +473,8 @@ async fn run_turn(
             });
         }
         Err(reason) => {
+            let key = lock(&shared.api_key).clone().flatten();
+            let reason = redact(&reason, key.as_ref().map(Secret::expose).as_slice());
             tracing::warn!(account_id, error = %reason, "AI: the provider failed");
             let notice = ctx.account.error_notice.as_deref().map(str::trim);
             // Stopping the app is not the provider's failure: no notice then.

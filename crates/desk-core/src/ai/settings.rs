@@ -130,7 +130,7 @@ pub const DEFAULT_ERROR_NOTICE: &str = "抱歉，我暂时无法回复，请稍�
 /// The reply loop's delays and limits, injectable so tests run in milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AiTimings {
-    /// Re-send "typing" this often while a run lasts (ILINK.md §6.2: 5 s).
+    /// Re-send "typing" this often while a run lasts (docs/protocol.md §6.2: 5 s).
     pub typing_keepalive: Duration,
     /// Send the text gathered so far after this long without new text.
     pub block_idle: Duration,

@@ -48,7 +48,7 @@ impl Engine {
     }
 
     /// Sends a typing indicator (start or cancel) to a peer of a running account, only
-    /// if a typing ticket is held for them (ILINK.md §6.2). Returns whether one was sent.
+    /// if a typing ticket is held for them (docs/protocol.md §6.2). Returns whether one was sent.
     pub async fn send_typing(
         &self,
         account_id: &str,

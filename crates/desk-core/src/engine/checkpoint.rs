@@ -3,7 +3,7 @@
 //! commit (and the message behind it) for milliseconds. The engine's connection leaves
 //! checkpoints to this task instead: a second or so after the store was used, a passive
 //! checkpoint runs on a connection of its own, next to the writer. An idle engine does
-//! nothing (invariant 7).
+//! nothing (docs/architecture.md, invariant 7).
 
 use std::path::PathBuf;
 use std::sync::Arc;

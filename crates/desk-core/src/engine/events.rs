@@ -23,7 +23,7 @@ pub enum AccountStatus {
     /// Polls fail; the next try is at `until_ms` (epoch ms). `attempt` counts the
     /// consecutive failures.
     BackingOff { attempt: u32, until_ms: i64 },
-    /// The server said -14 (ILINK.md §4): polling pauses until `until_ms`, then resumes
+    /// The server said -14 (docs/protocol.md §4): polling pauses until `until_ms`, then resumes
     /// with the same cursor. A new QR login replaces the token.
     StaleToken { until_ms: i64 },
     /// Enabled, but the account cannot run (no bot token in the secret store).
@@ -91,7 +91,7 @@ pub enum EngineEvent {
     },
     /// A QR login moved on ([`crate::Engine::start_login`]). Carries no token.
     LoginProgress { login_id: String, state: LoginState },
-    /// A login by the same WeChat user replaced this account (ILINK.md §3.3 step 4): it
+    /// A login by the same WeChat user replaced this account (docs/protocol.md §3.3 step 4): it
     /// is disabled, its token deleted, its log kept.
     AccountReplaced {
         account_id: String,

@@ -1,4 +1,4 @@
-//! QR login orchestration (ILINK.md §3): runs [`ilink::qr_login`] against the login
+//! QR login orchestration (docs/protocol.md §3): runs [`ilink::qr_login`] against the login
 //! host, forwards its progress as [`EngineEvent::LoginProgress`] (never the token), and
 //! on `confirmed` stores the token in the secret store, the account in SQLite, replaces
 //! stale accounts of the same WeChat user (§3.3 step 4) and starts the new account.
@@ -319,7 +319,8 @@ impl LoginTask {
                 LoginState::Cancelled
             }
             QrLoginOutcome::Failed(reason) => LoginState::Failed {
-                reason: reason.to_string(),
+                // The server's `errmsg`, redacted like every text from the wire.
+                reason: crate::redact::redact(&reason.to_string(), &[]),
             },
         }
     }

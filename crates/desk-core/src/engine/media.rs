@@ -1,4 +1,4 @@
-//! The inbound media pipeline (ILINK.md §7.3–§7.5): the jobs queued with each inbound
+//! The inbound media pipeline (docs/protocol.md §7.3–§7.5): the jobs queued with each inbound
 //! batch are downloaded a few at a time, decrypted into
 //! `media/<account>/<yyyy-mm>/<sanitised name>`, voice turned into WAV where it can be,
 //! and the result recorded on the message and announced. Failed downloads are retried
@@ -404,7 +404,8 @@ enum Failure {
 /// Network trouble and server errors are worth another try; a bad key, a wrong key, a
 /// truncated blob, an oversized file or a 4xx are not.
 fn classify(e: MediaError) -> Failure {
-    let reason = e.to_string();
+    // A CDN's `x-error-message` is the server's text: redacted like every other.
+    let reason = crate::redact::redact(&e.to_string(), &[]);
     match e {
         MediaError::Network(_) | MediaError::Io(_) => Failure::Retry(reason),
         MediaError::DownloadStatus { status }

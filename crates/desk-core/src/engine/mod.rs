@@ -36,6 +36,14 @@ use crate::secrets::{SecretError, SecretStore};
 use crate::store::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
 use crate::{CoreError, DataDir, Store};
 
+/// A text that carries what an iLink server or CDN said (`errmsg`, `x-error-message`),
+/// redacted before it reaches a log, an event, the outbox or the window: without the
+/// account's bot token or any `Bearer …`/`Authorization` value.
+pub(crate) fn wire_text(client: &ilink::Client, text: &str) -> String {
+    let token = client.bot_token().map(|t| t.expose());
+    crate::redact::redact(text, token.as_slice())
+}
+
 /// How the engine's operations fail.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -203,7 +211,7 @@ impl Engine {
     }
 
     /// Queues a text for a peer: the outbox row is persisted before anything is sent
-    /// (invariant 2), then the account's sender delivers it when it runs.
+    /// (docs/architecture.md, invariant 2), then the account's sender delivers it when it runs.
     pub async fn send_text(
         &self,
         account_id: &str,
@@ -392,7 +400,7 @@ impl Engine {
         });
     }
 
-    /// Starts a QR login (ILINK.md §3). Progress arrives as
+    /// Starts a QR login (docs/protocol.md §3). Progress arrives as
     /// [`EngineEvent::LoginProgress`] with the handle's id; on success the account is
     /// stored, stale accounts of the same WeChat user are replaced, and it starts.
     pub async fn start_login(&self, options: LoginOptions) -> Result<LoginHandle, EngineError> {

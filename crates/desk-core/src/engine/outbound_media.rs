@@ -1,6 +1,6 @@
 //! Outbound files: staged into the data directory before the outbox row is written (so
 //! the send survives the original being moved or deleted, and a restart), routed to an
-//! image, video or file item by name and content (ILINK.md §7.6), uploaded to the CDN
+//! image, video or file item by name and content (docs/protocol.md §7.6), uploaded to the CDN
 //! with progress, and the finished upload kept on the outbox row so a retry or restart
 //! does not upload twice.
 

@@ -1,6 +1,6 @@
-//! One account's long-poll loop (ILINK.md §4): notifystart, then getupdates from the
+//! One account's long-poll loop (docs/protocol.md §4): notifystart, then getupdates from the
 //! stored cursor; each batch is committed (messages, dedupe keys, context tokens and
-//! cursor in one transaction) before any event goes out (invariant 1).
+//! cursor in one transaction) before any event goes out (docs/architecture.md, invariant 1).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use super::events::{preview, AccountStatus, EngineEvent};
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::typing::TypingTickets;
+use super::wire_text;
 use crate::inbound::InboundRecord;
 
 /// The `item_kind` of a message stored undecoded.
@@ -40,7 +41,7 @@ pub(crate) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationTok
     }
 }
 
-/// The official failure count (ILINK.md §4): 2 s after a failure, 30 s after the third in
+/// The official failure count (docs/protocol.md §4): 2 s after a failure, 30 s after the third in
 /// a row (and the count starts over); success or -14 resets it.
 #[derive(Debug, Default)]
 struct PollFailures {
@@ -147,7 +148,7 @@ impl Poller {
                         .await;
                     continue;
                 }
-                Err(e) => e.to_string(),
+                Err(e) => wire_text(&self.client, &e.to_string()),
             };
             if self.cancel.is_cancelled() {
                 break;

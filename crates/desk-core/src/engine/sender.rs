@@ -1,5 +1,5 @@
-//! One account's outbound pipeline: outbox rows (already persisted, invariant 2) go out
-//! in order per peer, each with the peer's latest stored context token (invariant 3).
+//! One account's outbound pipeline: outbox rows (already persisted, docs/architecture.md invariant 2) go out
+//! in order per peer, each with the peer's latest stored context token (docs/architecture.md, invariant 3).
 //! Delivered only on `ret == 0`; ret -2 waits for the peer's next message; other errors
 //! retry with backoff, then fail with the reason.
 
@@ -23,6 +23,7 @@ use super::events::{AccountStatus, EngineEvent};
 use super::outbound_media;
 use super::shared::Runtime;
 use super::timing::duration_ms;
+use super::wire_text;
 use crate::store::{OutboxEntry, OutboxState};
 
 /// Shown on a message that waits for the peer to write (no token yet, or window closed).
@@ -109,7 +110,7 @@ impl Sender {
             .await?;
         let mut blocked: HashSet<String> = HashSet::new();
         let mut next: Option<Instant> = None;
-        // Pause guard (ILINK.md §4 item 5): nothing goes out while the token is stale.
+        // Pause guard (docs/protocol.md §4 item 5): nothing goes out while the token is stale.
         if let AccountStatus::StaleToken { until_ms } = self.rt.status(&self.account_id) {
             if !entries.is_empty() {
                 let wait = until_ms.saturating_sub(self.rt.now_ms()).max(0);
@@ -214,7 +215,7 @@ impl Sender {
             self.retry_at.remove(&entry.id);
             return Ok(Outcome::Delivered);
         };
-        let reason = failure.to_string();
+        let reason = wire_text(&self.client, &failure.to_string());
         tracing::warn!(account_id = self.account_id, outbox_id = entry.id, error = %reason, "send failed");
         match failure {
             Failure::Wire(IlinkError::WindowClosedOrRateLimited { .. }) => {
@@ -476,7 +477,7 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// A new `client_id`: `weixin-desk:<epoch ms>-<8 hex>` (ILINK.md §5.4).
+/// A new `client_id`: `weixin-desk:<epoch ms>-<8 hex>` (docs/protocol.md §5.4).
 pub(crate) fn new_client_id(now_ms: i64) -> String {
     let suffix: u32 = rand::rng().random();
     format!("weixin-desk:{now_ms}-{suffix:08x}")

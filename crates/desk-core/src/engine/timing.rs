@@ -1,4 +1,4 @@
-//! Injectable time: the official poll-loop timings (ILINK.md §4) and a clock, so tests
+//! Injectable time: the official poll-loop timings (docs/protocol.md §4) and a clock, so tests
 //! can run the same loops in milliseconds.
 
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub struct Timings {
     /// Send attempts before an outbound message is marked failed.
     pub send_max_attempts: u32,
     /// How long a message may wait for the peer to reopen the reply window before it
-    /// fails as expired (invariant 3). The server's window is about 24 h.
+    /// fails as expired (docs/architecture.md, invariant 3). The server's window is about 24 h.
     pub window_wait_limit: Duration,
 }
 

@@ -1,5 +1,5 @@
 //! Secrets (bot tokens, AI API keys) live only in the OS keyring, behind [`SecretStore`]
-//! (ARCHITECTURE invariant 4). Nothing here ever writes a secret to SQLite, a log or an
+//! (docs/architecture.md, invariant 4). Nothing here ever writes a secret to SQLite, a log or an
 //! error message; values travel as [`Secret`], whose `Debug` and `Display` print `***`.
 
 mod keyring_store;

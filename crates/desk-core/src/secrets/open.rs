@@ -1,7 +1,7 @@
 //! Picks the secret store at start-up: the OS keyring if a canary write/read/delete
 //! works, otherwise memory, with a status the UI shows (`secrets_not_persistent`).
 //! Asking the keyring whether it is "available" is not enough: a locked or absent
-//! collection only shows up on a real write (ARCHITECTURE, "Build and CI facts").
+//! collection only shows up on a real write (measured on Debian 12; docs/architecture.md, Runtime).
 
 use std::sync::mpsc;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::{CoreError, Store};
 
 /// What a login (or an edit) knows about an account. `None` keeps the stored value, as
-/// the official client merges records (ILINK.md §3.3 step 2).
+/// the official client merges records (docs/protocol.md §3.3 step 2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountUpsert {
     /// Normalised id (`ilink::account_id::normalize`).
@@ -140,7 +140,7 @@ impl Store {
     }
 
     /// Other accounts bound to the same WeChat user. The server keeps one binding per user,
-    /// so after a login these are stale and get replaced (ILINK.md §3.3 step 4).
+    /// so after a login these are stale and get replaced (docs/protocol.md §3.3 step 4).
     pub fn accounts_bound_to_user(
         &self,
         user_id: &str,
@@ -165,7 +165,7 @@ impl Store {
 }
 
 /// `accounts.status` of an account whose WeChat user logged in again as a new bot
-/// (ILINK.md §3.3 step 4): disabled, token gone, log kept.
+/// (docs/protocol.md §3.3 step 4): disabled, token gone, log kept.
 pub const STATUS_REPLACED: &str = "replaced";
 /// `accounts.status` of an account removed with its log kept.
 pub const STATUS_REMOVED: &str = "removed";

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::{CoreError, Store};
 
 /// Keys are kept at least this long. The server redelivers within seconds and again
-/// 30–50 minutes later after long stalls (ILINK.md §4 item 6); the fork keeps 24 h, we
+/// 30–50 minutes later after long stalls (docs/protocol.md §4 item 6); the fork keeps 24 h, we
 /// keep twice that for a machine that slept through a redelivery.
 pub const MIN_DEDUPE_RETENTION: Duration = Duration::from_secs(48 * 3600);
 

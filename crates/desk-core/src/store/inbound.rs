@@ -1,6 +1,6 @@
 //! The inbound commit: one transaction per getupdates batch holding the new messages,
 //! their dedupe keys, peers, conversations, context tokens and the new cursor
-//! (ARCHITECTURE invariant 1). A crash before commit redelivers the whole batch; dedupe
+//! (docs/architecture.md, invariant 1). A crash before commit redelivers the whole batch; dedupe
 //! then stores each message once.
 
 use rusqlite::{params, OptionalExtension, Transaction};

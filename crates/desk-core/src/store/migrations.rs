@@ -13,7 +13,7 @@ const STEPS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT;",
     // 2: accounts and everything they receive and send. Secrets are not here (keyring);
-    // the cursor is, and it embeds the bot token (ILINK.md §11.11): never log it.
+    // the cursor is, and it embeds the bot token (docs/protocol.md §11.11): never log it.
     // Peer ids keep the wire's case for sending but compare case-insensitively (§5.5);
     // they are ASCII, which NOCASE folds.
     "CREATE TABLE accounts (
@@ -139,7 +139,7 @@ const STEPS: &[&str] = &[
     ) STRICT;
     CREATE INDEX dedupe_keys_by_age ON dedupe_keys(seen_at_ms);
 
-    -- Outbound work, persisted before any network call (invariant 2).
+    -- Outbound work, persisted before any network call (docs/architecture.md, invariant 2).
     CREATE TABLE outbox (
         id         INTEGER PRIMARY KEY,
         account_id TEXT NOT NULL,
@@ -190,7 +190,7 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (outbox_id, piece)
     ) STRICT;
     ALTER TABLE outbox ADD COLUMN upload TEXT CHECK (upload IS NULL OR json_valid(upload));",
-    // 5: a quote resolved against the log (ILINK.md §5.6 item 3): the quoted row, in
+    // 5: a quote resolved against the log (docs/protocol.md §5.6 item 3): the quoted row, in
     // either direction, found by (account, peer, server message id).
     "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
         REFERENCES messages(id) ON DELETE SET NULL;",

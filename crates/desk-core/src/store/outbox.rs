@@ -1,5 +1,5 @@
 //! The durable outbox: an outbound message is a `messages` row plus an `outbox` row,
-//! written together before any network call (ARCHITECTURE invariant 2), and it is marked
+//! written together before any network call (docs/architecture.md, invariant 2), and it is marked
 //! delivered only when the server said `ret == 0`.
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
@@ -14,7 +14,7 @@ use crate::{CoreError, Store};
 pub enum OutboxState {
     Queued,
     Sending,
-    /// No usable context token: waits for the peer to write again (invariant 3).
+    /// No usable context token: waits for the peer to write again (docs/architecture.md, invariant 3).
     WaitingForWindow,
     Delivered,
     Failed,
@@ -274,7 +274,7 @@ impl Store {
     }
 
     /// Records a send the server accepted (`ret == 0`): the entry is delivered and the log
-    /// row gets the ids the quote store needs (ILINK.md §5.6).
+    /// row gets the ids the quote store needs (docs/protocol.md §5.6).
     pub fn mark_outbox_delivered(
         &self,
         id: i64,

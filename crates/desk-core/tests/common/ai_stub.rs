@@ -69,7 +69,8 @@ pub enum Reply {
         delay: Duration,
         gate: Option<Arc<Notify>>,
     },
-    /// An HTTP error with this body.
+    /// An HTTP error with this body; `{authorization}` in it becomes the request's
+    /// `Authorization` header and `{key}` the bearer key (a provider that echoes them).
     Status(u16, String),
     /// 200 and headers, then nothing, forever.
     Stall,
@@ -247,6 +248,7 @@ impl Stub {
         let path = request.path.clone();
         let method = request.method.clone();
         let mentioned = request.body["messages"].to_string();
+        let authorization = request.header("authorization").unwrap_or("").to_owned();
         self.state.lock().unwrap().requests.push(request);
         self.arrived.notify_waiters();
         if method == "GET" && path.ends_with("/models") {
@@ -299,6 +301,10 @@ impl Stub {
         };
         match reply {
             Reply::Status(status, body) => {
+                let key = authorization.trim_start_matches("Bearer ");
+                let body = body
+                    .replace("{authorization}", &authorization)
+                    .replace("{key}", key);
                 respond(&mut socket, status, "application/json", body.as_bytes()).await
             }
             Reply::Silent => {

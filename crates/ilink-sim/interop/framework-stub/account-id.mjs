@@ -1,4 +1,4 @@
-// Account id normalisation (spec ILINK.md §3.3), only reached by account helpers.
+// Account id normalisation (docs/protocol.md §3.3), only reached by account helpers.
 export function normalizeAccountId(raw) {
   const lower = String(raw ?? "").trim().toLowerCase();
   if (!lower) return "default";

@@ -154,7 +154,7 @@ fn step(state: &mut State, bot_id: &str, progress: &mut Progress) -> Result<(), 
     Ok(())
 }
 
-/// The embedded quote form (spec §5.6): title, the quoted item and its `svr_id`.
+/// The embedded quote form (docs/protocol.md §5.6): title, the quoted item and its `svr_id`.
 fn quote_item(quoted_id: Option<u64>, step: usize, peer: &DemoPeer, text: &str) -> Value {
     let quoted_text = match &script::TIMELINE[step].1 {
         script::Say::Text(t) => *t,

@@ -1,5 +1,5 @@
 //! A tiny hand-written client for the tests: it sends exactly what the official client
-//! sends (spec §1.2, §1.5), and lets each test break one thing at a time.
+//! sends (docs/protocol.md §1.2, §1.5), and lets each test break one thing at a time.
 #![allow(dead_code)]
 
 use ilink_sim::{Knobs, Sim, SimConfig};

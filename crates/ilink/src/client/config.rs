@@ -1,4 +1,4 @@
-//! Client configuration with the official client's defaults (spec §1.1, §1.5, §1.7).
+//! Client configuration with the official client's defaults (docs/protocol.md §1.1, §1.5, §1.7).
 
 use std::time::Duration;
 

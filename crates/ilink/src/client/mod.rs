@@ -1,4 +1,4 @@
-//! The HTTP client for every iLink API endpoint (spec §1.2–§1.7, §2).
+//! The HTTP client for every iLink API endpoint (docs/protocol.md §1.2–§1.7, §2).
 //!
 //! One [`Client`] serves one account (one token, one API base). It keeps the long-poll
 //! timeout the server last advertised; everything else is stateless.
@@ -168,6 +168,12 @@ impl Client {
     /// The configuration in use (with the sanitised bot agent).
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// The bot token this client authenticates with, so that a caller can keep it out
+    /// of what it shows (a server's `errmsg` may repeat it).
+    pub fn bot_token(&self) -> Option<&Secret> {
+        self.token.as_ref()
     }
 
     /// The `base_info` sent on authenticated POSTs.

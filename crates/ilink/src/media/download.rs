@@ -1,4 +1,4 @@
-//! Inbound media (spec §7.3): URL and key choice, then a streaming download that
+//! Inbound media (docs/protocol.md §7.3): URL and key choice, then a streaming download that
 //! decrypts into a file under a size cap.
 
 use std::path::{Path, PathBuf};

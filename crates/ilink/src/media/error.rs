@@ -59,7 +59,7 @@ pub enum MediaError {
         limit: u64,
     },
     /// The padding did not check out: the key does not fit this blob (or it is corrupt;
-    /// the CDN's de-duplication can hand out a mismatched key, spec §7.3).
+    /// the CDN's de-duplication can hand out a mismatched key, docs/protocol.md §7.3).
     #[error("cannot decrypt the media: wrong key or corrupt data")]
     WrongKey,
     /// The ciphertext length is not a positive multiple of 16.

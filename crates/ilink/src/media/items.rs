@@ -1,4 +1,4 @@
-//! The message items that carry uploaded media (spec §7.2). The media key goes out as
+//! The message items that carry uploaded media (docs/protocol.md §7.2). The media key goes out as
 //! base64 of its **hex text**; base64 of the raw bytes is accepted by the server but the
 //! recipient cannot decrypt it.
 

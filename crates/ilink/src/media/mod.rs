@@ -1,4 +1,4 @@
-//! The CDN media pipeline (spec §7), streaming end to end: files are never loaded whole.
+//! The CDN media pipeline (docs/protocol.md §7), streaming end to end: files are never loaded whole.
 //!
 //! - [`upload_file`]: MD5 and size in a first pass, `getuploadurl`, then a second pass
 //!   that encrypts while the request body streams out, with retries and progress.

@@ -1,4 +1,4 @@
-//! Outbound MIME routing (spec §7.6): which item type a local file is sent as.
+//! Outbound MIME routing (docs/protocol.md §7.6): which item type a local file is sent as.
 //!
 //! The extension decides as in the official client, but the content is sniffed too: a
 //! file whose magic bytes say image or video goes out as that, and a file whose

@@ -1,4 +1,4 @@
-//! Which media of an inbound message to download (spec §7.4): only one per message.
+//! Which media of an inbound message to download (docs/protocol.md §7.4): only one per message.
 
 use crate::models::{CdnMedia, ItemType, MessageItem};
 

@@ -1,4 +1,4 @@
-//! Outbound media (spec §7.1): two passes over the file, neither holding it in memory.
+//! Outbound media (docs/protocol.md §7.1): two passes over the file, neither holding it in memory.
 
 use std::path::Path;
 use std::sync::Arc;

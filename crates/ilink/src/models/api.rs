@@ -1,4 +1,4 @@
-//! Request and response bodies of the API endpoints (spec §2). Responses tolerate missing
+//! Request and response bodies of the API endpoints (docs/protocol.md §2). Responses tolerate missing
 //! and unknown fields; `ret` and `errcode` are absent on success more often than not.
 
 use std::fmt;

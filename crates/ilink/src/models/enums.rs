@@ -1,4 +1,4 @@
-//! Numeric wire enums (spec §5.1). Every one keeps numbers it does not know as
+//! Numeric wire enums (docs/protocol.md §5.1). Every one keeps numbers it does not know as
 //! `Unknown(n)`, so a newer server never breaks decoding and the value survives a round trip.
 //! A number sent as its decimal text (`"type":"1"`) reads as the number.
 

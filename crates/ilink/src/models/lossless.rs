@@ -1,4 +1,4 @@
-//! Lossless reading of 64-bit ids (spec §1.8).
+//! Lossless reading of 64-bit ids (docs/protocol.md §1.8).
 //!
 //! `message_id`, `msg_id` and `svr_id` come as JSON numbers above 2^53 or as strings
 //! (`"v1:<u64>"`). They are kept as exact decimal text. serde_json without

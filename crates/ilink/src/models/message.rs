@@ -1,4 +1,4 @@
-//! The message model (spec §5.2). Every field is optional on the wire; absent fields stay
+//! The message model (docs/protocol.md §5.2). Every field is optional on the wire; absent fields stay
 //! absent when serialised, explicit empty strings are kept, unknown fields are ignored.
 
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,7 @@ pub struct RefMessage {
     pub partial_text: Option<PartialText>,
 }
 
-/// The quoted part of a message (spec §5.6 item 4): occurrence counts, not offsets.
+/// The quoted part of a message (docs/protocol.md §5.6 item 4): occurrence counts, not offsets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartialText {
     /// Text the quote starts with.

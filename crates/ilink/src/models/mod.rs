@@ -1,6 +1,6 @@
-//! Serde models of everything the API sends and receives (spec §2 and §5).
+//! Serde models of everything the API sends and receives (docs/protocol.md §2 and §5).
 //!
-//! Rules (spec §1.8): every field is optional where the wire allows it and is left out when
+//! Rules (docs/protocol.md §1.8): every field is optional where the wire allows it and is left out when
 //! absent; unknown fields are ignored; unknown enum numbers are kept; the 64-bit ids
 //! `message_id`, `msg_id` and `svr_id` are read from numbers or strings into exact text;
 //! other numbers, flags and texts are read tolerantly (`lenient.rs`), and a getupdates

@@ -1,4 +1,4 @@
-//! The outbound markdown filter of spec §8.1, reproducing the official algorithm's output
+//! The outbound markdown filter of docs/protocol.md §8.1, reproducing the official algorithm's output
 //! (vectors in §10.9).
 //!
 //! WeChat renders only some Markdown: this removes images, H5/H6 heading markers and
@@ -210,7 +210,7 @@ fn emphasis(rest: &[char], marker: char, eof: bool, out: &mut String) -> Step {
     Step::Took(run + close + run)
 }
 
-/// The CJK ranges of spec §8.1.
+/// The CJK ranges of docs/protocol.md §8.1.
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}')
 }

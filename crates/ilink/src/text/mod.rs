@@ -1,4 +1,4 @@
-//! Outbound text shaping (spec §8.1, §5.4): the markdown filter WeChat needs, and the
+//! Outbound text shaping (docs/protocol.md §8.1, §5.4): the markdown filter WeChat needs, and the
 //! splitter that cuts long replies into sendable pieces.
 
 mod markdown;

@@ -6,7 +6,7 @@
 //! are kept whole; a block that alone exceeds the limit is cut between lines, and each
 //! piece closes the fence and the next re-opens it with the same opening line.
 
-/// The default piece size. The framework splits at 4000 (spec §5.4); a smaller piece
+/// The default piece size. The framework splits at 4000 (docs/protocol.md §5.4); a smaller piece
 /// reads better on a phone and stays far from any server limit.
 pub const DEFAULT_SPLIT_LIMIT: usize = 1_800;
 

@@ -1,5 +1,5 @@
 //! Which codec a voice blob is in: the magic bytes decide, `encode_type` is the fallback
-//! (spec §7.5, §11 q10: captures show Speex as well as SILK).
+//! (docs/protocol.md §7.5, §11 q10: captures show Speex as well as SILK).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Inbound voice (spec §7.5, §11 q10): SILK v3 is decoded to a 24 kHz mono WAV; any
+//! Inbound voice (docs/protocol.md §7.5, §11 q10): SILK v3 is decoded to a 24 kHz mono WAV; any
 //! other codec, or a SILK blob that does not decode, is kept as it came, with the codec
 //! named so the caller can store it under the right MIME type and say why.
 //!

@@ -1,4 +1,4 @@
-//! The canonical 44-byte WAV header for 16-bit mono PCM (spec §7.5, vector §10.10).
+//! The canonical 44-byte WAV header for 16-bit mono PCM (docs/protocol.md §7.5, vector §10.10).
 
 /// Length of the header [`wav_header`] writes.
 pub const WAV_HEADER_LEN: usize = 44;

@@ -537,7 +537,7 @@ export type AccountStatus =
  */
 { state: "backing_off"; attempt: number; until_ms: number } | 
 /**
- * The server said -14 (ILINK.md §4): polling pauses until `until_ms`, then resumes
+ * The server said -14 (docs/protocol.md §4): polling pauses until `until_ms`, then resumes
  * with the same cursor. A new QR login replaces the token.
  */
 { state: "stale_token"; until_ms: number } | 
@@ -731,7 +731,7 @@ export type EngineEvent =
  */
 { type: "login_progress"; login_id: string; state: LoginState } | 
 /**
- * A login by the same WeChat user replaced this account (ILINK.md §3.3 step 4): it
+ * A login by the same WeChat user replaced this account (docs/protocol.md §3.3 step 4): it
  * is disabled, its token deleted, its log kept.
  */
 { type: "account_replaced"; account_id: string; replaced_by: string } | 
@@ -992,7 +992,7 @@ export type Mode =
  */
 export type OutboxState = "queued" | "sending" | 
 /**
- * No usable context token: waits for the peer to write again (invariant 3).
+ * No usable context token: waits for the peer to write again (docs/architecture.md, invariant 3).
  */
 "waiting_for_window" | "delivered" | "failed"
 /**
