@@ -5,6 +5,29 @@ import { account, conversation, emitEngine, fakeBackend } from "../../test/backe
 import { timeOfDay } from "../format";
 
 describe("AI controls", () => {
+  it("shows a long AI turn working, from the events alone, until it ends", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("conversation-item")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("conversation-item").querySelector("button")!);
+    await waitFor(() => expect(screen.getByTestId("peer-ai-state")).toBeTruthy());
+    expect(screen.queryByTestId("ai-working")).toBeNull();
+    const ids = { account_id: "bot1-im-bot", peer_id: "Alice@im.wechat" };
+    const calls = backend.calls.length;
+    await emitEngine({ type: "ai", event: { kind: "run_started", ...ids, inbound: 1 } });
+    await waitFor(() => expect(screen.getByTestId("ai-working").textContent).toContain("AI is replying"));
+    await emitEngine({ type: "ai", event: { kind: "still_working", ...ids, elapsed_ms: 95_000 } });
+    await waitFor(() => expect(screen.getByTestId("ai-working").textContent).toContain("95 s"));
+    // Another conversation's turn shows nothing here.
+    await emitEngine({ type: "ai", event: { kind: "no_reply", account_id: "bot1-im-bot", peer_id: "bob@im.wechat", reason: "x" } });
+    expect(screen.getByTestId("ai-working")).toBeTruthy();
+    await emitEngine({ type: "ai", event: { kind: "no_reply", ...ids, reason: "the agent chose not to answer" } });
+    await waitFor(() => expect(screen.queryByTestId("ai-working")).toBeNull());
+    expect(backend.calls.length).toBe(calls);
+  });
+
   it("switches AI per account and per peer, and resumes after a takeover", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];

@@ -4,6 +4,7 @@
 import {
   api,
   type AccountView,
+  type AiEvent,
   type AppInfo,
   type ConversationView,
   type Cursor,
@@ -91,6 +92,8 @@ export class AppStore {
   aiAccounts = $state<Record<string, boolean>>({});
   /** The open conversation's AI state. */
   aiPeer = $state<PeerAiState | null>(null);
+  /** AI turns under way, by `account/peer` (lower case): how long each has run, in ms. */
+  aiWorking = $state<Record<string, number>>({});
   /** Every listed conversation's AI state, by peer id (for the list's rows). */
   aiPeers = $state<Record<string, PeerAiState>>({});
   /** Upload progress of outbound files by outbox id, 0–100. */
@@ -522,6 +525,7 @@ export class AppStore {
       }
       case "ai": {
         const ai = event.event;
+        this.trackAiTurn(ai);
         if (ai.kind === "settings_changed") {
           if (ai.account_id === null || ai.peer_id === null) await this.reloadAiAccounts();
           await this.reloadAiPeer();
@@ -538,6 +542,24 @@ export class AppStore {
         await this.reloadAccounts();
         break;
     }
+  }
+
+  /** Keeps `aiWorking` in step with the AI's turns, from the events alone. */
+  private trackAiTurn(ai: AiEvent) {
+    if (!("peer_id" in ai) || !("account_id" in ai) || ai.account_id === null || ai.peer_id === null) return;
+    const key = `${ai.account_id}/${ai.peer_id.toLowerCase()}`;
+    if (ai.kind === "run_started" || ai.kind === "still_working") {
+      this.aiWorking = { ...this.aiWorking, [key]: ai.kind === "still_working" ? ai.elapsed_ms : 0 };
+    } else if (ai.kind === "run_finished" || ai.kind === "run_failed" || ai.kind === "no_reply") {
+      const { [key]: _, ...rest } = this.aiWorking;
+      this.aiWorking = rest;
+    }
+  }
+
+  /** How long the open conversation's AI turn has run (ms), or null when none runs. */
+  get openAiWorking(): number | null {
+    if (!this.selectedAccount || !this.selectedPeer) return null;
+    return this.aiWorking[`${this.selectedAccount}/${this.selectedPeer.toLowerCase()}`] ?? null;
   }
 
   // --- login ------------------------------------------------------------------------
