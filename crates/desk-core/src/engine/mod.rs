@@ -336,6 +336,12 @@ impl Engine {
         self.accounts.wake_all_senders();
     }
 
+    /// Tells the media worker to look at its jobs again, e.g. after another process
+    /// queued a download again in the same database.
+    pub fn wake_media(&self) {
+        self.rt.media_wake.notify_one();
+    }
+
     /// Retries a failed or waiting outbound message with a fresh set of attempts. Returns
     /// false if it is neither.
     pub async fn retry_outbound(&self, outbox_id: i64) -> Result<bool, EngineError> {

@@ -42,6 +42,8 @@ pub enum MediaOutcome {
 /// The media state of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageMedia {
+    /// The account the message belongs to.
+    pub account_id: String,
     /// `none`, `pending`, `ready` or `failed`.
     pub state: String,
     pub path: Option<String>,
@@ -242,8 +244,8 @@ impl Store {
         Ok(self
             .conn()
             .query_row(
-                "SELECT media_state, media_path, media_mime, media_error FROM messages
-                 WHERE id = ?1",
+                "SELECT media_state, media_path, media_mime, media_error, account_id
+                 FROM messages WHERE id = ?1",
                 [message_row_id],
                 |r| {
                     Ok(MessageMedia {
@@ -251,6 +253,7 @@ impl Store {
                         path: r.get(1)?,
                         mime: r.get(2)?,
                         error: r.get(3)?,
+                        account_id: r.get(4)?,
                     })
                 },
             )
