@@ -20,7 +20,7 @@ pub struct MediaArgs {
 #[derive(Subcommand)]
 enum MediaCommand {
     /// Download a failed inbound media again, with a fresh set of attempts (the message
-    /// id is the number `log` shows). While `run` is going, it downloads it; otherwise
+    /// id is the `id` that `export` writes). While `run` is going, it downloads it; otherwise
     /// this command does and waits for the result.
     Retry {
         /// The account the message belongs to.
@@ -52,7 +52,7 @@ fn retry(ctx: &Context, account: &str, message_id: i64, wait: u64) -> Result<(),
         .filter(|m| m.account_id == account.account_id)
         .ok_or_else(|| {
             CliError::Usage(format!(
-                "no message {message_id} in account {} (see `log`)",
+                "no message {message_id} in account {} (see `export`)",
                 account.account_id
             ))
         })?;
