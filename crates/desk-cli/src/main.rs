@@ -88,6 +88,8 @@ enum Command {
     /// AI replies: the provider and its key, `ai test`, pause, per-account and per-peer
     /// switches, personas, takeover and memory. `run` sends the replies.
     Ai(commands::ai::AiArgs),
+    /// Inbound media: `media retry` downloads a failed one again.
+    Media(commands::media::MediaArgs),
     /// Show or change the preferences the desktop app shares (notifications,
     /// do-not-disturb, muted conversations, a self-hosted backend).
     Settings(commands::settings::SettingsArgs),
@@ -141,6 +143,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),
         Command::Ai(args) => commands::ai::ai(&ctx, args),
+        Command::Media(args) => commands::media::media(&ctx, args),
         Command::Settings(args) => commands::settings::settings(&ctx, args),
     }
 }

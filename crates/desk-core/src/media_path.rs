@@ -93,6 +93,90 @@ impl DataDir {
     }
 }
 
+impl DataDir {
+    /// Opens (creating or truncating) the owner-only file `name` in the media folder of
+    /// `account_id` for `time_ms`, under exactly that name: a job's temporary file, which
+    /// each retry reuses instead of leaving one more behind. `name` must be made by the
+    /// caller, not taken from the network.
+    pub fn open_media_temporary(
+        &self,
+        account_id: &str,
+        time_ms: i64,
+        name: &str,
+    ) -> Result<(PathBuf, File), CoreError> {
+        let relative_dir = media_dir(account_id, time_ms);
+        let path = self.root().join(&relative_dir).join(name);
+        let io_err = |source| CoreError::DataDir {
+            path: path.clone(),
+            source,
+        };
+        create_private_dirs(self.root(), &relative_dir).map_err(io_err)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(io_err)?;
+        Ok((relative_dir.join(name), file))
+    }
+
+    /// Deletes the temporary files a killed run left in the media folder (downloads in
+    /// progress `*.download`, partial files and thumbnails `*.part`) and returns how
+    /// many. Run it before any download starts.
+    pub fn sweep_media_temporaries(&self) -> usize {
+        fn sweep(dir: &Path, removed: &mut usize) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                let path = entry.path();
+                if kind.is_dir() {
+                    sweep(&path, removed);
+                } else if kind.is_file()
+                    && is_temporary(&entry.file_name().to_string_lossy())
+                    && std::fs::remove_file(&path).is_ok()
+                {
+                    *removed += 1;
+                }
+            }
+        }
+        let mut removed = 0;
+        sweep(&self.root().join("media"), &mut removed);
+        removed
+    }
+}
+
+/// A name only this app's temporary files have. Network names are sanitised, so they
+/// never start with a dot: the engine's own temporary names do. Thumbnails in progress
+/// end `.thumb.jpg.part`; earlier versions left `<kind>-<id>[ (n)].download[.part]`.
+fn is_temporary(name: &str) -> bool {
+    if name.starts_with('.') {
+        return name.ends_with(".download") || name.ends_with(".part");
+    }
+    if name.ends_with(".thumb.jpg.part") {
+        return true;
+    }
+    let name = name.strip_suffix(".part").unwrap_or(name);
+    let Some(stem) = name.strip_suffix(".download") else {
+        return false;
+    };
+    let stem = match stem.strip_suffix(')').and_then(|s| s.rsplit_once(" (")) {
+        Some((stem, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => stem,
+        _ => stem,
+    };
+    let Some((kind, id)) = stem.split_once('-') else {
+        return false;
+    };
+    matches!(kind, "image" | "video" | "file" | "voice")
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `name` for the first, then `stem (n).ext`.
 fn numbered(name: &str, n: u32) -> String {
     if n == 1 {
@@ -216,6 +300,51 @@ pub fn mime_for_name(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporaries_are_recognised_and_swept_and_kept_names_are_not() {
+        for name in [
+            ".file-7.download",
+            ".image-12.download",
+            "photo.png.thumb.jpg.part",
+            "file-7.download",
+            "image-3 (2).download",
+            "video-9.download.part",
+        ] {
+            assert!(is_temporary(name), "{name}");
+        }
+        for name in [
+            "report.pdf",
+            "movie.part",
+            "notes.download",
+            "file-x.download",
+            "photo.png.thumb.jpg",
+        ] {
+            assert!(!is_temporary(name), "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::at(dir.path()).unwrap();
+        let (rel, _) = data
+            .open_media_temporary("acc", 0, ".file-1.download")
+            .unwrap();
+        let (again, _) = data
+            .open_media_temporary("acc", 0, ".file-1.download")
+            .unwrap();
+        assert_eq!(rel, again, "the same name each time");
+        let (kept, _) = data.create_media_file("acc", 0, "movie.part").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(data.root().join(&rel))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(data.sweep_media_temporaries(), 1);
+        assert!(!data.root().join(rel).exists());
+        assert!(data.root().join(kept).exists());
+    }
 
     #[test]
     fn hostile_names_become_harmless() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
 use desk_core::secrets::MemoryStore;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Fault, InboundMedia, KeyForm, MediaKind, Sim};
+use ilink_sim::{Fault, FaultRule, InboundMedia, KeyForm, MediaKind, Sim};
 use tokio::sync::broadcast::Receiver;
 
 use common::{add_bot, loopback_client, next_event, sim_with, Bot, WAIT};
@@ -500,5 +500,239 @@ async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
     assert_eq!(by_id(rows[1].0).text.as_deref(), Some("see you at five"));
     assert_eq!(by_id(rows[3].0).text.as_deref(), Some("this one"));
     assert_eq!(by_id(rows[3].0).quote_text.as_deref(), Some("[图片]"));
+    engine.shutdown().await;
+}
+
+fn report(n: u32) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+fn file_media(name: &str, bytes: &[u8]) -> InboundMedia {
+    media(
+        MediaKind::File { name: name.into() },
+        bytes,
+        KeyForm::HexBase64,
+    )
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Invariant 9: a download cut at a block boundary with no Content-Length to tell, and
+/// one whose bytes changed on the way, are failures with their reason, never ready; the
+/// owner's retry then fetches the real file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_or_corrupt_downloads_fail_with_the_reason_and_can_be_retried() {
+    let sim = sim_with(|_| {}).await;
+    let few = MediaOptions {
+        max_attempts: 2,
+        ..media_options()
+    };
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        data,
+        _tmp,
+    } = media_world(&sim, few).await;
+    let body = report(5000);
+    let cases = [
+        (
+            Fault::CutAtBlock,
+            "ended after 2496 bytes; the message announced 5000",
+        ),
+        (Fault::CorruptBody, "MD5"),
+    ];
+    for (i, (fault, expected)) in cases.into_iter().enumerate() {
+        // Every attempt gets the same fault.
+        sim.inject_fault("c2c/download", fault.clone());
+        sim.inject_fault("c2c/download", fault.clone());
+        sim.inject_media(
+            &bot.bot_id,
+            &bot.user_id,
+            file_media(&format!("r{i}.bin"), &body),
+        )
+        .unwrap();
+        let e = next_event(&mut rx, |e| {
+            matches!(
+                e,
+                EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. }
+            )
+        })
+        .await;
+        let EngineEvent::MediaFailed {
+            reason,
+            message_row_id,
+            ..
+        } = &e
+        else {
+            panic!("{fault:?} must not be ready: {e:?}")
+        };
+        assert!(reason.contains("does not match the message"), "{reason}");
+        assert!(reason.contains(expected), "{reason}");
+        let row = *message_row_id;
+        let stored = engine
+            .store()
+            .call(move |s| s.message_media(row))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.state, "failed");
+        assert_eq!(stored.error.as_deref(), Some(reason.as_str()));
+        assert!(walk(&data.root().join("media")).is_empty(), "nothing kept");
+
+        // The owner retries; the CDN now serves the real bytes.
+        assert!(engine.retry_media(row).await.unwrap());
+        assert!(!engine.retry_media(row).await.unwrap(), "already pending");
+        let e = next_event(&mut rx, |e| {
+            matches!(
+                e,
+                EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. }
+            )
+        })
+        .await;
+        let EngineEvent::MediaReady { path, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(std::fs::read(path).unwrap(), body);
+        std::fs::remove_file(path).unwrap();
+        assert!(!engine.retry_media(row).await.unwrap(), "ready");
+    }
+    assert_eq!(sim.fault_hits().len(), 4);
+    engine.shutdown().await;
+}
+
+/// Invariant 9: a full disk during a download is not a failure of the download. The job
+/// waits without using up attempts and the file arrives once space is freed, with no
+/// restart; it is owner-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_waits_and_the_file_arrives_when_space_is_freed() {
+    let sim = sim_with(|_| {}).await;
+    let budget = desk_core::engine::WriteBudget::new(1000);
+    let options = MediaOptions {
+        max_attempts: 2,
+        local_retry: Duration::from_millis(20),
+        write_budget: Some(budget.clone()),
+        ..media_options()
+    };
+    let MediaWorld {
+        engine,
+        bot,
+        mut rx,
+        _tmp,
+        ..
+    } = media_world(&sim, options).await;
+    // Counts the downloads: a rule that delays each by nothing is logged per hit.
+    sim.set_fault_rules(
+        0,
+        vec![FaultRule {
+            endpoint: "c2c/download".into(),
+            probability: 1.0,
+            fault: Fault::Delay { ms: 0 },
+        }],
+    );
+    let body = report(5000);
+    sim.inject_media(&bot.bot_id, &bot.user_id, file_media("big.bin", &body))
+        .unwrap();
+    let e = next_event(&mut rx, |e| {
+        matches!(e, EngineEvent::MessageReceived { .. })
+    })
+    .await;
+    let EngineEvent::MessageReceived { message_row_id, .. } = e else {
+        unreachable!()
+    };
+    let row = message_row_id;
+    // Several tries hit the full disk (more than max_attempts), and the job is still
+    // pending with no attempt used.
+    let downloads = || sim.fault_hits().len();
+    tokio::time::timeout(WAIT, async {
+        while downloads() < 4 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the job stopped trying");
+    let (job, error, media) = engine
+        .store()
+        .call(move |s| {
+            Ok::<_, desk_core::CoreError>((
+                s.media_job(row)?,
+                s.media_job_error(row)?,
+                s.message_media(row)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(job.expect("still queued").attempts, 0);
+    assert!(error.unwrap().contains("No space left"), "a real ENOSPC");
+    assert_eq!(media.unwrap().state, "pending");
+
+    budget.set(u64::MAX);
+    let e = next_event(&mut rx, |e| {
+        matches!(
+            e,
+            EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. }
+        )
+    })
+    .await;
+    let EngineEvent::MediaReady { path, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(std::fs::read(path).unwrap(), body);
+    #[cfg(unix)]
+    assert_eq!(mode(Path::new(path)), 0o600, "owner-only");
+    let dir = Path::new(path).parent().unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["big.bin"], "no temporary left");
+    engine.shutdown().await;
+}
+
+/// What a killed run leaves (a download in progress, a partial thumbnail, an earlier
+/// version's temporaries) is swept at start; files that only look similar are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporaries_left_by_a_killed_run_are_swept_at_start() {
+    let sim = sim_with(|_| {}).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::at(tmp.path()).unwrap();
+    let month = data.root().join("media").join("acc").join("2024-01");
+    std::fs::create_dir_all(&month).unwrap();
+    let leftovers = [
+        ".file-9.download",
+        "photo.png.thumb.jpg.part",
+        "image-3 (2).download",
+        "video-4.download.part",
+    ];
+    for name in leftovers.iter().chain(&["notes.part", "photo.png"]) {
+        std::fs::write(month.join(name), b"x").unwrap();
+    }
+    let store = Store::open(&data.database()).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let bot = add_bot(&sim, &store, &secrets, &[]);
+    let engine = Engine::new_in_with_media(store, &data, secrets, config(), media_options());
+    let mut rx = engine.subscribe();
+    engine.accounts().start(&bot.account_id).await.unwrap();
+    // The sweep runs before any download: once one is done, it is too.
+    sim.inject_media(&bot.bot_id, &bot.user_id, file_media("a.txt", b"after"))
+        .unwrap();
+    let e = next_event(&mut rx, |e| {
+        matches!(
+            e,
+            EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. }
+        )
+    })
+    .await;
+    assert!(matches!(e, EngineEvent::MediaReady { .. }), "{e:?}");
+    let mut left: Vec<_> = std::fs::read_dir(&month)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["notes.part", "photo.png"]);
     engine.shutdown().await;
 }

@@ -67,6 +67,13 @@ pub enum Fault {
     Json { body: Value },
     /// The stale-token answer `{"errcode":-14,"errmsg":"session timeout"}` (E8 "on demand").
     SessionTimeout,
+    /// The normal answer without `Content-Length`, its body ending cleanly after the
+    /// last whole 16-byte block of its first half (at least one block kept): a CDN
+    /// download cut short at a block boundary, which only the announced length reveals.
+    CutAtBlock,
+    /// The normal answer with its first byte flipped (length unchanged): wrong bytes,
+    /// which only the announced MD5 reveals.
+    CorruptBody,
 }
 
 impl Fault {
@@ -83,6 +90,8 @@ impl Fault {
             Fault::EmptyBody => "empty_body",
             Fault::Json { .. } => "json",
             Fault::SessionTimeout => "session_timeout",
+            Fault::CutAtBlock => "cut_at_block",
+            Fault::CorruptBody => "corrupt_body",
         }
     }
 }
@@ -245,6 +254,20 @@ pub(crate) async fn layer(State(shared): State<Shared>, request: Request, next: 
             let cut = bytes.slice(..bytes.len() / 2);
             Response::from_parts(parts, Body::from(cut))
         }
+        Fault::CutAtBlock => {
+            let (mut parts, bytes) = served(next, request).await;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            let cut = (bytes.len() / 2 / 16 * 16).max(16).min(bytes.len());
+            Response::from_parts(parts, Body::from(bytes.slice(..cut)))
+        }
+        Fault::CorruptBody => {
+            let (parts, bytes) = served(next, request).await;
+            let mut bytes = bytes.to_vec();
+            if let Some(first) = bytes.first_mut() {
+                *first ^= 0xff;
+            }
+            Response::from_parts(parts, Body::from(bytes))
+        }
         Fault::WrongContentType => {
             let mut response = next.run(request).await;
             response.headers_mut().insert(
@@ -259,6 +282,15 @@ pub(crate) async fn layer(State(shared): State<Shared>, request: Request, next: 
             wire::ok_json(json!({ "errcode": -14, "errmsg": "session timeout" }))
         }
     }
+}
+
+/// The normal answer, its body read whole.
+async fn served(next: Next, request: Request) -> (axum::http::response::Parts, axum::body::Bytes) {
+    let (parts, body) = next.run(request).await.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    (parts, bytes)
 }
 
 /// Has the connection loop close this request's connection, and never answers.

@@ -217,6 +217,12 @@ async fn a_multi_megabyte_file_streams_up_and_back_down() {
         .expect("download");
     assert_eq!(got.size, bytes.len() as u64);
     assert!(std::fs::read(&dest).unwrap() == bytes);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dest).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only from the first byte");
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod ai;
 pub mod history;
 pub mod login;
+pub mod media;
 pub mod run;
 pub mod send;
 pub mod settings;

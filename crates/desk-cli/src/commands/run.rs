@@ -150,6 +150,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                     let version = engine.store().call(|s| s.data_version()).await.ok();
                     if seen_version.is_some() && version != seen_version {
                         engine.wake_senders();
+                        // Or queued a failed download again (`media retry`).
+                        engine.wake_media();
                         // Another process may have stored a new API key.
                         if let Some(ai) = &ai {
                             ai.reload_api_key();

@@ -1,26 +1,32 @@
 //! The inbound media pipeline (docs/protocol.md §7.3–§7.5): the jobs queued with each inbound
 //! batch are downloaded a few at a time, decrypted into
 //! `media/<account>/<yyyy-mm>/<sanitised name>`, voice turned into WAV where it can be,
-//! and the result recorded on the message and announced. Failed downloads are retried
-//! with backoff; a wrong key or an oversized file fails at once.
+//! and the result recorded on the message and announced. A download is checked against
+//! what the message announced (length, MD5); failed downloads are retried with backoff,
+//! a wrong key or an oversized file fails at once, and a local failure (a full disk, no
+//! permission) waits for the condition to clear without using up attempts
+//! (docs/architecture.md, invariant 9). Each job writes to one temporary name of its
+//! own, reused by its retries; temporaries a killed run left are swept at start.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ilink::media::{download_item, CdnConfig, MediaError, DEFAULT_CDN_BASE};
+use ilink::media::{download_item_into, CdnConfig, MediaError, DEFAULT_CDN_BASE};
 use ilink::models::WeixinMessage;
 use ilink::Client;
+use tokio::io::AsyncWriteExt;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::events::EngineEvent;
+use super::media_write::{is_local, BudgetedWriter, WriteBudget};
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use crate::inbound::chosen_media_item;
 use crate::store::{MediaJob, MediaOutcome};
-use crate::DataDir;
+use crate::{CoreError, DataDir};
 
 /// How inbound media is fetched.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,12 +39,18 @@ pub struct MediaOptions {
     pub retry: Duration,
     /// Longest delay between attempts.
     pub retry_max: Duration,
+    /// Delay between tries while a local condition (a full disk, no permission) lasts;
+    /// these tries use up no attempts.
+    pub local_retry: Duration,
     /// Largest decrypted file accepted (§7.3: 100 MiB).
     pub max_bytes: u64,
     /// Bound on one download.
     pub transfer_timeout: Duration,
     /// The CDN base for accounts that have none stored.
     pub default_cdn_base: String,
+    /// Bytes downloads may write before they fail as on a full disk; `None`: no limit
+    /// but the disk's. For tests and drills.
+    pub write_budget: Option<WriteBudget>,
 }
 
 impl Default for MediaOptions {
@@ -48,9 +60,11 @@ impl Default for MediaOptions {
             max_attempts: 5,
             retry: Duration::from_secs(2),
             retry_max: Duration::from_secs(5 * 60),
+            local_retry: Duration::from_secs(30),
             max_bytes: ilink::media::DEFAULT_MAX_DOWNLOAD_BYTES,
             transfer_timeout: Duration::from_secs(600),
             default_cdn_base: DEFAULT_CDN_BASE.to_owned(),
+            write_budget: None,
         }
     }
 }
@@ -163,6 +177,16 @@ impl Drop for InflightGuard {
 impl MediaWorker {
     async fn run(self, cancel: CancellationToken) {
         let this = Arc::new(self);
+        // Before any job starts: nothing is in flight, so every temporary is a leftover.
+        let data = this.data.clone();
+        if let Ok(swept @ 1..) =
+            tokio::task::spawn_blocking(move || data.sweep_media_temporaries()).await
+        {
+            tracing::info!(
+                files = swept,
+                "removed temporary media files left by a previous run"
+            );
+        }
         loop {
             let next = match this.launch_due().await {
                 Ok(next) => next,
@@ -251,6 +275,20 @@ impl MediaWorker {
                 }
                 return;
             }
+            Err(Failure::Local(reason)) => {
+                let delay = self.rt.timings.jittered(self.options.local_retry);
+                let at = self.rt.now_ms() + duration_ms(delay);
+                tracing::warn!(error = %reason, "media download waits for a local condition to clear");
+                if let Err(e) = self
+                    .rt
+                    .store
+                    .call(move |s| s.defer_media_job(id, at, &reason))
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot reschedule a media job");
+                }
+                return;
+            }
             Err(Failure::Retry(reason) | Failure::Permanent(reason)) => {
                 MediaOutcome::Failed { reason }
             }
@@ -316,18 +354,35 @@ impl MediaWorker {
             ..CdnConfig::default()
         };
         let id = job.message_row_id;
-        let (staging_rel, _) = self
-            .create(job, &format!("{kind}-{id}.download"))
-            .map_err(Failure::Retry)?;
+        // The job's own temporary name: a leading dot marks it as ours (network names
+        // are sanitised and never start with one), and a retry truncates it.
+        let (staging_rel, file) = self
+            .data
+            .open_media_temporary(
+                &job.account_id,
+                job.create_time_ms,
+                &format!(".{kind}-{id}.download"),
+            )
+            .map_err(local_or_retry)?;
         let staging = self.data.root().join(&staging_rel);
         let mut staging_guard = RemoveOnDrop(Some(staging.clone()));
-        download_item(&self.client, &cdn, item, &staging)
+        let mut writer = BudgetedWriter {
+            inner: tokio::fs::File::from_std(file),
+            budget: self.options.write_budget.clone(),
+        };
+        download_item_into(&self.client, &cdn, item, &mut writer)
             .await
             .map_err(classify)?;
+        writer
+            .inner
+            .sync_all()
+            .await
+            .map_err(|e| io_failure("cannot save the download", e))?;
+        drop(writer);
         if kind == "voice" {
             let bytes = tokio::fs::read(&staging)
                 .await
-                .map_err(|e| Failure::Retry(format!("cannot read the download: {e}")))?;
+                .map_err(|e| io_failure("cannot read the download", e))?;
             let encode_type = item.voice_item.as_ref().and_then(|v| v.encode_type);
             let (name, mime, data, note) = match ilink::voice::voice_to_wav(encode_type, bytes) {
                 Ok(wav) => (format!("voice-{id}.wav"), ilink::voice::WAV_MIME, wav, None),
@@ -345,12 +400,21 @@ impl MediaWorker {
                     (format!("voice-{id}.{ext}"), mime, undecoded.raw, Some(note))
                 }
             };
-            let (rel, _) = self.create(job, &name).map_err(Failure::Retry)?;
+            let (rel, file) = self.create(job, &name)?;
             let path = self.data.root().join(&rel);
             let mut guard = RemoveOnDrop(Some(path.clone()));
-            tokio::fs::write(&path, data)
+            let mut writer = BudgetedWriter {
+                inner: tokio::fs::File::from_std(file),
+                budget: self.options.write_budget.clone(),
+            };
+            let written = async {
+                writer.write_all(&data).await?;
+                writer.flush().await?;
+                writer.inner.sync_all().await
+            };
+            written
                 .await
-                .map_err(|e| Failure::Retry(format!("cannot write the voice file: {e}")))?;
+                .map_err(|e| io_failure("cannot write the voice file", e))?;
             guard.0 = None;
             return Ok(MediaOutcome::Ready {
                 path: path_text(&rel),
@@ -374,12 +438,12 @@ impl MediaWorker {
                 (name, mime)
             }
         };
-        let (rel, _) = self.create(job, &name).map_err(Failure::Retry)?;
+        let (rel, _) = self.create(job, &name)?;
         let path = self.data.root().join(&rel);
         let mut guard = RemoveOnDrop(Some(path.clone()));
         tokio::fs::rename(&staging, &path)
             .await
-            .map_err(|e| Failure::Retry(format!("cannot file the download: {e}")))?;
+            .map_err(|e| io_failure("cannot file the download", e))?;
         staging_guard.0 = None;
         guard.0 = None;
         Ok(MediaOutcome::Ready {
@@ -389,25 +453,52 @@ impl MediaWorker {
         })
     }
 
-    fn create(&self, job: &MediaJob, name: &str) -> Result<(PathBuf, std::fs::File), String> {
+    fn create(&self, job: &MediaJob, name: &str) -> Result<(PathBuf, std::fs::File), Failure> {
         self.data
             .create_media_file(&job.account_id, job.create_time_ms, name)
-            .map_err(|e| e.to_string())
+            .map_err(local_or_retry)
     }
 }
 
 enum Failure {
+    /// Worth another try, which uses up an attempt.
     Retry(String),
+    /// Hopeless: fails at once.
     Permanent(String),
+    /// This machine's trouble (a full disk, no permission): wait for it to clear, with
+    /// no attempt used up.
+    Local(String),
 }
 
-/// Network trouble and server errors are worth another try; a bad key, a wrong key, a
-/// truncated blob, an oversized file or a 4xx are not.
+fn io_failure(what: &str, e: std::io::Error) -> Failure {
+    let reason = format!("{what}: {e}");
+    if is_local(&e) {
+        Failure::Local(reason)
+    } else {
+        Failure::Retry(reason)
+    }
+}
+
+fn local_or_retry(e: CoreError) -> Failure {
+    let local = matches!(&e, CoreError::DataDir { source, .. } if is_local(source));
+    if local {
+        Failure::Local(e.to_string())
+    } else {
+        Failure::Retry(e.to_string())
+    }
+}
+
+/// Network trouble, server errors and a download that is not what the message announced
+/// are worth another try; a local write error waits; a bad key, a wrong key, a
+/// truncated blob, an oversized file or a 4xx fail at once.
 fn classify(e: MediaError) -> Failure {
     // A CDN's `x-error-message` is the server's text: redacted like every other.
     let reason = crate::redact::redact(&e.to_string(), &[]);
     match e {
-        MediaError::Network(_) | MediaError::Io(_) => Failure::Retry(reason),
+        MediaError::Io(io) if is_local(&io) => Failure::Local(reason),
+        MediaError::Network(_) | MediaError::Io(_) | MediaError::NotAsAnnounced(_) => {
+            Failure::Retry(reason)
+        }
         MediaError::DownloadStatus { status }
             if status >= 500 || status == 408 || status == 429 =>
         {
@@ -470,6 +561,18 @@ mod tests {
         assert!(matches!(
             classify(MediaError::TooLarge { limit: 1 }),
             Failure::Permanent(_)
+        ));
+        assert!(matches!(
+            classify(MediaError::NotAsAnnounced("cut".into())),
+            Failure::Retry(_)
+        ));
+        assert!(matches!(
+            classify(MediaError::Io(std::io::ErrorKind::StorageFull.into())),
+            Failure::Local(_)
+        ));
+        assert!(matches!(
+            classify(MediaError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            Failure::Retry(_)
         ));
         assert_eq!(
             crate::media_path::mime_for_name("Report.PDF"),

@@ -8,6 +8,7 @@ mod lifecycle;
 pub mod login;
 mod manager;
 pub mod media;
+mod media_write;
 mod outbound_media;
 mod poller;
 mod sender;
@@ -24,6 +25,7 @@ pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
 pub use login::{LoginHandle, LoginOptions, LoginState};
 pub use manager::AccountManager;
 pub use media::MediaOptions;
+pub use media_write::WriteBudget;
 pub use outbound_media::DEFAULT_MAX_UPLOAD_BYTES;
 pub use sender::NO_CONTEXT_TOKEN;
 
@@ -342,6 +344,12 @@ impl Engine {
         self.accounts.wake_all_senders();
     }
 
+    /// Tells the media worker to look at its jobs again, e.g. after another process
+    /// queued a download again in the same database.
+    pub fn wake_media(&self) {
+        self.rt.media_wake.notify_one();
+    }
+
     /// Retries a failed or waiting outbound message with a fresh set of attempts. Returns
     /// false if it is neither.
     pub async fn retry_outbound(&self, outbox_id: i64) -> Result<bool, EngineError> {
@@ -362,6 +370,24 @@ impl Engine {
         self.announce(&entry, OutboxState::Queued, None);
         self.accounts.wake_sender(&entry.account_id);
         Ok(true)
+    }
+
+    /// Downloads a failed inbound message's media again, with a fresh set of attempts:
+    /// the message goes back to pending and its result is announced as usual
+    /// ([`EngineEvent::MediaReady`] or [`EngineEvent::MediaFailed`]). Returns false if
+    /// its media has not failed (or it has none). Without a data directory the job waits
+    /// for an engine that has one.
+    pub async fn retry_media(&self, message_row_id: i64) -> Result<bool, EngineError> {
+        let now = self.rt.now_ms();
+        let requeued = self
+            .rt
+            .store
+            .call(move |s| s.requeue_failed_media(message_row_id, now))
+            .await?;
+        if requeued {
+            self.rt.media_wake.notify_one();
+        }
+        Ok(requeued)
     }
 
     /// Gives up on an outbound message that is not delivered yet: it is marked failed

@@ -42,6 +42,8 @@ pub enum MediaOutcome {
 /// The media state of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageMedia {
+    /// The account the message belongs to.
+    pub account_id: String,
     /// `none`, `pending`, `ready` or `failed`.
     pub state: String,
     pub path: Option<String>,
@@ -139,6 +141,61 @@ impl Store {
         Ok(changed > 0)
     }
 
+    /// Puts the job off until `next_try_ms` without counting an attempt: the failure
+    /// was local (a full disk, no permission) and says nothing about the download.
+    /// False if the job is gone.
+    pub fn defer_media_job(
+        &self,
+        message_row_id: i64,
+        next_try_ms: i64,
+        error: &str,
+    ) -> Result<bool, CoreError> {
+        let changed = self.conn().execute(
+            "UPDATE media_jobs SET next_try_ms = ?2, last_error = ?3 WHERE message_id = ?1",
+            params![message_row_id, next_try_ms, error],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Queues a failed inbound media download again, due at `now_ms` with its attempts
+    /// reset, and marks the message pending. False if the message is not inbound media
+    /// that failed (pending, ready, outbound, or no media).
+    pub fn requeue_failed_media(
+        &self,
+        message_row_id: i64,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let changed = tx.execute(
+            "UPDATE messages SET media_state = 'pending', media_error = NULL
+             WHERE id = ?1 AND direction = 'in' AND media_state = 'failed'",
+            [message_row_id],
+        )?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO media_jobs (message_id, account_id, next_try_ms, created_ms)
+             SELECT id, account_id, ?2, ?2 FROM messages WHERE id = ?1",
+            params![message_row_id, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Why the job's last attempt failed, if it is still queued.
+    pub fn media_job_error(&self, message_row_id: i64) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT last_error FROM media_jobs WHERE message_id = ?1",
+                [message_row_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Ends the job and records the outcome on the message, in one transaction. False
     /// if the job is gone (its account was removed meanwhile): nothing is recorded.
     pub fn finish_media_job(
@@ -187,8 +244,8 @@ impl Store {
         Ok(self
             .conn()
             .query_row(
-                "SELECT media_state, media_path, media_mime, media_error FROM messages
-                 WHERE id = ?1",
+                "SELECT media_state, media_path, media_mime, media_error, account_id
+                 FROM messages WHERE id = ?1",
                 [message_row_id],
                 |r| {
                     Ok(MessageMedia {
@@ -196,6 +253,7 @@ impl Store {
                         path: r.get(1)?,
                         mime: r.get(2)?,
                         error: r.get(3)?,
+                        account_id: r.get(4)?,
                     })
                 },
             )
@@ -250,6 +308,16 @@ mod tests {
 
         assert!(store.retry_media_job(one, 500, "network").unwrap());
         assert_eq!(store.media_job(one).unwrap().unwrap().attempts, 1);
+        assert!(store.defer_media_job(one, 500, "disk full").unwrap());
+        assert_eq!(
+            store.media_job(one).unwrap().unwrap().attempts,
+            1,
+            "not counted"
+        );
+        assert_eq!(
+            store.media_job_error(one).unwrap().as_deref(),
+            Some("disk full")
+        );
         assert_eq!(store.due_media_jobs(100, 10, &[]).unwrap(), [two]);
         assert_eq!(store.next_media_job_ms(100).unwrap(), Some(500));
 
@@ -274,5 +342,20 @@ mod tests {
             ("failed", Some("account removed"))
         );
         assert_eq!(store.next_media_job_ms(0).unwrap(), None);
+
+        // Only failed inbound media can be queued again, and it starts afresh.
+        assert!(!store.requeue_failed_media(one, 700).unwrap(), "ready");
+        assert!(!store
+            .requeue_failed_media(outcome.new[1].message_row_id, 700)
+            .unwrap());
+        assert!(store.requeue_failed_media(two, 700).unwrap());
+        assert!(
+            !store.requeue_failed_media(two, 700).unwrap(),
+            "pending now"
+        );
+        let media = store.message_media(two).unwrap().unwrap();
+        assert_eq!((media.state.as_str(), media.error), ("pending", None));
+        assert_eq!(store.due_media_jobs(700, 10, &[]).unwrap(), [two]);
+        assert_eq!(store.media_job(two).unwrap().unwrap().attempts, 0);
     }
 }

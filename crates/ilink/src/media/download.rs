@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use tokio::io::AsyncWriteExt;
+use md5::{Digest, Md5};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::error::MediaError;
 use super::CdnConfig;
@@ -98,8 +99,107 @@ pub fn download_url(cdn_base: &str, media: &CdnMedia) -> Result<String, MediaErr
     ))
 }
 
+/// What an item's message announced about its media (spec §5.2): `file_item.len` is the
+/// plaintext length; `mid_size` and `video_size` are what the sender stored (the
+/// official client sends the ciphertext length there, spec §7.2, so either length is
+/// accepted); `md5` and `video_md5` are the plaintext's MD5. Fields that are absent,
+/// zero or not 32 hex digits are not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Announced {
+    /// The plaintext length.
+    pub plain_len: Option<u64>,
+    /// The stored length: the ciphertext's, or the plaintext's.
+    pub stored_len: Option<u64>,
+    /// The plaintext's MD5, lowercase hex.
+    pub md5: Option<String>,
+}
+
+impl Announced {
+    /// What `item` announces.
+    pub fn of(item: &MessageItem) -> Announced {
+        let nonzero = |n: Option<u64>| n.filter(|n| *n > 0);
+        let md5 = |m: Option<&String>| {
+            m.map(|m| m.trim().to_ascii_lowercase())
+                .filter(|m| m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        if let Some(file) = &item.file_item {
+            return Announced {
+                plain_len: nonzero(file.len.as_deref().and_then(|l| l.trim().parse().ok())),
+                stored_len: None,
+                md5: md5(file.md5.as_ref()),
+            };
+        }
+        if let Some(video) = &item.video_item {
+            return Announced {
+                plain_len: None,
+                stored_len: nonzero(video.video_size),
+                md5: md5(video.video_md5.as_ref()),
+            };
+        }
+        if let Some(image) = &item.image_item {
+            return Announced {
+                stored_len: nonzero(image.mid_size),
+                ..Announced::default()
+            };
+        }
+        Announced::default()
+    }
+
+    /// Whether the body ended before the announced length: a cut transfer. The
+    /// ciphertext is never shorter than the plaintext, so either announced length is a
+    /// floor for the bytes received.
+    fn cut_short(&self, received: u64) -> Option<String> {
+        let floor = self.plain_len.into_iter().chain(self.stored_len).max()?;
+        (received < floor).then(|| {
+            format!("the download ended after {received} bytes; the message announced {floor}")
+        })
+    }
+
+    /// Checks a finished download against the announcement.
+    pub fn check(&self, got: &DownloadStats) -> Result<(), MediaError> {
+        if let Some(reason) = self.cut_short(got.received) {
+            return Err(MediaError::NotAsAnnounced(reason));
+        }
+        if let Some(n) = self.plain_len.filter(|n| *n != got.size) {
+            return Err(MediaError::NotAsAnnounced(format!(
+                "the media is {} bytes; the message announced {n}",
+                got.size
+            )));
+        }
+        if let Some(n) = self
+            .stored_len
+            .filter(|n| *n != got.size && *n != got.received)
+        {
+            return Err(MediaError::NotAsAnnounced(format!(
+                "{} bytes arrived; the message announced {n}",
+                got.received
+            )));
+        }
+        if let Some(md5) = self.md5.as_deref().filter(|m| *m != got.md5_hex) {
+            return Err(MediaError::NotAsAnnounced(format!(
+                "the media's MD5 is {}; the message announced {md5}",
+                got.md5_hex
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a download delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadStats {
+    /// The plaintext's length.
+    pub size: u64,
+    /// The bytes received (the ciphertext, or the plaintext when unencrypted).
+    pub received: u64,
+    /// The plaintext's MD5, lowercase hex.
+    pub md5_hex: String,
+}
+
 /// Downloads the media of an inbound image, voice, file or video item into `dest`,
-/// choosing URL and key per §7.3.
+/// choosing URL and key per §7.3, and checks it against what the item announced
+/// ([`Announced`]): a download that does not match is deleted and reported as
+/// [`MediaError::NotAsAnnounced`].
 ///
 /// ```no_run
 /// # async fn example(
@@ -135,7 +235,21 @@ pub async fn download_item(
     let media = media_of(item).ok_or(MediaError::NoDownloadParam)?;
     let url = download_url(&cdn.cdn_base, media)?;
     let key = download_key(item)?;
-    download_to_file(client, cdn, &url, key, dest).await
+    into_file(client, cdn, &url, key, dest, &Announced::of(item)).await
+}
+
+/// Like [`download_item`], into any writer (which is flushed, not synced). On an error
+/// the writer holds a partial download: the caller discards it.
+pub async fn download_item_into<W: AsyncWrite + Unpin>(
+    client: &Client,
+    cdn: &CdnConfig,
+    item: &MessageItem,
+    writer: &mut W,
+) -> Result<DownloadStats, MediaError> {
+    let media = media_of(item).ok_or(MediaError::NoDownloadParam)?;
+    let url = download_url(&cdn.cdn_base, media)?;
+    let key = download_key(item)?;
+    download_into(client, cdn, &url, key, writer, &Announced::of(item)).await
 }
 
 /// Deletes the partial file unless the download completed, also when the download
@@ -155,8 +269,8 @@ impl Drop for PartFile {
 }
 
 /// Downloads `url` into `dest`, decrypting on the way. The data goes to `<dest>.part`
-/// first and is renamed on success; on any failure nothing is left behind. Stops as soon
-/// as the plaintext passes `cdn.max_download_bytes`.
+/// (owner-only) first and is renamed on success; on any failure nothing is left
+/// behind. Stops as soon as the plaintext passes `cdn.max_download_bytes`.
 ///
 /// ```no_run
 /// # async fn example(item: ilink::models::MessageItem) -> Result<(), Box<dyn std::error::Error>> {
@@ -167,7 +281,7 @@ impl Drop for PartFile {
 ///
 /// let client = Client::new(ClientConfig::default(), Some(Secret::new("bot-token")))?;
 /// let cdn = CdnConfig::default();
-/// // What `download_item` does, step by step.
+/// // What `download_item` does, step by step (without checking the announcement).
 /// let media = media_of(&item).ok_or("no media")?;
 /// let url = download_url(&cdn.cdn_base, media)?;
 /// let key = download_key(&item)?;
@@ -182,33 +296,72 @@ pub async fn download_to_file(
     key: MediaKey,
     dest: &Path,
 ) -> Result<DownloadedMedia, MediaError> {
+    into_file(client, cdn, url, key, dest, &Announced::default()).await
+}
+
+async fn into_file(
+    client: &Client,
+    cdn: &CdnConfig,
+    url: &str,
+    key: MediaKey,
+    dest: &Path,
+    announced: &Announced,
+) -> Result<DownloadedMedia, MediaError> {
     let mut part = dest.as_os_str().to_owned();
     part.push(".part");
     let mut part = PartFile {
         path: PathBuf::from(part),
         keep: false,
     };
-    let size = tokio::time::timeout(
-        cdn.transfer_timeout,
-        stream_into(client, cdn, url, key, &part.path),
-    )
-    .await
-    .unwrap_or(Err(MediaError::Network(IlinkError::Timeout)))?;
+    let mut file = owner_only_file(&part.path).await?;
+    let stats = download_into(client, cdn, url, key, &mut file, announced).await?;
+    file.sync_all().await?;
+    drop(file);
     tokio::fs::rename(&part.path, dest).await?;
     part.keep = true;
     Ok(DownloadedMedia {
         path: dest.to_owned(),
-        size,
+        size: stats.size,
     })
 }
 
-async fn stream_into(
+/// Creates (or truncates) `path` readable by its owner only.
+async fn owner_only_file(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path).await
+}
+
+/// Downloads `url` into `writer`, decrypting on the way, under the size cap and the
+/// transfer timeout, and checks the result against `announced`.
+pub async fn download_into<W: AsyncWrite + Unpin>(
     client: &Client,
     cdn: &CdnConfig,
     url: &str,
     key: MediaKey,
-    part: &Path,
-) -> Result<u64, MediaError> {
+    writer: &mut W,
+    announced: &Announced,
+) -> Result<DownloadStats, MediaError> {
+    let stats = tokio::time::timeout(
+        cdn.transfer_timeout,
+        stream_into(client, cdn, url, key, writer, announced),
+    )
+    .await
+    .unwrap_or(Err(MediaError::Network(IlinkError::Timeout)))?;
+    announced.check(&stats)?;
+    Ok(stats)
+}
+
+async fn stream_into<W: AsyncWrite + Unpin>(
+    client: &Client,
+    cdn: &CdnConfig,
+    url: &str,
+    key: MediaKey,
+    file: &mut W,
+    announced: &Announced,
+) -> Result<DownloadStats, MediaError> {
     let limit = cdn.max_download_bytes;
     let mut response = client
         .http()
@@ -228,11 +381,12 @@ async fn stream_into(
     {
         return Err(MediaError::TooLarge { limit });
     }
-    let mut file = tokio::fs::File::create(part).await?;
     let mut decryptor = match key {
         MediaKey::Aes(key) => Some(Decryptor::new(&key)),
         MediaKey::Unencrypted => None,
     };
+    let mut md5 = Md5::new();
+    let mut received = 0u64;
     let mut written = 0u64;
     let mut plain = Vec::new();
     while let Some(chunk) = response
@@ -240,6 +394,7 @@ async fn stream_into(
         .await
         .map_err(|e| MediaError::Network(classify(e)))?
     {
+        received += chunk.len() as u64;
         plain.clear();
         match decryptor.as_mut() {
             Some(decryptor) => decryptor.update(&chunk, &mut plain),
@@ -249,7 +404,13 @@ async fn stream_into(
         if written > limit {
             return Err(MediaError::TooLarge { limit });
         }
+        md5.update(&plain);
         file.write_all(&plain).await?;
+    }
+    // A body that ends early (no Content-Length to tell) is reported as cut, not as a
+    // wrong key: its last block is data, not padding.
+    if let Some(reason) = announced.cut_short(received) {
+        return Err(MediaError::NotAsAnnounced(reason));
     }
     if let Some(decryptor) = decryptor {
         plain.clear();
@@ -258,11 +419,15 @@ async fn stream_into(
         if written > limit {
             return Err(MediaError::TooLarge { limit });
         }
+        md5.update(&plain);
         file.write_all(&plain).await?;
     }
     file.flush().await?;
-    file.sync_all().await?;
-    Ok(written)
+    Ok(DownloadStats {
+        size: written,
+        received,
+        md5_hex: hex::encode(md5.finalize()),
+    })
 }
 
 #[cfg(test)]
@@ -363,5 +528,44 @@ mod tests {
             download_url("https://cdn", &CdnMedia::default()),
             Err(MediaError::NoDownloadParam)
         ));
+    }
+
+    #[test]
+    fn announced_lengths_and_md5_are_checked() {
+        let file: MessageItem = serde_json::from_value(serde_json::json!({"type": 4,
+            "file_item": {"len": "20", "md5": "0123456789ABCDEF0123456789abcdef"}}))
+        .unwrap();
+        let announced = Announced::of(&file);
+        assert_eq!(announced.plain_len, Some(20));
+        let stats = |size, received, md5: &str| DownloadStats {
+            size,
+            received,
+            md5_hex: md5.to_owned(),
+        };
+        let md5 = "0123456789abcdef0123456789abcdef";
+        announced.check(&stats(20, 32, md5)).unwrap();
+        let err = announced.check(&stats(16, 16, md5)).unwrap_err();
+        assert!(err.to_string().contains("ended after 16 bytes"), "{err}");
+        let err = announced.check(&stats(21, 32, md5)).unwrap_err();
+        assert!(err.to_string().contains("21 bytes"), "{err}");
+        let err = announced
+            .check(&stats(20, 32, &"0".repeat(32)))
+            .unwrap_err();
+        assert!(err.to_string().contains("MD5"), "{err}");
+
+        // Stored length: the ciphertext's or the plaintext's; a malformed MD5 is not
+        // checked.
+        let image: MessageItem =
+            serde_json::from_value(serde_json::json!({"type": 2, "image_item": {"mid_size": 32}}))
+                .unwrap();
+        let announced = Announced::of(&image);
+        announced.check(&stats(20, 32, md5)).unwrap();
+        announced.check(&stats(32, 48, md5)).unwrap();
+        assert!(announced.check(&stats(40, 48, md5)).is_err());
+        let video: MessageItem = serde_json::from_value(
+            serde_json::json!({"type": 5, "video_item": {"video_md5": "m", "video_size": 0}}),
+        )
+        .unwrap();
+        assert_eq!(Announced::of(&video), Announced::default());
     }
 }

@@ -62,6 +62,10 @@ pub enum MediaError {
     /// the CDN's de-duplication can hand out a mismatched key, docs/protocol.md §7.3).
     #[error("cannot decrypt the media: wrong key or corrupt data")]
     WrongKey,
+    /// The download is not what the message announced (its length or MD5): cut short,
+    /// or changed on the way.
+    #[error("the download does not match the message: {0}")]
+    NotAsAnnounced(String),
     /// The ciphertext length is not a positive multiple of 16.
     #[error("the downloaded media is truncated or not encrypted ({0} bytes)")]
     BadLength(u64),

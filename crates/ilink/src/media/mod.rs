@@ -16,8 +16,8 @@ mod select;
 mod upload;
 
 pub use download::{
-    download_item, download_key, download_to_file, download_url, media_of, DownloadedMedia,
-    MediaKey,
+    download_into, download_item, download_item_into, download_key, download_to_file, download_url,
+    media_of, Announced, DownloadStats, DownloadedMedia, MediaKey,
 };
 pub use error::MediaError;
 pub use route::{route_media, route_path, OutboundKind, RoutedMedia};
