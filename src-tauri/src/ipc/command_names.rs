@@ -21,6 +21,7 @@ pub const COMMANDS: &[&str] = &[
     "send_text",
     "send_file",
     "retry_outbound",
+    "retry_media",
     "discard_outbound",
     "message_raw",
     "search_messages",

@@ -118,6 +118,13 @@ pub async fn retry_outbound(state: State<'_, AppState>, outbox_id: i64) -> Resul
     Ok(state.backend()?.engine.retry_outbound(outbox_id).await?)
 }
 
+/// Downloads a received message's failed media again; false if it had not failed.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_media(state: State<'_, AppState>, message_id: i64) -> Result<bool, IpcError> {
+    Ok(state.backend()?.engine.retry_media(message_id).await?)
+}
+
 /// Gives up on a message that is not delivered yet.
 #[tauri::command]
 #[specta::specta]

@@ -171,6 +171,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::send_text,
             conversations::send_file,
             conversations::retry_outbound,
+            conversations::retry_media,
             conversations::discard_outbound,
             conversations::message_raw,
             conversations::search_messages,

@@ -292,6 +292,8 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return backend.uploads.delete(args.uploadId as string);
         case "discard_outbound":
           return true;
+        case "retry_media":
+          return true;
         case "report_first_paint":
           return false;
         default:

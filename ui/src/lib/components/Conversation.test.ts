@@ -274,6 +274,21 @@ describe("search", () => {
 });
 
 describe("file cards", () => {
+  it("retries a failed download from the log, which then waits for the engine", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.messages.set(KEY, [
+      message({ id: 9, itemKind: "image", text: null, mediaState: "failed", error: "the download ended after 2496 bytes" }),
+    ]);
+    await openAlice(backend);
+    await waitFor(() => expect(screen.getByTestId("media-failed").textContent).toContain("2496 bytes"));
+    await fireEvent.click(screen.getByTestId("retry-media"));
+    await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "retry_media", args: { messageId: 9 } }));
+    await waitFor(() => expect(screen.getByTestId("media-pending")).toBeTruthy());
+    expect(screen.queryByTestId("media-failed")).toBeNull();
+  });
+
   it("offers Save as… beside open and show in folder, and says where it was saved", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];

@@ -208,6 +208,17 @@ async retryOutbound(outboxId: number) : Promise<Result<boolean, IpcError>> {
 }
 },
 /**
+ * Downloads a received message's failed media again; false if it had not failed.
+ */
+async retryMedia(messageId: number) : Promise<Result<boolean, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("retry_media", { messageId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Gives up on a message that is not delivered yet.
  */
 async discardOutbound(outboxId: number) : Promise<Result<boolean, IpcError>> {

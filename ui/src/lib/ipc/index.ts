@@ -89,6 +89,7 @@ export const api = {
     unwrap(await commands.sendFile(accountId, peerId, path)),
   retryOutbound: async (outboxId: number): Promise<boolean> =>
     unwrap(await commands.retryOutbound(outboxId)),
+  retryMedia: async (messageId: number): Promise<boolean> => unwrap(await commands.retryMedia(messageId)),
   discardOutbound: async (outboxId: number): Promise<boolean> =>
     unwrap(await commands.discardOutbound(outboxId)),
   messageRaw: async (messageId: number): Promise<string | null> =>

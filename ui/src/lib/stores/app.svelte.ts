@@ -544,6 +544,17 @@ export class AppStore {
     }
   }
 
+  /** Downloads a received message's failed media again; it shows as pending until the
+   * engine says how it went. */
+  async retryMedia(message: MessageView) {
+    await this.run(async () => {
+      if (!(await api.retryMedia(message.id))) return;
+      this.messages = this.messages.map((m) =>
+        m.id === message.id ? { ...m, mediaState: "pending", error: null } : m,
+      );
+    });
+  }
+
   /** Keeps `aiWorking` in step with the AI's turns, from the events alone. */
   private trackAiTurn(ai: AiEvent) {
     if (!("peer_id" in ai) || !("account_id" in ai) || ai.account_id === null || ai.peer_id === null) return;
