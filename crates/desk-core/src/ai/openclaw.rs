@@ -18,7 +18,11 @@ pub const AGENT_HEADER: &str = "x-openclaw-agent-id";
 /// creates the dedicated agent with messaging only: no shell, file, browser or device
 /// tools.
 pub const DEDICATED_AGENT_CONFIG: &str = r#"{
-  gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
+  gateway: {
+    mode: "local",
+    bind: "loopback",
+    http: { endpoints: { chatCompletions: { enabled: true } } },
+  },
   agents: {
     list: [
       { id: "main", default: true },
