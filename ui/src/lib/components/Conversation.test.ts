@@ -252,6 +252,19 @@ describe("composer", () => {
 });
 
 describe("search", () => {
+  it("opens with Ctrl+F and closes with Esc", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    await openAlice(backend);
+    expect(screen.queryByTestId("search-panel")).toBeNull();
+    await fireEvent.keyDown(window, { key: "f", ctrlKey: true });
+    await waitFor(() => expect(screen.getByTestId("search-panel")).toBeTruthy());
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("search-input")));
+    await fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("search-panel")).toBeNull());
+  });
+
   it("searches everywhere or here, and jumps to a result", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
