@@ -80,14 +80,7 @@ async fn a_100k_conversation_opens_at_the_bottom_and_pages_up_virtualised() {
     let home = Home::new();
     seed(&home);
     let app = App::launch(&home, "en_US.UTF-8").await;
-    app.find_css(
-        &format!("[data-testid='conversation-item'][data-peer='{PEER}'] button"),
-        Duration::from_secs(20),
-    )
-    .await
-    .click()
-    .await
-    .unwrap();
+    crate::sim::open_peer(&app, PEER).await;
     // The newest message is shown, at the bottom of the log.
     app.wait_script(
         r#"const t = [...document.querySelectorAll("[data-testid='message-text']")].map((e) => e.textContent);

@@ -62,19 +62,7 @@ async fn a_narrowed_search_finds_a_match_older_than_a_thousand_newer_ones_elsewh
     let home = Home::new();
     seed(&home);
     let app = App::launch(&home, "en_US.UTF-8").await;
-    app.find_css(
-        &format!("[data-testid='conversation-item'][data-peer='{OLD}'] button"),
-        Duration::from_secs(20),
-    )
-    .await
-    .click()
-    .await
-    .unwrap();
-    app.find_css(
-        &format!("[data-testid='conversation-pane'][data-peer='{OLD}']"),
-        Duration::from_secs(10),
-    )
-    .await;
+    crate::sim::open_peer(&app, OLD).await;
     app.element("open-search").await.click().await.unwrap();
     app.element("search-here").await.click().await.unwrap();
     app.element("search-input")

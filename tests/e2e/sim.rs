@@ -98,6 +98,11 @@ pub async fn open_conversation(app: &App, bot: &BotInfo, peer: &str) {
         .click()
         .await
         .unwrap();
+    open_peer(app, peer).await;
+}
+
+/// Opens the listed conversation with `peer` (of the selected account).
+pub async fn open_peer(app: &App, peer: &str) {
     app.find_css(
         &format!("[data-testid='conversation-item'][data-peer='{peer}'] button"),
         Duration::from_secs(20),
