@@ -59,9 +59,20 @@ pub fn settings(ctx: &Context, args: SettingsArgs) -> Result<(), CliError> {
     let prefs = match args.command {
         None => store.prefs()?,
         Some(SettingsCommand::Set { key, value }) => {
-            let mut next = store.prefs()?;
-            apply(&mut next, key, &value)?;
-            store.update_prefs(|p| *p = next)?
+            // Read, check and write in the store's one transaction, so a change the
+            // window makes meanwhile is not overwritten.
+            let mut refused = None;
+            let saved = store.update_prefs(|p| {
+                let mut next = p.clone();
+                match apply(&mut next, key, &value) {
+                    Ok(()) => *p = next,
+                    Err(e) => refused = Some(e),
+                }
+            })?;
+            if let Some(e) = refused {
+                return Err(e);
+            }
+            saved
         }
         Some(SettingsCommand::Mute(c)) => mute(&store, &c, true)?,
         Some(SettingsCommand::Unmute(c)) => mute(&store, &c, false)?,
