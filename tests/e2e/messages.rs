@@ -194,20 +194,15 @@ async fn send_text_and_a_closed_window_flushes_when_the_peer_writes() {
         .send_keys("one more thing" + Key::Enter)
         .await
         .unwrap();
-    let waiting = app
-        .find_css(
-            "[data-delivery='waiting_for_window'] [data-testid='delivery-state']",
-            Duration::from_secs(30),
-        )
-        .await;
-    assert_eq!(
-        waiting
-            .prop("textContent")
-            .await
-            .unwrap()
-            .unwrap_or_default(),
-        "Waiting for them to write"
-    );
+    // The row's state and its words come from the same view; wait for both rather
+    // than read the words at the instant the attribute first matches.
+    app.wait_script(
+        r#"const e = document.querySelector("[data-delivery='waiting_for_window'] [data-testid='delivery-state']");
+           return e ? e.textContent : null;"#,
+        serde_json::json!("Waiting for them to write"),
+        Duration::from_secs(30),
+    )
+    .await;
     // The refusal shows in the header too.
     app.wait_text("window-state", "Waiting for them to write")
         .await;
