@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod thumbnail;
+pub mod views;
 
 pub use engine::{Engine, EngineConfig, EngineError, EngineEvent};
 pub use error::CoreError;

@@ -6,9 +6,9 @@ mod ai;
 mod conversations;
 mod save_as;
 pub mod uploads;
-pub mod views;
 
 use desk_core::secrets::SecretStoreStatus;
+use desk_core::views::ViewChanges;
 use desk_core::{EngineEvent, Locale};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -20,7 +20,6 @@ use crate::{tray, ErrorCode, IpcError};
 use desk_core::prefs::Prefs;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
     /// The data folder in use (the sandbox's while in the sandbox).
@@ -60,19 +59,12 @@ pub struct BackendChanged {
     pub error: Option<String>,
 }
 
-/// One engine event, as the engine sent it (snake_case fields, tagged by `type`).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+/// One engine event and the views it changed (built in the core): the window applies
+/// `changes` in place and asks for nothing.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct EngineNotice {
     pub event: EngineEvent,
-    /// For `media_ready`: the file's `media://` URL and its thumbnail's.
-    pub media: Option<MediaUrls>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct MediaUrls {
-    pub media_url: Option<String>,
-    pub thumb_url: Option<String>,
+    pub changes: ViewChanges,
 }
 
 /// The window fell behind the engine and missed `missed` events: reload from the store.
@@ -168,6 +160,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::list_conversations,
             conversations::conversation_page,
             conversations::mark_read,
+            conversations::set_open_conversation,
             conversations::send_text,
             conversations::send_file,
             conversations::retry_outbound,
