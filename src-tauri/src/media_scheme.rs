@@ -62,7 +62,7 @@ pub fn url_for(relative: &Path) -> Option<String> {
     } else {
         format!("{SCHEME}://localhost/")
     };
-    Some(base + &segments.join("/"))
+    Some(format!("{base}{}", segments.join("/")))
 }
 
 /// The media URL, and the thumbnail's if one was made, of a media file (its path
