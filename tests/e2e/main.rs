@@ -14,6 +14,7 @@ mod ai_stub;
 mod first_paint;
 mod first_screen;
 mod long_log;
+mod media_scale;
 mod messages;
 mod no_display;
 mod notifications;
