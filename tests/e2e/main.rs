@@ -7,10 +7,12 @@
 mod harness;
 mod sim;
 mod x11;
+mod xdnd;
 
 mod accounts;
 mod ai;
 mod ai_stub;
+mod files;
 mod first_paint;
 mod first_screen;
 mod long_log;
