@@ -1,12 +1,15 @@
-//! Secrets (bot tokens, AI API keys) live only in the OS keyring, behind [`SecretStore`]
+//! Secrets (bot tokens, AI API keys) live only in the OS keyring or an encrypted file,
+//! behind [`SecretStore`]
 //! (docs/architecture.md, invariant 4). Nothing here ever writes a secret to SQLite, a log or an
 //! error message; values travel as [`Secret`], whose `Debug` and `Display` print `***`.
 
+mod file_store;
 mod keyring_store;
 mod memory;
 mod open;
 
 pub use ilink::Secret;
+pub use file_store::{FileKey, FileStore, CREDENTIAL_NAME, SECRETS_FILE_NAME};
 pub use keyring_store::KeyringStore;
 pub use memory::MemoryStore;
 pub use open::{
@@ -70,6 +73,18 @@ pub enum SecretError {
     /// The keyring did not answer the start-up check in time.
     #[error("the keyring did not answer within {0:?}")]
     TimedOut(std::time::Duration),
+    /// The secrets file does not open with the key or passphrase given.
+    #[error("wrong key for the secrets file: {0}")]
+    WrongKey(String),
+    /// The secrets file is damaged or not a secrets file; it is left as it is.
+    #[error("the secrets file is damaged: {0}")]
+    Corrupt(String),
+    /// No key for the secrets file was found or readable.
+    #[error("no key for the secrets file: {0}")]
+    NoKey(String),
+    /// A key file others can read (or that belongs to someone else) is refused.
+    #[error("the key file is not private: {0}")]
+    KeyFileNotPrivate(String),
 }
 
 /// Get, set and delete secrets by key. Implementations are shared across threads.
