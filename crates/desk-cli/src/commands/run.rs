@@ -95,7 +95,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         ),
         (false, false) => (None, None),
     };
-    let opened = secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     let mut secret_store: Arc<dyn SecretStore> = opened.store;
     if let Some(token) = given_token {
         secret_store = Arc::new(WithGivenSecret::bot_token(&chosen[0], token, secret_store));

@@ -47,6 +47,22 @@ impl SecretKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key as [`SecretKey::as_str`] spells it (as a store lists it), if it names one
+    /// of the kinds above.
+    pub fn parse(text: &str) -> Option<SecretKey> {
+        let known = |rest: &str, suffix: &str| {
+            rest.strip_suffix(suffix)
+                .is_some_and(|owner| !owner.is_empty() && !owner.contains('/'))
+        };
+        let ok = text
+            .strip_prefix("account/")
+            .is_some_and(|rest| known(rest, "/bot-token"))
+            || text
+                .strip_prefix("ai/")
+                .is_some_and(|rest| known(rest, "/api-key"));
+        ok.then(|| SecretKey(text.to_owned()))
+    }
 }
 
 impl std::fmt::Display for SecretKey {
