@@ -1,0 +1,224 @@
+//! The CLI on a server: no D-Bus session, secrets in the encrypted file, every account
+//! in one `run`. Each child runs without a session bus, as on a server.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const PEER: &str = "alice@im.wechat";
+
+/// A server-like CLI: no session bus, secrets in the file under `key`.
+fn server_cli(h: &Harness, secrets: &str, key: Option<&Path>) -> Command {
+    let mut cmd = h.cli_with_secrets(secrets);
+    cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("WEIXIN_DESK_SECRETS_KEY_FILE");
+    if let Some(key) = key {
+        cmd.arg("--secrets-key-file").arg(key);
+    }
+    cmd
+}
+
+fn new_key(h: &Harness) -> PathBuf {
+    let key = h.tmp.path().join("keys/weixin-desk.key");
+    assert_ok(
+        &server_cli(h, "file", None)
+            .args(["secrets", "new-key"])
+            .arg(&key)
+            .output()
+            .unwrap(),
+    );
+    key
+}
+
+fn secrets_file(h: &Harness) -> PathBuf {
+    h.data.join("secrets.enc")
+}
+
+/// Adds a sim bot as an account through the file store; returns (bot, account id).
+fn add_bot(h: &Harness, key: &Path) -> (ilink_sim::BotInfo, String) {
+    let bot = h.sim.create_bot();
+    h.sim.add_peer(&bot.bot_id, PEER).unwrap();
+    let out = with_stdin(
+        server_cli(h, "file", Some(key)).args(["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
+        &format!("{}\n", bot.token),
+    );
+    assert_ok(&out);
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    (bot, account)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn after_a_qr_login_run_in_a_fresh_process_serves_the_account_with_nothing_typed() {
+    let h = Harness::new();
+    let key = new_key(&h);
+    // `auto` finds no keyring here, takes the key file and says so once.
+    let (mut login, _stdin, stdout, stderr) =
+        spawn_piped(server_cli(&h, "auto", Some(&key)).arg("login"));
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.starts_with("waiting: scan"));
+    let qr = h.sim.latest_qrcode().unwrap();
+    h.sim.scan_qr(&qr).unwrap();
+    let bot = h.sim.confirm_qr(&qr, None).unwrap().unwrap();
+    h.sim.add_peer(&bot.bot_id, PEER).unwrap();
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    wait_line(&stdout, &mut seen, |l| l.starts_with("logged in"));
+    assert!(login.wait_exit().success(), "{}", seen.join("\n"));
+    let notes: Vec<String> = stderr.try_iter().collect();
+    let said = notes.iter().filter(|l| l.contains("secrets are kept encrypted in")).count();
+    assert_eq!(said, 1, "{notes:?}");
+    assert!(secrets_file(&h).exists());
+    let mut printed = seen.join("\n") + &notes.join("\n");
+
+    // A fresh process, stdin closed: the token comes from the file.
+    let (mut run, _stdin, stdout, stderr) =
+        spawn_piped(server_cli(&h, "auto", Some(&key)).arg("run"));
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, PEER, "hello server").unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("hello server"));
+    run.stop(libc::SIGTERM);
+    seen.extend(stdout.try_iter());
+    seen.extend(stderr.try_iter());
+    printed.push_str(&seen.join("\n"));
+
+    // Neither the token nor the key is in the data folder or in what was printed.
+    let key_text = std::fs::read_to_string(&key).unwrap().trim().to_owned();
+    assert!(!printed.contains(&bot.token) && !printed.contains(&key_text));
+    let mut files = Vec::new();
+    files_under(&h.data, &mut files);
+    assert!(files.len() > 1);
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!contains(&bytes, &bot.token), "token in {}", file.display());
+        assert!(!contains(&bytes, &key_text), "key in {}", file.display());
+    }
+}
+
+#[test]
+fn ten_accounts_run_in_one_process() {
+    let h = Harness::new();
+    let key = new_key(&h);
+    let accounts: Vec<String> = (0..10).map(|_| add_bot(&h, &key).1).collect();
+    let (mut run, _stdin, stdout, _stderr) =
+        spawn_piped(server_cli(&h, "file", Some(&key)).arg("run"));
+    let mut seen = Vec::new();
+    for account in &accounts {
+        if !seen.iter().any(|l: &String| l.contains(account.as_str()) && l.contains("status online")) {
+            wait_line(&stdout, &mut seen, |l| l.contains(account.as_str()) && l.contains("status online"));
+        }
+    }
+    run.stop(libc::SIGTERM);
+}
+
+#[test]
+fn a_wrong_key_a_damaged_file_and_no_key_are_errors_that_change_nothing() {
+    let h = Harness::new();
+    let key = new_key(&h);
+    add_bot(&h, &key);
+    let file = secrets_file(&h);
+    let before = std::fs::read(&file).unwrap();
+    let attempt = |cmd: &mut Command| {
+        let out = cmd.arg("run").output().unwrap();
+        assert!(!out.status.success());
+        text(&out)
+    };
+
+    let other = h.tmp.path().join("keys/other.key");
+    assert_ok(&server_cli(&h, "file", None).args(["secrets", "new-key"]).arg(&other).output().unwrap());
+    let said = attempt(&mut server_cli(&h, "file", Some(&other)));
+    assert!(said.contains("wrong key for the secrets file"), "{said}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+
+    // No key at all: `file` and `auto` (the folder has a secrets file) both refuse.
+    for mode in ["file", "auto"] {
+        let said = attempt(&mut server_cli(&h, mode, None));
+        assert!(said.contains("no key for the secrets file"), "{mode}: {said}");
+        assert_eq!(std::fs::read(&file).unwrap(), before);
+    }
+
+    // A key file others can read is refused.
+    let loose = h.tmp.path().join("keys/loose.key");
+    std::fs::copy(&key, &loose).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let said = attempt(&mut server_cli(&h, "file", Some(&loose)));
+    assert!(said.contains("not private"), "{said}");
+
+    let mut damaged = before.clone();
+    let middle = damaged.len() - 5;
+    damaged[middle] ^= 0x40;
+    std::fs::write(&file, &damaged).unwrap();
+    let said = attempt(&mut server_cli(&h, "file", Some(&key)));
+    assert!(said.contains("secrets file is damaged"), "{said}");
+    assert_eq!(std::fs::read(&file).unwrap(), damaged);
+    // Adding an account does not write over it either.
+    let out = with_stdin(
+        server_cli(&h, "file", Some(&key)).args(["add-account", "--bot-id", "x@im.bot", "--token-stdin"]),
+        "tok\n",
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), damaged);
+}
+
+/// keyring → file → keyring with the real gnome-keyring. Runs only when
+/// `WEIXIN_DESK_KEYRING_TEST=1` (`./dev test` provides the session).
+#[test]
+fn secrets_migrate_round_trip_with_a_keyring() {
+    if std::env::var("WEIXIN_DESK_KEYRING_TEST").as_deref() != Ok("1") {
+        eprintln!("skipped: set WEIXIN_DESK_KEYRING_TEST=1 to test the real keyring");
+        return;
+    }
+    let h = Harness::new();
+    let key = h.tmp.path().join("keys/k");
+    let cli = |secrets: &str| {
+        let mut cmd = h.cli_with_secrets(secrets);
+        cmd.arg("--secrets-key-file").arg(&key);
+        cmd
+    };
+    assert_ok(&cli("file").args(["secrets", "new-key"]).arg(&key).output().unwrap());
+    let bot = h.sim.create_bot();
+    assert_ok(&with_stdin(
+        cli("keyring").args(["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
+        &format!("{}\n", bot.token),
+    ));
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    let out = assert_ok(&cli("keyring").args(["secrets", "migrate", "--to", "file"]).output().unwrap()).clone();
+    assert!(stdout(&out).contains("moved 1 secret(s)"), "{}", text(&out));
+    assert!(secrets_file(&h).exists());
+    // The keyring no longer has it: a run on the keyring alone cannot start the account.
+    let (mut run, _stdin, stdout_lines, _e) = spawn_piped(cli("file").arg("run"));
+    let mut seen = Vec::new();
+    wait_line(&stdout_lines, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    run.stop(libc::SIGTERM);
+    let out = assert_ok(&cli("keyring").args(["secrets", "migrate", "--to", "keyring"]).output().unwrap()).clone();
+    assert!(stdout(&out).contains("moved 1 secret(s)"), "{}", text(&out));
+    assert!(!secrets_file(&h).exists(), "the emptied file is removed");
+    let (mut run, _stdin, stdout_lines, _e) = spawn_piped(cli("keyring").arg("run"));
+    let mut seen = Vec::new();
+    wait_line(&stdout_lines, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    run.stop(libc::SIGTERM);
+    // Tidy the shared keyring.
+    let out = cli("keyring").args(["secrets", "migrate", "--to", "file"]).output().unwrap();
+    assert_ok(&out);
+}
