@@ -2,8 +2,10 @@
 
 mod commands;
 mod error;
+mod monitor;
 mod render;
 mod secrets;
+mod service_manager;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +99,8 @@ enum Command {
     /// AI replies: the provider and its key, `ai test`, pause, per-account and per-peer
     /// switches, personas, takeover and memory. `run` sends the replies.
     Ai(commands::ai::AiArgs),
+    /// The health and figures of the `run --listen` serving this data folder.
+    Status(commands::status::StatusArgs),
     /// The encrypted secrets file: `new-key PATH`, `migrate --to keyring|file`.
     Secrets(commands::secrets::SecretsArgs),
     /// Inbound media: `media retry` downloads a failed one again.
@@ -121,11 +125,23 @@ fn main() -> ExitCode {
 }
 
 /// Engine diagnostics go to stderr, warnings and up unless RUST_LOG says otherwise.
-/// (The secret-store fallback is reported by the CLI itself, in plain words.)
+/// (The secret-store fallback is reported by the CLI itself, in plain words.) Under
+/// systemd (JOURNAL_STREAM set) they go to the journal with their fields instead.
 fn init_tracing() {
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,desk_core::secrets=error"));
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journald) = tracing_journald::layer() {
+            let _ = tracing_subscriber::registry()
+                .with(filter)
+                .with(journald.with_syslog_identifier("weixin-desk-cli".into()))
+                .try_init();
+            return;
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -155,6 +171,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),
         Command::Ai(args) => commands::ai::ai(&ctx, args),
+        Command::Status(args) => commands::status::status(&ctx, args),
         Command::Secrets(args) => commands::secrets::secrets(&ctx, args),
         Command::Media(args) => commands::media::media(&ctx, args),
         Command::Settings(args) => commands::settings::settings(&ctx, args),

@@ -222,3 +222,131 @@ fn secrets_migrate_round_trip_with_a_keyring() {
     let out = cli("keyring").args(["secrets", "migrate", "--to", "file"]).output().unwrap();
     assert_ok(&out);
 }
+
+/// One GET on loopback: (status code, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_owned())
+}
+
+/// The value of the sample `name` whose labels include every pair of `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?}"));
+    match found.value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => v,
+        prometheus_parse::Value::Histogram(ref buckets) => {
+            buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+        }
+        ref other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let (code, body) = http_get(addr, "/metrics");
+    assert_eq!(code, 200);
+    let lines = body.lines().map(|l| Ok(l.to_owned()));
+    prometheus_parse::Scrape::parse(lines).unwrap()
+}
+
+/// Polls (bounded) until `check` holds.
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
+    let h = Harness::new();
+    let key = new_key(&h);
+    let (bot, account) = add_bot(&h, &key);
+    let (_other_bot, other) = add_bot(&h, &key);
+    // Anything but loopback needs --listen-any.
+    let out = server_cli(&h, "file", Some(&key))
+        .args(["run", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--listen-any"), "{}", text(&out));
+
+    let (mut run, _stdin, run_out, stderr) = spawn_piped(
+        server_cli(&h, "file", Some(&key)).args(["run", "--listen", "127.0.0.1:0"]),
+    );
+    let mut seen = Vec::new();
+    wait_line(&stderr, &mut seen, |l| l.starts_with("health and metrics at http://"));
+    let addr = seen.last().unwrap()["health and metrics at http://".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let written = std::fs::read_to_string(h.data.join("weixin-desk-cli.listen")).unwrap();
+    assert_eq!(written.trim(), addr);
+    eventually("both online", || http_get(&addr, "/healthz").0 == 200);
+    let (_, health) = http_get(&addr, "/healthz");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["healthy"], true);
+    assert_eq!(health["accounts"].as_array().unwrap().len(), 2);
+
+    h.sim.inject_text(&bot.bot_id, PEER, "count me").unwrap();
+    let mut out_lines = Vec::new();
+    wait_line(&run_out, &mut out_lines, |l| l.contains("count me"));
+    eventually("the message is counted", || {
+        sample(&scrape(&addr), "weixin_desk_messages_received_total", &[("kind", "text")]) == 1.0
+    });
+    let metrics = scrape(&addr);
+    assert_eq!(sample(&metrics, "weixin_desk_accounts", &[("status", "online")]), 2.0);
+    assert_eq!(sample(&metrics, "weixin_desk_accounts", &[("status", "stale_token")]), 0.0);
+    assert_eq!(sample(&metrics, "weixin_desk_outbox", &[("state", "queued")]), 0.0);
+    assert_eq!(sample(&metrics, "weixin_desk_receive_latency_seconds_count", &[]), 1.0);
+
+    let out = assert_ok(&server_cli(&h, "file", None).args(["status", "--json"]).output().unwrap()).clone();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["healthy"], true);
+    assert_eq!(status["metrics"]["weixin_desk_accounts{status=\"online\"}"], 2.0);
+
+    // A stale token (errcode -14) makes the service unhealthy, and says which account.
+    h.sim.revoke_token(&bot.bot_id).unwrap();
+    eventually("503 on a stale token", || http_get(&addr, "/healthz").0 == 503);
+    let (_, health) = http_get(&addr, "/healthz");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    let of = |id: &str| {
+        health["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account_id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(of(&account), "stale_token");
+    assert_eq!(of(&other), "online");
+    assert_eq!(
+        sample(&scrape(&addr), "weixin_desk_poll_errors_total", &[("kind", "stale_token")]),
+        1.0
+    );
+    let out = server_cli(&h, "file", None).arg("status").output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(stdout(&out).contains("NOT healthy"), "{}", text(&out));
+
+    // Neither the token nor the key is in the service's environment.
+    let environ = std::fs::read(format!("/proc/{}/environ", run.child().id())).unwrap();
+    let key_text = std::fs::read_to_string(&key).unwrap().trim().to_owned();
+    assert!(!contains(&environ, &bot.token) && !contains(&environ, &key_text));
+
+    run.stop(libc::SIGTERM);
+    assert!(!h.data.join("weixin-desk-cli.listen").exists(), "the address file goes with it");
+}

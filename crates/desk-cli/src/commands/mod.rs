@@ -10,6 +10,7 @@ pub mod run;
 pub mod secrets;
 pub mod send;
 pub mod settings;
+pub mod status;
 
 use desk_core::store::Account;
 use desk_core::{DataDir, EngineConfig, Store};
