@@ -99,6 +99,8 @@ enum Command {
     /// AI replies: the provider and its key, `ai test`, pause, per-account and per-peer
     /// switches, personas, takeover and memory. `run` sends the replies.
     Ai(commands::ai::AiArgs),
+    /// `run` as a systemd service: `service install [--user]`, `status`, `uninstall`.
+    Service(commands::service::ServiceArgs),
     /// The health and figures of the `run --listen` serving this data folder.
     Status(commands::status::StatusArgs),
     /// The encrypted secrets file: `new-key PATH`, `migrate --to keyring|file`.
@@ -171,6 +173,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),
         Command::Ai(args) => commands::ai::ai(&ctx, args),
+        Command::Service(args) => commands::service::service(&ctx, args),
         Command::Status(args) => commands::status::status(&ctx, args),
         Command::Secrets(args) => commands::secrets::secrets(&ctx, args),
         Command::Media(args) => commands::media::media(&ctx, args),

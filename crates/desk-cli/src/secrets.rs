@@ -135,14 +135,19 @@ pub fn open_file(choice: &SecretsChoice<'_>) -> Result<FileStore, CliError> {
     Ok(FileStore::open(path, key)?)
 }
 
-/// The key, in order: the service manager's credential, `--secrets-key-file`, a
-/// passphrase typed on the terminal. `None` when there is none of these.
+/// The key, in order: the service manager's credential, `--secrets-key-file`, the
+/// user's key file (`~/.config/weixin-desk/secrets.key`) if it exists, a passphrase
+/// typed on the terminal. `None` when there is none of these.
 fn find_key(choice: &SecretsChoice<'_>) -> Result<Option<FileKey>, CliError> {
     if let Some(key) = FileKey::from_credentials_directory()? {
         return Ok(Some(key));
     }
     if let Some(path) = choice.key_file {
         return Ok(Some(FileKey::from_key_file(path)?));
+    }
+    // The one `service install --user` made, if there is one.
+    if let Some(path) = crate::commands::service::default_key_file().filter(|p| p.exists()) {
+        return Ok(Some(FileKey::from_key_file(&path)?));
     }
     if !std::io::stdin().is_terminal() {
         return Ok(None);

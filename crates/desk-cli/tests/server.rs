@@ -350,3 +350,188 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     run.stop(libc::SIGTERM);
     assert!(!h.data.join("weixin-desk-cli.listen").exists(), "the address file goes with it");
 }
+
+/// The README's "On a server" commands, in order.
+fn readme_server_commands() -> Vec<String> {
+    let readme = include_str!("../../../README.md");
+    let section = readme.split("## On a server").nth(1).expect("the section");
+    let block = section.split("```sh").nth(1).unwrap().split("```").next().unwrap();
+    block.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// What `systemctl start` does with a unit, as far as this test needs: the key as a
+/// credential in a private folder, a notify socket, a watchdog, then ExecStart.
+struct AsSystemdWould {
+    credentials: PathBuf,
+    notify: std::os::unix::net::UnixDatagram,
+    notify_path: PathBuf,
+}
+
+impl AsSystemdWould {
+    fn new(dir: &Path, unit: &str) -> AsSystemdWould {
+        let credentials = dir.join("credentials");
+        std::fs::create_dir_all(&credentials).unwrap();
+        let line = unit.lines().find(|l| l.starts_with("LoadCredential=")).expect("a credential");
+        let (name, source) = line["LoadCredential=".len()..].split_once(':').unwrap();
+        assert_eq!(name, "weixin-desk.key");
+        std::fs::copy(source, credentials.join(name)).unwrap();
+        let notify_path = dir.join("notify.sock");
+        let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+        notify.set_read_timeout(Some(WAIT)).unwrap();
+        AsSystemdWould {
+            credentials,
+            notify,
+            notify_path,
+        }
+    }
+
+    fn exec_start(&self, unit: &str, env: &[(&str, PathBuf)]) -> Command {
+        let line = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        let mut words = line["ExecStart=".len()..].split_whitespace();
+        let mut cmd = Command::new(words.next().unwrap());
+        cmd.args(words)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("CREDENTIALS_DIRECTORY", &self.credentials)
+            .env("NOTIFY_SOCKET", &self.notify_path)
+            .env("WATCHDOG_USEC", "2000000");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Waits (bounded) for a notification holding `what`.
+    fn wait_for(&self, what: &str) {
+        let mut buf = [0u8; 512];
+        loop {
+            let n = self.notify.recv(&mut buf).expect("a notification in time");
+            if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == what) {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_readme_commands_take_a_fresh_server_to_a_running_service() {
+    let h = Harness::new();
+    let commands = readme_server_commands();
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    let home = h.tmp.path().join("home");
+    let env = [
+        ("HOME", home.clone()),
+        ("XDG_CONFIG_HOME", home.join(".config")),
+        ("XDG_DATA_HOME", home.join(".local/share")),
+    ];
+    let as_typed = |line: &str| {
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("weixin-desk-cli"), "{line}");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weixin-desk-cli"));
+        // The one addition: the emulator instead of the real service.
+        cmd.args(["--sim", &h.sim.base_url()])
+            .args(words)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("WEIXIN_DESK_SECRETS_KEY_FILE")
+            .env_remove("RUST_LOG");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+
+    // 1. service install --user
+    let out = assert_ok(&as_typed(&commands[0]).output().unwrap()).clone();
+    let unit_path = home.join(".config/systemd/user/weixin-desk-cli.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    for option in [
+        "Type=notify",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "WatchdogSec=",
+        "LoadCredential=weixin-desk.key:",
+        &format!("ReadWritePaths={}", home.join(".local/share/weixin-desk").display()),
+    ] {
+        assert!(unit.contains(option), "{option} in\n{unit}");
+    }
+    assert!(stdout(&out).contains("enable --now weixin-desk-cli"), "{}", text(&out));
+    verify_unit(&h, &unit_path);
+
+    // 2. login
+    let (mut login, _stdin, login_out, _e) = spawn_piped(&mut as_typed(&commands[1]));
+    let mut seen = Vec::new();
+    wait_line(&login_out, &mut seen, |l| l.starts_with("waiting: scan"));
+    let qr = h.sim.latest_qrcode().unwrap();
+    h.sim.scan_qr(&qr).unwrap();
+    let bot = h.sim.confirm_qr(&qr, None).unwrap().unwrap();
+    h.sim.add_peer(&bot.bot_id, PEER).unwrap();
+    wait_line(&login_out, &mut seen, |l| l.starts_with("logged in"));
+    assert!(login.wait_exit().success());
+    let data = home.join(".local/share/weixin-desk");
+    assert!(data.join("secrets.enc").exists());
+
+    // 3. systemctl --user enable --now weixin-desk-cli: systemd is not running here, so
+    // the test starts the unit's ExecStart as systemd would.
+    assert_eq!(commands[2], "systemctl --user enable --now weixin-desk-cli");
+    let systemd = AsSystemdWould::new(h.tmp.path(), &unit);
+    // The unit listens on its fixed port; a test must not depend on it being free.
+    let unit = unit.replace("--listen 127.0.0.1:9187", "--listen 127.0.0.1:0");
+    let (mut service, _stdin, service_out, service_err) =
+        spawn_piped(&mut systemd.exec_start(&unit, &env));
+    systemd.wait_for("READY=1");
+    systemd.wait_for("WATCHDOG=1");
+    let mut notes = Vec::new();
+    wait_line(&service_err, &mut notes, |l| l.starts_with("health and metrics at"));
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    let mut seen = Vec::new();
+    wait_line(&service_out, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    h.sim.inject_text(&bot.bot_id, PEER, "are you up").unwrap();
+    wait_line(&service_out, &mut seen, |l| l.contains("are you up"));
+    let status = assert_ok(&as_typed("weixin-desk-cli status").output().unwrap()).clone();
+    assert!(stdout(&status).contains("healthy"), "{}", text(&status));
+    service.stop(libc::SIGTERM);
+    systemd.wait_for("STOPPING=1");
+
+    // Nothing secret in plaintext anywhere the service wrote or printed.
+    let key_text = std::fs::read_to_string(home.join(".config/weixin-desk/secrets.key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    seen.extend(notes);
+    let printed = seen.join("\n");
+    assert!(!printed.contains(&bot.token) && !printed.contains(&key_text));
+    let mut files = Vec::new();
+    files_under(&data, &mut files);
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!contains(&bytes, &bot.token), "token in {}", file.display());
+        assert!(!contains(&bytes, &key_text), "key in {}", file.display());
+    }
+
+    // `service uninstall --user` removes the unit and keeps the data.
+    assert_ok(&as_typed("weixin-desk-cli service uninstall --user").output().unwrap());
+    assert!(!unit_path.exists());
+    assert!(data.join("secrets.enc").exists());
+}
+
+/// `systemd-analyze --user verify` finds nothing to say about the unit, where the tool
+/// is installed (`./dev` installs it).
+fn verify_unit(h: &Harness, unit: &Path) {
+    let runtime = h.tmp.path().join("runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = match Command::new("systemd-analyze")
+        .args(["--user", "verify"])
+        .arg(unit)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!("systemd-analyze is needed (./dev installs systemd): {e}"),
+    };
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).trim(), "", "systemd-analyze has remarks");
+}

@@ -9,6 +9,7 @@ pub mod media;
 pub mod run;
 pub mod secrets;
 pub mod send;
+pub mod service;
 pub mod settings;
 pub mod status;
 
