@@ -54,7 +54,12 @@ struct Cli {
     /// The key of the encrypted secrets file (32 bytes or 64 hex digits, owner-only;
     /// `secrets new-key PATH` makes one). Under systemd the credential weixin-desk.key
     /// comes first; without either, a passphrase is asked on the terminal.
-    #[arg(long, global = true, value_name = "PATH", env = "WEIXIN_DESK_SECRETS_KEY_FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "WEIXIN_DESK_SECRETS_KEY_FILE"
+    )]
     secrets_key_file: Option<PathBuf>,
     /// Try things out against an iLink emulator (ilink-sim) at URL: `add-account`
     /// files new accounts under it, and `run`/`send` only touch accounts whose API base

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use desk_core::secrets::{
-    choose_secret_store, open_secret_store, FileKey, FileStore, KeyringStore, MemoryStore,
-    Secret, SecretError, SecretKey, SecretStore, SecretStoreStatus, CANARY_TIMEOUT,
-    CREDENTIAL_NAME, DEFAULT_SERVICE, SECRETS_FILE_NAME,
+    choose_secret_store, open_secret_store, FileKey, FileStore, KeyringStore, MemoryStore, Secret,
+    SecretError, SecretKey, SecretStore, SecretStoreStatus, CANARY_TIMEOUT, CREDENTIAL_NAME,
+    DEFAULT_SERVICE, SECRETS_FILE_NAME,
 };
 use desk_core::DataDir;
 
@@ -161,7 +161,8 @@ fn find_key(choice: &SecretsChoice<'_>) -> Result<Option<FileKey>, CliError> {
         return Err(CliError::Usage("an empty passphrase is not a key".into()));
     }
     if new {
-        let again = rpassword::prompt_password("the same passphrase again: ").map_err(prompt_error)?;
+        let again =
+            rpassword::prompt_password("the same passphrase again: ").map_err(prompt_error)?;
         if again != phrase.expose() {
             return Err(CliError::Usage("the two passphrases differ".into()));
         }

@@ -43,7 +43,12 @@ fn add_bot(h: &Harness, key: &Path) -> (ilink_sim::BotInfo, String) {
     let bot = h.sim.create_bot();
     h.sim.add_peer(&bot.bot_id, PEER).unwrap();
     let out = with_stdin(
-        server_cli(h, "file", Some(key)).args(["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
+        server_cli(h, "file", Some(key)).args([
+            "add-account",
+            "--bot-id",
+            &bot.bot_id,
+            "--token-stdin",
+        ]),
         &format!("{}\n", bot.token),
     );
     assert_ok(&out);
@@ -85,7 +90,10 @@ fn after_a_qr_login_run_in_a_fresh_process_serves_the_account_with_nothing_typed
     wait_line(&stdout, &mut seen, |l| l.starts_with("logged in"));
     assert!(login.wait_exit().success(), "{}", seen.join("\n"));
     let notes: Vec<String> = stderr.try_iter().collect();
-    let said = notes.iter().filter(|l| l.contains("secrets are kept encrypted in")).count();
+    let said = notes
+        .iter()
+        .filter(|l| l.contains("secrets are kept encrypted in"))
+        .count();
     assert_eq!(said, 1, "{notes:?}");
     assert!(secrets_file(&h).exists());
     let mut printed = seen.join("\n") + &notes.join("\n");
@@ -94,8 +102,12 @@ fn after_a_qr_login_run_in_a_fresh_process_serves_the_account_with_nothing_typed
     let (mut run, _stdin, stdout, stderr) =
         spawn_piped(server_cli(&h, "auto", Some(&key)).arg("run"));
     let mut seen = Vec::new();
-    wait_line(&stdout, &mut seen, |l| l.contains(&account) && l.contains("status online"));
-    h.sim.inject_text(&bot.bot_id, PEER, "hello server").unwrap();
+    wait_line(&stdout, &mut seen, |l| {
+        l.contains(&account) && l.contains("status online")
+    });
+    h.sim
+        .inject_text(&bot.bot_id, PEER, "hello server")
+        .unwrap();
     wait_line(&stdout, &mut seen, |l| l.contains("hello server"));
     run.stop(libc::SIGTERM);
     seen.extend(stdout.try_iter());
@@ -124,8 +136,13 @@ fn ten_accounts_run_in_one_process() {
         spawn_piped(server_cli(&h, "file", Some(&key)).arg("run"));
     let mut seen = Vec::new();
     for account in &accounts {
-        if !seen.iter().any(|l: &String| l.contains(account.as_str()) && l.contains("status online")) {
-            wait_line(&stdout, &mut seen, |l| l.contains(account.as_str()) && l.contains("status online"));
+        if !seen
+            .iter()
+            .any(|l: &String| l.contains(account.as_str()) && l.contains("status online"))
+        {
+            wait_line(&stdout, &mut seen, |l| {
+                l.contains(account.as_str()) && l.contains("status online")
+            });
         }
     }
     run.stop(libc::SIGTERM);
@@ -145,7 +162,13 @@ fn a_wrong_key_a_damaged_file_and_no_key_are_errors_that_change_nothing() {
     };
 
     let other = h.tmp.path().join("keys/other.key");
-    assert_ok(&server_cli(&h, "file", None).args(["secrets", "new-key"]).arg(&other).output().unwrap());
+    assert_ok(
+        &server_cli(&h, "file", None)
+            .args(["secrets", "new-key"])
+            .arg(&other)
+            .output()
+            .unwrap(),
+    );
     let said = attempt(&mut server_cli(&h, "file", Some(&other)));
     assert!(said.contains("wrong key for the secrets file"), "{said}");
     assert_eq!(std::fs::read(&file).unwrap(), before);
@@ -153,7 +176,10 @@ fn a_wrong_key_a_damaged_file_and_no_key_are_errors_that_change_nothing() {
     // No key at all: `file` and `auto` (the folder has a secrets file) both refuse.
     for mode in ["file", "auto"] {
         let said = attempt(&mut server_cli(&h, mode, None));
-        assert!(said.contains("no key for the secrets file"), "{mode}: {said}");
+        assert!(
+            said.contains("no key for the secrets file"),
+            "{mode}: {said}"
+        );
         assert_eq!(std::fs::read(&file).unwrap(), before);
     }
 
@@ -174,7 +200,12 @@ fn a_wrong_key_a_damaged_file_and_no_key_are_errors_that_change_nothing() {
     assert_eq!(std::fs::read(&file).unwrap(), damaged);
     // Adding an account does not write over it either.
     let out = with_stdin(
-        server_cli(&h, "file", Some(&key)).args(["add-account", "--bot-id", "x@im.bot", "--token-stdin"]),
+        server_cli(&h, "file", Some(&key)).args([
+            "add-account",
+            "--bot-id",
+            "x@im.bot",
+            "--token-stdin",
+        ]),
         "tok\n",
     );
     assert!(!out.status.success(), "{}", text(&out));
@@ -196,30 +227,55 @@ fn secrets_migrate_round_trip_with_a_keyring() {
         cmd.arg("--secrets-key-file").arg(&key);
         cmd
     };
-    assert_ok(&cli("file").args(["secrets", "new-key"]).arg(&key).output().unwrap());
+    assert_ok(
+        &cli("file")
+            .args(["secrets", "new-key"])
+            .arg(&key)
+            .output()
+            .unwrap(),
+    );
     let bot = h.sim.create_bot();
     assert_ok(&with_stdin(
         cli("keyring").args(["add-account", "--bot-id", &bot.bot_id, "--token-stdin"]),
         &format!("{}\n", bot.token),
     ));
     let account = ilink::account_id::normalize(&bot.bot_id);
-    let out = assert_ok(&cli("keyring").args(["secrets", "migrate", "--to", "file"]).output().unwrap()).clone();
+    let out = assert_ok(
+        &cli("keyring")
+            .args(["secrets", "migrate", "--to", "file"])
+            .output()
+            .unwrap(),
+    )
+    .clone();
     assert!(stdout(&out).contains("moved 1 secret(s)"), "{}", text(&out));
     assert!(secrets_file(&h).exists());
     // The keyring no longer has it: a run on the keyring alone cannot start the account.
     let (mut run, _stdin, stdout_lines, _e) = spawn_piped(cli("file").arg("run"));
     let mut seen = Vec::new();
-    wait_line(&stdout_lines, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    wait_line(&stdout_lines, &mut seen, |l| {
+        l.contains(&account) && l.contains("status online")
+    });
     run.stop(libc::SIGTERM);
-    let out = assert_ok(&cli("keyring").args(["secrets", "migrate", "--to", "keyring"]).output().unwrap()).clone();
+    let out = assert_ok(
+        &cli("keyring")
+            .args(["secrets", "migrate", "--to", "keyring"])
+            .output()
+            .unwrap(),
+    )
+    .clone();
     assert!(stdout(&out).contains("moved 1 secret(s)"), "{}", text(&out));
     assert!(!secrets_file(&h).exists(), "the emptied file is removed");
     let (mut run, _stdin, stdout_lines, _e) = spawn_piped(cli("keyring").arg("run"));
     let mut seen = Vec::new();
-    wait_line(&stdout_lines, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    wait_line(&stdout_lines, &mut seen, |l| {
+        l.contains(&account) && l.contains("status online")
+    });
     run.stop(libc::SIGTERM);
     // Tidy the shared keyring.
-    let out = cli("keyring").args(["secrets", "migrate", "--to", "file"]).output().unwrap();
+    let out = cli("keyring")
+        .args(["secrets", "migrate", "--to", "file"])
+        .output()
+        .unwrap();
     assert_ok(&out);
 }
 
@@ -227,7 +283,11 @@ fn secrets_migrate_round_trip_with_a_keyring() {
 fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -283,11 +343,12 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     assert!(!out.status.success());
     assert!(text(&out).contains("--listen-any"), "{}", text(&out));
 
-    let (mut run, _stdin, run_out, stderr) = spawn_piped(
-        server_cli(&h, "file", Some(&key)).args(["run", "--listen", "127.0.0.1:0"]),
-    );
+    let (mut run, _stdin, run_out, stderr) =
+        spawn_piped(server_cli(&h, "file", Some(&key)).args(["run", "--listen", "127.0.0.1:0"]));
     let mut seen = Vec::new();
-    wait_line(&stderr, &mut seen, |l| l.starts_with("health and metrics at http://"));
+    wait_line(&stderr, &mut seen, |l| {
+        l.starts_with("health and metrics at http://")
+    });
     let addr = seen.last().unwrap()["health and metrics at http://".len()..]
         .split('/')
         .next()
@@ -305,22 +366,53 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     let mut out_lines = Vec::new();
     wait_line(&run_out, &mut out_lines, |l| l.contains("count me"));
     eventually("the message is counted", || {
-        sample(&scrape(&addr), "weixin_desk_messages_received_total", &[("kind", "text")]) == 1.0
+        sample(
+            &scrape(&addr),
+            "weixin_desk_messages_received_total",
+            &[("kind", "text")],
+        ) == 1.0
     });
     let metrics = scrape(&addr);
-    assert_eq!(sample(&metrics, "weixin_desk_accounts", &[("status", "online")]), 2.0);
-    assert_eq!(sample(&metrics, "weixin_desk_accounts", &[("status", "stale_token")]), 0.0);
-    assert_eq!(sample(&metrics, "weixin_desk_outbox", &[("state", "queued")]), 0.0);
-    assert_eq!(sample(&metrics, "weixin_desk_receive_latency_seconds_count", &[]), 1.0);
+    assert_eq!(
+        sample(&metrics, "weixin_desk_accounts", &[("status", "online")]),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "weixin_desk_accounts",
+            &[("status", "stale_token")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        sample(&metrics, "weixin_desk_outbox", &[("state", "queued")]),
+        0.0
+    );
+    assert_eq!(
+        sample(&metrics, "weixin_desk_receive_latency_seconds_count", &[]),
+        1.0
+    );
 
-    let out = assert_ok(&server_cli(&h, "file", None).args(["status", "--json"]).output().unwrap()).clone();
+    let out = assert_ok(
+        &server_cli(&h, "file", None)
+            .args(["status", "--json"])
+            .output()
+            .unwrap(),
+    )
+    .clone();
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["healthy"], true);
-    assert_eq!(status["metrics"]["weixin_desk_accounts{status=\"online\"}"], 2.0);
+    assert_eq!(
+        status["metrics"]["weixin_desk_accounts{status=\"online\"}"],
+        2.0
+    );
 
     // A stale token (errcode -14) makes the service unhealthy, and says which account.
     h.sim.revoke_token(&bot.bot_id).unwrap();
-    eventually("503 on a stale token", || http_get(&addr, "/healthz").0 == 503);
+    eventually("503 on a stale token", || {
+        http_get(&addr, "/healthz").0 == 503
+    });
     let (_, health) = http_get(&addr, "/healthz");
     let health: serde_json::Value = serde_json::from_str(&health).unwrap();
     let of = |id: &str| {
@@ -335,7 +427,11 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     assert_eq!(of(&account), "stale_token");
     assert_eq!(of(&other), "online");
     assert_eq!(
-        sample(&scrape(&addr), "weixin_desk_poll_errors_total", &[("kind", "stale_token")]),
+        sample(
+            &scrape(&addr),
+            "weixin_desk_poll_errors_total",
+            &[("kind", "stale_token")]
+        ),
         1.0
     );
     let out = server_cli(&h, "file", None).arg("status").output().unwrap();
@@ -348,15 +444,29 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     assert!(!contains(&environ, &bot.token) && !contains(&environ, &key_text));
 
     run.stop(libc::SIGTERM);
-    assert!(!h.data.join("weixin-desk-cli.listen").exists(), "the address file goes with it");
+    assert!(
+        !h.data.join("weixin-desk-cli.listen").exists(),
+        "the address file goes with it"
+    );
 }
 
 /// The README's "On a server" commands, in order.
 fn readme_server_commands() -> Vec<String> {
     let readme = include_str!("../../../README.md");
     let section = readme.split("## On a server").nth(1).expect("the section");
-    let block = section.split("```sh").nth(1).unwrap().split("```").next().unwrap();
-    block.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    let block = section
+        .split("```sh")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What `systemctl start` does with a unit, as far as this test needs: the key as a
@@ -371,7 +481,10 @@ impl AsSystemdWould {
     fn new(dir: &Path, unit: &str) -> AsSystemdWould {
         let credentials = dir.join("credentials");
         std::fs::create_dir_all(&credentials).unwrap();
-        let line = unit.lines().find(|l| l.starts_with("LoadCredential=")).expect("a credential");
+        let line = unit
+            .lines()
+            .find(|l| l.starts_with("LoadCredential="))
+            .expect("a credential");
         let (name, source) = line["LoadCredential=".len()..].split_once(':').unwrap();
         assert_eq!(name, "weixin-desk.key");
         std::fs::copy(source, credentials.join(name)).unwrap();
@@ -406,7 +519,10 @@ impl AsSystemdWould {
         let mut buf = [0u8; 512];
         loop {
             let n = self.notify.recv(&mut buf).expect("a notification in time");
-            if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == what) {
+            if String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l == what)
+            {
                 return;
             }
         }
@@ -452,11 +568,18 @@ fn the_readme_commands_take_a_fresh_server_to_a_running_service() {
         "PrivateTmp=yes",
         "WatchdogSec=",
         "LoadCredential=weixin-desk.key:",
-        &format!("ReadWritePaths={}", home.join(".local/share/weixin-desk").display()),
+        &format!(
+            "ReadWritePaths={}",
+            home.join(".local/share/weixin-desk").display()
+        ),
     ] {
         assert!(unit.contains(option), "{option} in\n{unit}");
     }
-    assert!(stdout(&out).contains("enable --now weixin-desk-cli"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("enable --now weixin-desk-cli"),
+        "{}",
+        text(&out)
+    );
     verify_unit(&h, &unit_path);
 
     // 2. login
@@ -483,10 +606,14 @@ fn the_readme_commands_take_a_fresh_server_to_a_running_service() {
     systemd.wait_for("READY=1");
     systemd.wait_for("WATCHDOG=1");
     let mut notes = Vec::new();
-    wait_line(&service_err, &mut notes, |l| l.starts_with("health and metrics at"));
+    wait_line(&service_err, &mut notes, |l| {
+        l.starts_with("health and metrics at")
+    });
     let account = ilink::account_id::normalize(&bot.bot_id);
     let mut seen = Vec::new();
-    wait_line(&service_out, &mut seen, |l| l.contains(&account) && l.contains("status online"));
+    wait_line(&service_out, &mut seen, |l| {
+        l.contains(&account) && l.contains("status online")
+    });
     h.sim.inject_text(&bot.bot_id, PEER, "are you up").unwrap();
     wait_line(&service_out, &mut seen, |l| l.contains("are you up"));
     let status = assert_ok(&as_typed("weixin-desk-cli status").output().unwrap()).clone();
@@ -511,7 +638,11 @@ fn the_readme_commands_take_a_fresh_server_to_a_running_service() {
     }
 
     // `service uninstall --user` removes the unit and keeps the data.
-    assert_ok(&as_typed("weixin-desk-cli service uninstall --user").output().unwrap());
+    assert_ok(
+        &as_typed("weixin-desk-cli service uninstall --user")
+            .output()
+            .unwrap(),
+    );
     assert!(!unit_path.exists());
     assert!(data.join("secrets.enc").exists());
 }

@@ -82,7 +82,8 @@ fn unit_path(user: bool) -> Result<PathBuf, CliError> {
 }
 
 fn config_dir() -> Result<PathBuf, CliError> {
-    dirs_config().ok_or_else(|| CliError::Usage("no configuration folder ($HOME is not set)".into()))
+    dirs_config()
+        .ok_or_else(|| CliError::Usage("no configuration folder ($HOME is not set)".into()))
 }
 
 /// `$XDG_CONFIG_HOME`, else `~/.config`.
@@ -129,10 +130,13 @@ fn install(ctx: &Context, user: bool, listen: SocketAddr, force: bool) -> Result
     } else {
         system_credential(ctx)?
     };
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::io("cannot find this program's path", e))?;
+    let exe =
+        std::env::current_exe().map_err(|e| CliError::io("cannot find this program's path", e))?;
     let data = ctx.data_dir.root().canonicalize().map_err(|e| {
-        CliError::io(format!("cannot resolve {}", ctx.data_dir.root().display()), e)
+        CliError::io(
+            format!("cannot resolve {}", ctx.data_dir.root().display()),
+            e,
+        )
     })?;
     let text = unit_text(&exe, &data, ctx.sim.as_deref(), listen, &credential, user);
     if let Some(parent) = unit.parent() {
@@ -202,10 +206,17 @@ fn unit_text(
     let credential = match credential {
         Credential::Plain(path) => format!("LoadCredential={CREDENTIAL_NAME}:{}", path.display()),
         Credential::Encrypted(path) => {
-            format!("LoadCredentialEncrypted={CREDENTIAL_NAME}:{}", path.display())
+            format!(
+                "LoadCredentialEncrypted={CREDENTIAL_NAME}:{}",
+                path.display()
+            )
         }
     };
-    let wanted_by = if user { "default.target" } else { "multi-user.target" };
+    let wanted_by = if user {
+        "default.target"
+    } else {
+        "multi-user.target"
+    };
     format!(
         "\
 # Written by `weixin-desk-cli service install`; `service uninstall` removes it.
@@ -245,7 +256,10 @@ WantedBy={wanted_by}
 
 /// Quotes a word for ExecStart= when it needs it.
 fn quote(word: &str) -> String {
-    if word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@+=".contains(c)) {
+    if word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=".contains(c))
+    {
         word.to_owned()
     } else {
         format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
@@ -287,6 +301,9 @@ fn uninstall(user: bool) -> Result<(), CliError> {
     std::fs::remove_file(&unit)
         .map_err(|e| CliError::io(format!("cannot remove {}", unit.display()), e))?;
     let _ = systemctl(user, &["daemon-reload"]);
-    println!("removed {} (the data folder and the key are kept)", unit.display());
+    println!(
+        "removed {} (the data folder and the key are kept)",
+        unit.display()
+    );
     Ok(())
 }

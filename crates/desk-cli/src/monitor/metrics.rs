@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use desk_core::store::OutboxState;
 use desk_core::events::{AccountStatus, AiEvent};
+use desk_core::store::OutboxState;
 use desk_core::EngineEvent;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -53,7 +53,11 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("weixin_desk");
         let accounts = Family::<Labels, Gauge>::default();
-        registry.register("accounts", "Accounts in this run by status", accounts.clone());
+        registry.register(
+            "accounts",
+            "Accounts in this run by status",
+            accounts.clone(),
+        );
         let received = Family::<Labels, Counter>::default();
         registry.register(
             "messages_received",
@@ -83,7 +87,11 @@ impl Metrics {
         let ai_runs = Counter::default();
         registry.register("ai_runs", "AI reply runs started", ai_runs.clone());
         let ai_failures = Counter::default();
-        registry.register("ai_failures", "AI reply runs that failed", ai_failures.clone());
+        registry.register(
+            "ai_failures",
+            "AI reply runs that failed",
+            ai_failures.clone(),
+        );
         // The emulator's (or server's) hand-out time is not visible to a client; the
         // message's create_time_ms is the closest the wire gives, so this measures
         // message creation to the engine's event, which includes the sender's side.
@@ -159,11 +167,7 @@ impl Metrics {
     }
 
     /// The text format, with the gauges set from `statuses` and `outbox` first.
-    pub fn render(
-        &self,
-        statuses: &[(String, AccountStatus)],
-        outbox: &[(String, i64)],
-    ) -> String {
+    pub fn render(&self, statuses: &[(String, AccountStatus)], outbox: &[(String, i64)]) -> String {
         for name in STATUSES {
             let n = statuses.iter().filter(|(_, s)| s.as_str() == name).count();
             self.accounts

@@ -64,7 +64,8 @@ impl FileKey {
     /// can read or write.
     pub fn from_key_file(path: &Path) -> Result<FileKey, SecretError> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| SecretError::NoKey(format!("{shown}: {e}")))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| SecretError::NoKey(format!("{shown}: {e}")))?;
         if !meta.is_file() {
             return Err(SecretError::NoKey(format!("{shown} is not a file")));
         }
@@ -289,7 +290,11 @@ impl FileStore {
     pub fn open(path: impl Into<PathBuf>, key: FileKey) -> Result<FileStore, SecretError> {
         let path = path.into();
         let header = match std::fs::read(&path) {
-            Ok(bytes) => Header::decode(&bytes).map_err(|why| corrupt(&path, &why))?.0,
+            Ok(bytes) => {
+                Header::decode(&bytes)
+                    .map_err(|why| corrupt(&path, &why))?
+                    .0
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Header::new(&key),
             Err(e) => return Err(io_error("cannot read", &path, e)),
         };
@@ -317,9 +322,7 @@ impl FileStore {
     fn read_all(&self) -> Result<Secrets, SecretError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => Zeroizing::new(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Secrets::default())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Secrets::default()),
             Err(e) => return Err(io_error("cannot read", &self.path, e)),
         };
         let (header, check) = Header::decode(&bytes).map_err(|why| corrupt(&self.path, &why))?;
@@ -359,7 +362,10 @@ impl FileStore {
 
     /// Reads, changes and writes back the whole set, under a lock shared with other
     /// processes on the same file.
-    fn update(&self, change: impl FnOnce(&mut BTreeMap<String, String>)) -> Result<(), SecretError> {
+    fn update(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<(), SecretError> {
         let lock_path = self.path.with_extension("lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -478,7 +484,10 @@ mod tests {
             .set(&SecretKey::bot_token("a"), &Secret::new("tok-hunter2"))
             .unwrap();
         store
-            .set(&SecretKey::ai_api_key("default"), &Secret::new("sk-hunter3"))
+            .set(
+                &SecretKey::ai_api_key("default"),
+                &Secret::new("sk-hunter3"),
+            )
             .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
@@ -523,8 +532,11 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, SecretError::Corrupt(_)), "{err:?}");
         assert_eq!(std::fs::read(&path).unwrap(), damaged);
-        std::fs::write(&path, b"not a secrets file at all, but long enough to parse......")
-            .unwrap();
+        std::fs::write(
+            &path,
+            b"not a secrets file at all, but long enough to parse......",
+        )
+        .unwrap();
         let err = FileStore::open(&path, raw(1)).unwrap_err();
         assert!(matches!(err, SecretError::Corrupt(_)), "{err:?}");
     }
@@ -540,7 +552,10 @@ mod tests {
             .unwrap();
         let got = FileStore::open(&path, phrase()).unwrap();
         assert_eq!(
-            got.get(&SecretKey::bot_token("a")).unwrap().unwrap().expose(),
+            got.get(&SecretKey::bot_token("a"))
+                .unwrap()
+                .unwrap()
+                .expose(),
             "t"
         );
         let err = FileStore::open(&path, FileKey::Passphrase(Secret::new("wrong"))).unwrap_err();
@@ -553,7 +568,10 @@ mod tests {
         let path = tmp.path().join("k/secrets.key");
         FileKey::create_key_file(&path).unwrap();
         assert!(matches!(FileKey::from_key_file(&path), Ok(FileKey::Raw(_))));
-        assert!(FileKey::create_key_file(&path).is_err(), "never overwritten");
+        assert!(
+            FileKey::create_key_file(&path).is_err(),
+            "never overwritten"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -570,7 +588,9 @@ mod tests {
         }
         let err = FileKey::from_key_file(&short).err().unwrap();
         assert!(matches!(err, SecretError::NoKey(_)), "{err:?}");
-        let err = FileKey::from_key_file(&tmp.path().join("absent")).err().unwrap();
+        let err = FileKey::from_key_file(&tmp.path().join("absent"))
+            .err()
+            .unwrap();
         assert!(matches!(err, SecretError::NoKey(_)), "{err:?}");
     }
 }

@@ -8,8 +8,8 @@ mod keyring_store;
 mod memory;
 mod open;
 
-pub use ilink::Secret;
 pub use file_store::{FileKey, FileStore, CREDENTIAL_NAME, SECRETS_FILE_NAME};
+pub use ilink::Secret;
 pub use keyring_store::KeyringStore;
 pub use memory::MemoryStore;
 pub use open::{
