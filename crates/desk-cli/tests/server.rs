@@ -394,6 +394,29 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
         1.0
     );
 
+    // A reply queued next to the running service is counted once delivered.
+    let out = server_cli(&h, "file", None)
+        .args([
+            "send",
+            "--queue",
+            "--account",
+            &account,
+            "--to",
+            PEER,
+            "counted",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    wait_line(&run_out, &mut out_lines, |l| l.contains("delivered"));
+    eventually("the delivery is counted", || {
+        sample(
+            &scrape(&addr),
+            "weixin_desk_messages_sent_total",
+            &[("outcome", "delivered")],
+        ) == 1.0
+    });
+
     let out = assert_ok(
         &server_cli(&h, "file", None)
             .args(["status", "--json"])

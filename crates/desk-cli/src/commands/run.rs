@@ -35,8 +35,11 @@ failures (with the reason), skipped messages (with the reason), takeovers and ow
 commands are printed as lines, or as JSON objects of type \"ai\". Settings changed \
 with `ai …` while this runs apply from the next message; a key stored with `ai \
 provider --key-stdin` is read again after such a change. Without a usable OS \
-keyring, give the key with --ai-key-stdin (after the bot token's line when \
---token-stdin is given too).")]
+keyring, keep it in the encrypted secrets file (--secrets file) or give it with \
+--ai-key-stdin (after the bot token's line when --token-stdin is given too).
+
+On a server: --listen ADDR serves /healthz and /metrics (see `status`); under systemd \
+(`service install`) it reports READY, WATCHDOG and STOPPING and logs to the journal.")]
 pub struct RunArgs {
     /// Run only this account (repeatable); a named account runs even if disabled.
     #[arg(long = "account", value_name = "ID")]

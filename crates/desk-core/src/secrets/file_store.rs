@@ -367,10 +367,14 @@ impl FileStore {
         change: impl FnOnce(&mut BTreeMap<String, String>),
     ) -> Result<(), SecretError> {
         let lock_path = self.path.with_extension("lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock = options
             .open(&lock_path)
             .map_err(|e| io_error("cannot open the lock file", &lock_path, e))?;
         lock.lock()
