@@ -254,13 +254,14 @@ WantedBy={wanted_by}
     )
 }
 
-/// Quotes a word for ExecStart= when it needs it.
+/// Quotes a word for ExecStart= when it needs it (`%` is systemd's specifier sign).
 fn quote(word: &str) -> String {
+    let word = word.replace('%', "%%");
     if word
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=%".contains(c))
     {
-        word.to_owned()
+        word
     } else {
         format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
     }
@@ -306,4 +307,54 @@ fn uninstall(user: bool) -> Result<(), CliError> {
         unit.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_for_exec_start() {
+        assert_eq!(
+            quote("/usr/bin/weixin-desk-cli"),
+            "/usr/bin/weixin-desk-cli"
+        );
+        assert_eq!(quote("/srv/my data"), "\"/srv/my data\"");
+        assert_eq!(quote("/srv/100%"), "/srv/100%%");
+    }
+
+    /// The system unit (encrypted credential) passes `systemd-analyze verify` without a
+    /// remark (`./dev` installs systemd for the tool).
+    #[test]
+    fn the_system_unit_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let text = unit_text(
+            &exe,
+            tmp.path(),
+            None,
+            DEFAULT_LISTEN.parse().unwrap(),
+            &Credential::Encrypted("/etc/credstore.encrypted/weixin-desk.key".into()),
+            false,
+        );
+        assert!(
+            text.contains("LoadCredentialEncrypted=weixin-desk.key:"),
+            "{text}"
+        );
+        assert!(text.contains("WantedBy=multi-user.target"), "{text}");
+        let unit = tmp.path().join(UNIT_NAME);
+        std::fs::write(&unit, text).unwrap();
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit)
+            .output()
+            .expect("systemd-analyze (./dev installs systemd)");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{said}");
+        assert_eq!(said.trim(), "", "systemd-analyze has remarks");
+    }
 }
