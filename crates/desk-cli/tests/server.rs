@@ -114,9 +114,35 @@ fn after_a_qr_login_run_in_a_fresh_process_serves_the_account_with_nothing_typed
     seen.extend(stderr.try_iter());
     printed.push_str(&seen.join("\n"));
 
-    // Neither the token nor the key is in the data folder or in what was printed.
+    // The AI provider's key goes to the same file; a fresh process finds it there.
+    let ai_key = "sk-server-secret-42";
+    let out = with_stdin(
+        server_cli(&h, "auto", Some(&key)).args([
+            "ai",
+            "provider",
+            "--preset",
+            "openai",
+            "--key-stdin",
+        ]),
+        &format!("{ai_key}\n"),
+    );
+    printed.push_str(&text(assert_ok(&out)));
+    let out = assert_ok(
+        &server_cli(&h, "auto", Some(&key))
+            .args(["ai", "status", "--json"])
+            .output()
+            .unwrap(),
+    )
+    .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["api_key_stored"], true, "{doc}");
+    assert_eq!(doc["secrets_persistent"], true, "{doc}");
+
+    // Neither the token, the AI key nor the file's key is in the data folder or in what
+    // was printed.
     let key_text = std::fs::read_to_string(&key).unwrap().trim().to_owned();
     assert!(!printed.contains(&bot.token) && !printed.contains(&key_text));
+    assert!(!printed.contains(ai_key));
     let mut files = Vec::new();
     files_under(&h.data, &mut files);
     assert!(files.len() > 1);
@@ -124,6 +150,7 @@ fn after_a_qr_login_run_in_a_fresh_process_serves_the_account_with_nothing_typed
         let bytes = std::fs::read(&file).unwrap();
         assert!(!contains(&bytes, &bot.token), "token in {}", file.display());
         assert!(!contains(&bytes, &key_text), "key in {}", file.display());
+        assert!(!contains(&bytes, ai_key), "AI key in {}", file.display());
     }
 }
 
