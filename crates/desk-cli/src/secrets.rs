@@ -84,7 +84,7 @@ pub fn open(choice: &SecretsChoice<'_>) -> Result<Secrets, CliError> {
                 }
                 SecretStoreStatus::NotPersistent { reason } => reason,
             };
-            if let Some(key) = find_key(choice)? {
+            if let Some(key) = find_key(choice, true)? {
                 let file = FileStore::open(choice.file_path(), key)?;
                 eprintln!(
                     "note: the OS keyring is not usable ({reason}); secrets are kept \
@@ -125,7 +125,7 @@ pub fn open_keyring() -> Result<Arc<dyn SecretStore>, CliError> {
 /// The secrets file, opened with the first key found (or a clear error).
 pub fn open_file(choice: &SecretsChoice<'_>) -> Result<FileStore, CliError> {
     let path = choice.file_path();
-    let key = find_key(choice)?.ok_or_else(|| {
+    let key = find_key(choice, false)?.ok_or_else(|| {
         SecretError::NoKey(format!(
             "{} needs its key: run under systemd with the credential {CREDENTIAL_NAME}, \
              give --secrets-key-file PATH, or run on a terminal to type the passphrase",
@@ -137,8 +137,9 @@ pub fn open_file(choice: &SecretsChoice<'_>) -> Result<FileStore, CliError> {
 
 /// The key, in order: the service manager's credential, `--secrets-key-file`, the
 /// user's key file (`~/.config/weixin-desk/secrets.key`) if it exists, a passphrase
-/// typed on the terminal. `None` when there is none of these.
-fn find_key(choice: &SecretsChoice<'_>) -> Result<Option<FileKey>, CliError> {
+/// typed on the terminal. `None` when there is none of these, or when `optional` and
+/// the passphrase was left empty (`auto` then keeps secrets in memory).
+fn find_key(choice: &SecretsChoice<'_>, optional: bool) -> Result<Option<FileKey>, CliError> {
     if let Some(key) = FileKey::from_credentials_directory()? {
         return Ok(Some(key));
     }
@@ -154,10 +155,17 @@ fn find_key(choice: &SecretsChoice<'_>) -> Result<Option<FileKey>, CliError> {
     }
     let new = !choice.file_path().exists();
     let prompt_error = |e: std::io::Error| CliError::io("cannot read the passphrase", e);
-    let phrase = Secret::new(
-        rpassword::prompt_password("passphrase for the secrets file: ").map_err(prompt_error)?,
-    );
+    let prompt = if optional {
+        "the OS keyring is not usable; a passphrase for an encrypted secrets file \
+         (Enter alone: keep secrets in memory only): "
+    } else {
+        "passphrase for the secrets file: "
+    };
+    let phrase = Secret::new(rpassword::prompt_password(prompt).map_err(prompt_error)?);
     if phrase.expose().is_empty() {
+        if optional {
+            return Ok(None);
+        }
         return Err(CliError::Usage("an empty passphrase is not a key".into()));
     }
     if new {
