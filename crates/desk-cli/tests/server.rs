@@ -443,6 +443,15 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
             &[("outcome", "delivered")],
         ) == 1.0
     });
+    let metrics = scrape(&addr);
+    assert_eq!(
+        sample(&metrics, "weixin_desk_outbox", &[("state", "delivered")]),
+        1.0
+    );
+    assert_eq!(
+        sample(&metrics, "weixin_desk_outbox", &[("state", "queued")]),
+        0.0
+    );
 
     let out = assert_ok(
         &server_cli(&h, "file", None)
@@ -715,4 +724,134 @@ fn verify_unit(h: &Harness, unit: &Path) {
     };
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(text(&out).trim(), "", "systemd-analyze has remarks");
+}
+
+/// A child on a pseudo-terminal of its own (its controlling terminal, as a login shell
+/// gives), so that it asks for a passphrase on /dev/tty.
+struct OnTerminal {
+    child: Guard,
+    master: std::fs::File,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl OnTerminal {
+    fn spawn(cmd: &mut Command) -> OnTerminal {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+        let (mut master, mut slave) = (0, 0);
+        let made = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(made, 0, "openpty");
+        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+        let master = unsafe { std::fs::File::from_raw_fd(master) };
+        cmd.stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = Guard(Some(cmd.spawn().unwrap()));
+        let (tx, output) = std::sync::mpsc::channel();
+        let mut reader = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        OnTerminal {
+            child,
+            master,
+            output,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits (bounded) until the terminal has shown `text` since the last wait.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !self.seen.contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("never showed {text:?}; shown:\n{}", self.seen),
+            }
+        }
+        let at = self.seen.find(text).unwrap() + text.len();
+        self.seen.drain(..at);
+    }
+
+    fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        self.master
+            .write_all(format!("{line}\r").as_bytes())
+            .unwrap();
+    }
+
+    /// Ctrl-D: the end of what is typed on stdin.
+    fn end_input(&mut self) {
+        use std::io::Write;
+        self.master.write_all(&[4]).unwrap();
+    }
+
+    fn exit_code(&mut self) -> Option<i32> {
+        self.child.wait_exit().code()
+    }
+}
+
+#[test]
+fn a_passphrase_typed_on_the_terminal_locks_the_file() {
+    let h = Harness::new();
+    let bot = h.sim.create_bot();
+    h.sim.add_peer(&bot.bot_id, PEER).unwrap();
+    let account = ilink::account_id::normalize(&bot.bot_id);
+    let mut add = OnTerminal::spawn(server_cli(&h, "file", None).args([
+        "add-account",
+        "--bot-id",
+        &bot.bot_id,
+        "--token-stdin",
+    ]));
+    add.type_line(&bot.token);
+    add.end_input();
+    add.wait_for("passphrase for the secrets file: ");
+    add.type_line("correct horse battery");
+    add.wait_for("the same passphrase again: ");
+    add.type_line("correct horse battery");
+    add.wait_for("saved");
+    assert_eq!(add.exit_code(), Some(0));
+    let file = secrets_file(&h);
+    let before = std::fs::read(&file).unwrap();
+
+    // A wrong passphrase: an error, and the file as it was.
+    let mut run = OnTerminal::spawn(server_cli(&h, "auto", None).arg("run"));
+    run.wait_for("passphrase for the secrets file: ");
+    run.type_line("wrong horse");
+    run.wait_for("wrong key for the secrets file");
+    assert_eq!(run.exit_code(), Some(1));
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+
+    // The right one, asked once (the file exists): the account runs.
+    let mut run = OnTerminal::spawn(server_cli(&h, "auto", None).arg("run"));
+    run.wait_for("passphrase for the secrets file: ");
+    run.type_line("correct horse battery");
+    run.wait_for(&format!("{account} status online"));
+    let pid = run.child.child().id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(run.exit_code(), Some(0));
 }

@@ -133,6 +133,25 @@ mod tests {
     }
 
     #[test]
+    fn keys_parse_back_only_as_their_kinds() {
+        for key in [
+            SecretKey::bot_token("b0f5-im-bot"),
+            SecretKey::ai_api_key("default"),
+        ] {
+            assert_eq!(SecretKey::parse(key.as_str()), Some(key));
+        }
+        for text in [
+            "",
+            "account//bot-token",
+            "account/a/b/bot-token",
+            "canary/1",
+            "ai/x",
+        ] {
+            assert_eq!(SecretKey::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
     fn errors_never_carry_values() {
         let e = SecretError::NotText {
             key: SecretKey::bot_token("a").to_string(),
