@@ -712,7 +712,11 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
     h.ok(&["settings", "set", "route-tag", ""]);
     let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
     assert_eq!(doc["muted"], serde_json::json!([]), "{doc}");
-    assert_eq!(doc["backend"]["route_tag"], serde_json::Value::Null, "{doc}");
+    assert_eq!(
+        doc["backend"]["route_tag"],
+        serde_json::Value::Null,
+        "{doc}"
+    );
     assert_eq!(
         doc["do_not_disturb"], true,
         "unrelated settings kept: {doc}"
