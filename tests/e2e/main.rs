@@ -11,6 +11,7 @@ mod x11;
 mod accounts;
 mod ai;
 mod ai_stub;
+mod everyday;
 mod first_paint;
 mod first_screen;
 mod long_log;

@@ -102,7 +102,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !matches!(err, CliError::Outcome { .. }) {
-                eprintln!("weixin-desk-cli: {err}");
+                eprintln!("weixin-desk-cli: {}", err.explained());
             }
             err.exit_code()
         }

@@ -48,6 +48,7 @@ pub fn safe_name(name: &str) -> String {
 
 fn io_error(what: &str, err: std::io::Error) -> IpcError {
     IpcError::new(ErrorCode::Storage, format!("cannot {what}: {err}"))
+        .with_problem(desk_core::Problem::of_io(&err))
 }
 
 /// Starts an upload of a file called `name` of `size` bytes; returns its id. Refuses a

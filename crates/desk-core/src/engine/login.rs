@@ -85,8 +85,14 @@ pub enum LoginState {
     AlreadyBound,
     /// The login was cancelled.
     Cancelled,
-    /// The login ended without success.
-    Failed { reason: String },
+    /// The login ended without success: `reason` is the technical text, `problem` the
+    /// kind a person is told about, when it has one.
+    Failed {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "specta", specta(optional))]
+        problem: Option<crate::Problem>,
+    },
 }
 
 impl LoginState {
@@ -301,6 +307,7 @@ impl LoginTask {
             Err(_) => {
                 return LoginState::Failed {
                     reason: "the login task ended unexpectedly".to_owned(),
+                    problem: Some(crate::Problem::Other),
                 }
             }
         };
@@ -311,6 +318,7 @@ impl LoginTask {
                     tracing::error!(error = %e, "cannot save the new account");
                     LoginState::Failed {
                         reason: format!("cannot save the new account: {e}"),
+                        problem: crate::Problem::of_engine(&e),
                     }
                 }
             },
@@ -321,6 +329,7 @@ impl LoginTask {
             QrLoginOutcome::Failed(reason) => LoginState::Failed {
                 // The server's `errmsg`, redacted like every text from the wire.
                 reason: crate::redact::redact(&reason.to_string(), &[]),
+                problem: crate::Problem::of_login(&reason),
             },
         }
     }

@@ -850,7 +850,12 @@ message: string;
 /**
  * Extra context for logs and bug reports, when there is any.
  */
-details?: string | null }
+details?: string | null; 
+/**
+ * What kind of failure it is, when a person can be told what to do about it; the
+ * window shows its sentence and keeps `message` as the details.
+ */
+problem?: Problem | null }
 export type Locale = "zh-CN" | "en"
 /**
  * Sent to every window when the interface language changes.
@@ -906,9 +911,10 @@ export type LoginState =
  */
 { state: "cancelled" } | 
 /**
- * The login ended without success.
+ * The login ended without success: `reason` is the technical text, `problem` the
+ * kind a person is told about, when it has one.
  */
-{ state: "failed"; reason: string }
+{ state: "failed"; reason: string; problem?: Problem | null }
 export type MediaUrls = { mediaUrl: string | null; thumbUrl: string | null }
 export type MemoryLine = { 
 /**
@@ -1068,6 +1074,62 @@ export type Preset =
  * DashScope's compatible mode: `enable_thinking: false` for chat.
  */
 "qwen" | "custom"
+/**
+ * A failure a person can act on, named by what they would do about it.
+ */
+export type Problem = 
+/**
+ * The server could not be reached at all (no route, refused, connection broke).
+ */
+"no_network" | 
+/**
+ * The server's name could not be looked up.
+ */
+"dns" | 
+/**
+ * The secure connection could not be set up (certificate, proxy, clock).
+ */
+"tls" | 
+/**
+ * The server did not answer in time.
+ */
+"timeout" | 
+/**
+ * The server answered with a 5xx status.
+ */
+"server_down" | 
+/**
+ * The account's login expired or was used elsewhere: scan again.
+ */
+"stale_token" | 
+/**
+ * The system keyring is missing, locked or refused access.
+ */
+"keyring_unavailable" | 
+/**
+ * The disk (or the data folder's quota) is full.
+ */
+"disk_full" | 
+/**
+ * The file is larger than can be sent.
+ */
+"file_too_large" | 
+/**
+ * The AI provider refused the API key.
+ */
+"provider_auth" | 
+/**
+ * The AI provider's quota or rate limit is used up.
+ */
+"provider_quota" | 
+/**
+ * The AI provider did not answer in time.
+ */
+"provider_timeout" | 
+/**
+ * A failure with no advice of its own: the details say what it was.
+ */
+"other"
 /**
  * One provider configuration (the API key is in the secret store, not here).
  */
