@@ -32,6 +32,16 @@ pub fn is_focused(app: &AppHandle) -> bool {
         .unwrap_or(false)
 }
 
+pub fn set_title(app: &AppHandle, title: &str) {
+    if let Some(window) = app.get_webview_window(MAIN) {
+        if window.title().ok().as_deref() != Some(title) {
+            if let Err(err) = window.set_title(title) {
+                tracing::warn!(%err, "could not set the window title");
+            }
+        }
+    }
+}
+
 pub fn show(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(MAIN) {
         let _ = window.unminimize();

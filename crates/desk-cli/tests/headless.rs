@@ -715,3 +715,30 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
     assert_eq!(doc["backend"]["routeTag"], serde_json::Value::Null, "{doc}");
     assert_eq!(doc["doNotDisturb"], true, "unrelated settings kept: {doc}");
 }
+
+#[test]
+fn mark_read_clears_every_unread_conversation_of_the_account() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    receive_with_run(&h, &bot, &account, "are you open today?");
+    let unread = || {
+        let store =
+            desk_core::Store::open(&desk_core::DataDir::at(&h.data).unwrap().database()).unwrap();
+        store
+            .list_conversations(&account)
+            .unwrap()
+            .iter()
+            .map(|c| c.unread_count)
+            .sum::<i64>()
+    };
+    assert_eq!(unread(), 1);
+    let said = h.ok(&["mark-read", "--account", &account]);
+    assert!(said.contains("marked 1 conversation(s)"), "{said}");
+    assert_eq!(unread(), 0);
+    let out = h
+        .cli()
+        .args(["mark-read", "--account", "no-such-account"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unknown account is an error");
+}

@@ -18,6 +18,7 @@ pub const COMMANDS: &[&str] = &[
     "list_conversations",
     "conversation_page",
     "mark_read",
+    "mark_account_read",
     "send_text",
     "send_file",
     "retry_outbound",

@@ -60,6 +60,24 @@ pub async fn mark_read(
     Ok(())
 }
 
+/// Clears the unread count of every conversation of the account.
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_account_read(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<(), IpcError> {
+    let backend = state.backend()?;
+    backend
+        .engine
+        .store()
+        .call(move |s| s.mark_account_read(&account_id))
+        .await?;
+    crate::events::refresh_tray(&app);
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Queued {

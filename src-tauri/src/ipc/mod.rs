@@ -168,6 +168,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversations::list_conversations,
             conversations::conversation_page,
             conversations::mark_read,
+            conversations::mark_account_read,
             conversations::send_text,
             conversations::send_file,
             conversations::retry_outbound,

@@ -174,6 +174,17 @@ async markRead(accountId: string, peerId: string) : Promise<Result<null, IpcErro
 }
 },
 /**
+ * Clears the unread count of every conversation of the account.
+ */
+async markAccountRead(accountId: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("mark_account_read", { accountId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Queues a text: it is in the store before this returns, and delivered by the
  * account's sender (state changes arrive as `delivery_updated` events).
  */

@@ -86,6 +86,9 @@ export const api = {
   markRead: async (accountId: string, peerId: string): Promise<void> => {
     unwrap(await commands.markRead(accountId, peerId));
   },
+  markAccountRead: async (accountId: string): Promise<void> => {
+    unwrap(await commands.markAccountRead(accountId));
+  },
   sendText: async (accountId: string, peerId: string, text: string): Promise<Queued> =>
     unwrap(await commands.sendText(accountId, peerId, text)),
   sendFile: async (accountId: string, peerId: string, path: string): Promise<Queued> =>
