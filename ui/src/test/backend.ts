@@ -169,6 +169,12 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
             start + limit < all.length && last ? { createTimeMs: last.createTimeMs, id: last.id } : null;
           return { messages, older };
         }
+        case "mark_account_read":
+          backend.conversations = backend.conversations.map((c) =>
+            c.accountId === args.accountId ? { ...c, unreadCount: 0 } : c,
+          );
+          backend.accounts = backend.accounts.map((a) => (a.accountId === args.accountId ? { ...a, unread: 0 } : a));
+          return null;
         case "mark_read":
           backend.conversations = backend.conversations.map((c) =>
             c.accountId === args.accountId && c.peerId === args.peerId ? { ...c, unreadCount: 0 } : c,
