@@ -73,12 +73,7 @@ pub fn relabel(app: &AppHandle, locale: Locale) {
 }
 
 /// The unread total on the tray icon (a red dot) and in the window title.
-fn show_unread_total(
-    app: &AppHandle,
-    tray: &tauri::tray::TrayIcon,
-    locale: Locale,
-    total: i64,
-) {
+fn show_unread_total(app: &AppHandle, tray: &tauri::tray::TrayIcon, locale: Locale, total: i64) {
     if let Some(icon) = app.default_window_icon() {
         if let Err(err) = tray.set_icon(Some(crate::unread::tray_icon(icon, total))) {
             tracing::warn!(%err, "could not update the tray icon");

@@ -199,6 +199,10 @@ fn same_window_title(shown: &str, wanted: &str) -> bool {
             .strip_prefix('(')
             .and_then(|rest| rest.split_once(") "))
             .is_some_and(|(count, rest)| {
-                rest == wanted && count.trim_end_matches('+').chars().all(|c| c.is_ascii_digit())
+                rest == wanted
+                    && count
+                        .trim_end_matches('+')
+                        .chars()
+                        .all(|c| c.is_ascii_digit())
             })
 }

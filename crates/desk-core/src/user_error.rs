@@ -203,9 +203,15 @@ impl Problem {
 /// Providers that answer a quota failure inside the stream name it in words.
 fn mentions_quota(text: &str) -> bool {
     let text = text.to_ascii_lowercase();
-    ["quota", "rate limit", "rate_limit", "insufficient_balance", "billing"]
-        .iter()
-        .any(|word| text.contains(word))
+    [
+        "quota",
+        "rate limit",
+        "rate_limit",
+        "insufficient_balance",
+        "billing",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
 }
 
 /// The sentence first, then the technical text: how a terminal shows a failure.
@@ -249,16 +255,28 @@ mod tests {
             kind,
             message: "x".into(),
         };
-        assert_eq!(Problem::of_ilink(&net(NetworkKind::Dns)), Some(Problem::Dns));
-        assert_eq!(Problem::of_ilink(&net(NetworkKind::Tls)), Some(Problem::Tls));
-        assert_eq!(Problem::of_ilink(&IlinkError::Timeout), Some(Problem::Timeout));
+        assert_eq!(
+            Problem::of_ilink(&net(NetworkKind::Dns)),
+            Some(Problem::Dns)
+        );
+        assert_eq!(
+            Problem::of_ilink(&net(NetworkKind::Tls)),
+            Some(Problem::Tls)
+        );
+        assert_eq!(
+            Problem::of_ilink(&IlinkError::Timeout),
+            Some(Problem::Timeout)
+        );
         let status = |status| IlinkError::HttpStatus {
             status,
             body: String::new(),
         };
         assert_eq!(Problem::of_ilink(&status(503)), Some(Problem::ServerDown));
         assert_eq!(Problem::of_ilink(&status(404)), Some(Problem::Other));
-        assert_eq!(Problem::of_ilink(&IlinkError::StaleToken), Some(Problem::StaleToken));
+        assert_eq!(
+            Problem::of_ilink(&IlinkError::StaleToken),
+            Some(Problem::StaleToken)
+        );
         let window = IlinkError::WindowClosedOrRateLimited {
             errmsg: String::new(),
         };
@@ -311,7 +329,10 @@ mod tests {
 
     #[test]
     fn provider_failures() {
-        assert_eq!(Problem::of_provider(&ProviderError::Auth(401)), Problem::ProviderAuth);
+        assert_eq!(
+            Problem::of_provider(&ProviderError::Auth(401)),
+            Problem::ProviderAuth
+        );
         let status = |status| ProviderError::Status {
             status,
             message: "x".into(),
@@ -322,7 +343,8 @@ mod tests {
             Problem::of_provider(&ProviderError::NoAnswer(Duration::from_secs(30))),
             Problem::ProviderTimeout
         );
-        let quota = ProviderError::Stream(SseError::Provider("You exceeded your current quota".into()));
+        let quota =
+            ProviderError::Stream(SseError::Provider("You exceeded your current quota".into()));
         assert_eq!(Problem::of_provider(&quota), Problem::ProviderQuota);
     }
 
@@ -338,7 +360,11 @@ mod tests {
 
     #[test]
     fn a_terminal_reads_the_sentence_first() {
-        let text = explain(Some(Problem::NoNetwork), Locale::En, "tcp network error: refused");
+        let text = explain(
+            Some(Problem::NoNetwork),
+            Locale::En,
+            "tcp network error: refused",
+        );
         assert!(text.starts_with("Can't reach"), "{text}");
         assert!(text.ends_with("(tcp network error: refused)"));
         assert_eq!(explain(None, Locale::En, "plain"), "plain");

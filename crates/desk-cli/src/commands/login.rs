@@ -178,7 +178,11 @@ fn words(state: &LoginState, max_codes: u32) -> String {
         LoginState::Cancelled => "cancelled".into(),
         LoginState::Failed { reason, problem } => format!(
             "failed: {}",
-            explain(*problem, crate::error::terminal_locale(), &plain(reason, false))
+            explain(
+                *problem,
+                crate::error::terminal_locale(),
+                &plain(reason, false)
+            )
         ),
     }
 }

@@ -124,7 +124,11 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         store.upsert_account(&sample("acc"), 0).unwrap();
         store.upsert_account(&sample("other"), 0).unwrap();
-        let batch = [text("a", 1, 100, "x"), text("b", 2, 200, "y"), text("b", 3, 300, "z")];
+        let batch = [
+            text("a", 1, 100, "x"),
+            text("b", 2, 200, "y"),
+            text("b", 3, 300, "z"),
+        ];
         store.commit_inbound_batch("acc", None, &batch, 0).unwrap();
         store
             .commit_inbound_batch("other", None, &[text("c", 4, 400, "w")], 0)

@@ -719,7 +719,11 @@ warnings: string[];
 /**
  * The gateway agent that answers (the OpenClaw preset only).
  */
-agent: AgentTarget | null }
+agent: AgentTarget | null; 
+/**
+ * What kind of failure the reply test met, for the sentence the window shows.
+ */
+problem?: Problem | null }
 export type ConversationView = { accountId: string; peerId: string; displayName: string | null; lastActivityMs: number; unreadCount: number; lastText: string | null; lastItemKind: string | null; 
 /**
  * When the reply window closes (the peer's last message + 24 h); `null` if the
