@@ -13,26 +13,34 @@ pub fn title(app_name: &str, total: i64) -> String {
 }
 
 /// The icon with a red dot in its top-right corner, ringed in white so it reads on
-/// dark and light panels alike. `rgba` is `width * height` RGBA pixels.
+/// dark and light panels alike, its edges smoothed. `rgba` is `width * height` RGBA pixels.
 pub fn badged(rgba: &[u8], width: u32, height: u32) -> Vec<u8> {
+    const RED: [f32; 3] = [229.0, 57.0, 53.0];
+    const WHITE: [f32; 3] = [255.0, 255.0, 255.0];
     let mut out = rgba.to_vec();
     let size = width.min(height) as f32;
-    let radius = size * 0.25;
+    let radius = size * 0.2;
     let ring = (size * 0.05).max(1.0);
     let (cx, cy) = (width as f32 - radius - ring, radius + ring);
     for y in 0..height {
         for x in 0..width {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
             let distance = (dx * dx + dy * dy).sqrt();
-            let colour = if distance <= radius {
-                [0xe5, 0x39, 0x35, 0xff]
-            } else if distance <= radius + ring {
-                [0xff, 0xff, 0xff, 0xff]
-            } else {
+            // How much of the pixel each disc covers (a one-pixel soft edge).
+            let ring_cover = (radius + ring + 0.5 - distance).clamp(0.0, 1.0);
+            let dot_cover = (radius + 0.5 - distance).clamp(0.0, 1.0);
+            if ring_cover == 0.0 {
                 continue;
-            };
+            }
             let at = ((y * width + x) * 4) as usize;
-            out[at..at + 4].copy_from_slice(&colour);
+            let pixel = &mut out[at..at + 4];
+            for (c, channel) in pixel.iter_mut().take(3).enumerate() {
+                let under = *channel as f32;
+                let ringed = under + (WHITE[c] - under) * ring_cover;
+                *channel = (ringed + (RED[c] - ringed) * dot_cover).round() as u8;
+            }
+            let alpha = pixel[3] as f32;
+            pixel[3] = (alpha + (255.0 - alpha) * ring_cover).round() as u8;
         }
     }
     out
@@ -66,7 +74,7 @@ mod tests {
         let badged = badged(&plain, w, h);
         let pixel = |x: u32, y: u32| &badged[((y * w + x) * 4) as usize..][..4];
         // The dot's centre is red, the opposite corner untouched.
-        assert_eq!(pixel(w - 10, 9), [0xe5, 0x39, 0x35, 0xff]);
+        assert_eq!(pixel(w - 9, 8), [0xe5, 0x39, 0x35, 0xff]);
         assert_eq!(pixel(2, h - 2), [0x10, 0x10, 0x10, 0x10]);
         assert_ne!(badged, plain);
     }
