@@ -96,11 +96,16 @@ impl From<EngineError> for IpcError {
             _ => ErrorCode::Internal,
         };
         let details = std::error::Error::source(&err).map(ToString::to_string);
+        let problem = Problem::of_engine(&err);
+        if problem.is_some() {
+            // The window shows the sentence; the technical text goes to the log too.
+            tracing::warn!(?problem, error = %err, "a command failed");
+        }
         IpcError {
             code,
             message: err.to_string(),
             details,
-            problem: Problem::of_engine(&err),
+            problem,
         }
     }
 }

@@ -742,3 +742,41 @@ fn mark_read_clears_every_unread_conversation_of_the_account() {
         .unwrap();
     assert!(!out.status.success(), "an unknown account is an error");
 }
+
+#[test]
+fn a_login_without_network_says_what_to_do_then_the_detail() {
+    let h = Harness::new();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
+    };
+    for (lang, sentence) in [
+        (
+            "en_US.UTF-8",
+            "failed: Can't reach WeChat's server. Check the internet connection, then try again.",
+        ),
+        (
+            "zh_CN.UTF-8",
+            "failed: 无法连接微信服务器。请检查网络连接，然后重试。",
+        ),
+    ] {
+        let out = cli_command(&h.data, &closed, "memory")
+            .arg("login")
+            .env("LC_ALL", lang)
+            .env("LANG", lang)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == sentence)
+            .unwrap_or_else(|| panic!("no {sentence:?} in:\n{text}"));
+        let detail = lines.get(at + 1).copied().unwrap_or_default();
+        assert!(
+            detail.starts_with("  (could not get a QR code: tcp network error"),
+            "{text}"
+        );
+    }
+}

@@ -326,11 +326,13 @@ impl LoginTask {
             QrLoginOutcome::Failed(ilink::qr_login::QrLoginFailure::Cancelled) => {
                 LoginState::Cancelled
             }
-            QrLoginOutcome::Failed(reason) => LoginState::Failed {
+            QrLoginOutcome::Failed(failure) => {
                 // The server's `errmsg`, redacted like every text from the wire.
-                reason: crate::redact::redact(&reason.to_string(), &[]),
-                problem: crate::Problem::of_login(&reason),
-            },
+                let reason = crate::redact::redact(&failure.to_string(), &[]);
+                let problem = crate::Problem::of_login(&failure);
+                tracing::warn!(?problem, %reason, "the login failed");
+                LoginState::Failed { reason, problem }
+            }
         }
     }
 
