@@ -1,13 +1,13 @@
 //! The running engine and, in the sandbox, the emulator it talks to. One backend runs at
 //! a time; switching to the sandbox stops the old one first.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use desk_core::ai::{AiConfig, AiService};
 use desk_core::engine::LoginOptions;
 use desk_core::secrets::{MemoryStore, Secret, SecretKey, SecretStore};
 use desk_core::store::AccountUpsert;
+use desk_core::views::{MediaLinks, Views};
 use desk_core::{DataDir, Engine, EngineConfig, Store};
 use ilink_sim::{DemoConfig, Sim, SimConfig};
 use tauri::async_runtime::JoinHandle;
@@ -31,8 +31,8 @@ pub struct Backend {
     pub engine: Arc<Engine>,
     /// AI replies beside the engine (settings, toggles, takeover, memory).
     pub ai: AiService,
-    /// Names for peers the protocol cannot name (the sandbox knows its demo users).
-    pub display_names: HashMap<String, String>,
+    /// What the window shows, built in the core.
+    pub views: Views,
     /// Largest file the engine sends.
     pub max_upload_bytes: u64,
     /// Where QR logins go: `None` means the official host.
@@ -74,13 +74,20 @@ impl Backend {
             },
         );
         let media_stream = start_media_stream(&data_dir);
+        let views = Views::new(
+            Arc::clone(&engine),
+            Arc::new(MediaSchemeLinks {
+                stream_base: media_stream.as_ref().map(|m| m.base.clone()),
+                root: data_dir.root().to_owned(),
+            }),
+        );
         Ok(Backend {
+            views,
             media_stream,
             mode,
             data_dir,
             engine,
             ai,
-            display_names: HashMap::new(),
             max_upload_bytes,
             login_api_base,
             login_cdn_base,
@@ -123,7 +130,7 @@ impl Backend {
         store
             .upsert_account(
                 &AccountUpsert {
-                    account_id,
+                    account_id: account_id.clone(),
                     bot_id: bot.bot_id,
                     base_url: sim.base_url(),
                     alias: Some("Demo bot".to_owned()),
@@ -134,15 +141,17 @@ impl Backend {
                 now_ms(),
             )
             .map_err(|e| e.to_string())?;
+        // The emulator's demo users have names; real iLink peers have none.
+        for peer in ilink_sim::demo_peers() {
+            store
+                .name_peer(&account_id, peer.user_id, Some(peer.display_name), now_ms())
+                .map_err(|e| e.to_string())?;
+        }
         drop(store);
         let mut backend =
             Backend::open(Mode::Sandbox, data_dir, secrets, &BackendPrefs::default())?;
         backend.login_api_base = Some(sim.base_url());
         backend.login_cdn_base = Some(sim.cdn_base_url());
-        backend.display_names = ilink_sim::demo_peers()
-            .into_iter()
-            .map(|p| (p.user_id.to_owned(), p.display_name.to_owned()))
-            .collect();
         backend._sim = Some(sim);
         Ok(backend)
     }
@@ -232,14 +241,15 @@ fn start_media_stream(data_dir: &DataDir) -> Option<MediaStream> {
         .ok()
 }
 
-impl Backend {
-    /// A stored media path's URLs for the window (file, thumbnail).
-    pub fn media_urls(&self, stored: &str) -> (Option<String>, Option<String>) {
-        crate::media_scheme::urls_for(
-            self.data_dir.root(),
-            stored,
-            self.media_stream.as_ref().map(|m| m.base.as_str()),
-        )
+/// `media://` URLs for the window (players stream over loopback: see `media_stream`).
+struct MediaSchemeLinks {
+    root: std::path::PathBuf,
+    stream_base: Option<String>,
+}
+
+impl MediaLinks for MediaSchemeLinks {
+    fn links(&self, relative: &std::path::Path) -> (Option<String>, Option<String>) {
+        crate::media_scheme::urls_for(&self.root, relative, self.stream_base.as_deref())
     }
 }
 

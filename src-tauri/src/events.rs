@@ -1,15 +1,17 @@
-//! Forwards the engine's event stream to the window (as typed `EngineNotice` events)
-//! and keeps the tray's counts in step.
+//! Forwards the engine's event stream to the window as `EngineNotice`s that carry the
+//! views each event changed (built in the core), and keeps the tray's counts in step.
 
+use desk_core::views::ViewChanges;
 use desk_core::EngineEvent;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use crate::ipc::{EngineLagged, EngineNotice, MediaUrls};
+use crate::backend::Backend;
+use crate::ipc::{EngineLagged, EngineNotice};
 use crate::state::AppState;
-use crate::{notify, tray};
+use crate::{notify, tray, window};
 
 pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandle<()> {
     tauri::async_runtime::spawn(async move {
@@ -24,7 +26,8 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
                             | EngineEvent::AccountRenamed { .. }
                             | EngineEvent::AccountReplaced { .. }
                     );
-                    notify::on_event(&app, &event);
+                    let changes = changes_for(&app, &event).await;
+                    notify::on_event(&app, &event, &changes);
                     if let EngineEvent::Ai {
                         event:
                             desk_core::ai::AiEvent::SettingsChanged {
@@ -34,8 +37,7 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
                     {
                         tray::refresh_ai(&app);
                     }
-                    let media = media_urls(&app, &event);
-                    if let Err(err) = (EngineNotice { event, media }).emit(&app) {
+                    if let Err(err) = (EngineNotice { event, changes }).emit(&app) {
                         tracing::warn!(%err, "could not forward an engine event");
                     }
                     if touches_tray {
@@ -54,17 +56,42 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
     })
 }
 
-/// A downloaded file's URLs, for the window to show it without asking.
-fn media_urls(app: &AppHandle, event: &EngineEvent) -> Option<MediaUrls> {
-    let EngineEvent::MediaReady { path, .. } = event else {
-        return None;
+/// The views `event` changed. A message into the conversation the user is looking at
+/// is read at once, so its view already says so.
+async fn changes_for(app: &AppHandle, event: &EngineEvent) -> ViewChanges {
+    let Some(state) = app.try_state::<AppState>() else {
+        return ViewChanges::default();
     };
-    let backend = app.try_state::<AppState>()?.try_backend()?;
-    let (media_url, thumb_url) = backend.media_urls(path);
-    Some(MediaUrls {
-        media_url,
-        thumb_url,
-    })
+    let Some(backend) = state.try_backend() else {
+        return ViewChanges::default();
+    };
+    if let EngineEvent::MessageReceived {
+        account_id,
+        peer_id,
+        ..
+    } = event
+    {
+        let seen = state
+            .open_conversation()
+            .is_some_and(|open| open.is(account_id, peer_id))
+            && window::is_focused(app);
+        if seen {
+            read_now(&backend, account_id, peer_id).await;
+        }
+    }
+    match backend.views.changes_for(event).await {
+        Ok(changes) => changes,
+        Err(err) => {
+            tracing::warn!(%err, "could not read what an engine event changed");
+            ViewChanges::default()
+        }
+    }
+}
+
+async fn read_now(backend: &Backend, account_id: &str, peer_id: &str) {
+    if let Err(err) = backend.views.mark_read(account_id, peer_id).await {
+        tracing::warn!(%err, "could not mark the open conversation read");
+    }
 }
 
 /// Recomputes the tray's unread total and account lines from the store.
@@ -74,9 +101,9 @@ pub fn refresh_tray(app: &AppHandle) {
         let Some(backend) = app.try_state::<AppState>().and_then(|s| s.try_backend()) else {
             return;
         };
-        match crate::ipc::views::account_views(&backend).await {
+        match backend.views.accounts().await {
             Ok(accounts) => tray::show_accounts(&app, &accounts),
-            Err(err) => tracing::warn!(message = %err.message, "could not count unread messages"),
+            Err(err) => tracing::warn!(%err, "could not count unread messages"),
         }
     });
 }

@@ -62,27 +62,18 @@ pub fn url_for(relative: &Path) -> Option<String> {
     } else {
         format!("{SCHEME}://localhost/")
     };
-    Some(base + &segments.join("/"))
+    Some(format!("{base}{}", segments.join("/")))
 }
 
-/// The media URL, and the thumbnail's if one was made, of a stored media path
-/// (relative to the data folder, or absolute inside it). Audio and video go by
-/// `stream_base` where given (see `media_stream`).
+/// The media URL, and the thumbnail's if one was made, of a media file (its path
+/// relative to the data folder). Audio and video go by `stream_base` where given (see
+/// `media_stream`).
 pub fn urls_for(
     root: &Path,
-    stored: &str,
+    relative: &Path,
     stream_base: Option<&str>,
 ) -> (Option<String>, Option<String>) {
-    let path = Path::new(stored);
-    let relative = if path.is_absolute() {
-        match path.strip_prefix(root) {
-            Ok(rel) => rel.to_owned(),
-            Err(_) => return (None, None),
-        }
-    } else {
-        path.to_owned()
-    };
-    let thumb = desk_core::thumbnail::thumbnail_path(&relative);
+    let thumb = desk_core::thumbnail::thumbnail_path(relative);
     let thumb_url = root
         .join(&thumb)
         .is_file()
@@ -92,8 +83,8 @@ pub fn urls_for(
     let mime = desk_core::media_path::mime_for_name(&name);
     let played = mime.starts_with("audio/") || mime.starts_with("video/");
     let url = match stream_base {
-        Some(base) if played => url_segments(&relative).map(|s| format!("{base}{}", s.join("/"))),
-        _ => url_for(&relative),
+        Some(base) if played => url_segments(relative).map(|s| format!("{base}{}", s.join("/"))),
+        _ => url_for(relative),
     };
     (url, thumb_url)
 }
@@ -342,29 +333,28 @@ mod tests {
     }
 
     #[test]
-    fn stored_paths_give_urls_and_a_thumbnail_only_once_made() {
+    fn media_paths_give_urls_and_a_thumbnail_only_once_made() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("media/a")).unwrap();
         std::fs::write(root.join("media/a/p.png"), b"x").unwrap();
-        let (url, thumb) = urls_for(root, "media/a/p.png", Some("http://127.0.0.1:9/t/"));
+        let rel = |p: &'static str| Path::new(p);
+        let (url, thumb) = urls_for(root, rel("media/a/p.png"), Some("http://127.0.0.1:9/t/"));
         assert_eq!(url.as_deref(), Some("media://localhost/media/a/p.png"));
         assert_eq!(thumb, None);
         std::fs::write(root.join("media/a/p.png.thumb.jpg"), b"x").unwrap();
-        let absolute = root.join("media/a/p.png");
-        let (_, thumb) = urls_for(root, absolute.to_str().unwrap(), None);
+        let (_, thumb) = urls_for(root, rel("media/a/p.png"), None);
         assert_eq!(
             thumb.as_deref(),
             Some("media://localhost/media/a/p.png.thumb.jpg")
         );
-        assert_eq!(urls_for(root, "/elsewhere/p.png", None), (None, None));
         // Players stream from the loopback server where one is given.
-        let (voice, _) = urls_for(root, "media/a/v 1.wav", Some("http://127.0.0.1:9/t/"));
+        let (voice, _) = urls_for(root, rel("media/a/v 1.wav"), Some("http://127.0.0.1:9/t/"));
         assert_eq!(
             voice.as_deref(),
             Some("http://127.0.0.1:9/t/media/a/v%201.wav")
         );
-        let (voice, _) = urls_for(root, "media/a/v 1.wav", None);
+        let (voice, _) = urls_for(root, rel("media/a/v 1.wav"), None);
         assert_eq!(
             voice.as_deref(),
             Some("media://localhost/media/a/v%201.wav")

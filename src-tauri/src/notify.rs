@@ -2,6 +2,7 @@
 //! (unless the peer is muted or "do not disturb" is on), and account problems.
 
 use desk_core::engine::AccountStatus;
+use desk_core::views::ViewChanges;
 use desk_core::EngineEvent;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
@@ -10,7 +11,8 @@ use crate::i18n;
 use crate::state::AppState;
 use crate::window;
 
-pub fn on_event(app: &AppHandle, event: &EngineEvent) {
+/// `changes` are the views the event changed (the peer's name comes from there).
+pub fn on_event(app: &AppHandle, event: &EngineEvent, changes: &ViewChanges) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
@@ -33,9 +35,10 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             {
                 return;
             }
-            let title = state
-                .try_backend()
-                .and_then(|b| b.display_names.get(peer_id).cloned())
+            let title = changes
+                .conversation
+                .as_ref()
+                .and_then(|c| c.display_name.clone())
                 .unwrap_or_else(|| peer_id.clone());
             let body = match preview.as_deref().filter(|p| !p.trim().is_empty()) {
                 Some(text) => text.to_owned(),

@@ -23,6 +23,21 @@ pub struct AppState {
     backend: Mutex<Option<Arc<Backend>>>,
     /// Why the backend could not start, for the UI.
     backend_error: Mutex<Option<String>>,
+    /// The conversation the window shows (account, peer), if any.
+    open_conversation: Mutex<Option<OpenConversation>>,
+}
+
+/// The conversation on screen: its inbound messages are read as they arrive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
+pub struct OpenConversation {
+    pub account_id: String,
+    pub peer_id: String,
+}
+
+impl OpenConversation {
+    pub fn is(&self, account_id: &str, peer_id: &str) -> bool {
+        self.account_id == account_id && self.peer_id.eq_ignore_ascii_case(peer_id)
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,7 +61,16 @@ impl AppState {
             mode: Mutex::new(mode),
             backend: Mutex::new(None),
             backend_error: Mutex::new(None),
+            open_conversation: Mutex::new(None),
         })
+    }
+
+    pub fn open_conversation(&self) -> Option<OpenConversation> {
+        lock(&self.open_conversation).clone()
+    }
+
+    pub fn set_open_conversation(&self, open: Option<OpenConversation>) {
+        *lock(&self.open_conversation) = open;
     }
 
     pub fn set_secrets(&self, opened: OpenedSecretStore) {

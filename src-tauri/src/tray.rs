@@ -10,8 +10,8 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
-use crate::ipc::views::AccountView;
 use crate::{i18n, window};
+use desk_core::views::AccountView;
 
 const TRAY_ID: &str = "main";
 const TOGGLE_ID: &str = "toggle-window";
@@ -244,6 +244,7 @@ mod tests {
             status,
             unread: 0,
             undecodable: 0,
+            ai_enabled: false,
         }
     }
 

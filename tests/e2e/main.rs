@@ -18,6 +18,7 @@ mod long_log;
 mod messages;
 mod no_display;
 mod notifications;
+mod push;
 mod sandbox;
 mod save_as;
 mod search;

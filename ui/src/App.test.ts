@@ -24,13 +24,13 @@ describe("App", () => {
   });
 
   it("says the engine is starting, then loads accounts when it is ready", async () => {
-    const backend = fakeBackend({ engineReady: false });
+    const backend = fakeBackend({ engine_ready: false });
     render(App);
     await waitFor(() =>
       expect(screen.getByTestId("engine-state").textContent?.trim()).toBe("Starting the engine…"),
     );
     expect(backend.calls.map((c) => c.cmd)).not.toContain("list_accounts");
-    backend.info = { ...backend.info, engineReady: true, mode: { kind: "sandbox" } };
+    backend.info = { ...backend.info, engine_ready: true, mode: { kind: "sandbox" } };
     backend.accounts = [account({ alias: "Demo bot" })];
     await emit("backend-changed", { mode: { kind: "sandbox" }, ready: true, error: null });
     await waitFor(() => expect(screen.getByTestId("account-name").textContent).toBe("Demo bot"));
@@ -48,7 +48,7 @@ describe("App", () => {
   });
 
   it("opens settings with backend data and comes back", async () => {
-    fakeBackend({ version: "0.4.2", dataDir: "/data/wd" });
+    fakeBackend({ version: "0.4.2", data_dir: "/data/wd" });
     render(App);
     await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
     await fireEvent.click(screen.getByTestId("open-settings"));
@@ -111,7 +111,7 @@ describe("start-up measurement", () => {
   it("reports the first paint once, after the conversation list has its rows", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
-    backend.conversations = [conversation({ displayName: "Amy" })];
+    backend.conversations = [conversation({ display_name: "Amy" })];
     let listed = false;
     backend.answers.list_conversations = () => {
       listed = true;

@@ -678,7 +678,7 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
     h.ok(&["settings", "set", "route-tag", " shard-7 "]);
     h.ok(&["settings", "mute", "--account", &account, PEER]);
     let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
-    assert_eq!(doc["doNotDisturb"], true, "{doc}");
+    assert_eq!(doc["do_not_disturb"], true, "{doc}");
     assert_eq!(doc["backend"]["routeTag"], "shard-7", "{doc}");
     assert_eq!(doc["muted"], serde_json::json!([[account, PEER]]), "{doc}");
 
@@ -713,7 +713,10 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
     let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
     assert_eq!(doc["muted"], serde_json::json!([]), "{doc}");
     assert_eq!(doc["backend"]["routeTag"], serde_json::Value::Null, "{doc}");
-    assert_eq!(doc["doNotDisturb"], true, "unrelated settings kept: {doc}");
+    assert_eq!(
+        doc["do_not_disturb"], true,
+        "unrelated settings kept: {doc}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod settings;
 pub mod store;
 pub mod thumbnail;
 pub mod user_error;
+pub mod views;
 
 pub use engine::{Engine, EngineConfig, EngineError, EngineEvent};
 pub use error::CoreError;

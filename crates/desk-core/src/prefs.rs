@@ -12,15 +12,18 @@ const PREFS_KEY: &str = "desk.prefs";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase", default)]
+#[serde(default)]
 pub struct Prefs {
     /// Notifications for inbound messages while the window is hidden or unfocused.
     pub notifications: bool,
     /// Silences every notification.
+    // Aliases: documents saved before the wire went snake_case.
+    #[serde(alias = "doNotDisturb")]
     pub do_not_disturb: bool,
     /// Conversations that never notify, as `[account_id, peer_id]`.
     pub muted: Vec<(String, String)>,
     /// Start with the window hidden in the tray.
+    #[serde(alias = "startMinimised")]
     pub start_minimised: bool,
     /// Start when the user logs in (an XDG autostart entry).
     pub autostart: bool,
@@ -33,12 +36,16 @@ pub struct Prefs {
 /// (bot agent).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase", default)]
+#[serde(default)]
 pub struct BackendPrefs {
+    #[serde(alias = "apiBase")]
     pub api_base: Option<String>,
+    #[serde(alias = "cdnBase")]
     pub cdn_base: Option<String>,
+    #[serde(alias = "botAgent")]
     pub bot_agent: Option<String>,
     /// `SKRouteTag` sent by the next login and kept with its account.
+    #[serde(alias = "routeTag")]
     pub route_tag: Option<String>,
 }
 
@@ -157,7 +164,8 @@ mod tests {
 
         store.set_setting(PREFS_KEY, "{not json").unwrap();
         assert_eq!(store.prefs().unwrap(), Prefs::default());
-        // Missing fields take their defaults.
+        // Missing fields take their defaults; a document saved in the older camelCase
+        // form still reads.
         store
             .set_setting(PREFS_KEY, r#"{"doNotDisturb": true}"#)
             .unwrap();

@@ -2,16 +2,15 @@
 
 use tauri::State;
 
-use super::views::{self, AccountView};
 use crate::state::AppState;
 use crate::IpcError;
+use desk_core::views::AccountView;
 
 /// Every stored account with its live status and unread total.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView>, IpcError> {
-    let backend = state.backend()?;
-    views::account_views(&backend).await
+    Ok(state.backend()?.views.accounts().await?)
 }
 
 /// Starts a QR login; progress arrives as `EngineNotice` events of type

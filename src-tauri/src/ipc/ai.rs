@@ -34,7 +34,6 @@ impl From<AiError> for IpcError {
 
 /// The global AI settings, and whether an API key is stored (never the key).
 #[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
 pub struct AiGlobalView {
     pub settings: GlobalAiSettings,
     pub has_api_key: bool,

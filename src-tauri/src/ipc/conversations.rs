@@ -1,12 +1,12 @@
 //! Conversation commands: the list, log pages, sending, delivery actions, search and
 //! media.
 
-use desk_core::store::{OutboxEntry, SearchScope};
+use desk_core::store::{OutboxEntry, PageCursor, SearchScope};
+use desk_core::views::{ConversationView, MessagePageView, MessageView, ViewChanges};
 use serde::Serialize;
 use tauri::State;
 
-use super::views::{self, ConversationView, Cursor, MessagePageView, MessageView};
-use crate::state::AppState;
+use crate::state::{AppState, OpenConversation};
 use crate::{ErrorCode, IpcError};
 
 /// Largest page the window may ask for.
@@ -21,9 +21,7 @@ pub async fn list_conversations(
     state: State<'_, AppState>,
     account_id: String,
 ) -> Result<Vec<ConversationView>, IpcError> {
-    let prefs = state.prefs();
-    let backend = state.backend()?;
-    views::conversation_views(&backend, account_id, |a, p| prefs.is_muted(a, p)).await
+    Ok(state.backend()?.views.conversations(&account_id).await?)
 }
 
 /// One page of a conversation, newest first, older than `before` (or the newest).
@@ -33,15 +31,27 @@ pub async fn conversation_page(
     state: State<'_, AppState>,
     account_id: String,
     peer_id: String,
-    before: Option<Cursor>,
+    before: Option<PageCursor>,
     limit: u32,
 ) -> Result<MessagePageView, IpcError> {
     let limit = limit.clamp(1, MAX_PAGE) as usize;
-    let backend = state.backend()?;
-    views::page_view(&backend, account_id, peer_id, before, limit).await
+    Ok(state
+        .backend()?
+        .views
+        .page(&account_id, &peer_id, before, limit)
+        .await?)
 }
 
-/// Clears a conversation's unread count.
+/// Tells the shell which conversation the window shows (`null`: none). Its inbound
+/// messages are marked read as they arrive while the window has focus, so the window
+/// needs no call per message.
+#[tauri::command]
+#[specta::specta]
+pub fn set_open_conversation(state: State<'_, AppState>, open: Option<OpenConversation>) {
+    state.set_open_conversation(open);
+}
+
+/// Clears a conversation's unread count; the changed conversation and account.
 #[tauri::command]
 #[specta::specta]
 pub async fn mark_read(
@@ -49,15 +59,14 @@ pub async fn mark_read(
     state: State<'_, AppState>,
     account_id: String,
     peer_id: String,
-) -> Result<(), IpcError> {
-    let backend = state.backend()?;
-    backend
-        .engine
-        .store()
-        .call(move |s| s.mark_conversation_read(&account_id, &peer_id))
+) -> Result<ViewChanges, IpcError> {
+    let changes = state
+        .backend()?
+        .views
+        .mark_read(&account_id, &peer_id)
         .await?;
     crate::events::refresh_tray(&app);
-    Ok(())
+    Ok(changes)
 }
 
 /// Clears the unread count of every conversation of the account.
@@ -79,7 +88,6 @@ pub async fn mark_account_read(
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
 pub struct Queued {
     pub outbox_id: i64,
     pub message_row_id: Option<i64>,
@@ -179,21 +187,12 @@ pub async fn search_messages(
     peer_id: Option<String>,
     limit: u32,
 ) -> Result<Vec<MessageView>, IpcError> {
-    let backend = state.backend()?;
     let limit = limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
     let scope = SearchScope {
         account_id,
         peer_id,
     };
-    let found = backend
-        .engine
-        .store()
-        .call(move |s| s.search_in(&query, &scope, limit))
-        .await?;
-    Ok(found
-        .into_iter()
-        .map(|m| views::message_view(&backend, m, None))
-        .collect())
+    Ok(state.backend()?.views.search(&query, scope, limit).await?)
 }
 
 /// Opens a saved file with the desktop's default application, or shows its folder.
@@ -214,19 +213,23 @@ pub fn open_media(state: State<'_, AppState>, path: String, reveal: bool) -> Res
         .map_err(|err| IpcError::new(ErrorCode::Internal, format!("cannot open it: {err}")))
 }
 
-/// Mutes or unmutes a conversation's notifications.
+/// Mutes or unmutes a conversation's notifications; the changed conversation.
 #[tauri::command]
 #[specta::specta]
-pub fn set_muted(
+pub async fn set_muted(
     state: State<'_, AppState>,
     account_id: String,
     peer_id: String,
     muted: bool,
-) -> Result<(), IpcError> {
+) -> Result<Option<ConversationView>, IpcError> {
     state
         .update_prefs(|p| p.set_muted(&account_id, &peer_id, muted))
-        .map(drop)
-        .map_err(|err| IpcError::new(ErrorCode::Storage, err.to_string()))
+        .map_err(|err| IpcError::new(ErrorCode::Storage, err.to_string()))?;
+    Ok(state
+        .backend()?
+        .views
+        .conversation(&account_id, &peer_id)
+        .await?)
 }
 
 /// `path`, resolved, if it lies inside `root`; the window never reads other files.

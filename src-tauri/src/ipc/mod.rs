@@ -6,9 +6,9 @@ mod ai;
 mod conversations;
 mod save_as;
 pub mod uploads;
-pub mod views;
 
 use desk_core::secrets::SecretStoreStatus;
+use desk_core::views::ViewChanges;
 use desk_core::{EngineEvent, Locale};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -20,7 +20,6 @@ use crate::{tray, ErrorCode, IpcError};
 use desk_core::prefs::Prefs;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
     /// The data folder in use (the sandbox's while in the sandbox).
@@ -60,19 +59,12 @@ pub struct BackendChanged {
     pub error: Option<String>,
 }
 
-/// One engine event, as the engine sent it (snake_case fields, tagged by `type`).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+/// One engine event and the views it changed (built in the core): the window applies
+/// `changes` in place and asks for nothing.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct EngineNotice {
     pub event: EngineEvent,
-    /// For `media_ready`: the file's `media://` URL and its thumbnail's.
-    pub media: Option<MediaUrls>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct MediaUrls {
-    pub media_url: Option<String>,
-    pub thumb_url: Option<String>,
+    pub changes: ViewChanges,
 }
 
 /// The window fell behind the engine and missed `missed` events: reload from the store.
@@ -150,56 +142,33 @@ pub fn set_prefs(state: State<'_, AppState>, prefs: Prefs) -> Result<Prefs, IpcE
     Ok(saved)
 }
 
+include!("command_list.rs");
+
+macro_rules! specta_commands {
+    ($($command:tt)*) => {
+        tauri_specta::collect_commands![$($command)*]
+    };
+}
+
+macro_rules! command_paths {
+    ($($command:tt)*) => {
+        stringify!($($command)*)
+    };
+}
+
+/// Every command's name (the last segment of its path), from the one list.
+pub fn command_names() -> Vec<&'static str> {
+    app_commands!(command_paths)
+        .split(',')
+        .filter_map(|path| path.rsplit("::").next())
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(tauri_specta::collect_commands![
-            app_info,
-            set_locale,
-            enter_sandbox,
-            set_prefs,
-            accounts::list_accounts,
-            accounts::start_login,
-            accounts::submit_login_code,
-            accounts::cancel_login,
-            accounts::qr_svg,
-            accounts::rename_account,
-            accounts::set_account_enabled,
-            accounts::remove_account,
-            conversations::list_conversations,
-            conversations::conversation_page,
-            conversations::mark_read,
-            conversations::mark_account_read,
-            conversations::send_text,
-            conversations::send_file,
-            conversations::retry_outbound,
-            conversations::retry_media,
-            conversations::discard_outbound,
-            conversations::message_raw,
-            conversations::search_messages,
-            conversations::open_media,
-            save_as::save_media_as,
-            crate::first_paint::report_first_paint,
-            conversations::set_muted,
-            uploads::begin_upload,
-            uploads::append_upload,
-            uploads::finish_upload,
-            uploads::cancel_upload,
-            ai::ai_global,
-            ai::set_ai_global,
-            ai::set_ai_paused,
-            ai::set_ai_key,
-            ai::test_ai_connection,
-            ai::ai_account,
-            ai::set_ai_account,
-            ai::set_ai_account_enabled,
-            ai::ai_peer,
-            ai::set_ai_peer_enabled,
-            ai::set_ai_peer_persona,
-            ai::resume_ai_peer,
-            ai::ai_memory,
-            ai::set_ai_memory_summary,
-            ai::reset_ai_memory,
-        ])
+        .commands(app_commands!(specta_commands))
         .events(tauri_specta::collect_events![
             LocaleChanged,
             SecretsStatusChanged,
@@ -208,9 +177,6 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             EngineLagged
         ])
 }
-
-// `COMMANDS`: every command name, also read by `build.rs` for the permission list.
-include!("command_names.rs");
 
 /// Renders the TypeScript bindings for the UI. 64-bit integers become `number`: the
 /// ones that cross (row ids, epoch milliseconds, counters) stay below 2^53.
@@ -250,27 +216,29 @@ mod tests {
         );
     }
 
-    /// Each command is a permission declared in build.rs and granted to the window.
+    /// Each command is a permission of the generated `app-commands` set, which is what
+    /// the window's capability grants, and each is in the bindings.
     #[test]
     fn every_command_is_declared_and_granted() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
-        let caps = std::fs::read_to_string(root.join("src-tauri/capabilities/main.json")).unwrap();
-        // build.rs declares the very list this module holds.
-        assert!(
-            build.contains("include!(\"src/ipc/command_names.rs\")")
-                && build.contains(".commands(COMMANDS)"),
-            "build.rs does not declare the shared command list"
-        );
-        for command in COMMANDS {
-            let permission = format!("\"allow-{}\"", command.replace('_', "-"));
-            assert!(caps.contains(&permission), "{permission} not granted");
+        let names = command_names();
+        assert!(names.len() > 40, "the list reads as {names:?}");
+        assert!(names.contains(&"list_accounts") && names.contains(&"app_info"));
+        let set = std::fs::read_to_string(root.join("permissions/app-commands.toml")).unwrap();
+        for name in &names {
+            let permission = format!("\"allow-{}\"", name.replace('_', "-"));
+            assert!(set.contains(&permission), "{permission} not in the set");
         }
+        let caps = std::fs::read_to_string(root.join("src-tauri/capabilities/main.json")).unwrap();
+        assert!(
+            caps.contains("\"app-commands\""),
+            "the window is not granted the set"
+        );
         let bindings = std::fs::read_to_string(root.join("ui/src/lib/ipc/bindings.ts")).unwrap();
-        for command in COMMANDS {
+        for name in &names {
             assert!(
-                bindings.contains(&format!("\"{command}\"")),
-                "{command} missing from the bindings (or from COMMANDS)"
+                bindings.contains(&format!("\"{name}\"")),
+                "{name} missing from the bindings"
             );
         }
     }

@@ -3,16 +3,17 @@ import { accountStatus, dayLabel, fileSize, replyWindow } from "./format";
 import type { AccountView } from "./ipc";
 
 const base: AccountView = {
-  accountId: "a",
-  botId: "a@im.bot",
+  account_id: "a",
+  bot_id: "a@im.bot",
   alias: null,
-  userId: null,
-  baseUrl: "http://127.0.0.1/",
+  user_id: null,
+  base_url: "http://127.0.0.1/",
   enabled: true,
   lifecycle: "online",
   status: { state: "online" },
   unread: 0,
   undecodable: 0,
+  ai_enabled: false,
 };
 
 describe("format", () => {

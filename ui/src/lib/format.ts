@@ -29,11 +29,11 @@ export function accountStatus(account: AccountView): { key: MessageKey; tone: To
 }
 
 export function accountName(account: AccountView): string {
-  return account.alias ?? account.accountId;
+  return account.alias ?? account.account_id;
 }
 
-export function peerName(conversation: Pick<ConversationView, "displayName" | "peerId">): string {
-  return conversation.displayName ?? conversation.peerId;
+export function peerName(conversation: Pick<ConversationView, "display_name" | "peer_id">): string {
+  return conversation.display_name ?? conversation.peer_id;
 }
 
 export type WindowState =

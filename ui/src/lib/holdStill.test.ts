@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { arrange, sameList, takeHold } from "./holdStill";
 
-const row = (peerId: string, lastActivityMs: number) => ({ peerId, lastActivityMs });
-const ids = (rows: { peerId: string }[]) => rows.map((r) => r.peerId);
+const row = (peer_id: string, last_activity_ms: number) => ({ peer_id, last_activity_ms });
+const ids = (rows: { peer_id: string }[]) => rows.map((r) => r.peer_id);
 
 describe("the conversation list holds still", () => {
   const before = [row("alice", 300), row("bob", 200), row("carol", 100)];

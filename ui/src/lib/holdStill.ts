@@ -3,8 +3,8 @@
 // are only marked. The new order applies when the hold ends.
 
 interface Row {
-  peerId: string;
-  lastActivityMs: number;
+  peer_id: string;
+  last_activity_ms: number;
 }
 
 /** The list as it was shown when the hold began. */
@@ -16,8 +16,8 @@ export interface Hold {
 
 export function takeHold(rows: readonly Row[]): Hold {
   return {
-    order: rows.map((r) => r.peerId),
-    seen: Object.fromEntries(rows.map((r) => [r.peerId, r.lastActivityMs])),
+    order: rows.map((r) => r.peer_id),
+    seen: Object.fromEntries(rows.map((r) => [r.peer_id, r.last_activity_ms])),
   };
 }
 
@@ -26,16 +26,16 @@ export function takeHold(rows: readonly Row[]): Hold {
  * at the end (nothing under the pointer moves), rows that went away left out. */
 export function arrange<T extends Row>(latest: readonly T[], hold: Hold | null): { rows: T[]; fresh: Set<string> } {
   if (!hold) return { rows: [...latest], fresh: new Set() };
-  const byId = new Map(latest.map((r) => [r.peerId, r]));
+  const byId = new Map(latest.map((r) => [r.peer_id, r]));
   const kept = hold.order.flatMap((id) => byId.get(id) ?? []);
-  const added = latest.filter((r) => !(r.peerId in hold.seen));
+  const added = latest.filter((r) => !(r.peer_id in hold.seen));
   const fresh = new Set(
-    latest.filter((r) => hold.seen[r.peerId] === undefined || r.lastActivityMs > hold.seen[r.peerId]).map((r) => r.peerId),
+    latest.filter((r) => hold.seen[r.peer_id] === undefined || r.last_activity_ms > hold.seen[r.peer_id]).map((r) => r.peer_id),
   );
   return { rows: [...kept, ...added], fresh };
 }
 
 /** Whether `latest` is still the list the hold was taken on (not another account's). */
 export function sameList(hold: Hold, latest: readonly Row[]): boolean {
-  return hold.order.length === 0 || latest.length === 0 || latest.some((r) => r.peerId in hold.seen);
+  return hold.order.length === 0 || latest.length === 0 || latest.some((r) => r.peer_id in hold.seen);
 }

@@ -1,18 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { matchConversations } from "./quickSwitch";
 import type { ConversationView } from "./ipc";
+import { conversation } from "../test/backend";
 
-const conv = (accountId: string, peerId: string, displayName: string | null, lastActivityMs: number): ConversationView => ({
-  accountId,
-  peerId,
-  displayName,
-  lastActivityMs,
-  unreadCount: 0,
-  lastText: null,
-  lastItemKind: null,
-  windowClosesMs: null,
-  muted: false,
-});
+const conv = (account_id: string, peer_id: string, display_name: string | null, last_activity_ms: number): ConversationView =>
+  conversation({ account_id, peer_id, display_name, last_activity_ms });
 
 describe("quick switcher matching", () => {
   const all = [
@@ -21,7 +13,7 @@ describe("quick switcher matching", () => {
     conv("b", "wxid_malice@im.wechat", "Malice", 200),
     conv("a", "wxid_bob@im.wechat", null, 400),
   ];
-  const peers = (q: string) => matchConversations(all, q).map((c) => c.peerId);
+  const peers = (q: string) => matchConversations(all, q).map((c) => c.peer_id);
 
   it("finds conversations of every account by name, names that start with it first", () => {
     expect(peers("ali")).toEqual(["wxid_alice@im.wechat", "wxid_malice@im.wechat"]);

@@ -3,8 +3,8 @@ import type { ConversationView } from "./ipc";
 
 /** How well `c` matches `query` (lower is better), or null when it does not. */
 function rank(c: ConversationView, query: string): number | null {
-  const name = (c.displayName ?? "").toLowerCase();
-  const id = c.peerId.toLowerCase();
+  const name = (c.display_name ?? "").toLowerCase();
+  const id = c.peer_id.toLowerCase();
   if (query === "") return 3;
   if (name.startsWith(query)) return 0;
   if (name.includes(query)) return 1;
@@ -20,7 +20,7 @@ export function matchConversations(all: readonly ConversationView[], query: stri
       const r = rank(c, q);
       return r === null ? [] : [{ c, r }];
     })
-    .sort((a, b) => a.r - b.r || b.c.lastActivityMs - a.c.lastActivityMs)
+    .sort((a, b) => a.r - b.r || b.c.last_activity_ms - a.c.last_activity_ms)
     .slice(0, limit)
     .map((m) => m.c);
 }

@@ -11,11 +11,12 @@ import type {
   EngineEvent,
   IpcError,
   Locale,
-  MediaUrls,
   MessageView,
+  PeerAiState,
   Prefs,
   Preset,
   ProviderConfig,
+  ViewChanges,
 } from "../lib/ipc";
 
 export interface FakeBackend {
@@ -29,7 +30,8 @@ export interface FakeBackend {
   /** Bytes received per upload id (decoded from the base64 chunks). */
   uploads: Map<string, string>;
   aiAccounts: Record<string, boolean>;
-  aiPeer: { enabled: boolean | null; effective: boolean; persona: string | null; takeover_until_ms: number | null };
+  /** The AI state every listed conversation reports. */
+  aiPeer: PeerAiState;
   aiHasKey: boolean;
   /** What set_ai_global answers: the gateway agent the saved settings reach. */
   aiAgent: AgentTarget | null;
@@ -40,40 +42,42 @@ export interface FakeBackend {
 
 export const defaultPrefs: Prefs = {
   notifications: true,
-  doNotDisturb: false,
+  do_not_disturb: false,
   muted: [],
-  startMinimised: false,
+  start_minimised: false,
   autostart: false,
-  backend: { apiBase: null, cdnBase: null, botAgent: null, routeTag: null },
+  backend: { api_base: null, cdn_base: null, bot_agent: null, route_tag: null },
 };
 
 export function account(overrides: Partial<AccountView> = {}): AccountView {
   return {
-    accountId: "bot1-im-bot",
-    botId: "bot1@im.bot",
+    account_id: "bot1-im-bot",
+    bot_id: "bot1@im.bot",
     alias: "Shop bot",
-    userId: "owner@im.wechat",
-    baseUrl: "http://127.0.0.1:9/",
+    user_id: "owner@im.wechat",
+    base_url: "http://127.0.0.1:9/",
     enabled: true,
     lifecycle: "online",
     status: { state: "online" },
     unread: 0,
     undecodable: 0,
+    ai_enabled: false,
     ...overrides,
   };
 }
 
 export function conversation(overrides: Partial<ConversationView> = {}): ConversationView {
   return {
-    accountId: "bot1-im-bot",
-    peerId: "alice@im.wechat",
-    displayName: "Alice",
-    lastActivityMs: Date.now(),
-    unreadCount: 0,
-    lastText: "hi",
-    lastItemKind: "text",
-    windowClosesMs: Date.now() + 20 * 3600_000,
+    account_id: "bot1-im-bot",
+    peer_id: "alice@im.wechat",
+    display_name: "Alice",
+    last_activity_ms: Date.now(),
+    unread_count: 0,
+    last_text: "hi",
+    last_item_kind: "text",
+    window_closes_ms: Date.now() + 20 * 3600_000,
     muted: false,
+    ai: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
     ...overrides,
   };
 }
@@ -83,24 +87,24 @@ export function message(overrides: Partial<MessageView> = {}): MessageView {
   const id = overrides.id ?? nextId++;
   return {
     id,
-    accountId: "bot1-im-bot",
-    peerId: "alice@im.wechat",
+    account_id: "bot1-im-bot",
+    peer_id: "alice@im.wechat",
     direction: "in",
-    serverMessageId: String(9_000_000_000_000_000_000n + BigInt(id)),
-    createTimeMs: Date.now() - 60_000 + id,
-    itemKind: "text",
+    server_message_id: String(9_000_000_000_000_000_000n + BigInt(id)),
+    create_time_ms: Date.now() - 60_000 + id,
+    item_kind: "text",
     text: `message ${id}`,
-    mediaFileName: null,
-    mediaSize: null,
-    mediaPath: null,
-    mediaUrl: null,
-    thumbUrl: null,
-    mediaState: "none",
-    quoteText: null,
+    media_file_name: null,
+    media_size: null,
+    media_path: null,
+    media_url: null,
+    thumb_url: null,
+    media_state: "none",
+    quote_text: null,
     delivery: "received",
     error: null,
-    aiGenerated: false,
-    outboxId: null,
+    ai_generated: false,
+    outbox_id: null,
     ...overrides,
   };
 }
@@ -110,15 +114,15 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     calls: [],
     info: {
       version: "9.9.9",
-      dataDir: "/home/tester/.local/share/weixin-desk",
+      data_dir: "/home/tester/.local/share/weixin-desk",
       locale: "en",
-      systemLocale: "en-US",
+      system_locale: "en-US",
       secrets: { kind: "persistent" },
       mode: { kind: "normal" },
-      engineReady: true,
-      engineError: null,
+      engine_ready: true,
+      engine_error: null,
       prefs: defaultPrefs,
-      maxUploadBytes: 100 * 1024 * 1024,
+      max_upload_bytes: 100 * 1024 * 1024,
       ...overrides,
     },
     accounts: [],
@@ -132,6 +136,24 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     aiSummary: "likes hiking",
     answers: {},
   };
+  const withAccountAi = (a: AccountView): AccountView => ({
+    ...a,
+    ai_enabled: backend.aiAccounts[a.account_id] ?? a.ai_enabled,
+  });
+  const withPeerAi = peerAi;
+  /** What the engine does after an AI switch: its settings event, with the changed views. */
+  const aiChanged = (account_id: string, peer_id: string | null) => {
+    const account = backend.accounts.find((a) => a.account_id === account_id);
+    const listed = backend.conversations.find((c) => c.account_id === account_id && c.peer_id === peer_id);
+    void emitEngine(
+      { type: "ai", event: { kind: "settings_changed", account_id, peer_id } },
+      noChanges({
+        accounts: account && peer_id === null ? [withAccountAi(account)] : [],
+        conversation: listed ? withPeerAi(listed) : null,
+      }),
+    );
+  };
+  current = backend;
   mockIPC(
     (cmd, payload) => {
       const args = (payload ?? {}) as Record<string, unknown>;
@@ -155,44 +177,58 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           backend.info = { ...backend.info, prefs: args.prefs as Prefs };
           return args.prefs;
         case "list_accounts":
-          return backend.accounts;
+          return backend.accounts.map(withAccountAi);
         case "list_conversations":
-          return backend.conversations.filter((c) => c.accountId === args.accountId);
+          return backend.conversations.filter((c) => c.account_id === args.accountId).map(withPeerAi);
         case "conversation_page": {
           const all = backend.messages.get(`${args.accountId}/${args.peerId}`) ?? [];
-          const before = args.before as { createTimeMs: number; id: number } | null;
+          const before = args.before as { create_time_ms: number; id: number } | null;
           const start = before ? all.findIndex((m) => m.id === before.id) + 1 : 0;
           const limit = args.limit as number;
           const messages = all.slice(start, start + limit);
           const last = messages.at(-1);
           const older =
-            start + limit < all.length && last ? { createTimeMs: last.createTimeMs, id: last.id } : null;
+            start + limit < all.length && last ? { create_time_ms: last.create_time_ms, id: last.id } : null;
           return { messages, older };
         }
         case "mark_account_read":
           backend.conversations = backend.conversations.map((c) =>
-            c.accountId === args.accountId ? { ...c, unreadCount: 0 } : c,
+            c.account_id === args.accountId ? { ...c, unread_count: 0 } : c,
           );
-          backend.accounts = backend.accounts.map((a) => (a.accountId === args.accountId ? { ...a, unread: 0 } : a));
+          backend.accounts = backend.accounts.map((a) => (a.account_id === args.accountId ? { ...a, unread: 0 } : a));
           return null;
-        case "mark_read":
+        case "mark_read": {
           backend.conversations = backend.conversations.map((c) =>
-            c.accountId === args.accountId && c.peerId === args.peerId ? { ...c, unreadCount: 0 } : c,
+            c.account_id === args.accountId && c.peer_id === args.peerId ? { ...c, unread_count: 0 } : c,
           );
-          return null;
+          const read = backend.conversations.find(
+            (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
+          );
+          return noChanges({ conversation: read ? withPeerAi(read) : null });
+        }
         case "send_text": {
           const key = `${args.accountId}/${args.peerId}`;
           const sent = message({
-            accountId: args.accountId as string,
-            peerId: args.peerId as string,
+            account_id: args.accountId as string,
+            peer_id: args.peerId as string,
             direction: "out",
             text: args.text as string,
             delivery: "queued",
-            createTimeMs: Date.now(),
-            outboxId: 77,
+            create_time_ms: Date.now(),
+            outbox_id: 77,
           });
           backend.messages.set(key, [sent, ...(backend.messages.get(key) ?? [])]);
-          return { outboxId: 77, messageRowId: sent.id };
+          // The engine announces the queued message.
+          void emitEngine({
+            type: "delivery_updated",
+            outbox_id: 77,
+            account_id: sent.account_id,
+            peer_id: sent.peer_id,
+            message_row_id: sent.id,
+            state: "queued",
+            error: null,
+          });
+          return { outbox_id: 77, message_row_id: sent.id };
         }
         case "qr_svg":
           return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 29 29"><path d="M4 4h1v1H4V4"/></svg>';
@@ -204,9 +240,15 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
         case "rename_account":
         case "set_account_enabled":
         case "remove_account":
-        case "set_muted":
+        case "set_open_conversation":
         case "enter_sandbox":
           return null;
+        case "set_muted": {
+          const listed = backend.conversations.find(
+            (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
+          );
+          return listed ? withPeerAi({ ...listed, muted: args.muted as boolean }) : null;
+        }
         case "search_messages":
           return [];
         case "ai_global": {
@@ -228,13 +270,13 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
               history_tokens: 3000,
               split_limit: 1800,
             },
-            hasApiKey: backend.aiHasKey,
+            has_api_key: backend.aiHasKey,
             presets: [
               provider("open_claw", "http://127.0.0.1:18789/v1", "openclaw/weixin"),
               provider("custom", "http://127.0.0.1:8000/v1", ""),
             ],
             agent: null,
-            dedicatedAgentConfig: '{ agents: { list: [{ id: "weixin" }] } }',
+            dedicated_agent_config: '{ agents: { list: [{ id: "weixin" }] } }',
           };
         }
         case "ai_account":
@@ -254,14 +296,17 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return null;
         case "set_ai_account_enabled":
           backend.aiAccounts[args.accountId as string] = args.enabled as boolean;
+          aiChanged(args.accountId as string, null);
           return null;
         case "ai_peer":
           return backend.aiPeer;
         case "set_ai_peer_enabled":
           backend.aiPeer = { ...backend.aiPeer, enabled: args.enabled as boolean, effective: args.enabled as boolean };
+          aiChanged(args.accountId as string, args.peerId as string);
           return null;
         case "resume_ai_peer":
           backend.aiPeer = { ...backend.aiPeer, takeover_until_ms: null };
+          aiChanged(args.accountId as string, args.peerId as string);
           return null;
         case "set_ai_key":
           backend.aiHasKey = args.key !== null;
@@ -276,6 +321,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return null;
         case "set_ai_peer_persona":
           backend.aiPeer = { ...backend.aiPeer, persona: args.persona as string | null };
+          aiChanged(args.accountId as string, args.peerId as string);
           return null;
         case "set_ai_global":
           return backend.aiAgent;
@@ -293,7 +339,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return next.length;
         }
         case "finish_upload":
-          return { outboxId: 500 + backend.calls.filter((c) => c.cmd === "finish_upload").length, messageRowId: null };
+          return { outbox_id: 500 + backend.calls.filter((c) => c.cmd === "finish_upload").length, message_row_id: null };
         case "cancel_upload":
           return backend.uploads.delete(args.uploadId as string);
         case "discard_outbound":
@@ -311,6 +357,67 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
   return backend;
 }
 
-export async function emitEngine(event: EngineEvent, media: MediaUrls | null = null) {
-  await emit("engine-notice", { event, media });
+/** Changed views for an engine notice: nothing unless given. */
+export function noChanges(changes: Partial<ViewChanges> = {}): ViewChanges {
+  return { accounts: [], conversation: null, message: null, removed_account: null, ...changes };
+}
+
+let current: FakeBackend | null = null;
+
+/** A listed conversation with the AI state the fake reports for it (`answers.ai_peer`
+ * where the test gives one, else `aiPeer`). */
+function peerAi(c: ConversationView): ConversationView {
+  const backend = current;
+  if (!backend) return c;
+  const answer = backend.answers.ai_peer;
+  const ai = answer ? (answer({ accountId: c.account_id, peerId: c.peer_id }) as PeerAiState) : backend.aiPeer;
+  return { ...c, ai };
+}
+
+/** The views an event changed, read from the fake's state the way the shell reads
+ * them from the store (the test first puts the new state in place). */
+function changedViews(event: EngineEvent): Partial<ViewChanges> {
+  const backend = current;
+  if (!backend) return {};
+  const accountOf = (id: string) => backend.accounts.filter((a) => a.account_id === id);
+  const conversationOf = (account: string, peer: string) =>
+    backend.conversations.find((c) => c.account_id === account && c.peer_id === peer) ?? null;
+  const messageOf = (account: string, peer: string, id: number | null) =>
+    (backend.messages.get(`${account}/${peer}`) ?? []).find((m) => m.id === id) ?? null;
+  switch (event.type) {
+    case "account_status_changed":
+      return { accounts: accountOf(event.account_id).map((a) => ({ ...a, status: event.status })) };
+    case "account_renamed":
+      return { accounts: accountOf(event.account_id).map((a) => ({ ...a, alias: event.alias })) };
+    case "message_received":
+      return {
+        accounts: accountOf(event.account_id),
+        conversation: conversationOf(event.account_id, event.peer_id),
+        message: messageOf(event.account_id, event.peer_id, event.message_row_id),
+      };
+    case "delivery_updated": {
+      const sent = messageOf(event.account_id, event.peer_id, event.message_row_id);
+      return {
+        conversation: conversationOf(event.account_id, event.peer_id),
+        message: sent && { ...sent, delivery: event.state, error: event.error, outbox_id: event.outbox_id },
+      };
+    }
+    case "media_ready":
+    case "media_failed":
+      return { message: messageOf(event.account_id, event.peer_id, event.message_row_id) };
+    case "ai": {
+      const ai = event.event;
+      if (ai.kind !== "takeover_started" && ai.kind !== "takeover_ended") return {};
+      const listed = conversationOf(ai.account_id, ai.peer_id);
+      return { conversation: listed && peerAi(listed) };
+    }
+    default:
+      return {};
+  }
+}
+
+/** An engine event as the shell forwards it, with the views it changed (given, or
+ * read from the fake's state). */
+export async function emitEngine(event: EngineEvent, changes?: Partial<ViewChanges>) {
+  await emit("engine-notice", { event, changes: noChanges(changes ?? changedViews(event)) });
 }

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use client::{ConnectionCheck, ConnectionReport, ProviderClient, ProviderError};
 pub use images::FetchedImage;
 pub use provider::{Preset, ProviderConfig};
-pub use service::{AiConfig, AiService, MemoryLine, MemoryView, PeerAiState};
+pub use service::{
+    account_enabled_in, peer_state_in, AiConfig, AiService, MemoryLine, MemoryView, PeerAiState,
+};
 pub use settings::{
     AccountAiSettings, AiTimings, GlobalAiSettings, MemoryScope, ProviderTimeouts, QuietHours,
 };

@@ -266,25 +266,13 @@ impl AiService {
         account_id: &str,
         peer_id: &str,
     ) -> Result<PeerAiState, AiError> {
-        let account = self.account_settings(account_id).await?;
-        let global = self.global_settings().await?;
-        let peer = self.peer_row(account_id, peer_id).await?;
-        Ok(PeerAiState {
-            enabled: peer.enabled,
-            effective: !global.paused && enabled_for(&account, &peer),
-            persona: peer.persona,
-            takeover_until_ms: peer
-                .takeover_until_ms
-                .filter(|until| *until > self.shared.now_ms()),
-        })
-    }
-
-    async fn peer_row(&self, account_id: &str, peer_id: &str) -> Result<AiPeerRow, AiError> {
+        self.account_settings(account_id).await?;
         let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+        let now = self.shared.now_ms();
         Ok(self
             .engine()
             .store()
-            .call(move |s| s.ai_peer(&a, &p))
+            .call(move |s| peer_state_in(s, &a, &p, now))
             .await?)
     }
 
@@ -440,4 +428,31 @@ impl AiService {
             .test_connection(&global.provider, key, Duration::from_secs(20))
             .await)
     }
+}
+
+/// A peer's AI state read from the store in one call (the views read it for each listed
+/// conversation in the same store call as the list).
+pub fn peer_state_in(
+    s: &crate::Store,
+    account_id: &str,
+    peer_id: &str,
+    now_ms: i64,
+) -> Result<PeerAiState, crate::CoreError> {
+    let global: GlobalAiSettings = parse_or_default(s.ai_config(GLOBAL_KEY)?, "global");
+    let account: AccountAiSettings =
+        parse_or_default(s.ai_account_settings(account_id)?, "account");
+    let peer = s.ai_peer(account_id, peer_id)?;
+    Ok(PeerAiState {
+        enabled: peer.enabled,
+        effective: !global.paused && enabled_for(&account, &peer),
+        persona: peer.persona,
+        takeover_until_ms: peer.takeover_until_ms.filter(|until| *until > now_ms),
+    })
+}
+
+/// Whether the account's AI replies are on by default (its own switch).
+pub fn account_enabled_in(s: &crate::Store, account_id: &str) -> Result<bool, crate::CoreError> {
+    let account: AccountAiSettings =
+        parse_or_default(s.ai_account_settings(account_id)?, "account");
+    Ok(account.enabled)
 }

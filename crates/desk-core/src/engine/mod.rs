@@ -212,6 +212,22 @@ impl Engine {
         &self.rt.store
     }
 
+    /// How long a peer's message lets the bot reply (docs/protocol.md §1.6), as this
+    /// engine times it.
+    pub fn reply_window(&self) -> std::time::Duration {
+        self.rt.timings.window_wait_limit
+    }
+
+    /// The data folder media paths are relative to (none for an in-memory engine).
+    pub fn data_root(&self) -> Option<std::path::PathBuf> {
+        self.rt.media_root.clone()
+    }
+
+    /// The engine's clock, in epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.rt.now_ms()
+    }
+
     /// Queues a text for a peer: the outbox row is persisted before anything is sent
     /// (docs/architecture.md, invariant 2), then the account's sender delivers it when it runs.
     pub async fn send_text(

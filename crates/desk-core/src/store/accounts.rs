@@ -111,6 +111,23 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every account with its unread total (the sum over its conversations), in one
+    /// query; `only` narrows it to one account.
+    pub fn accounts_with_unread(
+        &self,
+        only: Option<&str>,
+    ) -> Result<Vec<(Account, i64)>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS},
+                    (SELECT COALESCE(SUM(c.unread_count), 0) FROM conversations c
+                     WHERE c.account_id = accounts.account_id)
+             FROM accounts WHERE ?1 IS NULL OR account_id = ?1
+             ORDER BY created_ms, account_id"
+        ))?;
+        let rows = stmt.query_map([only], |r| Ok((account_from_row(r)?, r.get(12)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Returns false if there is no such account.
     pub fn set_account_enabled(
         &self,

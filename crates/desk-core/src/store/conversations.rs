@@ -16,6 +16,33 @@ pub struct ConversationSummary {
     pub last_text: Option<String>,
     /// The newest message's kind, for a media placeholder when there is no text.
     pub last_item_kind: Option<String>,
+    /// When the peer's latest context token arrived (the reply window opens then).
+    pub context_seen_ms: Option<i64>,
+}
+
+const CONVERSATION_QUERY: &str = "SELECT c.account_id, c.peer_id, p.display_name,
+        c.last_activity_ms, c.unread_count, last.text, last.item_kind, ct.last_seen_ms
+     FROM conversations c
+     JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
+     LEFT JOIN context_tokens ct ON ct.account_id = c.account_id AND ct.peer_id = c.peer_id
+     LEFT JOIN messages last ON last.id = (
+         SELECT m.id FROM messages m
+         WHERE m.account_id = c.account_id AND m.peer_id = c.peer_id
+         ORDER BY m.create_time_ms DESC, m.id DESC LIMIT 1)
+     WHERE c.account_id = ?1 AND (?2 IS NULL OR c.peer_id = ?2)
+     ORDER BY c.last_activity_ms DESC, c.peer_id";
+
+fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    Ok(ConversationSummary {
+        account_id: r.get(0)?,
+        peer_id: r.get(1)?,
+        display_name: r.get(2)?,
+        last_activity_ms: r.get(3)?,
+        unread_count: r.get(4)?,
+        last_text: r.get(5)?,
+        last_item_kind: r.get(6)?,
+        context_seen_ms: r.get(7)?,
+    })
 }
 
 impl Store {
@@ -24,30 +51,38 @@ impl Store {
         &self,
         account_id: &str,
     ) -> Result<Vec<ConversationSummary>, CoreError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT c.account_id, c.peer_id, p.display_name, c.last_activity_ms,
-                    c.unread_count, last.text, last.item_kind
-             FROM conversations c
-             JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
-             LEFT JOIN messages last ON last.id = (
-                 SELECT m.id FROM messages m
-                 WHERE m.account_id = c.account_id AND m.peer_id = c.peer_id
-                 ORDER BY m.create_time_ms DESC, m.id DESC LIMIT 1)
-             WHERE c.account_id = ?1
-             ORDER BY c.last_activity_ms DESC, c.peer_id",
-        )?;
-        let rows = stmt.query_map([account_id], |r| {
-            Ok(ConversationSummary {
-                account_id: r.get(0)?,
-                peer_id: r.get(1)?,
-                display_name: r.get(2)?,
-                last_activity_ms: r.get(3)?,
-                unread_count: r.get(4)?,
-                last_text: r.get(5)?,
-                last_item_kind: r.get(6)?,
-            })
-        })?;
+        let mut stmt = self.conn().prepare_cached(CONVERSATION_QUERY)?;
+        let rows = stmt.query_map(params![account_id, None::<&str>], summary_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One conversation (the peer id matches case-insensitively).
+    pub fn conversation(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+    ) -> Result<Option<ConversationSummary>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(CONVERSATION_QUERY)?;
+        let mut rows = stmt.query_map(params![account_id, peer_id], summary_from_row)?;
+        Ok(rows.next().transpose()?)
+    }
+
+    /// Gives a peer the name the app shows for it (kept here only, never sent to
+    /// WeChat); `None` clears it. The peer need not have written yet.
+    pub fn name_peer(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        name: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), CoreError> {
+        self.conn().execute(
+            "INSERT INTO peers (account_id, peer_id, display_name, first_seen_ms, last_seen_ms)
+             VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT(account_id, peer_id) DO UPDATE SET display_name = excluded.display_name",
+            params![account_id, peer_id, name, now_ms],
+        )?;
+        Ok(())
     }
 
     /// Clears the unread count; false if there is no such conversation.

@@ -40,7 +40,8 @@ pub struct StoredMessage {
 }
 
 /// Where the next (older) page starts: the last message of the previous page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PageCursor {
     pub create_time_ms: i64,
     pub id: i64,
@@ -88,6 +89,15 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 const TRIGRAM: usize = 3;
 
 impl Store {
+    /// One logged message by its row id.
+    pub fn message(&self, id: i64) -> Result<Option<StoredMessage>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1"
+        ))?;
+        let mut rows = stmt.query_map([id], message_from_row)?;
+        Ok(rows.next().transpose()?)
+    }
+
     /// Up to `limit` messages of one conversation older than `before` (or the newest),
     /// newest first. The peer id matches case-insensitively.
     pub fn conversation_page(

@@ -1,6 +1,8 @@
 //! Finding the outbox entry behind a logged outbound message, so a log row can be
 //! retried or discarded.
 
+use std::collections::HashMap;
+
 use rusqlite::OptionalExtension;
 
 use crate::{CoreError, Store};
@@ -16,5 +18,24 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// The newest outbox entry behind each of `message_row_ids` that has one, in one
+    /// query.
+    pub fn outbox_ids_for_messages(
+        &self,
+        message_row_ids: &[i64],
+    ) -> Result<HashMap<i64, i64>, CoreError> {
+        if message_row_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = serde_json::to_string(message_row_ids).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT message_id, MAX(id) FROM outbox
+             WHERE message_id IN (SELECT value FROM json_each(?1))
+             GROUP BY message_id",
+        )?;
+        let rows = stmt.query_map([ids], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -1,15 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import App from "../../App.svelte";
+import { emit } from "@tauri-apps/api/event";
 import { account, emitEngine, fakeBackend } from "../../test/backend";
 
 describe("accounts sidebar", () => {
   it("shows each account's status in words, its unread count, and follows status events", async () => {
     const backend = fakeBackend();
     backend.accounts = [
-      account({ accountId: "a", alias: "Shop", unread: 3, undecodable: 2 }),
-      account({ accountId: "b", alias: null, status: { state: "stale_token", until_ms: 1 } }),
-      account({ accountId: "c", alias: "Old", enabled: false, lifecycle: "removed" }),
+      account({ account_id: "a", alias: "Shop", unread: 3, undecodable: 2 }),
+      account({ account_id: "b", alias: null, status: { state: "stale_token", until_ms: 1 } }),
+      account({ account_id: "c", alias: "Old", enabled: false, lifecycle: "removed" }),
     ];
     render(App);
     await waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(3));
@@ -36,7 +37,7 @@ describe("accounts sidebar", () => {
 
   it("renames inline with Enter and leaves the alias alone with Escape", async () => {
     const backend = fakeBackend();
-    backend.accounts = [account({ accountId: "a", alias: "Shop" })];
+    backend.accounts = [account({ account_id: "a", alias: "Shop" })];
     render(App);
     await waitFor(() => expect(screen.getByTestId("account-name")).toBeTruthy());
     await fireEvent.click(screen.getByTestId("account-menu"));
@@ -58,7 +59,7 @@ describe("accounts sidebar", () => {
 
   it("removes after asking whether to keep the log", async () => {
     const backend = fakeBackend();
-    backend.accounts = [account({ accountId: "a", alias: "Shop" })];
+    backend.accounts = [account({ account_id: "a", alias: "Shop" })];
     render(App);
     await waitFor(() => expect(screen.getByTestId("account-menu")).toBeTruthy());
     await fireEvent.click(screen.getByTestId("account-menu"));
@@ -75,7 +76,7 @@ describe("accounts sidebar", () => {
 
   it("disables from the context menu", async () => {
     const backend = fakeBackend();
-    backend.accounts = [account({ accountId: "a" })];
+    backend.accounts = [account({ account_id: "a" })];
     render(App);
     await waitFor(() => expect(screen.getByTestId("account-item")).toBeTruthy());
     await fireEvent.contextMenu(screen.getByTestId("account-item"));
@@ -165,7 +166,7 @@ describe("login dialog", () => {
 
   it("marks every conversation of an account read from its menu", async () => {
     const backend = fakeBackend();
-    backend.accounts = [account({ accountId: "a", alias: "Shop", unread: 3 })];
+    backend.accounts = [account({ account_id: "a", alias: "Shop", unread: 3 })];
     render(App);
     await waitFor(() => expect(screen.getByTestId("account-unread").textContent).toBe("3"));
     await fireEvent.click(screen.getByTestId("account-menu"));
@@ -187,7 +188,7 @@ describe("login dialog", () => {
 
     await fireEvent.click(screen.getByTestId("empty-add-account"));
     await fireEvent.click(screen.getByTestId("login-start"));
-    backend.accounts = [account({ accountId: "new", alias: "New" })];
+    backend.accounts = [account({ account_id: "new", alias: "New" })];
     await emitEngine({
       type: "login_progress",
       login_id: "login-1",
@@ -202,7 +203,7 @@ describe("login dialog", () => {
 
   it("keeps a status event that arrives while the account list is being read", async () => {
     const backend = fakeBackend();
-    backend.accounts = [account({ accountId: "a", status: { state: "connecting" } })];
+    backend.accounts = [account({ account_id: "a", status: { state: "connecting" } })];
     render(App);
     await waitFor(() => expect(screen.getByTestId("account-status").textContent).toBe("Connecting…"));
     // The next list is read while the account is still connecting, and answers late.
@@ -214,7 +215,8 @@ describe("login dialog", () => {
       return stale;
     };
     const lists = backend.calls.filter((c) => c.cmd === "list_accounts").length;
-    await emitEngine({ type: "account_renamed", account_id: "a", alias: "x" });
+    // Missed events make the window read everything again.
+    await emit("engine-lagged", { missed: 3 });
     // The list request is out (read before the change) when the status event comes.
     await waitFor(() => expect(backend.calls.filter((c) => c.cmd === "list_accounts").length).toBe(lists + 1));
     await emitEngine({ type: "account_status_changed", account_id: "a", status: { state: "online" } });

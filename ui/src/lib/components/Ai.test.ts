@@ -47,6 +47,10 @@ describe("AI controls", () => {
     await waitFor(() => expect((screen.getByTestId("account-ai-toggle") as HTMLInputElement).checked).toBe(true));
 
     backend.aiPeer = { enabled: null, effective: true, persona: null, takeover_until_ms: Date.now() + 3600_000 };
+    await emitEngine({
+      type: "ai",
+      event: { kind: "takeover_started", account_id: "bot1-im-bot", peer_id: "alice@im.wechat", until_ms: Date.now() + 3600_000 },
+    });
     await fireEvent.click(screen.getByTestId("conversation-item").querySelector("button")!);
     await waitFor(() => expect(screen.getByTestId("peer-ai-state").textContent).toContain("You took over until"));
     await fireEvent.click(screen.getByTestId("resume-ai"));
@@ -119,9 +123,9 @@ describe("AI state in the conversation list", () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
     backend.conversations = [
-      conversation({ peerId: "amy@im.wechat", displayName: "Amy" }),
-      conversation({ peerId: "ben@im.wechat", displayName: "Ben" }),
-      conversation({ peerId: "cat@im.wechat", displayName: "Cat" }),
+      conversation({ peer_id: "amy@im.wechat", display_name: "Amy" }),
+      conversation({ peer_id: "ben@im.wechat", display_name: "Ben" }),
+      conversation({ peer_id: "cat@im.wechat", display_name: "Cat" }),
     ];
     const until = new Date(2030, 0, 1, 14, 5).getTime();
     const tookOver = `You took over until ${timeOfDay(until, "en")}`;

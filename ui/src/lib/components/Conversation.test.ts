@@ -7,8 +7,10 @@ const KEY = "bot1-im-bot/alice@im.wechat";
 
 async function openAlice(backend: ReturnType<typeof fakeBackend>) {
   render(App);
-  await waitFor(() => expect(screen.getByTestId("conversation-item")).toBeTruthy());
-  await fireEvent.click(screen.getByTestId("conversation-item").querySelector("button")!);
+  const alice = () =>
+    screen.getAllByTestId("conversation-item").find((row) => row.dataset.peer === "alice@im.wechat");
+  await waitFor(() => expect(alice()).toBeTruthy());
+  await fireEvent.click(alice()!.querySelector("button")!);
   await waitFor(() => expect(screen.getByTestId("conversation-pane")).toBeTruthy());
   return backend;
 }
@@ -19,8 +21,8 @@ describe("conversation list", () => {
     backend.accounts = [account()];
     const now = Date.now();
     backend.conversations = [
-      conversation({ peerId: "a", displayName: "Amy", unreadCount: 4, windowClosesMs: now + 19.5 * 60_000 }),
-      conversation({ peerId: "b", displayName: null, lastText: null, lastItemKind: "image", windowClosesMs: now - 3600_000 }),
+      conversation({ peer_id: "a", display_name: "Amy", unread_count: 4, window_closes_ms: now + 19.5 * 60_000 }),
+      conversation({ peer_id: "b", display_name: null, last_text: null, last_item_kind: "image", window_closes_ms: now - 3600_000 }),
     ];
     render(App);
     await waitFor(() => expect(screen.getAllByTestId("conversation-item")).toHaveLength(2));
@@ -36,9 +38,9 @@ describe("undecodable messages", () => {
   it("shows a message this version cannot read as such, in the log and the list", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
-    backend.conversations = [conversation({ lastText: null, lastItemKind: "undecodable" })];
+    backend.conversations = [conversation({ last_text: null, last_item_kind: "undecodable" })];
     backend.messages.set(KEY, [
-      message({ id: 2, itemKind: "undecodable", text: null, error: "size -5 is negative" }),
+      message({ id: 2, item_kind: "undecodable", text: null, error: "size -5 is negative" }),
       message({ id: 1, text: "before it" }),
     ]);
     await openAlice(backend);
@@ -75,7 +77,7 @@ describe("keyboard", () => {
   it("moves between conversations with the arrow keys and closes dialogs with Escape", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
-    backend.conversations = [conversation({ peerId: "a", displayName: "Amy" }), conversation({ peerId: "b", displayName: "Ben" })];
+    backend.conversations = [conversation({ peer_id: "a", display_name: "Amy" }), conversation({ peer_id: "b", display_name: "Ben" })];
     render(App);
     await waitFor(() => expect(screen.getAllByTestId("conversation-item")).toHaveLength(2));
     const [first] = screen.getAllByTestId("conversation-item");
@@ -99,12 +101,12 @@ describe("conversation log", () => {
   it("shows markup as text, quotes, AI marks and delivery states with Retry", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
-    backend.conversations = [conversation({ unreadCount: 2 })];
+    backend.conversations = [conversation({ unread_count: 2 })];
     const hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
     backend.messages.set(KEY, [
-      message({ id: 5, direction: "out", text: "failed one", delivery: "failed", error: "reply window closed", outboxId: 9 }),
-      message({ id: 4, direction: "out", text: "by the bot", delivery: "delivered", aiGenerated: true, outboxId: 8 }),
-      message({ id: 3, text: "answer", quoteText: "the question" }),
+      message({ id: 5, direction: "out", text: "failed one", delivery: "failed", error: "reply window closed", outbox_id: 9 }),
+      message({ id: 4, direction: "out", text: "by the bot", delivery: "delivered", ai_generated: true, outbox_id: 8 }),
+      message({ id: 3, text: "answer", quote_text: "the question" }),
       message({ id: 2, text: hostile }),
     ]);
     await openAlice(backend);
@@ -128,7 +130,7 @@ describe("conversation log", () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
     backend.conversations = [conversation()];
-    const many = Array.from({ length: 200 }, (_, i) => message({ id: 1000 - i, createTimeMs: 1_700_000_000_000 + (1000 - i) * 1000 }));
+    const many = Array.from({ length: 200 }, (_, i) => message({ id: 1000 - i, create_time_ms: 1_700_000_000_000 + (1000 - i) * 1000 }));
     backend.messages.set(KEY, many);
     await openAlice(backend);
     const log = screen.getByTestId("message-log");
@@ -142,8 +144,8 @@ describe("conversation log", () => {
     const pages = backend.calls.filter((c) => c.cmd === "conversation_page");
     expect(pages.map((c) => (c.args as { before: unknown }).before)).toEqual([
       null,
-      { createTimeMs: many[79].createTimeMs, id: many[79].id },
-      { createTimeMs: many[159].createTimeMs, id: many[159].id },
+      { create_time_ms: many[79].create_time_ms, id: many[79].id },
+      { create_time_ms: many[159].create_time_ms, id: many[159].id },
     ]);
   });
 
@@ -163,6 +165,52 @@ describe("conversation log", () => {
       preview: "second",
     });
     await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
+  });
+
+  it("applies inbound messages from the event alone: no call back, open or background", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ unread: 0 })];
+    backend.conversations = [
+      conversation({ last_activity_ms: 2_000 }),
+      conversation({ peer_id: "bob@im.wechat", display_name: "Bob", last_activity_ms: 1_000, unread_count: 0 }),
+    ];
+    backend.messages.set(KEY, [message({ id: 1, text: "first" })]);
+    await openAlice(backend);
+    await waitFor(() => expect(backend.calls.some((c) => c.cmd === "set_open_conversation")).toBe(true));
+    const before = backend.calls.length;
+    // Into the open conversation.
+    backend.messages.set(KEY, [message({ id: 2, text: "second", create_time_ms: Date.now() }), ...backend.messages.get(KEY)!]);
+    await emitEngine({
+      type: "message_received",
+      account_id: "bot1-im-bot",
+      peer_id: "alice@im.wechat",
+      message_row_id: 2,
+      item_kind: "text",
+      preview: "second",
+    });
+    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
+    // Into a background conversation: it moves to the top with its unread count, and
+    // the account's total follows.
+    backend.conversations = backend.conversations.map((c) =>
+      c.peer_id === "bob@im.wechat" ? { ...c, last_activity_ms: 3_000, unread_count: 1, last_text: "hey" } : c,
+    );
+    backend.accounts = [account({ unread: 1 })];
+    await emitEngine({
+      type: "message_received",
+      account_id: "bot1-im-bot",
+      peer_id: "bob@im.wechat",
+      message_row_id: 3,
+      item_kind: "text",
+      preview: "hey",
+    });
+    await waitFor(() =>
+      expect(screen.getAllByTestId("conversation-item").map((row) => row.dataset.peer)).toEqual([
+        "bob@im.wechat",
+        "alice@im.wechat",
+      ]),
+    );
+    await waitFor(() => expect(screen.getByTestId("account-unread").textContent).toBe("1"));
+    expect(backend.calls.slice(before).map((c) => c.cmd)).toEqual([]);
   });
 });
 
@@ -193,14 +241,14 @@ describe("composer", () => {
   it("is replaced by an explanation when the peer never wrote", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
-    backend.conversations = [conversation({ windowClosesMs: null })];
+    backend.conversations = [conversation({ window_closes_ms: null })];
     await openAlice(backend);
     expect(screen.getByTestId("composer-disabled").textContent).toContain("have not written yet");
     expect(screen.queryByTestId("composer-input")).toBeNull();
   });
 
   it("sends dropped files in chunks with progress, and refuses empty and oversized ones", async () => {
-    const backend = fakeBackend({ maxUploadBytes: 1024 * 1024 });
+    const backend = fakeBackend({ max_upload_bytes: 1024 * 1024 });
     backend.accounts = [account()];
     backend.conversations = [conversation()];
     await openAlice(backend);
@@ -292,7 +340,7 @@ describe("file cards", () => {
     backend.accounts = [account()];
     backend.conversations = [conversation()];
     backend.messages.set(KEY, [
-      message({ id: 9, itemKind: "image", text: null, mediaState: "failed", error: "the download ended after 2496 bytes" }),
+      message({ id: 9, item_kind: "image", text: null, media_state: "failed", error: "the download ended after 2496 bytes" }),
     ]);
     await openAlice(backend);
     await waitFor(() => expect(screen.getByTestId("media-failed").textContent).toContain("2496 bytes"));
@@ -308,7 +356,7 @@ describe("file cards", () => {
     backend.conversations = [conversation()];
     const path = "/home/tester/.local/share/weixin-desk/media/bot1/notes-1.txt";
     backend.messages.set(KEY, [
-      message({ id: 7, itemKind: "file", text: null, mediaFileName: "notes.txt", mediaSize: 15, mediaPath: path, mediaState: "ready" }),
+      message({ id: 7, item_kind: "file", text: null, media_file_name: "notes.txt", media_size: 15, media_path: path, media_state: "ready" }),
     ]);
     let answer: string | null = null;
     backend.answers.save_media_as = () => answer;

@@ -13,7 +13,7 @@ const MAX_RENDERED = 40;
 function history(count: number) {
   // Newest first, one a minute.
   return Array.from({ length: count }, (_, i) =>
-    message({ id: count - i, text: `message ${count - i}`, createTimeMs: 1_700_000_000_000 + (count - i) * 60_000 }),
+    message({ id: count - i, text: `message ${count - i}`, create_time_ms: 1_700_000_000_000 + (count - i) * 60_000 }),
   );
 }
 
@@ -114,7 +114,7 @@ describe("virtualised log", () => {
     await waitFor(() => expect(renderedIds(log)).toContain(oldest));
     const again = backend.calls.slice(calls).find((c) => c.cmd === "conversation_page");
     expect((again?.args as { before: unknown }).before).toEqual({
-      createTimeMs: 1_700_000_000_000 + oldest * 60_000,
+      create_time_ms: 1_700_000_000_000 + oldest * 60_000,
       id: oldest,
     });
   });
@@ -154,7 +154,7 @@ describe("virtualised log", () => {
     await waitFor(() => expect(renderedIds(log)).toContain(200));
     const arrive = async (id: number) => {
       backend.messages.set(KEY, [
-        message({ id, text: `message ${id}`, createTimeMs: 1_700_000_000_000 + id * 60_000 }),
+        message({ id, text: `message ${id}`, create_time_ms: 1_700_000_000_000 + id * 60_000 }),
         ...backend.messages.get(KEY)!,
       ]);
       await emitEngine({

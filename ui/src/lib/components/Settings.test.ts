@@ -11,13 +11,13 @@ describe("settings", () => {
     await fireEvent.click(screen.getByTestId("open-settings"));
     await fireEvent.click(screen.getByTestId("pref-dnd"));
     await waitFor(() =>
-      expect(backend.calls).toContainEqual({ cmd: "set_prefs", args: { prefs: { ...defaultPrefs, doNotDisturb: true } } }),
+      expect(backend.calls).toContainEqual({ cmd: "set_prefs", args: { prefs: { ...defaultPrefs, do_not_disturb: true } } }),
     );
     await fireEvent.click(screen.getByTestId("pref-autostart"));
     await waitFor(() =>
       expect(backend.calls.at(-1)).toEqual({
         cmd: "set_prefs",
-        args: { prefs: { ...defaultPrefs, doNotDisturb: true, autostart: true } },
+        args: { prefs: { ...defaultPrefs, do_not_disturb: true, autostart: true } },
       }),
     );
   });
@@ -79,7 +79,7 @@ describe("settings", () => {
         args: {
           prefs: {
             ...defaultPrefs,
-            backend: { apiBase: "https://ilink.example.com", cdnBase: null, botAgent: "Desk/2", routeTag: "shard-7" },
+            backend: { api_base: "https://ilink.example.com", cdn_base: null, bot_agent: "Desk/2", route_tag: "shard-7" },
           },
         },
       }),
@@ -95,7 +95,7 @@ describe("settings", () => {
 
   it("edits an account's AI rules: scope, quiet hours, allow and block lists", async () => {
     const backend = fakeBackend();
-    backend.accounts = [account({ accountId: "a", alias: "Shop" })];
+    backend.accounts = [account({ account_id: "a", alias: "Shop" })];
     render(App);
     await waitFor(() => expect(screen.getByTestId("account-name")).toBeTruthy());
     await fireEvent.click(screen.getByTestId("open-settings"));

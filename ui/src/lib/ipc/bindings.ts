@@ -154,7 +154,7 @@ async listConversations(accountId: string) : Promise<Result<ConversationView[], 
 /**
  * One page of a conversation, newest first, older than `before` (or the newest).
  */
-async conversationPage(accountId: string, peerId: string, before: Cursor | null, limit: number) : Promise<Result<MessagePageView, IpcError>> {
+async conversationPage(accountId: string, peerId: string, before: PageCursor | null, limit: number) : Promise<Result<MessagePageView, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("conversation_page", { accountId, peerId, before, limit }) };
 } catch (e) {
@@ -163,9 +163,9 @@ async conversationPage(accountId: string, peerId: string, before: Cursor | null,
 }
 },
 /**
- * Clears a conversation's unread count.
+ * Clears a conversation's unread count; the changed conversation and account.
  */
-async markRead(accountId: string, peerId: string) : Promise<Result<null, IpcError>> {
+async markRead(accountId: string, peerId: string) : Promise<Result<ViewChanges, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("mark_read", { accountId, peerId }) };
 } catch (e) {
@@ -183,6 +183,14 @@ async markAccountRead(accountId: string) : Promise<Result<null, IpcError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Tells the shell which conversation the window shows (`null`: none). Its inbound
+ * messages are marked read as they arrive while the window has focus, so the window
+ * needs no call per message.
+ */
+async setOpenConversation(open: OpenConversation | null) : Promise<void> {
+    await TAURI_INVOKE("set_open_conversation", { open });
 },
 /**
  * Queues a text: it is in the store before this returns, and delivered by the
@@ -293,9 +301,9 @@ async reportFirstPaint() : Promise<boolean> {
     return await TAURI_INVOKE("report_first_paint");
 },
 /**
- * Mutes or unmutes a conversation's notifications.
+ * Mutes or unmutes a conversation's notifications; the changed conversation.
  */
-async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Result<null, IpcError>> {
+async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Result<ConversationView | null, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_muted", { accountId, peerId, muted }) };
 } catch (e) {
@@ -571,7 +579,7 @@ export type AccountStatus =
  * Not polling: stopped, disabled, or never started.
  */
 { state: "stopped" }
-export type AccountView = { accountId: string; botId: string; alias: string | null; userId: string | null; baseUrl: string; enabled: boolean; 
+export type AccountView = { account_id: string; bot_id: string; alias: string | null; user_id: string | null; base_url: string; enabled: boolean; 
 /**
  * The stored lifecycle word: `offline`, `online`, `replaced`, `removed` …
  */
@@ -579,11 +587,19 @@ lifecycle: string;
 /**
  * The poller's live state.
  */
-status: AccountStatus; unread: number; 
+status: AccountStatus; 
+/**
+ * Unread messages over all its conversations.
+ */
+unread: number; 
 /**
  * Received messages this version could not decode (kept raw in the log).
  */
-undecodable: number }
+undecodable: number; 
+/**
+ * Whether AI replies are on by default for its peers.
+ */
+ai_enabled: boolean }
 /**
  * The gateway agent a configuration reaches.
  */
@@ -652,7 +668,7 @@ export type AiEvent =
 /**
  * The global AI settings, and whether an API key is stored (never the key).
  */
-export type AiGlobalView = { settings: GlobalAiSettings; hasApiKey: boolean; 
+export type AiGlobalView = { settings: GlobalAiSettings; has_api_key: boolean; 
 /**
  * Each preset's defaults, from the core.
  */
@@ -664,12 +680,12 @@ agent: AgentTarget | null;
 /**
  * The gateway configuration that creates the dedicated agent.
  */
-dedicatedAgentConfig: string }
+dedicated_agent_config: string }
 export type AppInfo = { version: string; 
 /**
  * The data folder in use (the sandbox's while in the sandbox).
  */
-dataDir: string; locale: Locale; systemLocale: string | null; 
+data_dir: string; locale: Locale; system_locale: string | null; 
 /**
  * Where secrets are kept; `null` while the keyring check is still running.
  */
@@ -677,15 +693,15 @@ secrets: SecretStoreStatus | null; mode: Mode;
 /**
  * Whether the engine runs (commands on accounts answer `not_ready` until then).
  */
-engineReady: boolean; 
+engine_ready: boolean; 
 /**
  * Why the engine could not start, if it could not.
  */
-engineError: string | null; prefs: Prefs; 
+engine_error: string | null; prefs: Prefs; 
 /**
  * Largest file the engine sends, in bytes (0 until the engine runs).
  */
-maxUploadBytes: number }
+max_upload_bytes: number }
 /**
  * The engine started, failed to start, or was replaced (entering the sandbox): the
  * window reloads everything.
@@ -696,11 +712,11 @@ export type BackendChanged = { mode: Mode; ready: boolean; error: string | null 
  * official default. Used by the next login (API and CDN base) and from the next start
  * (bot agent).
  */
-export type BackendPrefs = { apiBase: string | null; cdnBase: string | null; botAgent: string | null; 
+export type BackendPrefs = { api_base: string | null; cdn_base: string | null; bot_agent: string | null; 
 /**
  * `SKRouteTag` sent by the next login and kept with its account.
  */
-routeTag: string | null }
+route_tag: string | null }
 export type ConnectionCheck = { 
 /**
  * `agent` (which gateway agent answers), `models` (auth and the model list),
@@ -724,13 +740,20 @@ agent: AgentTarget | null;
  * What kind of failure the reply test met, for the sentence the window shows.
  */
 problem?: Problem | null }
-export type ConversationView = { accountId: string; peerId: string; displayName: string | null; lastActivityMs: number; unreadCount: number; lastText: string | null; lastItemKind: string | null; 
+export type ConversationView = { account_id: string; peer_id: string; display_name: string | null; last_activity_ms: number; unread_count: number; last_text: string | null; last_item_kind: ItemKind | null; 
 /**
- * When the reply window closes (the peer's last message + 24 h); `null` if the
- * peer never wrote.
+ * When the reply window closes (the peer's last message + the engine's reply
+ * window); `null` if the peer never wrote.
  */
-windowClosesMs: number | null; muted: boolean }
-export type Cursor = { createTimeMs: number; id: number }
+window_closes_ms: number | null; muted: boolean; ai: PeerAiState }
+/**
+ * Where a message stands: received, or an outbound message's delivery.
+ */
+export type Delivery = "received" | "queued" | "sending" | "waiting_for_window" | "delivered" | "failed"
+/**
+ * Who wrote a message.
+ */
+export type Direction = "in" | "out"
 /**
  * Everything the engine tells its observers.
  */
@@ -788,13 +811,10 @@ export type EngineEvent =
  */
 export type EngineLagged = { missed: number }
 /**
- * One engine event, as the engine sent it (snake_case fields, tagged by `type`).
+ * One engine event and the views it changed (built in the core): the window applies
+ * `changes` in place and asks for nothing.
  */
-export type EngineNotice = { event: EngineEvent; 
-/**
- * For `media_ready`: the file's `media://` URL and its thumbnail's.
- */
-media: MediaUrls | null }
+export type EngineNotice = { event: EngineEvent; changes: ViewChanges }
 /**
  * Stable, machine-readable error codes the UI can switch on.
  */
@@ -871,6 +891,11 @@ details?: string | null;
  * window shows its sentence and keeps `message` as the details.
  */
 problem?: Problem | null }
+/**
+ * What a message is, by its main item (`undecodable`: received, but this version
+ * could not decode it; kept raw).
+ */
+export type ItemKind = "text" | "image" | "voice" | "file" | "video" | "tool_call_start" | "tool_call_result" | "none" | "unknown" | "undecodable"
 export type Locale = "zh-CN" | "en"
 /**
  * Sent to every window when the interface language changes.
@@ -930,7 +955,10 @@ export type LoginState =
  * kind a person is told about, when it has one.
  */
 { state: "failed"; reason: string; problem?: Problem | null }
-export type MediaUrls = { mediaUrl: string | null; thumbUrl: string | null }
+/**
+ * Where a message's media file stands.
+ */
+export type MediaState = "none" | "pending" | "ready" | "failed"
 export type MemoryLine = { 
 /**
  * `user` or `assistant`.
@@ -976,36 +1004,24 @@ messages: MessageView[];
 /**
  * Where the next older page starts; `null` at the beginning of the conversation.
  */
-older: Cursor | null }
-export type MessageView = { id: number; accountId: string; peerId: string; 
-/**
- * `in` or `out`.
- */
-direction: string; serverMessageId: string | null; createTimeMs: number; itemKind: string; text: string | null; mediaFileName: string | null; mediaSize: number | null; 
+older: PageCursor | null }
+export type MessageView = { id: number; account_id: string; peer_id: string; direction: Direction; server_message_id: string | null; create_time_ms: number; item_kind: ItemKind; text: string | null; media_file_name: string | null; media_size: number | null; 
 /**
  * Absolute path of the saved media file, when it is saved.
  */
-mediaPath: string | null; 
+media_path: string | null; 
 /**
- * The saved file as a `media://` URL the window loads (streamed, with ranges).
+ * The saved file as a URL the window loads (streamed, with ranges).
  */
-mediaUrl: string | null; 
+media_url: string | null; 
 /**
- * A picture's thumbnail as a `media://` URL, once it was made.
+ * A picture's thumbnail URL, once it was made.
  */
-thumbUrl: string | null; 
-/**
- * `none`, `pending`, `ready` or `failed`.
- */
-mediaState: string; quoteText: string | null; 
-/**
- * `received`, `queued`, `sending`, `waiting_for_window`, `delivered` or `failed`.
- */
-delivery: string; error: string | null; aiGenerated: boolean; 
+thumb_url: string | null; media_state: MediaState; quote_text: string | null; delivery: Delivery; error: string | null; ai_generated: boolean; 
 /**
  * The outbox entry of an outbound message, for Retry and Discard.
  */
-outboxId: number | null }
+outbox_id: number | null }
 export type Mode = 
 /**
  * The real service; accounts and data in the user's data folder.
@@ -1020,6 +1036,10 @@ export type Mode =
  */
 { kind: "sim"; url: string }
 /**
+ * The conversation on screen: its inbound messages are read as they arrive.
+ */
+export type OpenConversation = { account_id: string; peer_id: string }
+/**
  * Where an outbound message stands. The same words appear in `messages.delivery`.
  */
 export type OutboxState = "queued" | "sending" | 
@@ -1027,6 +1047,10 @@ export type OutboxState = "queued" | "sending" |
  * No usable context token: waits for the peer to write again (docs/architecture.md, invariant 3).
  */
 "waiting_for_window" | "delivered" | "failed"
+/**
+ * Where the next (older) page starts: the last message of the previous page.
+ */
+export type PageCursor = { create_time_ms: number; id: number }
 /**
  * A peer's AI state as the UI shows it.
  */
@@ -1051,7 +1075,7 @@ notifications: boolean;
 /**
  * Silences every notification.
  */
-doNotDisturb: boolean; 
+do_not_disturb: boolean; 
 /**
  * Conversations that never notify, as `[account_id, peer_id]`.
  */
@@ -1059,7 +1083,7 @@ muted: ([string, string])[];
 /**
  * Start with the window hidden in the tray.
  */
-startMinimised: boolean; 
+start_minimised: boolean; 
 /**
  * Start when the user logs in (an XDG autostart entry).
  */
@@ -1175,7 +1199,7 @@ max_tokens: number | null;
  * users, with every tool it has. Off unless set explicitly.
  */
 allow_main_agent: boolean }
-export type Queued = { outboxId: number; messageRowId: number | null }
+export type Queued = { outbox_id: number; message_row_id: number | null }
 /**
  * Quiet hours in the owner's local time: no replies from `start` to `end` (minutes
  * after midnight; `start > end` spans midnight).
@@ -1198,6 +1222,19 @@ export type SecretStoreStatus =
  * Sent when the start-up keyring check has decided where secrets are kept.
  */
 export type SecretsStatusChanged = { status: SecretStoreStatus }
+/**
+ * What one engine event changed, as finished views: the window replaces its copies
+ * (or drops the removed account) and asks for nothing.
+ */
+export type ViewChanges = { 
+/**
+ * Accounts whose view changed (a replacement changes two).
+ */
+accounts: AccountView[]; conversation: ConversationView | null; message: MessageView | null; 
+/**
+ * An account that is gone from the list.
+ */
+removed_account: string | null }
 
 /** tauri-specta globals **/
 

@@ -1,18 +1,19 @@
 // The window's state: accounts, the open conversation and its log, the login dialog.
-// Loaded from the backend and kept current by engine events; the store (SQLite) is
-// the truth, so anything uncertain is simply reloaded.
+// Loaded once from the backend, then kept current by the views each engine event
+// carries (built in the core): an event is applied in place, without asking back.
+// A missed event (lag) or a backend switch reloads everything from the store.
 import {
   api,
   type AccountView,
   type AiEvent,
   type AppInfo,
   type ConversationView,
-  type Cursor,
   type EngineEvent,
   type LoginState,
-  type MediaUrls,
   type MessageView,
+  type PageCursor,
   type PeerAiState,
+  type ViewChanges,
 } from "../ipc";
 import { setActiveLocale, t } from "../i18n/index.svelte";
 import { fileSize } from "../format";
@@ -43,7 +44,7 @@ export interface Upload {
   done: boolean;
   cancelled: boolean;
   uploadId: string | null;
-  outboxId: number | null;
+  outbox_id: number | null;
 }
 
 /** Bytes per chunk when a picked or dropped file is handed to the app. */
@@ -83,20 +84,14 @@ export class AppStore {
   selectedPeer = $state<string | null>(null);
   /** The open conversation, newest first (the log renders bottom-up). */
   messages = $state<MessageView[]>([]);
-  older = $state<Cursor | null>(null);
+  older = $state<PageCursor | null>(null);
   loadingOlder = $state(false);
   /** A message to scroll to and highlight (from search). */
   focusMessage = $state<number | null>(null);
   login = $state<LoginUi | null>(null);
   uploads = $state<Upload[]>([]);
-  /** Whether AI replies are on by default, per account. */
-  aiAccounts = $state<Record<string, boolean>>({});
-  /** The open conversation's AI state. */
-  aiPeer = $state<PeerAiState | null>(null);
   /** AI turns under way, by `account/peer` (lower case): how long each has run, in ms. */
   aiWorking = $state<Record<string, number>>({});
-  /** Every listed conversation's AI state, by peer id (for the list's rows). */
-  aiPeers = $state<Record<string, PeerAiState>>({});
   /** Upload progress of outbound files by outbox id, 0–100. */
   uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
@@ -112,11 +107,26 @@ export class AppStore {
   private generation = 0;
 
   get currentAccount(): AccountView | undefined {
-    return this.accounts.find((a) => a.accountId === this.selectedAccount);
+    return this.accounts.find((a) => a.account_id === this.selectedAccount);
   }
 
   get currentConversation(): ConversationView | undefined {
-    return this.conversations.find((c) => c.peerId === this.selectedPeer);
+    return this.conversations.find((c) => c.peer_id === this.selectedPeer);
+  }
+
+  /** Whether AI replies are on by default, per account. */
+  get aiAccounts(): Record<string, boolean> {
+    return Object.fromEntries(this.accounts.map((a) => [a.account_id, a.ai_enabled]));
+  }
+
+  /** The open conversation's AI state. */
+  get aiPeer(): PeerAiState | null {
+    return this.currentConversation?.ai ?? null;
+  }
+
+  /** Every listed conversation's AI state, by peer id (for the list's rows). */
+  get aiPeers(): Record<string, PeerAiState> {
+    return Object.fromEntries(this.conversations.map((c) => [c.peer_id, c.ai]));
   }
 
   async start(): Promise<() => void> {
@@ -126,7 +136,7 @@ export class AppStore {
       listen(api.onLocaleChanged((locale) => this.patchInfo({ locale }))),
       listen(api.onSecretsStatusChanged((secrets) => this.patchInfo({ secrets }))),
       listen(api.onBackendChanged(() => void this.reloadAll())),
-      listen(api.onEngineEvent((event, media) => void this.handle(event, media))),
+      listen(api.onEngineEvent((event, changes) => void this.handle(event, changes))),
       listen(api.onEngineLagged(() => void this.reloadAll())),
     ]);
     await this.reloadAll();
@@ -158,11 +168,7 @@ export class AppStore {
     this.login = null;
     this.uploads = [];
     this.uploadProgress = {};
-    this.aiAccounts = {};
-    this.aiPeer = null;
-    this.aiPeers = {};
-    this.statusEvents = 0;
-    this.statusSeen = {};
+    this.aiWorking = {};
     this.actionError = null;
     this.firstScreenLoaded = false;
     this.firstPaintReported = false;
@@ -191,7 +197,7 @@ export class AppStore {
         this.selectedPeer = null;
         this.messages = [];
       }
-      if (info.engineReady) await this.reloadAccounts();
+      if (info.engine_ready) await this.reloadAccounts();
     } catch (err) {
       this.loadError = errorText(err);
     }
@@ -208,28 +214,28 @@ export class AppStore {
     return this.reloadingAccounts;
   }
 
-  /** Counts status events, so a list read before one cannot undo it. */
-  private statusEvents = 0;
-  private statusSeen: Record<string, number> = {};
+  /** Counts pushed account views, so a list read before one cannot undo it. */
+  private accountPushes = 0;
+  private accountPushedAt: Record<string, number> = {};
 
   private async reloadAccountsNow() {
     try {
-      const asked = this.statusEvents;
+      const asked = this.accountPushes;
       const listed = await api.listAccounts();
-      const current = new Map(this.accounts.map((a) => [a.accountId, a]));
+      const current = new Map(this.accounts.map((a) => [a.account_id, a]));
       this.accounts = listed.map((a) => {
-        const mine = current.get(a.accountId);
-        return mine && (this.statusSeen[a.accountId] ?? 0) > asked ? { ...a, status: mine.status } : a;
+        const pushed = current.get(a.account_id);
+        return pushed && (this.accountPushedAt[a.account_id] ?? 0) > asked ? pushed : a;
       });
     } catch (err) {
       this.actionError = errorText(err);
       return;
     }
-    void this.reloadAiAccounts();
-    if (!this.accounts.some((a) => a.accountId === this.selectedAccount)) {
-      this.selectedAccount = this.accounts[0]?.accountId ?? null;
+    if (!this.accounts.some((a) => a.account_id === this.selectedAccount)) {
+      this.selectedAccount = this.accounts[0]?.account_id ?? null;
       this.selectedPeer = null;
       this.messages = [];
+      this.announceOpen();
     }
     await this.reloadConversations();
     this.firstScreenLoaded = true;
@@ -249,42 +255,9 @@ export class AppStore {
     );
   }
 
-  async reloadAiAccounts() {
-    const entries = await Promise.all(
-      this.accounts.map(async (a) => {
-        try {
-          return [a.accountId, (await api.aiAccount(a.accountId)).enabled] as const;
-        } catch {
-          return [a.accountId, false] as const;
-        }
-      }),
-    );
-    this.aiAccounts = Object.fromEntries(entries);
-  }
-
-  async reloadAiPeer() {
-    const account = this.selectedAccount;
-    const peer = this.selectedPeer;
-    if (!account || !peer) {
-      this.aiPeer = null;
-      return;
-    }
-    try {
-      const state = await api.aiPeer(account, peer);
-      if (account === this.selectedAccount && peer === this.selectedPeer) {
-        this.aiPeer = state;
-        this.aiPeers = { ...this.aiPeers, [peer]: state };
-      }
-    } catch {
-      this.aiPeer = null;
-    }
-  }
-
-  async setAccountAi(accountId: string, enabled: boolean) {
-    await this.run(() => api.setAiAccountEnabled(accountId, enabled));
-    await this.reloadAiAccounts();
-    await this.reloadAiPeer();
-    await this.reloadAiPeers();
+  // AI switches: the engine's settings events bring the changed views back.
+  async setAccountAi(account_id: string, enabled: boolean) {
+    await this.run(() => api.setAiAccountEnabled(account_id, enabled));
   }
 
   async setPeerAi(enabled: boolean | null) {
@@ -292,7 +265,6 @@ export class AppStore {
     const peer = this.selectedPeer;
     if (!account || !peer) return;
     await this.run(() => api.setAiPeerEnabled(account, peer, enabled));
-    await this.reloadAiPeer();
   }
 
   async resumeAi() {
@@ -300,7 +272,6 @@ export class AppStore {
     const peer = this.selectedPeer;
     if (!account || !peer) return;
     await this.run(() => api.resumeAiPeer(account, peer));
-    await this.reloadAiPeer();
   }
 
   async reloadConversations() {
@@ -311,48 +282,39 @@ export class AppStore {
     }
     const list = await api.listConversations(account);
     if (account === this.selectedAccount) this.conversations = list;
-    await this.reloadAiPeers();
   }
 
-  /** The AI state of every listed conversation (one small read each). */
-  async reloadAiPeers() {
-    const account = this.selectedAccount;
-    const peers = this.conversations.map((c) => c.peerId);
-    if (!account) return;
-    const entries = await Promise.all(
-      peers.map(async (peer) => {
-        try {
-          return [peer, await api.aiPeer(account, peer)] as const;
-        } catch {
-          return null;
-        }
-      }),
-    );
-    if (account !== this.selectedAccount) return;
-    this.aiPeers = Object.fromEntries(entries.filter((e) => e !== null));
-  }
-
-  async selectAccount(accountId: string) {
-    if (this.selectedAccount === accountId) return;
-    this.selectedAccount = accountId;
+  async selectAccount(account_id: string) {
+    if (this.selectedAccount === account_id) return;
+    this.selectedAccount = account_id;
     this.selectedPeer = null;
     this.messages = [];
     this.older = null;
     this.view = "home";
+    this.announceOpen();
     await this.reloadConversations();
   }
 
-  async openConversation(peerId: string, focus: number | null = null) {
+  /** Tells the shell which conversation is on screen (its messages are read as they
+   * arrive while the window has focus). */
+  announceOpen() {
+    const open =
+      this.selectedAccount && this.selectedPeer && this.view === "home"
+        ? { account_id: this.selectedAccount, peer_id: this.selectedPeer }
+        : null;
+    void api.setOpenConversation(open).catch(() => {});
+  }
+
+  async openConversation(peer_id: string, focus: number | null = null) {
     const account = this.selectedAccount;
     if (!account) return;
-    this.selectedPeer = peerId;
+    this.selectedPeer = peer_id;
     this.focusMessage = focus;
     this.view = "home";
     this.uploads = [];
-    this.aiPeer = null;
-    void this.reloadAiPeer();
-    const page = await api.conversationPage(account, peerId, null, PAGE_SIZE);
-    if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
+    this.announceOpen();
+    const page = await api.conversationPage(account, peer_id, null, PAGE_SIZE);
+    if (account !== this.selectedAccount || peer_id !== this.selectedPeer) return;
     this.messages = page.messages;
     this.older = page.older;
     // Jumping to an older message: page back until it is loaded (the log drops no
@@ -360,7 +322,7 @@ export class AppStore {
     this.seeking = focus !== null;
     try {
       while (focus !== null && this.older && !this.messages.some((m) => m.id === focus)) {
-        if (account !== this.selectedAccount || peerId !== this.selectedPeer) return;
+        if (account !== this.selectedAccount || peer_id !== this.selectedPeer) return;
         await this.loadOlder();
       }
     } finally {
@@ -394,105 +356,39 @@ export class AppStore {
     if (this.focusMessage !== null && !kept.some((m) => m.id === this.focusMessage)) return;
     const oldest = kept[kept.length - 1];
     this.messages = kept;
-    this.older = { createTimeMs: oldest.createTimeMs, id: oldest.id };
-  }
-
-  private refreshing: Promise<void> = Promise.resolve();
-
-  /** Reloads the newest page of the open conversation and merges it in. Calls run one
-   * after another, so an older answer never overwrites a newer one. */
-  refreshNewest(): Promise<void> {
-    this.refreshing = this.refreshing.catch(() => {}).then(() => this.refreshNewestNow());
-    return this.refreshing;
-  }
-
-  private async refreshNewestNow() {
-    const account = this.selectedAccount;
-    const peer = this.selectedPeer;
-    if (!account || !peer) return;
-    const page = await api.conversationPage(account, peer, null, PAGE_SIZE);
-    if (account !== this.selectedAccount || peer !== this.selectedPeer) return;
-    const fresh = new Map(page.messages.map((m) => [m.id, m]));
-    const oldest = page.messages.at(-1);
-    // Keep loaded history older than the fresh page; the fresh page replaces the rest.
-    const history = oldest
-      ? this.messages.filter(
-          (m) =>
-            !fresh.has(m.id) &&
-            (m.createTimeMs < oldest.createTimeMs ||
-              (m.createTimeMs === oldest.createTimeMs && m.id < oldest.id)),
-        )
-      : this.messages;
-    this.messages = [...page.messages, ...history];
-    if (!this.older && page.older && history.length === 0) this.older = page.older;
+    this.older = { create_time_ms: oldest.create_time_ms, id: oldest.id };
   }
 
   async markRead() {
     const account = this.selectedAccount;
     const peer = this.selectedPeer;
     if (!account || !peer) return;
-    const conversation = this.conversations.find((c) => c.peerId === peer);
-    if (conversation && conversation.unreadCount === 0) return;
-    await api.markRead(account, peer);
-    this.conversations = this.conversations.map((c) =>
-      c.peerId === peer ? { ...c, unreadCount: 0 } : c,
-    );
-    this.accounts = await api.listAccounts();
+    const conversation = this.conversations.find((c) => c.peer_id === peer);
+    if (conversation && conversation.unread_count === 0) return;
+    this.apply(await api.markRead(account, peer));
   }
 
-  private isOpen(accountId: string, peerId: string): boolean {
+  private isOpen(account_id: string, peer_id: string): boolean {
     return (
-      this.selectedAccount === accountId &&
+      this.selectedAccount === account_id &&
       this.selectedPeer !== null &&
-      this.selectedPeer.toLowerCase() === peerId.toLowerCase() &&
+      this.selectedPeer.toLowerCase() === peer_id.toLowerCase() &&
       this.view === "home"
     );
   }
 
-  async handle(event: EngineEvent, media: MediaUrls | null = null) {
+  /** One engine event: its changed views are applied in place; only what a view does
+   * not carry (login and upload progress, AI turns) is read from the event itself. */
+  async handle(event: EngineEvent, changes: ViewChanges | null = null) {
+    if (changes) this.apply(changes);
     switch (event.type) {
-      case "message_received": {
-        if (this.isOpen(event.account_id, event.peer_id)) {
-          await this.refreshNewest();
-          if (typeof document === "undefined" || document.hasFocus()) await this.markRead();
-        }
-        await this.reloadAccounts();
-        break;
-      }
-      case "account_status_changed":
-        if (!this.accounts.some((a) => a.accountId === event.account_id)) {
-          // A new account (just logged in) not listed yet: list again after this.
-          await this.reloadAccounts();
-          break;
-        }
-        this.statusEvents += 1;
-        this.statusSeen[event.account_id] = this.statusEvents;
-        this.accounts = this.accounts.map((a) =>
-          a.accountId === event.account_id ? { ...a, status: event.status } : a,
-        );
-        break;
-      case "delivery_updated": {
+      case "delivery_updated":
         if (event.state === "delivered") {
           this.patchUploadByOutbox(event.outbox_id, { percent: 100, phase: "sent", done: true });
         } else if (event.state === "failed") {
           this.patchUploadByOutbox(event.outbox_id, { error: event.error ?? "failed" });
         }
-        if (event.account_id === this.selectedAccount && (event.state === "delivered" || event.state === "queued")) {
-          await this.reloadConversations();
-        }
-        if (!this.isOpen(event.account_id, event.peer_id)) break;
-        const known = this.messages.some((m) => m.id === event.message_row_id);
-        if (known) {
-          this.messages = this.messages.map((m) =>
-            m.id === event.message_row_id
-              ? { ...m, delivery: event.state, error: event.error, outboxId: event.outbox_id }
-              : m,
-          );
-        } else {
-          await this.refreshNewest();
-        }
         break;
-      }
       case "upload_progress": {
         const percent = event.total > 0 ? Math.floor((event.sent * 100) / event.total) : 0;
         this.uploadProgress = { ...this.uploadProgress, [event.outbox_id]: percent };
@@ -503,48 +399,68 @@ export class AppStore {
         this.applyLogin(event.login_id, event.state);
         if (event.state.state === "confirmed") await this.reloadAccounts();
         break;
-      case "media_ready":
-      case "media_failed": {
-        if (!this.isOpen(event.account_id, event.peer_id)) break;
-        if (!this.messages.some((m) => m.id === event.message_row_id)) {
-          // Not loaded yet (a refresh is under way): read it again after that one.
-          await this.refreshNewest();
-          break;
-        }
-        this.messages = this.messages.map((m) =>
-          m.id !== event.message_row_id
-            ? m
-            : event.type === "media_ready"
-              ? {
-                  ...m,
-                  mediaState: "ready",
-                  mediaPath: event.path,
-                  mediaUrl: media?.mediaUrl ?? null,
-                  thumbUrl: media?.thumbUrl ?? null,
-                }
-              : { ...m, mediaState: "failed", error: event.reason },
-        );
-        break;
-      }
       case "ai": {
         const ai = event.event;
         this.trackAiTurn(ai);
-        if (ai.kind === "settings_changed") {
-          if (ai.account_id === null || ai.peer_id === null) await this.reloadAiAccounts();
-          await this.reloadAiPeer();
-          await this.reloadAiPeers();
-        } else if (ai.kind === "takeover_started" || ai.kind === "takeover_ended") {
-          if (this.isOpen(ai.account_id, ai.peer_id)) await this.reloadAiPeer();
-          if (ai.account_id === this.selectedAccount) await this.reloadAiPeers();
+        // A switch for a whole account or for everyone changes every listed row: the
+        // owner's own action, so one reload is fine here.
+        if (ai.kind === "settings_changed" && ai.peer_id === null) {
+          if (ai.account_id === null) await this.reloadAccounts();
+          else if (ai.account_id === this.selectedAccount) await this.reloadConversations();
         }
         break;
       }
-      case "account_removed":
-      case "account_renamed":
-      case "account_replaced":
-        await this.reloadAccounts();
-        break;
     }
+  }
+
+  /** Puts changed views in place of the window's copies. */
+  apply(changes: ViewChanges) {
+    for (const account of changes.accounts) {
+      this.accountPushes += 1;
+      this.accountPushedAt[account.account_id] = this.accountPushes;
+      const known = this.accounts.some((a) => a.account_id === account.account_id);
+      this.accounts = known
+        ? this.accounts.map((a) => (a.account_id === account.account_id ? account : a))
+        : [...this.accounts, account];
+      if (this.selectedAccount === null) this.selectedAccount = account.account_id;
+    }
+    if (changes.removed_account !== null) {
+      const gone = changes.removed_account;
+      this.accounts = this.accounts.filter((a) => a.account_id !== gone);
+      if (this.selectedAccount === gone) {
+        this.selectedAccount = this.accounts[0]?.account_id ?? null;
+        this.selectedPeer = null;
+        this.messages = [];
+        this.conversations = [];
+        this.announceOpen();
+        void this.reloadConversations();
+      }
+    }
+    const conversation = changes.conversation;
+    if (conversation && conversation.account_id === this.selectedAccount) {
+      const rest = this.conversations.filter(
+        (c) => c.peer_id.toLowerCase() !== conversation.peer_id.toLowerCase(),
+      );
+      this.conversations = [...rest, conversation].sort(
+        (a, b) => b.last_activity_ms - a.last_activity_ms || a.peer_id.localeCompare(b.peer_id),
+      );
+    }
+    const message = changes.message;
+    if (message && this.isOpen(message.account_id, message.peer_id)) this.putMessage(message);
+  }
+
+  /** Puts a message of the open conversation in its place (newest first), replacing
+   * the copy shown. One older than everything loaded waits for paging. */
+  private putMessage(message: MessageView) {
+    const newer = (a: MessageView, b: MessageView) =>
+      b.create_time_ms - a.create_time_ms || b.id - a.id;
+    if (this.messages.some((m) => m.id === message.id)) {
+      this.messages = this.messages.map((m) => (m.id === message.id ? message : m));
+      return;
+    }
+    const oldest = this.messages.at(-1);
+    if (this.older && oldest && newer(message, oldest) > 0) return;
+    this.messages = [...this.messages, message].sort(newer);
   }
 
   /** Downloads a received message's failed media again; it shows as pending until the
@@ -553,7 +469,7 @@ export class AppStore {
     await this.run(async () => {
       if (!(await api.retryMedia(message.id))) return;
       this.messages = this.messages.map((m) =>
-        m.id === message.id ? { ...m, mediaState: "pending", error: null } : m,
+        m.id === message.id ? { ...m, media_state: "pending", error: null } : m,
       );
     });
   }
@@ -650,7 +566,6 @@ export class AppStore {
     try {
       this.actionError = null;
       await api.sendText(account, peer, text);
-      await this.refreshNewest();
       return true;
     } catch (err) {
       this.actionError = errorText(err);
@@ -662,9 +577,9 @@ export class AppStore {
     this.uploads = this.uploads.map((u) => (u.key === key ? { ...u, ...change } : u));
   }
 
-  private patchUploadByOutbox(outboxId: number, change: Partial<Upload>) {
-    if (!this.uploads.some((u) => u.outboxId === outboxId)) return;
-    this.uploads = this.uploads.map((u) => (u.outboxId === outboxId ? { ...u, ...change } : u));
+  private patchUploadByOutbox(outbox_id: number, change: Partial<Upload>) {
+    if (!this.uploads.some((u) => u.outbox_id === outbox_id)) return;
+    this.uploads = this.uploads.map((u) => (u.outbox_id === outbox_id ? { ...u, ...change } : u));
   }
 
   private upload(key: string): Upload | undefined {
@@ -677,7 +592,7 @@ export class AppStore {
     const account = this.selectedAccount;
     const peer = this.selectedPeer;
     if (!account || !peer) return;
-    const max = this.info?.maxUploadBytes ?? 0;
+    const max = this.info?.max_upload_bytes ?? 0;
     const entries = files.map((file) => ({
       file,
       key: `${Date.now()}-${Math.random()}`,
@@ -693,7 +608,7 @@ export class AppStore {
         done: false,
         cancelled: false,
         uploadId: null,
-        outboxId: null,
+        outbox_id: null,
       })),
     ];
     for (const { file, key } of entries) {
@@ -728,8 +643,7 @@ export class AppStore {
         }
         if (this.upload(key)?.cancelled) continue;
         const queued = await api.finishUpload(uploadId, account, peer);
-        this.patchUpload(key, { outboxId: queued.outboxId, phase: "uploading", percent: 0 });
-        await this.refreshNewest();
+        this.patchUpload(key, { outbox_id: queued.outbox_id, phase: "uploading", percent: 0 });
       } catch (err) {
         this.patchUpload(key, { error: errorText(err) });
       }
@@ -745,7 +659,7 @@ export class AppStore {
       return;
     }
     this.patchUpload(key, { cancelled: true, error: t("composer.cancelled") });
-    if (upload.outboxId !== null) await api.discardOutbound(upload.outboxId).catch(() => false);
+    if (upload.outbox_id !== null) await api.discardOutbound(upload.outbox_id).catch(() => false);
   }
 
   /** Sends dropped or picked files one by one, each with its own progress line. */
@@ -758,14 +672,13 @@ export class AppStore {
       const key = `${Date.now()}-${Math.random()}`;
       this.uploads = [
         ...this.uploads,
-        { key, name, percent: null, phase: "uploading", error: null, done: false, cancelled: false, uploadId: null, outboxId: null },
+        { key, name, percent: null, phase: "uploading", error: null, done: false, cancelled: false, uploadId: null, outbox_id: null },
       ];
       const patch = (change: Partial<Upload>) =>
         (this.uploads = this.uploads.map((u) => (u.key === key ? { ...u, ...change } : u)));
       try {
         const queued = await api.sendFile(account, peer, path);
-        patch({ outboxId: queued.outboxId });
-        await this.refreshNewest();
+        patch({ outbox_id: queued.outbox_id });
       } catch (err) {
         patch({ error: errorText(err) });
       }
@@ -787,11 +700,11 @@ export class AppStore {
   }
 
   async jumpTo(message: MessageView) {
-    if (this.selectedAccount !== message.accountId) {
-      this.selectedAccount = message.accountId;
+    if (this.selectedAccount !== message.account_id) {
+      this.selectedAccount = message.account_id;
       await this.reloadConversations();
     }
-    await this.openConversation(message.peerId, message.id);
+    await this.openConversation(message.peer_id, message.id);
   }
 }
 

@@ -1,0 +1,105 @@
+//! The typed words a message view carries. The store keeps the same words as text;
+//! these parse them once, so the window and the CLI compare enums, not strings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::OutboxState;
+
+macro_rules! stored_words {
+    ($(#[$meta:meta])* $name:ident, fallback $fallback:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            /// The word the store keeps.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+
+            /// Reads a stored word; one this version does not know reads as the fallback.
+            pub fn from_stored(word: &str) -> $name {
+                match word {
+                    $($word => $name::$variant,)+
+                    _ => $name::$fallback,
+                }
+            }
+        }
+    };
+}
+
+stored_words!(
+    /// Who wrote a message.
+    Direction, fallback In { In => "in", Out => "out" }
+);
+
+stored_words!(
+    /// What a message is, by its main item (`undecodable`: received, but this version
+    /// could not decode it; kept raw).
+    ItemKind, fallback Unknown {
+        Text => "text",
+        Image => "image",
+        Voice => "voice",
+        File => "file",
+        Video => "video",
+        ToolCallStart => "tool_call_start",
+        ToolCallResult => "tool_call_result",
+        None => "none",
+        Unknown => "unknown",
+        Undecodable => "undecodable",
+    }
+);
+
+stored_words!(
+    /// Where a message's media file stands.
+    MediaState, fallback None { None => "none", Pending => "pending", Ready => "ready", Failed => "failed" }
+);
+
+stored_words!(
+    /// Where a message stands: received, or an outbound message's delivery.
+    Delivery, fallback Failed {
+        Received => "received",
+        Queued => "queued",
+        Sending => "sending",
+        WaitingForWindow => "waiting_for_window",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
+);
+
+impl From<OutboxState> for Delivery {
+    fn from(state: OutboxState) -> Delivery {
+        Delivery::from_stored(state.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_words_round_trip_and_unknown_words_fall_back() {
+        for kind in [
+            ItemKind::Text,
+            ItemKind::ToolCallResult,
+            ItemKind::Undecodable,
+        ] {
+            assert_eq!(ItemKind::from_stored(kind.as_str()), kind);
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(ItemKind::from_stored("hologram"), ItemKind::Unknown);
+        assert_eq!(
+            Delivery::from(OutboxState::WaitingForWindow),
+            Delivery::WaitingForWindow
+        );
+        assert_eq!(Delivery::from_stored("received"), Delivery::Received);
+        assert_eq!(MediaState::from_stored("ready"), MediaState::Ready);
+        assert_eq!(Direction::from_stored("out"), Direction::Out);
+    }
+}
