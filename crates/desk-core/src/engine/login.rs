@@ -330,7 +330,7 @@ impl LoginTask {
                 // The server's `errmsg`, redacted like every text from the wire.
                 let reason = crate::redact::redact(&failure.to_string(), &[]);
                 let problem = crate::Problem::of_login(&failure);
-                tracing::warn!(?problem, %reason, "the login failed");
+                tracing::info!(?problem, %reason, "the login failed");
                 LoginState::Failed { reason, problem }
             }
         }
