@@ -15,6 +15,7 @@ mod everyday;
 mod first_paint;
 mod first_screen;
 mod long_log;
+mod media_scale;
 mod messages;
 mod no_display;
 mod notifications;

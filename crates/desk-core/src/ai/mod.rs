@@ -18,8 +18,7 @@ pub mod settings;
 pub mod silence;
 pub mod sse;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::events::AiEvent;
 pub use client::{ConnectionCheck, ConnectionReport, ProviderClient, ProviderError};
 pub use images::FetchedImage;
 pub use provider::{Preset, ProviderConfig};
@@ -32,76 +31,6 @@ pub use settings::{
 
 #[allow(unused_imports)]
 use crate::Engine;
-
-/// What the AI replies tell the owner, as [`crate::EngineEvent::Ai`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum AiEvent {
-    /// A model call began for these coalesced inbound messages.
-    RunStarted {
-        account_id: String,
-        peer_id: String,
-        inbound: u32,
-    },
-    /// A message arrived while its scope had a run under way: it waits for the next
-    /// turn, with `waiting` messages in all.
-    Queued {
-        account_id: String,
-        peer_id: String,
-        waiting: u32,
-    },
-    /// The reply went out (`dropped_chars` did not fit the message cap).
-    RunFinished {
-        account_id: String,
-        peer_id: String,
-        messages_sent: u32,
-        dropped_chars: u32,
-    },
-    /// A run is still waiting for its reply after `elapsed_ms` (sent every
-    /// [`AiTimings::still_working_every`] while a long turn runs).
-    StillWorking {
-        account_id: String,
-        peer_id: String,
-        elapsed_ms: u64,
-    },
-    /// The AI chose not to answer (an empty reply, the silence token, or the gateway
-    /// reporting a turn without a reply): nothing was sent, no notice either.
-    NoReply {
-        account_id: String,
-        peer_id: String,
-        reason: String,
-    },
-    /// The provider failed; `notice_sent` says whether the peer got the polite notice.
-    RunFailed {
-        account_id: String,
-        peer_id: String,
-        reason: String,
-        notice_sent: bool,
-    },
-    /// A message got no AI reply, and why.
-    Skipped {
-        account_id: String,
-        peer_id: String,
-        reason: String,
-    },
-    /// The owner replied by hand: the AI is quiet for this peer until `until_ms`.
-    TakeoverStarted {
-        account_id: String,
-        peer_id: String,
-        until_ms: i64,
-    },
-    /// The owner gave the conversation back to the AI.
-    TakeoverEnded { account_id: String, peer_id: String },
-    /// AI settings changed (from the API or an owner's command): reload them.
-    /// `account_id`/`peer_id` say whose (none: the global settings).
-    SettingsChanged {
-        account_id: Option<String>,
-        peer_id: Option<String>,
-    },
-    /// An owner's slash command was handled.
-    CommandHandled { account_id: String, command: String },
-}
 
 /// How the AI settings API fails.
 #[derive(Debug, thiserror::Error)]

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::events::EngineEvent;
 use super::manager::AccountManager;
 use super::shared::Runtime;
 use super::{EngineError, OutboxState};
+use crate::events::EngineEvent;
 use crate::secrets::SecretKey;
 use crate::store::ACCOUNT_GONE;
 

@@ -10,15 +10,14 @@ use ilink::client::DEFAULT_API_BASE;
 use ilink::media::DEFAULT_CDN_BASE;
 use ilink::qr_login::{LoginCredentials, QrLogin, QrLoginConfig, QrLoginEvent, QrLoginOutcome};
 use ilink::{Client, ClientConfig, Secret};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::events::EngineEvent;
 use super::lifecycle;
 use super::manager::AccountManager;
 use super::shared::Runtime;
 use super::EngineError;
+use crate::events::{EngineEvent, LoginState};
 use crate::secrets::SecretKey;
 use crate::store::{AccountUpsert, STATUS_REPLACED};
 
@@ -49,62 +48,6 @@ impl LoginOptions {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
-    }
-}
-
-/// Where a login stands, as the UI shows it. No secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum LoginState {
-    /// A QR code to show: `url` is the text to encode.
-    QrReady { url: String },
-    /// The phone scanned the code (or accepted the verify code).
-    Scanned,
-    /// The phone shows a number: submit it.
-    VerifyCodeNeeded,
-    /// The submitted number was wrong: submit another.
-    VerifyCodeWrong,
-    /// Too many wrong numbers; a new QR code follows (or the login fails).
-    VerifyCodeBlocked,
-    /// The login moved to another data centre.
-    Redirected { host: String },
-    /// The code timed out; a new one follows (or the login fails).
-    Expired,
-    /// The `n`-th new QR code.
-    Refreshed { n: u32 },
-    /// Done: the account is stored and starting. `replaced` lists the accounts of the
-    /// same WeChat user that it replaced.
-    Confirmed {
-        account_id: String,
-        bot_id: String,
-        user_id: Option<String>,
-        replaced: Vec<String>,
-    },
-    /// This bot is already bound to this installation: nothing new was saved.
-    AlreadyBound,
-    /// The login was cancelled.
-    Cancelled,
-    /// The login ended without success: `reason` is the technical text, `problem` the
-    /// kind a person is told about, when it has one.
-    Failed {
-        reason: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(feature = "specta", specta(optional))]
-        problem: Option<crate::Problem>,
-    },
-}
-
-impl LoginState {
-    /// Whether this is the last state of a login.
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            LoginState::Confirmed { .. }
-                | LoginState::AlreadyBound
-                | LoginState::Cancelled
-                | LoginState::Failed { .. }
-        )
     }
 }
 

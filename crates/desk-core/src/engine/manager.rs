@@ -11,12 +11,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::events::AccountStatus;
 use super::poller::Poller;
 use super::sender::Sender;
 use super::shared::Runtime;
 use super::typing::TypingTickets;
 use super::EngineError;
+use crate::events::AccountStatus;
 use crate::secrets::SecretKey;
 
 struct Running {

@@ -20,10 +20,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::events::EngineEvent;
 use super::media_write::{is_local, BudgetedWriter, WriteBudget};
 use super::shared::Runtime;
 use super::timing::duration_ms;
+use crate::events::EngineEvent;
 use crate::inbound::chosen_media_item;
 use crate::store::{MediaJob, MediaOutcome};
 use crate::{CoreError, DataDir};

@@ -3,7 +3,6 @@
 
 mod ai_hooks;
 mod checkpoint;
-pub mod events;
 mod lifecycle;
 pub mod login;
 mod manager;
@@ -21,8 +20,8 @@ use std::sync::Arc;
 use ilink::{ClientConfig, IlinkError};
 use tokio::sync::broadcast;
 
-pub use events::{AccountStatus, EngineEvent, EVENT_CAPACITY, PREVIEW_CHARS};
-pub use login::{LoginHandle, LoginOptions, LoginState};
+pub use crate::events::{AccountStatus, EngineEvent, LoginState, EVENT_CAPACITY, PREVIEW_CHARS};
+pub use login::{LoginHandle, LoginOptions};
 pub use manager::AccountManager;
 pub use media::MediaOptions;
 pub use media_write::WriteBudget;

@@ -11,11 +11,11 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{preview, AccountStatus, EngineEvent};
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::typing::TypingTickets;
 use super::wire_text;
+use crate::events::{preview, AccountStatus, EngineEvent};
 use crate::inbound::InboundRecord;
 
 /// The `item_kind` of a message stored undecoded.

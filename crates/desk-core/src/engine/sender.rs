@@ -19,11 +19,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{AccountStatus, EngineEvent};
 use super::outbound_media;
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::wire_text;
+use crate::events::{AccountStatus, EngineEvent};
 use crate::store::{OutboxEntry, OutboxState};
 
 /// Shown on a message that waits for the peer to write (no token yet, or window closed).
@@ -327,7 +327,7 @@ impl Sender {
         let (outbox_id, account_id, peer_id) =
             (entry.id, entry.account_id.clone(), entry.peer_id.clone());
         let progress: Progress = Arc::new(move |sent, total| {
-            super::events::emit(
+            crate::events::emit(
                 &events,
                 EngineEvent::UploadProgress {
                     outbox_id,

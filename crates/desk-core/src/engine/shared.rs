@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ilink::ClientConfig;
 
-use super::events::{emit, AccountStatus, EngineEvent, EventSender};
 use super::timing::{Clock, Timings};
 use super::EngineError;
+use crate::events::{emit, AccountStatus, EngineEvent, EventSender};
 use crate::secrets::SecretStore;
 use crate::{CoreError, Store};
 

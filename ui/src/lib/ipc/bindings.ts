@@ -614,7 +614,7 @@ id: string;
  */
 main: boolean }
 /**
- * What the AI replies tell the owner, as [`crate::EngineEvent::Ai`].
+ * What the AI replies tell the owner, as [`EngineEvent::Ai`].
  */
 export type AiEvent = 
 /**

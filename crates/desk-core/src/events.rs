@@ -1,10 +1,12 @@
-//! The engine's typed event stream, forwarded by the desktop shell to the UI and tray.
-//! Events never carry secrets: no bot tokens, no cursors, no context tokens.
+//! Everything the engine tells its observers, in one leaf module: the engine's and the
+//! AI replies' events, account status and login state. `engine/` and `ai/` emit them
+//! and depend on this module, never the other way round. Forwarded by the desktop
+//! shell to the window and tray, printed by the CLI. Events never carry secrets: no
+//! bot tokens, no cursors, no context tokens.
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use super::login::LoginState;
 use crate::store::OutboxState;
 
 /// How many events a slow subscriber may fall behind before it misses some (it then
@@ -126,7 +128,133 @@ pub enum EngineEvent {
         alias: Option<String>,
     },
     /// Something happened in the AI replies (runs, failures, takeover).
-    Ai { event: crate::ai::AiEvent },
+    Ai { event: AiEvent },
+}
+
+/// Where a login stands, as the UI shows it. No secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LoginState {
+    /// A QR code to show: `url` is the text to encode.
+    QrReady { url: String },
+    /// The phone scanned the code (or accepted the verify code).
+    Scanned,
+    /// The phone shows a number: submit it.
+    VerifyCodeNeeded,
+    /// The submitted number was wrong: submit another.
+    VerifyCodeWrong,
+    /// Too many wrong numbers; a new QR code follows (or the login fails).
+    VerifyCodeBlocked,
+    /// The login moved to another data centre.
+    Redirected { host: String },
+    /// The code timed out; a new one follows (or the login fails).
+    Expired,
+    /// The `n`-th new QR code.
+    Refreshed { n: u32 },
+    /// Done: the account is stored and starting. `replaced` lists the accounts of the
+    /// same WeChat user that it replaced.
+    Confirmed {
+        account_id: String,
+        bot_id: String,
+        user_id: Option<String>,
+        replaced: Vec<String>,
+    },
+    /// This bot is already bound to this installation: nothing new was saved.
+    AlreadyBound,
+    /// The login was cancelled.
+    Cancelled,
+    /// The login ended without success: `reason` is the technical text, `problem` the
+    /// kind a person is told about, when it has one.
+    Failed {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "specta", specta(optional))]
+        problem: Option<crate::Problem>,
+    },
+}
+
+impl LoginState {
+    /// Whether this is the last state of a login.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            LoginState::Confirmed { .. }
+                | LoginState::AlreadyBound
+                | LoginState::Cancelled
+                | LoginState::Failed { .. }
+        )
+    }
+}
+
+/// What the AI replies tell the owner, as [`EngineEvent::Ai`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AiEvent {
+    /// A model call began for these coalesced inbound messages.
+    RunStarted {
+        account_id: String,
+        peer_id: String,
+        inbound: u32,
+    },
+    /// A message arrived while its scope had a run under way: it waits for the next
+    /// turn, with `waiting` messages in all.
+    Queued {
+        account_id: String,
+        peer_id: String,
+        waiting: u32,
+    },
+    /// The reply went out (`dropped_chars` did not fit the message cap).
+    RunFinished {
+        account_id: String,
+        peer_id: String,
+        messages_sent: u32,
+        dropped_chars: u32,
+    },
+    /// A run is still waiting for its reply after `elapsed_ms` (sent every
+    /// [`AiTimings::still_working_every`] while a long turn runs).
+    StillWorking {
+        account_id: String,
+        peer_id: String,
+        elapsed_ms: u64,
+    },
+    /// The AI chose not to answer (an empty reply, the silence token, or the gateway
+    /// reporting a turn without a reply): nothing was sent, no notice either.
+    NoReply {
+        account_id: String,
+        peer_id: String,
+        reason: String,
+    },
+    /// The provider failed; `notice_sent` says whether the peer got the polite notice.
+    RunFailed {
+        account_id: String,
+        peer_id: String,
+        reason: String,
+        notice_sent: bool,
+    },
+    /// A message got no AI reply, and why.
+    Skipped {
+        account_id: String,
+        peer_id: String,
+        reason: String,
+    },
+    /// The owner replied by hand: the AI is quiet for this peer until `until_ms`.
+    TakeoverStarted {
+        account_id: String,
+        peer_id: String,
+        until_ms: i64,
+    },
+    /// The owner gave the conversation back to the AI.
+    TakeoverEnded { account_id: String, peer_id: String },
+    /// AI settings changed (from the API or an owner's command): reload them.
+    /// `account_id`/`peer_id` say whose (none: the global settings).
+    SettingsChanged {
+        account_id: Option<String>,
+        peer_id: Option<String>,
+    },
+    /// An owner's slash command was handled.
+    CommandHandled { account_id: String, command: String },
 }
 
 /// Longest `preview` in [`EngineEvent::MessageReceived`].

@@ -1,0 +1,234 @@
+//! Follows the engine's events: owner sends start takeovers, inbound messages pass the
+//! policy and queue per scope, one run per scope at a time.
+
+use super::turn::run_turn;
+use super::*;
+
+/// Follows the engine's events until stopped.
+pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent>) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return,
+            event = rx.recv() => event,
+        };
+        match event {
+            Ok(EngineEvent::MessageReceived {
+                account_id,
+                peer_id,
+                message_row_id,
+                ..
+            }) => {
+                let received_ms = shared.now_ms();
+                // In arrival order, one at a time (runs themselves are spawned), so a
+                // burst coalesces in the order the peer wrote it.
+                if let Err(e) =
+                    on_inbound(&shared, &account_id, &peer_id, message_row_id, received_ms).await
+                {
+                    tracing::warn!(account_id, error = %e, "AI: inbound not handled");
+                }
+            }
+            Ok(EngineEvent::DeliveryUpdated {
+                account_id,
+                peer_id,
+                message_row_id: Some(row_id),
+                state: crate::store::OutboxState::Queued,
+                ..
+            }) => {
+                if let Err(e) = on_owner_send(&shared, &account_id, &peer_id, row_id).await {
+                    tracing::warn!(account_id, error = %e, "AI: takeover not recorded");
+                }
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "AI: fell behind the engine's events");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// A manual send from the owner (not written by the AI) starts a takeover.
+async fn on_owner_send(
+    shared: &Shared,
+    account_id: &str,
+    peer_id: &str,
+    row_id: i64,
+) -> Result<(), EngineError> {
+    let now = shared.now_ms();
+    let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+    let until = shared
+        .engine
+        .store()
+        .call(move |s| {
+            let Some(row) = s.ai_message(row_id)? else {
+                return Ok(None);
+            };
+            if row.ai_generated || row.direction != "out" {
+                return Ok(None);
+            }
+            let account: AccountAiSettings =
+                parse_or_default(s.ai_account_settings(&a)?, "account");
+            if account.takeover_minutes == 0 {
+                return Ok(None);
+            }
+            let until = now + i64::from(account.takeover_minutes) * 60_000;
+            let mut peer = s.ai_peer(&a, &p)?;
+            peer.takeover_until_ms = Some(until);
+            s.set_ai_peer(&a, &p, &peer)?;
+            Ok(Some(until))
+        })
+        .await?;
+    if let Some(until_ms) = until {
+        tracing::info!(
+            account_id,
+            "AI: owner replied by hand, AI paused for this peer"
+        );
+        shared.emit(AiEvent::TakeoverStarted {
+            account_id: account_id.to_owned(),
+            peer_id: peer_id.to_owned(),
+            until_ms,
+        });
+    }
+    Ok(())
+}
+
+async fn on_inbound(
+    shared: &Arc<Shared>,
+    account_id: &str,
+    peer_id: &str,
+    row_id: i64,
+    received_ms: i64,
+) -> Result<(), EngineError> {
+    // One store call for the message and every setting that decides about it.
+    let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+    let found = shared
+        .engine
+        .store()
+        .call(move |s| {
+            let Some(row) = s.ai_message(row_id)?.filter(|r| r.direction == "in") else {
+                return Ok(None);
+            };
+            Ok(read_context(s, &a, &p)?.map(|ctx| (row, ctx)))
+        })
+        .await?;
+    let Some((row, ctx)) = found else {
+        return Ok(());
+    };
+    let inbound = Inbound { row, received_ms };
+    let from_owner = ctx
+        .owner
+        .as_deref()
+        .is_some_and(|o| o.eq_ignore_ascii_case(peer_id));
+    if from_owner && commands::handle(shared, &ctx, &inbound).await {
+        return Ok(());
+    }
+    let now = shared.now_ms();
+    let rate_key = (account_id.to_owned(), peer_id.to_lowercase());
+    let runs_last_hour = {
+        let mut rates = lock(&shared.rates);
+        let times = rates.entry(rate_key.clone()).or_default();
+        while times.front().is_some_and(|t| *t <= now - HOUR_MS) {
+            times.pop_front();
+        }
+        times.len()
+    };
+    let moment = Moment {
+        peer_id,
+        now_ms: now,
+        minute_of_day: minute_of_day(now),
+        runs_last_hour: Some(runs_last_hour),
+    };
+    if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
+        forget_refused(shared, &ctx, account_id, peer_id, skip, inbound.row.id);
+        skipped(shared, account_id, peer_id, skip);
+        return Ok(());
+    }
+    lock(&shared.rates)
+        .entry(rate_key)
+        .or_default()
+        .push_back(now);
+    let scope = prompt::scope_key(ctx.account.memory_scope, account_id, peer_id);
+    {
+        let mut scopes = lock(&shared.scopes);
+        if let Some(pending) = scopes.get_mut(&scope) {
+            pending.push(inbound);
+            let waiting = pending.len() as u32;
+            drop(scopes);
+            shared.emit(AiEvent::Queued {
+                account_id: account_id.to_owned(),
+                peer_id: peer_id.to_owned(),
+                waiting,
+            });
+            return Ok(());
+        }
+        scopes.insert(scope.clone(), Vec::new());
+    }
+    tokio::spawn(run_scope(Arc::clone(shared), scope, vec![inbound], ctx));
+    Ok(())
+}
+
+/// Messages refused because they would have reached the gateway's main agent never
+/// reach it later either, not even as context once the owner confirms it: the gateway
+/// counts them as seen.
+pub(super) fn forget_refused(
+    shared: &Shared,
+    ctx: &Context,
+    account_id: &str,
+    peer_id: &str,
+    skip: Skip,
+    upto_id: i64,
+) {
+    if skip == Skip::MainAgentUnconfirmed {
+        let scope = prompt::scope_key(ctx.account.memory_scope, account_id, peer_id);
+        shared.mark_seen(&scope, upto_id);
+    }
+}
+
+pub(super) fn skipped(shared: &Shared, account_id: &str, peer_id: &str, skip: Skip) {
+    tracing::debug!(account_id, reason = skip.as_str(), "AI: no reply");
+    shared.emit(AiEvent::Skipped {
+        account_id: account_id.to_owned(),
+        peer_id: peer_id.to_owned(),
+        reason: skip.as_str().to_owned(),
+    });
+}
+
+/// Runs a scope's turns until nothing waits. Pending messages of one (account, peer)
+/// form a turn; other peers sharing the scope get their own turns, in arrival order.
+async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>, ctx: Context) {
+    // Frees the scope even if a turn panics, so it can never stay "running" forever.
+    struct Release<'a>(&'a Shared, &'a str);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                lock(&self.0.scopes).remove(self.1);
+            }
+        }
+    }
+    let _release = Release(&shared, &scope);
+    // The first turn was decided just now; later ones re-read the settings.
+    let mut decided = Some(ctx);
+    loop {
+        run_turn(&shared, &scope, batch, decided.take()).await;
+        let mut scopes = lock(&shared.scopes);
+        let Some(pending) = scopes.get_mut(&scope) else {
+            return;
+        };
+        if pending.is_empty() || shared.stop.is_cancelled() {
+            scopes.remove(&scope);
+            return;
+        }
+        let first = (
+            &pending[0].row.account_id,
+            pending[0].row.peer_id.to_lowercase(),
+        );
+        let (account, peer) = (first.0.clone(), first.1);
+        let (next, rest): (Vec<Inbound>, Vec<Inbound>) = pending
+            .drain(..)
+            .partition(|i| i.row.account_id == account && i.row.peer_id.to_lowercase() == peer);
+        *pending = rest;
+        batch = next;
+        batch.sort_by_key(|i| i.row.id);
+    }
+}
