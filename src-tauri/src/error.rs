@@ -1,4 +1,4 @@
-//! The one error that crosses IPC: `{code, message, details?}`.
+//! The one error that crosses IPC: `{code, message, details?, problem?}`.
 
 use desk_core::{CoreError, EngineError, Problem};
 use serde::Serialize;

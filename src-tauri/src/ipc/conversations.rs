@@ -69,22 +69,21 @@ pub async fn mark_read(
     Ok(changes)
 }
 
-/// Clears the unread count of every conversation of the account.
+/// Clears the unread count of every conversation of the account; the changed account.
 #[tauri::command]
 #[specta::specta]
 pub async fn mark_account_read(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     account_id: String,
-) -> Result<(), IpcError> {
-    let backend = state.backend()?;
-    backend
-        .engine
-        .store()
-        .call(move |s| s.mark_account_read(&account_id))
+) -> Result<ViewChanges, IpcError> {
+    let changes = state
+        .backend()?
+        .views
+        .mark_account_read(&account_id)
         .await?;
     crate::events::refresh_tray(&app);
-    Ok(())
+    Ok(changes)
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]

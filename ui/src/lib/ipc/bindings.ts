@@ -174,9 +174,9 @@ async markRead(accountId: string, peerId: string) : Promise<Result<ViewChanges, 
 }
 },
 /**
- * Clears the unread count of every conversation of the account.
+ * Clears the unread count of every conversation of the account; the changed account.
  */
-async markAccountRead(accountId: string) : Promise<Result<null, IpcError>> {
+async markAccountRead(accountId: string) : Promise<Result<ViewChanges, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("mark_account_read", { accountId }) };
 } catch (e) {
