@@ -101,14 +101,24 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
             app.manage(state);
             app.manage(ipc::uploads::Uploads::default());
             tray::create(app.handle(), locale)?;
-            if start_minimised {
-                window::toggle(app.handle());
+            // Started into the tray, the app builds no window (and no web process).
+            if !start_minimised {
+                window::show(app.handle());
             }
             startup::begin(app.handle().clone());
             Ok(())
         })
         .on_window_event(window::on_event)
         .build(tauri::generate_context!())?;
-    app.run(|_, _| {});
+    app.run(|_, event| {
+        // Closing the window hides the app to the tray; only Quit (an exit with a
+        // code) ends it.
+        if let tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
+            api.prevent_exit();
+        }
+    });
     Ok(())
 }

@@ -104,3 +104,81 @@ async fn hidden_window_notifies_inbound_messages_except_muted_peers() {
     .await;
     app.quit().await;
 }
+
+/// Tells the mock daemon that notification `id` was clicked.
+fn click_notification(id: usize) {
+    let status = Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.Notifications",
+            "--object-path",
+            "/org/freedesktop/Notifications",
+            "--method",
+            "org.freedesktop.DBus.Mock.EmitSignal",
+            "org.freedesktop.Notifications",
+            "ActionInvoked",
+            "us",
+        ])
+        .arg(format!("[<uint32 {id}>, <'default'>]"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("gdbus (./dev setup installs libglib2.0-bin)");
+    assert!(status.success(), "the mock daemon did not take the click");
+}
+
+/// In the tray no web process is left; a click on a message's notification opens the
+/// window again, at that conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_click_opens_its_conversation() {
+    if !enabled("a_notification_click_opens_its_conversation") {
+        return;
+    }
+    let daemon = MockDaemon::start();
+    let sim = start_sim().await;
+    let home = Home::new();
+    let app = launch_on(&sim, &home).await;
+    let bot = login(&app, &sim, "Shop", "gwen@im.wechat").await;
+    sim.add_peer(&bot.bot_id, "hugo@im.wechat").unwrap();
+    sim.inject_text(&bot.bot_id, "gwen@im.wechat", "hello from gwen")
+        .unwrap();
+    open_conversation(&app, &bot, "gwen@im.wechat").await;
+    wait_log_has(&app, "hello from gwen").await;
+
+    let display = Display::open();
+    assert!(display.request_close("Weixin Desk") > 0);
+    eventually(Duration::from_secs(10), "the window is gone", || {
+        !display.any_visible("Weixin Desk") && crate::tray::web_processes() == 0
+    })
+    .await;
+    sim.inject_text(&bot.bot_id, "hugo@im.wechat", "knock knock")
+        .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "hugo's message is notified",
+        || daemon.calls().contains("knock knock"),
+    )
+    .await;
+    // The daemon numbers its notifications from 1, in order.
+    let calls = daemon.calls();
+    let id = calls
+        .lines()
+        .filter(|line| line.contains("Notify"))
+        .position(|line| line.contains("knock knock"))
+        .expect("the Notify call")
+        + 1;
+    click_notification(id);
+    eventually(Duration::from_secs(20), "the window is back", || {
+        display.any_visible("Weixin Desk")
+    })
+    .await;
+    crate::tray::follow_new_window(&app).await;
+    app.find_css(
+        "[data-testid='conversation-pane'][data-peer='hugo@im.wechat']",
+        Duration::from_secs(20),
+    )
+    .await;
+    wait_log_has(&app, "knock knock").await;
+    app.quit().await;
+}

@@ -15,7 +15,7 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 
 use crate::launch::Mode;
-use crate::state::AppState;
+use crate::state::{AppState, OpenConversation};
 use crate::{tray, ErrorCode, IpcError};
 use desk_core::prefs::Prefs;
 
@@ -34,6 +34,9 @@ pub struct AppInfo {
     /// Why the engine could not start, if it could not.
     pub engine_error: Option<String>,
     pub prefs: Prefs,
+    /// The conversation the window showed last (kept while the window is closed to the
+    /// tray), for a new window to open at.
+    pub open_conversation: Option<OpenConversation>,
     /// Largest file the engine sends, in bytes (0 until the engine runs).
     pub max_upload_bytes: u64,
 }
@@ -67,6 +70,12 @@ pub struct EngineNotice {
     pub changes: ViewChanges,
 }
 
+/// Open this conversation (its notification was clicked).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct ShowConversation {
+    pub conversation: OpenConversation,
+}
+
 /// The window fell behind the engine and missed `missed` events: reload from the store.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct EngineLagged {
@@ -92,6 +101,7 @@ pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
         engine_ready: backend.is_some(),
         engine_error: state.backend_error(),
         prefs: state.prefs(),
+        open_conversation: state.open_conversation(),
         max_upload_bytes: backend.as_ref().map(|b| b.max_upload_bytes).unwrap_or(0),
     })
 }
@@ -174,7 +184,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             SecretsStatusChanged,
             BackendChanged,
             EngineNotice,
-            EngineLagged
+            EngineLagged,
+            ShowConversation
         ])
 }
 

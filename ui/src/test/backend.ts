@@ -123,6 +123,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
       engine_error: null,
       prefs: defaultPrefs,
       max_upload_bytes: 100 * 1024 * 1024,
+      open_conversation: null,
       ...overrides,
     },
     accounts: [],

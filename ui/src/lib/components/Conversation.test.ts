@@ -167,6 +167,16 @@ describe("conversation log", () => {
     await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
   });
 
+  it("a new window opens at the conversation the shell remembers", async () => {
+    const backend = fakeBackend({ open_conversation: { account_id: "bot1-im-bot", peer_id: "bob@im.wechat" } });
+    backend.accounts = [account()];
+    backend.conversations = [conversation(), conversation({ peer_id: "bob@im.wechat", display_name: "Bob" })];
+    backend.messages.set("bot1-im-bot/bob@im.wechat", [message({ peer_id: "bob@im.wechat", text: "where we were" })]);
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("conversation-pane").dataset.peer).toBe("bob@im.wechat"));
+    await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["where we were"]));
+  });
+
   it("applies inbound messages from the event alone: no call back, open or background", async () => {
     const backend = fakeBackend();
     backend.accounts = [account({ unread: 0 })];

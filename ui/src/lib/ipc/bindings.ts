@@ -498,13 +498,15 @@ backendChanged: BackendChanged,
 engineLagged: EngineLagged,
 engineNotice: EngineNotice,
 localeChanged: LocaleChanged,
-secretsStatusChanged: SecretsStatusChanged
+secretsStatusChanged: SecretsStatusChanged,
+showConversation: ShowConversation
 }>({
 backendChanged: "backend-changed",
 engineLagged: "engine-lagged",
 engineNotice: "engine-notice",
 localeChanged: "locale-changed",
-secretsStatusChanged: "secrets-status-changed"
+secretsStatusChanged: "secrets-status-changed",
+showConversation: "show-conversation"
 })
 
 /** user-defined constants **/
@@ -698,6 +700,11 @@ engine_ready: boolean;
  * Why the engine could not start, if it could not.
  */
 engine_error: string | null; prefs: Prefs; 
+/**
+ * The conversation the window showed last (kept while the window is closed to the
+ * tray), for a new window to open at.
+ */
+open_conversation: OpenConversation | null; 
 /**
  * Largest file the engine sends, in bytes (0 until the engine runs).
  */
@@ -1222,6 +1229,10 @@ export type SecretStoreStatus =
  * Sent when the start-up keyring check has decided where secrets are kept.
  */
 export type SecretsStatusChanged = { status: SecretStoreStatus }
+/**
+ * Open this conversation (its notification was clicked).
+ */
+export type ShowConversation = { conversation: OpenConversation }
 /**
  * What one engine event changed, as finished views: the window replaces its copies
  * (or drops the removed account) and asks for nothing.

@@ -6,6 +6,7 @@ import type {
   EngineEvent,
   IpcError,
   Locale,
+  OpenConversation,
   Result,
   SecretStoreStatus,
   ViewChanges,
@@ -71,4 +72,6 @@ export const api = {
   onEngineEvent: (handler: (event: EngineEvent, changes: ViewChanges) => void) =>
     events.engineNotice.listen((event) => handler(event.payload.event, event.payload.changes)),
   onEngineLagged: (handler: () => void) => events.engineLagged.listen(() => handler()),
+  onShowConversation: (handler: (open: OpenConversation) => void) =>
+    events.showConversation.listen((event) => handler(event.payload.conversation)),
 };

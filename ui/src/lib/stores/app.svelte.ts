@@ -138,6 +138,7 @@ export class AppStore {
       listen(api.onBackendChanged(() => void this.reloadAll())),
       listen(api.onEngineEvent((event, changes) => void this.handle(event, changes))),
       listen(api.onEngineLagged(() => void this.reloadAll())),
+      listen(api.onShowConversation((open) => void this.showConversation(open.account_id, open.peer_id))),
     ]);
     await this.reloadAll();
     return () =>
@@ -189,6 +190,8 @@ export class AppStore {
       const info = await api.appInfo();
       if (generation !== this.generation) return;
       setActiveLocale(info.locale);
+      // A new window (the last one was closed to the tray) opens where the user left.
+      const restore = this.info === null ? info.open_conversation : null;
       const modeChanged = this.info && this.info.mode.kind !== info.mode.kind;
       this.info = info;
       this.loadError = null;
@@ -197,7 +200,14 @@ export class AppStore {
         this.selectedPeer = null;
         this.messages = [];
       }
+      if (restore) this.selectedAccount = restore.account_id;
       if (info.engine_ready) await this.reloadAccounts();
+      const listed = this.conversations.find(
+        (c) => restore && c.peer_id.toLowerCase() === restore.peer_id.toLowerCase(),
+      );
+      if (restore && listed && this.selectedAccount === restore.account_id) {
+        await this.openConversation(listed.peer_id);
+      }
     } catch (err) {
       this.loadError = errorText(err);
     }
@@ -699,12 +709,18 @@ export class AppStore {
     );
   }
 
-  async jumpTo(message: MessageView) {
-    if (this.selectedAccount !== message.account_id) {
-      this.selectedAccount = message.account_id;
+  /** Opens a conversation of any account (a notification was clicked, a search hit
+   * chosen), at `focus` if given. */
+  async showConversation(account_id: string, peer_id: string, focus: number | null = null) {
+    if (this.selectedAccount !== account_id) {
+      this.selectedAccount = account_id;
       await this.reloadConversations();
     }
-    await this.openConversation(message.peer_id, message.id);
+    await this.openConversation(peer_id, focus);
+  }
+
+  async jumpTo(message: MessageView) {
+    await this.showConversation(message.account_id, message.peer_id, message.id);
   }
 }
 
