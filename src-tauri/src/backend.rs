@@ -33,8 +33,6 @@ pub struct Backend {
     pub ai: AiService,
     /// What the window shows, built in the core.
     pub views: Views,
-    /// Largest file the engine sends.
-    pub max_upload_bytes: u64,
     /// Where QR logins go: `None` means the official host.
     login_api_base: Option<String>,
     login_cdn_base: Option<String>,
@@ -63,7 +61,6 @@ impl Backend {
         if let (Mode::Normal, Some(agent)) = (&mode, &custom.bot_agent) {
             config.client.bot_agent = agent.clone();
         }
-        let max_upload_bytes = config.max_upload_bytes;
         let engine = Arc::new(Engine::new_in(store, &data_dir, secrets, config));
         let ai = AiService::start(
             Arc::clone(&engine),
@@ -88,7 +85,6 @@ impl Backend {
             data_dir,
             engine,
             ai,
-            max_upload_bytes,
             login_api_base,
             login_cdn_base,
             _sim: None,

@@ -92,6 +92,7 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
         .plugin(tauri_plugin_notification::init())
         // Rust-side only: no capability grants the window any dialog command.
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
@@ -99,7 +100,6 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
             let locale = state.locale();
             let start_minimised = state.prefs().start_minimised;
             app.manage(state);
-            app.manage(ipc::uploads::Uploads::default());
             tray::create(app.handle(), locale)?;
             // Started into the tray, the app builds no window (and no web process).
             if !start_minimised {

@@ -10,6 +10,7 @@ pub mod inbound;
 pub mod locale;
 pub mod media_path;
 pub mod paths;
+pub mod picture;
 pub mod prefs;
 pub mod qr;
 pub mod redact;

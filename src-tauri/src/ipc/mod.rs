@@ -4,8 +4,8 @@
 mod accounts;
 mod ai;
 mod conversations;
+mod files;
 mod save_as;
-pub mod uploads;
 
 use desk_core::secrets::SecretStoreStatus;
 use desk_core::views::ViewChanges;
@@ -37,8 +37,6 @@ pub struct AppInfo {
     /// The conversation the window showed last (kept while the window is closed to the
     /// tray), for a new window to open at.
     pub open_conversation: Option<OpenConversation>,
-    /// Largest file the engine sends, in bytes (0 until the engine runs).
-    pub max_upload_bytes: u64,
 }
 
 /// Sent when the start-up keyring check has decided where secrets are kept.
@@ -102,7 +100,6 @@ pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
         engine_error: state.backend_error(),
         prefs: state.prefs(),
         open_conversation: state.open_conversation(),
-        max_upload_bytes: backend.as_ref().map(|b| b.max_upload_bytes).unwrap_or(0),
     })
 }
 

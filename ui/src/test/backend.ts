@@ -1,7 +1,7 @@
 // A fake backend for component tests: answers the real command names over mockIPC and
 // records every call, so tests can assert what the UI asked for. Engine events are
 // sent with `emitEngine`.
-import { mockIPC } from "@tauri-apps/api/mocks";
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type {
   AccountView,
@@ -27,8 +27,8 @@ export interface FakeBackend {
   /** Per `${account}/${peer}`, newest first. */
   messages: Map<string, MessageView[]>;
   failNext?: IpcError;
-  /** Bytes received per upload id (decoded from the base64 chunks). */
-  uploads: Map<string, string>;
+  /** What the open dialog answers (`pick_files`). */
+  picked: string[];
   aiAccounts: Record<string, boolean>;
   /** The AI state every listed conversation reports. */
   aiPeer: PeerAiState;
@@ -122,14 +122,13 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
       engine_ready: true,
       engine_error: null,
       prefs: defaultPrefs,
-      max_upload_bytes: 100 * 1024 * 1024,
       open_conversation: null,
       ...overrides,
     },
     accounts: [],
     conversations: [],
     messages: new Map(),
-    uploads: new Map(),
+    picked: [],
     aiAccounts: {},
     aiPeer: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
     aiHasKey: false,
@@ -155,6 +154,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     );
   };
   current = backend;
+  mockWindows("main");
   mockIPC(
     (cmd, payload) => {
       const args = (payload ?? {}) as Record<string, unknown>;
@@ -330,21 +330,19 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return backend.aiAgent;
         case "set_ai_paused":
           return null;
-        case "begin_upload": {
-          const id = `up-${backend.uploads.size + 1}`;
-          backend.uploads.set(id, "");
-          return id;
+        case "send_file": {
+          // The engine refuses empty and oversized files with its reason.
+          const path = args.path as string;
+          if (path.endsWith("empty.txt")) {
+            throw { code: "invalid_argument", message: "the file is empty" } satisfies IpcError;
+          }
+          const sent = backend.calls.filter((c) => c.cmd === "send_file").length;
+          return { outbox_id: 500 + sent, message_row_id: null };
         }
-        case "append_upload": {
-          const id = args.uploadId as string;
-          const next = (backend.uploads.get(id) ?? "") + atob(args.chunk as string);
-          backend.uploads.set(id, next);
-          return next.length;
-        }
-        case "finish_upload":
-          return { outbox_id: 500 + backend.calls.filter((c) => c.cmd === "finish_upload").length, message_row_id: null };
-        case "cancel_upload":
-          return backend.uploads.delete(args.uploadId as string);
+        case "pick_files":
+          return backend.picked;
+        case "send_pasted_picture":
+          return { outbox_id: 600, message_row_id: null };
         case "discard_outbound":
           return true;
         case "retry_media":

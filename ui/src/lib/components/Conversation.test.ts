@@ -1,3 +1,5 @@
+import { tick } from "svelte";
+import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import App from "../../App.svelte";
@@ -257,29 +259,33 @@ describe("composer", () => {
     expect(screen.queryByTestId("composer-input")).toBeNull();
   });
 
-  it("sends dropped files in chunks with progress, and refuses empty and oversized ones", async () => {
-    const backend = fakeBackend({ max_upload_bytes: 1024 * 1024 });
+  it("sends dropped files by their paths with progress, and shows a refusal per file", async () => {
+    const backend = fakeBackend();
     backend.accounts = [account()];
     backend.conversations = [conversation()];
     await openAlice(backend);
-    const report = new File(["quarterly numbers"], "report.txt", { type: "text/plain" });
-    const empty = new File([], "empty.txt");
-    const huge = new File([new Uint8Array(2 * 1024 * 1024)], "huge.bin");
-    const transfer = { types: ["Files"], files: [report, empty, huge], dropEffect: "none" };
-    await fireEvent.dragEnter(window, { dataTransfer: transfer });
-    expect(screen.getByTestId("drop-overlay")).toBeTruthy();
-    await fireEvent.drop(window, { dataTransfer: transfer });
-    expect(screen.queryByTestId("drop-overlay")).toBeNull();
-    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("finish_upload"));
-    expect([...backend.uploads.values()]).toEqual(["quarterly numbers"]);
-    expect(backend.calls).toContainEqual({
-      cmd: "finish_upload",
-      args: { uploadId: "up-1", accountId: "bot1-im-bot", peerId: "alice@im.wechat" },
+    const paths = ["/home/me/report.txt", "/home/me/empty.txt"];
+    const position = { x: 10, y: 10 };
+    // The drop zone listens once its last listener (leave) is in place.
+    await waitFor(async () => {
+      await emit("tauri://drag-enter", { paths, position });
+      await tick();
+      expect(screen.queryByTestId("drop-overlay")).toBeTruthy();
+      await emit("tauri://drag-leave", {});
+      await tick();
+      expect(screen.queryByTestId("drop-overlay")).toBeNull();
     });
-    await waitFor(() => expect(screen.getAllByTestId("upload-error")).toHaveLength(2));
-    const errors = screen.getAllByTestId("upload-error").map((e) => e.textContent);
-    expect(errors[0]).toBe("the file is empty");
-    expect(errors[1]).toContain("the file is too large to send");
+    await emit("tauri://drag-enter", { paths, position });
+    await waitFor(() => expect(screen.getByTestId("drop-overlay")).toBeTruthy());
+    await emit("tauri://drag-drop", { paths, position });
+    await waitFor(() => expect(screen.queryByTestId("drop-overlay")).toBeNull());
+    await waitFor(() =>
+      expect(backend.calls.filter((c) => c.cmd === "send_file").map((c) => c.args)).toEqual([
+        { accountId: "bot1-im-bot", peerId: "alice@im.wechat", path: "/home/me/report.txt" },
+        { accountId: "bot1-im-bot", peerId: "alice@im.wechat", path: "/home/me/empty.txt" },
+      ]),
+    );
+    await waitFor(() => expect(screen.getByTestId("upload-error").textContent).toBe("the file is empty"));
 
     // The engine's upload progress, then delivery.
     await emitEngine({ type: "upload_progress", outbox_id: 501, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", sent: 5, total: 10 });
@@ -296,13 +302,39 @@ describe("composer", () => {
     await waitFor(() => expect(screen.getByTestId("upload-done")).toBeTruthy());
   });
 
+  it("sends files picked in the open dialog, and a pasted picture", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.picked = ["/home/me/a.pdf"];
+    await openAlice(backend);
+    await fireEvent.click(screen.getByTestId("attach"));
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({
+        cmd: "send_file",
+        args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat", path: "/home/me/a.pdf" },
+      }),
+    );
+    // Pasted text stays text; a pasted picture is sent.
+    const input = screen.getByTestId("composer-input");
+    await fireEvent.paste(input, { clipboardData: { types: ["text/plain"], getData: () => "hi" } });
+    expect(backend.calls.map((c) => c.cmd)).not.toContain("send_pasted_picture");
+    await fireEvent.paste(input, { clipboardData: { types: ["Files", "image/png"] } });
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({
+        cmd: "send_pasted_picture",
+        args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat" },
+      }),
+    );
+  });
+
   it("cancels a queued file by discarding it", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
     backend.conversations = [conversation()];
     await openAlice(backend);
     const { app } = await import("../stores/app.svelte");
-    await app.sendFileObjects([new File(["abc"], "a.txt")]);
+    await app.sendFiles(["/home/me/a.txt"]);
     await fireEvent.click(screen.getByTestId("upload-cancel"));
     await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "discard_outbound", args: { outboxId: 501 } }));
     expect(screen.getByTestId("upload-error").textContent?.trim()).toBe("cancelled");

@@ -216,6 +216,30 @@ async sendFile(accountId: string, peerId: string, path: string) : Promise<Result
 }
 },
 /**
+ * Asks which files to send with the desktop's open dialog; their paths, or none when
+ * the user cancelled.
+ */
+async pickFiles() : Promise<Result<string[], IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("pick_files") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Sends the picture on the system clipboard to a peer; `null` when the clipboard
+ * holds no picture.
+ */
+async sendPastedPicture(accountId: string, peerId: string) : Promise<Result<Queued | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("send_pasted_picture", { accountId, peerId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Tries a failed or waiting message again.
  */
 async retryOutbound(outboxId: number) : Promise<Result<boolean, IpcError>> {
@@ -306,51 +330,6 @@ async reportFirstPaint() : Promise<boolean> {
 async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Result<ConversationView | null, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_muted", { accountId, peerId, muted }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * Starts an upload of a file called `name` of `size` bytes; returns its id. Refuses a
- * file over the engine's limit before any byte is copied.
- */
-async beginUpload(name: string, size: number) : Promise<Result<string, IpcError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("begin_upload", { name, size }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * Appends a base64 chunk; returns the bytes written so far.
- */
-async appendUpload(uploadId: string, chunk: string) : Promise<Result<number, IpcError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("append_upload", { uploadId, chunk }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * Hands the finished file to the engine for `peer_id`; the temporary copy goes.
- */
-async finishUpload(uploadId: string, accountId: string, peerId: string) : Promise<Result<Queued, IpcError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("finish_upload", { uploadId, accountId, peerId }) };
-} catch (e) {
-    if(e instanceof Error) throw e;
-    else return { status: "error", error: e  as any };
-}
-},
-/**
- * Drops an unfinished upload and its bytes.
- */
-async cancelUpload(uploadId: string) : Promise<Result<boolean, IpcError>> {
-    try {
-    return { status: "ok", data: await TAURI_INVOKE("cancel_upload", { uploadId }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -704,11 +683,7 @@ engine_error: string | null; prefs: Prefs;
  * The conversation the window showed last (kept while the window is closed to the
  * tray), for a new window to open at.
  */
-open_conversation: OpenConversation | null; 
-/**
- * Largest file the engine sends, in bytes (0 until the engine runs).
- */
-max_upload_bytes: number }
+open_conversation: OpenConversation | null }
 /**
  * The engine started, failed to start, or was replaced (entering the sandbox): the
  * window reloads everything.

@@ -16,7 +16,6 @@ import {
   type ViewChanges,
 } from "../ipc";
 import { setActiveLocale, t } from "../i18n/index.svelte";
-import { fileSize } from "../format";
 import { describeError } from "../errors";
 
 /** Messages fetched per page of the log. */
@@ -38,34 +37,12 @@ export interface Upload {
   name: string;
   /** 0–100, or null while unknown. */
   percent: number | null;
-  /** `reading`: bytes go to the app; `uploading`: the engine sends them to the CDN. */
-  phase: "reading" | "uploading" | "sent";
+  /** `uploading`: the engine sends it to the CDN; `sent`: delivered. */
+  phase: "uploading" | "sent";
   error: string | null;
   done: boolean;
   cancelled: boolean;
-  uploadId: string | null;
   outbox_id: number | null;
-}
-
-/** Bytes per chunk when a picked or dropped file is handed to the app. */
-export const CHUNK_BYTES = 512 * 1024;
-
-/** A slice of a file as bytes (FileReader: every webview has it). */
-function readSlice(blob: Blob): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(new Uint8Array(reader.result as ArrayBuffer));
-    reader.onerror = () => reject(reader.error ?? new Error("unreadable"));
-    reader.readAsArrayBuffer(blob);
-  });
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }
 
 export type View = "home" | "settings" | "search";
@@ -596,71 +573,7 @@ export class AppStore {
     return this.uploads.find((u) => u.key === key);
   }
 
-  /** Sends picked or dropped files (the webview has their bytes, not their paths), one
-   * after another, each with its own progress line, cancel button and error. */
-  async sendFileObjects(files: File[]) {
-    const account = this.selectedAccount;
-    const peer = this.selectedPeer;
-    if (!account || !peer) return;
-    const max = this.info?.max_upload_bytes ?? 0;
-    const entries = files.map((file) => ({
-      file,
-      key: `${Date.now()}-${Math.random()}`,
-    }));
-    this.uploads = [
-      ...this.uploads,
-      ...entries.map(({ file, key }) => ({
-        key,
-        name: file.name,
-        percent: 0,
-        phase: "reading" as const,
-        error: null,
-        done: false,
-        cancelled: false,
-        uploadId: null,
-        outbox_id: null,
-      })),
-    ];
-    for (const { file, key } of entries) {
-      if (this.upload(key)?.cancelled) continue;
-      if (file.size === 0) {
-        this.patchUpload(key, { error: t("composer.fileEmpty") });
-        continue;
-      }
-      if (max > 0 && file.size > max) {
-        this.patchUpload(key, {
-          error: t("composer.fileTooLarge", { size: fileSize(file.size), limit: fileSize(max) }),
-        });
-        continue;
-      }
-      try {
-        const uploadId = await api.beginUpload(file.name, file.size);
-        this.patchUpload(key, { uploadId });
-        for (let offset = 0; offset < file.size; offset += CHUNK_BYTES) {
-          if (this.upload(key)?.cancelled) {
-            await api.cancelUpload(uploadId);
-            break;
-          }
-          let bytes: Uint8Array;
-          try {
-            bytes = await readSlice(file.slice(offset, offset + CHUNK_BYTES));
-          } catch (err) {
-            await api.cancelUpload(uploadId);
-            throw new Error(`cannot read the file: ${errorText(err)}`);
-          }
-          const written = await api.appendUpload(uploadId, toBase64(bytes));
-          this.patchUpload(key, { percent: Math.floor((written * 100) / file.size) });
-        }
-        if (this.upload(key)?.cancelled) continue;
-        const queued = await api.finishUpload(uploadId, account, peer);
-        this.patchUpload(key, { outbox_id: queued.outbox_id, phase: "uploading", percent: 0 });
-      } catch (err) {
-        this.patchUpload(key, { error: errorText(err) });
-      }
-    }
-  }
-
-  /** Stops a file: while it is read, nothing is sent; once queued, it is discarded. */
+  /** Stops a file: once queued, it is discarded. */
   async cancelUpload(key: string) {
     const upload = this.upload(key);
     if (!upload) return;
@@ -682,7 +595,7 @@ export class AppStore {
       const key = `${Date.now()}-${Math.random()}`;
       this.uploads = [
         ...this.uploads,
-        { key, name, percent: null, phase: "uploading", error: null, done: false, cancelled: false, uploadId: null, outbox_id: null },
+        { key, name, percent: null, phase: "uploading", error: null, done: false, cancelled: false, outbox_id: null },
       ];
       const patch = (change: Partial<Upload>) =>
         (this.uploads = this.uploads.map((u) => (u.key === key ? { ...u, ...change } : u)));
@@ -693,6 +606,22 @@ export class AppStore {
         patch({ error: errorText(err) });
       }
     }
+  }
+
+  /** Asks which files to send (the desktop's open dialog, shown by the shell). */
+  async pickAndSendFiles() {
+    await this.run(async () => {
+      const paths = await api.pickFiles();
+      if (paths.length > 0) await this.sendFiles(paths);
+    });
+  }
+
+  /** Sends the picture on the clipboard (read by the shell, never by the page). */
+  async sendPastedPicture() {
+    const account = this.selectedAccount;
+    const peer = this.selectedPeer;
+    if (!account || !peer) return;
+    await this.run(() => api.sendPastedPicture(account, peer));
   }
 
   dismissUpload(key: string) {
