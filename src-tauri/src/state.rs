@@ -53,6 +53,14 @@ impl AppState {
         let home = DataDir::default_for_user()?;
         let settings = Store::open(&home.database())?;
         crate::prefs::import_legacy(home.root(), &settings);
+        let open_conversation =
+            settings
+                .saved_open_conversation()
+                .unwrap_or_default()
+                .map(|(account_id, peer_id)| OpenConversation {
+                    account_id,
+                    peer_id,
+                });
         Ok(AppState {
             home,
             settings: Mutex::new(settings),
@@ -61,7 +69,7 @@ impl AppState {
             mode: Mutex::new(mode),
             backend: Mutex::new(None),
             backend_error: Mutex::new(None),
-            open_conversation: Mutex::new(None),
+            open_conversation: Mutex::new(open_conversation),
         })
     }
 
@@ -69,8 +77,20 @@ impl AppState {
         lock(&self.open_conversation).clone()
     }
 
+    /// Remembers the conversation on screen, also for the next start.
     pub fn set_open_conversation(&self, open: Option<OpenConversation>) {
-        *lock(&self.open_conversation) = open;
+        let mut current = lock(&self.open_conversation);
+        if *current == open {
+            return;
+        }
+        let saved = self.settings().save_open_conversation(
+            open.as_ref()
+                .map(|o| (o.account_id.as_str(), o.peer_id.as_str())),
+        );
+        if let Err(err) = saved {
+            tracing::warn!(%err, "could not save the open conversation");
+        }
+        *current = open;
     }
 
     pub fn set_secrets(&self, opened: OpenedSecretStore) {

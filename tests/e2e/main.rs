@@ -7,11 +7,13 @@
 mod harness;
 mod sim;
 mod x11;
+mod xdnd;
 
 mod accounts;
 mod ai;
 mod ai_stub;
 mod everyday;
+mod files;
 mod first_paint;
 mod first_screen;
 mod long_log;

@@ -3,6 +3,7 @@
 
 pub mod ai_stub;
 pub mod app;
+pub mod app_media;
 pub mod cli;
 pub mod external;
 pub mod figure;

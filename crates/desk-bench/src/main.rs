@@ -2,7 +2,9 @@
 //! writes BENCHMARKS.md. `./dev bench` builds it in release mode and runs it inside a
 //! session with a real keyring (the CLI keeps its bot tokens there).
 
-use desk_bench::{app, external, figure, idle, machine, media, report, scale, soak, store_layer};
+use desk_bench::{
+    app, app_media, external, figure, idle, machine, media, report, scale, soak, store_layer,
+};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,7 +29,7 @@ struct Args {
     #[arg(long)]
     update: bool,
     /// Only these scenarios (comma-separated): store, idle, scale, media, engine, ai,
-    /// app, startup, soak.
+    /// app, app-media, startup, soak.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds the CLI stays idle while measured.
@@ -205,6 +207,13 @@ fn main() -> std::process::ExitCode {
         record(
             "Desktop app footprint",
             runtime.block_on(app::footprint(&app_plan)),
+        );
+    }
+    if wanted("app-media") {
+        eprintln!("desktop app: the web process with a video and 50 pictures shown…");
+        record(
+            "Desktop app media",
+            runtime.block_on(app_media::previews(&app_plan)),
         );
     }
     if wanted("startup") {

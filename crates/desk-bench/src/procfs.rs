@@ -63,13 +63,23 @@ pub fn usage(pid: u32) -> Option<Usage> {
 /// Proportional set size summed over `root`'s tree: shared pages (libraries, memory
 /// the processes share) are divided among their users instead of counted in each.
 pub fn pss_of_tree(root: u32) -> u64 {
-    tree(root)
-        .into_iter()
-        .filter_map(|pid| {
-            let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-            Some(field_kib(&rollup, "Pss:")? * 1024)
-        })
-        .sum()
+    tree(root).into_iter().filter_map(pss).sum()
+}
+
+/// A process's name (`comm`, at most 15 characters).
+pub fn name(pid: u32) -> Option<String> {
+    Some(
+        fs::read_to_string(format!("/proc/{pid}/comm"))
+            .ok()?
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// Proportional set size of one process.
+pub fn pss(pid: u32) -> Option<u64> {
+    let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    Some(field_kib(&rollup, "Pss:")? * 1024)
 }
 
 /// Peak resident memory (VmHWM) of one process.

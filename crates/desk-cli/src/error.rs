@@ -49,7 +49,7 @@ impl CliError {
         match self {
             CliError::Core(e) => Problem::of_core(e),
             CliError::Engine(e) => Problem::of_engine(e),
-            CliError::Secret(e) => Some(Problem::of_secret(e)),
+            CliError::Secret(e) => Problem::of_secret(e),
             CliError::Io { source, .. } => Problem::of_io(source),
             _ => None,
         }

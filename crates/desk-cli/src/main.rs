@@ -2,8 +2,10 @@
 
 mod commands;
 mod error;
+mod monitor;
 mod render;
 mod secrets;
+mod service_manager;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,12 +23,14 @@ const LONG_ABOUT: &str = "\
 Weixin Desk, headless: the desktop app's engine, data directory and store.
 
 Bot tokens live in the OS keyring (--secrets keyring), as in the app. Where no keyring
-works (a server without a D-Bus session), --secrets auto (the default) falls back to
-this process's memory and says so; --secrets memory asks for that outright. A token
-kept in memory is forgotten when the command ends, so `run` and `send` then take it
-again on stdin with --token-stdin (used for that process only, never written
-anywhere). Tokens are never taken from the command line and never written to disk in
-plaintext.
+works (a server without a D-Bus session), --secrets file keeps them in one encrypted
+file in the data folder, with a key from the service manager (systemd credential
+weixin-desk.key), an owner-only key file (--secrets-key-file) or a passphrase typed on
+the terminal; --secrets auto (the default) picks it there by itself when it has a key,
+and says so. Without any key, auto falls back to this process's memory and says so;
+--secrets memory asks for that outright. A token kept in memory is forgotten when the
+command ends, so `run` and `send` then take it again on stdin with --token-stdin. Tokens
+are never taken from the command line and never written to disk in plaintext.
 
 Accounts are added with `login` (a QR code drawn in the terminal, scanned with WeChat)
 or, for a bot whose token you already have, with `add-account` (token on stdin).
@@ -41,10 +45,22 @@ struct Cli {
     /// Data directory (default: the desktop app's, $XDG_DATA_HOME/weixin-desk).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Where bot tokens and the AI provider's key are kept: auto (keyring, else memory
-    /// with a warning), keyring, or memory (forgotten when the command ends).
+    /// Where bot tokens and the AI provider's key are kept: auto (the data folder's
+    /// secrets file if it has one, else the keyring, else the secrets file if a key is
+    /// at hand, else memory with a warning), keyring, file (encrypted, in the data
+    /// folder), or memory (forgotten when the command ends).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     secrets: SecretsMode,
+    /// The key of the encrypted secrets file (32 bytes or 64 hex digits, owner-only;
+    /// `secrets new-key PATH` makes one). Under systemd the credential weixin-desk.key
+    /// comes first; without either, a passphrase is asked on the terminal.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "WEIXIN_DESK_SECRETS_KEY_FILE"
+    )]
+    secrets_key_file: Option<PathBuf>,
     /// Try things out against an iLink emulator (ilink-sim) at URL: `add-account`
     /// files new accounts under it, and `run`/`send` only touch accounts whose API base
     /// is URL, so a real account's token is never sent to the emulator.
@@ -90,6 +106,12 @@ enum Command {
     /// AI replies: the provider and its key, `ai test`, pause, per-account and per-peer
     /// switches, personas, takeover and memory. `run` sends the replies.
     Ai(commands::ai::AiArgs),
+    /// `run` as a systemd service: `service install [--user]`, `status`, `uninstall`.
+    Service(commands::service::ServiceArgs),
+    /// The health and figures of the `run --listen` serving this data folder.
+    Status(commands::status::StatusArgs),
+    /// The encrypted secrets file: `new-key PATH`, `migrate --to keyring|file`.
+    Secrets(commands::secrets::SecretsArgs),
     /// Inbound media: `media retry` downloads a failed one again.
     Media(commands::media::MediaArgs),
     /// Show or change the preferences the desktop app shares (notifications,
@@ -112,11 +134,23 @@ fn main() -> ExitCode {
 }
 
 /// Engine diagnostics go to stderr, warnings and up unless RUST_LOG says otherwise.
-/// (The secret-store fallback is reported by the CLI itself, in plain words.)
+/// (The secret-store fallback is reported by the CLI itself, in plain words.) Under
+/// systemd (JOURNAL_STREAM set) they go to the journal with their fields instead.
 fn init_tracing() {
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,desk_core::secrets=error"));
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journald) = tracing_journald::layer() {
+            let _ = tracing_subscriber::registry()
+                .with(filter)
+                .with(journald.with_syslog_identifier("weixin-desk-cli".into()))
+                .try_init();
+            return;
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -132,6 +166,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Context {
         data_dir,
         secrets: cli.secrets,
+        secrets_key_file: cli.secrets_key_file,
         sim: cli.sim,
     };
     match cli.command {
@@ -146,6 +181,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),
         Command::Ai(args) => commands::ai::ai(&ctx, args),
+        Command::Service(args) => commands::service::service(&ctx, args),
+        Command::Status(args) => commands::status::status(&ctx, args),
+        Command::Secrets(args) => commands::secrets::secrets(&ctx, args),
         Command::Media(args) => commands::media::media(&ctx, args),
         Command::Settings(args) => commands::settings::settings(&ctx, args),
     }

@@ -1,26 +1,32 @@
 //! Which secret store the CLI uses (`--secrets`), and bot tokens handed over on stdin.
 //!
 //! Tokens never come from the command line (other users can read argv) and are never
-//! written to disk in plaintext: they go to the OS keyring, or stay in this process's
-//! memory.
+//! written to disk in plaintext: they go to the OS keyring, to the encrypted secrets
+//! file (desk_core::secrets::FileStore), or stay in this process's memory.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
 use desk_core::secrets::{
-    choose_secret_store, open_secret_store, KeyringStore, MemoryStore, Secret, SecretError,
-    SecretKey, SecretStore, SecretStoreStatus, CANARY_TIMEOUT, DEFAULT_SERVICE,
+    choose_secret_store, open_secret_store, FileKey, FileStore, KeyringStore, MemoryStore, Secret,
+    SecretError, SecretKey, SecretStore, SecretStoreStatus, CANARY_TIMEOUT, CREDENTIAL_NAME,
+    DEFAULT_SERVICE, SECRETS_FILE_NAME,
 };
+use desk_core::DataDir;
 
 use crate::error::CliError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SecretsMode {
-    /// The OS keyring if a test write works, else memory (with a warning).
+    /// The secrets file if the data folder has one; else the OS keyring if a test write
+    /// works; else the secrets file if a key is at hand; else memory (with a warning).
     Auto,
     /// The OS keyring, or fail.
     Keyring,
+    /// The encrypted secrets file in the data folder, or fail.
+    File,
     /// This process's memory only: tokens are forgotten when the command ends.
     Memory,
 }
@@ -31,46 +37,145 @@ pub struct Secrets {
     pub persistent: bool,
 }
 
-/// Opens the store for `mode`, printing a warning on stderr when `auto` falls back to
-/// memory.
-pub fn open(mode: SecretsMode) -> Result<Secrets, CliError> {
-    match mode {
+/// What `--secrets`, `--secrets-key-file` and the data folder say about the store.
+pub struct SecretsChoice<'a> {
+    pub mode: SecretsMode,
+    pub data_dir: &'a DataDir,
+    pub key_file: Option<&'a Path>,
+}
+
+impl SecretsChoice<'_> {
+    pub fn file_path(&self) -> PathBuf {
+        self.data_dir.root().join(SECRETS_FILE_NAME)
+    }
+}
+
+/// Opens the store the choice names, saying once on stderr which one `auto` fell back
+/// to.
+pub fn open(choice: &SecretsChoice<'_>) -> Result<Secrets, CliError> {
+    match choice.mode {
         SecretsMode::Memory => Ok(Secrets {
             store: Arc::new(MemoryStore::new()),
             persistent: false,
         }),
+        SecretsMode::Keyring => Ok(Secrets {
+            store: open_keyring()?,
+            persistent: true,
+        }),
+        SecretsMode::File => Ok(Secrets {
+            store: Arc::new(open_file(choice)?),
+            persistent: true,
+        }),
         SecretsMode::Auto => {
+            // Once a data folder has a secrets file, that is where its secrets are.
+            if choice.file_path().exists() {
+                return Ok(Secrets {
+                    store: Arc::new(open_file(choice)?),
+                    persistent: true,
+                });
+            }
             let opened = open_secret_store(DEFAULT_SERVICE);
-            let persistent = match &opened.status {
-                SecretStoreStatus::Persistent => true,
-                SecretStoreStatus::NotPersistent { reason } => {
-                    eprintln!(
-                        "warning: the OS keyring is not usable ({reason}); bot tokens are \
-                         kept in memory only and are forgotten when this command ends"
-                    );
-                    false
+            let reason = match opened.status {
+                SecretStoreStatus::Persistent => {
+                    return Ok(Secrets {
+                        store: opened.store,
+                        persistent: true,
+                    })
                 }
+                SecretStoreStatus::NotPersistent { reason } => reason,
             };
+            if let Some(key) = find_key(choice, true)? {
+                let file = FileStore::open(choice.file_path(), key)?;
+                eprintln!(
+                    "note: the OS keyring is not usable ({reason}); secrets are kept \
+                     encrypted in {}",
+                    file.path().display()
+                );
+                return Ok(Secrets {
+                    store: Arc::new(file),
+                    persistent: true,
+                });
+            }
+            eprintln!(
+                "warning: the OS keyring is not usable ({reason}) and no key for a secrets \
+                 file was given (--secrets-key-file); bot tokens are kept in memory only \
+                 and are forgotten when this command ends"
+            );
             Ok(Secrets {
                 store: opened.store,
-                persistent,
+                persistent: false,
             })
         }
-        SecretsMode::Keyring => {
-            let candidate = KeyringStore::system(DEFAULT_SERVICE)
-                .map(|store| Arc::new(store) as Arc<dyn SecretStore>);
-            let opened = choose_secret_store(candidate, CANARY_TIMEOUT);
-            match opened.status {
-                SecretStoreStatus::Persistent => Ok(Secrets {
-                    store: opened.store,
-                    persistent: true,
-                }),
-                SecretStoreStatus::NotPersistent { reason } => {
-                    Err(CliError::Secret(SecretError::Unavailable(reason)))
-                }
-            }
+    }
+}
+
+/// The OS keyring if a test write, read and delete work.
+pub fn open_keyring() -> Result<Arc<dyn SecretStore>, CliError> {
+    let candidate =
+        KeyringStore::system(DEFAULT_SERVICE).map(|store| Arc::new(store) as Arc<dyn SecretStore>);
+    let opened = choose_secret_store(candidate, CANARY_TIMEOUT);
+    match opened.status {
+        SecretStoreStatus::Persistent => Ok(opened.store),
+        SecretStoreStatus::NotPersistent { reason } => {
+            Err(CliError::Secret(SecretError::Unavailable(reason)))
         }
     }
+}
+
+/// The secrets file, opened with the first key found (or a clear error).
+pub fn open_file(choice: &SecretsChoice<'_>) -> Result<FileStore, CliError> {
+    let path = choice.file_path();
+    let key = find_key(choice, false)?.ok_or_else(|| {
+        SecretError::NoKey(format!(
+            "{} needs its key: run under systemd with the credential {CREDENTIAL_NAME}, \
+             give --secrets-key-file PATH, or run on a terminal to type the passphrase",
+            path.display()
+        ))
+    })?;
+    Ok(FileStore::open(path, key)?)
+}
+
+/// The key, in order: the service manager's credential, `--secrets-key-file`, the
+/// user's key file (`~/.config/weixin-desk/secrets.key`) if it exists, a passphrase
+/// typed on the terminal. `None` when there is none of these, or when `optional` and
+/// the passphrase was left empty (`auto` then keeps secrets in memory).
+fn find_key(choice: &SecretsChoice<'_>, optional: bool) -> Result<Option<FileKey>, CliError> {
+    if let Some(key) = FileKey::from_credentials_directory()? {
+        return Ok(Some(key));
+    }
+    if let Some(path) = choice.key_file {
+        return Ok(Some(FileKey::from_key_file(path)?));
+    }
+    // The one `service install --user` made, if there is one.
+    if let Some(path) = crate::commands::service::default_key_file().filter(|p| p.exists()) {
+        return Ok(Some(FileKey::from_key_file(&path)?));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let new = !choice.file_path().exists();
+    let prompt_error = |e: std::io::Error| CliError::io("cannot read the passphrase", e);
+    let prompt = if optional {
+        "the OS keyring is not usable; a passphrase for an encrypted secrets file \
+         (Enter alone: keep secrets in memory only): "
+    } else {
+        "passphrase for the secrets file: "
+    };
+    let phrase = Secret::new(rpassword::prompt_password(prompt).map_err(prompt_error)?);
+    if phrase.expose().is_empty() {
+        if optional {
+            return Ok(None);
+        }
+        return Err(CliError::Usage("an empty passphrase is not a key".into()));
+    }
+    if new {
+        let again =
+            rpassword::prompt_password("the same passphrase again: ").map_err(prompt_error)?;
+        if again != phrase.expose() {
+            return Err(CliError::Usage("the two passphrases differ".into()));
+        }
+    }
+    Ok(Some(FileKey::Passphrase(phrase)))
 }
 
 /// Reads a bot token from stdin (all of it, surrounding whitespace trimmed).

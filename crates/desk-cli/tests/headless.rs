@@ -679,7 +679,7 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
     h.ok(&["settings", "mute", "--account", &account, PEER]);
     let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
     assert_eq!(doc["do_not_disturb"], true, "{doc}");
-    assert_eq!(doc["backend"]["routeTag"], "shard-7", "{doc}");
+    assert_eq!(doc["backend"]["route_tag"], "shard-7", "{doc}");
     assert_eq!(doc["muted"], serde_json::json!([[account, PEER]]), "{doc}");
 
     // The window reads the same document: it is the store's, not a file of its own.
@@ -712,7 +712,11 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
     h.ok(&["settings", "set", "route-tag", ""]);
     let doc: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
     assert_eq!(doc["muted"], serde_json::json!([]), "{doc}");
-    assert_eq!(doc["backend"]["routeTag"], serde_json::Value::Null, "{doc}");
+    assert_eq!(
+        doc["backend"]["route_tag"],
+        serde_json::Value::Null,
+        "{doc}"
+    );
     assert_eq!(
         doc["do_not_disturb"], true,
         "unrelated settings kept: {doc}"

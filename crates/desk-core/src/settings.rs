@@ -5,6 +5,8 @@ use rusqlite::{params, OptionalExtension};
 use crate::{CoreError, Locale, Store};
 
 const LOCALE_KEY: &str = "ui.locale";
+/// The conversation the window showed last, as `[account_id, peer_id]`.
+const OPEN_CONVERSATION_KEY: &str = "ui.open_conversation";
 
 impl Store {
     pub(crate) fn setting(&self, key: &str) -> Result<Option<String>, CoreError> {
@@ -35,6 +37,19 @@ impl Store {
     pub fn save_locale(&self, locale: Locale) -> Result<(), CoreError> {
         self.set_setting(LOCALE_KEY, locale.tag())
     }
+
+    /// The conversation the window showed last (account, peer), so that the app opens
+    /// there again; an unreadable value counts as unset.
+    pub fn saved_open_conversation(&self) -> Result<Option<(String, String)>, CoreError> {
+        Ok(self
+            .setting(OPEN_CONVERSATION_KEY)?
+            .and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    pub fn save_open_conversation(&self, open: Option<(&str, &str)>) -> Result<(), CoreError> {
+        let json = serde_json::to_string(&open).unwrap_or_else(|_| "null".into());
+        self.set_setting(OPEN_CONVERSATION_KEY, &json)
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +68,21 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.saved_locale().unwrap(), Some(Locale::En));
+    }
+
+    #[test]
+    fn the_open_conversation_is_kept_and_cleared() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.saved_open_conversation().unwrap(), None);
+        store
+            .save_open_conversation(Some(("acc", "p@im.wechat")))
+            .unwrap();
+        assert_eq!(
+            store.saved_open_conversation().unwrap(),
+            Some(("acc".to_owned(), "p@im.wechat".to_owned()))
+        );
+        store.save_open_conversation(None).unwrap();
+        assert_eq!(store.saved_open_conversation().unwrap(), None);
     }
 
     #[test]

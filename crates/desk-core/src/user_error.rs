@@ -131,13 +131,15 @@ impl Problem {
         }
     }
 
-    /// Every secret-store failure means the keyring cannot be relied on.
-    pub fn of_secret(err: &SecretError) -> Problem {
+    /// The keyring cannot be relied on. The secrets file's own failures (wrong key,
+    /// damaged file, key file not private) and odd stored values keep their words: they
+    /// say exactly what to fix.
+    pub fn of_secret(err: &SecretError) -> Option<Problem> {
         match err {
             SecretError::Unavailable(_) | SecretError::Backend(_) | SecretError::TimedOut(_) => {
-                Problem::KeyringUnavailable
+                Some(Problem::KeyringUnavailable)
             }
-            SecretError::NotText { .. } | SecretError::Ambiguous { .. } => Problem::Other,
+            _ => None,
         }
     }
 
@@ -178,7 +180,7 @@ impl Problem {
     pub fn of_engine(err: &EngineError) -> Option<Problem> {
         match err {
             EngineError::Store(core) => Problem::of_core(core),
-            EngineError::Secret(secret) => Some(Problem::of_secret(secret)),
+            EngineError::Secret(secret) => Problem::of_secret(secret),
             EngineError::Client(ilink) => Problem::of_ilink(ilink),
             EngineError::MissingToken(_) => Some(Problem::StaleToken),
             EngineError::FileTooLarge { .. } => Some(Problem::FileTooLarge),
@@ -311,7 +313,14 @@ mod tests {
     #[test]
     fn keyring_and_engine_failures() {
         let locked = SecretError::Unavailable("SS error: result not returned from SS API".into());
-        assert_eq!(Problem::of_secret(&locked), Problem::KeyringUnavailable);
+        assert_eq!(
+            Problem::of_secret(&locked),
+            Some(Problem::KeyringUnavailable)
+        );
+        assert_eq!(
+            Problem::of_secret(&SecretError::WrongKey("passphrase".into())),
+            None
+        );
         assert_eq!(
             Problem::of_engine(&EngineError::Secret(locked)),
             Some(Problem::KeyringUnavailable)

@@ -23,7 +23,7 @@ impl From<AiError> for IpcError {
         };
         let problem = match &err {
             AiError::Engine(engine) => desk_core::Problem::of_engine(engine),
-            AiError::Secret(secret) => Some(desk_core::Problem::of_secret(secret)),
+            AiError::Secret(secret) => desk_core::Problem::of_secret(secret),
             AiError::UnknownAccount(_) | AiError::Invalid(_) => None,
         };
         IpcError::new(code, err.to_string())

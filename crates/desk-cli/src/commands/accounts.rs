@@ -92,7 +92,7 @@ pub fn add(ctx: &Context, args: AddAccount) -> Result<(), CliError> {
     let token = secrets::read_token_from_stdin()?;
     let account_id = ilink::account_id::normalize(&args.bot_id);
     let store = ctx.store()?;
-    let secrets = secrets::open(ctx.secrets)?;
+    let secrets = ctx.open_secrets()?;
     // The secret first: an account row without its token would only sit there paused.
     secrets
         .store

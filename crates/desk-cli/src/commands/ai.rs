@@ -345,7 +345,7 @@ fn warn_unknown_peer(session: &Session, account_id: &str, peer: &str) -> Result<
 }
 
 fn status(ctx: &Context, json: bool) -> Result<(), CliError> {
-    let opened = secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     let persistent = opened.persistent;
     let session = Session::open(ctx, opened.store)?;
     let global = session
@@ -542,7 +542,7 @@ fn provider(ctx: &Context, args: ProviderArgs) -> Result<(), CliError> {
             return Err(CliError::Usage("--model must be a model name".into()));
         }
     }
-    let opened = secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     if (args.key_stdin || args.forget_key) && !opened.persistent {
         return Err(CliError::Usage(
             "the OS keyring is not usable, so an API key cannot be kept; nothing was \
@@ -635,7 +635,7 @@ fn test(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let opened = secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     let from = match (&given, opened.persistent) {
         (Some(_), _) => "from stdin",
         (None, true) => "from the OS keyring",

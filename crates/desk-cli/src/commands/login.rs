@@ -57,7 +57,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
         .map(|sim| format!("{}/c2c", sim.trim_end_matches('/')))
         .or(saved.cdn_base);
     let route_tag = args.route_tag.or(saved.route_tag);
-    let opened = crate::secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     if !opened.persistent {
         eprintln!(
             "note: bot tokens are kept in memory (--secrets); the new account's token is \

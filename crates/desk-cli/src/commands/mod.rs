@@ -7,23 +7,41 @@ pub mod history;
 pub mod login;
 pub mod media;
 pub mod run;
+pub mod secrets;
 pub mod send;
+pub mod service;
 pub mod settings;
+pub mod status;
 
 use desk_core::store::Account;
 use desk_core::{DataDir, EngineConfig, Store};
 
 use crate::error::CliError;
-use crate::secrets::SecretsMode;
+use crate::secrets::{Secrets, SecretsChoice, SecretsMode};
 
 pub struct Context {
     pub data_dir: DataDir,
     pub secrets: SecretsMode,
+    /// `--secrets-key-file PATH`.
+    pub secrets_key_file: Option<std::path::PathBuf>,
     /// `--sim URL`.
     pub sim: Option<String>,
 }
 
 impl Context {
+    pub fn secrets_choice(&self) -> SecretsChoice<'_> {
+        SecretsChoice {
+            mode: self.secrets,
+            data_dir: &self.data_dir,
+            key_file: self.secrets_key_file.as_deref(),
+        }
+    }
+
+    /// The secret store `--secrets` names.
+    pub fn open_secrets(&self) -> Result<Secrets, CliError> {
+        crate::secrets::open(&self.secrets_choice())
+    }
+
     pub fn store(&self) -> Result<Store, CliError> {
         Ok(Store::open(&self.data_dir.database())?)
     }

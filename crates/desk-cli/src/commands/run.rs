@@ -16,6 +16,7 @@ use super::{runtime, Context};
 use crate::error::CliError;
 use crate::render::{event_json, event_line, now_ms};
 use crate::secrets::{self, WithGivenSecret};
+use crate::service_manager;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -34,8 +35,11 @@ failures (with the reason), skipped messages (with the reason), takeovers and ow
 commands are printed as lines, or as JSON objects of type \"ai\". Settings changed \
 with `ai …` while this runs apply from the next message; a key stored with `ai \
 provider --key-stdin` is read again after such a change. Without a usable OS \
-keyring, give the key with --ai-key-stdin (after the bot token's line when \
---token-stdin is given too).")]
+keyring, keep it in the encrypted secrets file (--secrets file) or give it with \
+--ai-key-stdin (after the bot token's line when --token-stdin is given too).
+
+On a server: --listen ADDR serves /healthz and /metrics (see `status`); under systemd \
+(`service install`) it reports READY, WATCHDOG and STOPPING and logs to the journal.")]
 pub struct RunArgs {
     /// Run only this account (repeatable); a named account runs even if disabled.
     #[arg(long = "account", value_name = "ID")]
@@ -53,6 +57,13 @@ pub struct RunArgs {
     /// Print each event as a JSON object (one per line) instead of text.
     #[arg(long)]
     json: bool,
+    /// Serve /healthz and /metrics (Prometheus) at ADDR, e.g. 127.0.0.1:9187 (port 0
+    /// picks one). Loopback only, unless --listen-any.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Allow --listen on an address other than loopback.
+    #[arg(long, requires = "listen")]
+    listen_any: bool,
 }
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
@@ -60,6 +71,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         return Err(CliError::Usage(
             "--token-stdin takes the token of exactly one --account".into(),
         ));
+    }
+    if let Some(addr) = args.listen {
+        crate::monitor::check_listen_addr(addr, args.listen_any)?;
     }
     let store = ctx.store()?;
     let mut chosen = Vec::new();
@@ -95,7 +109,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         ),
         (false, false) => (None, None),
     };
-    let opened = secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     let mut secret_store: Arc<dyn SecretStore> = opened.store;
     if let Some(token) = given_token {
         secret_store = Arc::new(WithGivenSecret::bot_token(&chosen[0], token, secret_store));
@@ -128,6 +142,18 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         }
         // What starting already announced.
         drain(&mut events, args.json);
+        let monitor = match args.listen {
+            Some(addr) if running > 0 => Some(
+                crate::monitor::start(
+                    Arc::clone(&engine),
+                    chosen.clone(),
+                    addr,
+                    ctx.data_dir.root(),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         if running == 0 {
             if let Some(ai) = &ai {
                 ai.shutdown();
@@ -136,6 +162,11 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             return Err(CliError::NoAccountRunning);
         }
         eprintln!("running {running} account(s); Ctrl-C or SIGTERM stops");
+        if let Some(monitor) = &monitor {
+            eprintln!("health and metrics at http://{}/healthz and /metrics", monitor.addr);
+        }
+        service_manager::ready(&format!("running {running} account(s)"));
+        let mut watchdog = service_manager::watchdog_period().map(tokio::time::interval);
         if let Some(ai) = &ai {
             eprintln!("{}", ai_summary(ai, &chosen).await);
         }
@@ -146,6 +177,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
         let why = loop {
             tokio::select! {
                 why = signals.next() => break why,
+                _ = async { watchdog.as_mut().expect("guarded").tick().await }, if watchdog.is_some() => {
+                    service_manager::watchdog();
+                }
                 _ = outbox_check.tick() => {
                     let version = engine.store().call(|s| s.data_version()).await.ok();
                     if seen_version.is_some() && version != seen_version {
@@ -169,6 +203,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             }
         };
         eprintln!("{why}: stopping");
+        service_manager::stopping();
+        drop(monitor);
         // No new AI runs; those under way end at their next step.
         if let Some(ai) = &ai {
             ai.shutdown();

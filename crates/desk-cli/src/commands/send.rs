@@ -119,7 +119,7 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
             &text,
         );
     }
-    let opened = secrets::open(ctx.secrets)?;
+    let opened = ctx.open_secrets()?;
     let secret_store: Arc<dyn SecretStore> = match token {
         Some(token) => Arc::new(WithGivenSecret::bot_token(
             &account.account_id,

@@ -42,6 +42,8 @@ pub fn cli_command(data: &Path, sim_url: &str, secrets: &str) -> Command {
     cmd.arg("--data-dir")
         .arg(data)
         .args(["--secrets", secrets, "--sim", sim_url])
+        // Never the tester's own key file (`service install --user` makes one there).
+        .env("XDG_CONFIG_HOME", data.with_extension("config"))
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     cmd

@@ -1,11 +1,14 @@
-//! Secrets (bot tokens, AI API keys) live only in the OS keyring, behind [`SecretStore`]
+//! Secrets (bot tokens, AI API keys) live only in the OS keyring or an encrypted file,
+//! behind [`SecretStore`]
 //! (docs/architecture.md, invariant 4). Nothing here ever writes a secret to SQLite, a log or an
 //! error message; values travel as [`Secret`], whose `Debug` and `Display` print `***`.
 
+mod file_store;
 mod keyring_store;
 mod memory;
 mod open;
 
+pub use file_store::{FileKey, FileStore, CREDENTIAL_NAME, SECRETS_FILE_NAME};
 pub use ilink::Secret;
 pub use keyring_store::KeyringStore;
 pub use memory::MemoryStore;
@@ -44,6 +47,22 @@ impl SecretKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key as [`SecretKey::as_str`] spells it (as a store lists it), if it names one
+    /// of the kinds above.
+    pub fn parse(text: &str) -> Option<SecretKey> {
+        let known = |rest: &str, suffix: &str| {
+            rest.strip_suffix(suffix)
+                .is_some_and(|owner| !owner.is_empty() && !owner.contains('/'))
+        };
+        let ok = text
+            .strip_prefix("account/")
+            .is_some_and(|rest| known(rest, "/bot-token"))
+            || text
+                .strip_prefix("ai/")
+                .is_some_and(|rest| known(rest, "/api-key"));
+        ok.then(|| SecretKey(text.to_owned()))
+    }
 }
 
 impl std::fmt::Display for SecretKey {
@@ -70,6 +89,18 @@ pub enum SecretError {
     /// The keyring did not answer the start-up check in time.
     #[error("the keyring did not answer within {0:?}")]
     TimedOut(std::time::Duration),
+    /// The secrets file does not open with the key or passphrase given.
+    #[error("wrong key for the secrets file: {0}")]
+    WrongKey(String),
+    /// The secrets file is damaged or not a secrets file; it is left as it is.
+    #[error("the secrets file is damaged: {0}")]
+    Corrupt(String),
+    /// No key for the secrets file was found or readable.
+    #[error("no key for the secrets file: {0}")]
+    NoKey(String),
+    /// A key file others can read (or that belongs to someone else) is refused.
+    #[error("the key file is not private: {0}")]
+    KeyFileNotPrivate(String),
 }
 
 /// Get, set and delete secrets by key. Implementations are shared across threads.
@@ -99,6 +130,25 @@ mod tests {
             "ai/default/api-key"
         );
         assert_ne!(SecretKey::bot_token("x"), SecretKey::ai_api_key("x"));
+    }
+
+    #[test]
+    fn keys_parse_back_only_as_their_kinds() {
+        for key in [
+            SecretKey::bot_token("b0f5-im-bot"),
+            SecretKey::ai_api_key("default"),
+        ] {
+            assert_eq!(SecretKey::parse(key.as_str()), Some(key));
+        }
+        for text in [
+            "",
+            "account//bot-token",
+            "account/a/b/bot-token",
+            "canary/1",
+            "ai/x",
+        ] {
+            assert_eq!(SecretKey::parse(text), None, "{text}");
+        }
     }
 
     #[test]

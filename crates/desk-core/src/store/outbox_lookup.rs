@@ -8,6 +8,15 @@ use rusqlite::OptionalExtension;
 use crate::{CoreError, Store};
 
 impl Store {
+    /// How many outbox entries are in each state (states with none are left out).
+    pub fn outbox_depth(&self) -> Result<Vec<(String, i64)>, CoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The newest outbox entry that wrote log row `message_row_id`, if any.
     pub fn outbox_id_for_message(&self, message_row_id: i64) -> Result<Option<i64>, CoreError> {
         Ok(self
