@@ -5,6 +5,7 @@
 use desk_core::ai::AiEvent;
 use desk_core::engine::{AccountStatus, EngineEvent};
 use desk_core::store::StoredMessage;
+use desk_core::views::{Delivery, Direction};
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of an epoch-milliseconds time.
 pub fn utc(ms: i64) -> String {
@@ -91,7 +92,9 @@ pub fn log_line(m: &StoredMessage) -> String {
     let arrow = if m.direction == "in" {
         format!("<- {}", plain(&m.peer_id, false))
     } else {
-        let mut state = m.delivery.clone();
+        // "accepted": taken by the server without a message id, not confirmed.
+        let delivery = Delivery::of(Direction::Out, &m.delivery, m.server_message_id.as_deref());
+        let mut state = delivery.as_str().to_owned();
         if let Some(error) = &m.error {
             state.push_str(&format!(": {}", plain(error, false)));
         }

@@ -1025,3 +1025,32 @@ async fn a_reopened_window_gets_a_fresh_set_of_attempts() {
     assert_eq!(sent_texts(&sim, &a.bot_id), ["after the window"]);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_refused_with_ret_minus_2_fails_at_once_with_its_reason() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    sim.inject_fault(
+        "sendmessage",
+        Fault::Json {
+            body: serde_json::json!({"ret": -2, "errmsg": "invalid arguments"}),
+        },
+    );
+    let entry = engine
+        .send_text(&a.account_id, "alice@im.wechat", "hello")
+        .await
+        .unwrap();
+    // Not a closed window: it does not wait for the peer, it fails with the reason.
+    let failed = next_event(&mut rx, |e| {
+        matches!(e, EngineEvent::DeliveryUpdated { outbox_id, state, .. }
+            if *outbox_id == entry.id
+                && matches!(state, OutboxState::Failed | OutboxState::WaitingForWindow))
+    })
+    .await;
+    let EngineEvent::DeliveryUpdated { state, error, .. } = failed else {
+        unreachable!()
+    };
+    assert_eq!(state, OutboxState::Failed);
+    assert!(error.unwrap().contains("invalid arguments"));
+    engine.shutdown().await;
+}

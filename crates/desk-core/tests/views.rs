@@ -129,6 +129,31 @@ async fn accounts_conversations_and_pages_are_finished_views() {
         ]
     );
     assert_eq!(page.older, None);
+
+    // Taken by the server without a message id: accepted, not shown as delivered.
+    let id = queued.id;
+    engine
+        .store()
+        .call(move |s| s.mark_outbox_delivered(id, "cid-1", None, now))
+        .await
+        .unwrap();
+    let sent = &views
+        .page("acc", "amy@im.wechat", None, 1)
+        .await
+        .unwrap()
+        .messages[0];
+    assert_eq!(sent.delivery, Delivery::Accepted);
+    engine
+        .store()
+        .call(move |s| s.mark_outbox_delivered(id, "cid-1", Some("7001"), now))
+        .await
+        .unwrap();
+    let sent = &views
+        .page("acc", "amy@im.wechat", None, 1)
+        .await
+        .unwrap()
+        .messages[0];
+    assert_eq!(sent.delivery, Delivery::Delivered);
 }
 
 #[tokio::test]

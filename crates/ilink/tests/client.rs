@@ -553,6 +553,13 @@ async fn sendmessage_body_and_outcomes() {
                 errmsg: "invalid arguments".into(),
             }),
         ),
+        // A -2 naming a malformed request is one, not a closed window.
+        (
+            reply(r#"{"ret":-2,"errmsg":"Invalid Arguments"}"#),
+            Err(IlinkError::InvalidArguments {
+                errmsg: "Invalid Arguments".into(),
+            }),
+        ),
         (reply(r#"{"ret":-14}"#), Err(IlinkError::StaleToken)),
         (
             reply(r#"{"ret":7,"errcode":3}"#),

@@ -62,16 +62,33 @@ stored_words!(
 );
 
 stored_words!(
-    /// Where a message stands: received, or an outbound message's delivery.
+    /// Where a message stands: received, or an outbound message's delivery
+    /// (`accepted`: the server said `ret 0` but gave no message id, which it does for a
+    /// recipient under risk control; such messages may never arrive).
     Delivery, fallback Failed {
         Received => "received",
         Queued => "queued",
         Sending => "sending",
         WaitingForWindow => "waiting_for_window",
+        Accepted => "accepted",
         Delivered => "delivered",
         Failed => "failed",
     }
 );
+
+impl Delivery {
+    /// A logged message's delivery: the stored word, except that an outbound message
+    /// the server took without a message id is only accepted, not confirmed
+    /// (docs/architecture.md, invariant 2).
+    pub fn of(direction: Direction, stored: &str, server_message_id: Option<&str>) -> Delivery {
+        match Delivery::from_stored(stored) {
+            Delivery::Delivered if direction == Direction::Out && server_message_id.is_none() => {
+                Delivery::Accepted
+            }
+            delivery => delivery,
+        }
+    }
+}
 
 impl From<OutboxState> for Delivery {
     fn from(state: OutboxState) -> Delivery {
@@ -101,5 +118,22 @@ mod tests {
         assert_eq!(Delivery::from_stored("received"), Delivery::Received);
         assert_eq!(MediaState::from_stored("ready"), MediaState::Ready);
         assert_eq!(Direction::from_stored("out"), Direction::Out);
+        // Confirmed only with the server's message id.
+        assert_eq!(
+            Delivery::of(Direction::Out, "delivered", Some("42")),
+            Delivery::Delivered
+        );
+        assert_eq!(
+            Delivery::of(Direction::Out, "delivered", None),
+            Delivery::Accepted
+        );
+        assert_eq!(
+            Delivery::of(Direction::In, "received", None),
+            Delivery::Received
+        );
+        assert_eq!(
+            Delivery::of(Direction::Out, "queued", None),
+            Delivery::Queued
+        );
     }
 }

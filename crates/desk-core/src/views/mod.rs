@@ -320,11 +320,13 @@ impl Views {
             (Some(r), Some(root)) => Some(root.join(r).to_string_lossy().into_owned()),
             _ => m.media_path.clone(),
         };
+        let direction = Direction::from_stored(&m.direction);
         MessageView {
+            delivery: Delivery::of(direction, &m.delivery, m.server_message_id.as_deref()),
             id: m.id,
             account_id: m.account_id,
             peer_id: m.peer_id,
-            direction: Direction::from_stored(&m.direction),
+            direction,
             server_message_id: m.server_message_id,
             create_time_ms: m.create_time_ms,
             item_kind: ItemKind::from_stored(&m.item_kind),
@@ -336,7 +338,6 @@ impl Views {
             thumb_url,
             media_state: MediaState::from_stored(&m.media_state),
             quote_text: m.quote_text,
-            delivery: Delivery::from_stored(&m.delivery),
             error: m.error,
             ai_generated: m.ai_generated,
             outbox_id,

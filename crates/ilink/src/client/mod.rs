@@ -683,9 +683,14 @@ impl Client {
     }
 
     /// sendmessage: `ret` decides (-2, -3 get their own errors); `errcode` only for -14.
+    /// A -2 saying "invalid arguments" is a malformed request, not a closed window or a
+    /// rate limit (docs/protocol.md §1.6): it fails at once rather than waiting.
     fn check_send(&self, status: &ApiStatus) -> Result<(), IlinkError> {
         let errmsg = || self.scrub(status.errmsg.as_deref().unwrap_or(""));
         match status.ret {
+            Some(-2) if is_invalid_arguments(status.errmsg.as_deref()) => {
+                Err(IlinkError::InvalidArguments { errmsg: errmsg() })
+            }
             Some(-2) => Err(IlinkError::WindowClosedOrRateLimited { errmsg: errmsg() }),
             Some(-3) => Err(IlinkError::InvalidArguments { errmsg: errmsg() }),
             _ => self.check_ret(status),
@@ -745,4 +750,9 @@ fn to_value<T: Serialize>(value: &T) -> Result<Value, IlinkError> {
 
 fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether a send's `errmsg` names a malformed request ("invalid arguments", any case).
+fn is_invalid_arguments(errmsg: Option<&str>) -> bool {
+    errmsg.is_some_and(|m| m.to_ascii_lowercase().contains("invalid argument"))
 }

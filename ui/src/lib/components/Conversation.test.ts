@@ -169,6 +169,22 @@ describe("conversation log", () => {
     await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
   });
 
+  it("tells a message the server only accepted from one it confirmed", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    backend.messages.set(KEY, [
+      message({ id: 2, direction: "out", text: "maybe lost", delivery: "accepted", outbox_id: 3 }),
+      message({ id: 1, direction: "out", text: "arrived", delivery: "delivered", outbox_id: 2 }),
+    ]);
+    await openAlice(backend);
+    await waitFor(() => expect(screen.getAllByTestId("delivery-state")).toHaveLength(2));
+    const [arrived, accepted] = screen.getAllByTestId("delivery-state");
+    expect(arrived.textContent).toBe("Sent");
+    expect(accepted.textContent).toBe("Accepted, not confirmed");
+    expect(accepted.getAttribute("title")).toContain("risk control");
+  });
+
   it("a new window opens at the conversation the shell remembers", async () => {
     const backend = fakeBackend({ open_conversation: { account_id: "bot1-im-bot", peer_id: "bob@im.wechat" } });
     backend.accounts = [account()];

@@ -729,9 +729,11 @@ export type ConversationView = { account_id: string; peer_id: string; display_na
  */
 window_closes_ms: number | null; muted: boolean; ai: PeerAiState }
 /**
- * Where a message stands: received, or an outbound message's delivery.
+ * Where a message stands: received, or an outbound message's delivery
+ * (`accepted`: the server said `ret 0` but gave no message id, which it does for a
+ * recipient under risk control; such messages may never arrive).
  */
-export type Delivery = "received" | "queued" | "sending" | "waiting_for_window" | "delivered" | "failed"
+export type Delivery = "received" | "queued" | "sending" | "waiting_for_window" | "accepted" | "delivered" | "failed"
 /**
  * Who wrote a message.
  */
