@@ -1,6 +1,6 @@
-//! The one error that crosses IPC: `{code, message, details?}`.
+//! The one error that crosses IPC: `{code, message, details?, problem?}`.
 
-use desk_core::{CoreError, EngineError};
+use desk_core::{CoreError, EngineError, Problem};
 use serde::Serialize;
 
 /// Stable, machine-readable error codes the UI can switch on.
@@ -34,6 +34,11 @@ pub struct IpcError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[specta(optional)]
     pub details: Option<String>,
+    /// What kind of failure it is, when a person can be told what to do about it; the
+    /// window shows its sentence and keeps `message` as the details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[specta(optional)]
+    pub problem: Option<Problem>,
 }
 
 impl IpcError {
@@ -42,7 +47,13 @@ impl IpcError {
             code,
             message: message.into(),
             details: None,
+            problem: None,
         }
+    }
+
+    pub fn with_problem(mut self, problem: Option<Problem>) -> IpcError {
+        self.problem = problem;
+        self
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> IpcError {
@@ -85,17 +96,23 @@ impl From<EngineError> for IpcError {
             _ => ErrorCode::Internal,
         };
         let details = std::error::Error::source(&err).map(ToString::to_string);
+        let problem = Problem::of_engine(&err);
+        if problem.is_some() {
+            // The window shows the sentence; the technical text goes to the log too.
+            tracing::warn!(?problem, error = %err, "a command failed");
+        }
         IpcError {
             code,
             message: err.to_string(),
             details,
+            problem,
         }
     }
 }
 
 impl IpcError {
     fn from_core(core: &CoreError, message: String) -> IpcError {
-        let mut err = IpcError::new(core_code(core), message);
+        let mut err = IpcError::new(core_code(core), message).with_problem(Problem::of_core(core));
         err.details = std::error::Error::source(core).map(ToString::to_string);
         err
     }
@@ -133,6 +150,19 @@ mod tests {
             serde_json::to_value(&err).unwrap(),
             json!({"code": "internal", "message": "boom", "details": "at step 2"})
         );
+    }
+
+    #[test]
+    fn engine_errors_carry_their_problem() {
+        let locked = desk_core::secrets::SecretError::Unavailable("SS error".into());
+        let err: IpcError = EngineError::Secret(locked).into();
+        assert_eq!(err.problem, Some(Problem::KeyringUnavailable));
+        assert_eq!(
+            serde_json::to_value(&err).unwrap()["problem"],
+            json!("keyring_unavailable")
+        );
+        let err: IpcError = EngineError::EmptyMessage.into();
+        assert_eq!(err.problem, None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod secrets;
 mod startup;
 mod state;
 mod tray;
+mod unread;
 mod window;
 
 use std::process::ExitCode;

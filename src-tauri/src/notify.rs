@@ -71,7 +71,9 @@ pub fn secrets_not_persistent(app: &AppHandle, reason: &str) {
         return;
     }
     let locale = state.locale();
-    let body = i18n::text(locale, "banner.secretsNotPersistent").replace("{reason}", reason);
+    // The sentence says what to do; the keyring's own words go to the log only.
+    tracing::info!(reason, "secrets are kept in memory only");
+    let body = desk_core::Problem::KeyringUnavailable.sentence(locale);
     show(app, &i18n::text(locale, "app.name"), &body);
 }
 

@@ -66,9 +66,23 @@ pub fn relabel(app: &AppHandle, locale: Locale) {
                 "{} — {tooltip}",
                 i18n::text(locale, "tray.tooltip")
             )));
+            show_unread_total(app, &tray, locale, total);
         }
         Err(err) => tracing::warn!(%err, "could not build the tray menu"),
     }
+}
+
+/// The unread total on the tray icon (a red dot) and in the window title.
+fn show_unread_total(app: &AppHandle, tray: &tauri::tray::TrayIcon, locale: Locale, total: i64) {
+    if let Some(icon) = app.default_window_icon() {
+        if let Err(err) = tray.set_icon(Some(crate::unread::tray_icon(icon, total))) {
+            tracing::warn!(%err, "could not update the tray icon");
+        }
+    }
+    window::set_title(
+        app,
+        &crate::unread::title(&i18n::text(locale, "app.name"), total),
+    );
 }
 
 /// Shows a new account list (status lines and unread total).

@@ -33,6 +33,18 @@ pub fn is_focused(app: &AppHandle) -> bool {
         .unwrap_or(false)
 }
 
+/// The window's title, when the window is built (a rebuilt window gets it from the
+/// tray refresh that follows).
+pub fn set_title(app: &AppHandle, title: &str) {
+    if let Some(window) = app.get_webview_window(MAIN) {
+        if window.title().ok().as_deref() != Some(title) {
+            if let Err(err) = window.set_title(title) {
+                tracing::warn!(%err, "could not set the window title");
+            }
+        }
+    }
+}
+
 /// Brings the window up, building it when it is gone.
 pub fn show(app: &AppHandle) {
     match app.get_webview_window(MAIN) {

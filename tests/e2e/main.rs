@@ -12,6 +12,7 @@ mod xdnd;
 mod accounts;
 mod ai;
 mod ai_stub;
+mod everyday;
 mod files;
 mod first_paint;
 mod first_screen;

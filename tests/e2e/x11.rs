@@ -65,7 +65,7 @@ impl Display {
             .expect("tree reply");
         tree.children
             .into_iter()
-            .filter(|&w| self.title(w) == title)
+            .filter(|&w| same_window_title(&self.title(w), title))
             .map(|w| {
                 let viewable = self
                     .conn
@@ -75,6 +75,27 @@ impl Display {
                     .is_some_and(|a| a.map_state == MapState::VIEWABLE);
                 (w, viewable)
             })
+            .collect()
+    }
+
+    /// The titles of the top-level windows on screen.
+    pub fn visible_titles(&self) -> Vec<String> {
+        let tree = self
+            .conn
+            .query_tree(self.root)
+            .expect("query tree")
+            .reply()
+            .expect("tree reply");
+        tree.children
+            .into_iter()
+            .filter(|&w| {
+                self.conn
+                    .get_window_attributes(w)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .is_some_and(|a| a.map_state == MapState::VIEWABLE)
+            })
+            .map(|w| self.title(w))
             .collect()
     }
 
@@ -168,4 +189,20 @@ impl Display {
         self.conn.flush().expect("flush X requests");
         targets.len()
     }
+}
+
+/// Whether a window shown as `shown` is the one titled `wanted`: the app's title may lead
+/// with its unread total, "(3) Weixin Desk".
+fn same_window_title(shown: &str, wanted: &str) -> bool {
+    shown == wanted
+        || shown
+            .strip_prefix('(')
+            .and_then(|rest| rest.split_once(") "))
+            .is_some_and(|(count, rest)| {
+                rest == wanted
+                    && count
+                        .trim_end_matches('+')
+                        .chars()
+                        .all(|c| c.is_ascii_digit())
+            })
 }

@@ -75,7 +75,11 @@ describe("App", () => {
     await waitFor(() =>
       expect(screen.getByTestId("secrets-banner").textContent).toContain("no keyring service"),
     );
-    expect(screen.getByTestId("secrets-banner").textContent).toContain("memory only");
+    expect(screen.getByTestId("secrets-banner-sentence").textContent).toBe(
+      "Your system keyring is locked or missing, so tokens are kept only until Weixin Desk quits. Unlock it or see Help.",
+    );
+    // The keyring's own words wait behind Details.
+    expect(screen.getByTestId("secrets-banner-details").textContent).toContain("no keyring service");
   });
 
   it("says nothing of throwaway secrets in the sandbox", async () => {

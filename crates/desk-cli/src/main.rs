@@ -90,6 +90,8 @@ enum Command {
     /// Add (or update) an account from a bot id and token, without a QR login. The
     /// token is read from stdin.
     AddAccount(commands::accounts::AddAccount),
+    /// Mark every conversation of an account read.
+    MarkRead(commands::accounts::MarkRead),
     /// Run the engine for every enabled account, printing events as they happen, until
     /// Ctrl-C or SIGTERM.
     Run(commands::run::RunArgs),
@@ -124,7 +126,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !matches!(err, CliError::Outcome { .. }) {
-                eprintln!("weixin-desk-cli: {err}");
+                eprintln!("weixin-desk-cli: {}", err.explained());
             }
             err.exit_code()
         }
@@ -172,6 +174,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Accounts { json } => commands::accounts::list(&ctx, json),
         Command::Login(args) => commands::login::login(&ctx, args),
         Command::AddAccount(args) => commands::accounts::add(&ctx, args),
+        Command::MarkRead(args) => commands::accounts::mark_read(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Send(args) => commands::send::send(&ctx, args),
         Command::Log(args) => commands::history::log(&ctx, args),

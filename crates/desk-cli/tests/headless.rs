@@ -722,3 +722,68 @@ fn settings_are_shared_through_the_store_checked_and_mutes_name_a_conversation()
         "unrelated settings kept: {doc}"
     );
 }
+
+#[test]
+fn mark_read_clears_every_unread_conversation_of_the_account() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    receive_with_run(&h, &bot, &account, "are you open today?");
+    let unread = || {
+        let store =
+            desk_core::Store::open(&desk_core::DataDir::at(&h.data).unwrap().database()).unwrap();
+        store
+            .list_conversations(&account)
+            .unwrap()
+            .iter()
+            .map(|c| c.unread_count)
+            .sum::<i64>()
+    };
+    assert_eq!(unread(), 1);
+    let said = h.ok(&["mark-read", "--account", &account]);
+    assert!(said.contains("marked 1 conversation(s)"), "{said}");
+    assert_eq!(unread(), 0);
+    let out = h
+        .cli()
+        .args(["mark-read", "--account", "no-such-account"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unknown account is an error");
+}
+
+#[test]
+fn a_login_without_network_says_what_to_do_then_the_detail() {
+    let h = Harness::new();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
+    };
+    for (lang, sentence) in [
+        (
+            "en_US.UTF-8",
+            "failed: Can't reach WeChat's server. Check the internet connection, then try again.",
+        ),
+        (
+            "zh_CN.UTF-8",
+            "failed: 无法连接微信服务器。请检查网络连接，然后重试。",
+        ),
+    ] {
+        let out = cli_command(&h.data, &closed, "memory")
+            .arg("login")
+            .env("LC_ALL", lang)
+            .env("LANG", lang)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == sentence)
+            .unwrap_or_else(|| panic!("no {sentence:?} in:\n{text}"));
+        let detail = lines.get(at + 1).copied().unwrap_or_default();
+        assert!(
+            detail.starts_with("  (could not get a QR code: tcp network error"),
+            "{text}"
+        );
+    }
+}

@@ -164,8 +164,14 @@ pub enum LoginState {
     AlreadyBound,
     /// The login was cancelled.
     Cancelled,
-    /// The login ended without success.
-    Failed { reason: String },
+    /// The login ended without success: `reason` is the technical text, `problem` the
+    /// kind a person is told about, when it has one.
+    Failed {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "specta", specta(optional))]
+        problem: Option<crate::Problem>,
+    },
 }
 
 impl LoginState {

@@ -2,6 +2,7 @@
 //! knows nothing of Tauri, so the desktop shell and the headless CLI drive the same code.
 
 pub mod ai;
+pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -17,6 +18,7 @@ pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod thumbnail;
+pub mod user_error;
 pub mod views;
 
 pub use engine::{Engine, EngineConfig, EngineError, EngineEvent};
@@ -24,6 +26,7 @@ pub use error::CoreError;
 pub use locale::Locale;
 pub use paths::DataDir;
 pub use store::Store;
+pub use user_error::Problem;
 
 /// The engine's version, shown in the UI and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

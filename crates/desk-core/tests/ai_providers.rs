@@ -383,6 +383,8 @@ async fn test_connection_says_when_the_gateways_endpoint_is_off_or_its_token_wro
     w.stub.push(Reply::Status(401, "Unauthorized".into()));
     let report = w.ai.test_connection().await.unwrap();
     assert!(!report.ok);
+    // The window leads with the sentence for a refused key.
+    assert_eq!(report.problem, Some(desk_core::Problem::ProviderAuth));
     for name in ["models", "completion"] {
         let check = report.checks.iter().find(|c| c.name == name).unwrap();
         assert!(

@@ -442,7 +442,7 @@ async fn a_qr_status_carrying_an_error_ends_the_login_with_the_reason_in_words()
     let last = tokio::time::timeout(common::WAIT, handle.finished())
         .await
         .expect("the login ended on the refusal");
-    let LoginState::Failed { reason } = &last else {
+    let LoginState::Failed { reason, .. } = &last else {
         panic!("the login did not fail: {last:?}");
     };
     assert!(reason.contains("session has expired"), "{reason}");

@@ -205,3 +205,23 @@ async fn an_event_carries_what_it_changed_and_reading_updates_both_counts() {
         .unwrap();
     assert_eq!(removed.removed_account.as_deref(), Some("quiet"));
 }
+
+#[tokio::test]
+async fn marking_an_account_read_clears_all_its_conversations() {
+    let (_engine, views, _) = world();
+    let changes = views.mark_account_read("acc").await.unwrap();
+    assert_eq!(changes.accounts.len(), 1);
+    assert_eq!(
+        (
+            changes.accounts[0].account_id.as_str(),
+            changes.accounts[0].unread
+        ),
+        ("acc", 0)
+    );
+    let listed = views.conversations("acc").await.unwrap();
+    assert!(listed.iter().all(|c| c.unread_count == 0), "{listed:?}");
+    assert_eq!(
+        views.mark_account_read("quiet").await.unwrap().accounts[0].unread,
+        0
+    );
+}

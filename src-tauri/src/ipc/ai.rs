@@ -21,7 +21,14 @@ impl From<AiError> for IpcError {
             AiError::UnknownAccount(_) => ErrorCode::NotFound,
             AiError::Invalid(_) => ErrorCode::InvalidArgument,
         };
-        IpcError::new(code, err.to_string()).with_details(err.code())
+        let problem = match &err {
+            AiError::Engine(engine) => desk_core::Problem::of_engine(engine),
+            AiError::Secret(secret) => desk_core::Problem::of_secret(secret),
+            AiError::UnknownAccount(_) | AiError::Invalid(_) => None,
+        };
+        IpcError::new(code, err.to_string())
+            .with_details(err.code())
+            .with_problem(problem)
     }
 }
 

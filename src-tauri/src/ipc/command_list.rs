@@ -22,6 +22,7 @@ macro_rules! app_commands {
             conversations::list_conversations,
             conversations::conversation_page,
             conversations::mark_read,
+            conversations::mark_account_read,
             conversations::set_open_conversation,
             conversations::send_text,
             conversations::send_file,

@@ -69,6 +69,23 @@ pub async fn mark_read(
     Ok(changes)
 }
 
+/// Clears the unread count of every conversation of the account; the changed account.
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_account_read(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+) -> Result<ViewChanges, IpcError> {
+    let changes = state
+        .backend()?
+        .views
+        .mark_account_read(&account_id)
+        .await?;
+    crate::events::refresh_tray(&app);
+    Ok(changes)
+}
+
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct Queued {
     pub outbox_id: i64,

@@ -81,6 +81,7 @@ pub async fn send_pasted_picture(
 fn stage(folder: PathBuf, bytes: &[u8]) -> Result<PathBuf, IpcError> {
     let io = |what: &str, err: std::io::Error| {
         IpcError::new(ErrorCode::Storage, format!("cannot {what}: {err}"))
+            .with_problem(desk_core::Problem::of_io(&err))
     };
     std::fs::create_dir_all(&folder).map_err(|e| io("create the staging folder", e))?;
     let mut file = tempfile::Builder::new()

@@ -64,6 +64,7 @@ fn safe_file_name(name: &str) -> Option<String> {
 fn copy_into(source: &Path, target: &Path) -> Result<PathBuf, IpcError> {
     let failed = |err: std::io::Error| {
         IpcError::new(ErrorCode::Storage, format!("cannot save the file: {err}"))
+            .with_problem(desk_core::Problem::of_io(&err))
     };
     let folder = target
         .parent()

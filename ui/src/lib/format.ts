@@ -1,6 +1,7 @@
 // Small pure helpers shared by components: status words, times, sizes, MIME guesses.
 import type { AccountView, ConversationView } from "./ipc";
 import type { MessageKey } from "./i18n/index.svelte";
+import { clockTime, dayTitle } from "./timeLabel";
 
 export type Tone = "ok" | "busy" | "warn" | "bad" | "off";
 
@@ -55,20 +56,19 @@ export function dayKey(ms: number): string {
   return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
 }
 
+/** The time of day, by the rules in `timeLabel.ts`. */
 export function timeOfDay(ms: number, locale: string): string {
-  return new Date(ms).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  return clockTime(ms, locale);
 }
 
-/** "Today", "Yesterday" or the date, for day separators. */
+/** "Today", "Yesterday", a weekday or the date, for day separators. */
 export function dayLabel(
   ms: number,
   nowMs: number,
   locale: string,
   words: { today: string; yesterday: string },
 ): string {
-  if (dayKey(ms) === dayKey(nowMs)) return words.today;
-  if (dayKey(ms) === dayKey(nowMs - 24 * 60 * 60 * 1000)) return words.yesterday;
-  return new Date(ms).toLocaleDateString(locale, { year: "numeric", month: "long", day: "numeric" });
+  return dayTitle(ms, nowMs, locale, words);
 }
 
 export function fileSize(bytes: number | null): string {

@@ -192,6 +192,14 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
             start + limit < all.length && last ? { create_time_ms: last.create_time_ms, id: last.id } : null;
           return { messages, older };
         }
+        case "mark_account_read":
+          backend.conversations = backend.conversations.map((c) =>
+            c.account_id === args.accountId ? { ...c, unread_count: 0 } : c,
+          );
+          backend.accounts = backend.accounts.map((a) => (a.account_id === args.accountId ? { ...a, unread: 0 } : a));
+          return noChanges({
+            accounts: backend.accounts.filter((a) => a.account_id === args.accountId).map(withAccountAi),
+          });
         case "mark_read": {
           backend.conversations = backend.conversations.map((c) =>
             c.account_id === args.accountId && c.peer_id === args.peerId ? { ...c, unread_count: 0 } : c,

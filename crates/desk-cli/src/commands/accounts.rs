@@ -126,3 +126,22 @@ pub fn add(ctx: &Context, args: AddAccount) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct MarkRead {
+    /// The account: its id, or its bot id (`…@im.bot`).
+    #[arg(long)]
+    account: String,
+}
+
+/// Clears the unread count of every conversation of the account.
+pub fn mark_read(ctx: &Context, args: MarkRead) -> Result<(), CliError> {
+    let store = ctx.store()?;
+    let account = super::resolve_account(&store, &args.account)?;
+    let cleared = store.mark_account_read(&account.account_id)?;
+    println!(
+        "marked {cleared} conversation(s) of {} read",
+        plain(&account.account_id, false)
+    );
+    Ok(())
+}

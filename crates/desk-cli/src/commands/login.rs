@@ -5,6 +5,7 @@ use std::io::BufRead;
 
 use clap::Args;
 use desk_core::engine::{LoginOptions, LoginState};
+use desk_core::user_error::explain;
 use desk_core::{Engine, EngineEvent};
 use ilink::qr_login::QrLoginConfig;
 use tokio::sync::broadcast::error::RecvError;
@@ -115,6 +116,7 @@ pub fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
                         engine.cancel_login(&id);
                         break LoginState::Failed {
                             reason: "stdin ended before a verify code was given".into(),
+                            problem: None,
                         };
                     }
                 }
@@ -174,7 +176,14 @@ fn words(state: &LoginState, max_codes: u32) -> String {
             "already bound: this bot is logged in here already; nothing changed".into()
         }
         LoginState::Cancelled => "cancelled".into(),
-        LoginState::Failed { reason } => format!("failed: {}", plain(reason, false)),
+        LoginState::Failed { reason, problem } => format!(
+            "failed: {}",
+            explain(
+                *problem,
+                crate::error::terminal_locale(),
+                &plain(reason, false)
+            )
+        ),
     }
 }
 

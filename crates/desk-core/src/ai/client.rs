@@ -224,6 +224,10 @@ impl ProviderClient {
                 }
             }
         }
+        let problem = match &outcome {
+            Some(Err(e)) => Some(crate::Problem::of_provider(e)),
+            _ => None,
+        };
         checks.push(match outcome {
             Some(Ok(())) => check(
                 "completion",
@@ -241,7 +245,9 @@ impl ProviderClient {
                 "The request ended without an answer.".into(),
             ),
         });
-        ConnectionReport::new(checks, warnings, agent).redacted(&key)
+        let mut report = ConnectionReport::new(checks, warnings, agent);
+        report.problem = problem;
+        report.redacted(&key)
     }
 
     /// The tools the gateway says an agent has, when it says (`GET /models/{model}`
@@ -350,6 +356,10 @@ pub struct ConnectionReport {
     pub warnings: Vec<String>,
     /// The gateway agent that answers (the OpenClaw preset only).
     pub agent: Option<AgentTarget>,
+    /// What kind of failure the reply test met, for the sentence the window shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(optional))]
+    pub problem: Option<crate::Problem>,
 }
 
 impl ConnectionReport {
@@ -371,6 +381,7 @@ impl ConnectionReport {
             checks,
             warnings,
             agent,
+            problem: None,
         }
     }
 }

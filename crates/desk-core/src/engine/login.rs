@@ -250,6 +250,7 @@ impl LoginTask {
             Err(_) => {
                 return LoginState::Failed {
                     reason: "the login task ended unexpectedly".to_owned(),
+                    problem: Some(crate::Problem::Other),
                 }
             }
         };
@@ -260,6 +261,7 @@ impl LoginTask {
                     tracing::error!(error = %e, "cannot save the new account");
                     LoginState::Failed {
                         reason: format!("cannot save the new account: {e}"),
+                        problem: crate::Problem::of_engine(&e),
                     }
                 }
             },
@@ -267,10 +269,13 @@ impl LoginTask {
             QrLoginOutcome::Failed(ilink::qr_login::QrLoginFailure::Cancelled) => {
                 LoginState::Cancelled
             }
-            QrLoginOutcome::Failed(reason) => LoginState::Failed {
+            QrLoginOutcome::Failed(failure) => {
                 // The server's `errmsg`, redacted like every text from the wire.
-                reason: crate::redact::redact(&reason.to_string(), &[]),
-            },
+                let reason = crate::redact::redact(&failure.to_string(), &[]);
+                let problem = crate::Problem::of_login(&failure);
+                tracing::info!(?problem, %reason, "the login failed");
+                LoginState::Failed { reason, problem }
+            }
         }
     }
 

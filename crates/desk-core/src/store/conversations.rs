@@ -97,6 +97,16 @@ impl Store {
         )?;
         Ok(changed > 0)
     }
+
+    /// Clears the unread count of every conversation of the account, in one statement;
+    /// returns how many conversations had unread messages.
+    pub fn mark_account_read(&self, account_id: &str) -> Result<usize, CoreError> {
+        let changed = self.conn().execute(
+            "UPDATE conversations SET unread_count = 0 WHERE account_id = ?1 AND unread_count > 0",
+            params![account_id],
+        )?;
+        Ok(changed)
+    }
 }
 
 #[cfg(test)]
@@ -142,5 +152,33 @@ mod tests {
         let a = &store.list_conversations("acc").unwrap()[1];
         assert_eq!((a.peer_id.as_str(), a.unread_count), ("a", 0));
         assert!(store.list_conversations("other").unwrap().is_empty());
+    }
+
+    #[test]
+    fn marks_a_whole_account_read_and_leaves_others_alone() {
+        let store = Store::open_in_memory().unwrap();
+        store.upsert_account(&sample("acc"), 0).unwrap();
+        store.upsert_account(&sample("other"), 0).unwrap();
+        let batch = [
+            text("a", 1, 100, "x"),
+            text("b", 2, 200, "y"),
+            text("b", 3, 300, "z"),
+        ];
+        store.commit_inbound_batch("acc", None, &batch, 0).unwrap();
+        store
+            .commit_inbound_batch("other", None, &[text("c", 4, 400, "w")], 0)
+            .unwrap();
+        assert_eq!(store.mark_account_read("acc").unwrap(), 2);
+        let unread = |account| {
+            store
+                .list_conversations(account)
+                .unwrap()
+                .iter()
+                .map(|c| c.unread_count)
+                .sum::<i64>()
+        };
+        assert_eq!(unread("acc"), 0);
+        assert_eq!(unread("other"), 1);
+        assert_eq!(store.mark_account_read("acc").unwrap(), 0);
     }
 }

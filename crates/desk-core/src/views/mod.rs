@@ -358,6 +358,20 @@ impl Views {
         self.conversation_changes(account_id, peer_id, None).await
     }
 
+    /// Clears the unread count of every conversation of the account (one statement);
+    /// the changed account. Its conversations all change: the window lists them again.
+    pub async fn mark_account_read(&self, account_id: &str) -> Result<ViewChanges, EngineError> {
+        let account = account_id.to_owned();
+        self.engine
+            .store()
+            .call(move |s| s.mark_account_read(&account))
+            .await?;
+        Ok(ViewChanges {
+            accounts: self.account(account_id).await?.into_iter().collect(),
+            ..ViewChanges::default()
+        })
+    }
+
     /// The views an engine event changed; empty for events that change no view (login
     /// progress, upload progress, AI turns).
     pub async fn changes_for(&self, event: &EngineEvent) -> Result<ViewChanges, EngineError> {

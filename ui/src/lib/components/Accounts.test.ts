@@ -145,6 +145,36 @@ describe("login dialog", () => {
     expect(screen.getByTestId("login-retry")).toBeTruthy();
   });
 
+  it("says a classified login failure in words, with the machine text behind Details", async () => {
+    fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("empty-add-account")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("empty-add-account"));
+    await fireEvent.click(screen.getByTestId("login-start"));
+    const reason = "could not get a QR code: dns network error: failed to lookup address information";
+    await emitEngine({ type: "login_progress", login_id: "login-1", state: { state: "failed", reason, problem: "dns" } });
+    await waitFor(() =>
+      expect(screen.getByTestId("login-error-sentence").textContent).toBe(
+        "Login failed: Can't find WeChat's server on the network (name lookup failed). Check the internet connection or the DNS settings, then try again.",
+      ),
+    );
+    const details = screen.getByTestId("login-error-details") as HTMLDetailsElement;
+    expect(details.open).toBe(false);
+    expect(details.querySelector("summary")?.textContent).toBe("Details");
+    expect(details.querySelector("pre")?.textContent).toBe(reason);
+  });
+
+  it("marks every conversation of an account read from its menu", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ account_id: "a", alias: "Shop", unread: 3 })];
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("account-unread").textContent).toBe("3"));
+    await fireEvent.click(screen.getByTestId("account-menu"));
+    await fireEvent.click(screen.getByTestId("menu-mark-all-read"));
+    await waitFor(() => expect(screen.queryByTestId("account-unread")).toBeNull());
+    expect(backend.calls).toContainEqual({ cmd: "mark_account_read", args: { accountId: "a" } });
+  });
+
   it("cancels a running login when closed, and reloads accounts on success", async () => {
     const backend = fakeBackend();
     render(App);

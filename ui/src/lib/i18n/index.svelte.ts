@@ -25,6 +25,11 @@ export function setActiveLocale(next: Locale): void {
 
 /** Translates `key`, filling `{name}` placeholders from `values`. */
 export function t(key: MessageKey, values: Record<string, string> = {}): string {
-  const text = catalogs[current][key] ?? en[key];
+  return translate(current, key, values);
+}
+
+/** `t` in a given language rather than the active one. */
+export function translate(lang: Locale, key: MessageKey, values: Record<string, string> = {}): string {
+  const text = catalogs[lang][key] ?? en[key];
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }

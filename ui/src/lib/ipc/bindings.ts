@@ -174,6 +174,17 @@ async markRead(accountId: string, peerId: string) : Promise<Result<ViewChanges, 
 }
 },
 /**
+ * Clears the unread count of every conversation of the account; the changed account.
+ */
+async markAccountRead(accountId: string) : Promise<Result<ViewChanges, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("mark_account_read", { accountId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Tells the shell which conversation the window shows (`null`: none). Its inbound
  * messages are marked read as they arrive while the window has focus, so the window
  * needs no call per message.
@@ -706,7 +717,11 @@ warnings: string[];
 /**
  * The gateway agent that answers (the OpenClaw preset only).
  */
-agent: AgentTarget | null }
+agent: AgentTarget | null; 
+/**
+ * What kind of failure the reply test met, for the sentence the window shows.
+ */
+problem?: Problem | null }
 export type ConversationView = { account_id: string; peer_id: string; display_name: string | null; last_activity_ms: number; unread_count: number; last_text: string | null; last_item_kind: ItemKind | null; 
 /**
  * When the reply window closes (the peer's last message + the engine's reply
@@ -854,7 +869,12 @@ message: string;
 /**
  * Extra context for logs and bug reports, when there is any.
  */
-details?: string | null }
+details?: string | null; 
+/**
+ * What kind of failure it is, when a person can be told what to do about it; the
+ * window shows its sentence and keeps `message` as the details.
+ */
+problem?: Problem | null }
 /**
  * What a message is, by its main item (`undecodable`: received, but this version
  * could not decode it; kept raw).
@@ -915,9 +935,10 @@ export type LoginState =
  */
 { state: "cancelled" } | 
 /**
- * The login ended without success.
+ * The login ended without success: `reason` is the technical text, `problem` the
+ * kind a person is told about, when it has one.
  */
-{ state: "failed"; reason: string }
+{ state: "failed"; reason: string; problem?: Problem | null }
 /**
  * Where a message's media file stands.
  */
@@ -1076,6 +1097,62 @@ export type Preset =
  * DashScope's compatible mode: `enable_thinking: false` for chat.
  */
 "qwen" | "custom"
+/**
+ * A failure a person can act on, named by what they would do about it.
+ */
+export type Problem = 
+/**
+ * The server could not be reached at all (no route, refused, connection broke).
+ */
+"no_network" | 
+/**
+ * The server's name could not be looked up.
+ */
+"dns" | 
+/**
+ * The secure connection could not be set up (certificate, proxy, clock).
+ */
+"tls" | 
+/**
+ * The server did not answer in time.
+ */
+"timeout" | 
+/**
+ * The server answered with a 5xx status.
+ */
+"server_down" | 
+/**
+ * The account's login expired or was used elsewhere: scan again.
+ */
+"stale_token" | 
+/**
+ * The system keyring is missing, locked or refused access.
+ */
+"keyring_unavailable" | 
+/**
+ * The disk (or the data folder's quota) is full.
+ */
+"disk_full" | 
+/**
+ * The file is larger than can be sent.
+ */
+"file_too_large" | 
+/**
+ * The AI provider refused the API key.
+ */
+"provider_auth" | 
+/**
+ * The AI provider's quota or rate limit is used up.
+ */
+"provider_quota" | 
+/**
+ * The AI provider did not answer in time.
+ */
+"provider_timeout" | 
+/**
+ * A failure with no advice of its own: the details say what it was.
+ */
+"other"
 /**
  * One provider configuration (the API key is in the secret store, not here).
  */

@@ -19,11 +19,14 @@ export type * from "./bindings";
 export class BackendError extends Error {
   readonly code: IpcError["code"];
   readonly details: IpcError["details"];
+  /** The kind of failure, when the backend could tell (see `errors.ts`). */
+  readonly problem: IpcError["problem"];
   constructor(error: IpcError) {
     super(error.message);
     this.name = "BackendError";
     this.code = error.code;
     this.details = error.details;
+    this.problem = error.problem;
   }
 }
 

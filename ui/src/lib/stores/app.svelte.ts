@@ -16,6 +16,7 @@ import {
   type ViewChanges,
 } from "../ipc";
 import { setActiveLocale, t } from "../i18n/index.svelte";
+import { describeError } from "../errors";
 
 /** Messages fetched per page of the log. */
 export const PAGE_SIZE = 80;
@@ -47,7 +48,7 @@ export interface Upload {
 export type View = "home" | "settings" | "search";
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return describeError(err).sentence;
 }
 
 export class AppStore {
@@ -71,6 +72,8 @@ export class AppStore {
   /** Upload progress of outbound files by outbox id, 0–100. */
   uploadProgress = $state<Record<number, number>>({});
   actionError = $state<string | null>(null);
+  /** The technical text behind `actionError`, shown under "Details". */
+  actionDetails = $state<string | null>(null);
   /** The accounts, and the selected account's conversations, have been listed once. */
   firstScreenLoaded = $state(false);
   private firstPaintReported = false;
@@ -532,8 +535,15 @@ export class AppStore {
       this.actionError = null;
       await action();
     } catch (err) {
-      this.actionError = errorText(err);
+      this.showError(err);
     }
+  }
+
+  /** Shows a failed action's sentence in the banner, its technical text under Details. */
+  showError(err: unknown) {
+    const shown = describeError(err);
+    this.actionError = shown.sentence;
+    this.actionDetails = shown.details;
   }
 
   async sendText(text: string): Promise<boolean> {
