@@ -32,6 +32,20 @@ fn sent_kinds(sim: &ilink_sim::Sim, bot: &str) -> Vec<String> {
         .collect()
 }
 
+/// Ctrl+V into the composer, from the keyboard through the X server.
+async fn paste(app: &crate::harness::App) {
+    app.element("composer-input").await.click().await.unwrap();
+    let display = crate::x11::Display::open();
+    if let Some((window, _)) = display
+        .windows_titled("Weixin Desk")
+        .into_iter()
+        .find(|(_, visible)| *visible)
+    {
+        display.focus(window);
+    }
+    display.key(u32::from(b'v'), &[crate::x11::CONTROL_L]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pasted_picture_is_sent() {
     if !enabled("a_pasted_picture_is_sent") {
@@ -45,6 +59,32 @@ async fn a_pasted_picture_is_sent() {
         .unwrap();
     open_conversation(&app, &bot, PEER).await;
     wait_log_has(&app, "send me the price list").await;
+
+    // Text on the clipboard pastes as text (WebKitGTK lists no types for it either).
+    let mut xclip = Command::new("xclip")
+        .args(["-selection", "clipboard"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("xclip (./dev setup installs it)");
+    std::io::Write::write_all(xclip.stdin.as_mut().unwrap(), b"plain words").unwrap();
+    drop(xclip.stdin.take());
+    assert!(xclip.wait().unwrap().success());
+    paste(&app).await;
+    app.wait_script(
+        "return document.querySelector(\"[data-testid='composer-input']\").value;",
+        serde_json::json!("plain words"),
+        Duration::from_secs(10),
+    )
+    .await;
+    app.driver
+        .execute(
+            "const box = document.querySelector(\"[data-testid='composer-input']\"); \
+             box.value = ''; box.dispatchEvent(new Event('input')); return 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
 
     // A picture on the clipboard (xclip keeps serving it), pasted into the composer.
     let picture = home.tmp.join("copied.png");
@@ -64,18 +104,7 @@ async fn a_pasted_picture_is_sent() {
         )
         .await
         .unwrap();
-    let input = app.element("composer-input").await;
-    input.click().await.unwrap();
-    // Ctrl+V from the keyboard, through the X server.
-    let display = crate::x11::Display::open();
-    if let Some((window, _)) = display
-        .windows_titled("Weixin Desk")
-        .into_iter()
-        .find(|(_, visible)| *visible)
-    {
-        display.focus(window);
-    }
-    display.key(u32::from(b'v'), &[crate::x11::CONTROL_L]);
+    paste(&app).await;
     let waited = tokio::time::timeout(Duration::from_secs(30), async {
         while !sent_kinds(&sim, &bot.bot_id).contains(&"image".to_owned()) {
             tokio::time::sleep(Duration::from_millis(200)).await;

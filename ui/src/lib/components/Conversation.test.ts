@@ -334,8 +334,10 @@ describe("composer", () => {
     // Pasted text stays text; a pasted picture is sent.
     const input = screen.getByTestId("composer-input");
     await fireEvent.paste(input, { clipboardData: { types: ["text/plain"], getData: () => "hi" } });
+    // WebKitGTK lists no types while pasting, but gives the text.
+    await fireEvent.paste(input, { clipboardData: { types: [], getData: () => "hi" } });
     expect(backend.calls.map((c) => c.cmd)).not.toContain("send_pasted_picture");
-    await fireEvent.paste(input, { clipboardData: { types: [] } });
+    await fireEvent.paste(input, { clipboardData: { types: [], getData: () => "" } });
     await waitFor(() =>
       expect(backend.calls).toContainEqual({
         cmd: "send_pasted_picture",
