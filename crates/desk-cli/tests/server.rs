@@ -324,12 +324,21 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 
 /// The value of the sample `name` whose labels include every pair of `labels`.
 fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    find_sample(scrape, name, labels).unwrap_or_else(|| panic!("no sample {name} {labels:?}"))
+}
+
+/// Like [`sample`], `None` while the sample is not there yet (a labelled counter appears
+/// with its first count).
+fn find_sample(
+    scrape: &prometheus_parse::Scrape,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
     let found = scrape
         .samples
         .iter()
-        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .unwrap_or_else(|| panic!("no sample {name} {labels:?}"));
-    match found.value {
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))?;
+    Some(match found.value {
         prometheus_parse::Value::Counter(v)
         | prometheus_parse::Value::Gauge(v)
         | prometheus_parse::Value::Untyped(v) => v,
@@ -337,7 +346,7 @@ fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]
             buckets.iter().map(|b| b.count).fold(0.0, f64::max)
         }
         ref other => panic!("unexpected {other:?}"),
-    }
+    })
 }
 
 fn scrape(addr: &str) -> prometheus_parse::Scrape {
@@ -393,11 +402,11 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     let mut out_lines = Vec::new();
     wait_line(&run_out, &mut out_lines, |l| l.contains("count me"));
     eventually("the message is counted", || {
-        sample(
+        find_sample(
             &scrape(&addr),
             "weixin_desk_messages_received_total",
             &[("kind", "text")],
-        ) == 1.0
+        ) == Some(1.0)
     });
     let metrics = scrape(&addr);
     assert_eq!(
@@ -437,11 +446,11 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     assert_ok(&out);
     wait_line(&run_out, &mut out_lines, |l| l.contains("delivered"));
     eventually("the delivery is counted", || {
-        sample(
+        find_sample(
             &scrape(&addr),
             "weixin_desk_messages_sent_total",
             &[("outcome", "delivered")],
-        ) == 1.0
+        ) == Some(1.0)
     });
     let metrics = scrape(&addr);
     assert_eq!(
