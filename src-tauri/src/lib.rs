@@ -100,11 +100,12 @@ fn run(mode: launch::Mode) -> Result<(), Box<dyn std::error::Error>> {
             let locale = state.locale();
             let start_minimised = state.prefs().start_minimised;
             app.manage(state);
-            tray::create(app.handle(), locale)?;
-            // Started into the tray, the app builds no window (and no web process).
+            // Started into the tray, the app builds no window (and no web process);
+            // otherwise the window comes first, so WebKit starts while the rest does.
             if !start_minimised {
-                window::show(app.handle());
+                window::open_at_start(app.handle());
             }
+            tray::create(app.handle(), locale)?;
             startup::begin(app.handle().clone());
             Ok(())
         })

@@ -69,6 +69,13 @@ pub fn show(app: &AppHandle) {
     }
 }
 
+/// At start-up (in `setup`): the window is built at once, beside the engine starting.
+pub fn open_at_start(app: &AppHandle) {
+    if let Err(err) = build(app) {
+        tracing::warn!(%err, "could not open the window");
+    }
+}
+
 fn build(app: &AppHandle) -> tauri::Result<()> {
     if app.get_webview_window(MAIN).is_some() {
         return Ok(());
