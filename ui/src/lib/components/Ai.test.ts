@@ -123,9 +123,10 @@ describe("AI state in the conversation list", () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
     backend.conversations = [
-      conversation({ peer_id: "amy@im.wechat", display_name: "Amy" }),
-      conversation({ peer_id: "ben@im.wechat", display_name: "Ben" }),
-      conversation({ peer_id: "cat@im.wechat", display_name: "Cat" }),
+      // Most recent first, as the store lists them (a pushed row is sorted by activity).
+      conversation({ peer_id: "amy@im.wechat", display_name: "Amy", last_activity_ms: 3_000 }),
+      conversation({ peer_id: "ben@im.wechat", display_name: "Ben", last_activity_ms: 2_000 }),
+      conversation({ peer_id: "cat@im.wechat", display_name: "Cat", last_activity_ms: 1_000 }),
     ];
     const until = new Date(2030, 0, 1, 14, 5).getTime();
     const tookOver = `You took over until ${timeOfDay(until, "en")}`;
