@@ -169,6 +169,28 @@ describe("conversation log", () => {
     await waitFor(() => expect(screen.getAllByTestId("message-text").map((e) => e.textContent)).toEqual(["first", "second"]));
   });
 
+  it("reads what arrived in the background when the window gets focus back", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    await openAlice(backend);
+    // A message came while the window was in the background: the open row is unread.
+    backend.conversations = [conversation({ unread_count: 1 })];
+    await emitEngine({
+      type: "message_received",
+      account_id: "bot1-im-bot",
+      peer_id: "alice@im.wechat",
+      message_row_id: 99,
+      item_kind: "text",
+      preview: "later",
+    });
+    await waitFor(() => expect(screen.getByTestId("conversation-unread").textContent).toBe("1"));
+    const before = backend.calls.filter((c) => c.cmd === "mark_read").length;
+    await fireEvent.focus(window);
+    await waitFor(() => expect(backend.calls.filter((c) => c.cmd === "mark_read").length).toBe(before + 1));
+    await waitFor(() => expect(screen.queryByTestId("conversation-unread")).toBeNull());
+  });
+
   it("tells a message the server only accepted from one it confirmed", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];

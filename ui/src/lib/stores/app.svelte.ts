@@ -117,6 +117,15 @@ export class AppStore {
       listen(api.onEngineLagged(() => void this.reloadAll())),
       listen(api.onShowConversation((open) => void this.showConversation(open.account_id, open.peer_id))),
     ]);
+    // Messages that arrived in the open conversation while the window was in the
+    // background are read once the user comes back to it.
+    const readOnFocus = () => {
+      if (this.view === "home") void this.markRead().catch(() => {});
+    };
+    if (typeof window !== "undefined") {
+      window.addEventListener("focus", readOnFocus);
+      stops.push(() => window.removeEventListener("focus", readOnFocus));
+    }
     await this.reloadAll();
     return () =>
       stops.forEach((stop) => {
