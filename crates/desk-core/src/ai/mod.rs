@@ -23,7 +23,8 @@ pub use client::{ConnectionCheck, ConnectionReport, ProviderClient, ProviderErro
 pub use images::FetchedImage;
 pub use provider::{Preset, ProviderConfig};
 pub use service::{
-    account_enabled_in, peer_state_in, AiConfig, AiService, MemoryLine, MemoryView, PeerAiState,
+    account_enabled_in, peer_state_in, AccountAi, AiConfig, AiService, MemoryLine, MemoryView,
+    PeerAiState,
 };
 pub use settings::{
     AccountAiSettings, AiTimings, GlobalAiSettings, MemoryScope, ProviderTimeouts, QuietHours,

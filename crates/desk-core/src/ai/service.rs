@@ -430,24 +430,47 @@ impl AiService {
     }
 }
 
-/// A peer's AI state read from the store in one call (the views read it for each listed
-/// conversation in the same store call as the list).
+/// The settings above a peer that its AI state depends on (global pause, the
+/// account's switch), read once for every peer of a list.
+pub struct AccountAi {
+    global: GlobalAiSettings,
+    account: AccountAiSettings,
+}
+
+impl AccountAi {
+    pub fn read(s: &crate::Store, account_id: &str) -> Result<AccountAi, crate::CoreError> {
+        Ok(AccountAi {
+            global: parse_or_default(s.ai_config(GLOBAL_KEY)?, "global"),
+            account: parse_or_default(s.ai_account_settings(account_id)?, "account"),
+        })
+    }
+
+    /// A peer's AI state (the views read it in the same store call as their list).
+    pub fn peer_state(
+        &self,
+        s: &crate::Store,
+        account_id: &str,
+        peer_id: &str,
+        now_ms: i64,
+    ) -> Result<PeerAiState, crate::CoreError> {
+        let peer = s.ai_peer(account_id, peer_id)?;
+        Ok(PeerAiState {
+            enabled: peer.enabled,
+            effective: !self.global.paused && enabled_for(&self.account, &peer),
+            persona: peer.persona,
+            takeover_until_ms: peer.takeover_until_ms.filter(|until| *until > now_ms),
+        })
+    }
+}
+
+/// A peer's AI state read from the store in one call.
 pub fn peer_state_in(
     s: &crate::Store,
     account_id: &str,
     peer_id: &str,
     now_ms: i64,
 ) -> Result<PeerAiState, crate::CoreError> {
-    let global: GlobalAiSettings = parse_or_default(s.ai_config(GLOBAL_KEY)?, "global");
-    let account: AccountAiSettings =
-        parse_or_default(s.ai_account_settings(account_id)?, "account");
-    let peer = s.ai_peer(account_id, peer_id)?;
-    Ok(PeerAiState {
-        enabled: peer.enabled,
-        effective: !global.paused && enabled_for(&account, &peer),
-        persona: peer.persona,
-        takeover_until_ms: peer.takeover_until_ms.filter(|until| *until > now_ms),
-    })
+    AccountAi::read(s, account_id)?.peer_state(s, account_id, peer_id, now_ms)
 }
 
 /// Whether the account's AI replies are on by default (its own switch).

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 pub use kinds::{Delivery, Direction, ItemKind, MediaState};
 
-use crate::ai::{account_enabled_in, peer_state_in, AiEvent, PeerAiState};
+use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
 use crate::engine::AccountStatus;
 use crate::store::conversations::ConversationSummary;
 use crate::store::messages::{PageCursor, StoredMessage};
@@ -198,10 +198,12 @@ impl Views {
             .engine
             .store()
             .call(move |s| {
-                let muted = s.prefs()?;
+                // The settings every row depends on, read once for the list.
+                let prefs = s.prefs()?;
+                let ai = AccountAi::read(s, &account)?;
                 s.list_conversations(&account)?
                     .into_iter()
-                    .map(|c| conversation_parts(s, c, now, &muted))
+                    .map(|c| conversation_parts(s, c, now, &prefs, &ai))
                     .collect::<Result<Vec<_>, CoreError>>()
             })
             .await?;
@@ -223,8 +225,9 @@ impl Views {
             .store()
             .call(move |s| {
                 let prefs = s.prefs()?;
+                let ai = AccountAi::read(s, &account)?;
                 s.conversation(&account, &peer)?
-                    .map(|c| conversation_parts(s, c, now, &prefs))
+                    .map(|c| conversation_parts(s, c, now, &prefs, &ai))
                     .transpose()
             })
             .await?;
@@ -489,8 +492,9 @@ fn conversation_parts(
     c: ConversationSummary,
     now_ms: i64,
     prefs: &crate::prefs::Prefs,
+    account_ai: &AccountAi,
 ) -> Result<ConversationParts, CoreError> {
-    let ai = peer_state_in(s, &c.account_id, &c.peer_id, now_ms)?;
+    let ai = account_ai.peer_state(s, &c.account_id, &c.peer_id, now_ms)?;
     let muted = prefs.is_muted(&c.account_id, &c.peer_id);
     Ok((c, muted, ai))
 }
