@@ -4,7 +4,7 @@ import App from "../../App.svelte";
 import { account, conversation, emitEngine, fakeBackend, message } from "../../test/backend";
 import { LOG_VIEWPORT } from "../../test/setup";
 import { LOG_FOOTER, LOG_HEADER, ROW_ESTIMATE } from "../logLayout";
-import { PAGE_SIZE } from "../stores/app.svelte";
+import { PAGE_SIZE } from "../stores/log.svelte";
 
 const KEY = "bot1-im-bot/alice@im.wechat";
 /** Rows that fit the viewport plus the overscan on both sides, with slack. */
