@@ -253,23 +253,6 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
-
-    /// The peer's display name, if the log knows one.
-    pub fn peer_display_name(
-        &self,
-        account_id: &str,
-        peer_id: &str,
-    ) -> Result<Option<String>, CoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT display_name FROM peers WHERE account_id = ?1 AND peer_id = ?2",
-                params![account_id, peer_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
-    }
 }
 
 #[cfg(test)]
