@@ -87,10 +87,19 @@ pub fn body(m: &StoredMessage, keep_newlines: bool) -> String {
     parts.join(" ")
 }
 
-/// One message of a conversation log, continuation lines indented.
-pub fn log_line(m: &StoredMessage) -> String {
+/// A peer as the terminal shows it: `Name (id)`, or the id alone.
+pub fn peer_label(peer_id: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{} ({})", plain(name, false), plain(peer_id, false)),
+        None => plain(peer_id, false),
+    }
+}
+
+/// One message of a conversation log, continuation lines indented; `name` is the name
+/// the peer is shown by.
+pub fn log_line(m: &StoredMessage, name: Option<&str>) -> String {
     let arrow = if m.direction == "in" {
-        format!("<- {}", plain(&m.peer_id, false))
+        format!("<- {}", peer_label(&m.peer_id, name))
     } else {
         // "accepted": taken by the server without a message id, not confirmed.
         let delivery = Delivery::of(Direction::Out, &m.delivery, m.server_message_id.as_deref());
@@ -105,13 +114,13 @@ pub fn log_line(m: &StoredMessage) -> String {
 }
 
 /// One search hit, with its account and peer.
-pub fn search_line(m: &StoredMessage) -> String {
+pub fn search_line(m: &StoredMessage, name: Option<&str>) -> String {
     let arrow = if m.direction == "in" { "<-" } else { "->" };
     format!(
         "{} {} {arrow} {}: {}",
         utc(m.create_time_ms),
         m.account_id,
-        plain(&m.peer_id, false),
+        peer_label(&m.peer_id, name),
         body(m, false)
     )
 }
