@@ -57,7 +57,40 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSumma
     })
 }
 
+/// A conversation with unread messages, for the tray's lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadConversation {
+    pub account_id: String,
+    pub peer_id: String,
+    /// The name the peer is shown by (`null`: the id).
+    pub display_name: Option<String>,
+    pub unread_count: i64,
+}
+
 impl Store {
+    /// Conversations of every account with unread messages, most recently active
+    /// first, at most `limit`.
+    pub fn unread_conversations(&self, limit: usize) -> Result<Vec<UnreadConversation>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(concat!(
+            "SELECT c.account_id, c.peer_id, ",
+            shown_name!(),
+            ", c.unread_count
+             FROM conversations c
+             JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
+             WHERE c.unread_count > 0
+             ORDER BY c.last_activity_ms DESC, c.account_id, c.peer_id LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(UnreadConversation {
+                account_id: r.get(0)?,
+                peer_id: r.get(1)?,
+                display_name: r.get(2)?,
+                unread_count: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The account's conversations, most recently active first.
     pub fn list_conversations(
         &self,
@@ -192,6 +225,13 @@ mod tests {
         };
         assert_eq!(unread("acc"), 0);
         assert_eq!(unread("other"), 1);
+        store.set_peer_alias("other", "c", "Cat").unwrap();
+        let lines = store.unread_conversations(5).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].account_id.as_str(), lines[0].display_name.as_deref(), lines[0].unread_count),
+            ("other", Some("Cat"), 1)
+        );
         assert_eq!(store.mark_account_read("acc").unwrap(), 0);
     }
 }

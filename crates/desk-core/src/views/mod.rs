@@ -18,6 +18,7 @@ pub use kinds::{Delivery, Direction, ItemKind, MediaState};
 
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
 use crate::engine::AccountStatus;
+pub use crate::store::conversations::UnreadConversation;
 use crate::store::conversations::ConversationSummary;
 use crate::store::messages::{PageCursor, StoredMessage};
 use crate::store::{Account, PeerCard, SearchScope};
@@ -348,6 +349,19 @@ impl Views {
             })
             .collect();
         Ok(SearchView { peers, messages })
+    }
+
+    /// Conversations of every account with unread messages, most recently active
+    /// first, each with the name its peer is shown by (the tray's lines).
+    pub async fn unread_conversations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<UnreadConversation>, EngineError> {
+        Ok(self
+            .engine
+            .store()
+            .call(move |s| s.unread_conversations(limit))
+            .await?)
     }
 
     /// One peer as the owner knows it: names, note and the naming hint.

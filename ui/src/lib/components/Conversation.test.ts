@@ -401,7 +401,10 @@ describe("search", () => {
     backend.conversations = [conversation()];
     const hit = message({ id: 3, text: "invoice 7731" });
     backend.messages.set(KEY, [message({ id: 4, text: "later" }), hit]);
-    backend.answers.search_messages = (args) => (String(args.query).includes("invoice") ? [hit] : []);
+    backend.answers.search_messages = (args) => ({
+      peers: [],
+      messages: String(args.query).includes("invoice") ? [{ message: hit, peer_name: "Alice" }] : [],
+    });
     render(App);
     await waitFor(() => expect(screen.getByTestId("open-search")).toBeTruthy());
     await fireEvent.click(screen.getByTestId("open-search"));

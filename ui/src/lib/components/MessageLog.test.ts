@@ -124,7 +124,7 @@ describe("virtualised log", () => {
     const backend = opened.backend;
     await waitFor(() => expect(renderedIds(opened.log)).toContain(3000));
     const hit = backend.messages.get(KEY)!.find((m) => m.id === 1000)!;
-    backend.answers.search_messages = () => [hit];
+    backend.answers.search_messages = () => ({ peers: [], messages: [{ message: hit, peer_name: null }] });
     await fireEvent.click(screen.getByTestId("open-search"));
     await fireEvent.input(screen.getByTestId("search-input"), { target: { value: "message 1000" } });
     await fireEvent.click(await waitFor(() => screen.getByTestId("search-result")));

@@ -17,10 +17,15 @@ import { uploads } from "./uploads.svelte";
 
 export type View = "home" | "settings" | "search";
 
+/** What the open conversation's header is editing: the owner's name for the peer or
+ * the note (started from the header or from the list's context menu). */
+export type PeerEdit = "name" | "note" | null;
+
 export class AppStore {
   info = $state<AppInfo | null>(null);
   loadError = $state<string | null>(null);
   view = $state<View>("home");
+  peerEdit = $state<PeerEdit>(null);
   actionError = $state<string | null>(null);
   /** The technical text behind `actionError`, shown under "Details". */
   actionDetails = $state<string | null>(null);
@@ -97,6 +102,7 @@ export class AppStore {
     this.info = null;
     this.loadError = null;
     this.view = "home";
+    this.peerEdit = null;
     this.actionError = null;
     this.actionDetails = null;
     this.firstScreenLoaded = false;
@@ -218,6 +224,7 @@ export class AppStore {
   async openConversation(peer_id: string, focus: number | null = null) {
     const account = this.selectedAccount;
     if (!account) return;
+    if (this.selectedPeer !== peer_id) this.peerEdit = null;
     this.view = "home";
     uploads.clear();
     const opening = log.open(account, peer_id, focus);
@@ -294,6 +301,30 @@ export class AppStore {
     const peer = this.selectedPeer;
     if (!account || !peer) return;
     await this.run(() => api.sendPastedPicture(account, peer));
+  }
+
+  // --- the owner's names and notes for peers (never sent to WeChat) ---------------
+
+  /** Opens a conversation with its header editing the name or the note. */
+  async editPeer(peer_id: string, what: "name" | "note") {
+    if (this.selectedPeer !== peer_id || this.view !== "home") await this.openConversation(peer_id);
+    this.peerEdit = what;
+  }
+
+  /** Saves the owner's name for a peer (blank clears it); the changed row comes back
+   * and goes in place (the engine's event brings the same view). */
+  async renamePeer(account_id: string, peer_id: string, name: string) {
+    await this.run(async () => {
+      const changed = await api.renamePeer(account_id, peer_id, name);
+      if (changed) conversations.apply(changed);
+    });
+  }
+
+  async setPeerNote(account_id: string, peer_id: string, note: string) {
+    await this.run(async () => {
+      const changed = await api.setPeerNote(account_id, peer_id, note);
+      if (changed) conversations.apply(changed);
+    });
   }
 
   /** Runs the search panel's query, narrowed to the open conversation when asked. */

@@ -1,13 +1,14 @@
 // The search panel's query and hits (kept while the panel is closed, so coming back
 // shows them again).
-import { api, type MessageView } from "../ipc";
+import { api, type SearchView } from "../ipc";
 
 export class SearchStore {
   query = $state("");
   /** Only the open conversation. */
   here = $state(false);
-  /** Hits of the last query, best first; null before a query. */
-  results = $state<MessageView[] | null>(null);
+  /** The last query's peers (by name, note or id) and message hits, best first; null
+   * before a query. */
+  results = $state<SearchView | null>(null);
   private asked = 0;
 
   /** Runs the current query, in `scope` when narrowed; a later query's answer wins. */
