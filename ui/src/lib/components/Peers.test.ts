@@ -122,6 +122,12 @@ describe("names and notes for peers", () => {
       args: { accountId: "bot1-im-bot", peerId: "bob@im.wechat", note: "Pays monthly\n<script>x</script>" },
     });
 
+    // The row's menu button opens the same menu.
+    await fireEvent.click(row(ID).querySelector("[data-testid='conversation-menu-button']")!);
+    expect(screen.getByTestId("conversation-menu").textContent).toContain("Add a note");
+    await fireEvent.click(row(ID).querySelector("[data-testid='conversation-menu-button']")!);
+    expect(screen.queryByTestId("conversation-menu")).toBeNull();
+
     // Escape closes the menu without doing anything.
     await fireEvent.contextMenu(row(ID));
     expect(screen.getByTestId("conversation-menu")).toBeTruthy();
