@@ -62,7 +62,10 @@ pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
 fn open_unread(app: &AppHandle, place: &str) {
     let line = app.try_state::<TrayAccounts>().and_then(|s| {
         let shown = s.0.lock().unwrap_or_else(|p| p.into_inner());
-        place.parse::<usize>().ok().and_then(|i| shown.1.get(i).cloned())
+        place
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| shown.1.get(i).cloned())
     });
     if let Some(line) = line {
         window::open_at(
@@ -313,8 +316,14 @@ mod tests {
             display_name: Some("王小明".into()),
             unread_count: 2,
         };
-        assert_eq!(unread_conversation_line(Locale::En, &line), "王小明: 2 unread");
-        assert_eq!(unread_conversation_line(Locale::ZhCn, &line), "王小明：2 条未读");
+        assert_eq!(
+            unread_conversation_line(Locale::En, &line),
+            "王小明: 2 unread"
+        );
+        assert_eq!(
+            unread_conversation_line(Locale::ZhCn, &line),
+            "王小明：2 条未读"
+        );
         let unnamed = UnreadConversation {
             display_name: None,
             ..line

@@ -104,22 +104,24 @@ async fn a_renamed_peer_shows_by_name_in_the_list_and_its_next_notification() {
     .await;
     sim.inject_text(&bot.bot_id, PEER, "is it shipped yet?")
         .unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "the message is notified",
-        || daemon.calls().contains("is it shipped yet?"),
-    )
+    eventually(Duration::from_secs(20), "the message is notified", || {
+        daemon.calls().contains("is it shipped yet?")
+    })
     .await;
     let calls = daemon.calls();
     let notify = calls
         .lines()
         .find(|l| l.contains("Notify") && l.contains("is it shipped yet?"))
         .unwrap();
-    assert!(notify.contains("Wang Teapot"), "the title names the peer: {notify}");
+    assert!(
+        notify.contains("Wang Teapot"),
+        "the title names the peer: {notify}"
+    );
     // The name stayed on this machine.
     let sent = sim.sent_messages(&bot.bot_id).unwrap();
     assert!(
-        sent.iter().all(|m| !m.item.to_string().contains("Wang Teapot")),
+        sent.iter()
+            .all(|m| !m.item.to_string().contains("Wang Teapot")),
         "{sent:?}"
     );
     app.quit().await;

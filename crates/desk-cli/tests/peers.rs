@@ -25,9 +25,17 @@ fn peers_are_listed_named_noted_and_the_name_shows_in_log_search_and_export() {
 
     // Nothing known yet: nobody can be named.
     assert!(h.ok(&["peers"]).contains("no peers yet"));
-    let refused = h.cli().args(["peers", "rename", PEER, "X"]).output().unwrap();
+    let refused = h
+        .cli()
+        .args(["peers", "rename", PEER, "X"])
+        .output()
+        .unwrap();
     assert!(!refused.status.success());
-    assert!(text(&refused).contains("no account knows"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("no account knows"),
+        "{}",
+        text(&refused)
+    );
 
     // Both peers write; `run` stores it.
     let (mut run, out, _err) = spawn_run(
@@ -41,7 +49,9 @@ fn peers_are_listed_named_noted_and_the_name_shows_in_log_search_and_export() {
         .inject_text(&bot.bot_id, PEER, "Hi, I ordered the blue teapot")
         .unwrap();
     wait_line(&out, &mut seen, |l| l.contains("blue teapot"));
-    h.sim.inject_text(&bot.bot_id, OTHER, "price list?").unwrap();
+    h.sim
+        .inject_text(&bot.bot_id, OTHER, "price list?")
+        .unwrap();
     wait_line(&out, &mut seen, |l| l.contains("price list?"));
     run.stop(libc::SIGTERM);
 
@@ -62,10 +72,13 @@ fn peers_are_listed_named_noted_and_the_name_shows_in_log_search_and_export() {
         .output()
         .unwrap();
     assert!(!too_long.status.success());
-    assert!(text(&too_long).contains("at most 64"), "{}", text(&too_long));
+    assert!(
+        text(&too_long).contains("at most 64"),
+        "{}",
+        text(&too_long)
+    );
 
-    let listed: serde_json::Value =
-        serde_json::from_str(&h.ok(&["peers", "--json"])).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&h.ok(&["peers", "--json"])).unwrap();
     let wang = listed
         .as_array()
         .unwrap()
@@ -128,8 +141,12 @@ fn peers_are_listed_named_noted_and_the_name_shows_in_log_search_and_export() {
     }
 
     // Clearing falls back to the id; the name never went to WeChat.
-    assert!(h.ok(&["peers", "rename", PEER, ""]).contains("no name of yours"));
-    assert!(h.ok(&["log", "--account", &account, PEER]).contains(&format!("<- {PEER}: Hi")));
+    assert!(h
+        .ok(&["peers", "rename", PEER, ""])
+        .contains("no name of yours"));
+    assert!(h
+        .ok(&["log", "--account", &account, PEER])
+        .contains(&format!("<- {PEER}: Hi")));
     let sent = h.sim.sent_messages(&bot.bot_id).unwrap();
     assert!(sent.is_empty(), "{sent:?}");
     drop(h.rt);

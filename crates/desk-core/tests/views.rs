@@ -252,7 +252,12 @@ async fn naming_a_peer_pushes_its_conversation_and_search_finds_it_by_name() {
         .await
         .unwrap();
     let event = events.recv().await.unwrap();
-    let pushed = views.changes_for(&event).await.unwrap().conversation.unwrap();
+    let pushed = views
+        .changes_for(&event)
+        .await
+        .unwrap()
+        .conversation
+        .unwrap();
     assert_eq!(pushed.note.as_deref(), Some("buys wholesale"));
     assert_eq!(pushed.display_name, None);
 
@@ -267,14 +272,30 @@ async fn naming_a_peer_pushes_its_conversation_and_search_finds_it_by_name() {
     let found = views.search("first", Default::default(), 10).await.unwrap();
     assert_eq!(found.messages.len(), 1);
     assert_eq!(found.messages[0].peer_name.as_deref(), Some("Amy Teapot"));
-    let found = views.search("wholesale", Default::default(), 10).await.unwrap();
+    let found = views
+        .search("wholesale", Default::default(), 10)
+        .await
+        .unwrap();
     assert_eq!(found.peers[0].peer_id, "ben@im.wechat");
 
     // Clearing falls back to the demo's name; an unknown peer is refused.
-    engine.rename_peer("acc", "AMY@im.wechat", " ").await.unwrap();
-    let amy = views.conversation("acc", "amy@im.wechat").await.unwrap().unwrap();
-    assert_eq!((amy.display_name.as_deref(), amy.alias), (Some("Amy"), None));
-    assert!(engine.rename_peer("acc", "nobody@im.wechat", "X").await.is_err());
+    engine
+        .rename_peer("acc", "AMY@im.wechat", " ")
+        .await
+        .unwrap();
+    let amy = views
+        .conversation("acc", "amy@im.wechat")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (amy.display_name.as_deref(), amy.alias),
+        (Some("Amy"), None)
+    );
+    assert!(engine
+        .rename_peer("acc", "nobody@im.wechat", "X")
+        .await
+        .is_err());
     let card = views.peer("acc", "amy@im.wechat").await.unwrap().unwrap();
     assert_eq!(card.first_text.as_deref(), Some("first"));
 }

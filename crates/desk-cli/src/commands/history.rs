@@ -125,10 +125,7 @@ fn peer_hit_line(p: &PeerCard) -> String {
         peer_label(&p.peer_id, p.display_name.as_deref())
     );
     if let Some(note) = &p.note {
-        line.push_str(&format!(
-            " — {}",
-            crate::render::plain(note, false)
-        ));
+        line.push_str(&format!(" — {}", crate::render::plain(note, false)));
     }
     line
 }
@@ -155,9 +152,8 @@ fn print_messages(
 /// A message as one JSON object: the stored message (which leaves out the CDN
 /// reference, raw JSON and context tokens) and the name its peer is shown by.
 fn to_json(m: &StoredMessage, peer_name: Option<&str>) -> Result<String, CliError> {
-    let encode = |e: serde_json::Error| {
-        CliError::io("cannot encode a message", std::io::Error::other(e))
-    };
+    let encode =
+        |e: serde_json::Error| CliError::io("cannot encode a message", std::io::Error::other(e));
     let mut value = serde_json::to_value(m).map_err(encode)?;
     if let Some(fields) = value.as_object_mut() {
         fields.insert("peer_name".into(), peer_name.into());

@@ -229,7 +229,11 @@ mod tests {
         let lines = store.unread_conversations(5).unwrap();
         assert_eq!(lines.len(), 1);
         assert_eq!(
-            (lines[0].account_id.as_str(), lines[0].display_name.as_deref(), lines[0].unread_count),
+            (
+                lines[0].account_id.as_str(),
+                lines[0].display_name.as_deref(),
+                lines[0].unread_count
+            ),
             ("other", Some("Cat"), 1)
         );
         assert_eq!(store.mark_account_read("acc").unwrap(), 0);

@@ -170,7 +170,11 @@ impl Store {
     }
 
     /// One peer (the id matches case-insensitively).
-    pub fn peer_card(&self, account_id: &str, peer_id: &str) -> Result<Option<PeerCard>, CoreError> {
+    pub fn peer_card(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+    ) -> Result<Option<PeerCard>, CoreError> {
         let sql = format!("{CARD_QUERY} WHERE p.account_id = ?1 AND p.peer_id = ?2");
         let mut stmt = self.conn().prepare_cached(&sql)?;
         Ok(stmt
@@ -227,9 +231,9 @@ impl Store {
     /// The accounts that know a peer (for a command that names a peer without its
     /// account).
     pub fn accounts_knowing_peer(&self, peer_id: &str) -> Result<Vec<String>, CoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT account_id FROM peers WHERE peer_id = ?1 ORDER BY account_id")?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT account_id FROM peers WHERE peer_id = ?1 ORDER BY account_id",
+        )?;
         let rows = stmt.query_map(params![peer_id], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -255,7 +259,12 @@ mod tests {
         store.upsert_account(&sample("acc"), 0).unwrap();
         store.upsert_account(&sample("other"), 0).unwrap();
         let batch = [
-            text("o9cq80@im.wechat", 1, 100, "  Hello, I ordered the blue teapot\nsecond line"),
+            text(
+                "o9cq80@im.wechat",
+                1,
+                100,
+                "  Hello, I ordered the blue teapot\nsecond line",
+            ),
             text("o9cq80@im.wechat", 2, 200, "still waiting"),
             text("zz77@im.wechat", 3, 300, "hi"),
         ];
@@ -267,7 +276,11 @@ mod tests {
     }
 
     fn shown(store: &Store, account: &str, peer: &str) -> Option<String> {
-        store.conversation(account, peer).unwrap().unwrap().display_name
+        store
+            .conversation(account, peer)
+            .unwrap()
+            .unwrap()
+            .display_name
     }
 
     #[test]
@@ -277,20 +290,34 @@ mod tests {
         store
             .name_peer("acc", "o9cq80@im.wechat", Some("Server name"), 0)
             .unwrap();
-        assert_eq!(shown(&store, "acc", "o9cq80@im.wechat").as_deref(), Some("Server name"));
+        assert_eq!(
+            shown(&store, "acc", "o9cq80@im.wechat").as_deref(),
+            Some("Server name")
+        );
         let stored = store
             .set_peer_alias("acc", "O9CQ80@im.wechat", "  Teapot\n  customer ")
             .unwrap();
         assert_eq!(stored.as_deref(), Some("Teapot customer"));
-        assert_eq!(shown(&store, "acc", "o9cq80@im.wechat").as_deref(), Some("Teapot customer"));
+        assert_eq!(
+            shown(&store, "acc", "o9cq80@im.wechat").as_deref(),
+            Some("Teapot customer")
+        );
         // Per account: the same id elsewhere keeps its own (no) name.
         assert_eq!(shown(&store, "other", "o9cq80@im.wechat"), None);
         // A name the server gives later does not override the owner's.
         store
             .name_peer("acc", "o9cq80@im.wechat", Some("Newer server name"), 0)
             .unwrap();
-        assert_eq!(shown(&store, "acc", "o9cq80@im.wechat").as_deref(), Some("Teapot customer"));
-        assert_eq!(store.set_peer_alias("acc", "o9cq80@im.wechat", "   ").unwrap(), None);
+        assert_eq!(
+            shown(&store, "acc", "o9cq80@im.wechat").as_deref(),
+            Some("Teapot customer")
+        );
+        assert_eq!(
+            store
+                .set_peer_alias("acc", "o9cq80@im.wechat", "   ")
+                .unwrap(),
+            None
+        );
         assert_eq!(
             shown(&store, "acc", "o9cq80@im.wechat").as_deref(),
             Some("Newer server name")
@@ -303,7 +330,11 @@ mod tests {
     fn notes_keep_lines_and_names_refuse_unknown_peers_and_length() {
         let store = store();
         let note = store
-            .set_peer_note("acc", "zz77@im.wechat", "VIP\r\n<b>pays late</b>\u{202e}\u{7}\n")
+            .set_peer_note(
+                "acc",
+                "zz77@im.wechat",
+                "VIP\r\n<b>pays late</b>\u{202e}\u{7}\n",
+            )
             .unwrap();
         assert_eq!(note.as_deref(), Some("VIP\n<b>pays late</b>"));
         let card = store.peer_card("acc", "zz77@im.wechat").unwrap().unwrap();
@@ -323,15 +354,26 @@ mod tests {
             store.set_peer_note("acc", "zz77@im.wechat", &"x".repeat(MAX_NOTE_CHARS + 1)),
             Err(CoreError::PeerNoteTooLong { .. })
         ));
-        assert_eq!(store.set_peer_note("acc", "zz77@im.wechat", "\n \t").unwrap(), None);
+        assert_eq!(
+            store
+                .set_peer_note("acc", "zz77@im.wechat", "\n \t")
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
     fn the_first_message_is_the_naming_hint() {
         let store = store();
         let card = store.peer_card("acc", "o9cq80@im.wechat").unwrap().unwrap();
-        assert_eq!(card.first_text.as_deref(), Some("Hello, I ordered the blue teapot"));
-        assert_eq!(hint(&"长".repeat(HINT_CHARS + 5)).chars().count(), HINT_CHARS + 1);
+        assert_eq!(
+            card.first_text.as_deref(),
+            Some("Hello, I ordered the blue teapot")
+        );
+        assert_eq!(
+            hint(&"长".repeat(HINT_CHARS + 5)).chars().count(),
+            HINT_CHARS + 1
+        );
         let all = store.peer_cards(Some("acc")).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(store.peer_cards(None).unwrap().len(), 3);
@@ -340,8 +382,12 @@ mod tests {
     #[test]
     fn peers_are_found_by_name_note_or_id_within_the_scope() {
         let store = store();
-        store.set_peer_alias("acc", "o9cq80@im.wechat", "王小明 Teapot").unwrap();
-        store.set_peer_note("acc", "zz77@im.wechat", "Wholesale buyer").unwrap();
+        store
+            .set_peer_alias("acc", "o9cq80@im.wechat", "王小明 Teapot")
+            .unwrap();
+        store
+            .set_peer_note("acc", "zz77@im.wechat", "Wholesale buyer")
+            .unwrap();
         let found = |q: &str, account: Option<&str>| -> Vec<(String, String)> {
             let scope = SearchScope {
                 account_id: account.map(str::to_owned),
@@ -361,7 +407,10 @@ mod tests {
         assert!(found("teapot buyer", None).is_empty());
         // By id: both accounts know o9cq80.
         assert_eq!(found("o9cq", None).len(), 2);
-        assert_eq!(found("o9cq", Some("other")), [("other".to_owned(), "o9cq80@im.wechat".to_owned())]);
+        assert_eq!(
+            found("o9cq", Some("other")),
+            [("other".to_owned(), "o9cq80@im.wechat".to_owned())]
+        );
         // LIKE wildcards are plain characters here.
         assert!(found("%", None).is_empty());
         assert!(found("   ", None).is_empty());

@@ -18,8 +18,8 @@ pub use kinds::{Delivery, Direction, ItemKind, MediaState};
 
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
 use crate::engine::AccountStatus;
-pub use crate::store::conversations::UnreadConversation;
 use crate::store::conversations::ConversationSummary;
+pub use crate::store::conversations::UnreadConversation;
 use crate::store::messages::{PageCursor, StoredMessage};
 use crate::store::{Account, PeerCard, SearchScope};
 use crate::{CoreError, Engine, EngineError, EngineEvent, Store};
@@ -327,11 +327,9 @@ impl Views {
                 let mut names = std::collections::HashMap::new();
                 for (m, _) in &found {
                     let key = (m.account_id.clone(), m.peer_id.to_lowercase());
-                    if !names.contains_key(&key) {
-                        let name = s
-                            .peer_card(&m.account_id, &m.peer_id)?
-                            .and_then(|c| c.display_name);
-                        names.insert(key, name);
+                    if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(key) {
+                        let card = s.peer_card(&m.account_id, &m.peer_id)?;
+                        slot.insert(card.and_then(|c| c.display_name));
                     }
                 }
                 Ok((found, peers, names))
@@ -357,11 +355,10 @@ impl Views {
         &self,
         limit: usize,
     ) -> Result<Vec<UnreadConversation>, EngineError> {
-        Ok(self
-            .engine
+        self.engine
             .store()
             .call(move |s| s.unread_conversations(limit))
-            .await?)
+            .await
     }
 
     /// One peer as the owner knows it: names, note and the naming hint.
@@ -371,11 +368,10 @@ impl Views {
         peer_id: &str,
     ) -> Result<Option<PeerCard>, EngineError> {
         let (account, peer) = (account_id.to_owned(), peer_id.to_owned());
-        Ok(self
-            .engine
+        self.engine
             .store()
             .call(move |s| s.peer_card(&account, &peer))
-            .await?)
+            .await
     }
 
     fn message_views(&self, rows: Vec<(StoredMessage, Option<i64>)>) -> Vec<MessageView> {
