@@ -921,6 +921,78 @@ async fn quotes_are_resolved_against_the_stored_log() {
     engine.shutdown().await;
 }
 
+/// A user quoting one of the bot's messages can send a quote with no body: an item type
+/// no client knows, no text, no id, only the quoted item's time. It is kept as "quoted a
+/// message" with what is known, and found in the log by id when given, else by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_with_no_body_keep_their_trace_and_resolve_by_id_or_time() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let peer = "alice@im.wechat";
+    let mut rows = Vec::new();
+    for text in ["first", "second"] {
+        let sent = engine.send_text(&a.account_id, peer, text).await.unwrap();
+        next_event(&mut rx, delivery(sent.id, OutboxState::Delivered)).await;
+        rows.push(sent.message_row_id.expect("a log row"));
+    }
+    let sent = sim.sent_messages(&a.bot_id).unwrap();
+    let (first, second) = (&sent[0], &sent[1]);
+
+    let by_time = sim
+        .inject_bodiless_quote(&a.bot_id, peer, "this one", second.message_id, false)
+        .unwrap();
+    let by_id = sim
+        .inject_bodiless_quote(&a.bot_id, peer, "and this", first.message_id, true)
+        .unwrap();
+    let long_ago = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            vec![serde_json::json!({
+                "type": 1, "text_item": { "text": "that old one" },
+                "ref_msg": { "message_item": { "type": 31, "create_time_ms": 1_000_000 } }
+            })],
+        )
+        .unwrap();
+    let nothing_known = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            vec![serde_json::json!({
+                "type": 1, "text_item": { "text": "?" }, "ref_msg": {}
+            })],
+        )
+        .unwrap();
+    for _ in 0..4 {
+        next_event(&mut rx, received(&a.account_id)).await;
+    }
+
+    let row = row_for(&engine, &a.account_id, peer, by_time).await;
+    assert_eq!(row.text.as_deref(), Some("this one"));
+    assert_eq!(row.quote_message_id, Some(rows[1]));
+    assert_eq!(row.quote_text.as_deref(), Some("second"));
+    assert_eq!(row.quote_kind.as_deref(), Some("text"), "the found row's kind");
+    assert_eq!(row.quote_time_ms, Some(second.received_at_ms as i64));
+    assert_eq!(row.quote_server_id, None);
+
+    let row = row_for(&engine, &a.account_id, peer, by_id).await;
+    assert_eq!(row.quote_message_id, Some(rows[0]));
+    assert_eq!(row.quote_text.as_deref(), Some("first"));
+    let first_id = first.message_id.to_string();
+    assert_eq!(row.quote_server_id.as_deref(), Some(first_id.as_str()));
+
+    let row = row_for(&engine, &a.account_id, peer, long_ago).await;
+    assert_eq!((row.quote_message_id, row.quote_text), (None, None));
+    assert_eq!(row.quote_kind.as_deref(), Some("unknown"));
+    assert_eq!(row.quote_time_ms, Some(1_000_000));
+
+    let row = row_for(&engine, &a.account_id, peer, nothing_known).await;
+    assert_eq!((row.quote_message_id, row.quote_text), (None, None));
+    assert_eq!(row.quote_kind.as_deref(), Some("none"));
+    assert_eq!(row.quote_time_ms, None);
+    engine.shutdown().await;
+}
+
 /// A burst past the server's send rate limit gets ret -2 with a valid token: the sender
 /// backs off and tries the same token again, so every message goes out, in order, once,
 /// without the peer writing again.
