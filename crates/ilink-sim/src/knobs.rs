@@ -116,6 +116,9 @@ pub struct Knobs {
     pub tool_calls_without_message_id: bool,
     /// Refuse one request shape with ret -2 whatever the token (see [`RefuseShape`]).
     pub refuse_shape_with_ret2: Option<RefuseShape>,
+    /// Serve CDN downloads at about this many bytes a second (a slow link), so a test
+    /// can stop a client mid-download. `None`: as fast as the connection goes.
+    pub cdn_download_bytes_per_sec: Option<u64>,
 }
 
 impl Default for Knobs {
@@ -147,6 +150,7 @@ impl Default for Knobs {
             corrupt_message: None,
             tool_calls_without_message_id: false,
             refuse_shape_with_ret2: None,
+            cdn_download_bytes_per_sec: None,
         }
     }
 }
