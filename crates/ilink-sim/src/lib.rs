@@ -40,5 +40,6 @@ pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};
 pub use state::{
     BotInfo, BotSummary, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent,
+    BODILESS_QUOTE_ITEM_TYPE,
 };
 pub use voice::{silk_voice, silk_voice_clip, DEFAULT_VOICE_MS, SILK_SAMPLE_RATE};
