@@ -530,6 +530,13 @@ impl State {
         self.next_request_id
     }
 
+    /// Adds a note (no rule broken, worth knowing) to a request's log entry.
+    pub fn add_note(&mut self, log_id: u64, note: String) {
+        if let Some(entry) = self.requests.iter_mut().rev().find(|e| e.id == log_id) {
+            entry.notes.push(note);
+        }
+    }
+
     /// Adds problems found after the checks of `auth` to that request's log entry
     /// (concurrent requests may have been logged since).
     pub fn note(&mut self, log_id: u64, problems: impl IntoIterator<Item = String>) {

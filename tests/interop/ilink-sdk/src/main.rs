@@ -370,7 +370,8 @@ async fn run(binary: &str, scratch: &std::path::Path) -> Result<Value> {
 
     // Finding: after `scaned_but_redirect` the SDK keeps polling the first host (it
     // records the redirect base but polls through its own client), so a login the
-    // server moved never confirms; the emulator answers as docs/protocol.md §3.1 says.
+    // server moved never confirms; the emulator answers as docs/protocol.md §3.1 says
+    // and notes the repeated poll.
     let moved = QrLogin::new(&anonymous);
     let second = moved.start(None).await?;
     control
