@@ -80,11 +80,32 @@ pub fn body(m: &StoredMessage, keep_newlines: bool) -> String {
     }
     if let Some(quote) = &m.quote_text {
         parts.push(format!("(quoting \"{}\")", plain(quote, false)));
+    } else if let Some(kind) = &m.quote_kind {
+        parts.push(quoted_a_message(kind, m));
     }
     if let Some(text) = &m.text {
         parts.push(plain(text, keep_newlines));
     }
     parts.join(" ")
+}
+
+/// A quote with no text to show: what is known of the quoted message.
+fn quoted_a_message(kind: &str, m: &StoredMessage) -> String {
+    let mut known = Vec::new();
+    if !matches!(kind, "none" | "unknown") {
+        known.push(kind.to_owned());
+    }
+    if let Some(time) = m.quote_time_ms {
+        known.push(format!("from {} UTC", utc(time)));
+    }
+    if let Some(id) = &m.quote_server_id {
+        known.push(format!("id {}", plain(id, false)));
+    }
+    if known.is_empty() {
+        "(quoted a message)".to_owned()
+    } else {
+        format!("(quoted a message: {})", known.join(", "))
+    }
 }
 
 /// A peer as the terminal shows it: `Name (id)`, or the id alone.

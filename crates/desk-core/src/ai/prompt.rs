@@ -82,6 +82,8 @@ pub fn message_text(row: &AiMessageRow) -> String {
         .unwrap_or_else(|| placeholder(&row.item_kind).to_owned());
     match row.quote_text.as_deref().filter(|q| !q.trim().is_empty()) {
         Some(quote) => format!("[引用: {quote}]\n{body}"),
+        // A quote whose text is unknown still tells the model a message was pointed at.
+        None if row.quote_kind.is_some() => format!("[引用了一条消息]\n{body}"),
         None => body,
     }
 }
@@ -202,6 +204,7 @@ mod tests {
             item_kind: "text".into(),
             text: Some(text.into()),
             quote_text: None,
+            quote_kind: None,
             media_path: None,
             media_mime: None,
             media_state: "none".into(),
@@ -275,6 +278,9 @@ mod tests {
         r.item_kind = "image".into();
         r.quote_text = Some("earlier".into());
         assert_eq!(message_text(&r), "[引用: earlier]\n[图片]");
+        let mut bare = row(2, "in", "this one");
+        bare.quote_kind = Some("unknown".into());
+        assert_eq!(message_text(&bare), "[引用了一条消息]\nthis one");
         let turn = user_turn(&[r.clone()], true, |_| None);
         assert!(turn.images.is_empty(), "no saved file: placeholder only");
         r.media_path = Some("media/x.png".into());

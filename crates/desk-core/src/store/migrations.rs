@@ -268,6 +268,13 @@ const STEPS: &[&str] = &[
     // server gives) wherever a peer is shown; clearing it falls back.
     "ALTER TABLE peers ADD COLUMN alias TEXT;
     ALTER TABLE peers ADD COLUMN note TEXT;",
+    // 10: a quote keeps its trace even with no body or an unknown item type (docs/protocol.md
+    // §5.6): the quoted item's kind (set on every quoting message) and its own time, by
+    // which a quote without an id is resolved against the log.
+    // An outbound message is timed by its delivery there, hence the outbox lookup.
+    "ALTER TABLE messages ADD COLUMN quote_kind TEXT;
+    ALTER TABLE messages ADD COLUMN quote_time_ms INTEGER;
+    CREATE INDEX outbox_by_message ON outbox(message_id) WHERE message_id IS NOT NULL;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

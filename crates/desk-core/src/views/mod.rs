@@ -104,7 +104,15 @@ pub struct MessageView {
     /// A picture's thumbnail URL, once it was made.
     pub thumb_url: Option<String>,
     pub media_state: MediaState,
+    /// The quoted text, embedded in the quote or found in the log.
     pub quote_text: Option<String>,
+    /// Set on every quoting message, also one whose quote has no body: the quoted
+    /// item's kind (`unknown` or `none` when neither the quote nor the log tells).
+    pub quote_kind: Option<ItemKind>,
+    /// The quoted item's own time, when the quote gave it.
+    pub quote_time_ms: Option<i64>,
+    /// The quoted message's server id, when the quote gave it.
+    pub quote_server_id: Option<String>,
     pub delivery: Delivery,
     pub error: Option<String>,
     pub ai_generated: bool,
@@ -416,6 +424,9 @@ impl Views {
             thumb_url,
             media_state: MediaState::from_stored(&m.media_state),
             quote_text: m.quote_text,
+            quote_kind: m.quote_kind.as_deref().map(ItemKind::from_stored),
+            quote_time_ms: m.quote_time_ms,
+            quote_server_id: m.quote_server_id,
             error: m.error,
             ai_generated: m.ai_generated,
             outbox_id,

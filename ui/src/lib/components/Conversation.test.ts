@@ -108,7 +108,8 @@ describe("conversation log", () => {
     backend.messages.set(KEY, [
       message({ id: 5, direction: "out", text: "failed one", delivery: "failed", error: "reply window closed", outbox_id: 9 }),
       message({ id: 4, direction: "out", text: "by the bot", delivery: "delivered", ai_generated: true, outbox_id: 8 }),
-      message({ id: 3, text: "answer", quote_text: "the question" }),
+      message({ id: 6, text: "this one", quote_kind: "image", quote_time_ms: Date.UTC(2020, 0, 2, 3, 4) }),
+      message({ id: 3, text: "answer", quote_text: "the question", quote_kind: "text" }),
       message({ id: 2, text: hostile }),
     ]);
     await openAlice(backend);
@@ -116,7 +117,13 @@ describe("conversation log", () => {
     expect(texts).toContain(hostile);
     expect(document.querySelector("[data-testid='message-text'] img")).toBeNull();
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
-    expect(screen.getByTestId("message-quote").textContent).toContain("the question");
+    const quotes = screen.getAllByTestId("message-quote");
+    expect(quotes[0].textContent).toContain("the question");
+    // A quote with no text keeps what is known: "quoted a message", its kind and time.
+    expect(quotes[1].dataset.quoted).toBe("trace");
+    expect(quotes[1].textContent).toContain("Quoted a message");
+    expect(quotes[1].textContent).toContain("[Picture]");
+    expect(quotes[1].textContent).toContain("2020");
     expect(screen.getAllByTestId("ai-mark")).toHaveLength(1);
     const states = screen.getAllByTestId("delivery-state").map((e) => e.textContent);
     // Oldest first, as on screen.

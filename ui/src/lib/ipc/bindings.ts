@@ -1054,7 +1054,24 @@ media_url: string | null;
 /**
  * A picture's thumbnail URL, once it was made.
  */
-thumb_url: string | null; media_state: MediaState; quote_text: string | null; delivery: Delivery; error: string | null; ai_generated: boolean; 
+thumb_url: string | null; media_state: MediaState; 
+/**
+ * The quoted text, embedded in the quote or found in the log.
+ */
+quote_text: string | null; 
+/**
+ * Set on every quoting message, also one whose quote has no body: the quoted
+ * item's kind (`unknown` or `none` when neither the quote nor the log tells).
+ */
+quote_kind: ItemKind | null; 
+/**
+ * The quoted item's own time, when the quote gave it.
+ */
+quote_time_ms: number | null; 
+/**
+ * The quoted message's server id, when the quote gave it.
+ */
+quote_server_id: string | null; delivery: Delivery; error: string | null; ai_generated: boolean; 
 /**
  * The outbox entry of an outbound message, for Retry and Discard.
  */
