@@ -36,6 +36,36 @@ describe("conversation list", () => {
   });
 });
 
+describe("room left", () => {
+  it("shows until when they can be answered and how many messages are left, then that the allowance is used", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    const closes = new Date();
+    closes.setHours(23, 58, 0, 0);
+    const later = Math.max(closes.getTime(), Date.now() + 2 * 3600_000);
+    backend.conversations = [conversation({ window_closes_ms: later, replies_left: 7 })];
+    await openAlice(backend);
+    const state = () => screen.getByTestId("window-state");
+    expect(state().dataset.window).toBe("open");
+    expect(state().textContent).toMatch(/Reply window open until (tomorrow )?\d{1,2}:\d{2}/);
+    expect(screen.getByTestId("replies-left").textContent).toContain("7 messages left");
+    expect(screen.queryByTestId("composer-allowance-used")).toBeNull();
+
+    // The engine counts a tenth message out: the pushed row says none are left.
+    backend.conversations = [conversation({ window_closes_ms: later, replies_left: 0 })];
+    await emitEngine(
+      { type: "delivery_updated", outbox_id: 1, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", message_row_id: null, state: "delivered", error: null },
+    );
+    await waitFor(() => expect(state().dataset.window).toBe("used_up"));
+    expect(state().textContent).toContain("Message allowance used");
+    expect(screen.queryByTestId("replies-left")).toBeNull();
+    expect(screen.getByTestId("composer-allowance-used")).toBeTruthy();
+    expect(
+      screen.getAllByTestId("conversation-window").map((e) => e.textContent?.trim()),
+    ).toEqual(["Waiting for them to write"]);
+  });
+});
+
 describe("undecodable messages", () => {
   it("shows a message this version cannot read as such, in the log and the list", async () => {
     const backend = fakeBackend();
@@ -373,6 +403,25 @@ describe("composer", () => {
         args: { accountId: "bot1-im-bot", peerId: "alice@im.wechat" },
       }),
     );
+  });
+
+  it("shows a file as sent when the engine delivered it before send_file answered", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    await openAlice(backend);
+    // A small file on a fast engine: its delivery event overtakes the command's answer.
+    backend.answers.send_file = async () => {
+      await emitEngine({ type: "upload_progress", outbox_id: 777, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", sent: 10, total: 10 });
+      await emitEngine({ type: "delivery_updated", outbox_id: 777, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", message_row_id: null, state: "delivered", error: null });
+      return { outbox_id: 777, message_row_id: null };
+    };
+    const { app } = await import("../stores/app.svelte");
+    await app.sendFiles(["/home/me/quick.txt"]);
+    await waitFor(() => {
+      const line = document.querySelector<HTMLElement>("[data-testid='upload-item'][data-name='quick.txt']");
+      expect(line?.dataset.phase).toBe("sent");
+    });
   });
 
   it("cancels a queued file by discarding it", async () => {

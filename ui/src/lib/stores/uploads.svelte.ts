@@ -29,8 +29,15 @@ export class UploadsStore {
     this.items = this.items.map((u) => (u.key === key ? { ...u, ...change } : u));
   }
 
+  /** What the engine said of outbox ids no line knows yet: a small file can be sent
+   * before `sendFile` has answered with its id. */
+  private early = new Map<number, Partial<Upload>>();
+
   private patchByOutbox(outbox_id: number, change: Partial<Upload>) {
-    if (!this.items.some((u) => u.outbox_id === outbox_id)) return;
+    if (!this.items.some((u) => u.outbox_id === outbox_id)) {
+      this.early.set(outbox_id, { ...this.early.get(outbox_id), ...change });
+      return;
+    }
     this.items = this.items.map((u) => (u.outbox_id === outbox_id ? { ...u, ...change } : u));
   }
 
@@ -59,7 +66,9 @@ export class UploadsStore {
       ];
       try {
         const queued = await api.sendFile(account, peer, path);
-        this.patch(key, { outbox_id: queued.outbox_id });
+        const early = this.early.get(queued.outbox_id);
+        this.early.delete(queued.outbox_id);
+        this.patch(key, { ...early, outbox_id: queued.outbox_id });
       } catch (err) {
         this.patch(key, { error: describeError(err).sentence });
       }
@@ -90,6 +99,7 @@ export class UploadsStore {
   reset() {
     this.items = [];
     this.progress = {};
+    this.early.clear();
   }
 }
 
