@@ -27,6 +27,8 @@ fn timings() -> Timings {
         send_retry_max: Duration::from_millis(200),
         send_max_attempts: 3,
         window_wait_limit: Duration::from_secs(3600),
+        // Sends back to back unless a test is about pacing.
+        send_interval: Duration::ZERO,
         ..Timings::default()
     }
 }
@@ -1251,5 +1253,122 @@ async fn a_malformed_request_refused_with_ret_minus_2_fails_at_once_with_its_rea
     };
     assert_eq!(state, OutboxState::Failed);
     assert!(error.unwrap().contains("invalid arguments"));
+    engine.shutdown().await;
+}
+
+/// With sends paced, a burst of twenty queued messages never meets the server's rate
+/// limit (the burst test above shows the same limit refusing unpaced sends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_keeps_a_burst_of_twenty_under_the_rate_limit() {
+    let sim = sim_with(|k| {
+        k.send_rate_limit = Some(ilink_sim::SendRateLimit {
+            max: 2,
+            window_ms: 300,
+        })
+    })
+    .await;
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.send_interval = Duration::from_millis(200);
+        t.replies_per_message = 0;
+    })
+    .await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "tell me twenty things")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let mut ids = Vec::new();
+    for n in 1..=20 {
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", &format!("thing {n}"))
+            .await
+            .unwrap();
+        ids.push(entry.id);
+    }
+    let mut delivered = std::collections::HashSet::new();
+    while delivered.len() < ids.len() {
+        match next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::DeliveryUpdated { .. })
+        })
+        .await
+        {
+            EngineEvent::DeliveryUpdated {
+                outbox_id,
+                state: OutboxState::Delivered,
+                ..
+            } => {
+                delivered.insert(outbox_id);
+            }
+            EngineEvent::DeliveryUpdated { state, error, .. } => {
+                assert!(
+                    matches!(state, OutboxState::Queued | OutboxState::Sending) && error.is_none(),
+                    "refused: {state:?} {error:?}"
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+    let expected: Vec<String> = (1..=20).map(|n| format!("thing {n}")).collect();
+    assert_eq!(sent_texts(&sim, &a.bot_id), expected);
+    engine.shutdown().await;
+}
+
+/// Ten messages per message from the peer: the eleventh is held back with its reason,
+/// never sent to be refused, and goes out (with the twelfth) once the peer writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eleventh_message_waits_for_the_peer_and_goes_out_when_they_write() {
+    let sim = sim_with(|k| k.reply_quota = Some(10)).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let mut ids = Vec::new();
+    for n in 1..=12 {
+        let entry = engine
+            .send_text(&a.account_id, "alice@im.wechat", &format!("answer {n}"))
+            .await
+            .unwrap();
+        ids.push(entry.id);
+    }
+    let e = next_event(&mut rx, delivery(ids[10], OutboxState::WaitingForWindow)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = e else {
+        unreachable!()
+    };
+    assert!(
+        error
+            .as_deref()
+            .unwrap_or("")
+            .contains("waiting for them to write"),
+        "{error:?}"
+    );
+    let account = a.account_id.clone();
+    let used = engine
+        .store()
+        .call(move |s| s.replies_under_token(&account, "alice@im.wechat"))
+        .await
+        .unwrap();
+    assert_eq!(used, 10);
+    assert_eq!(
+        sent_texts(&sim, &a.bot_id).len(),
+        10,
+        "nothing beyond the allowance went out"
+    );
+    let twelfth = ids[11];
+    let row = engine
+        .store()
+        .call(move |s| s.outbox_entry(twelfth))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, OutboxState::Queued, "the twelfth waits its turn");
+
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "go on")
+        .unwrap();
+    next_event(&mut rx, delivery(ids[11], OutboxState::Delivered)).await;
+    let texts = sent_texts(&sim, &a.bot_id);
+    assert_eq!(texts.len(), 12);
+    assert_eq!(texts[10..], ["answer 11", "answer 12"]);
+    let account = a.account_id.clone();
+    let used = engine
+        .store()
+        .call(move |s| s.replies_under_token(&account, "alice@im.wechat"))
+        .await
+        .unwrap();
+    assert_eq!(used, 2, "the peer's new message started a new allowance");
     engine.shutdown().await;
 }

@@ -33,6 +33,9 @@ describe("format", () => {
     expect(replyWindow(now - 1, now)).toEqual({ kind: "closed" });
     expect(replyWindow(now + 30 * 60_000, now)).toEqual({ kind: "closing", minutes: 30 });
     expect(replyWindow(now + 5 * 3600_000, now)).toEqual({ kind: "open" });
+    expect(replyWindow(now + 5 * 3600_000, now, 3)).toEqual({ kind: "open" });
+    expect(replyWindow(now + 5 * 3600_000, now, 0)).toEqual({ kind: "used_up" });
+    expect(replyWindow(now - 1, now, 0)).toEqual({ kind: "closed" });
   });
 
   it("labels days and sizes", () => {

@@ -40,13 +40,16 @@ export type WindowState =
   | { kind: "never" }
   | { kind: "open" }
   | { kind: "closing"; minutes: number }
-  | { kind: "closed" };
+  | { kind: "closed" }
+  /** Open, but as many messages went out as WeChat allows per message of theirs. */
+  | { kind: "used_up" };
 
 /** The reply window: open, closing within the hour, or closed (waiting for them). */
-export function replyWindow(closesMs: number | null, nowMs: number): WindowState {
+export function replyWindow(closesMs: number | null, nowMs: number, repliesLeft: number | null = null): WindowState {
   if (closesMs === null) return { kind: "never" };
   const left = closesMs - nowMs;
   if (left <= 0) return { kind: "closed" };
+  if (repliesLeft === 0) return { kind: "used_up" };
   if (left < 60 * 60 * 1000) return { kind: "closing", minutes: Math.max(1, Math.ceil(left / 60000)) };
   return { kind: "open" };
 }

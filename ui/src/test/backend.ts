@@ -82,6 +82,7 @@ export function conversation(overrides: Partial<ConversationView> = {}): Convers
     last_text: "hi",
     last_item_kind: "text",
     window_closes_ms: Date.now() + 20 * 3600_000,
+    replies_left: 10,
     muted: false,
     ai: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
     ...overrides,

@@ -217,6 +217,11 @@ impl Engine {
         self.rt.timings.window_wait_limit
     }
 
+    /// Messages that may go out per message the peer sends (0: no limit).
+    pub fn replies_per_message(&self) -> u32 {
+        self.rt.timings.replies_per_message
+    }
+
     /// The data folder media paths are relative to (none for an in-memory engine).
     pub fn data_root(&self) -> Option<std::path::PathBuf> {
         self.rt.media_root.clone()

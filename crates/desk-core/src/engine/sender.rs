@@ -30,6 +30,14 @@ use crate::store::{OutboxEntry, OutboxState};
 pub const NO_CONTEXT_TOKEN: &str =
     "no context token for this peer yet: ask them to message the bot";
 
+/// Shown on a message held back because the peer's allowance is used up.
+pub fn allowance_used(limit: u32) -> String {
+    format!(
+        "waiting for them to write: {limit} messages went out since their last message, \
+         as many as WeChat allows"
+    )
+}
+
 pub(crate) struct Sender {
     pub rt: Arc<Runtime>,
     pub account_id: String,
@@ -42,6 +50,8 @@ pub(crate) struct Sender {
     /// When a message that failed may be tried again, and its attempt count then (a
     /// different count means it was requeued by the user: try at once).
     retry_at: HashMap<i64, (i64, Instant)>,
+    /// When this account last sent a request (the pacing between sends).
+    last_send: Option<Instant>,
 }
 
 /// A peer whose messages wait: the token they were refused with (`None`: there was
@@ -82,6 +92,7 @@ impl Sender {
             wake,
             refused_token: HashMap::new(),
             retry_at: HashMap::new(),
+            last_send: None,
         }
     }
 
@@ -210,6 +221,33 @@ impl Sender {
                 .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         };
+        // The peer's allowance: held back, never sent to be refused, until they write.
+        let limit = self.rt.timings.replies_per_message;
+        if limit > 0 {
+            let (account_id, peer_id) = (self.account_id.clone(), entry.peer_id.clone());
+            let sent = self
+                .rt
+                .store
+                .call(move |s| s.replies_under_token(&account_id, &peer_id))
+                .await?;
+            if sent >= i64::from(limit) {
+                self.refused_token.insert(
+                    key.to_owned(),
+                    Refused {
+                        token: Some(token),
+                        tries: 0,
+                        retry_at: None,
+                        outbox_id: entry.id,
+                        errmsg: None,
+                        tokens_refused: 0,
+                    },
+                );
+                let reason = allowance_used(limit);
+                self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
+                    .await?;
+                return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
+            }
+        }
         if !self.set_state(entry, OutboxState::Sending, None).await? {
             // Cancelled (or finished) since this pass read the outbox.
             return Ok(Outcome::Done);
@@ -408,7 +446,7 @@ impl Sender {
     /// failure resumes at the first unconfirmed piece (repeated with the same client_id);
     /// the entry is marked delivered when the last one is. `None`: all delivered.
     async fn send_pieces(
-        &self,
+        &mut self,
         entry: &OutboxEntry,
         token: &str,
         items: Vec<MessageItem>,
@@ -428,12 +466,13 @@ impl Sender {
                 .call(move |s| s.begin_outbox_piece(id, piece, &fresh))
                 .await?;
             let message = item_message(&entry.peer_id, token, item, client_id.clone());
+            self.pace().await;
             match self.client.sendmessage(&message).await {
                 Ok(server) => {
-                    let stored = server.clone();
+                    let (stored, token) = (server.clone(), token.to_owned());
                     self.rt
                         .store
-                        .call(move |s| s.finish_outbox_piece(id, piece, stored.as_deref()))
+                        .call(move |s| s.finish_outbox_piece(id, piece, stored.as_deref(), &token))
                         .await?;
                     last = (client_id, server);
                 }
@@ -447,6 +486,15 @@ impl Sender {
             .await?;
         self.announce(entry, OutboxState::Delivered, None);
         Ok(None)
+    }
+
+    /// Waits until `send_interval` has passed since this account's last send.
+    async fn pace(&mut self) {
+        let interval = self.rt.timings.send_interval;
+        if let Some(last) = self.last_send {
+            tokio::time::sleep_until(last + interval).await;
+        }
+        self.last_send = Some(Instant::now());
     }
 
     /// When a message waiting for the reply window expires.

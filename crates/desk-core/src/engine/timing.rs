@@ -37,6 +37,12 @@ pub struct Timings {
     pub ret2_malformed_after_fresh_tokens: u32,
     /// How recent the peer's last message must be for its token to count as fresh.
     pub fresh_token_age: Duration,
+    /// Messages that may go out per message the peer sends (WeChat allows about ten,
+    /// docs/protocol.md §1.6); the next waits for them to write. 0: no limit.
+    pub replies_per_message: u32,
+    /// Least time between two sends of one account, so a burst never trips the
+    /// server's rate limit (reports: spacing sends a second apart stops them).
+    pub send_interval: Duration,
 }
 
 impl Default for Timings {
@@ -53,6 +59,8 @@ impl Default for Timings {
             window_wait_limit: Duration::from_secs(24 * 60 * 60),
             ret2_malformed_after_fresh_tokens: 2,
             fresh_token_age: Duration::from_secs(60 * 60),
+            replies_per_message: 10,
+            send_interval: Duration::from_secs(1),
         }
     }
 }

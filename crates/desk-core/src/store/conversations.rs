@@ -24,13 +24,15 @@ pub struct ConversationSummary {
     pub last_item_kind: Option<String>,
     /// When the peer's latest context token arrived (the reply window opens then).
     pub context_seen_ms: Option<i64>,
+    /// Messages sent under that token so far.
+    pub replies_under_token: i64,
 }
 
 const CONVERSATION_QUERY: &str = concat!(
     "SELECT c.account_id, c.peer_id, ",
     shown_name!(),
     ", c.last_activity_ms, c.unread_count, last.text, last.item_kind, ct.last_seen_ms,
-        p.alias, p.note
+        p.alias, p.note, COALESCE(ct.replies, 0)
      FROM conversations c
      JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
      LEFT JOIN context_tokens ct ON ct.account_id = c.account_id AND ct.peer_id = c.peer_id
@@ -54,6 +56,7 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSumma
         context_seen_ms: r.get(7)?,
         alias: r.get(8)?,
         note: r.get(9)?,
+        replies_under_token: r.get(10)?,
     })
 }
 

@@ -189,6 +189,19 @@ impl Store {
 
     /// The latest context token for a peer (matched case-insensitively, §5.5) and the time
     /// of the message that brought it.
+    /// How many messages went out under the peer's latest token (0 without one).
+    pub fn replies_under_token(&self, account_id: &str, peer_id: &str) -> Result<i64, CoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT replies FROM context_tokens WHERE account_id = ?1 AND peer_id = ?2",
+                [account_id, peer_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
     pub fn context_token(
         &self,
         account_id: &str,
@@ -481,7 +494,10 @@ fn store_context_token(
         "INSERT INTO context_tokens (account_id, peer_id, token, last_seen_ms)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(account_id, peer_id) DO UPDATE SET
-            token = excluded.token, last_seen_ms = excluded.last_seen_ms
+            token = excluded.token, last_seen_ms = excluded.last_seen_ms,
+            replies = CASE WHEN excluded.token = context_tokens.token
+                            AND excluded.last_seen_ms = context_tokens.last_seen_ms
+                       THEN context_tokens.replies ELSE 0 END
          WHERE excluded.last_seen_ms >= context_tokens.last_seen_ms",
     )?
     .execute(params![account_id, peer_id, token, time_ms])?;

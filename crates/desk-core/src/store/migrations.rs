@@ -275,6 +275,10 @@ const STEPS: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN quote_kind TEXT;
     ALTER TABLE messages ADD COLUMN quote_time_ms INTEGER;
     CREATE INDEX outbox_by_message ON outbox(message_id) WHERE message_id IS NOT NULL;",
+    // 11: how many messages went out under the peer's latest token (WeChat allows about
+    // ten per message the peer sends); a newer message from the peer starts again at 0.
+    "ALTER TABLE context_tokens ADD COLUMN replies INTEGER NOT NULL DEFAULT 0
+        CHECK (replies >= 0);",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

@@ -59,19 +59,29 @@ impl Store {
         )?)
     }
 
-    /// Records that the server accepted `piece` (`ret == 0`).
+    /// Records that the server accepted `piece` (`ret == 0`) sent under `token`, and
+    /// counts it against that token's replies, in one transaction.
     pub fn finish_outbox_piece(
         &self,
         outbox_id: i64,
         piece: usize,
         server_message_id: Option<&str>,
+        token: &str,
     ) -> Result<(), CoreError> {
         let piece = i64::try_from(piece).unwrap_or(i64::MAX);
-        self.conn().execute(
+        let tx = self.conn().unchecked_transaction()?;
+        tx.execute(
             "UPDATE outbox_pieces SET sent = 1, server_message_id = ?3
              WHERE outbox_id = ?1 AND piece = ?2",
             params![outbox_id, piece, server_message_id],
         )?;
+        tx.execute(
+            "UPDATE context_tokens SET replies = replies + 1
+             WHERE (account_id, peer_id) = (SELECT account_id, peer_id FROM outbox WHERE id = ?1)
+               AND token = ?2",
+            params![outbox_id, token],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -144,7 +154,7 @@ mod tests {
     fn a_begun_piece_keeps_its_first_client_id() {
         let (store, id) = store_with_entry();
         assert_eq!(store.begin_outbox_piece(id, 0, "c0").unwrap(), "c0");
-        store.finish_outbox_piece(id, 0, Some("9")).unwrap();
+        store.finish_outbox_piece(id, 0, Some("9"), "t").unwrap();
         assert_eq!(store.begin_outbox_piece(id, 1, "c1").unwrap(), "c1");
         // A repeat after a crash gets the recorded id, not the fresh one offered.
         assert_eq!(store.begin_outbox_piece(id, 1, "other").unwrap(), "c1");

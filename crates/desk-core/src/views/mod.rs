@@ -80,6 +80,9 @@ pub struct ConversationView {
     /// When the reply window closes (the peer's last message + the engine's reply
     /// window); `null` if the peer never wrote.
     pub window_closes_ms: Option<i64>,
+    /// Messages that may still go out before the peer must write again (the engine's
+    /// count under their latest message); `null` without a limit or a token.
+    pub replies_left: Option<u32>,
     pub muted: bool,
     pub ai: PeerAiState,
 }
@@ -156,6 +159,14 @@ pub struct ViewChanges {
     pub message: Option<MessageView>,
     /// An account that is gone from the list.
     pub removed_account: Option<String>,
+}
+
+/// What is left of the peer's allowance: `limit` per message they send.
+fn replies_left(limit: u32, has_token: bool, sent: i64) -> Option<u32> {
+    (limit > 0 && has_token).then(|| {
+        let sent = u32::try_from(sent.max(0)).unwrap_or(u32::MAX);
+        limit.saturating_sub(sent)
+    })
 }
 
 impl ViewChanges {
@@ -269,6 +280,11 @@ impl Views {
         let window = i64::try_from(self.engine.reply_window().as_millis()).unwrap_or(i64::MAX);
         ConversationView {
             window_closes_ms: c.context_seen_ms.map(|t| t.saturating_add(window)),
+            replies_left: replies_left(
+                self.engine.replies_per_message(),
+                c.context_seen_ms.is_some(),
+                c.replies_under_token,
+            ),
             account_id: c.account_id,
             peer_id: c.peer_id,
             display_name: c.display_name,

@@ -775,7 +775,12 @@ note: string | null; last_activity_ms: number; unread_count: number; last_text: 
  * When the reply window closes (the peer's last message + the engine's reply
  * window); `null` if the peer never wrote.
  */
-window_closes_ms: number | null; muted: boolean; ai: PeerAiState }
+window_closes_ms: number | null; 
+/**
+ * Messages that may still go out before the peer must write again (the engine's
+ * count under their latest message); `null` without a limit or a token.
+ */
+replies_left: number | null; muted: boolean; ai: PeerAiState }
 /**
  * Where a message stands: received, or an outbound message's delivery
  * (`accepted`: the server said `ret 0` but gave no message id, which it does for a
