@@ -3,6 +3,7 @@
 
 mod ai_hooks;
 mod checkpoint;
+mod inbound_writer;
 mod lifecycle;
 pub mod login;
 mod manager;

@@ -38,6 +38,16 @@ pub struct InboundCommit {
     pub undecodable: usize,
 }
 
+/// One account's getupdates batch, for [`Store::commit_inbound_group`].
+#[derive(Debug, Clone, Copy)]
+pub struct InboundBatch<'a> {
+    pub account_id: &'a str,
+    /// The response's `get_updates_buf`; `None` or empty keeps the stored one.
+    pub cursor: Option<&'a Secret>,
+    pub entries: &'a [InboundEntry],
+    pub now_ms: i64,
+}
+
 impl Store {
     /// Stores a batch of messages built here (not received): each one's raw text is the
     /// model serialised. See [`Store::commit_inbound_entries`].
@@ -71,67 +81,38 @@ impl Store {
         now_ms: i64,
     ) -> Result<InboundCommit, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
-        if !account_exists(&tx, account_id)? {
-            return Err(unknown_account(account_id));
-        }
-        let mut outcome = InboundCommit::default();
-        for (batch_index, entry) in entries.iter().enumerate() {
-            let (message, raw) = match entry {
-                InboundEntry::Message { message, raw } => (message, raw),
-                InboundEntry::Undecodable { raw, error } => {
-                    let record = UndecodableRecord::from_raw(raw, error);
-                    commit_undecodable(
-                        &tx,
-                        account_id,
-                        batch_index,
-                        &record,
-                        now_ms,
-                        &mut outcome,
-                    )?;
-                    continue;
-                }
-            };
-            let record = InboundRecord::from_received(message, raw);
-            let Some(peer_id) = record.peer_id.clone() else {
-                tracing::warn!(account_id, "inbound message without a sender skipped");
-                outcome.unroutable += 1;
-                continue;
-            };
-            if !claim_dedupe_key(&tx, account_id, &record.dedupe_key, now_ms)? {
-                outcome.duplicates += 1;
-                continue;
-            }
-            let time_ms = record.create_time_ms.unwrap_or(now_ms);
-            touch_peer(&tx, account_id, &peer_id, time_ms)?;
-            let quote = resolve_quote(&tx, account_id, &peer_id, &record)?;
-            let message_row_id =
-                insert_message(&tx, account_id, &peer_id, &record, &quote, time_ms)?;
-            if record.media.is_some() {
-                super::media_jobs::queue(&tx, message_row_id, account_id, now_ms)?;
-            }
-            bump_conversation(&tx, account_id, &peer_id, time_ms)?;
-            if let Some(token) = &record.context_token {
-                store_context_token(&tx, account_id, &peer_id, token, time_ms)?;
-            }
-            outcome.new.push(NewInbound {
-                batch_index,
-                message_row_id,
-                peer_id,
-                dedupe_key: record.dedupe_key,
-                undecodable: false,
-            });
-        }
-        if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
-            tx.prepare_cached(
-                "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(account_id) DO UPDATE SET
-                    get_updates_buf = excluded.get_updates_buf,
-                    updated_ms = excluded.updated_ms",
-            )?
-            .execute(params![account_id, cursor.expose(), now_ms])?;
-        }
+        let outcome = commit_batch(&tx, account_id, cursor, entries, now_ms)?;
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// Stores several accounts' getupdates batches in one transaction (group commit),
+    /// each with its own cursor, so a crash keeps all of them or none. A batch that
+    /// fails (an unknown account) is rolled back alone and gets its error; the others
+    /// commit. Fails as a whole only when the transaction itself cannot commit.
+    pub fn commit_inbound_group(
+        &self,
+        batches: &[InboundBatch<'_>],
+    ) -> Result<Vec<Result<InboundCommit, CoreError>>, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            tx.execute_batch("SAVEPOINT inbound_batch")?;
+            let outcome = commit_batch(
+                &tx,
+                batch.account_id,
+                batch.cursor,
+                batch.entries,
+                batch.now_ms,
+            );
+            if outcome.is_err() {
+                tx.execute_batch("ROLLBACK TO inbound_batch")?;
+            }
+            tx.execute_batch("RELEASE inbound_batch")?;
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        Ok(outcomes)
     }
 
     /// How many received messages of the account could not be decoded (kept raw).
@@ -204,6 +185,68 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// One batch's writes inside `tx` (see [`Store::commit_inbound_entries`]).
+fn commit_batch(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    cursor: Option<&Secret>,
+    entries: &[InboundEntry],
+    now_ms: i64,
+) -> Result<InboundCommit, CoreError> {
+    if !account_exists(tx, account_id)? {
+        return Err(unknown_account(account_id));
+    }
+    let mut outcome = InboundCommit::default();
+    for (batch_index, entry) in entries.iter().enumerate() {
+        let (message, raw) = match entry {
+            InboundEntry::Message { message, raw } => (message, raw),
+            InboundEntry::Undecodable { raw, error } => {
+                let record = UndecodableRecord::from_raw(raw, error);
+                commit_undecodable(tx, account_id, batch_index, &record, now_ms, &mut outcome)?;
+                continue;
+            }
+        };
+        let record = InboundRecord::from_received(message, raw);
+        let Some(peer_id) = record.peer_id.clone() else {
+            tracing::warn!(account_id, "inbound message without a sender skipped");
+            outcome.unroutable += 1;
+            continue;
+        };
+        if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
+            outcome.duplicates += 1;
+            continue;
+        }
+        let time_ms = record.create_time_ms.unwrap_or(now_ms);
+        touch_peer(tx, account_id, &peer_id, time_ms)?;
+        let quote = resolve_quote(tx, account_id, &peer_id, &record)?;
+        let message_row_id = insert_message(tx, account_id, &peer_id, &record, &quote, time_ms)?;
+        if record.media.is_some() {
+            super::media_jobs::queue(tx, message_row_id, account_id, now_ms)?;
+        }
+        bump_conversation(tx, account_id, &peer_id, time_ms)?;
+        if let Some(token) = &record.context_token {
+            store_context_token(tx, account_id, &peer_id, token, time_ms)?;
+        }
+        outcome.new.push(NewInbound {
+            batch_index,
+            message_row_id,
+            peer_id,
+            dedupe_key: record.dedupe_key,
+            undecodable: false,
+        });
+    }
+    if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
+        tx.prepare_cached(
+            "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(account_id) DO UPDATE SET
+                get_updates_buf = excluded.get_updates_buf,
+                updated_ms = excluded.updated_ms",
+        )?
+        .execute(params![account_id, cursor.expose(), now_ms])?;
+    }
+    Ok(outcome)
 }
 
 /// A foreign-key failure naming the account, raised before any write so that even an
