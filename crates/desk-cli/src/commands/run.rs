@@ -9,12 +9,12 @@ use desk_core::ai::provider::API_KEY_PROFILE;
 use desk_core::ai::AiService;
 use desk_core::secrets::{SecretKey, SecretStore};
 use desk_core::{Engine, EngineEvent};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use desk_core::event_bus::{EventFollower, Followed};
 
 use super::ai::ai_config;
 use super::{runtime, Context};
 use crate::error::CliError;
-use crate::render::{event_json, event_line, now_ms};
+use crate::render::{event_json, event_line, now_ms, skipped_json, skipped_line};
 use crate::secrets::{self, WithGivenSecret};
 use crate::service_manager;
 
@@ -23,7 +23,9 @@ use crate::service_manager;
 Prints one line per event as it happens: the time (UTC), the account, and a status \
 change, a received message (peer, kind, the start of its text, control characters \
 escaped) or an outbound delivery state. Tokens, long-poll cursors and context tokens are \
-never printed. Diagnostics go to stderr (RUST_LOG sets their level).
+never printed. If the printer falls behind a burst, it says how many events it skipped \
+and which accounts they touched (`skipped N events …`, or a JSON object of type \
+\"skipped\"); the store has every message. Diagnostics go to stderr (RUST_LOG sets their level).
 
 Ctrl-C or SIGTERM stops every account cleanly (notifystop) and exits 0; a second one \
 leaves at once. Exits 1 if no account could start. Holds a lock on the data directory, \
@@ -129,7 +131,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             secret_store,
             ctx.engine_config(),
         )?);
-        let mut events = engine.subscribe();
+        let mut events = engine.follow();
         // Started before the accounts poll, so no message that arrives while they
         // start misses its reply.
         let ai = (!args.no_ai).then(|| AiService::start(Arc::clone(&engine), ai_config(ctx)));
@@ -193,12 +195,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                     }
                     seen_version = version;
                 }
-                event = events.recv() => match event {
-                    Ok(event) => print_event(&event, args.json),
-                    Err(RecvError::Lagged(n)) => {
-                        eprintln!("note: {n} events were missed; the store has everything")
-                    }
-                    Err(RecvError::Closed) => break "the engine stopped",
+                followed = events.recv() => match followed {
+                    Some(followed) => print_followed(&followed, args.json),
+                    None => break "the engine stopped",
                 },
             }
         };
@@ -249,26 +248,39 @@ async fn ai_summary(ai: &AiService, accounts: &[String]) -> String {
     )
 }
 
+fn print_followed(followed: &Followed, json: bool) {
+    match followed {
+        Followed::Event(event) => print_event(event, json),
+        Followed::Missed { count, touched } => {
+            let now = now_ms();
+            print_line(&if json {
+                skipped_json(now, *count, touched.as_ref())
+            } else {
+                skipped_line(now, *count, touched.as_ref())
+            });
+        }
+    }
+}
+
 fn print_event(event: &EngineEvent, json: bool) {
     let now = now_ms();
-    let line = if json {
+    print_line(&if json {
         event_json(now, event)
     } else {
         event_line(now, event)
-    };
+    });
+}
+
+fn print_line(line: &str) {
     // A closed stdout must not stop the engine: the store keeps everything.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
-fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>, json: bool) {
-    loop {
-        match events.try_recv() {
-            Ok(event) => print_event(&event, json),
-            Err(TryRecvError::Lagged(_)) => {}
-            Err(_) => break,
-        }
+fn drain(events: &mut EventFollower, json: bool) {
+    while let Some(followed) = events.try_recv() {
+        print_followed(&followed, json);
     }
 }
 
