@@ -209,7 +209,6 @@ fn ai_touches(event: &AiEvent) -> Vec<(&str, Option<&str>)> {
 /// it or one of its conversations; the empty account id stands for every account (the
 /// global AI settings changed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Touched {
     pub accounts: BTreeSet<String>,
     /// `(account, peer)` pairs.

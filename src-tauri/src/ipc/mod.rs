@@ -74,10 +74,43 @@ pub struct ShowConversation {
     pub conversation: OpenConversation,
 }
 
-/// The window fell behind the engine and missed `missed` events: reload from the store.
-#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+/// The window fell behind the engine and missed `missed` events: it says so and
+/// reloads from the store what they touched (everything when `touched` is `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, tauri_specta::Event)]
 pub struct EngineLagged {
     pub missed: u64,
+    pub touched: Option<TouchedViews>,
+}
+
+/// The accounts and conversations some missed events touched.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct TouchedViews {
+    /// Every account changed (the global AI settings did): reload them all.
+    pub every_account: bool,
+    /// Accounts touched themselves or through one of their conversations.
+    pub accounts: Vec<String>,
+    pub conversations: Vec<OpenConversation>,
+}
+
+impl EngineLagged {
+    pub fn new(missed: u64, touched: Option<&desk_core::event_bus::Touched>) -> EngineLagged {
+        EngineLagged {
+            missed,
+            touched: touched.map(|t| TouchedViews {
+                // The empty account id stands for every account.
+                every_account: t.accounts.contains(""),
+                accounts: t.accounts.iter().filter(|a| !a.is_empty()).cloned().collect(),
+                conversations: t
+                    .conversations
+                    .iter()
+                    .map(|(account_id, peer_id)| OpenConversation {
+                        account_id: account_id.clone(),
+                        peer_id: peer_id.clone(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
 }
 
 /// Version, data folder, mode, preferences and the language to show.

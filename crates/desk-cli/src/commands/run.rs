@@ -8,7 +8,7 @@ use clap::Args;
 use desk_core::ai::provider::API_KEY_PROFILE;
 use desk_core::ai::AiService;
 use desk_core::secrets::{SecretKey, SecretStore};
-use desk_core::{Engine, EngineEvent};
+use desk_core::Engine;
 use desk_core::event_bus::{EventFollower, Followed};
 
 use super::ai::ai_config;
@@ -196,7 +196,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                     seen_version = version;
                 }
                 followed = events.recv() => match followed {
-                    Some(followed) => print_followed(&followed, args.json),
+                    Some(first) => print_ready(first, &mut events, args.json),
                     None => break "the engine stopped",
                 },
             }
@@ -248,39 +248,42 @@ async fn ai_summary(ai: &AiService, accounts: &[String]) -> String {
     )
 }
 
-fn print_followed(followed: &Followed, json: bool) {
-    match followed {
-        Followed::Event(event) => print_event(event, json),
-        Followed::Missed { count, touched } => {
-            let now = now_ms();
-            print_line(&if json {
-                skipped_json(now, *count, touched.as_ref())
-            } else {
-                skipped_line(now, *count, touched.as_ref())
-            });
+/// Prints `first` and every event already waiting behind it in one write, so a burst
+/// costs the printer one turn and one system call rather than one per event.
+fn print_ready(first: Followed, events: &mut EventFollower, json: bool) {
+    let mut text = String::new();
+    let mut next = Some(first);
+    while let Some(followed) = next.take() {
+        text.push_str(&line_for(&followed, json));
+        text.push('\n');
+        if text.len() < PRINT_CHUNK {
+            next = events.try_recv();
+        }
+    }
+    // A closed stdout must not stop the engine: the store keeps everything.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Printed in one write at most (then the loop looks at signals again).
+const PRINT_CHUNK: usize = 256 * 1024;
+
+fn line_for(followed: &Followed, json: bool) -> String {
+    let now = now_ms();
+    match (followed, json) {
+        (Followed::Event(event), true) => event_json(now, event),
+        (Followed::Event(event), false) => event_line(now, event),
+        (Followed::Missed { count, touched }, true) => skipped_json(now, *count, touched.as_ref()),
+        (Followed::Missed { count, touched }, false) => {
+            skipped_line(now, *count, touched.as_ref())
         }
     }
 }
 
-fn print_event(event: &EngineEvent, json: bool) {
-    let now = now_ms();
-    print_line(&if json {
-        event_json(now, event)
-    } else {
-        event_line(now, event)
-    });
-}
-
-fn print_line(line: &str) {
-    // A closed stdout must not stop the engine: the store keeps everything.
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
 fn drain(events: &mut EventFollower, json: bool) {
-    while let Some(followed) = events.try_recv() {
-        print_followed(&followed, json);
+    while let Some(first) = events.try_recv() {
+        print_ready(first, events, json);
     }
 }
 

@@ -1,7 +1,8 @@
 // The window's state: accounts, the open conversation and its log, the login dialog.
 // Loaded once from the backend, then kept current by the views each engine event
 // carries (built in the core): an event is applied in place, without asking back.
-// A missed event (lag) or a backend switch reloads everything from the store.
+// Missed events (the window fell behind) are said, and what they touched is read again
+// from the store; a backend switch reloads everything.
 import {
   api,
   type AccountView,
@@ -9,6 +10,7 @@ import {
   type AppInfo,
   type ConversationView,
   type EngineEvent,
+  type EngineLagged,
   type LoginState,
   type MessageView,
   type PageCursor,
@@ -74,6 +76,9 @@ export class AppStore {
   actionError = $state<string | null>(null);
   /** The technical text behind `actionError`, shown under "Details". */
   actionDetails = $state<string | null>(null);
+  /** How many engine events the window skipped when it last fell behind (shown until
+   * dismissed). */
+  skippedEvents = $state<number | null>(null);
   /** The accounts, and the selected account's conversations, have been listed once. */
   firstScreenLoaded = $state(false);
   private firstPaintReported = false;
@@ -114,7 +119,7 @@ export class AppStore {
       listen(api.onSecretsStatusChanged((secrets) => this.patchInfo({ secrets }))),
       listen(api.onBackendChanged(() => void this.reloadAll())),
       listen(api.onEngineEvent((event, changes) => void this.handle(event, changes))),
-      listen(api.onEngineLagged(() => void this.reloadAll())),
+      listen(api.onEngineLagged((lagged) => void this.catchUp(lagged))),
       listen(api.onShowConversation((open) => void this.showConversation(open.account_id, open.peer_id))),
     ]);
     // Messages that arrived in the open conversation while the window was in the
@@ -157,6 +162,7 @@ export class AppStore {
     this.uploadProgress = {};
     this.aiWorking = {};
     this.actionError = null;
+    this.skippedEvents = null;
     this.firstScreenLoaded = false;
     this.firstPaintReported = false;
     this.seeking = false;
@@ -196,6 +202,66 @@ export class AppStore {
       }
     } catch (err) {
       this.loadError = errorText(err);
+    }
+  }
+
+  /** The window fell behind and skipped events: it says how many, and reads again
+   * only what they touched (everything when the engine can no longer tell). */
+  async catchUp(lagged: EngineLagged) {
+    this.skippedEvents = (this.skippedEvents ?? 0) + lagged.missed;
+    const touched = lagged.touched;
+    if (!touched) return this.reloadAll();
+    try {
+      const accounts = new Set(touched.accounts);
+      if (touched.every_account || accounts.size > 0) {
+        const asked = this.accountPushes;
+        const listed = await api.listAccounts();
+        const fresh = new Map(listed.map((a) => [a.account_id, a]));
+        const wanted = (id: string) =>
+          (touched.every_account || accounts.has(id)) && (this.accountPushedAt[id] ?? 0) <= asked;
+        // Touched rows are replaced (or dropped when gone); the others are kept as shown.
+        const kept = this.accounts
+          .filter((a) => !wanted(a.account_id) || fresh.has(a.account_id))
+          .map((a) => (wanted(a.account_id) ? fresh.get(a.account_id)! : a));
+        const known = new Set(kept.map((a) => a.account_id));
+        this.accounts = [...kept, ...listed.filter((a) => wanted(a.account_id) && !known.has(a.account_id))];
+      }
+      const account = this.selectedAccount;
+      if (!account) return;
+      const peers = new Set(
+        touched.conversations.filter((c) => c.account_id === account).map((c) => c.peer_id.toLowerCase()),
+      );
+      if (touched.every_account || accounts.has(account) || peers.size > 0) {
+        const list = await api.listConversations(account);
+        if (account !== this.selectedAccount) return;
+        const wanted = (peer: string) => touched.every_account || peers.has(peer.toLowerCase());
+        const fresh = list.filter((c) => wanted(c.peer_id));
+        const rest = this.conversations.filter((c) => !wanted(c.peer_id));
+        this.conversations = [...rest, ...fresh].sort(
+          (a, b) => b.last_activity_ms - a.last_activity_ms || a.peer_id.localeCompare(b.peer_id),
+        );
+      }
+      const peer = this.selectedPeer;
+      if (peer && peers.has(peer.toLowerCase()) && this.isOpen(account, peer)) {
+        const page = await api.conversationPage(account, peer, null, PAGE_SIZE);
+        if (!this.isOpen(account, peer)) return;
+        const newestShown = this.messages[0];
+        const oldestRead = page.messages.at(-1);
+        const gap =
+          page.older !== null &&
+          newestShown !== undefined &&
+          oldestRead !== undefined &&
+          (oldestRead.create_time_ms - newestShown.create_time_ms || oldestRead.id - newestShown.id) > 0;
+        if (gap) {
+          // More arrived than a page holds: the log starts again from the newest page.
+          this.messages = page.messages;
+          this.older = page.older;
+        } else {
+          for (const message of [...page.messages].reverse()) this.putMessage(message);
+        }
+      }
+    } catch (err) {
+      this.actionError = errorText(err);
     }
   }
 
