@@ -11,7 +11,7 @@
 //! still waits for it in the channel, which it then reads twice, harmlessly).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -74,7 +74,7 @@ impl EventBus {
         EventFollower {
             receiver: self.sender.subscribe(),
             next: journal.sent,
-            bus: Arc::clone(self),
+            bus: Arc::downgrade(self),
         }
     }
 
@@ -232,7 +232,8 @@ pub struct EventFollower {
     receiver: broadcast::Receiver<EngineEvent>,
     /// The sequence number of the next event it expects.
     next: u64,
-    bus: Arc<EventBus>,
+    /// Weak, so the channel closes when the engine goes.
+    bus: Weak<EventBus>,
 }
 
 impl EventFollower {
@@ -263,7 +264,7 @@ impl EventFollower {
                 Some(Followed::Event(event))
             }
             Err(Some(count)) => {
-                let touched = self.bus.touched_since(self.next);
+                let touched = self.bus.upgrade().and_then(|b| b.touched_since(self.next));
                 self.next += count;
                 Some(Followed::Missed { count, touched })
             }
@@ -326,6 +327,8 @@ mod tests {
         );
         assert_eq!(follower.try_recv(), Some(Followed::Event(received("a", "p4", 5))));
         assert_eq!(follower.try_recv(), None);
+        drop(bus);
+        assert_eq!(follower.recv().await, None, "the engine is gone");
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use crate::store::OutboxState;
 /// How many events a slow subscriber may fall behind before it misses some (it then
 /// gets `RecvError::Lagged` and should reload from the store; an
 /// [`crate::event_bus::EventFollower`] is also told what the missed events touched).
-pub const EVENT_CAPACITY: usize = 1024;
+pub const EVENT_CAPACITY: usize = 4096;
 
 /// Where one account's poller stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -236,6 +236,32 @@ pub fn render_bindings(path: &std::path::Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// What the window is told after a lag: the count, the touched accounts and
+    /// conversations, "every account" for the global settings, or nothing to go by.
+    #[test]
+    fn a_lag_tells_the_window_what_to_read_again() {
+        let mut touched = desk_core::event_bus::Touched::default();
+        touched.accounts.extend(["a".to_owned(), "b".to_owned()]);
+        touched
+            .conversations
+            .insert(("a".to_owned(), "Alice@im.wechat".to_owned()));
+        let json = serde_json::to_value(EngineLagged::new(7, Some(&touched))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"missed": 7, "touched": {
+                "every_account": false,
+                "accounts": ["a", "b"],
+                "conversations": [{"account_id": "a", "peer_id": "Alice@im.wechat"}],
+            }})
+        );
+        touched.accounts.insert(String::new());
+        let lagged = EngineLagged::new(1, Some(&touched));
+        let views = lagged.touched.unwrap();
+        assert!(views.every_account);
+        assert_eq!(views.accounts, ["a", "b"]);
+        assert_eq!(EngineLagged::new(9, None).touched, None);
+    }
+
     /// The committed bindings must be what the Rust declarations produce.
     /// `UPDATE_BINDINGS=1` rewrites them instead of failing.
     #[test]

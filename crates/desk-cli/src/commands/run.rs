@@ -131,7 +131,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             secret_store,
             ctx.engine_config(),
         )?);
-        let mut events = engine.follow();
+        let mut printer = Printer::start(engine.follow(), args.json)?;
         // Started before the accounts poll, so no message that arrives while they
         // start misses its reply.
         let ai = (!args.no_ai).then(|| AiService::start(Arc::clone(&engine), ai_config(ctx)));
@@ -142,8 +142,6 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                 Err(e) => eprintln!("{id} not started: {e}"),
             }
         }
-        // What starting already announced.
-        drain(&mut events, args.json);
         let monitor = match args.listen {
             Some(addr) if running > 0 => Some(
                 crate::monitor::start(
@@ -161,6 +159,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                 ai.shutdown();
             }
             engine.shutdown().await;
+            printer.finish();
             return Err(CliError::NoAccountRunning);
         }
         eprintln!("running {running} account(s); Ctrl-C or SIGTERM stops");
@@ -195,10 +194,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                     }
                     seen_version = version;
                 }
-                followed = events.recv() => match followed {
-                    Some(first) => print_ready(first, &mut events, args.json),
-                    None => break "the engine stopped",
-                },
+                () = printer.stopped() => break "the engine stopped",
             }
         };
         eprintln!("{why}: stopping");
@@ -212,12 +208,78 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             () = engine.shutdown() => {}
             why = signals.next() => {
                 eprintln!("{why} again: leaving without waiting for notifystop");
+                printer.finish();
                 return Ok(());
             }
         }
-        drain(&mut events, args.json);
+        printer.finish();
         Ok(())
     })
+}
+
+/// The event printer, on a thread of its own with its own small runtime: a burst that
+/// makes hundreds of pollers runnable at once on the engine's workers never puts the
+/// printing of an event behind them.
+struct Printer {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Fires when the engine's events end.
+    ended: tokio::sync::oneshot::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Printer {
+    fn start(mut events: EventFollower, json: bool) -> Result<Printer, CliError> {
+        let (stop, mut stop_rx) = tokio::sync::oneshot::channel();
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| CliError::io("cannot start the event printer", e))?;
+        let thread = std::thread::Builder::new()
+            .name("event-printer".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    loop {
+                        tokio::select! {
+                            // Events first: everything announced before the stop is printed.
+                            biased;
+                            followed = events.recv() => match followed {
+                                Some(first) => print_ready(first, &mut events, json),
+                                None => {
+                                    let _ = ended_tx.send(());
+                                    return;
+                                }
+                            },
+                            _ = &mut stop_rx => break,
+                        }
+                    }
+                    drain(&mut events, json);
+                });
+            })
+            .map_err(|e| CliError::io("cannot start the event printer", e))?;
+        Ok(Printer {
+            stop: Some(stop),
+            ended,
+            thread: Some(thread),
+        })
+    }
+
+    /// Resolves when the engine's events end (never while the engine runs).
+    async fn stopped(&mut self) {
+        if (&mut self.ended).await.is_err() {
+            // The printer ended without the events ending (it was told to stop).
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Prints what is still waiting, then ends the thread.
+    fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// One line on stderr saying whether AI replies will go out, and if not, why not.

@@ -13,9 +13,10 @@ use super::shared::SharedStore;
 use crate::events::{emit, EngineEvent, EventSender};
 use crate::store::{InboundBatch, InboundCommit};
 
-/// At most this many messages go into one transaction, so one commit never holds the
-/// store (and the batches queued behind it) for long.
-const MAX_GROUP_MESSAGES: usize = 4_096;
+/// At most about this many messages go into one transaction, so one commit never
+/// holds the store (and the batches queued behind it) for long, and its events fit in
+/// the event channel ([`crate::events::EVENT_CAPACITY`]) with room to spare.
+const MAX_GROUP_MESSAGES: usize = 2_048;
 
 /// One poller's batch, with what its events say about each message.
 pub(crate) struct Batch {
