@@ -25,8 +25,8 @@ pub struct Plan {
 pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
     let (n, m) = (plan.accounts, plan.messages);
     let label = format!("{n} accounts, burst of {m}");
-    let mut rate = Figure::new(SECTION, format!("{label}: stored"), "msg/s")
-        .target(Target::AtLeast(20_000.0));
+    let mut rate =
+        Figure::new(SECTION, format!("{label}: stored"), "msg/s").target(Target::AtLeast(20_000.0));
     // What the machine's load cannot change much: the CLI's own work per message
     // (polls, decoding, storing, printing), from the first injection to the last row.
     let mut cpu = Figure::new(
@@ -122,7 +122,16 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
             .await
             .map_err(|e| e.to_string())??;
     }
-    Ok(vec![rate, cpu, p50, p99, queued_p99, seen, said_skipped, peak])
+    Ok(vec![
+        rate,
+        cpu,
+        p50,
+        p99,
+        queued_p99,
+        seen,
+        said_skipped,
+        peak,
+    ])
 }
 
 /// Index of each burst message → when the CLI printed its event (epoch ms), and how

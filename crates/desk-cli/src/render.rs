@@ -3,8 +3,8 @@
 //! never passed to the terminal.
 
 use desk_core::ai::AiEvent;
-use desk_core::event_bus::Touched;
 use desk_core::engine::{AccountStatus, EngineEvent};
+use desk_core::event_bus::Touched;
 use desk_core::store::StoredMessage;
 use desk_core::views::{Delivery, Direction};
 
@@ -325,7 +325,11 @@ pub fn skipped_line(time_ms: i64, count: u64, touched: Option<&Touched>) -> Stri
             t.conversations.len(),
             t.accounts
                 .iter()
-                .map(|a| if a.is_empty() { "(all)".to_owned() } else { plain(a, false) })
+                .map(|a| if a.is_empty() {
+                    "(all)".to_owned()
+                } else {
+                    plain(a, false)
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

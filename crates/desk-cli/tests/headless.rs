@@ -794,11 +794,15 @@ fn run_says_how_many_events_its_printer_skipped_and_what_they_touched() {
     let h = Harness::new();
     let (bot, account) = h.add_bot();
     // A channel of two events: a burst committed at once runs far ahead of the printer.
-    let (mut run, mut stdin, stdout, _stderr) = spawn_piped(
-        h.cli()
-            .env("WEIXIN_DESK_EVENT_CAPACITY", "2")
-            .args(["run", "--json", "--no-ai", "--account", &account, "--token-stdin"]),
-    );
+    let (mut run, mut stdin, stdout, _stderr) =
+        spawn_piped(h.cli().env("WEIXIN_DESK_EVENT_CAPACITY", "2").args([
+            "run",
+            "--json",
+            "--no-ai",
+            "--account",
+            &account,
+            "--token-stdin",
+        ]));
     stdin.write_all(bot.token.as_bytes()).unwrap();
     drop(stdin);
     let mut seen = Vec::new();
@@ -853,23 +857,36 @@ fn run_says_how_many_events_its_printer_skipped_and_what_they_touched() {
     assert!(printed.windows(2).all(|w| w[0] < w[1]), "{printed:?}");
 
     // Afterwards the printer is in step again: the next message is printed as usual.
-    h.sim.inject_text(&bot.bot_id, PEER, "after the burst").unwrap();
+    h.sim
+        .inject_text(&bot.bot_id, PEER, "after the burst")
+        .unwrap();
     wait_line(&stdout, &mut seen, |l| l.contains("after the burst"));
     run.stop(libc::SIGTERM);
     // The store has every message once.
     let out = h
         .cli()
-        .args(["log", "--json", "--limit", "1000", "--account", &account, PEER])
+        .args([
+            "log",
+            "--json",
+            "--limit",
+            "1000",
+            "--account",
+            &account,
+            PEER,
+        ])
         .output()
         .unwrap();
     assert_eq!(stdout_lines(&out), BURST + 1);
 
     // The text form says it in words.
-    let (mut run, mut stdin, stdout, _stderr) = spawn_piped(
-        h.cli()
-            .env("WEIXIN_DESK_EVENT_CAPACITY", "2")
-            .args(["run", "--no-ai", "--account", &account, "--token-stdin"]),
-    );
+    let (mut run, mut stdin, stdout, _stderr) =
+        spawn_piped(h.cli().env("WEIXIN_DESK_EVENT_CAPACITY", "2").args([
+            "run",
+            "--no-ai",
+            "--account",
+            &account,
+            "--token-stdin",
+        ]));
     stdin.write_all(bot.token.as_bytes()).unwrap();
     drop(stdin);
     let mut seen = Vec::new();

@@ -325,7 +325,10 @@ mod tests {
             follower.recv().await,
             Some(Followed::Event(received("a", "p3", 4)))
         );
-        assert_eq!(follower.try_recv(), Some(Followed::Event(received("a", "p4", 5))));
+        assert_eq!(
+            follower.try_recv(),
+            Some(Followed::Event(received("a", "p4", 5)))
+        );
         assert_eq!(follower.try_recv(), None);
         drop(bus);
         assert_eq!(follower.recv().await, None, "the engine is gone");

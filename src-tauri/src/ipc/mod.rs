@@ -99,7 +99,12 @@ impl EngineLagged {
             touched: touched.map(|t| TouchedViews {
                 // The empty account id stands for every account.
                 every_account: t.accounts.contains(""),
-                accounts: t.accounts.iter().filter(|a| !a.is_empty()).cloned().collect(),
+                accounts: t
+                    .accounts
+                    .iter()
+                    .filter(|a| !a.is_empty())
+                    .cloned()
+                    .collect(),
                 conversations: t
                     .conversations
                     .iter()

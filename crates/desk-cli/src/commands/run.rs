@@ -7,9 +7,9 @@ use std::sync::Arc;
 use clap::Args;
 use desk_core::ai::provider::API_KEY_PROFILE;
 use desk_core::ai::AiService;
+use desk_core::event_bus::{EventFollower, Followed};
 use desk_core::secrets::{SecretKey, SecretStore};
 use desk_core::Engine;
-use desk_core::event_bus::{EventFollower, Followed};
 
 use super::ai::ai_config;
 use super::{runtime, Context};
@@ -337,9 +337,7 @@ fn line_for(followed: &Followed, json: bool) -> String {
         (Followed::Event(event), true) => event_json(now, event),
         (Followed::Event(event), false) => event_line(now, event),
         (Followed::Missed { count, touched }, true) => skipped_json(now, *count, touched.as_ref()),
-        (Followed::Missed { count, touched }, false) => {
-            skipped_line(now, *count, touched.as_ref())
-        }
+        (Followed::Missed { count, touched }, false) => skipped_line(now, *count, touched.as_ref()),
     }
 }
 
