@@ -523,6 +523,68 @@ mod tests {
             .unwrap()
     }
 
+    fn entries(messages: &[WeixinMessage]) -> Vec<InboundEntry> {
+        messages
+            .iter()
+            .map(|m| InboundEntry::Message {
+                message: Box::new(m.clone()),
+                raw: serde_json::to_string(m).unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_group_commits_each_accounts_batch_and_cursor_and_a_failing_batch_alone() {
+        let store = store();
+        store.upsert_account(&sample("acc2"), 0).unwrap();
+        let (one, two) = (
+            entries(&[text("p@im.wechat", 1, 10, "to acc", "t1")]),
+            entries(&[
+                text("q@im.wechat", 2, 11, "to acc2", "t2"),
+                text("q@im.wechat", 3, 12, "again", "t3"),
+            ]),
+        );
+        let ghost = entries(&[text("r@im.wechat", 4, 13, "nobody", "t4")]);
+        let (c1, c2, c3) = (
+            Secret::new("cursor-1".to_owned()),
+            Secret::new("cursor-2".to_owned()),
+            Secret::new("cursor-3".to_owned()),
+        );
+        let batch = |account_id, cursor, entries| InboundBatch {
+            account_id,
+            cursor: Some(cursor),
+            entries,
+            now_ms: 20,
+        };
+        let outcomes = store
+            .commit_inbound_group(&[
+                batch("acc", &c1, &one),
+                batch("ghost", &c3, &ghost),
+                batch("acc2", &c2, &two),
+            ])
+            .unwrap();
+        assert_eq!(outcomes[0].as_ref().unwrap().new.len(), 1);
+        let err = outcomes[1].as_ref().unwrap_err();
+        assert!(err.to_string().contains("no account \"ghost\""), "{err}");
+        let second = outcomes[2].as_ref().unwrap();
+        assert_eq!(
+            second.new.iter().map(|n| n.batch_index).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert_eq!(count(&store, "messages"), 3);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "cursor-1");
+        assert_eq!(store.cursor("acc2").unwrap().unwrap().expose(), "cursor-2");
+        assert!(store.cursor("ghost").unwrap().is_none());
+        // Redelivered together: stored once, cursors still move.
+        let c4 = Secret::new("cursor-4".to_owned());
+        let again = store
+            .commit_inbound_group(&[batch("acc", &c4, &one), batch("acc2", &c2, &two)])
+            .unwrap();
+        assert!(again.iter().all(|o| o.as_ref().unwrap().new.is_empty()));
+        assert_eq!(count(&store, "messages"), 3);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "cursor-4");
+    }
+
     fn unread(store: &Store, peer: &str) -> i64 {
         store
             .conn()
