@@ -225,6 +225,15 @@ export class AppStore {
           .map((a) => (wanted(a.account_id) ? fresh.get(a.account_id)! : a));
         const known = new Set(kept.map((a) => a.account_id));
         this.accounts = [...kept, ...listed.filter((a) => wanted(a.account_id) && !known.has(a.account_id))];
+        if (!this.accounts.some((a) => a.account_id === this.selectedAccount)) {
+          // The account on screen is gone: as when it is removed while shown.
+          this.selectedAccount = this.accounts[0]?.account_id ?? null;
+          this.selectedPeer = null;
+          this.messages = [];
+          this.announceOpen();
+          await this.reloadConversations();
+          return;
+        }
       }
       const account = this.selectedAccount;
       if (!account) return;
