@@ -58,6 +58,12 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         let running = fleet.start_cli().await?;
         let pid = running.pid();
         tokio::time::sleep(Duration::from_secs(2)).await;
+        let database = desk_core::DataDir::at(fleet.data())
+            .map_err(|e| e.to_string())?
+            .database();
+        // Only rows after this one are looked at while waiting (earlier runs' stay out
+        // of every count).
+        let last_row = last_row_id(&database)?;
         let cpu_before = procfs::usage(pid).map(|u| u.cpu_seconds);
         let mut injected_ms = Vec::with_capacity(m);
         let mut message_ids = Vec::with_capacity(m);
@@ -71,14 +77,12 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
             message_ids.push(id);
         }
         let prefix = format!("burst {run} ");
-        let database = desk_core::DataDir::at(fleet.data())
-            .map_err(|e| e.to_string())?
-            .database();
         let pattern = format!("{prefix}%");
-        let all_stored_ms =
-            tokio::task::spawn_blocking(move || wait_until_stored(&database, &pattern, m))
-                .await
-                .map_err(|e| e.to_string())??;
+        let all_stored_ms = tokio::task::spawn_blocking(move || {
+            wait_until_stored(&database, last_row, &pattern, m)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         if let (Some(before), Some(after)) = (cpu_before, procfs::usage(pid)) {
             cpu.samples
                 .push((after.cpu_seconds - before) * 1e6 / m as f64);
@@ -166,22 +170,38 @@ fn collect(
     (seen, skipped)
 }
 
+fn read_only(database: &std::path::Path) -> Result<rusqlite::Connection, String> {
+    rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())
+}
+
+/// The newest message row's id (0 when there is none).
+fn last_row_id(database: &std::path::Path) -> Result<i64, String> {
+    read_only(database)?
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |row| {
+            row.get(0)
+        })
+        .map_err(|e| e.to_string())
+}
+
 /// Polls the CLI's database (read-only, beside its writer) until `count` inbound
-/// messages match `pattern`; returns when (epoch ms). More than `count` is a duplicate.
+/// messages after row `after` match `pattern`; returns when (epoch ms). More than
+/// `count` is a duplicate. Each look reads only the rows after `after`, so the polling
+/// costs the shared cores little.
 fn wait_until_stored(
     database: &std::path::Path,
+    after: i64,
     pattern: &str,
     count: usize,
 ) -> Result<f64, String> {
-    let conn =
-        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| e.to_string())?;
+    let conn = read_only(database)?;
     let deadline = std::time::Instant::now() + EVENT_WAIT;
     loop {
         let stored: i64 = conn
             .query_row(
-                "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND text LIKE ?1",
-                [pattern],
+                "SELECT COUNT(*) FROM messages
+                 WHERE id > ?1 AND direction = 'in' AND text LIKE ?2",
+                rusqlite::params![after, pattern],
                 |row| row.get(0),
             )
             .map_err(|e| e.to_string())?;
