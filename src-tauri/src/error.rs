@@ -71,7 +71,10 @@ impl From<CoreError> for IpcError {
 
 fn core_code(err: &CoreError) -> ErrorCode {
     match err {
-        CoreError::UnknownLocale(_) => ErrorCode::InvalidArgument,
+        CoreError::UnknownLocale(_)
+        | CoreError::PeerNameTooLong { .. }
+        | CoreError::PeerNoteTooLong { .. } => ErrorCode::InvalidArgument,
+        CoreError::UnknownPeer { .. } => ErrorCode::NotFound,
         CoreError::DataDir { .. }
         | CoreError::NoDataDir
         | CoreError::Integrity(_)

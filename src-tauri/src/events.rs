@@ -25,6 +25,7 @@ pub fn forward(app: AppHandle, mut receiver: EventFollower) -> JoinHandle<()> {
                             | EngineEvent::AccountRemoved { .. }
                             | EngineEvent::AccountRenamed { .. }
                             | EngineEvent::AccountReplaced { .. }
+                            | EngineEvent::PeerChanged { .. }
                     );
                     let changes = changes_for(&app, &event).await;
                     notify::on_event(&app, &event, &changes);
@@ -94,15 +95,24 @@ async fn read_now(backend: &Backend, account_id: &str, peer_id: &str) {
     }
 }
 
-/// Recomputes the tray's unread total and account lines from the store.
+/// Recomputes the tray's unread total, account lines and unread conversations from
+/// the store.
 pub fn refresh_tray(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let Some(backend) = app.try_state::<AppState>().and_then(|s| s.try_backend()) else {
             return;
         };
-        match backend.views.accounts().await {
-            Ok(accounts) => tray::show_accounts(&app, &accounts),
+        let read = async {
+            let accounts = backend.views.accounts().await?;
+            let unread = backend
+                .views
+                .unread_conversations(tray::UNREAD_LINES)
+                .await?;
+            Ok::<_, desk_core::EngineError>((accounts, unread))
+        };
+        match read.await {
+            Ok((accounts, unread)) => tray::show_accounts(&app, &accounts, &unread),
             Err(err) => tracing::warn!(%err, "could not count unread messages"),
         }
     });

@@ -29,6 +29,10 @@ pub use error::{ErrorCode, IpcError};
 
 /// Starts the app: checks for a display, builds the runtime the app owns, runs Tauri.
 pub fn main_entry() -> ExitCode {
+    // Before any thread starts: WebKit reads it when the window is built.
+    if let Some((name, value)) = display::software_rendering(|name| std::env::var_os(name)) {
+        std::env::set_var(name, value);
+    }
     init_tracing();
     if let Err(problem) = display::check(|name| std::env::var_os(name)) {
         eprintln!("weixin-desk: {problem}");

@@ -1,6 +1,8 @@
 //! The tray icon. Linux delivers no tray click events, so every action is in the menu:
-//! Show/Hide, the unread total, one status line per account, Quit. The menu is rebuilt
-//! when the language, the window's visibility or the accounts change.
+//! Show/Hide, the unread total, the conversations with unread messages (by the name
+//! the owner gave the peer; a click opens it), one status line per account, Quit. The
+//! menu is rebuilt when the language, the window's visibility, the accounts or a
+//! peer's name change.
 
 use std::sync::Mutex;
 
@@ -11,16 +13,22 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
 use crate::{i18n, window};
-use desk_core::views::AccountView;
+use desk_core::views::{AccountView, UnreadConversation};
+
+use crate::state::OpenConversation;
 
 const TRAY_ID: &str = "main";
 const TOGGLE_ID: &str = "toggle-window";
 const QUIT_ID: &str = "quit";
 const AI_ID: &str = "toggle-ai";
+/// A conversation line's id is this prefix and its place in the list.
+const OPEN_PREFIX: &str = "open-conversation-";
+/// How many conversations with unread messages the menu names.
+pub const UNREAD_LINES: usize = 5;
 
-/// The last account list the tray showed.
+/// The last account list and unread conversations the tray showed.
 #[derive(Default)]
-struct TrayAccounts(Mutex<Vec<AccountView>>);
+struct TrayAccounts(Mutex<(Vec<AccountView>, Vec<UnreadConversation>)>);
 
 /// Whether all AI replies are paused, as last read.
 #[derive(Default)]
@@ -29,7 +37,7 @@ struct TrayAiPaused(Mutex<bool>);
 pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
     app.manage(TrayAccounts::default());
     app.manage(TrayAiPaused::default());
-    let menu = build_menu(app, locale, &[])?;
+    let menu = build_menu(app, locale, &[], &[])?;
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .menu(&menu)
         .tooltip(i18n::text(locale, "tray.tooltip"))
@@ -37,7 +45,11 @@ pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
             TOGGLE_ID => window::toggle(app),
             AI_ID => toggle_ai(app),
             QUIT_ID => app.exit(0),
-            _ => {}
+            other => {
+                if let Some(place) = other.strip_prefix(OPEN_PREFIX) {
+                    open_unread(app, place);
+                }
+            }
         });
     if let Some(icon) = app.default_window_icon() {
         builder = builder.icon(icon.clone());
@@ -46,16 +58,36 @@ pub fn create(app: &AppHandle, locale: Locale) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Opens the conversation of the unread line at `place`.
+fn open_unread(app: &AppHandle, place: &str) {
+    let line = app.try_state::<TrayAccounts>().and_then(|s| {
+        let shown = s.0.lock().unwrap_or_else(|p| p.into_inner());
+        place
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| shown.1.get(i).cloned())
+    });
+    if let Some(line) = line {
+        window::open_at(
+            app,
+            OpenConversation {
+                account_id: line.account_id,
+                peer_id: line.peer_id,
+            },
+        );
+    }
+}
+
 /// Rebuilds the menu for `locale` and the window's current visibility.
 pub fn relabel(app: &AppHandle, locale: Locale) {
-    let accounts = app
+    let (accounts, unread) = app
         .try_state::<TrayAccounts>()
         .map(|s| s.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
         .unwrap_or_default();
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    match build_menu(app, locale, &accounts) {
+    match build_menu(app, locale, &accounts, &unread) {
         Ok(menu) => {
             if let Err(err) = tray.set_menu(Some(menu)) {
                 tracing::warn!(%err, "could not update the tray menu");
@@ -85,10 +117,11 @@ fn show_unread_total(app: &AppHandle, tray: &tauri::tray::TrayIcon, locale: Loca
     );
 }
 
-/// Shows a new account list (status lines and unread total).
-pub fn show_accounts(app: &AppHandle, accounts: &[AccountView]) {
+/// Shows a new account list (status lines and unread total) and the conversations
+/// with unread messages.
+pub fn show_accounts(app: &AppHandle, accounts: &[AccountView], unread: &[UnreadConversation]) {
     if let Some(state) = app.try_state::<TrayAccounts>() {
-        *state.0.lock().unwrap_or_else(|p| p.into_inner()) = accounts.to_vec();
+        *state.0.lock().unwrap_or_else(|p| p.into_inner()) = (accounts.to_vec(), unread.to_vec());
     }
     if let Some(state) = app.try_state::<crate::state::AppState>() {
         relabel(app, state.locale());
@@ -99,6 +132,7 @@ fn build_menu(
     app: &AppHandle,
     locale: Locale,
     accounts: &[AccountView],
+    unread: &[UnreadConversation],
 ) -> tauri::Result<Menu<tauri::Wry>> {
     let toggle_key = if window::is_visible(app) {
         "tray.hide"
@@ -121,6 +155,15 @@ fn build_menu(
         false,
         None::<&str>,
     )?)?;
+    for (place, line) in unread.iter().enumerate() {
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("{OPEN_PREFIX}{place}"),
+            unread_conversation_line(locale, line),
+            true,
+            None::<&str>,
+        )?)?;
+    }
     for account in accounts {
         menu.append(&MenuItem::new(
             app,
@@ -203,6 +246,14 @@ fn unread_line(locale: Locale, total: i64) -> String {
     i18n::text(locale, "tray.unread").replace("{count}", &total.to_string())
 }
 
+/// "Name: 2 unread": the peer by the owner's name for it, else its id.
+pub fn unread_conversation_line(locale: Locale, line: &UnreadConversation) -> String {
+    let name = line.display_name.as_deref().unwrap_or(&line.peer_id);
+    i18n::text(locale, "tray.unreadFrom")
+        .replace("{name}", name)
+        .replace("{count}", &line.unread_count.to_string())
+}
+
 /// "Alias: Online", with the account id when there is no alias.
 pub fn account_line(locale: Locale, account: &AccountView) -> String {
     let name = account.alias.as_deref().unwrap_or(&account.account_id);
@@ -258,6 +309,28 @@ mod tests {
         assert_eq!(
             account_line(Locale::En, &named),
             "Shop: Scan again to reconnect"
+        );
+        let line = UnreadConversation {
+            account_id: "bot-im-bot".into(),
+            peer_id: "o9cq80@im.wechat".into(),
+            display_name: Some("王小明".into()),
+            unread_count: 2,
+        };
+        assert_eq!(
+            unread_conversation_line(Locale::En, &line),
+            "王小明: 2 unread"
+        );
+        assert_eq!(
+            unread_conversation_line(Locale::ZhCn, &line),
+            "王小明：2 条未读"
+        );
+        let unnamed = UnreadConversation {
+            display_name: None,
+            ..line
+        };
+        assert_eq!(
+            unread_conversation_line(Locale::En, &unnamed),
+            "o9cq80@im.wechat: 2 unread"
         );
         let removed = account(false, "removed", AccountStatus::Stopped);
         assert_eq!(status_key(&removed), "status.removed");

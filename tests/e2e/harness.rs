@@ -239,10 +239,33 @@ impl App {
             )
             .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        self.driver
-            .screenshot(&dir.join(format!("{name}.png")))
-            .await
-            .expect("take screenshot");
+        // What the display shows, grabbed from X: the app draws in software, and
+        // WebKit's own snapshot (WebDriver's screenshot) never answers in that mode.
+        let rect = self.driver.get_window_rect().await.expect("window rect");
+        let (x, y) = (rect.x.max(0), rect.y.max(0));
+        let path = dir.join(format!("{name}.png"));
+        let grabbed = Command::new("gst-launch-1.0")
+            .arg("-q")
+            .arg("ximagesrc")
+            .arg(format!("startx={x}"))
+            .arg(format!("starty={y}"))
+            .arg(format!("endx={}", x + rect.width - 1))
+            .arg(format!("endy={}", y + rect.height - 1))
+            .args([
+                "use-damage=false",
+                "show-pointer=false",
+                "num-buffers=1",
+                "!",
+                "videoconvert",
+                "!",
+                "pngenc",
+                "!",
+                "filesink",
+            ])
+            .arg(format!("location={}", path.display()))
+            .status()
+            .expect("run gst-launch-1.0 (./dev installs gstreamer1.0-tools)");
+        assert!(grabbed.success(), "grabbing the screen for {name} failed");
     }
 
     /// Stops the app, WebKitWebDriver and tauri-driver. The app hides on close instead of

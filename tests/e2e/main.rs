@@ -21,6 +21,7 @@ mod media_scale;
 mod messages;
 mod no_display;
 mod notifications;
+mod peers;
 mod push;
 mod sandbox;
 mod save_as;

@@ -355,3 +355,61 @@ async fn dropped_files_are_sent_with_progress_and_arrive_intact() {
     .await;
     app.quit().await;
 }
+
+/// A quote with no body (an unknown item type, only the quoted item's time: what WeChat
+/// can send when a user quotes the bot) shows the quoted message found by that time, or
+/// "Quoted a message" with what is known.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_with_no_body_show_what_is_known() {
+    if !enabled("quotes_with_no_body_show_what_is_known") {
+        return;
+    }
+    let sim = start_sim().await;
+    let home = Home::new();
+    let app = launch_on(&sim, &home).await;
+    let bot = login(&app, &sim, "Shop", PEER).await;
+    sim.inject_text(&bot.bot_id, PEER, "what is the plan?")
+        .unwrap();
+    open_conversation(&app, &bot, PEER).await;
+    wait_log_has(&app, "what is the plan?").await;
+    let input = app.element("composer-input").await;
+    input.send_keys("lunch at noon" + Key::Enter).await.unwrap();
+    crate::harness::eventually(Duration::from_secs(20), "the emulator got the text", || {
+        !sim.sent_messages(&bot.bot_id).unwrap().is_empty()
+    })
+    .await;
+    app.find_css(
+        "[data-delivery='delivered'] [data-testid='delivery-state']",
+        Duration::from_secs(20),
+    )
+    .await;
+    let quoted = sim.sent_messages(&bot.bot_id).unwrap()[0].message_id;
+    sim.inject_bodiless_quote(&bot.bot_id, PEER, "this one", quoted, false)
+        .unwrap();
+    wait_log_has(&app, "this one").await;
+    app.wait_script(
+        r#"const q = [...document.querySelectorAll("[data-testid='message-quote']")];
+           return q.map(e => e.textContent.includes("lunch at noon") && !e.dataset.quoted);"#,
+        serde_json::json!([true]),
+        Duration::from_secs(10),
+    )
+    .await;
+    sim.inject_items(
+        &bot.bot_id,
+        PEER,
+        vec![serde_json::json!({
+            "type": 1, "text_item": { "text": "that old one" },
+            "ref_msg": { "message_item": { "type": 31, "create_time_ms": 1_000_000 } }
+        })],
+    )
+    .unwrap();
+    wait_log_has(&app, "that old one").await;
+    let trace = app
+        .find_css("[data-quoted='trace']", Duration::from_secs(10))
+        .await;
+    let words = trace.text().await.unwrap();
+    assert!(words.contains("Quoted a message"), "{words}");
+    assert!(words.contains("1970"), "{words}");
+    app.screenshot("quote-with-no-body").await;
+    app.quit().await;
+}

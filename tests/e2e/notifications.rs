@@ -6,14 +6,14 @@ use crate::sim::{launch_on, login, open_conversation, start_sim, wait_log_has};
 use crate::x11::Display;
 
 /// A python3-dbusmock notification daemon on the session bus, logging every call.
-struct MockDaemon {
+pub(crate) struct MockDaemon {
     child: Child,
     log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl MockDaemon {
-    fn start() -> MockDaemon {
+    pub(crate) fn start() -> MockDaemon {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("notifications.log");
         // The system Python carries python3-dbusmock (a Debian package).
@@ -35,7 +35,7 @@ impl MockDaemon {
         }
     }
 
-    fn calls(&self) -> String {
+    pub(crate) fn calls(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }

@@ -101,6 +101,9 @@ enum Command {
     Log(commands::history::LogArgs),
     /// Search the text of every stored message, newest first.
     Search(commands::history::SearchArgs),
+    /// The peers each account talks to, and your names and notes for them:
+    /// `peers [--account ID]`, `peers rename PEER NAME`, `peers note PEER TEXT`.
+    Peers(commands::peers::PeersArgs),
     /// Write messages as JSON Lines (one object per line; no secrets).
     Export(commands::history::ExportArgs),
     /// AI replies: the provider and its key, `ai test`, pause, per-account and per-peer
@@ -180,6 +183,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log(args) => commands::history::log(&ctx, args),
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),
+        Command::Peers(args) => commands::peers::peers(&ctx, args),
         Command::Ai(args) => commands::ai::ai(&ctx, args),
         Command::Service(args) => commands::service::service(&ctx, args),
         Command::Status(args) => commands::status::status(&ctx, args),

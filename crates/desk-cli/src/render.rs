@@ -81,6 +81,8 @@ pub fn body(m: &StoredMessage, keep_newlines: bool) -> String {
     }
     if let Some(quote) = &m.quote_text {
         parts.push(format!("(quoting \"{}\")", plain(quote, false)));
+    } else if let Some(kind) = &m.quote_kind {
+        parts.push(quoted_a_message(kind, m));
     }
     if let Some(text) = &m.text {
         parts.push(plain(text, keep_newlines));
@@ -88,10 +90,38 @@ pub fn body(m: &StoredMessage, keep_newlines: bool) -> String {
     parts.join(" ")
 }
 
-/// One message of a conversation log, continuation lines indented.
-pub fn log_line(m: &StoredMessage) -> String {
+/// A quote with no text to show: what is known of the quoted message.
+fn quoted_a_message(kind: &str, m: &StoredMessage) -> String {
+    let mut known = Vec::new();
+    if !matches!(kind, "none" | "unknown") {
+        known.push(kind.to_owned());
+    }
+    if let Some(time) = m.quote_time_ms {
+        known.push(format!("from {} UTC", utc(time)));
+    }
+    if let Some(id) = &m.quote_server_id {
+        known.push(format!("id {}", plain(id, false)));
+    }
+    if known.is_empty() {
+        "(quoted a message)".to_owned()
+    } else {
+        format!("(quoted a message: {})", known.join(", "))
+    }
+}
+
+/// A peer as the terminal shows it: `Name (id)`, or the id alone.
+pub fn peer_label(peer_id: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{} ({})", plain(name, false), plain(peer_id, false)),
+        None => plain(peer_id, false),
+    }
+}
+
+/// One message of a conversation log, continuation lines indented; `name` is the name
+/// the peer is shown by.
+pub fn log_line(m: &StoredMessage, name: Option<&str>) -> String {
     let arrow = if m.direction == "in" {
-        format!("<- {}", plain(&m.peer_id, false))
+        format!("<- {}", peer_label(&m.peer_id, name))
     } else {
         // "accepted": taken by the server without a message id, not confirmed.
         let delivery = Delivery::of(Direction::Out, &m.delivery, m.server_message_id.as_deref());
@@ -106,13 +136,13 @@ pub fn log_line(m: &StoredMessage) -> String {
 }
 
 /// One search hit, with its account and peer.
-pub fn search_line(m: &StoredMessage) -> String {
+pub fn search_line(m: &StoredMessage, name: Option<&str>) -> String {
     let arrow = if m.direction == "in" { "<-" } else { "->" };
     format!(
         "{} {} {arrow} {}: {}",
         utc(m.create_time_ms),
         m.account_id,
-        plain(&m.peer_id, false),
+        peer_label(&m.peer_id, name),
         body(m, false)
     )
 }

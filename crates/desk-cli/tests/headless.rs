@@ -470,6 +470,63 @@ fn a_send_that_is_not_through_in_time_stays_queued_and_goes_out_next_time() {
     );
 }
 
+/// A quote with no body (an unknown item type, no text, no id: what WeChat can send when
+/// a user quotes the bot) shows in the log as the quoted message found by its time, or
+/// as "quoted a message" with what is known.
+#[test]
+fn the_log_shows_quotes_with_no_body() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    receive_with_run(&h, &bot, &account, "write to me");
+    assert_ok(&h.send(&bot, &account, &["--wait", "60", "the plan for friday"]));
+    let quoted = h.sim.sent_messages(&bot.bot_id).unwrap()[0].message_id;
+
+    let (mut run, stdout, _stderr) = spawn_run(
+        &h,
+        &bot.token,
+        &["run", "--account", &account, "--token-stdin"],
+    );
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains("status online"));
+    h.sim
+        .inject_bodiless_quote(&bot.bot_id, PEER, "this one", quoted, false)
+        .unwrap();
+    h.sim
+        .inject_items(
+            &bot.bot_id,
+            PEER,
+            vec![serde_json::json!({
+                "type": 1, "text_item": { "text": "that old one" },
+                "ref_msg": { "message_item": { "type": 31, "create_time_ms": 1_000_000 } }
+            })],
+        )
+        .unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("that old one"));
+    run.stop(libc::SIGTERM);
+
+    let log = h
+        .cli()
+        .args(["log", "--account", &account, PEER])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&assert_ok(&log).stdout).into_owned();
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{log}"))
+            .to_owned()
+    };
+    assert!(
+        line("this one").contains("(quoting \"the plan for friday\") this one"),
+        "{log}"
+    );
+    assert!(
+        line("that old one")
+            .contains("(quoted a message: from 1970-01-01 00:16:40 UTC) that old one"),
+        "{log}"
+    );
+}
+
 #[test]
 fn send_file_uploads_it_and_the_emulator_holds_the_same_bytes() {
     let h = Harness::new();

@@ -19,4 +19,10 @@ pub enum CoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("unsupported language {0:?}; use \"zh-CN\" or \"en\"")]
     UnknownLocale(String),
+    #[error("account {account_id} has no peer {peer_id:?} (a peer is known once it wrote)")]
+    UnknownPeer { account_id: String, peer_id: String },
+    #[error("a peer's name may have at most {max} characters")]
+    PeerNameTooLong { max: usize },
+    #[error("a peer's note may have at most {max} characters")]
+    PeerNoteTooLong { max: usize },
 }

@@ -134,6 +134,10 @@ fn touches(event: &EngineEvent) -> Vec<(&str, Option<&str>)> {
             account_id,
             peer_id,
             ..
+        }
+        | EngineEvent::PeerChanged {
+            account_id,
+            peer_id,
         } => vec![(account_id, Some(peer_id))],
         EngineEvent::AccountStatusChanged { account_id, .. }
         | EngineEvent::AccountRemoved { account_id, .. }

@@ -127,6 +127,9 @@ pub enum EngineEvent {
         account_id: String,
         alias: Option<String>,
     },
+    /// The owner named a peer or changed its note (kept in the store only, never sent
+    /// to WeChat).
+    PeerChanged { account_id: String, peer_id: String },
     /// Something happened in the AI replies (runs, failures, takeover).
     Ai { event: AiEvent },
 }

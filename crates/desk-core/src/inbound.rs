@@ -21,6 +21,12 @@ pub struct InboundRecord {
     pub quote_text: Option<String>,
     /// The quoted part, when the quote selects part of a message (§5.6 item 4).
     pub quote_partial: Option<PartialText>,
+    /// Set whenever the message quotes something, even a quote with no body, no id or
+    /// an item type this version does not know: the quoted item's kind (`none` when the
+    /// quote names no item type).
+    pub quote_kind: Option<&'static str>,
+    /// The quoted item's own time, for resolving a quote that carries no id.
+    pub quote_time_ms: Option<i64>,
     pub context_token: Option<String>,
     /// The message's JSON exactly as it arrived (every field, known to this version or
     /// not), kept for reprocessing.
@@ -61,10 +67,12 @@ impl InboundRecord {
             .or_else(|| items.first().map(|i| item_kind_name(i.item_type)))
             .unwrap_or("none");
         let (quote_server_id, quote_text) = quote(items);
-        let quote_partial = items
-            .iter()
-            .find_map(|i| i.ref_msg.as_deref())
-            .and_then(|r| r.partial_text.clone());
+        let reference = items.iter().find_map(|i| i.ref_msg.as_deref());
+        let quote_partial = reference.and_then(|r| r.partial_text.clone());
+        let quoted_item = reference.and_then(|r| r.message_item.as_ref());
+        let quote_kind =
+            reference.map(|_| item_kind_name(quoted_item.and_then(|item| item.item_type)));
+        let quote_time_ms = quoted_item.and_then(|item| item.create_time_ms);
         InboundRecord {
             peer_id: non_empty(message.from_user_id.as_deref()),
             dedupe_key: dedupe_key(message),
@@ -78,6 +86,8 @@ impl InboundRecord {
             quote_server_id,
             quote_text,
             quote_partial,
+            quote_kind,
+            quote_time_ms,
             context_token: non_empty(message.context_token.as_deref()),
             raw_json: raw.to_owned(),
         }
@@ -520,9 +530,28 @@ mod tests {
         let r = InboundRecord::from_wire(&m);
         assert_eq!(r.quote_server_id.as_deref(), Some("42"));
         assert_eq!(r.quote_text.as_deref(), Some("标题 | [图片]"));
+        assert_eq!(r.quote_kind, Some("image"));
         assert_eq!(r.item_kind, "text");
 
         let r = InboundRecord::from_wire(&wire(r#"{"from_user_id":""}"#));
         assert_eq!((r.peer_id, r.item_kind, r.quote_text), (None, "none", None));
+    }
+
+    #[test]
+    fn a_quote_with_no_body_keeps_what_is_known() {
+        let m = wire(
+            r#"{"item_list":[{"type":1,"text_item":{"text":"this one"},
+                "ref_msg":{"message_item":{"type":31,"create_time_ms":1700000000123}}}]}"#,
+        );
+        let r = InboundRecord::from_wire(&m);
+        assert_eq!((r.quote_server_id, r.quote_text), (None, None));
+        assert_eq!(r.quote_kind, Some("unknown"));
+        assert_eq!(r.quote_time_ms, Some(1_700_000_000_123));
+
+        let m = wire(r#"{"item_list":[{"type":1,"text_item":{"text":"x"},"ref_msg":{}}]}"#);
+        let r = InboundRecord::from_wire(&m);
+        assert_eq!((r.quote_kind, r.quote_time_ms), (Some("none"), None));
+        let plain = InboundRecord::from_wire(&wire(r#"{"item_list":[{"type":1}]}"#));
+        assert_eq!(plain.quote_kind, None);
     }
 }

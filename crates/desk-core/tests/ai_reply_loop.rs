@@ -569,6 +569,40 @@ async fn persona_per_account_with_a_per_peer_override_and_variables() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_name_and_note_for_a_peer_fill_the_persona_variables() {
+    let mut w = World::start(Preset::OpenAi).await;
+    let acc = w.account_id.clone();
+    let mut s = w.ai.account_settings(&acc).await.unwrap();
+    s.persona = "You help {peer_name}. Notes: {peer_note}.".into();
+    w.ai.set_account_settings(&acc, s).await.unwrap();
+    w.say(ALICE, "hello");
+    w.finished().await;
+    w.engine
+        .rename_peer(&acc, ALICE, "  Alice Teapot ")
+        .await
+        .unwrap();
+    w.engine
+        .set_peer_note(&acc, ALICE, "wholesale, <b>pays late</b>")
+        .await
+        .unwrap();
+    w.say(ALICE, "again");
+    w.finished().await;
+    // Cleared, the name falls back to the id.
+    w.engine.rename_peer(&acc, ALICE, "").await.unwrap();
+    w.engine.set_peer_note(&acc, ALICE, "").await.unwrap();
+    w.say(ALICE, "third");
+    w.finished().await;
+    let chats = w.stub.wait_chats(3).await;
+    let system = |i: usize| chats[i].body["messages"][0]["content"].clone();
+    assert_eq!(system(0), json!(format!("You help {ALICE}. Notes: .")));
+    assert_eq!(
+        system(1),
+        json!("You help Alice Teapot. Notes: wholesale, <b>pays late</b>.")
+    );
+    assert_eq!(system(2), json!(format!("You help {ALICE}. Notes: .")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_mode_adds_a_timing_report_after_each_run() {
     let mut w = World::start(Preset::OpenAi).await;
     let owner = w.owner.clone();

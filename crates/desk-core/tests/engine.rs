@@ -27,6 +27,7 @@ fn timings() -> Timings {
         send_retry_max: Duration::from_millis(200),
         send_max_attempts: 3,
         window_wait_limit: Duration::from_secs(3600),
+        ..Timings::default()
     }
 }
 
@@ -515,6 +516,128 @@ async fn a_closed_window_waits_and_flushes_once_when_the_peer_writes() {
     engine.shutdown().await;
 }
 
+/// ret -2 with no errmsg, sent for a request shape the server will not take: refused
+/// under the first token (it could be a closed window: wait for the peer), then again
+/// under the token the peer just renewed, through every backoff retry. That is no closed
+/// window and no rate limit: the message fails with its reason instead of waiting a day,
+/// and the peer's next message goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ret2_again_under_a_fresh_token_fails_as_a_malformed_request() {
+    let sim = sim_with(|k| {
+        k.refuse_shape_with_ret2 = Some(ilink_sim::RefuseShape {
+            text_contains: "<unsendable>".into(),
+            errmsg: String::new(),
+        })
+    })
+    .await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let peer = "alice@im.wechat";
+    let broken = engine
+        .send_text(&a.account_id, peer, "a <unsendable> shape")
+        .await
+        .unwrap();
+    let waiting = next_event(&mut rx, delivery(broken.id, OutboxState::WaitingForWindow)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = waiting else {
+        unreachable!()
+    };
+    assert!(error.unwrap().contains("-2"));
+    let refused_tokens = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.endpoint == "sendmessage")
+            .filter_map(|r| {
+                r.body
+                    .pointer("/msg/context_token")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    // The first token's backoff runs out, and the message waits for the peer.
+    eventually("the first token's tries are used up", || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.endpoint == "sendmessage")
+            .count()
+            == 3
+    })
+    .await;
+    assert_eq!(refused_tokens().len(), 1);
+
+    sim.inject_text(&a.bot_id, peer, "and?").unwrap();
+    let failed = next_event(&mut rx, delivery(broken.id, OutboxState::Failed)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = failed else {
+        unreachable!()
+    };
+    let reason = error.unwrap();
+    assert!(reason.contains("malformed"), "{reason}");
+    assert!(reason.contains("ret -2"), "{reason}");
+    assert_eq!(
+        refused_tokens().len(),
+        2,
+        "refused under the renewed token too"
+    );
+    // Three tries under the renewed token: a burst limit would have cleared.
+    let tries = sim
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == "sendmessage")
+        .count();
+    assert_eq!(tries, 6);
+
+    let fine = engine.send_text(&a.account_id, peer, "fine").await.unwrap();
+    next_event(&mut rx, delivery(fine.id, OutboxState::Delivered)).await;
+    assert_eq!(sent_texts(&sim, &a.bot_id), ["fine"]);
+    engine.shutdown().await;
+}
+
+/// With the rule turned off, the same refusals leave the message waiting for the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_ret2_rule_off_a_refused_message_keeps_waiting() {
+    let sim = sim_with(|k| {
+        k.refuse_shape_with_ret2 = Some(ilink_sim::RefuseShape {
+            text_contains: "<unsendable>".into(),
+            errmsg: String::new(),
+        })
+    })
+    .await;
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.ret2_malformed_after_fresh_tokens = 0
+    })
+    .await;
+    let peer = "alice@im.wechat";
+    sim.inject_text(&a.bot_id, peer, "hi").unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let broken = engine
+        .send_text(&a.account_id, peer, "a <unsendable> shape")
+        .await
+        .unwrap();
+    next_event(&mut rx, delivery(broken.id, OutboxState::WaitingForWindow)).await;
+    let count = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.endpoint == "sendmessage")
+            .count()
+    };
+    eventually("the first token's tries are used up", || count() == 3).await;
+    sim.inject_text(&a.bot_id, peer, "and?").unwrap();
+    eventually("tried under the renewed token too", || count() == 6).await;
+    sim.inject_text(&a.bot_id, peer, "still there?").unwrap();
+    eventually("and under the next one", || count() == 9).await;
+    let (account, row) = (a.account_id.clone(), broken.message_row_id.unwrap());
+    let stored = engine
+        .store()
+        .call(move |s| s.message(row))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.account_id, stored.delivery.as_str()),
+        (account, "waiting_for_window")
+    );
+    engine.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_errors_retry_then_fail_with_the_reason() {
     let sim = sim_with(|_| {}).await;
@@ -918,6 +1041,82 @@ async fn quotes_are_resolved_against_the_stored_log() {
     let missing = row_for(&engine, &a.account_id, peer, missing).await;
     assert_eq!(missing.quote_server_id.as_deref(), Some("123456789"));
     assert_eq!((missing.quote_message_id, missing.quote_text), (None, None));
+    engine.shutdown().await;
+}
+
+/// A user quoting one of the bot's messages can send a quote with no body: an item type
+/// no client knows, no text, no id, only the quoted item's time. It is kept as "quoted a
+/// message" with what is known, and found in the log by id when given, else by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_with_no_body_keep_their_trace_and_resolve_by_id_or_time() {
+    let sim = sim_with(|_| {}).await;
+    let (engine, a, mut rx) = engine_with_peer(&sim).await;
+    let peer = "alice@im.wechat";
+    let mut rows = Vec::new();
+    for text in ["first", "second"] {
+        let sent = engine.send_text(&a.account_id, peer, text).await.unwrap();
+        next_event(&mut rx, delivery(sent.id, OutboxState::Delivered)).await;
+        rows.push(sent.message_row_id.expect("a log row"));
+    }
+    let sent = sim.sent_messages(&a.bot_id).unwrap();
+    let (first, second) = (&sent[0], &sent[1]);
+
+    let by_time = sim
+        .inject_bodiless_quote(&a.bot_id, peer, "this one", second.message_id, false)
+        .unwrap();
+    let by_id = sim
+        .inject_bodiless_quote(&a.bot_id, peer, "and this", first.message_id, true)
+        .unwrap();
+    let long_ago = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            vec![serde_json::json!({
+                "type": 1, "text_item": { "text": "that old one" },
+                "ref_msg": { "message_item": { "type": 31, "create_time_ms": 1_000_000 } }
+            })],
+        )
+        .unwrap();
+    let nothing_known = sim
+        .inject_items(
+            &a.bot_id,
+            peer,
+            vec![serde_json::json!({
+                "type": 1, "text_item": { "text": "?" }, "ref_msg": {}
+            })],
+        )
+        .unwrap();
+    for _ in 0..4 {
+        next_event(&mut rx, received(&a.account_id)).await;
+    }
+
+    let row = row_for(&engine, &a.account_id, peer, by_time).await;
+    assert_eq!(row.text.as_deref(), Some("this one"));
+    assert_eq!(row.quote_message_id, Some(rows[1]));
+    assert_eq!(row.quote_text.as_deref(), Some("second"));
+    assert_eq!(
+        row.quote_kind.as_deref(),
+        Some("text"),
+        "the found row's kind"
+    );
+    assert_eq!(row.quote_time_ms, Some(second.received_at_ms as i64));
+    assert_eq!(row.quote_server_id, None);
+
+    let row = row_for(&engine, &a.account_id, peer, by_id).await;
+    assert_eq!(row.quote_message_id, Some(rows[0]));
+    assert_eq!(row.quote_text.as_deref(), Some("first"));
+    let first_id = first.message_id.to_string();
+    assert_eq!(row.quote_server_id.as_deref(), Some(first_id.as_str()));
+
+    let row = row_for(&engine, &a.account_id, peer, long_ago).await;
+    assert_eq!((row.quote_message_id, row.quote_text), (None, None));
+    assert_eq!(row.quote_kind.as_deref(), Some("unknown"));
+    assert_eq!(row.quote_time_ms, Some(1_000_000));
+
+    let row = row_for(&engine, &a.account_id, peer, nothing_known).await;
+    assert_eq!((row.quote_message_id, row.quote_text), (None, None));
+    assert_eq!(row.quote_kind.as_deref(), Some("none"));
+    assert_eq!(row.quote_time_ms, None);
     engine.shutdown().await;
 }
 

@@ -225,3 +225,77 @@ async fn marking_an_account_read_clears_all_its_conversations() {
         0
     );
 }
+
+#[tokio::test]
+async fn naming_a_peer_pushes_its_conversation_and_search_finds_it_by_name() {
+    let (engine, views, _) = world();
+    let mut events = engine.subscribe();
+    // The owner's name wins over the name the demo gave; the note comes along.
+    engine
+        .rename_peer("acc", "amy@im.wechat", "Amy Teapot")
+        .await
+        .unwrap();
+    let event = events.recv().await.unwrap();
+    assert_eq!(
+        event,
+        EngineEvent::PeerChanged {
+            account_id: "acc".into(),
+            peer_id: "amy@im.wechat".into()
+        }
+    );
+    let changes = views.changes_for(&event).await.unwrap();
+    let pushed = changes.conversation.unwrap();
+    assert_eq!(pushed.display_name.as_deref(), Some("Amy Teapot"));
+    assert_eq!(pushed.alias.as_deref(), Some("Amy Teapot"));
+    engine
+        .set_peer_note("acc", "ben@im.wechat", "buys wholesale")
+        .await
+        .unwrap();
+    let event = events.recv().await.unwrap();
+    let pushed = views
+        .changes_for(&event)
+        .await
+        .unwrap()
+        .conversation
+        .unwrap();
+    assert_eq!(pushed.note.as_deref(), Some("buys wholesale"));
+    assert_eq!(pushed.display_name, None);
+
+    // Search: the peer by its name (no message says it), hits with their peer's name.
+    let found = views
+        .search("teapot", Default::default(), 10)
+        .await
+        .unwrap();
+    let peers: Vec<_> = found.peers.iter().map(|p| p.peer_id.as_str()).collect();
+    assert_eq!(peers, ["amy@im.wechat"]);
+    assert!(found.messages.is_empty());
+    let found = views.search("first", Default::default(), 10).await.unwrap();
+    assert_eq!(found.messages.len(), 1);
+    assert_eq!(found.messages[0].peer_name.as_deref(), Some("Amy Teapot"));
+    let found = views
+        .search("wholesale", Default::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(found.peers[0].peer_id, "ben@im.wechat");
+
+    // Clearing falls back to the demo's name; an unknown peer is refused.
+    engine
+        .rename_peer("acc", "AMY@im.wechat", " ")
+        .await
+        .unwrap();
+    let amy = views
+        .conversation("acc", "amy@im.wechat")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (amy.display_name.as_deref(), amy.alias),
+        (Some("Amy"), None)
+    );
+    assert!(engine
+        .rename_peer("acc", "nobody@im.wechat", "X")
+        .await
+        .is_err());
+    let card = views.peer("acc", "amy@im.wechat").await.unwrap().unwrap();
+    assert_eq!(card.first_text.as_deref(), Some("first"));
+}

@@ -319,15 +319,33 @@ async fn download(
     let blob = query
         .get("encrypted_query_param")
         .and_then(|id| state.cdn.blobs.get(id));
-    match blob {
-        Some(blob) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            blob.ciphertext.clone(),
-        )
-            .into_response(),
-        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let Some(blob) = blob else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let body = Bytes::from(blob.ciphertext.clone());
+    let headers = [
+        (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+        (header::CONTENT_LENGTH, body.len().to_string()),
+    ];
+    match state.knobs.cdn_download_bytes_per_sec {
+        Some(rate) => (StatusCode::OK, headers, throttled(body, rate)).into_response(),
+        None => (StatusCode::OK, headers, body).into_response(),
     }
+}
+
+/// `body` streamed at about `rate` bytes a second (a slow link), in pieces of a tenth
+/// of a second's worth.
+fn throttled(body: Bytes, rate: u64) -> axum::body::Body {
+    let piece = usize::try_from(rate / 10).unwrap_or(usize::MAX).max(1);
+    let stream = futures_util::stream::unfold(body, move |mut rest| async move {
+        if rest.is_empty() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let chunk = rest.split_to(piece.min(rest.len()));
+        Some((Ok::<_, std::convert::Infallible>(chunk), rest))
+    });
+    axum::body::Body::from_stream(stream)
 }
 
 #[cfg(test)]

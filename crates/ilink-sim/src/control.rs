@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/bots/{bot}/inject", post(inject_text))
         .route("/_sim/bots/{bot}/inject_items", post(inject_items))
         .route("/_sim/bots/{bot}/inject_media", post(inject_media))
+        .route("/_sim/bots/{bot}/quote_bodiless", post(quote_bodiless))
         .route("/_sim/bots/{bot}/sent", get(sent))
         .route("/_sim/bots/{bot}/expire_context", post(expire_context))
         .route("/_sim/bots/{bot}/revoke", post(revoke))
@@ -356,6 +357,40 @@ async fn inject_items(
     answer(
         lock(&shared)
             .inject_items(&bot, &body.peer_id, body.item_list)
+            .map(|id| json!({ "message_id": id })),
+    )
+}
+
+#[derive(Deserialize)]
+struct BodilessQuoteBody {
+    peer_id: String,
+    text: String,
+    /// The bot's sent message to quote.
+    quoted_message_id: u64,
+    #[serde(default)]
+    with_id: bool,
+}
+
+/// Body: `{"peer_id", "text", "quoted_message_id", "with_id"?}`: a text quoting a sent
+/// message with no body (E9).
+async fn quote_bodiless(
+    State(shared): State<Shared>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: BodilessQuoteBody = match parse(&body) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    answer(
+        lock(&shared)
+            .inject_bodiless_quote(
+                &bot,
+                &body.peer_id,
+                &body.text,
+                body.quoted_message_id,
+                body.with_id,
+            )
             .map(|id| json!({ "message_id": id })),
     )
 }

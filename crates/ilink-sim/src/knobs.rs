@@ -32,6 +32,17 @@ pub struct SendRateLimit {
     pub window_ms: u64,
 }
 
+/// Sends whose text contains `text_contains` are refused with ret -2 and `errmsg`
+/// (empty: left out), with a valid, fresh token: a malformed request the way the server
+/// may report one (docs/protocol.md §1.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefuseShape {
+    pub text_contains: String,
+    #[serde(default)]
+    pub errmsg: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
@@ -103,6 +114,11 @@ pub struct Knobs {
     /// Answer tool-call progress items (types 11, 12) with `{"ret":0}` and no
     /// `message_id` (seen live), whatever `send_response` says.
     pub tool_calls_without_message_id: bool,
+    /// Refuse one request shape with ret -2 whatever the token (see [`RefuseShape`]).
+    pub refuse_shape_with_ret2: Option<RefuseShape>,
+    /// Serve CDN downloads at about this many bytes a second (a slow link), so a test
+    /// can stop a client mid-download. `None`: as fast as the connection goes.
+    pub cdn_download_bytes_per_sec: Option<u64>,
 }
 
 impl Default for Knobs {
@@ -133,6 +149,8 @@ impl Default for Knobs {
             auto_login_greeting: None,
             corrupt_message: None,
             tool_calls_without_message_id: false,
+            refuse_shape_with_ret2: None,
+            cdn_download_bytes_per_sec: None,
         }
     }
 }

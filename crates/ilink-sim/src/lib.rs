@@ -35,10 +35,11 @@ pub use cdn::UploadUrlMode;
 pub use corrupt::{CorruptMessage, Corruption};
 pub use demo::{demo_peers, DemoConfig, DemoPeer};
 pub use faults::{Fault, FaultHit, FaultRule, DEFAULT_HANG_CAP_MS};
-pub use knobs::{Knobs, SendRateLimit, SendResponse};
+pub use knobs::{Knobs, RefuseShape, SendRateLimit, SendResponse};
 pub use media::{InboundMedia, KeyForm, MediaKind};
 pub use server::{Sim, SimConfig};
 pub use state::{
     BotInfo, BotSummary, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent,
+    BODILESS_QUOTE_ITEM_TYPE,
 };
 pub use voice::{silk_voice, silk_voice_clip, DEFAULT_VOICE_MS, SILK_SAMPLE_RATE};

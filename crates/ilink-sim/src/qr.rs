@@ -69,6 +69,8 @@ pub(crate) struct QrSession {
     wrong_codes: u32,
     /// Sent to the redirect host: the primary host answers `scaned_but_redirect`.
     redirected: bool,
+    /// The primary host has answered `scaned_but_redirect` once already.
+    redirect_told: bool,
     notify: Arc<Notify>,
 }
 
@@ -294,6 +296,7 @@ fn issue(
             reported: 0,
             wrong_codes: 0,
             redirected: false,
+            redirect_told: false,
             notify: Arc::new(Notify::new()),
         },
     );
@@ -342,7 +345,7 @@ async fn status(
     headers: HeaderMap,
     Query(query): Query<StatusQuery>,
 ) -> Response {
-    {
+    let log_id = {
         // The verify code is a secret of the user; the log says only whether one came.
         let logged = json!({ "qrcode": query.qrcode, "verify_code": query.verify_code.is_some() });
         let notes = header_notes(&headers, false);
@@ -351,8 +354,8 @@ async fn status(
             &headers,
             logged,
             notes,
-        ));
-    }
+        ))
+    };
     let Some(qrcode) = query.qrcode.filter(|q| !q.is_empty()) else {
         return wire::bad_request("qrcode is required");
     };
@@ -385,6 +388,16 @@ async fn status(
                 return unknown();
             };
             if session.redirected && role == HostRole::Primary {
+                // Told once, a client moves to the redirect host (docs/protocol.md §3.1).
+                let told_before = std::mem::replace(&mut session.redirect_told, true);
+                if told_before {
+                    state.add_note(
+                        log_id,
+                        "polled the first host again after scaned_but_redirect; the status \
+                         is on redirect_host (docs/protocol.md §3.1)"
+                            .to_owned(),
+                    );
+                }
                 return wire::ok_json(json!({
                     "ret": 0,
                     "status": "scaned_but_redirect",

@@ -22,17 +22,18 @@ const PREPARE_FAILED: &str = "prepare failed";
 
 /// Why a send was refused: the wire answer, and a reason for the request log.
 enum Refusal {
-    Ret(i64, &'static str, String),
+    /// `ret`, `errmsg` (left out of the answer when empty) and the log's reason.
+    Ret(i64, String, String),
     /// HTTP 200 with an empty body (the `missing_context_token_empty_body` knob).
     EmptyBody(String),
 }
 
 fn invalid(reason: impl Into<String>) -> Refusal {
-    Refusal::Ret(-3, INVALID_ARGUMENTS, reason.into())
+    Refusal::Ret(-3, INVALID_ARGUMENTS.to_owned(), reason.into())
 }
 
 fn prepare_failed(reason: impl Into<String>) -> Refusal {
-    Refusal::Ret(-2, PREPARE_FAILED, reason.into())
+    Refusal::Ret(-2, PREPARE_FAILED.to_owned(), reason.into())
 }
 
 pub(crate) async fn sendmessage(
@@ -62,7 +63,11 @@ pub(crate) async fn sendmessage(
         },
         Err(Refusal::Ret(ret, errmsg, reason)) => {
             state.note(authed.log_id, [reason]);
-            wire::ret_error(ret, errmsg)
+            if errmsg.is_empty() {
+                wire::ok_json(json!({ "ret": ret }))
+            } else {
+                wire::ret_error(ret, &errmsg)
+            }
         }
         Err(Refusal::EmptyBody(reason)) => {
             state.note(authed.log_id, [reason]);
@@ -151,6 +156,21 @@ fn accept(state: &mut SimState, bot_id: &str, body: &Value) -> Result<u64, Refus
                 "send rate limit: {} sends per {} ms to this user",
                 limit.max, limit.window_ms
             )));
+        }
+    }
+    // A request shape the server will not take, refused like a closed window
+    // (docs/protocol.md §1.6: ret -2 also means a malformed request).
+    if let Some(shape) = &knobs.refuse_shape_with_ret2 {
+        let text = item.pointer("/text_item/text").and_then(Value::as_str);
+        if text.is_some_and(|t| t.contains(&shape.text_contains)) {
+            return Err(Refusal::Ret(
+                -2,
+                shape.errmsg.clone(),
+                format!(
+                    "refused with ret -2 by the refuse_shape_with_ret2 knob (text contains {:?})",
+                    shape.text_contains
+                ),
+            ));
         }
     }
     if msg.get("message_type").and_then(Value::as_u64) != Some(2)

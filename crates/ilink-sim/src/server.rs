@@ -138,6 +138,19 @@ impl Sim {
         lock(&self.shared).inject_items(bot, peer, items)
     }
 
+    /// Queues a text quoting the bot's sent message `quoted_message_id` with no body:
+    /// an unknown item type and the quoted send's time, plus its id only if `with_id`.
+    pub fn inject_bodiless_quote(
+        &self,
+        bot: &str,
+        peer: &str,
+        text: &str,
+        quoted_message_id: u64,
+        with_id: bool,
+    ) -> Result<u64, SimError> {
+        lock(&self.shared).inject_bodiless_quote(bot, peer, text, quoted_message_id, with_id)
+    }
+
     /// Queues several inbound texts from one peer at once: a poll parked or arriving
     /// later gets them in one batch. Returns their message_ids in order.
     pub fn inject_texts_together(

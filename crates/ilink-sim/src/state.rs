@@ -32,6 +32,8 @@ pub enum SimError {
     UnknownQr(String),
     #[error("no context_token was issued for {peer} on bot {bot}")]
     NoContext { bot: String, peer: String },
+    #[error("bot {bot} sent no message {message_id}")]
+    UnknownSent { bot: String, message_id: u64 },
 }
 
 /// What a client gets at QR confirmation: the bot, its token and the WeChat user who
@@ -42,6 +44,9 @@ pub struct BotInfo {
     pub token: String,
     pub user_id: String,
 }
+
+/// The item type a quote with no body names: one no published client knows.
+pub const BODILESS_QUOTE_ITEM_TYPE: u64 = 31;
 
 /// A bot as listed by [`crate::Sim::bots`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -404,6 +409,40 @@ impl State {
         Ok(message_id)
     }
 
+    /// Queues a text from `peer` that quotes one of the bot's sent messages the way a
+    /// newer WeChat can when a user quotes a bot (E9): the quoted item has an item type
+    /// no client knows, no body and no `msg_id`, only its time (when the server took
+    /// the send); `svr_id` is added only if `with_id`.
+    pub fn inject_bodiless_quote(
+        &mut self,
+        bot_id: &str,
+        peer: &str,
+        text: &str,
+        quoted_message_id: u64,
+        with_id: bool,
+    ) -> Result<u64, SimError> {
+        let quoted = self
+            .bot(bot_id)?
+            .sent
+            .iter()
+            .find(|m| m.message_id == quoted_message_id)
+            .ok_or_else(|| SimError::UnknownSent {
+                bot: bot_id.to_owned(),
+                message_id: quoted_message_id,
+            })?;
+        let mut reference = json!({
+            "message_item": {
+                "type": BODILESS_QUOTE_ITEM_TYPE,
+                "create_time_ms": quoted.received_at_ms,
+            },
+        });
+        if with_id {
+            reference["svr_id"] = json!(quoted_message_id);
+        }
+        let item = json!({ "type": 1, "text_item": { "text": text }, "ref_msg": reference });
+        self.inject_items(bot_id, peer, vec![item])
+    }
+
     /// Queues `msg` again under a new seq, unchanged otherwise (same message_id, same
     /// odd field if it had one).
     pub fn replay(&mut self, bot_id: &str, mut msg: Value, corruption: Option<Corruption>) {
@@ -489,6 +528,13 @@ impl State {
         }
         self.requests.push_back(entry);
         self.next_request_id
+    }
+
+    /// Adds a note (no rule broken, worth knowing) to a request's log entry.
+    pub fn add_note(&mut self, log_id: u64, note: String) {
+        if let Some(entry) = self.requests.iter_mut().rev().find(|e| e.id == log_id) {
+            entry.notes.push(note);
+        }
     }
 
     /// Adds problems found after the checks of `auth` to that request's log entry

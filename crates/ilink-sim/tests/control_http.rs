@@ -187,3 +187,89 @@ async fn bots_are_listed_oldest_first_with_their_state() {
     assert_eq!(list[1]["peers"], json!([second.user_id]));
     assert_eq!(sim.bots().len(), 2);
 }
+
+/// A quote of a bot's send with no body (E9), and a request shape refused with ret -2
+/// and no errmsg, both driven over HTTP.
+#[tokio::test]
+async fn bodiless_quotes_and_a_refused_shape_over_http() {
+    let sim = sim_with(|_| {}).await;
+    let (_, bot) = control(&sim, "POST", "bots", None).await;
+    let bot_id = bot["bot_id"].as_str().unwrap().to_owned();
+    let token = bot["token"].as_str().unwrap().to_owned();
+    let user = bot["user_id"].as_str().unwrap().to_owned();
+    control(
+        &sim,
+        "POST",
+        &format!("bots/{bot_id}/inject"),
+        Some(json!({ "peer_id": user, "text": "hi" })),
+    )
+    .await;
+    let polled = poll(&sim, &token, "").await.json();
+    let cursor = polled["get_updates_buf"].as_str().unwrap().to_owned();
+    let ctx = polled["msgs"][0]["context_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = |text: &str| {
+        json!({ "msg": {
+            "to_user_id": user, "message_type": 2, "message_state": 2, "context_token": ctx,
+            "item_list": [{ "type": 1, "text_item": { "text": text } }]
+        }})
+    };
+    let sent = call(&sim, "sendmessage", &token, send("the plan"))
+        .await
+        .json();
+    let quoted = sent["message_id"].as_u64().unwrap();
+
+    let (status, _) = control(
+        &sim,
+        "POST",
+        "knobs",
+        Some(json!({ "refuse_shape_with_ret2": { "text_contains": "<odd>" } })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let refused = call(&sim, "sendmessage", &token, send("an <odd> one"))
+        .await
+        .json();
+    assert_eq!(refused, json!({ "ret": -2 }), "ret -2 and no errmsg");
+
+    for with_id in [false, true] {
+        let (status, _) = control(
+            &sim,
+            "POST",
+            &format!("bots/{bot_id}/quote_bodiless"),
+            Some(json!({ "peer_id": user, "text": "this one",
+                         "quoted_message_id": quoted, "with_id": with_id })),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (_, log) = control(&sim, "GET", &format!("bots/{bot_id}/sent"), None).await;
+    let taken_at = log[0]["received_at_ms"].as_u64().unwrap();
+    let polled = poll(&sim, &token, &cursor).await.json();
+    let refs: Vec<&Value> = polled["msgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["item_list"][0]["ref_msg"])
+        .collect();
+    assert_eq!(refs.len(), 2);
+    for reference in &refs {
+        let item = &reference["message_item"];
+        assert_eq!(item["type"], ilink_sim::BODILESS_QUOTE_ITEM_TYPE);
+        assert_eq!(item["create_time_ms"].as_u64(), Some(taken_at));
+        assert!(item.get("text_item").is_none() && item.get("msg_id").is_none());
+    }
+    assert!(refs[0].get("svr_id").is_none());
+    assert_eq!(refs[1]["svr_id"].as_u64(), Some(quoted));
+
+    let (status, _) = control(
+        &sim,
+        "POST",
+        &format!("bots/{bot_id}/quote_bodiless"),
+        Some(json!({ "peer_id": user, "text": "?", "quoted_message_id": 1 })),
+    )
+    .await;
+    assert_eq!(status, 404, "a send the bot never made");
+}

@@ -238,6 +238,20 @@ async fn a_redirected_qr_is_answered_only_on_the_redirect_host() {
         status(&sim, &qrcode, None).await["status"],
         "scaned_but_redirect"
     );
+    // Asking the first host again after being told is noted, not refused: the first
+    // answer carries no note, the later one does.
+    let polls: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == "get_qrcode_status")
+        .collect();
+    let noted: Vec<bool> = polls.iter().map(|r| !r.notes.is_empty()).collect();
+    assert_eq!(noted, [false, false, false, true]);
+    assert!(
+        polls[3].notes[0].contains("redirect_host"),
+        "{:?}",
+        polls[3].notes
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! media.
 
 use desk_core::store::{OutboxEntry, PageCursor, SearchScope};
-use desk_core::views::{ConversationView, MessagePageView, MessageView, ViewChanges};
+use desk_core::views::{ConversationView, MessagePageView, SearchView, ViewChanges};
 use serde::Serialize;
 use tauri::State;
 
@@ -176,7 +176,8 @@ pub async fn message_raw(
         .await?)
 }
 
-/// Full-text search across every conversation, or one account's, or one conversation.
+/// Full-text search across every conversation, or one account's, or one conversation;
+/// with the peers whose name, note or id matches.
 #[tauri::command]
 #[specta::specta]
 pub async fn search_messages(
@@ -185,7 +186,7 @@ pub async fn search_messages(
     account_id: Option<String>,
     peer_id: Option<String>,
     limit: u32,
-) -> Result<Vec<MessageView>, IpcError> {
+) -> Result<SearchView, IpcError> {
     let limit = limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
     let scope = SearchScope {
         account_id,

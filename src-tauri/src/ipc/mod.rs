@@ -5,6 +5,7 @@ mod accounts;
 mod ai;
 mod conversations;
 mod files;
+mod peers;
 mod save_as;
 
 use desk_core::secrets::SecretStoreStatus;

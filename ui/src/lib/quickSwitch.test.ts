@@ -25,4 +25,9 @@ describe("quick switcher matching", () => {
     expect(peers("")).toEqual(["wxid_bob@im.wechat", "wxid_wang@im.wechat", "wxid_malice@im.wechat", "wxid_alice@im.wechat"]);
     expect(peers("nobody")).toEqual([]);
   });
+
+  it("finds a peer by the owner's note", () => {
+    const noted = [...all, conversation({ account_id: "a", peer_id: "o9cq@im.wechat", display_name: null, note: "Teapot order" })];
+    expect(matchConversations(noted, "teapot").map((c) => c.peer_id)).toEqual(["o9cq@im.wechat"]);
+  });
 });

@@ -1,4 +1,5 @@
-// The quick switcher's matching: conversations of every account, by peer name or id.
+// The quick switcher's matching: conversations of every account, by peer name (the
+// owner's, else the server's), id or the owner's note.
 import type { ConversationView } from "./ipc";
 
 /** How well `c` matches `query` (lower is better), or null when it does not. */
@@ -8,7 +9,7 @@ function rank(c: ConversationView, query: string): number | null {
   if (query === "") return 3;
   if (name.startsWith(query)) return 0;
   if (name.includes(query)) return 1;
-  if (id.includes(query)) return 2;
+  if (id.includes(query) || (c.note ?? "").toLowerCase().includes(query)) return 2;
   return null;
 }
 

@@ -36,6 +36,10 @@ export interface FakeBackend {
   /** What set_ai_global answers: the gateway agent the saved settings reach. */
   aiAgent: AgentTarget | null;
   aiSummary: string;
+  /** A name the server gave a peer (what clearing the owner's name falls back to). */
+  serverNames: Record<string, string>;
+  /** A peer's first text message, the naming hint. */
+  firstTexts: Record<string, string>;
   /** Answers for commands the test wants to control. */
   answers: Record<string, (args: Record<string, unknown>) => unknown>;
 }
@@ -71,6 +75,8 @@ export function conversation(overrides: Partial<ConversationView> = {}): Convers
     account_id: "bot1-im-bot",
     peer_id: "alice@im.wechat",
     display_name: "Alice",
+    alias: null,
+    note: null,
     last_activity_ms: Date.now(),
     unread_count: 0,
     last_text: "hi",
@@ -101,6 +107,9 @@ export function message(overrides: Partial<MessageView> = {}): MessageView {
     thumb_url: null,
     media_state: "none",
     quote_text: null,
+    quote_kind: null,
+    quote_time_ms: null,
+    quote_server_id: null,
     delivery: "received",
     error: null,
     ai_generated: false,
@@ -134,6 +143,8 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     aiHasKey: false,
     aiAgent: null,
     aiSummary: "likes hiking",
+    serverNames: {},
+    firstTexts: {},
     answers: {},
   };
   const withAccountAi = (a: AccountView): AccountView => ({
@@ -253,7 +264,40 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return listed ? withPeerAi({ ...listed, muted: args.muted as boolean }) : null;
         }
         case "search_messages":
-          return [];
+          return { peers: [], messages: [] };
+        // The owner's names and notes: the store keeps them, the changed row comes back.
+        case "rename_peer":
+        case "set_peer_note": {
+          const i = backend.conversations.findIndex(
+            (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
+          );
+          if (i < 0) return null;
+          const c = backend.conversations[i];
+          const changed =
+            cmd === "rename_peer"
+              ? {
+                  ...c,
+                  alias: (args.name as string).trim() || null,
+                  display_name: (args.name as string).trim() || backend.serverNames[c.peer_id] || null,
+                }
+              : { ...c, note: (args.note as string).trim() || null };
+          backend.conversations[i] = changed;
+          return withPeerAi(changed);
+        }
+        case "peer_details": {
+          const c = backend.conversations.find((c) => c.account_id === args.accountId && c.peer_id === args.peerId);
+          if (!c) return null;
+          return {
+            account_id: c.account_id,
+            peer_id: c.peer_id,
+            display_name: c.display_name,
+            alias: c.alias,
+            note: c.note,
+            first_text: backend.firstTexts[c.peer_id] ?? null,
+            first_seen_ms: 0,
+            last_seen_ms: c.last_activity_ms,
+          };
+        }
         case "ai_global": {
           const provider = (preset: Preset, base_url: string, model: string): ProviderConfig => ({
             preset,

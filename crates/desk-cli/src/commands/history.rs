@@ -1,16 +1,18 @@
-//! Reading the store: `log`, `search` and `export`. No engine, no secrets.
+//! Reading the store: `log`, `search` and `export`. No engine, no secrets. Peers are
+//! shown by the owner's name for them (else a server's), with the id.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use desk_core::store::{PageCursor, SearchScope, StoredMessage};
+use desk_core::store::{PageCursor, PeerCard, SearchScope, StoredMessage};
 use desk_core::Store;
 
 use super::Context;
 use crate::error::CliError;
-use crate::render::{log_line, search_line};
+use crate::render::{log_line, peer_label, search_line};
 
 /// Messages read per store call when a whole conversation is walked.
 const PAGE: usize = 500;
@@ -38,7 +40,36 @@ pub fn log(ctx: &Context, args: LogArgs) -> Result<(), CliError> {
     if page.messages.is_empty() && !args.json {
         println!("no messages with {}", args.peer);
     }
-    print_messages(&page.messages, args.json, log_line)
+    let mut names = Names::new(&store);
+    print_messages(&page.messages, args.json, &mut names, log_line)
+}
+
+/// The names peers are shown by, read once per peer.
+struct Names<'s> {
+    store: &'s Store,
+    known: HashMap<(String, String), Option<String>>,
+}
+
+impl<'s> Names<'s> {
+    fn new(store: &'s Store) -> Names<'s> {
+        Names {
+            store,
+            known: HashMap::new(),
+        }
+    }
+
+    fn of(&mut self, m: &StoredMessage) -> Result<Option<String>, CliError> {
+        let key = (m.account_id.clone(), m.peer_id.to_lowercase());
+        if let Some(name) = self.known.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = self
+            .store
+            .peer_card(&m.account_id, &m.peer_id)?
+            .and_then(|c| c.display_name);
+        self.known.insert(key, name.clone());
+        Ok(name)
+    }
 }
 
 #[derive(Args)]
@@ -70,30 +101,64 @@ pub fn search(ctx: &Context, args: SearchArgs) -> Result<(), CliError> {
         account_id,
         peer_id: args.peer.clone(),
     };
-    let hits = store.search_in(&args.text.join(" "), &scope, args.limit)?;
-    if hits.is_empty() && !args.json {
-        println!("no messages found");
+    let query = args.text.join(" ");
+    let hits = store.search_in(&query, &scope, args.limit)?;
+    // Peers found by name, note or id come first (text only: JSON Lines stay messages;
+    // `peers --json` lists peers).
+    if !args.json {
+        let peers = store.search_peers(&query, &scope, args.limit)?;
+        for p in &peers {
+            println!("{}", peer_hit_line(p));
+        }
+        if hits.is_empty() && peers.is_empty() {
+            println!("no messages found");
+        }
     }
-    print_messages(&hits, args.json, search_line)
+    let mut names = Names::new(&store);
+    print_messages(&hits, args.json, &mut names, search_line)
+}
+
+fn peer_hit_line(p: &PeerCard) -> String {
+    let mut line = format!(
+        "peer {} {}",
+        p.account_id,
+        peer_label(&p.peer_id, p.display_name.as_deref())
+    );
+    if let Some(note) = &p.note {
+        line.push_str(&format!(" — {}", crate::render::plain(note, false)));
+    }
+    line
 }
 
 fn print_messages(
     messages: &[StoredMessage],
     json: bool,
-    line: fn(&StoredMessage) -> String,
+    names: &mut Names<'_>,
+    line: fn(&StoredMessage, Option<&str>) -> String,
 ) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     for m in messages {
-        let text = if json { to_json(m)? } else { line(m) };
+        let name = names.of(m)?;
+        let text = if json {
+            to_json(m, name.as_deref())?
+        } else {
+            line(m, name.as_deref())
+        };
         writeln!(out, "{text}").map_err(|e| CliError::io("cannot write to stdout", e))?;
     }
     Ok(())
 }
 
-fn to_json(m: &StoredMessage) -> Result<String, CliError> {
-    // StoredMessage leaves out the CDN reference, raw JSON and context tokens.
-    serde_json::to_string(m)
-        .map_err(|e| CliError::io("cannot encode a message", std::io::Error::other(e)))
+/// A message as one JSON object: the stored message (which leaves out the CDN
+/// reference, raw JSON and context tokens) and the name its peer is shown by.
+fn to_json(m: &StoredMessage, peer_name: Option<&str>) -> Result<String, CliError> {
+    let encode =
+        |e: serde_json::Error| CliError::io("cannot encode a message", std::io::Error::other(e));
+    let mut value = serde_json::to_value(m).map_err(encode)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("peer_name".into(), peer_name.into());
+    }
+    serde_json::to_string(&value).map_err(encode)
 }
 
 #[derive(Args)]
@@ -141,8 +206,10 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
     let mut count = 0usize;
     for account in &accounts {
         for conversation in store.list_conversations(&account.account_id)? {
+            let name = conversation.display_name.as_deref();
             for m in whole_conversation(&store, &account.account_id, &conversation.peer_id)? {
-                writeln!(out, "{}", to_json(&m)?).map_err(|e| CliError::io(what.clone(), e))?;
+                writeln!(out, "{}", to_json(&m, name)?)
+                    .map_err(|e| CliError::io(what.clone(), e))?;
                 count += 1;
             }
         }

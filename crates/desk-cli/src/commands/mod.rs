@@ -6,6 +6,7 @@ pub mod ai;
 pub mod history;
 pub mod login;
 pub mod media;
+pub mod peers;
 pub mod run;
 pub mod secrets;
 pub mod send;

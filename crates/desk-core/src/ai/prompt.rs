@@ -42,11 +42,21 @@ pub fn session_key(scope_key: &str, reset_after_id: i64) -> String {
     }
 }
 
-/// Fills `{peer_name}` and `{date}` (YYYY-MM-DD) into a persona.
-pub fn render_persona(persona: &str, peer_name: &str, date: &str) -> String {
+/// What a persona may name: `{peer_name}` (the owner's name for the peer, else a
+/// name the server gave, else the id), `{peer_note}` (the owner's note, or nothing)
+/// and `{date}` (YYYY-MM-DD).
+pub struct PersonaVars<'a> {
+    pub peer_name: &'a str,
+    pub peer_note: &'a str,
+    pub date: &'a str,
+}
+
+/// Fills the [`PersonaVars`] into a persona.
+pub fn render_persona(persona: &str, vars: &PersonaVars<'_>) -> String {
     persona
-        .replace("{peer_name}", peer_name)
-        .replace("{date}", date)
+        .replace("{peer_name}", vars.peer_name)
+        .replace("{peer_note}", vars.peer_note)
+        .replace("{date}", vars.date)
 }
 
 /// A rough token count: one per CJK character, one per four other characters.
@@ -72,6 +82,8 @@ pub fn message_text(row: &AiMessageRow) -> String {
         .unwrap_or_else(|| placeholder(&row.item_kind).to_owned());
     match row.quote_text.as_deref().filter(|q| !q.trim().is_empty()) {
         Some(quote) => format!("[引用: {quote}]\n{body}"),
+        // A quote whose text is unknown still tells the model a message was pointed at.
+        None if row.quote_kind.is_some() => format!("[引用了一条消息]\n{body}"),
         None => body,
     }
 }
@@ -192,6 +204,7 @@ mod tests {
             item_kind: "text".into(),
             text: Some(text.into()),
             quote_text: None,
+            quote_kind: None,
             media_path: None,
             media_mime: None,
             media_state: "none".into(),
@@ -248,9 +261,14 @@ mod tests {
         );
         assert_eq!(scope_key(MemoryScope::PerPeer, "x", "P"), "peer:p");
         assert_eq!(scope_key(MemoryScope::Shared, "x", "P"), "shared");
+        let vars = PersonaVars {
+            peer_name: "Ann",
+            peer_note: "likes tea",
+            date: "2026-01-02",
+        };
         assert_eq!(
-            render_persona("Hi {peer_name}, today is {date}.", "Ann", "2026-01-02"),
-            "Hi Ann, today is 2026-01-02."
+            render_persona("Hi {peer_name} ({peer_note}), today is {date}.", &vars),
+            "Hi Ann (likes tea), today is 2026-01-02."
         );
     }
 
@@ -260,6 +278,9 @@ mod tests {
         r.item_kind = "image".into();
         r.quote_text = Some("earlier".into());
         assert_eq!(message_text(&r), "[引用: earlier]\n[图片]");
+        let mut bare = row(2, "in", "this one");
+        bare.quote_kind = Some("unknown".into());
+        assert_eq!(message_text(&bare), "[引用了一条消息]\nthis one");
         let turn = user_turn(&[r.clone()], true, |_| None);
         assert!(turn.images.is_empty(), "no saved file: placeholder only");
         r.media_path = Some("media/x.png".into());

@@ -89,7 +89,8 @@ impl QuietHours {
 pub struct AccountAiSettings {
     /// Whether peers get AI replies by default (a peer's own switch overrides it).
     pub enabled: bool,
-    /// The system prompt; `{peer_name}` and `{date}` are filled in.
+    /// The system prompt; `{peer_name}`, `{peer_note}` and `{date}` are filled in
+    /// (`prompt::PersonaVars`).
     pub persona: String,
     pub memory_scope: MemoryScope,
     /// When not empty, only these peers get replies.

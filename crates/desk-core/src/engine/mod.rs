@@ -528,6 +528,48 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives a peer the owner's name (blank clears it: the peer is shown by a name the
+    /// server gave, else its id); returns the stored name.
+    pub async fn rename_peer(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        name: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let (a, p, n) = (account_id.to_owned(), peer_id.to_owned(), name.to_owned());
+        let stored = self
+            .rt
+            .store
+            .call(move |s| s.set_peer_alias(&a, &p, &n))
+            .await?;
+        self.peer_changed(account_id, peer_id);
+        Ok(stored)
+    }
+
+    /// Sets the owner's note on a peer (blank clears it); returns the stored note.
+    pub async fn set_peer_note(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        note: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let (a, p, n) = (account_id.to_owned(), peer_id.to_owned(), note.to_owned());
+        let stored = self
+            .rt
+            .store
+            .call(move |s| s.set_peer_note(&a, &p, &n))
+            .await?;
+        self.peer_changed(account_id, peer_id);
+        Ok(stored)
+    }
+
+    fn peer_changed(&self, account_id: &str, peer_id: &str) {
+        self.rt.emit(EngineEvent::PeerChanged {
+            account_id: account_id.to_owned(),
+            peer_id: peer_id.to_owned(),
+        });
+    }
+
     /// Stops every account (each sends notifystop) and waits for their tasks.
     pub async fn shutdown(&self) {
         if let Some(media) = &self.media {

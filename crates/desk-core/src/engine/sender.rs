@@ -51,6 +51,11 @@ struct Refused {
     token: Option<String>,
     tries: u32,
     retry_at: Option<Instant>,
+    /// The refused outbox entry and the server's `errmsg`, and under how many different
+    /// tokens in a row (each fresh after the first) it was refused that same way.
+    outbox_id: i64,
+    errmsg: Option<String>,
+    tokens_refused: u32,
 }
 
 enum Outcome {
@@ -151,12 +156,12 @@ impl Sender {
         key: &str,
     ) -> Result<Outcome, super::EngineError> {
         let (account_id, peer_id) = (self.account_id.clone(), entry.peer_id.clone());
-        let token = self
+        let (token, token_ms) = self
             .rt
             .store
             .call(move |s| s.context_token(&account_id, &peer_id))
             .await?
-            .map(|(token, _)| token);
+            .map_or((None, None), |(token, at_ms)| (Some(token), Some(at_ms)));
         // Attempts so far; a window that reopened (a new token) starts a fresh count, so
         // the ret -2 tries before it do not use up the retries of other errors.
         let mut attempts_before = entry.attempts;
@@ -196,6 +201,9 @@ impl Sender {
                     token: None,
                     tries: 0,
                     retry_at: None,
+                    outbox_id: entry.id,
+                    errmsg: None,
+                    tokens_refused: 0,
                 },
             );
             self.set_state(entry, OutboxState::WaitingForWindow, Some(NO_CONTEXT_TOKEN))
@@ -218,22 +226,50 @@ impl Sender {
         let reason = wire_text(&self.client, &failure.to_string());
         tracing::warn!(account_id = self.account_id, outbox_id = entry.id, error = %reason, "send failed");
         match failure {
-            Failure::Wire(IlinkError::WindowClosedOrRateLimited { .. }) => {
+            Failure::Wire(IlinkError::WindowClosedOrRateLimited { errmsg }) => {
                 // ret -2 is a closed window or a rate limit (§5.5): the same token is
                 // tried again with backoff, up to send_max_attempts times; after that
                 // only the peer's next message (a new token) reopens it.
-                let tries = match self.refused_token.get(key) {
-                    Some(r) if r.token.as_deref() == Some(token.as_str()) => r.tries + 1,
-                    _ => 1,
+                // Also counted: under how many tokens in a row this entry was refused
+                // the same way, each after the first renewed since and fresh.
+                let previous = self.refused_token.get(key);
+                let same_refusal = previous.is_some_and(|r| {
+                    r.outbox_id == entry.id && r.errmsg.as_deref() == Some(errmsg.as_str())
+                });
+                let (tries, tokens_refused) = match previous {
+                    Some(r) if r.token.as_deref() == Some(token.as_str()) => {
+                        (r.tries + 1, if same_refusal { r.tokens_refused } else { 1 })
+                    }
+                    Some(r) if same_refusal && self.is_fresh(token_ms) => (1, r.tokens_refused + 1),
+                    _ => (1, 1),
                 };
                 let retry_at = (tries < self.rt.timings.send_max_attempts)
                     .then(|| Instant::now() + self.rt.timings.send_delay(tries));
+                // Refused the same way under a token the peer just renewed, even after
+                // backing off: not a closed window (the token is fresh), not a burst
+                // limit (it would have cleared), not a per-token quota (it was renewed).
+                // The request itself is what the server will not take.
+                let limit = self.rt.timings.ret2_malformed_after_fresh_tokens;
+                if retry_at.is_none() && limit > 0 && tokens_refused >= limit {
+                    self.refused_token.remove(key);
+                    self.retry_at.remove(&entry.id);
+                    let reason = format!(
+                        "the server refused this message again right after the peer wrote, \
+                         so the request itself is malformed ({reason})"
+                    );
+                    self.set_state(entry, OutboxState::Failed, Some(&reason))
+                        .await?;
+                    return Ok(Outcome::Done);
+                }
                 self.refused_token.insert(
                     key.to_owned(),
                     Refused {
                         token: Some(token),
                         tries,
                         retry_at,
+                        outbox_id: entry.id,
+                        errmsg: Some(errmsg),
+                        tokens_refused,
                     },
                 );
                 self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
@@ -264,6 +300,13 @@ impl Sender {
                 Ok(Outcome::Blocked(Some(at)))
             }
         }
+    }
+
+    /// Whether a token the peer renewed at `token_ms` is recent enough to rule out a
+    /// closed window.
+    fn is_fresh(&self, token_ms: Option<i64>) -> bool {
+        let age = duration_ms(self.rt.timings.fresh_token_age);
+        token_ms.is_some_and(|at| self.rt.now_ms().saturating_sub(at) <= age)
     }
 
     /// The items of an entry's sendmessage requests, one request each: the pieces of a

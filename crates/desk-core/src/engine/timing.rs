@@ -28,6 +28,15 @@ pub struct Timings {
     /// How long a message may wait for the peer to reopen the reply window before it
     /// fails as expired (docs/architecture.md, invariant 3). The server's window is about 24 h.
     pub window_wait_limit: Duration,
+    /// ret -2 read as a malformed request by its repetition (docs/protocol.md §1.6, §11):
+    /// a message refused with ret -2 and the same `errmsg` under this many different
+    /// tokens in a row, each one after the first renewed since the refusal before and
+    /// fresh, the last one through every backoff retry, fails with its reason instead
+    /// of waiting for the peer again. A closed window does not refuse a fresh token, a
+    /// burst limit clears with backoff, a per-token quota is renewed. 0 turns it off.
+    pub ret2_malformed_after_fresh_tokens: u32,
+    /// How recent the peer's last message must be for its token to count as fresh.
+    pub fresh_token_age: Duration,
 }
 
 impl Default for Timings {
@@ -42,6 +51,8 @@ impl Default for Timings {
             send_retry_max: Duration::from_secs(5 * 60),
             send_max_attempts: 5,
             window_wait_limit: Duration::from_secs(24 * 60 * 60),
+            ret2_malformed_after_fresh_tokens: 2,
+            fresh_token_age: Duration::from_secs(60 * 60),
         }
     }
 }

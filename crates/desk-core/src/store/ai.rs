@@ -35,6 +35,8 @@ pub struct AiMessageRow {
     pub item_kind: String,
     pub text: Option<String>,
     pub quote_text: Option<String>,
+    /// Set on every quoting message, also when the quote had no text to show.
+    pub quote_kind: Option<String>,
     /// Relative to the data directory, once the media is saved.
     pub media_path: Option<String>,
     pub media_mime: Option<String>,
@@ -56,7 +58,7 @@ pub enum HistoryFilter {
 }
 
 const ROW_COLUMNS: &str = "id, account_id, peer_id, direction, create_time_ms, item_kind, \
-    text, quote_text, media_path, media_mime, ai_generated, delivery, media_state";
+    text, quote_text, media_path, media_mime, ai_generated, delivery, media_state, quote_kind";
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<AiMessageRow> {
     Ok(AiMessageRow {
@@ -73,6 +75,7 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<AiMessageRow> {
         ai_generated: row.get(10)?,
         delivery: row.get(11)?,
         media_state: row.get(12)?,
+        quote_kind: row.get(13)?,
     })
 }
 
@@ -252,23 +255,6 @@ impl Store {
             )?
             .collect::<Result<_, _>>()?;
         Ok(rows)
-    }
-
-    /// The peer's display name, if the log knows one.
-    pub fn peer_display_name(
-        &self,
-        account_id: &str,
-        peer_id: &str,
-    ) -> Result<Option<String>, CoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT display_name FROM peers WHERE account_id = ?1 AND peer_id = ?2",
-                params![account_id, peer_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
     }
 }
 

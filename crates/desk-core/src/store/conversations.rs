@@ -3,13 +3,19 @@
 use rusqlite::params;
 use serde::Serialize;
 
+use super::peers::shown_name;
 use crate::{CoreError, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConversationSummary {
     pub account_id: String,
     pub peer_id: String,
+    /// The name the peer is shown by: the owner's (`alias`), else one a server gave.
     pub display_name: Option<String>,
+    /// The owner's own name for the peer (store/peers.rs).
+    pub alias: Option<String>,
+    /// The owner's note on the peer.
+    pub note: Option<String>,
     pub last_activity_ms: i64,
     pub unread_count: i64,
     /// The newest message's text, for the list's preview line.
@@ -20,8 +26,11 @@ pub struct ConversationSummary {
     pub context_seen_ms: Option<i64>,
 }
 
-const CONVERSATION_QUERY: &str = "SELECT c.account_id, c.peer_id, p.display_name,
-        c.last_activity_ms, c.unread_count, last.text, last.item_kind, ct.last_seen_ms
+const CONVERSATION_QUERY: &str = concat!(
+    "SELECT c.account_id, c.peer_id, ",
+    shown_name!(),
+    ", c.last_activity_ms, c.unread_count, last.text, last.item_kind, ct.last_seen_ms,
+        p.alias, p.note
      FROM conversations c
      JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
      LEFT JOIN context_tokens ct ON ct.account_id = c.account_id AND ct.peer_id = c.peer_id
@@ -30,7 +39,8 @@ const CONVERSATION_QUERY: &str = "SELECT c.account_id, c.peer_id, p.display_name
          WHERE m.account_id = c.account_id AND m.peer_id = c.peer_id
          ORDER BY m.create_time_ms DESC, m.id DESC LIMIT 1)
      WHERE c.account_id = ?1 AND (?2 IS NULL OR c.peer_id = ?2)
-     ORDER BY c.last_activity_ms DESC, c.peer_id";
+     ORDER BY c.last_activity_ms DESC, c.peer_id"
+);
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
     Ok(ConversationSummary {
@@ -42,10 +52,45 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSumma
         last_text: r.get(5)?,
         last_item_kind: r.get(6)?,
         context_seen_ms: r.get(7)?,
+        alias: r.get(8)?,
+        note: r.get(9)?,
     })
 }
 
+/// A conversation with unread messages, for the tray's lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadConversation {
+    pub account_id: String,
+    pub peer_id: String,
+    /// The name the peer is shown by (`null`: the id).
+    pub display_name: Option<String>,
+    pub unread_count: i64,
+}
+
 impl Store {
+    /// Conversations of every account with unread messages, most recently active
+    /// first, at most `limit`.
+    pub fn unread_conversations(&self, limit: usize) -> Result<Vec<UnreadConversation>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(concat!(
+            "SELECT c.account_id, c.peer_id, ",
+            shown_name!(),
+            ", c.unread_count
+             FROM conversations c
+             JOIN peers p ON p.account_id = c.account_id AND p.peer_id = c.peer_id
+             WHERE c.unread_count > 0
+             ORDER BY c.last_activity_ms DESC, c.account_id, c.peer_id LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(UnreadConversation {
+                account_id: r.get(0)?,
+                peer_id: r.get(1)?,
+                display_name: r.get(2)?,
+                unread_count: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The account's conversations, most recently active first.
     pub fn list_conversations(
         &self,
@@ -67,8 +112,9 @@ impl Store {
         Ok(rows.next().transpose()?)
     }
 
-    /// Gives a peer the name the app shows for it (kept here only, never sent to
-    /// WeChat); `None` clears it. The peer need not have written yet.
+    /// Gives a peer the name a server (or the emulator's demo) knows it by; the
+    /// owner's own name (`Store::set_peer_alias`) still wins. Kept here only, never
+    /// sent to WeChat; `None` clears it. The peer need not have written yet.
     pub fn name_peer(
         &self,
         account_id: &str,
@@ -179,6 +225,17 @@ mod tests {
         };
         assert_eq!(unread("acc"), 0);
         assert_eq!(unread("other"), 1);
+        store.set_peer_alias("other", "c", "Cat").unwrap();
+        let lines = store.unread_conversations(5).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (
+                lines[0].account_id.as_str(),
+                lines[0].display_name.as_deref(),
+                lines[0].unread_count
+            ),
+            ("other", Some("Cat"), 1)
+        );
         assert_eq!(store.mark_account_read("acc").unwrap(), 0);
     }
 }

@@ -305,38 +305,67 @@ fn touch_peer(
 struct ResolvedQuote {
     message_id: Option<i64>,
     text: Option<String>,
+    /// The quoted item's kind: the wire's, or the found row's when the wire named none
+    /// this version knows.
+    kind: Option<String>,
 }
 
-/// §5.6 item 3: looks the quote id up among the conversation's stored messages (either
-/// direction; outbound rows carry the server's message id once delivered). Embedded
-/// quote text wins; otherwise a hit gives the stored body, or the part `partial_text`
-/// selects when it resolves. A miss keeps the quote id alone.
+/// How far apart the quoted item's time and a logged message's may be for a quote
+/// without an id to resolve to it by time (clocks differ a little).
+const QUOTE_TIME_TOLERANCE_MS: i64 = 3_000;
+
+/// §5.6 item 3: looks the quote up among the conversation's stored messages (either
+/// direction; outbound rows carry the server's message id once delivered), by its id,
+/// else by the quoted item's time, within [`QUOTE_TIME_TOLERANCE_MS`]. An inbound row
+/// carries the server's own time; a bot's message is stamped by the server while its
+/// send is in flight, so it is the delivered send answered at or soonest after that
+/// time (sends to one peer go one at a time), and only failing that the nearest one
+/// before. Embedded quote text wins; otherwise a hit gives the stored body, or the part
+/// `partial_text` selects when it resolves. A miss keeps what the quote itself said.
 fn resolve_quote(
     tx: &Transaction<'_>,
     account_id: &str,
     peer_id: &str,
     r: &InboundRecord,
 ) -> rusqlite::Result<ResolvedQuote> {
-    let Some(quote_id) = r.quote_server_id.as_deref() else {
-        return Ok(ResolvedQuote {
-            message_id: None,
-            text: r.quote_text.clone(),
-        });
+    let by_id = match r.quote_server_id.as_deref() {
+        Some(quote_id) => tx
+            .prepare_cached(
+                "SELECT id, text, item_kind FROM messages
+                 WHERE account_id = ?1 AND server_message_id = ?2 AND peer_id = ?3
+                 ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![account_id, quote_id, peer_id], quoted_row)
+            .optional()?,
+        None => None,
     };
-    let hit: Option<(i64, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT id, text FROM messages
-             WHERE account_id = ?1 AND server_message_id = ?2 AND peer_id = ?3
-             ORDER BY id LIMIT 1",
-        )?
-        .query_row(params![account_id, quote_id, peer_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
-    let Some((message_id, body)) = hit else {
+    let hit = match (by_id, r.quote_time_ms) {
+        (Some(hit), _) => Some(hit),
+        (None, Some(time_ms)) => tx
+            .prepare_cached(
+                "SELECT m.id, m.text, m.item_kind,
+                        CASE m.direction WHEN 'out' THEN o.updated_ms
+                             ELSE m.create_time_ms END AS at_ms
+                 FROM messages m LEFT JOIN outbox o ON o.message_id = m.id
+                 WHERE m.account_id = ?1 AND m.peer_id = ?2
+                   AND m.create_time_ms <= ?3 + ?4
+                   AND (m.direction = 'in' OR o.state = 'delivered')
+                   AND at_ms BETWEEN ?3 - ?4 AND ?3 + ?4
+                 ORDER BY at_ms < ?3, abs(at_ms - ?3), m.id LIMIT 1",
+            )?
+            .query_row(
+                params![account_id, peer_id, time_ms, QUOTE_TIME_TOLERANCE_MS],
+                quoted_row,
+            )
+            .optional()?,
+        (None, None) => None,
+    };
+    let wire_kind = r.quote_kind.map(str::to_owned);
+    let Some((message_id, body, row_kind)) = hit else {
         return Ok(ResolvedQuote {
             message_id: None,
             text: r.quote_text.clone(),
+            kind: wire_kind,
         });
     };
     let text = r.quote_text.clone().or_else(|| {
@@ -348,10 +377,19 @@ fn resolve_quote(
             .map(str::to_owned);
         Some(part.unwrap_or(body))
     });
+    let kind = match r.quote_kind {
+        None | Some("none" | "unknown") => Some(row_kind),
+        Some(kind) => Some(kind.to_owned()),
+    };
     Ok(ResolvedQuote {
         message_id: Some(message_id),
         text,
+        kind,
     })
+}
+
+fn quoted_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Option<String>, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
 }
 
 /// Files one undecodable message: in its conversation when it names a sender (kind
@@ -427,9 +465,9 @@ fn insert_message(
         "INSERT INTO messages (account_id, peer_id, direction, server_message_id, client_id,
             seq, create_time_ms, item_kind, text, media_file_name, media_size, media_md5,
             media_cdn_param, media_aes_key, media_full_url, media_state, quote_server_id,
-            quote_text, delivery, raw_json, quote_message_id)
+            quote_text, delivery, raw_json, quote_message_id, quote_kind, quote_time_ms)
          VALUES (?1, ?2, 'in', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-            ?17, 'received', ?18, ?19)",
+            ?17, 'received', ?18, ?19, ?20, ?21)",
     )?
     .execute(params![
         account_id,
@@ -451,6 +489,8 @@ fn insert_message(
         quote.text,
         r.raw_json,
         quote.message_id,
+        quote.kind,
+        r.quote_time_ms,
     ])?;
     Ok(tx.last_insert_rowid())
 }

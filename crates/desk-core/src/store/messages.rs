@@ -33,6 +33,11 @@ pub struct StoredMessage {
     pub quote_text: Option<String>,
     /// The stored message the quote refers to (`messages.id`), when the log holds it.
     pub quote_message_id: Option<i64>,
+    /// Set on every quoting message: the quoted item's kind (an `item_kind` word), even
+    /// when the quote carried no body or id.
+    pub quote_kind: Option<String>,
+    /// The quoted item's own time, when the quote gave it.
+    pub quote_time_ms: Option<i64>,
     /// `received`, `queued`, `sending`, `waiting_for_window`, `delivered` or `failed`.
     pub delivery: String,
     pub error: Option<String>,
@@ -58,7 +63,8 @@ pub struct MessagePage {
 const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.peer_id, m.direction, \
     m.server_message_id, m.client_id, m.seq, m.create_time_ms, m.item_kind, m.text, \
     m.media_file_name, m.media_size, m.media_path, m.media_state, m.quote_server_id, \
-    m.quote_text, m.delivery, m.error, m.ai_generated, m.quote_message_id";
+    m.quote_text, m.delivery, m.error, m.ai_generated, m.quote_message_id, m.quote_kind, \
+    m.quote_time_ms";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -82,6 +88,8 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         error: row.get(17)?,
         ai_generated: row.get(18)?,
         quote_message_id: row.get(19)?,
+        quote_kind: row.get(20)?,
+        quote_time_ms: row.get(21)?,
     })
 }
 

@@ -263,6 +263,18 @@ const STEPS: &[&str] = &[
     CREATE INDEX unroutable_inbound_by_account ON unroutable_inbound(account_id, id);
     ALTER TABLE accounts ADD COLUMN undecodable_count INTEGER NOT NULL DEFAULT 0
         CHECK (undecodable_count >= 0);",
+    // 9: the owner's own name and note for a peer (store/peers.rs). Kept here only, never
+    // sent to WeChat. `alias` wins over `display_name` (a name the emulator's demo or a
+    // server gives) wherever a peer is shown; clearing it falls back.
+    "ALTER TABLE peers ADD COLUMN alias TEXT;
+    ALTER TABLE peers ADD COLUMN note TEXT;",
+    // 10: a quote keeps its trace even with no body or an unknown item type (docs/protocol.md
+    // §5.6): the quoted item's kind (set on every quoting message) and its own time, by
+    // which a quote without an id is resolved against the log.
+    // An outbound message is timed by its delivery there, hence the outbox lookup.
+    "ALTER TABLE messages ADD COLUMN quote_kind TEXT;
+    ALTER TABLE messages ADD COLUMN quote_time_ms INTEGER;
+    CREATE INDEX outbox_by_message ON outbox(message_id) WHERE message_id IS NOT NULL;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;
@@ -396,6 +408,39 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ids("开会"), [5, 1]);
+    }
+
+    #[test]
+    fn version_9_keeps_the_names_peers_had_and_adds_the_owners_name_and_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            super::super::cjk::register(&conn).unwrap();
+            for sql in &STEPS[..8] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
+                     VALUES ('acc', 'b', 'u', 1, 1);
+                 INSERT INTO peers VALUES ('acc', 'p', 'Demo name', 1, 1);
+                 INSERT INTO conversations VALUES ('acc', 'p', 5, 0);
+                 PRAGMA user_version = 8;",
+            )
+            .unwrap();
+        }
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), LATEST);
+        let before = store.conversation("acc", "p").unwrap().unwrap();
+        assert_eq!(
+            (before.display_name.as_deref(), before.alias, before.note),
+            (Some("Demo name"), None, None)
+        );
+        store.set_peer_alias("acc", "p", "Mine").unwrap();
+        store.set_peer_note("acc", "p", "a note").unwrap();
+        let after = store.conversation("acc", "p").unwrap().unwrap();
+        assert_eq!(after.display_name.as_deref(), Some("Mine"));
+        assert_eq!(after.note.as_deref(), Some("a note"));
     }
 
     #[test]

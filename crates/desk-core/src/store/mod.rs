@@ -13,6 +13,7 @@ mod migrations;
 pub mod outbox;
 mod outbox_lookup;
 pub mod outbox_pieces;
+pub mod peers;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
@@ -22,6 +23,7 @@ pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, SearchScope, StoredMessage};
 pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
 pub use outbox_pieces::OutboxPiece;
+pub use peers::PeerCard;
 
 use std::path::Path;
 

@@ -19,8 +19,9 @@ pub use kinds::{Delivery, Direction, ItemKind, MediaState};
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
 use crate::engine::AccountStatus;
 use crate::store::conversations::ConversationSummary;
+pub use crate::store::conversations::UnreadConversation;
 use crate::store::messages::{PageCursor, StoredMessage};
-use crate::store::{Account, SearchScope};
+use crate::store::{Account, PeerCard, SearchScope};
 use crate::{CoreError, Engine, EngineError, EngineEvent, Store};
 
 /// Turns a stored media path (relative to the data folder) into the URLs the window
@@ -65,7 +66,13 @@ pub struct AccountView {
 pub struct ConversationView {
     pub account_id: String,
     pub peer_id: String,
+    /// The name the peer is shown by: the owner's (`alias`), else one the server gave;
+    /// `null` shows the id.
     pub display_name: Option<String>,
+    /// The owner's own name for the peer (never sent to WeChat).
+    pub alias: Option<String>,
+    /// The owner's note on the peer.
+    pub note: Option<String>,
     pub last_activity_ms: i64,
     pub unread_count: i64,
     pub last_text: Option<String>,
@@ -97,7 +104,15 @@ pub struct MessageView {
     /// A picture's thumbnail URL, once it was made.
     pub thumb_url: Option<String>,
     pub media_state: MediaState,
+    /// The quoted text, embedded in the quote or found in the log.
     pub quote_text: Option<String>,
+    /// Set on every quoting message, also one whose quote has no body: the quoted
+    /// item's kind (`unknown` or `none` when neither the quote nor the log tells).
+    pub quote_kind: Option<ItemKind>,
+    /// The quoted item's own time, when the quote gave it.
+    pub quote_time_ms: Option<i64>,
+    /// The quoted message's server id, when the quote gave it.
+    pub quote_server_id: Option<String>,
     pub delivery: Delivery,
     pub error: Option<String>,
     pub ai_generated: bool,
@@ -112,6 +127,22 @@ pub struct MessagePageView {
     pub messages: Vec<MessageView>,
     /// Where the next older page starts; `null` at the beginning of the conversation.
     pub older: Option<PageCursor>,
+}
+
+/// One search hit: the message and the name its peer is shown by.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SearchHit {
+    pub message: MessageView,
+    pub peer_name: Option<String>,
+}
+
+/// What a search found: peers by name, note or id, and messages by text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SearchView {
+    pub peers: Vec<PeerCard>,
+    pub messages: Vec<SearchHit>,
 }
 
 /// What one engine event changed, as finished views: the window replaces its copies
@@ -241,6 +272,8 @@ impl Views {
             account_id: c.account_id,
             peer_id: c.peer_id,
             display_name: c.display_name,
+            alias: c.alias,
+            note: c.note,
             last_activity_ms: c.last_activity_ms,
             unread_count: c.unread_count,
             last_text: c.last_text,
@@ -283,20 +316,70 @@ impl Views {
         Ok(self.message_views(found).pop())
     }
 
-    /// Messages matching `query` inside `scope`, newest first.
+    /// Messages matching `query` inside `scope`, newest first, each with the name its
+    /// peer is shown by; and the peers whose name, note or id matches (a person is
+    /// found by the name the owner gave them, whether or not a message says it).
     pub async fn search(
         &self,
         query: &str,
         scope: SearchScope,
         limit: usize,
-    ) -> Result<Vec<MessageView>, EngineError> {
+    ) -> Result<SearchView, EngineError> {
         let query = query.to_owned();
-        let found = self
+        let (found, peers, names) = self
             .engine
             .store()
-            .call(move |s| with_outbox_ids(s, s.search_in(&query, &scope, limit)?))
+            .call(move |s| {
+                let found = with_outbox_ids(s, s.search_in(&query, &scope, limit)?)?;
+                let peers = s.search_peers(&query, &scope, limit)?;
+                let mut names = std::collections::HashMap::new();
+                for (m, _) in &found {
+                    let key = (m.account_id.clone(), m.peer_id.to_lowercase());
+                    if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(key) {
+                        let card = s.peer_card(&m.account_id, &m.peer_id)?;
+                        slot.insert(card.and_then(|c| c.display_name));
+                    }
+                }
+                Ok((found, peers, names))
+            })
             .await?;
-        Ok(self.message_views(found))
+        let messages = self
+            .message_views(found)
+            .into_iter()
+            .map(|message| SearchHit {
+                peer_name: names
+                    .get(&(message.account_id.clone(), message.peer_id.to_lowercase()))
+                    .cloned()
+                    .flatten(),
+                message,
+            })
+            .collect();
+        Ok(SearchView { peers, messages })
+    }
+
+    /// Conversations of every account with unread messages, most recently active
+    /// first, each with the name its peer is shown by (the tray's lines).
+    pub async fn unread_conversations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<UnreadConversation>, EngineError> {
+        self.engine
+            .store()
+            .call(move |s| s.unread_conversations(limit))
+            .await
+    }
+
+    /// One peer as the owner knows it: names, note and the naming hint.
+    pub async fn peer(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+    ) -> Result<Option<PeerCard>, EngineError> {
+        let (account, peer) = (account_id.to_owned(), peer_id.to_owned());
+        self.engine
+            .store()
+            .call(move |s| s.peer_card(&account, &peer))
+            .await
     }
 
     fn message_views(&self, rows: Vec<(StoredMessage, Option<i64>)>) -> Vec<MessageView> {
@@ -341,6 +424,9 @@ impl Views {
             thumb_url,
             media_state: MediaState::from_stored(&m.media_state),
             quote_text: m.quote_text,
+            quote_kind: m.quote_kind.as_deref().map(ItemKind::from_stored),
+            quote_time_ms: m.quote_time_ms,
+            quote_server_id: m.quote_server_id,
             error: m.error,
             ai_generated: m.ai_generated,
             outbox_id,
@@ -433,6 +519,13 @@ impl Views {
             }
             EngineEvent::AccountRemoved { account_id, .. } => Ok(ViewChanges {
                 removed_account: Some(account_id.clone()),
+                ..ViewChanges::default()
+            }),
+            EngineEvent::PeerChanged {
+                account_id,
+                peer_id,
+            } => Ok(ViewChanges {
+                conversation: self.conversation(account_id, peer_id).await?,
                 ..ViewChanges::default()
             }),
             EngineEvent::Ai {

@@ -71,6 +71,7 @@ pub fn fast_engine_timings() -> Timings {
         send_retry_max: Duration::from_millis(200),
         send_max_attempts: 3,
         window_wait_limit: Duration::from_secs(3600),
+        ..Timings::default()
     }
 }
 

@@ -36,6 +36,36 @@ describe("conversation list", () => {
   });
 });
 
+describe("room left", () => {
+  it("shows until when they can be answered and how many messages are left, then that the allowance is used", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    const closes = new Date();
+    closes.setHours(23, 58, 0, 0);
+    const later = Math.max(closes.getTime(), Date.now() + 2 * 3600_000);
+    backend.conversations = [conversation({ window_closes_ms: later, replies_left: 7 })];
+    await openAlice(backend);
+    const state = () => screen.getByTestId("window-state");
+    expect(state().dataset.window).toBe("open");
+    expect(state().textContent).toMatch(/Reply window open until (tomorrow )?\d{1,2}:\d{2}/);
+    expect(screen.getByTestId("replies-left").textContent).toContain("7 messages left");
+    expect(screen.queryByTestId("composer-allowance-used")).toBeNull();
+
+    // The engine counts a tenth message out: the pushed row says none are left.
+    backend.conversations = [conversation({ window_closes_ms: later, replies_left: 0 })];
+    await emitEngine(
+      { type: "delivery_updated", outbox_id: 1, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", message_row_id: null, state: "delivered", error: null },
+    );
+    await waitFor(() => expect(state().dataset.window).toBe("used_up"));
+    expect(state().textContent).toContain("Message allowance used");
+    expect(screen.queryByTestId("replies-left")).toBeNull();
+    expect(screen.getByTestId("composer-allowance-used")).toBeTruthy();
+    expect(
+      screen.getAllByTestId("conversation-window").map((e) => e.textContent?.trim()),
+    ).toEqual(["Waiting for them to write"]);
+  });
+});
+
 describe("undecodable messages", () => {
   it("shows a message this version cannot read as such, in the log and the list", async () => {
     const backend = fakeBackend();
@@ -108,7 +138,8 @@ describe("conversation log", () => {
     backend.messages.set(KEY, [
       message({ id: 5, direction: "out", text: "failed one", delivery: "failed", error: "reply window closed", outbox_id: 9 }),
       message({ id: 4, direction: "out", text: "by the bot", delivery: "delivered", ai_generated: true, outbox_id: 8 }),
-      message({ id: 3, text: "answer", quote_text: "the question" }),
+      message({ id: 6, text: "this one", quote_kind: "image", quote_time_ms: Date.UTC(2020, 0, 2, 3, 4) }),
+      message({ id: 3, text: "answer", quote_text: "the question", quote_kind: "text" }),
       message({ id: 2, text: hostile }),
     ]);
     await openAlice(backend);
@@ -116,7 +147,13 @@ describe("conversation log", () => {
     expect(texts).toContain(hostile);
     expect(document.querySelector("[data-testid='message-text'] img")).toBeNull();
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
-    expect(screen.getByTestId("message-quote").textContent).toContain("the question");
+    const quotes = screen.getAllByTestId("message-quote");
+    expect(quotes[0].textContent).toContain("the question");
+    // A quote with no text keeps what is known: "quoted a message", its kind and time.
+    expect(quotes[1].dataset.quoted).toBe("trace");
+    expect(quotes[1].textContent).toContain("Quoted a message");
+    expect(quotes[1].textContent).toContain("[Picture]");
+    expect(quotes[1].textContent).toContain("2020");
     expect(screen.getAllByTestId("ai-mark")).toHaveLength(1);
     const states = screen.getAllByTestId("delivery-state").map((e) => e.textContent);
     // Oldest first, as on screen.
@@ -368,6 +405,25 @@ describe("composer", () => {
     );
   });
 
+  it("shows a file as sent when the engine delivered it before send_file answered", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    await openAlice(backend);
+    // A small file on a fast engine: its delivery event overtakes the command's answer.
+    backend.answers.send_file = async () => {
+      await emitEngine({ type: "upload_progress", outbox_id: 777, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", sent: 10, total: 10 });
+      await emitEngine({ type: "delivery_updated", outbox_id: 777, account_id: "bot1-im-bot", peer_id: "alice@im.wechat", message_row_id: null, state: "delivered", error: null });
+      return { outbox_id: 777, message_row_id: null };
+    };
+    const { app } = await import("../stores/app.svelte");
+    await app.sendFiles(["/home/me/quick.txt"]);
+    await waitFor(() => {
+      const line = document.querySelector<HTMLElement>("[data-testid='upload-item'][data-name='quick.txt']");
+      expect(line?.dataset.phase).toBe("sent");
+    });
+  });
+
   it("cancels a queued file by discarding it", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
@@ -401,7 +457,10 @@ describe("search", () => {
     backend.conversations = [conversation()];
     const hit = message({ id: 3, text: "invoice 7731" });
     backend.messages.set(KEY, [message({ id: 4, text: "later" }), hit]);
-    backend.answers.search_messages = (args) => (String(args.query).includes("invoice") ? [hit] : []);
+    backend.answers.search_messages = (args) => ({
+      peers: [],
+      messages: String(args.query).includes("invoice") ? [{ message: hit, peer_name: "Alice" }] : [],
+    });
     render(App);
     await waitFor(() => expect(screen.getByTestId("open-search")).toBeTruthy());
     await fireEvent.click(screen.getByTestId("open-search"));

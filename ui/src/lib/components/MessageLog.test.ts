@@ -4,7 +4,7 @@ import App from "../../App.svelte";
 import { account, conversation, emitEngine, fakeBackend, message } from "../../test/backend";
 import { LOG_VIEWPORT } from "../../test/setup";
 import { LOG_FOOTER, LOG_HEADER, ROW_ESTIMATE } from "../logLayout";
-import { PAGE_SIZE } from "../stores/app.svelte";
+import { PAGE_SIZE } from "../stores/log.svelte";
 
 const KEY = "bot1-im-bot/alice@im.wechat";
 /** Rows that fit the viewport plus the overscan on both sides, with slack. */
@@ -124,7 +124,7 @@ describe("virtualised log", () => {
     const backend = opened.backend;
     await waitFor(() => expect(renderedIds(opened.log)).toContain(3000));
     const hit = backend.messages.get(KEY)!.find((m) => m.id === 1000)!;
-    backend.answers.search_messages = () => [hit];
+    backend.answers.search_messages = () => ({ peers: [], messages: [{ message: hit, peer_name: null }] });
     await fireEvent.click(screen.getByTestId("open-search"));
     await fireEvent.input(screen.getByTestId("search-input"), { target: { value: "message 1000" } });
     await fireEvent.click(await waitFor(() => screen.getByTestId("search-result")));

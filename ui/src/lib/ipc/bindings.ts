@@ -285,9 +285,10 @@ async messageRaw(messageId: number) : Promise<Result<string | null, IpcError>> {
 }
 },
 /**
- * Full-text search across every conversation, or one account's, or one conversation.
+ * Full-text search across every conversation, or one account's, or one conversation;
+ * with the peers whose name, note or id matches.
  */
-async searchMessages(query: string, accountId: string | null, peerId: string | null, limit: number) : Promise<Result<MessageView[], IpcError>> {
+async searchMessages(query: string, accountId: string | null, peerId: string | null, limit: number) : Promise<Result<SearchView, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("search_messages", { query, accountId, peerId, limit }) };
 } catch (e) {
@@ -330,6 +331,39 @@ async reportFirstPaint() : Promise<boolean> {
 async setMuted(accountId: string, peerId: string, muted: boolean) : Promise<Result<ConversationView | null, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_muted", { accountId, peerId, muted }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Gives a peer the owner's name (blank clears it); the changed conversation.
+ */
+async renamePeer(accountId: string, peerId: string, name: string) : Promise<Result<ConversationView | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("rename_peer", { accountId, peerId, name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Sets the owner's note on a peer (blank clears it); the changed conversation.
+ */
+async setPeerNote(accountId: string, peerId: string, note: string) : Promise<Result<ConversationView | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_peer_note", { accountId, peerId, note }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * A peer as the owner knows it, with its first message as a hint while naming.
+ */
+async peerDetails(accountId: string, peerId: string) : Promise<Result<PeerCard | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("peer_details", { accountId, peerId }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -503,7 +537,8 @@ export type AccountAiSettings = {
  */
 enabled: boolean; 
 /**
- * The system prompt; `{peer_name}` and `{date}` are filled in.
+ * The system prompt; `{peer_name}`, `{peer_note}` and `{date}` are filled in
+ * (`prompt::PersonaVars`).
  */
 persona: string; memory_scope: MemoryScope; 
 /**
@@ -722,7 +757,20 @@ agent: AgentTarget | null;
  * What kind of failure the reply test met, for the sentence the window shows.
  */
 problem?: Problem | null }
-export type ConversationView = { account_id: string; peer_id: string; display_name: string | null; last_activity_ms: number; unread_count: number; last_text: string | null; last_item_kind: ItemKind | null; 
+export type ConversationView = { account_id: string; peer_id: string; 
+/**
+ * The name the peer is shown by: the owner's (`alias`), else one the server gave;
+ * `null` shows the id.
+ */
+display_name: string | null; 
+/**
+ * The owner's own name for the peer (never sent to WeChat).
+ */
+alias: string | null; 
+/**
+ * The owner's note on the peer.
+ */
+note: string | null; last_activity_ms: number; unread_count: number; last_text: string | null; last_item_kind: ItemKind | null; 
 /**
  * When the reply window closes (the peer's last message + the engine's reply
  * window); `null` if the peer never wrote.
@@ -786,6 +834,11 @@ export type EngineEvent =
  * The account's alias changed (`None`: cleared).
  */
 { type: "account_renamed"; account_id: string; alias: string | null } | 
+/**
+ * The owner named a peer or changed its note (kept in the store only, never sent
+ * to WeChat).
+ */
+{ type: "peer_changed"; account_id: string; peer_id: string } | 
 /**
  * Something happened in the AI replies (runs, failures, takeover).
  */
@@ -1002,7 +1055,24 @@ media_url: string | null;
 /**
  * A picture's thumbnail URL, once it was made.
  */
-thumb_url: string | null; media_state: MediaState; quote_text: string | null; delivery: Delivery; error: string | null; ai_generated: boolean; 
+thumb_url: string | null; media_state: MediaState; 
+/**
+ * The quoted text, embedded in the quote or found in the log.
+ */
+quote_text: string | null; 
+/**
+ * Set on every quoting message, also one whose quote has no body: the quoted
+ * item's kind (`unknown` or `none` when neither the quote nor the log tells).
+ */
+quote_kind: ItemKind | null; 
+/**
+ * The quoted item's own time, when the quote gave it.
+ */
+quote_time_ms: number | null; 
+/**
+ * The quoted message's server id, when the quote gave it.
+ */
+quote_server_id: string | null; delivery: Delivery; error: string | null; ai_generated: boolean; 
 /**
  * The outbox entry of an outbound message, for Retry and Discard.
  */
@@ -1052,6 +1122,27 @@ effective: boolean; persona: string | null;
  * Set while the owner's manual reply keeps the AI quiet (epoch ms).
  */
 takeover_until_ms: number | null }
+/**
+ * A peer as the owner knows it.
+ */
+export type PeerCard = { account_id: string; peer_id: string; 
+/**
+ * The name the peer is shown by: the owner's, else one the server gave; `null`
+ * shows the id.
+ */
+display_name: string | null; 
+/**
+ * The owner's own name for the peer.
+ */
+alias: string | null; 
+/**
+ * The owner's free-text note.
+ */
+note: string | null; 
+/**
+ * The start of the peer's first text message, a hint while naming.
+ */
+first_text: string | null; first_seen_ms: number; last_seen_ms: number }
 export type Prefs = { 
 /**
  * Notifications for inbound messages while the window is hidden or unfocused.
@@ -1190,6 +1281,14 @@ export type Queued = { outbox_id: number; message_row_id: number | null }
  * after midnight; `start > end` spans midnight).
  */
 export type QuietHours = { start_minute: number; end_minute: number }
+/**
+ * One search hit: the message and the name its peer is shown by.
+ */
+export type SearchHit = { message: MessageView; peer_name: string | null }
+/**
+ * What a search found: peers by name, note or id, and messages by text.
+ */
+export type SearchView = { peers: PeerCard[]; messages: SearchHit[] }
 /**
  * Whether secrets survive a restart. Sent to the UI.
  */

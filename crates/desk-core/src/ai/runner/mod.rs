@@ -148,7 +148,10 @@ pub(crate) struct Context {
     pub account: AccountAiSettings,
     pub peer: AiPeerRow,
     pub owner: Option<String>,
+    /// The name the peer is shown by (the owner's, else the server's).
     pub peer_name: Option<String>,
+    /// The owner's note on the peer.
+    pub peer_note: Option<String>,
 }
 
 pub(crate) async fn load_context(
@@ -164,12 +167,14 @@ fn read_context(s: &Store, a: &str, p: &str) -> Result<Option<Context>, CoreErro
     let Some(account) = s.account(a)? else {
         return Ok(None);
     };
+    let card = s.peer_card(a, p)?;
     Ok(Some(Context {
         global: parse_or_default(s.ai_config(GLOBAL_KEY)?, "global"),
         account: parse_or_default(s.ai_account_settings(a)?, "account"),
         peer: s.ai_peer(a, p)?,
         owner: account.user_id,
-        peer_name: s.peer_display_name(a, p)?,
+        peer_name: card.as_ref().and_then(|c| c.display_name.clone()),
+        peer_note: card.and_then(|c| c.note),
     }))
 }
 

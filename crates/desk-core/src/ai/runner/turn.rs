@@ -189,8 +189,12 @@ pub(crate) async fn build_messages(
     let mut messages = Vec::new();
     let persona = ctx.peer.persona.as_deref().unwrap_or(&ctx.account.persona);
     let now = engine.clock().now_ms();
-    let name = ctx.peer_name.as_deref().unwrap_or(peer_id);
-    let persona = prompt::render_persona(persona, name, &local_date(now));
+    let vars = prompt::PersonaVars {
+        peer_name: ctx.peer_name.as_deref().unwrap_or(peer_id),
+        peer_note: ctx.peer_note.as_deref().unwrap_or_default(),
+        date: &local_date(now),
+    };
+    let persona = prompt::render_persona(persona, &vars);
     if !persona.trim().is_empty() {
         messages.push(ChatMessage::new("system", persona));
     }
