@@ -1,23 +1,23 @@
 //! Forwards the engine's event stream to the window as `EngineNotice`s that carry the
 //! views each event changed (built in the core), and keeps the tray's counts in step.
 
+use desk_core::event_bus::{EventFollower, Followed};
 use desk_core::views::ViewChanges;
 use desk_core::EngineEvent;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
-use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use crate::backend::Backend;
 use crate::ipc::{EngineLagged, EngineNotice};
 use crate::state::AppState;
 use crate::{notify, tray, window};
 
-pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandle<()> {
+pub fn forward(app: AppHandle, mut receiver: EventFollower) -> JoinHandle<()> {
     tauri::async_runtime::spawn(async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
+        while let Some(followed) = receiver.recv().await {
+            match followed {
+                Followed::Event(event) => {
                     let touches_tray = matches!(
                         event,
                         EngineEvent::MessageReceived { .. }
@@ -45,13 +45,13 @@ pub fn forward(app: AppHandle, mut receiver: Receiver<EngineEvent>) -> JoinHandl
                         refresh_tray(&app);
                     }
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    // The store has everything: the UI reloads instead of replaying.
-                    tracing::warn!(missed, "the window fell behind the engine's events");
-                    let _ = (EngineLagged { missed }).emit(&app);
+                Followed::Missed { count, touched } => {
+                    // The store has everything: the window says so and reloads what the
+                    // missed events touched instead of replaying them.
+                    tracing::warn!(count, "the window fell behind the engine's events");
+                    let _ = EngineLagged::new(count, touched.as_ref()).emit(&app);
                     refresh_tray(&app);
                 }
-                Err(RecvError::Closed) => break,
             }
         }
     })

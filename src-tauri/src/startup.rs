@@ -69,7 +69,7 @@ fn fail(app: &AppHandle, err: String) {
 async fn run(app: &AppHandle, backend: Backend) {
     let backend = Arc::new(backend);
     // Subscribed before anything starts, so no event is missed.
-    let receiver = backend.engine.subscribe();
+    let receiver = backend.engine.follow();
     backend.set_forwarder(events::forward(app.clone(), receiver));
     let previous = app
         .state::<AppState>()

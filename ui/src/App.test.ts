@@ -126,7 +126,7 @@ describe("start-up measurement", () => {
     render(App);
     await waitFor(() => expect(reports(backend)).toBe(1));
     // Later reloads do not report again.
-    await emit("engine-lagged", null).catch(() => {});
+    await emit("engine-lagged", { missed: 1, touched: null }).catch(() => {});
     await new Promise((r) => setTimeout(r, 100));
     expect(reports(backend)).toBe(1);
   });

@@ -4,6 +4,7 @@
 
 use desk_core::ai::AiEvent;
 use desk_core::engine::{AccountStatus, EngineEvent};
+use desk_core::event_bus::Touched;
 use desk_core::store::StoredMessage;
 use desk_core::views::{Delivery, Direction};
 
@@ -341,6 +342,46 @@ pub fn event_json(time_ms: i64, event: &EngineEvent) -> String {
         object.insert("time_ms".into(), time_ms.into());
     }
     value.to_string()
+}
+
+/// The line said when the printer fell behind and `count` events were skipped: how
+/// many, and which accounts and conversations they touched (the store has them all).
+pub fn skipped_line(time_ms: i64, count: u64, touched: Option<&Touched>) -> String {
+    let time = utc(time_ms);
+    let what = match touched {
+        Some(t) => format!(
+            "{} account(s), {} conversation(s) touched: {}",
+            t.accounts.len(),
+            t.conversations.len(),
+            t.accounts
+                .iter()
+                .map(|a| if a.is_empty() {
+                    "(all)".to_owned()
+                } else {
+                    plain(a, false)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "too far behind to say what they touched".to_owned(),
+    };
+    format!("{time} skipped {count} events (this printer fell behind; the store has them): {what}")
+}
+
+/// [`skipped_line`] as a JSON object of type `skipped`.
+pub fn skipped_json(time_ms: i64, count: u64, touched: Option<&Touched>) -> String {
+    serde_json::json!({
+        "type": "skipped",
+        "time_ms": time_ms,
+        "count": count,
+        "touched": touched.map(|t| serde_json::json!({
+            "accounts": t.accounts,
+            "conversations": t.conversations.iter()
+                .map(|(a, p)| serde_json::json!({"account_id": a, "peer_id": p}))
+                .collect::<Vec<_>>(),
+        })),
+    })
+    .to_string()
 }
 
 #[cfg(test)]

@@ -844,3 +844,125 @@ fn a_login_without_network_says_what_to_do_then_the_detail() {
         );
     }
 }
+
+#[test]
+fn run_says_how_many_events_its_printer_skipped_and_what_they_touched() {
+    const BURST: usize = 300;
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    // A channel of two events: a burst committed at once runs far ahead of the printer.
+    let (mut run, mut stdin, stdout, _stderr) =
+        spawn_piped(h.cli().env("WEIXIN_DESK_EVENT_CAPACITY", "2").args([
+            "run",
+            "--json",
+            "--no-ai",
+            "--account",
+            &account,
+            "--token-stdin",
+        ]));
+    stdin.write_all(bot.token.as_bytes()).unwrap();
+    drop(stdin);
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains("\"online\""));
+    let texts: Vec<String> = (0..BURST).map(|i| format!("burst {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    h.sim
+        .inject_texts_together(&bot.bot_id, PEER, &refs)
+        .unwrap();
+    let before = seen.len();
+    // Every event after "online" is one of the burst's messages, printed or skipped.
+    let accounted = |lines: &[String]| {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|e| match e["type"].as_str() {
+                Some("message_received") => 1,
+                Some("skipped") => e["count"].as_u64().unwrap() as usize,
+                _ => 0,
+            })
+            .sum::<usize>()
+    };
+    while accounted(&seen[before..]) < BURST {
+        wait_line(&stdout, &mut seen, |_| true);
+    }
+    let burst: Vec<serde_json::Value> = seen[before..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(accounted(&seen[before..]), BURST, "{seen:#?}");
+    let skipped: Vec<&serde_json::Value> =
+        burst.iter().filter(|e| e["type"] == "skipped").collect();
+    assert!(!skipped.is_empty(), "the printer kept up: {seen:#?}");
+    for line in &skipped {
+        assert!(line["time_ms"].is_i64());
+        assert_eq!(line["touched"]["accounts"], serde_json::json!([account]));
+        assert_eq!(
+            line["touched"]["conversations"],
+            serde_json::json!([{"account_id": account, "peer_id": PEER}])
+        );
+    }
+    // The messages printed are distinct and in the order they were stored.
+    let printed: Vec<usize> = burst
+        .iter()
+        .filter(|e| e["type"] == "message_received")
+        .map(|e| {
+            e["preview"].as_str().unwrap()["burst ".len()..]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(printed.windows(2).all(|w| w[0] < w[1]), "{printed:?}");
+
+    // Afterwards the printer is in step again: the next message is printed as usual.
+    h.sim
+        .inject_text(&bot.bot_id, PEER, "after the burst")
+        .unwrap();
+    wait_line(&stdout, &mut seen, |l| l.contains("after the burst"));
+    run.stop(libc::SIGTERM);
+    // The store has every message once.
+    let out = h
+        .cli()
+        .args([
+            "log",
+            "--json",
+            "--limit",
+            "1000",
+            "--account",
+            &account,
+            PEER,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_lines(&out), BURST + 1);
+
+    // The text form says it in words.
+    let (mut run, mut stdin, stdout, _stderr) =
+        spawn_piped(h.cli().env("WEIXIN_DESK_EVENT_CAPACITY", "2").args([
+            "run",
+            "--no-ai",
+            "--account",
+            &account,
+            "--token-stdin",
+        ]));
+    stdin.write_all(bot.token.as_bytes()).unwrap();
+    drop(stdin);
+    let mut seen = Vec::new();
+    wait_line(&stdout, &mut seen, |l| l.contains(" status online"));
+    let refs: Vec<String> = (0..BURST).map(|i| format!("again {i}")).collect();
+    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+    h.sim
+        .inject_texts_together(&bot.bot_id, PEER, &refs)
+        .unwrap();
+    wait_line(&stdout, &mut seen, |l| {
+        l.contains(" skipped ")
+            && l.contains("events (this printer fell behind; the store has them): 1 account(s), 1 conversation(s) touched: ")
+            && l.ends_with(&account)
+    });
+    run.stop(libc::SIGTERM);
+}
+
+fn stdout_lines(out: &Output) -> usize {
+    String::from_utf8_lossy(&assert_ok(out).stdout)
+        .lines()
+        .count()
+}

@@ -5,13 +5,13 @@
 //! bot tokens, no cursors, no context tokens.
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 
 use crate::store::OutboxState;
 
 /// How many events a slow subscriber may fall behind before it misses some (it then
-/// gets `RecvError::Lagged` and should reload from the store).
-pub const EVENT_CAPACITY: usize = 1024;
+/// gets `RecvError::Lagged` and should reload from the store; an
+/// [`crate::event_bus::EventFollower`] is also told what the missed events touched).
+pub const EVENT_CAPACITY: usize = 4096;
 
 /// Where one account's poller stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,11 +268,10 @@ pub(crate) fn preview(text: Option<&str>) -> Option<String> {
 }
 
 /// The sending half, cloned into every task.
-pub(crate) type EventSender = broadcast::Sender<EngineEvent>;
+pub(crate) type EventSender = std::sync::Arc<crate::event_bus::EventBus>;
 
 pub(crate) fn emit(events: &EventSender, event: EngineEvent) {
-    // No subscriber is not an error: the store holds everything anyway.
-    let _ = events.send(event);
+    events.emit(event);
 }
 
 #[cfg(test)]

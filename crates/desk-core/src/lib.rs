@@ -5,6 +5,7 @@ pub mod ai;
 pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod event_bus;
 pub mod events;
 pub mod inbound;
 pub mod locale;

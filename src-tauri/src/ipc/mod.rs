@@ -75,10 +75,48 @@ pub struct ShowConversation {
     pub conversation: OpenConversation,
 }
 
-/// The window fell behind the engine and missed `missed` events: reload from the store.
-#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+/// The window fell behind the engine and missed `missed` events: it says so and
+/// reloads from the store what they touched (everything when `touched` is `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, tauri_specta::Event)]
 pub struct EngineLagged {
     pub missed: u64,
+    pub touched: Option<TouchedViews>,
+}
+
+/// The accounts and conversations some missed events touched.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct TouchedViews {
+    /// Every account changed (the global AI settings did): reload them all.
+    pub every_account: bool,
+    /// Accounts touched themselves or through one of their conversations.
+    pub accounts: Vec<String>,
+    pub conversations: Vec<OpenConversation>,
+}
+
+impl EngineLagged {
+    pub fn new(missed: u64, touched: Option<&desk_core::event_bus::Touched>) -> EngineLagged {
+        EngineLagged {
+            missed,
+            touched: touched.map(|t| TouchedViews {
+                // The empty account id stands for every account.
+                every_account: t.accounts.contains(""),
+                accounts: t
+                    .accounts
+                    .iter()
+                    .filter(|a| !a.is_empty())
+                    .cloned()
+                    .collect(),
+                conversations: t
+                    .conversations
+                    .iter()
+                    .map(|(account_id, peer_id)| OpenConversation {
+                        account_id: account_id.clone(),
+                        peer_id: peer_id.clone(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
 }
 
 /// Version, data folder, mode, preferences and the language to show.
@@ -203,6 +241,32 @@ pub fn render_bindings(path: &std::path::Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the window is told after a lag: the count, the touched accounts and
+    /// conversations, "every account" for the global settings, or nothing to go by.
+    #[test]
+    fn a_lag_tells_the_window_what_to_read_again() {
+        let mut touched = desk_core::event_bus::Touched::default();
+        touched.accounts.extend(["a".to_owned(), "b".to_owned()]);
+        touched
+            .conversations
+            .insert(("a".to_owned(), "Alice@im.wechat".to_owned()));
+        let json = serde_json::to_value(EngineLagged::new(7, Some(&touched))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"missed": 7, "touched": {
+                "every_account": false,
+                "accounts": ["a", "b"],
+                "conversations": [{"account_id": "a", "peer_id": "Alice@im.wechat"}],
+            }})
+        );
+        touched.accounts.insert(String::new());
+        let lagged = EngineLagged::new(1, Some(&touched));
+        let views = lagged.touched.unwrap();
+        assert!(views.every_account);
+        assert_eq!(views.accounts, ["a", "b"]);
+        assert_eq!(EngineLagged::new(9, None).touched, None);
+    }
 
     /// The committed bindings must be what the Rust declarations produce.
     /// `UPDATE_BINDINGS=1` rewrites them instead of failing.

@@ -53,6 +53,13 @@ impl Context {
         if self.sim.is_some() {
             config.client.use_system_proxy = false;
         }
+        // Only tests set it: a tiny channel makes the event printer fall behind.
+        if let Some(capacity) = std::env::var(EVENT_CAPACITY_VAR)
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.event_capacity = capacity;
+        }
         config
     }
 
@@ -84,6 +91,9 @@ pub fn same_url(a: &str, b: &str) -> bool {
 
 /// The lock file `run` and `send` hold while they run the engine.
 pub const ENGINE_LOCK_FILE: &str = "weixin-desk-cli.lock";
+
+/// How many events the engine's channel holds, when set (tests only).
+pub const EVENT_CAPACITY_VAR: &str = "WEIXIN_DESK_EVENT_CAPACITY";
 
 /// Held while this process runs the engine, so that two CLI processes never poll the
 /// same accounts at once. Released when dropped (or when the process ends).

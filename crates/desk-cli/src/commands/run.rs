@@ -7,14 +7,14 @@ use std::sync::Arc;
 use clap::Args;
 use desk_core::ai::provider::API_KEY_PROFILE;
 use desk_core::ai::AiService;
+use desk_core::event_bus::{EventFollower, Followed};
 use desk_core::secrets::{SecretKey, SecretStore};
-use desk_core::{Engine, EngineEvent};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use desk_core::Engine;
 
 use super::ai::ai_config;
 use super::{runtime, Context};
 use crate::error::CliError;
-use crate::render::{event_json, event_line, now_ms};
+use crate::render::{event_json, event_line, now_ms, skipped_json, skipped_line};
 use crate::secrets::{self, WithGivenSecret};
 use crate::service_manager;
 
@@ -23,7 +23,9 @@ use crate::service_manager;
 Prints one line per event as it happens: the time (UTC), the account, and a status \
 change, a received message (peer, kind, the start of its text, control characters \
 escaped) or an outbound delivery state. Tokens, long-poll cursors and context tokens are \
-never printed. Diagnostics go to stderr (RUST_LOG sets their level).
+never printed. If the printer falls behind a burst, it says how many events it skipped \
+and which accounts they touched (`skipped N events …`, or a JSON object of type \
+\"skipped\"); the store has every message. Diagnostics go to stderr (RUST_LOG sets their level).
 
 Ctrl-C or SIGTERM stops every account cleanly (notifystop) and exits 0; a second one \
 leaves at once. Exits 1 if no account could start. Holds a lock on the data directory, \
@@ -129,7 +131,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             secret_store,
             ctx.engine_config(),
         )?);
-        let mut events = engine.subscribe();
+        let mut printer = Printer::start(engine.follow(), args.json)?;
         // Started before the accounts poll, so no message that arrives while they
         // start misses its reply.
         let ai = (!args.no_ai).then(|| AiService::start(Arc::clone(&engine), ai_config(ctx)));
@@ -140,8 +142,6 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                 Err(e) => eprintln!("{id} not started: {e}"),
             }
         }
-        // What starting already announced.
-        drain(&mut events, args.json);
         let monitor = match args.listen {
             Some(addr) if running > 0 => Some(
                 crate::monitor::start(
@@ -159,6 +159,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                 ai.shutdown();
             }
             engine.shutdown().await;
+            printer.finish();
             return Err(CliError::NoAccountRunning);
         }
         eprintln!("running {running} account(s); Ctrl-C or SIGTERM stops");
@@ -193,13 +194,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
                     }
                     seen_version = version;
                 }
-                event = events.recv() => match event {
-                    Ok(event) => print_event(&event, args.json),
-                    Err(RecvError::Lagged(n)) => {
-                        eprintln!("note: {n} events were missed; the store has everything")
-                    }
-                    Err(RecvError::Closed) => break "the engine stopped",
-                },
+                () = printer.stopped() => break "the engine stopped",
             }
         };
         eprintln!("{why}: stopping");
@@ -213,12 +208,78 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<(), CliError> {
             () = engine.shutdown() => {}
             why = signals.next() => {
                 eprintln!("{why} again: leaving without waiting for notifystop");
+                printer.finish();
                 return Ok(());
             }
         }
-        drain(&mut events, args.json);
+        printer.finish();
         Ok(())
     })
+}
+
+/// The event printer, on a thread of its own with its own small runtime: a burst that
+/// makes hundreds of pollers runnable at once on the engine's workers never puts the
+/// printing of an event behind them.
+struct Printer {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Fires when the engine's events end.
+    ended: tokio::sync::oneshot::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Printer {
+    fn start(mut events: EventFollower, json: bool) -> Result<Printer, CliError> {
+        let (stop, mut stop_rx) = tokio::sync::oneshot::channel();
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| CliError::io("cannot start the event printer", e))?;
+        let thread = std::thread::Builder::new()
+            .name("event-printer".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    loop {
+                        tokio::select! {
+                            // Events first: everything announced before the stop is printed.
+                            biased;
+                            followed = events.recv() => match followed {
+                                Some(first) => print_ready(first, &mut events, json),
+                                None => {
+                                    let _ = ended_tx.send(());
+                                    return;
+                                }
+                            },
+                            _ = &mut stop_rx => break,
+                        }
+                    }
+                    drain(&mut events, json);
+                });
+            })
+            .map_err(|e| CliError::io("cannot start the event printer", e))?;
+        Ok(Printer {
+            stop: Some(stop),
+            ended,
+            thread: Some(thread),
+        })
+    }
+
+    /// Resolves when the engine's events end (never while the engine runs).
+    async fn stopped(&mut self) {
+        if (&mut self.ended).await.is_err() {
+            // The printer ended without the events ending (it was told to stop).
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Prints what is still waiting, then ends the thread.
+    fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// One line on stderr saying whether AI replies will go out, and if not, why not.
@@ -249,26 +310,40 @@ async fn ai_summary(ai: &AiService, accounts: &[String]) -> String {
     )
 }
 
-fn print_event(event: &EngineEvent, json: bool) {
-    let now = now_ms();
-    let line = if json {
-        event_json(now, event)
-    } else {
-        event_line(now, event)
-    };
+/// Prints `first` and every event already waiting behind it in one write, so a burst
+/// costs the printer one turn and one system call rather than one per event.
+fn print_ready(first: Followed, events: &mut EventFollower, json: bool) {
+    let mut text = String::new();
+    let mut next = Some(first);
+    while let Some(followed) = next.take() {
+        text.push_str(&line_for(&followed, json));
+        text.push('\n');
+        if text.len() < PRINT_CHUNK {
+            next = events.try_recv();
+        }
+    }
     // A closed stdout must not stop the engine: the store keeps everything.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
 
-fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>, json: bool) {
-    loop {
-        match events.try_recv() {
-            Ok(event) => print_event(&event, json),
-            Err(TryRecvError::Lagged(_)) => {}
-            Err(_) => break,
-        }
+/// Printed in one write at most (then the loop looks at signals again).
+const PRINT_CHUNK: usize = 256 * 1024;
+
+fn line_for(followed: &Followed, json: bool) -> String {
+    let now = now_ms();
+    match (followed, json) {
+        (Followed::Event(event), true) => event_json(now, event),
+        (Followed::Event(event), false) => event_line(now, event),
+        (Followed::Missed { count, touched }, true) => skipped_json(now, *count, touched.as_ref()),
+        (Followed::Missed { count, touched }, false) => skipped_line(now, *count, touched.as_ref()),
+    }
+}
+
+fn drain(events: &mut EventFollower, json: bool) {
+    while let Some(first) = events.try_recv() {
+        print_ready(first, events, json);
     }
 }
 

@@ -45,6 +45,7 @@ pub struct Metrics {
     ai_runs: Counter,
     ai_failures: Counter,
     latency: Histogram,
+    skipped: Counter,
     /// The last status each account reported, to count poll errors once per change.
     last_status: HashMap<String, &'static str>,
 }
@@ -101,6 +102,12 @@ impl Metrics {
             "From a message's create_time_ms to the engine's event for it",
             latency.clone(),
         );
+        let skipped = Counter::default();
+        registry.register(
+            "events_skipped",
+            "Engine events these counters missed because they fell behind (the store has them)",
+            skipped.clone(),
+        );
         Metrics {
             registry,
             accounts,
@@ -112,8 +119,14 @@ impl Metrics {
             ai_runs,
             ai_failures,
             latency,
+            skipped,
             last_status: HashMap::new(),
         }
+    }
+
+    /// Counts events missed by falling behind the engine.
+    pub fn skipped(&mut self, count: u64) {
+        self.skipped.inc_by(count);
     }
 
     /// Counts what `event` says. `created_ms` is the received message's create time,

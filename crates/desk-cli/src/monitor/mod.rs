@@ -104,8 +104,12 @@ async fn feed(shared: Arc<Shared>, mut events: tokio::sync::broadcast::Receiver<
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
-            // Counters miss what was dropped; statuses are read live, so health is exact.
-            Err(RecvError::Lagged(_)) => continue,
+            // Counters miss what was dropped (and count it); statuses are read live, so
+            // health is exact.
+            Err(RecvError::Lagged(n)) => {
+                lock(&shared.metrics).skipped(n);
+                continue;
+            }
             Err(RecvError::Closed) => break,
         };
         let created_ms = match &event {

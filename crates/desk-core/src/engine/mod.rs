@@ -3,6 +3,7 @@
 
 mod ai_hooks;
 mod checkpoint;
+mod inbound_writer;
 mod lifecycle;
 pub mod login;
 mod manager;
@@ -33,6 +34,7 @@ pub const CANCELLED: &str = "cancelled";
 pub use shared::SharedStore;
 pub use timing::{Clock, SystemClock, Timings};
 
+use crate::event_bus::{EventBus, EventFollower};
 use crate::secrets::{SecretError, SecretStore};
 use crate::store::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
 use crate::{CoreError, DataDir, Store};
@@ -82,6 +84,9 @@ pub struct EngineConfig {
     pub clock: Arc<dyn Clock>,
     /// Largest file [`Engine::send_file`] accepts (default 100 MiB).
     pub max_upload_bytes: u64,
+    /// How many events a subscriber may fall behind ([`EVENT_CAPACITY`]; tests make it
+    /// tiny to see what a lagging subscriber does).
+    pub event_capacity: usize,
 }
 
 impl Default for EngineConfig {
@@ -91,6 +96,7 @@ impl Default for EngineConfig {
             timings: Timings::default(),
             clock: Arc::new(SystemClock),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            event_capacity: EVENT_CAPACITY,
         }
     }
 }
@@ -156,7 +162,7 @@ impl Engine {
         secrets: Arc<dyn SecretStore>,
         config: EngineConfig,
     ) -> Engine {
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let events = EventBus::new(config.event_capacity);
         // A file database gets its WAL checkpoints off the commit path.
         let checkpoint_path = store.path().map(std::path::Path::to_owned).filter(|_| {
             match store.leave_checkpoints_to_others() {
@@ -201,6 +207,12 @@ impl Engine {
     /// A new subscriber to the event stream (sees events from now on).
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.rt.events.subscribe()
+    }
+
+    /// A new subscriber that, when it falls behind, is told how many events it missed
+    /// and which accounts and conversations they touched.
+    pub fn follow(&self) -> EventFollower {
+        self.rt.events.follow()
     }
 
     pub fn accounts(&self) -> &AccountManager {

@@ -1,6 +1,8 @@
 //! One account's long-poll loop (docs/protocol.md §4): notifystart, then getupdates from the
 //! stored cursor; each batch is committed (messages, dedupe keys, context tokens and
-//! cursor in one transaction) before any event goes out (docs/architecture.md, invariant 1).
+//! cursor in one transaction, shared with other accounts' batches ready at the same
+//! moment) before any event goes out and before the poller takes the new cursor
+//! (docs/architecture.md, invariant 1).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,11 +13,12 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::inbound_writer::Batch;
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::typing::TypingTickets;
 use super::wire_text;
-use crate::events::{preview, AccountStatus, EngineEvent};
+use crate::events::{preview, AccountStatus};
 use crate::inbound::InboundRecord;
 
 /// The `item_kind` of a message stored undecoded.
@@ -171,16 +174,15 @@ impl Poller {
         }
     }
 
-    /// Commits one batch, then announces what was new. An empty batch that keeps the
-    /// cursor touches nothing. A message that could not be decoded is stored raw and
-    /// announced with kind `undecodable`; the cursor moves on past it
-    /// (docs/architecture.md, "Inbound decoding").
+    /// Hands one batch to the inbound writer, which commits it (with other accounts'
+    /// batches ready at the same moment) and announces what was new; returns once it
+    /// is durable. An empty batch that keeps the cursor touches nothing. A message that
+    /// could not be decoded is stored raw and announced with kind `undecodable`; the
+    /// cursor moves on past it (docs/architecture.md, "Inbound decoding").
     async fn commit(&self, cursor: Option<Secret>, msgs: Vec<InboundEntry>) -> Result<(), String> {
         if msgs.is_empty() && cursor.is_none() {
             return Ok(());
         }
-        let account_id = self.account_id.clone();
-        let now_ms = self.rt.now_ms();
         let context_tokens: Vec<Option<String>> = msgs
             .iter()
             .map(|m| m.message().and_then(|m| m.context_token.clone()))
@@ -198,39 +200,16 @@ impl Poller {
             .collect();
         let outcome = self
             .rt
-            .store
-            .call(move |s| s.commit_inbound_entries(&account_id, cursor.as_ref(), &msgs, now_ms))
-            .await
-            .map_err(|e| format!("cannot store the batch: {e}"))?;
-        if outcome.undecodable > 0 {
-            tracing::warn!(
-                account_id = self.account_id,
-                undecodable = outcome.undecodable,
-                "messages this version cannot decode were kept raw"
-            );
-        }
-        if outcome.duplicates > 0 {
-            tracing::debug!(
-                account_id = self.account_id,
-                duplicates = outcome.duplicates,
-                "redelivered messages skipped"
-            );
-        }
-        let any_new = !outcome.new.is_empty();
-        for new in &outcome.new {
-            let (item_kind, preview) = summaries
-                .get(new.batch_index)
-                .cloned()
-                .unwrap_or(("none", None));
-            self.rt.emit(EngineEvent::MessageReceived {
+            .inbound
+            .commit(Batch {
                 account_id: self.account_id.clone(),
-                peer_id: new.peer_id.clone(),
-                message_row_id: new.message_row_id,
-                item_kind: item_kind.to_owned(),
-                preview,
-            });
-        }
-        if any_new {
+                cursor,
+                entries: msgs,
+                now_ms: self.rt.now_ms(),
+                summaries,
+            })
+            .await?;
+        if !outcome.new.is_empty() {
             self.sender_wake.notify_one();
             self.rt.media_wake.notify_one();
         }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ilink::ClientConfig;
 
+use super::inbound_writer::InboundWriter;
 use super::timing::{Clock, Timings};
 use super::EngineError;
 use crate::events::{emit, AccountStatus, EngineEvent, EventSender};
@@ -49,6 +50,8 @@ pub(crate) struct Runtime {
     pub store: SharedStore,
     pub secrets: Arc<dyn SecretStore>,
     pub events: EventSender,
+    /// Commits the pollers' batches, several accounts' at once.
+    pub inbound: InboundWriter,
     pub timings: Timings,
     pub clock: Arc<dyn Clock>,
     pub client_config: ClientConfig,
@@ -71,6 +74,7 @@ impl Runtime {
         client_config: ClientConfig,
     ) -> Runtime {
         Runtime {
+            inbound: InboundWriter::start(store.clone(), events.clone()),
             store,
             secrets,
             events,

@@ -38,6 +38,16 @@ pub struct InboundCommit {
     pub undecodable: usize,
 }
 
+/// One account's getupdates batch, for [`Store::commit_inbound_group`].
+#[derive(Debug, Clone, Copy)]
+pub struct InboundBatch<'a> {
+    pub account_id: &'a str,
+    /// The response's `get_updates_buf`; `None` or empty keeps the stored one.
+    pub cursor: Option<&'a Secret>,
+    pub entries: &'a [InboundEntry],
+    pub now_ms: i64,
+}
+
 impl Store {
     /// Stores a batch of messages built here (not received): each one's raw text is the
     /// model serialised. See [`Store::commit_inbound_entries`].
@@ -71,67 +81,38 @@ impl Store {
         now_ms: i64,
     ) -> Result<InboundCommit, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
-        if !account_exists(&tx, account_id)? {
-            return Err(unknown_account(account_id));
-        }
-        let mut outcome = InboundCommit::default();
-        for (batch_index, entry) in entries.iter().enumerate() {
-            let (message, raw) = match entry {
-                InboundEntry::Message { message, raw } => (message, raw),
-                InboundEntry::Undecodable { raw, error } => {
-                    let record = UndecodableRecord::from_raw(raw, error);
-                    commit_undecodable(
-                        &tx,
-                        account_id,
-                        batch_index,
-                        &record,
-                        now_ms,
-                        &mut outcome,
-                    )?;
-                    continue;
-                }
-            };
-            let record = InboundRecord::from_received(message, raw);
-            let Some(peer_id) = record.peer_id.clone() else {
-                tracing::warn!(account_id, "inbound message without a sender skipped");
-                outcome.unroutable += 1;
-                continue;
-            };
-            if !claim_dedupe_key(&tx, account_id, &record.dedupe_key, now_ms)? {
-                outcome.duplicates += 1;
-                continue;
-            }
-            let time_ms = record.create_time_ms.unwrap_or(now_ms);
-            touch_peer(&tx, account_id, &peer_id, time_ms)?;
-            let quote = resolve_quote(&tx, account_id, &peer_id, &record)?;
-            let message_row_id =
-                insert_message(&tx, account_id, &peer_id, &record, &quote, time_ms)?;
-            if record.media.is_some() {
-                super::media_jobs::queue(&tx, message_row_id, account_id, now_ms)?;
-            }
-            bump_conversation(&tx, account_id, &peer_id, time_ms)?;
-            if let Some(token) = &record.context_token {
-                store_context_token(&tx, account_id, &peer_id, token, time_ms)?;
-            }
-            outcome.new.push(NewInbound {
-                batch_index,
-                message_row_id,
-                peer_id,
-                dedupe_key: record.dedupe_key,
-                undecodable: false,
-            });
-        }
-        if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
-            tx.prepare_cached(
-                "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(account_id) DO UPDATE SET
-                    get_updates_buf = excluded.get_updates_buf,
-                    updated_ms = excluded.updated_ms",
-            )?
-            .execute(params![account_id, cursor.expose(), now_ms])?;
-        }
+        let outcome = commit_batch(&tx, account_id, cursor, entries, now_ms)?;
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// Stores several accounts' getupdates batches in one transaction (group commit),
+    /// each with its own cursor, so a crash keeps all of them or none. A batch that
+    /// fails (an unknown account) is rolled back alone and gets its error; the others
+    /// commit. Fails as a whole only when the transaction itself cannot commit.
+    pub fn commit_inbound_group(
+        &self,
+        batches: &[InboundBatch<'_>],
+    ) -> Result<Vec<Result<InboundCommit, CoreError>>, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            tx.execute_batch("SAVEPOINT inbound_batch")?;
+            let outcome = commit_batch(
+                &tx,
+                batch.account_id,
+                batch.cursor,
+                batch.entries,
+                batch.now_ms,
+            );
+            if outcome.is_err() {
+                tx.execute_batch("ROLLBACK TO inbound_batch")?;
+            }
+            tx.execute_batch("RELEASE inbound_batch")?;
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        Ok(outcomes)
     }
 
     /// How many received messages of the account could not be decoded (kept raw).
@@ -217,6 +198,68 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// One batch's writes inside `tx` (see [`Store::commit_inbound_entries`]).
+fn commit_batch(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    cursor: Option<&Secret>,
+    entries: &[InboundEntry],
+    now_ms: i64,
+) -> Result<InboundCommit, CoreError> {
+    if !account_exists(tx, account_id)? {
+        return Err(unknown_account(account_id));
+    }
+    let mut outcome = InboundCommit::default();
+    for (batch_index, entry) in entries.iter().enumerate() {
+        let (message, raw) = match entry {
+            InboundEntry::Message { message, raw } => (message, raw),
+            InboundEntry::Undecodable { raw, error } => {
+                let record = UndecodableRecord::from_raw(raw, error);
+                commit_undecodable(tx, account_id, batch_index, &record, now_ms, &mut outcome)?;
+                continue;
+            }
+        };
+        let record = InboundRecord::from_received(message, raw);
+        let Some(peer_id) = record.peer_id.clone() else {
+            tracing::warn!(account_id, "inbound message without a sender skipped");
+            outcome.unroutable += 1;
+            continue;
+        };
+        if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
+            outcome.duplicates += 1;
+            continue;
+        }
+        let time_ms = record.create_time_ms.unwrap_or(now_ms);
+        touch_peer(tx, account_id, &peer_id, time_ms)?;
+        let quote = resolve_quote(tx, account_id, &peer_id, &record)?;
+        let message_row_id = insert_message(tx, account_id, &peer_id, &record, &quote, time_ms)?;
+        if record.media.is_some() {
+            super::media_jobs::queue(tx, message_row_id, account_id, now_ms)?;
+        }
+        bump_conversation(tx, account_id, &peer_id, time_ms)?;
+        if let Some(token) = &record.context_token {
+            store_context_token(tx, account_id, &peer_id, token, time_ms)?;
+        }
+        outcome.new.push(NewInbound {
+            batch_index,
+            message_row_id,
+            peer_id,
+            dedupe_key: record.dedupe_key,
+            undecodable: false,
+        });
+    }
+    if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
+        tx.prepare_cached(
+            "INSERT INTO cursors (account_id, get_updates_buf, updated_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(account_id) DO UPDATE SET
+                get_updates_buf = excluded.get_updates_buf,
+                updated_ms = excluded.updated_ms",
+        )?
+        .execute(params![account_id, cursor.expose(), now_ms])?;
+    }
+    Ok(outcome)
 }
 
 /// A foreign-key failure naming the account, raised before any write so that even an
@@ -534,6 +577,68 @@ mod tests {
             .conn()
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
+    }
+
+    fn entries(messages: &[WeixinMessage]) -> Vec<InboundEntry> {
+        messages
+            .iter()
+            .map(|m| InboundEntry::Message {
+                message: Box::new(m.clone()),
+                raw: serde_json::to_string(m).unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_group_commits_each_accounts_batch_and_cursor_and_a_failing_batch_alone() {
+        let store = store();
+        store.upsert_account(&sample("acc2"), 0).unwrap();
+        let (one, two) = (
+            entries(&[text("p@im.wechat", 1, 10, "to acc", "t1")]),
+            entries(&[
+                text("q@im.wechat", 2, 11, "to acc2", "t2"),
+                text("q@im.wechat", 3, 12, "again", "t3"),
+            ]),
+        );
+        let ghost = entries(&[text("r@im.wechat", 4, 13, "nobody", "t4")]);
+        let (c1, c2, c3) = (
+            Secret::new("cursor-1".to_owned()),
+            Secret::new("cursor-2".to_owned()),
+            Secret::new("cursor-3".to_owned()),
+        );
+        let batch = |account_id, cursor, entries| InboundBatch {
+            account_id,
+            cursor: Some(cursor),
+            entries,
+            now_ms: 20,
+        };
+        let outcomes = store
+            .commit_inbound_group(&[
+                batch("acc", &c1, &one),
+                batch("ghost", &c3, &ghost),
+                batch("acc2", &c2, &two),
+            ])
+            .unwrap();
+        assert_eq!(outcomes[0].as_ref().unwrap().new.len(), 1);
+        let err = outcomes[1].as_ref().unwrap_err();
+        assert!(err.to_string().contains("no account \"ghost\""), "{err}");
+        let second = outcomes[2].as_ref().unwrap();
+        assert_eq!(
+            second.new.iter().map(|n| n.batch_index).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert_eq!(count(&store, "messages"), 3);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "cursor-1");
+        assert_eq!(store.cursor("acc2").unwrap().unwrap().expose(), "cursor-2");
+        assert!(store.cursor("ghost").unwrap().is_none());
+        // Redelivered together: stored once, cursors still move.
+        let c4 = Secret::new("cursor-4".to_owned());
+        let again = store
+            .commit_inbound_group(&[batch("acc", &c4, &one), batch("acc2", &c2, &two)])
+            .unwrap();
+        assert!(again.iter().all(|o| o.as_ref().unwrap().new.is_empty()));
+        assert_eq!(count(&store, "messages"), 3);
+        assert_eq!(store.cursor("acc").unwrap().unwrap().expose(), "cursor-4");
     }
 
     fn unread(store: &Store, peer: &str) -> i64 {

@@ -18,7 +18,7 @@ pub mod peers;
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
 pub use dedupe::MIN_DEDUPE_RETENTION;
-pub use inbound::{InboundCommit, NewInbound};
+pub use inbound::{InboundBatch, InboundCommit, NewInbound};
 pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, SearchScope, StoredMessage};
 pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};

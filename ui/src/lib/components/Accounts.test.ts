@@ -216,7 +216,7 @@ describe("login dialog", () => {
     };
     const lists = backend.calls.filter((c) => c.cmd === "list_accounts").length;
     // Missed events make the window read everything again.
-    await emit("engine-lagged", { missed: 3 });
+    await emit("engine-lagged", { missed: 3, touched: null });
     // The list request is out (read before the change) when the status event comes.
     await waitFor(() => expect(backend.calls.filter((c) => c.cmd === "list_accounts").length).toBe(lists + 1));
     await emitEngine({ type: "account_status_changed", account_id: "a", status: { state: "online" } });

@@ -849,9 +849,10 @@ export type EngineEvent =
  */
 { type: "ai"; event: AiEvent }
 /**
- * The window fell behind the engine and missed `missed` events: reload from the store.
+ * The window fell behind the engine and missed `missed` events: it says so and
+ * reloads from the store what they touched (everything when `touched` is `null`).
  */
-export type EngineLagged = { missed: number }
+export type EngineLagged = { missed: number; touched: TouchedViews | null }
 /**
  * One engine event and the views it changed (built in the core): the window applies
  * `changes` in place and asks for nothing.
@@ -1314,6 +1315,18 @@ export type SecretsStatusChanged = { status: SecretStoreStatus }
  * Open this conversation (its notification was clicked).
  */
 export type ShowConversation = { conversation: OpenConversation }
+/**
+ * The accounts and conversations some missed events touched.
+ */
+export type TouchedViews = { 
+/**
+ * Every account changed (the global AI settings did): reload them all.
+ */
+every_account: boolean; 
+/**
+ * Accounts touched themselves or through one of their conversations.
+ */
+accounts: string[]; conversations: OpenConversation[] }
 /**
  * What one engine event changed, as finished views: the window replaces its copies
  * (or drops the removed account) and asks for nothing.

@@ -4,6 +4,7 @@ import { commands, events } from "./bindings";
 import type {
   BackendChanged,
   EngineEvent,
+  EngineLagged,
   IpcError,
   Locale,
   OpenConversation,
@@ -71,7 +72,8 @@ export const api = {
     events.backendChanged.listen((event) => handler(event.payload)),
   onEngineEvent: (handler: (event: EngineEvent, changes: ViewChanges) => void) =>
     events.engineNotice.listen((event) => handler(event.payload.event, event.payload.changes)),
-  onEngineLagged: (handler: () => void) => events.engineLagged.listen(() => handler()),
+  onEngineLagged: (handler: (lagged: EngineLagged) => void) =>
+    events.engineLagged.listen((event) => handler(event.payload)),
   onShowConversation: (handler: (open: OpenConversation) => void) =>
     events.showConversation.listen((event) => handler(event.payload.conversation)),
 };

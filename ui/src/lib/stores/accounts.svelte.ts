@@ -30,6 +30,21 @@ export class AccountsStore {
     });
   }
 
+  /** Reads again only the accounts `touched` names (after missed events): their rows
+   * are replaced, added or dropped; the others stay as shown. A view pushed while the
+   * list was being read is kept. */
+  async refresh(touched: (account_id: string) => boolean) {
+    const asked = this.pushes;
+    const listed = await api.listAccounts();
+    const wanted = (id: string) => touched(id) && (this.pushedAt[id] ?? 0) <= asked;
+    const fresh = new Map(listed.map((a) => [a.account_id, a]));
+    const kept = this.list
+      .filter((a) => !wanted(a.account_id) || fresh.has(a.account_id))
+      .map((a) => (wanted(a.account_id) ? fresh.get(a.account_id)! : a));
+    const known = new Set(kept.map((a) => a.account_id));
+    this.list = [...kept, ...listed.filter((a) => wanted(a.account_id) && !known.has(a.account_id))];
+  }
+
   /** Puts pushed views in place (a new account is added at the end). */
   apply(views: AccountView[]) {
     for (const view of views) {

@@ -1,9 +1,18 @@
 // The window's session: what the app is (info), which screen and conversation are on
 // it, and the actions that span several stores. The data lives in one store per domain
 // (accounts, conversations, log, uploads, login, AI turns, search); `router.ts` sends
-// each engine event to the store that applies it in place. A missed event (lag) or a
-// backend switch reloads everything from the store.
-import { api, type AccountView, type AppInfo, type ConversationView, type MessageView, type PeerAiState } from "../ipc";
+// each engine event to the store that applies it in place. Missed events (the window
+// fell behind) are said, and what they touched is read again from the store; a backend
+// switch reloads everything.
+import {
+  api,
+  type AccountView,
+  type AppInfo,
+  type ConversationView,
+  type EngineLagged,
+  type MessageView,
+  type PeerAiState,
+} from "../ipc";
 import { setActiveLocale } from "../i18n/index.svelte";
 import { describeError } from "../errors";
 import { accounts } from "./accounts.svelte";
@@ -29,6 +38,9 @@ export class AppStore {
   actionError = $state<string | null>(null);
   /** The technical text behind `actionError`, shown under "Details". */
   actionDetails = $state<string | null>(null);
+  /** How many engine events the window skipped when it last fell behind (shown until
+   * dismissed). */
+  skippedEvents = $state<number | null>(null);
   /** The accounts, and the selected account's conversations, have been listed once. */
   firstScreenLoaded = $state(false);
   private firstPaintReported = false;
@@ -72,7 +84,7 @@ export class AppStore {
       listen(api.onSecretsStatusChanged((secrets) => this.patchInfo({ secrets }))),
       listen(api.onBackendChanged(() => void this.reloadAll())),
       listen(api.onEngineEvent((event, changes) => void route(event, changes))),
-      listen(api.onEngineLagged(() => void this.reloadAll())),
+      listen(api.onEngineLagged((lagged) => void this.catchUp(lagged))),
       listen(api.onShowConversation((open) => void this.showConversation(open.account_id, open.peer_id))),
     ]);
     // Messages that arrived in the open conversation while the window was in the
@@ -105,6 +117,7 @@ export class AppStore {
     this.peerEdit = null;
     this.actionError = null;
     this.actionDetails = null;
+    this.skippedEvents = null;
     this.firstScreenLoaded = false;
     this.firstPaintReported = false;
     this.mounts += 1;
@@ -143,6 +156,34 @@ export class AppStore {
       }
     } catch (err) {
       this.loadError = describeError(err).sentence;
+    }
+  }
+
+  /** The window fell behind and skipped events: it says how many, and reads again
+   * only what they touched (everything when the engine can no longer tell). */
+  async catchUp(lagged: EngineLagged) {
+    this.skippedEvents = (this.skippedEvents ?? 0) + lagged.missed;
+    const touched = lagged.touched;
+    if (!touched) return this.reloadAll();
+    const touchedAccounts = new Set(touched.accounts);
+    const account = this.selectedAccount;
+    const peers = new Set(
+      touched.conversations.filter((c) => c.account_id === account).map((c) => c.peer_id.toLowerCase()),
+    );
+    try {
+      if (touched.every_account || touchedAccounts.size > 0) {
+        await accounts.refresh((id) => touched.every_account || touchedAccounts.has(id));
+        // The account on screen is gone: as when it is removed while shown.
+        const listing = this.keepAnAccountSelected();
+        if (listing) return await listing;
+      }
+      if (touched.every_account || peers.size > 0) {
+        await conversations.refresh((peer) => touched.every_account || peers.has(peer.toLowerCase()));
+      }
+      const peer = this.selectedPeer;
+      if (peer && peers.has(peer.toLowerCase()) && log.account === account) await log.refreshNewest();
+    } catch (err) {
+      this.showError(err);
     }
   }
 

@@ -36,6 +36,16 @@ export class ConversationListStore {
     if (account === this.account) this.list = list;
   }
 
+  /** Reads again only the listed account's conversations `touched` names (after
+   * missed events); the other rows stay as shown. */
+  async refresh(touched: (peer_id: string) => boolean) {
+    const account = this.account;
+    if (!account) return;
+    const list = await api.listConversations(account);
+    if (account !== this.account) return;
+    for (const view of list.filter((c) => touched(c.peer_id))) this.apply(view);
+  }
+
   /** Puts a pushed view in its place; views of other accounts are not listed. */
   apply(view: ConversationView) {
     if (view.account_id !== this.account) return;

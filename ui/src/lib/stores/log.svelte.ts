@@ -47,6 +47,26 @@ export class OpenLogStore {
     return this.isShowing(account, peer);
   }
 
+  /** Reads the open conversation's newest page again (after missed events) and puts
+   * its messages in place; when more arrived than a page holds, the log starts again
+   * from that page. */
+  async refreshNewest() {
+    const { account, peer } = this;
+    if (!account || !peer) return;
+    const page = await api.conversationPage(account, peer, null, PAGE_SIZE);
+    if (!this.isShowing(account, peer)) return;
+    const newestShown = this.messages[0];
+    const oldestRead = page.messages.at(-1);
+    const gap =
+      page.older !== null && newestShown !== undefined && oldestRead !== undefined && newer(oldestRead, newestShown) < 0;
+    if (gap) {
+      this.messages = page.messages;
+      this.older = page.older;
+    } else {
+      for (const message of [...page.messages].reverse()) this.apply(message);
+    }
+  }
+
   /** No conversation open. */
   close() {
     this.peer = null;
