@@ -210,6 +210,10 @@ pub fn event_line(time_ms: i64, event: &EngineEvent) -> String {
             line
         }
         EngineEvent::Ai { event } => format!("{time} {}", ai_line(event)),
+        EngineEvent::StoreDamaged { detail } => format!(
+            "{time} the database failed its integrity check ({}): stop, and restore a backup",
+            plain(detail, false)
+        ),
         other => {
             let mut value = serde_json::to_value(other).unwrap_or_default();
             let kind = value

@@ -146,7 +146,7 @@ fn touches(event: &EngineEvent) -> Vec<(&str, Option<&str>)> {
             account_id,
             replaced_by,
         } => vec![(account_id, None), (replaced_by, None)],
-        EngineEvent::LoginProgress { .. } => Vec::new(),
+        EngineEvent::LoginProgress { .. } | EngineEvent::StoreDamaged { .. } => Vec::new(),
         EngineEvent::Ai { event } => ai_touches(event),
     }
 }

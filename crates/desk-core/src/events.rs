@@ -91,6 +91,9 @@ pub enum EngineEvent {
         sent: u64,
         total: u64,
     },
+    /// The database failed its integrity check (run once in the background after the
+    /// accounts start): SQLite's own words, for the owner to act on (restore a backup).
+    StoreDamaged { detail: String },
     /// A QR login moved on ([`crate::Engine::start_login`]). Carries no token.
     LoginProgress { login_id: String, state: LoginState },
     /// A login by the same WeChat user replaced this account (docs/protocol.md §3.3 step 4): it

@@ -1372,3 +1372,38 @@ async fn the_eleventh_message_waits_for_the_peer_and_goes_out_when_they_write() 
     assert_eq!(used, 2, "the peer's new message started a new allowance");
     engine.shutdown().await;
 }
+
+/// The integrity check no longer stands between opening the store and the first
+/// screen; it runs once after the accounts start, and a damaged database is announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_database_is_announced_after_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    drop(Store::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE filler (x TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO filler SELECT printf('%0500d', i) FROM n;",
+        )
+        .unwrap();
+    }
+    // One page near the end (the filler's leaves) overwritten with garbage.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    let at = (bytes.len() / page - 3) * page;
+    bytes[at..at + page].fill(0xa5);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let store = Store::open(&path).expect("opening does not read every page");
+    let engine = Engine::new(store, Arc::new(MemoryStore::new()), config());
+    let mut rx = engine.subscribe();
+    engine.accounts().start_enabled().await.unwrap();
+    let event = next_event(&mut rx, |e| matches!(e, EngineEvent::StoreDamaged { .. })).await;
+    let EngineEvent::StoreDamaged { detail } = event else {
+        unreachable!()
+    };
+    assert!(!detail.is_empty());
+    engine.shutdown().await;
+}

@@ -16,7 +16,7 @@ use super::sender::Sender;
 use super::shared::Runtime;
 use super::typing::TypingTickets;
 use super::EngineError;
-use crate::events::AccountStatus;
+use crate::events::{AccountStatus, EngineEvent};
 use crate::secrets::SecretKey;
 
 struct Running {
@@ -150,6 +150,7 @@ impl AccountManager {
 
     /// Starts every enabled account; returns the ones that could not start and why.
     pub async fn start_enabled(&self) -> Result<Vec<(String, EngineError)>, EngineError> {
+        self.check_store_once();
         let accounts = self.rt.store.call(|s| s.list_accounts()).await?;
         let mut failed = Vec::new();
         for account in accounts.into_iter().filter(|a| a.enabled) {
@@ -159,6 +160,26 @@ impl AccountManager {
             }
         }
         Ok(failed)
+    }
+
+    /// Checks the database's integrity in the background, once per engine; a damaged
+    /// database is announced (`StoreDamaged`) and logged, never silently used.
+    fn check_store_once(&self) {
+        use std::sync::atomic::Ordering;
+        let Some(path) = self.rt.store.path() else {
+            return;
+        };
+        if self.rt.integrity_checked.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let rt = Arc::clone(&self.rt);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::Store::check_integrity_of(&path) {
+                let detail = e.to_string();
+                tracing::error!(error = %detail, "the database failed its integrity check");
+                rt.emit(EngineEvent::StoreDamaged { detail });
+            }
+        });
     }
 
     /// Enables (and starts) or disables (and stops) an account; remembered in the store.

@@ -23,6 +23,12 @@ impl SharedStore {
         SharedStore(Arc::new(Mutex::new(store)), Arc::default())
     }
 
+    /// The database file, unless the store is in memory.
+    pub(crate) fn path(&self) -> Option<std::path::PathBuf> {
+        let store = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        store.path().map(std::path::Path::to_owned)
+    }
+
     /// Signalled after each call (the WAL checkpointer waits on it).
     pub(crate) fn activity(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.1)
@@ -61,6 +67,8 @@ pub(crate) struct Runtime {
     pub max_upload_bytes: u64,
     /// Wakes the media worker (new jobs, or a download slot freed).
     pub media_wake: Arc<tokio::sync::Notify>,
+    /// The database's integrity check has been started (once per engine).
+    pub integrity_checked: std::sync::atomic::AtomicBool,
     statuses: Mutex<HashMap<String, AccountStatus>>,
 }
 
@@ -84,6 +92,7 @@ impl Runtime {
             media_root: None,
             max_upload_bytes: super::outbound_media::DEFAULT_MAX_UPLOAD_BYTES,
             media_wake: Arc::new(tokio::sync::Notify::new()),
+            integrity_checked: std::sync::atomic::AtomicBool::new(false),
             statuses: Mutex::new(HashMap::new()),
         }
     }

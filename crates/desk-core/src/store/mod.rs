@@ -38,7 +38,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database, checks its integrity and migrates it.
+    /// Opens (creating if needed) and migrates the database. Its integrity is checked
+    /// apart ([`Store::check_integrity_of`]): the check reads every page, seconds for a
+    /// large history, and must not stand between the user and the first screen.
     pub fn open(path: &Path) -> Result<Store, CoreError> {
         // Processes opening one database at once (the app, CLI commands) take turns:
         // SQLite reports some lock waits during the integrity check and migrations as
@@ -82,7 +84,6 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Before the migrations: the search index's triggers and backfill call it.
         cjk::register(&conn)?;
-        check_integrity(&conn)?;
         // Switching a fresh file to WAL while another process does the same can answer
         // "busy" without waiting (SQLite skips the busy handler where waiting could
         // deadlock), so that step is retried here.
@@ -97,9 +98,18 @@ impl Store {
         &self.conn
     }
 
-    /// `PRAGMA integrity_check` (also run when the store opens).
+    /// `PRAGMA integrity_check` on this connection.
     pub fn check_integrity(&self) -> Result<(), CoreError> {
         check_integrity(&self.conn)
+    }
+
+    /// `PRAGMA integrity_check` of the database at `path`, on a read-only connection of
+    /// its own, so it runs beside the engine's writer without blocking it (WAL).
+    pub fn check_integrity_of(path: &Path) -> Result<(), CoreError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        cjk::register(&conn)?;
+        check_integrity(&conn)
     }
 
     /// A number that changes when another connection (another process) commits to the

@@ -813,6 +813,11 @@ export type EngineEvent =
  */
 { type: "upload_progress"; outbox_id: number; account_id: string; peer_id: string; sent: number; total: number } | 
 /**
+ * The database failed its integrity check (run once in the background after the
+ * accounts start): SQLite's own words, for the owner to act on (restore a backup).
+ */
+{ type: "store_damaged"; detail: string } | 
+/**
  * A QR login moved on ([`crate::Engine::start_login`]). Carries no token.
  */
 { type: "login_progress"; login_id: string; state: LoginState } | 

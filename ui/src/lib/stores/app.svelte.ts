@@ -300,6 +300,12 @@ export class AppStore {
     }
   }
 
+  /** Shows a problem the engine found in the banner, its technical text under Details. */
+  showProblem(sentence: string, details: string | null) {
+    this.actionError = sentence;
+    this.actionDetails = details;
+  }
+
   /** Shows a failed action's sentence in the banner, its technical text under Details. */
   showError(err: unknown) {
     const shown = describeError(err);

@@ -106,4 +106,12 @@ describe("the event router", () => {
     expect(log.peer).toBeNull();
     await expect.poll(() => conversations.list.map((c) => c.peer_id)).toEqual(["carol@im.wechat"]);
   });
+
+  it("puts a damaged database in the banner with SQLite's words under Details", async () => {
+    const backend = await onScreen();
+    await route({ type: "store_damaged", detail: "database disk image is malformed" });
+    expect(app.actionError).toContain("integrity check");
+    expect(app.actionDetails).toBe("database disk image is malformed");
+    expect(backend.calls).toEqual([]);
+  });
 });

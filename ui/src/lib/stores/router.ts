@@ -2,6 +2,7 @@
 // views the core built go in place, and what no view carries (login, upload progress,
 // AI turns) is read from the event itself. Nothing is asked back for an event.
 import type { EngineEvent, ViewChanges } from "../ipc";
+import { t } from "../i18n/index.svelte";
 import { accounts } from "./accounts.svelte";
 import { aiTurns } from "./aiTurns.svelte";
 import { app } from "./app.svelte";
@@ -32,6 +33,9 @@ export async function route(event: EngineEvent, changes: ViewChanges | null = nu
       break;
     case "upload_progress":
       uploads.onProgress(event);
+      break;
+    case "store_damaged":
+      app.showProblem(t("error.storeDamaged"), event.detail);
       break;
     case "login_progress":
       login.apply(event.login_id, event.state);
