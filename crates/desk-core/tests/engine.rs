@@ -1125,6 +1125,19 @@ async fn quotes_with_no_body_keep_their_trace_and_resolve_by_id_or_time() {
 /// A burst past the server's send rate limit gets ret -2 with a valid token: the sender
 /// backs off and tries the same token again, so every message goes out, in order, once,
 /// without the peer writing again.
+/// Queues `count` texts to alice, "`prefix` 1" to "`prefix` `count`"; their outbox ids.
+async fn queue_texts(engine: &Engine, account: &str, prefix: &str, count: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for n in 1..=count {
+        let entry = engine
+            .send_text(account, "alice@im.wechat", &format!("{prefix} {n}"))
+            .await
+            .unwrap();
+        ids.push(entry.id);
+    }
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_burst_backs_off_and_goes_out_in_order() {
     let sim = sim_with(|k| {
@@ -1143,14 +1156,7 @@ async fn a_rate_limited_burst_backs_off_and_goes_out_in_order() {
     sim.inject_text(&a.bot_id, "alice@im.wechat", "tell me five things")
         .unwrap();
     next_event(&mut rx, received(&a.account_id)).await;
-    let mut ids = Vec::new();
-    for n in 1..=5 {
-        let entry = engine
-            .send_text(&a.account_id, "alice@im.wechat", &format!("thing {n}"))
-            .await
-            .unwrap();
-        ids.push(entry.id);
-    }
+    let ids = queue_texts(&engine, &a.account_id, "thing", 5).await;
     // The third meets the limit and waits, with the server's reason; all go out.
     let mut delivered = std::collections::HashSet::new();
     let mut waited = None;
@@ -1275,14 +1281,7 @@ async fn pacing_keeps_a_burst_of_twenty_under_the_rate_limit() {
     sim.inject_text(&a.bot_id, "alice@im.wechat", "tell me twenty things")
         .unwrap();
     next_event(&mut rx, received(&a.account_id)).await;
-    let mut ids = Vec::new();
-    for n in 1..=20 {
-        let entry = engine
-            .send_text(&a.account_id, "alice@im.wechat", &format!("thing {n}"))
-            .await
-            .unwrap();
-        ids.push(entry.id);
-    }
+    let ids = queue_texts(&engine, &a.account_id, "thing", 20).await;
     let mut delivered = std::collections::HashSet::new();
     while delivered.len() < ids.len() {
         match next_event(&mut rx, |e| {
@@ -1317,14 +1316,7 @@ async fn pacing_keeps_a_burst_of_twenty_under_the_rate_limit() {
 async fn the_eleventh_message_waits_for_the_peer_and_goes_out_when_they_write() {
     let sim = sim_with(|k| k.reply_quota = Some(10)).await;
     let (engine, a, mut rx) = engine_with_peer(&sim).await;
-    let mut ids = Vec::new();
-    for n in 1..=12 {
-        let entry = engine
-            .send_text(&a.account_id, "alice@im.wechat", &format!("answer {n}"))
-            .await
-            .unwrap();
-        ids.push(entry.id);
-    }
+    let ids = queue_texts(&engine, &a.account_id, "answer", 12).await;
     let e = next_event(&mut rx, delivery(ids[10], OutboxState::WaitingForWindow)).await;
     let EngineEvent::DeliveryUpdated { error, .. } = e else {
         unreachable!()

@@ -241,18 +241,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use ilink::models::WeixinMessage;
-
     use super::*;
     use crate::store::accounts::tests::sample;
-
-    fn text(peer: &str, id: u64, time: i64, body: &str) -> WeixinMessage {
-        serde_json::from_value(serde_json::json!({
-            "message_id": id, "from_user_id": peer, "create_time_ms": time,
-            "item_list": [{"type": 1, "text_item": {"text": body}}]
-        }))
-        .unwrap()
-    }
+    use crate::store::conversations::tests::text;
 
     fn store() -> Store {
         let store = Store::open_in_memory().unwrap();
