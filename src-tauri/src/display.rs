@@ -26,23 +26,6 @@ pub fn check(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<(), NoD
     }
 }
 
-/// The variable that turns WebKitGTK's GPU compositing off, and ours that keeps it on.
-pub const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-pub const USE_GPU: &str = "WEIXIN_DESK_GPU";
-
-/// Whether the window should draw in software (Linux): the variable to set, or `None`
-/// when the user chose (either variable set). A messenger draws text and pictures;
-/// compositing on the GPU costs its web process about 55 MiB (the GL driver's heap and
-/// libraries) and a good part of start-up, without anything to show for it here.
-pub fn software_rendering(
-    var: impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> Option<(&'static str, &'static str)> {
-    if !cfg!(target_os = "linux") || var(NO_COMPOSITING).is_some() || var(USE_GPU).is_some() {
-        return None;
-    }
-    Some((NO_COMPOSITING, "1"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,15 +47,5 @@ mod tests {
         assert_eq!(check(env(&[("DISPLAY", ":99")])), Ok(()));
         assert_eq!(check(env(&[("WAYLAND_DISPLAY", "wayland-0")])), Ok(()));
         assert!(NoDisplay.to_string().contains("weixin-desk-cli"));
-    }
-
-    #[test]
-    fn draws_in_software_unless_the_user_chose() {
-        assert_eq!(software_rendering(env(&[])), Some((NO_COMPOSITING, "1")));
-        assert_eq!(software_rendering(env(&[("WEIXIN_DESK_GPU", "1")])), None);
-        assert_eq!(
-            software_rendering(env(&[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")])),
-            None
-        );
     }
 }

@@ -10,6 +10,7 @@ pub mod first_paint;
 mod i18n;
 pub mod ipc;
 pub mod launch;
+mod light;
 mod media_scheme;
 mod media_stream;
 mod notify;
@@ -29,10 +30,8 @@ pub use error::{ErrorCode, IpcError};
 
 /// Starts the app: checks for a display, builds the runtime the app owns, runs Tauri.
 pub fn main_entry() -> ExitCode {
-    // Before any thread starts: WebKit reads it when the window is built.
-    if let Some((name, value)) = display::software_rendering(|name| std::env::var_os(name)) {
-        std::env::set_var(name, value);
-    }
+    // Before any thread starts: WebKit's processes read them when the window is built.
+    light::apply();
     init_tracing();
     if let Err(problem) = display::check(|name| std::env::var_os(name)) {
         eprintln!("weixin-desk: {problem}");

@@ -83,6 +83,18 @@ async fn closing_hides_to_tray_and_a_second_launch_brings_it_back() {
     })
     .await;
     assert!(web_processes() > 0, "the new window has its web process");
+    // The settings that keep the window light reach the web process the app started.
+    let environment = web_process_environment();
+    for setting in [
+        "WEBKIT_DISABLE_COMPOSITING_MODE=1",
+        "JSC_useJIT=0",
+        "MALLOC_ARENA_MAX=2",
+    ] {
+        assert!(
+            environment.iter().any(|entry| entry == setting),
+            "the web process runs without {setting}"
+        );
+    }
     follow_new_window(&app).await;
     // The new window opens where the user left: the same conversation, its newest
     // message in view.
@@ -97,18 +109,36 @@ async fn closing_hides_to_tray_and_a_second_launch_brings_it_back() {
     app.quit().await;
 }
 
-/// The app's processes by name (one app runs at a time in these tests).
-fn processes_named(prefix: &str) -> usize {
+/// The app's processes (their /proc folders) by name (one app runs at a time in these
+/// tests).
+fn processes_named_at(prefix: &str) -> Vec<std::path::PathBuf> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|entry| {
-            std::fs::read_to_string(entry.path().join("comm"))
+        .map(|entry| entry.path())
+        .filter(|path| {
+            std::fs::read_to_string(path.join("comm"))
                 .map(|name| name.trim().starts_with(prefix))
                 .unwrap_or(false)
         })
-        .count()
+        .collect()
+}
+
+fn processes_named(prefix: &str) -> usize {
+    processes_named_at(prefix).len()
+}
+
+/// The environment a web process of the app started with.
+fn web_process_environment() -> Vec<String> {
+    let process = processes_named_at("WebKitWebProces")
+        .pop()
+        .expect("a web process");
+    let bytes = std::fs::read(process.join("environ")).expect("its environment");
+    bytes
+        .split(|b| *b == 0)
+        .map(|entry| String::from_utf8_lossy(entry).into_owned())
+        .collect()
 }
 
 pub fn web_processes() -> usize {

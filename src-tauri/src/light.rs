@@ -1,0 +1,109 @@
+//! What keeps the window light on Linux: variables WebKit's processes read when they
+//! start. `main_entry` sets them before any thread starts, each one only when the user
+//! has not set it. The figures are in BENCHMARKS.md (desktop app, window open).
+
+/// Keeps WebKit's GPU compositing on (the other settings can be undone one by one by
+/// setting their variable).
+pub const USE_GPU: &str = "WEIXIN_DESK_GPU";
+pub const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+pub const JIT: &str = "JSC_useJIT";
+pub const ARENAS: &str = "MALLOC_ARENA_MAX";
+
+/// How many heaps glibc's allocator keeps (it gives each busy thread its own by
+/// default); two hold this app's work with less memory parked in free lists.
+const ARENA_COUNT: i32 = 2;
+
+/// The variables to set, with their values.
+///
+/// - Compositing off: on Mesa it costs the web process about 55 MiB (the GL driver's
+///   heap) and start-up time, for a window of text and pictures.
+/// - JavaScriptCore's JIT off: its compiled code and compiler pages cost the web process
+///   about 8 MiB; the window's script is small and event-driven, and the interpreter
+///   paints 200,000 stored messages' first page as fast (BENCHMARKS.md, first paint).
+/// - Two allocator arenas, in every process of the app.
+pub fn variables(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(&'static str, String)> {
+    if !cfg!(target_os = "linux") {
+        return Vec::new();
+    }
+    let mut set = Vec::new();
+    if var(NO_COMPOSITING).is_none() && var(USE_GPU).is_none() {
+        set.push((NO_COMPOSITING, "1".to_owned()));
+    }
+    if var(JIT).is_none() {
+        set.push((JIT, "0".to_owned()));
+    }
+    if var(ARENAS).is_none() {
+        set.push((ARENAS, ARENA_COUNT.to_string()));
+    }
+    set
+}
+
+/// Sets the variables for the processes WebKit starts, and the arena count for this
+/// process too (its allocator read the environment before `main`).
+pub fn apply() {
+    for (name, value) in variables(|name| std::env::var_os(name)) {
+        if name == ARENAS {
+            limit_own_arenas();
+        }
+        std::env::set_var(name, value);
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_own_arenas() {
+    // SAFETY: mallopt only changes a tuning value of glibc's allocator; called before
+    // any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENA_COUNT) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_own_arenas() {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    fn names(set: &[(&'static str, String)]) -> Vec<&'static str> {
+        set.iter().map(|(name, _)| *name).collect()
+    }
+
+    #[test]
+    fn sets_all_three_when_the_user_set_none() {
+        let set = variables(env(&[]));
+        assert_eq!(
+            set,
+            vec![
+                (NO_COMPOSITING, "1".to_owned()),
+                (JIT, "0".to_owned()),
+                (ARENAS, "2".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn leaves_each_variable_the_user_set() {
+        assert_eq!(names(&variables(env(&[(USE_GPU, "1")]))), vec![JIT, ARENAS]);
+        assert_eq!(
+            names(&variables(env(&[(NO_COMPOSITING, "0")]))),
+            vec![JIT, ARENAS]
+        );
+        assert_eq!(
+            names(&variables(env(&[(JIT, "1")]))),
+            vec![NO_COMPOSITING, ARENAS]
+        );
+        assert_eq!(
+            names(&variables(env(&[(ARENAS, "8")]))),
+            vec![NO_COMPOSITING, JIT]
+        );
+    }
+}
