@@ -27,8 +27,10 @@ fn timings() -> Timings {
         send_retry_max: Duration::from_millis(200),
         send_max_attempts: 3,
         window_wait_limit: Duration::from_secs(3600),
-        // Sends back to back unless a test is about pacing.
+        // Sends back to back unless a test is about pacing, and one message per send
+        // unless a test is about merging.
         send_interval: Duration::ZERO,
+        merge_short_texts: false,
         ..Timings::default()
     }
 }
