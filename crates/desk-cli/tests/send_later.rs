@@ -160,3 +160,26 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
     assert!(log.contains("[failed: cancelled]: cancel me"), "{log}");
     assert_eq!(log.matches("[delivered]").count(), 2, "{log}");
 }
+
+#[test]
+fn the_send_interval_is_a_shared_setting_in_seconds() {
+    let h = Harness::new();
+    let shown = h.ok(&["settings"]);
+    assert!(shown.contains("send-interval: 1 s (default)"), "{shown}");
+    h.ok(&["settings", "set", "send-interval", "0.5"]);
+    let json: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
+    assert_eq!(json["send_interval_ms"], 500);
+    let refused = h
+        .cli()
+        .args(["settings", "set", "send-interval", "61"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("at most 60 s"),
+        "{refused:?}"
+    );
+    h.ok(&["settings", "set", "send-interval", "default"]);
+    let json: serde_json::Value = serde_json::from_str(&h.ok(&["settings", "--json"])).unwrap();
+    assert_eq!(json["send_interval_ms"], serde_json::Value::Null);
+}
