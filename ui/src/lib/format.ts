@@ -94,12 +94,13 @@ export function toLocalInput(ms: number): string {
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
-/** What a `datetime-local` input holds, in epoch ms; `null` when it holds no time. */
+/** What a `datetime-local` input holds (seconds optional), in epoch ms; `null` when it
+ * holds no time. */
 export function fromLocalInput(value: string): number | null {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value);
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
   if (!match) return null;
-  const [, y, mo, d, h, mi] = match.map(Number);
-  return new Date(y, mo - 1, d, h, mi).getTime();
+  const [y, mo, d, h, mi, sec] = match.slice(1).map((part) => Number(part ?? 0));
+  return new Date(y, mo - 1, d, h, mi, sec).getTime();
 }
 
 /** A first suggestion for Send later: an hour from now, on a quarter hour. */

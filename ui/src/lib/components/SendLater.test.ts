@@ -35,6 +35,7 @@ describe("send later", () => {
     const at = new Date(2026, 11, 4, 19, 30).getTime();
     expect(toLocalInput(at)).toBe("2026-12-04T19:30");
     expect(fromLocalInput("2026-12-04T19:30")).toBe(at);
+    expect(fromLocalInput("2026-12-04T19:30:25")).toBe(at + 25_000);
     expect(fromLocalInput("")).toBeNull();
     const due = suggestedDue(at);
     expect(due).toBeGreaterThan(at + 3600_000 - 1);
