@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-
 use crate::harness::{enabled, eventually, App, Home, Launch};
 use crate::sim::{launch_on, login, open_conversation, start_sim, wait_log_has};
 
@@ -87,12 +86,16 @@ async fn a_text_scheduled_in_the_composer_is_listed_then_delivered_at_its_time()
     .await;
     app.screenshot("send-later-scheduled").await;
 
-    eventually(Duration::from_secs(90), "the scheduled text went out", || {
-        sim.sent_messages(&bot.bot_id)
-            .unwrap()
-            .iter()
-            .any(|m| m.item["text_item"]["text"] == "Your reminder, as promised")
-    })
+    eventually(
+        Duration::from_secs(90),
+        "the scheduled text went out",
+        || {
+            sim.sent_messages(&bot.bot_id)
+                .unwrap()
+                .iter()
+                .any(|m| m.item["text_item"]["text"] == "Your reminder, as promised")
+        },
+    )
     .await;
     let sent = sim.sent_messages(&bot.bot_id).unwrap();
     assert_eq!(sent.len(), 1, "once");
@@ -122,7 +125,8 @@ async fn send_later_in_chinese_is_shown_and_cancelled() {
     let home = Home::new();
     let app = App::launch_with(&home, "zh_CN.UTF-8", Launch::sim(&sim.base_url())).await;
     let bot = login(&app, &sim, "茶叶店", PEER).await;
-    sim.inject_text(&bot.bot_id, PEER, "明天早上提醒我一下").unwrap();
+    sim.inject_text(&bot.bot_id, PEER, "明天早上提醒我一下")
+        .unwrap();
     open_conversation(&app, &bot, PEER).await;
     wait_log_has(&app, "明天早上提醒我一下").await;
 

@@ -39,10 +39,10 @@ pub fn parse_when(text: &str, now: DateTime<Local>) -> Result<i64, String> {
 
 /// `YYYY-MM-DD HH:MM +hh:mm`, local time.
 pub fn local(ms: i64) -> String {
-    Local
-        .timestamp_millis_opt(ms)
-        .single()
-        .map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%d %H:%M %:z").to_string())
+    Local.timestamp_millis_opt(ms).single().map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M %:z").to_string(),
+    )
 }
 
 #[cfg(test)]

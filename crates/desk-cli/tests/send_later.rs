@@ -103,9 +103,11 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
 
     let listed = h.ok(&["scheduled"]);
     assert_eq!(listed.lines().count(), 3, "{listed}");
-    assert!(listed.contains("at its time") && listed.contains("cancel me"), "{listed}");
-    let json: serde_json::Value =
-        serde_json::from_str(&h.ok(&["scheduled", "--json"])).unwrap();
+    assert!(
+        listed.contains("at its time") && listed.contains("cancel me"),
+        "{listed}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&h.ok(&["scheduled", "--json"])).unwrap();
     assert_eq!(json[0]["text"], "at its time");
     assert_eq!(json[0]["due_ms"], soon);
 
@@ -155,7 +157,10 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
     // Each once (a repeat of a cut-off request would carry the same client_id).
     assert_eq!(texts, ["at its time", "edited words"]);
     assert!(sent[0].received_at_ms >= soon as u64, "not before its time");
-    assert!(sent[1].received_at_ms >= edited_due as u64, "not before its time");
+    assert!(
+        sent[1].received_at_ms >= edited_due as u64,
+        "not before its time"
+    );
     let log = h.ok(&["log", "--account", &account, PEER]);
     assert!(log.contains("[failed: cancelled]: cancel me"), "{log}");
     assert_eq!(log.matches("[delivered]").count(), 2, "{log}");

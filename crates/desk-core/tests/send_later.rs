@@ -163,7 +163,9 @@ async fn scheduled_texts_wait_for_their_time_and_can_be_edited_and_cancelled() {
         .await
         .unwrap();
     assert!(matches!(
-        w.engine.send_text_at(&account, ALICE, "past", now - 1).await,
+        w.engine
+            .send_text_at(&account, ALICE, "past", now - 1)
+            .await,
         Err(desk_core::EngineError::DueInPast)
     ));
     let listed: Vec<i64> = w
@@ -177,7 +179,11 @@ async fn scheduled_texts_wait_for_their_time_and_can_be_edited_and_cancelled() {
     assert_eq!(listed, [later.id, cancelled.id, edited.id]);
 
     // Sent after them, delivered first: the scheduled ones hold nothing back.
-    let at_once = w.engine.send_text(&account, ALICE, "right now").await.unwrap();
+    let at_once = w
+        .engine
+        .send_text(&account, ALICE, "right now")
+        .await
+        .unwrap();
     next_event(&mut w.rx, delivery(at_once.id, OutboxState::Delivered)).await;
     assert_eq!(sent_texts(&w.sim, &w.bot.bot_id), ["right now"]);
     assert_eq!(state_of(&w.engine, later.id).await, OutboxState::Queued);
@@ -237,7 +243,11 @@ async fn scheduled_texts_wait_for_their_time_and_can_be_edited_and_cancelled() {
 async fn at_its_time_a_scheduled_message_waits_for_the_allowance() {
     let mut w = world(|t| t.replies_per_message = 1).await;
     let account = w.bot.account_id.clone();
-    let first = w.engine.send_text(&account, ALICE, "the one").await.unwrap();
+    let first = w
+        .engine
+        .send_text(&account, ALICE, "the one")
+        .await
+        .unwrap();
     next_event(&mut w.rx, delivery(first.id, OutboxState::Delivered)).await;
     let due = w.engine.now_ms() + HOUR.as_millis() as i64;
     let later = w
@@ -252,7 +262,9 @@ async fn at_its_time_a_scheduled_message_waits_for_the_allowance() {
         unreachable!()
     };
     assert!(
-        error.unwrap_or_default().contains("waiting for them to write"),
+        error
+            .unwrap_or_default()
+            .contains("waiting for them to write"),
         "the reason is shown"
     );
     let shown = w.engine.scheduled(Some(&account), None).await.unwrap();

@@ -60,7 +60,9 @@ pub fn scheduled(ctx: &Context, args: ScheduledArgs) -> Result<(), CliError> {
         None => list(ctx, args.account.as_deref(), args.json),
         Some(Action::Edit { id, at, text }) => {
             if at.is_none() && text.is_none() {
-                return Err(CliError::Usage("give --at TIME, --text TEXT or both".into()));
+                return Err(CliError::Usage(
+                    "give --at TIME, --text TEXT or both".into(),
+                ));
             }
             let due_ms = at
                 .as_deref()

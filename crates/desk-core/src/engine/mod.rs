@@ -8,8 +8,8 @@ mod lifecycle;
 pub mod login;
 mod manager;
 pub mod media;
-pub mod merge;
 mod media_write;
+pub mod merge;
 mod outbound_media;
 mod poller;
 mod sender;
@@ -261,7 +261,8 @@ impl Engine {
         peer_id: &str,
         text: &str,
     ) -> Result<OutboxEntry, EngineError> {
-        self.queue_text(account_id, peer_id, text, false, None).await
+        self.queue_text(account_id, peer_id, text, false, None)
+            .await
     }
 
     /// Send later: queues a text that goes out at `due_ms` (epoch ms), not before, and

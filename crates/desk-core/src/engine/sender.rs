@@ -639,7 +639,9 @@ impl Sender {
 
 /// When a message starts waiting for the peer: when it was written, or its time.
 fn waits_from(entry: &OutboxEntry) -> i64 {
-    entry.due_ms.map_or(entry.created_ms, |due| due.max(entry.created_ms))
+    entry
+        .due_ms
+        .map_or(entry.created_ms, |due| due.max(entry.created_ms))
 }
 
 /// `26 h`, `90 min`, `300 ms`: the largest unit that divides evenly.

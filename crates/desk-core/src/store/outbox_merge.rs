@@ -150,7 +150,9 @@ mod tests {
         assert!(store
             .set_outbox_state(b, OutboxState::Sending, None, 11)
             .unwrap());
-        assert!(store.mark_outbox_delivered(a, "cid", Some("9"), 12).unwrap());
+        assert!(store
+            .mark_outbox_delivered(a, "cid", Some("9"), 12)
+            .unwrap());
         let group = store.outbox_group(b).unwrap();
         assert_eq!(group.iter().map(|e| e.id).collect::<Vec<_>>(), [a, b]);
         assert!(group.iter().all(|e| e.state == OutboxState::Delivered));
@@ -163,7 +165,10 @@ mod tests {
             .collect();
         assert_eq!(
             delivered,
-            [("two".to_owned(), "cid".to_owned()), ("one".into(), "cid".into())]
+            [
+                ("two".to_owned(), "cid".to_owned()),
+                ("one".into(), "cid".into())
+            ]
         );
     }
 }

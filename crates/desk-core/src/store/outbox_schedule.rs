@@ -118,7 +118,6 @@ impl Store {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -155,7 +154,9 @@ mod tests {
             .collect();
         assert_eq!(listed, [soon.id, late.id]);
         assert_eq!(
-            store.edit_scheduled(now.id, &ScheduleEdit::default(), 5).unwrap(),
+            store
+                .edit_scheduled(now.id, &ScheduleEdit::default(), 5)
+                .unwrap(),
             Err(EditRefused::NotScheduled)
         );
         let edit = ScheduleEdit {
@@ -165,7 +166,10 @@ mod tests {
         let edited = store.edit_scheduled(soon.id, &edit, 5).unwrap().unwrap();
         assert_eq!(edited.due_ms, Some(3_000));
         assert_eq!(edited.payload, json!({ "text": "later still" }));
-        let row = store.message(soon.message_row_id.unwrap()).unwrap().unwrap();
+        let row = store
+            .message(soon.message_row_id.unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(row.text.as_deref(), Some("later still"));
 
         store.begin_outbox_piece(late.id, 0, "c").unwrap();
