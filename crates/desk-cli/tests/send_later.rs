@@ -95,14 +95,30 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
         assert!(out.contains("scheduled as outbox #"), "{out}");
         outbox_number(&out)
     };
-    let soon = now_ms() + 6_000;
+    let soon = now_ms() + 10_000;
     let hour = now_ms() + 3_600_000;
     send_at("at its time", soon);
+    // A file too, at the same time (after the text: queued after it).
+    let notes = h.tmp.path().join("notes.txt");
+    std::fs::write(&notes, "agenda: tea, prices, delivery\n").unwrap();
+    let out = h.ok(&[
+        "send",
+        "--account",
+        &account,
+        "--to",
+        PEER,
+        "--at",
+        &rfc3339(soon),
+        "--file",
+        notes.to_str().unwrap(),
+    ]);
+    assert!(out.contains("scheduled as outbox #"), "{out}");
     let cancelled = send_at("cancel me", hour);
     let edited = send_at("first draft", hour);
 
     let listed = h.ok(&["scheduled"]);
-    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert_eq!(listed.lines().count(), 4, "{listed}");
+    assert!(listed.contains("[notes.txt]"), "{listed}");
     assert!(
         listed.contains("at its time") && listed.contains("cancel me"),
         "{listed}"
@@ -114,7 +130,7 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
     assert!(h
         .ok(&["scheduled", "cancel", &cancelled])
         .contains("cancelled"));
-    let edited_due = now_ms() + 7_000;
+    let edited_due = now_ms() + 11_000;
     h.ok(&[
         "scheduled",
         "edit",
@@ -141,8 +157,8 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     run.wait_exit();
     let mut run = start_run(&h, &account, &bot.token);
-    eventually("both scheduled messages sent", || {
-        h.sim.sent_messages(&bot.bot_id).unwrap().len() >= 2
+    eventually("the scheduled messages sent", || {
+        h.sim.sent_messages(&bot.bot_id).unwrap().len() >= 3
     });
     eventually("nothing left scheduled", || {
         stdout(&h.cli().args(["scheduled"]).output().unwrap()).contains("nothing scheduled")
@@ -152,18 +168,18 @@ fn scheduled_messages_survive_a_sigkill_and_go_out_once_at_their_time() {
     let sent = h.sim.sent_messages(&bot.bot_id).unwrap();
     let texts: Vec<&str> = sent
         .iter()
-        .map(|m| m.item["text_item"]["text"].as_str().unwrap())
+        .filter_map(|m| m.item["text_item"]["text"].as_str())
         .collect();
     // Each once (a repeat of a cut-off request would carry the same client_id).
     assert_eq!(texts, ["at its time", "edited words"]);
-    assert!(sent[0].received_at_ms >= soon as u64, "not before its time");
-    assert!(
-        sent[1].received_at_ms >= edited_due as u64,
-        "not before its time"
-    );
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[1].item["file_item"]["file_name"], "notes.txt");
+    for (message, due) in sent.iter().zip([soon, soon, edited_due]) {
+        assert!(message.received_at_ms >= due as u64, "not before its time");
+    }
     let log = h.ok(&["log", "--account", &account, PEER]);
     assert!(log.contains("[failed: cancelled]: cancel me"), "{log}");
-    assert_eq!(log.matches("[delivered]").count(), 2, "{log}");
+    assert_eq!(log.matches("[delivered]").count(), 3, "{log}");
 }
 
 #[test]

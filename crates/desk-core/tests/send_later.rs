@@ -276,3 +276,39 @@ async fn at_its_time_a_scheduled_message_waits_for_the_allowance() {
     assert_eq!(sent_texts(&w.sim, &w.bot.bot_id), ["the one", "later on"]);
     w.engine.shutdown().await;
 }
+
+/// A scheduled message whose time comes after the peer's reply window closed is not
+/// sent to be refused: it waits, listed, with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_its_time_a_scheduled_message_waits_when_the_window_has_closed() {
+    let mut w = world(|t| t.window_wait_limit = HOUR).await;
+    let account = w.bot.account_id.clone();
+    let due = w.engine.now_ms() + 2 * HOUR.as_millis() as i64;
+    let later = w
+        .engine
+        .send_text_at(&account, ALICE, "too late", due)
+        .await
+        .unwrap();
+    w.clock.advance(2 * HOUR);
+    w.engine.wake_senders();
+    let e = next_event(&mut w.rx, delivery(later.id, OutboxState::WaitingForWindow)).await;
+    let EngineEvent::DeliveryUpdated { error, .. } = e else {
+        unreachable!()
+    };
+    assert_eq!(
+        error.as_deref(),
+        Some(desk_core::engine::WINDOW_CLOSED),
+        "the reason is shown"
+    );
+    let shown = w
+        .engine
+        .scheduled(Some(&account), Some(ALICE))
+        .await
+        .unwrap();
+    assert_eq!(
+        shown[0].last_error.as_deref(),
+        Some(desk_core::engine::WINDOW_CLOSED)
+    );
+    assert!(w.sim.sent_messages(&w.bot.bot_id).unwrap().is_empty());
+    w.engine.shutdown().await;
+}

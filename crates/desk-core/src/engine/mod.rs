@@ -28,7 +28,7 @@ pub use manager::AccountManager;
 pub use media::MediaOptions;
 pub use media_write::WriteBudget;
 pub use outbound_media::DEFAULT_MAX_UPLOAD_BYTES;
-pub use sender::NO_CONTEXT_TOKEN;
+pub use sender::{NO_CONTEXT_TOKEN, WINDOW_CLOSED};
 
 /// The error shown on an outbound message the user cancelled.
 pub const CANCELLED: &str = "cancelled";
