@@ -292,22 +292,28 @@ impl Sender {
                 .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         }
-        if self.rt.timings.merge_short_texts
+        let mergeable = self.rt.timings.merge_short_texts
             && entry.kind == "text"
             && entry.state == OutboxState::Queued
-            && entry.attempts == 0
-        {
+            && entry.attempts == 0;
+        let started = if mergeable {
             // Texts queued while the last send's interval runs go out with this one.
             self.pace_wait().await;
             let (id, now) = (entry.id, self.rt.now_ms());
             let merged = self
                 .rt
                 .store
-                .call(move |s| s.merge_queued_texts(id, now, super::merge::how_many))
+                .call(move |s| s.merge_and_start_sending(id, now, super::merge::how_many))
                 .await?;
-            self.merged.extend(merged);
-        }
-        if !self.set_state(entry, OutboxState::Sending, None).await? {
+            if let Some(merged) = &merged {
+                self.merged.extend(merged.iter().copied());
+                self.announce(entry, OutboxState::Sending, None).await?;
+            }
+            merged.is_some()
+        } else {
+            self.set_state(entry, OutboxState::Sending, None).await?
+        };
+        if !started {
             // Cancelled, finished or rescheduled since this pass read the outbox.
             return Ok(Outcome::Done);
         }

@@ -248,23 +248,9 @@ impl Store {
     ) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         let leader = group_leader(&tx, id)?;
-        let changed = tx.execute(
-            "UPDATE outbox SET state = ?2, updated_ms = ?3,
-                attempts = attempts + (?2 = 'sending'),
-                last_error = COALESCE(?4, last_error)
-             WHERE (id = ?1 OR merged_into = ?1) AND state NOT IN ('delivered', 'failed')
-               AND (?2 != 'sending' OR due_ms IS NULL OR due_ms <= ?3)",
-            params![leader, state.as_str(), now_ms, error],
-        )?;
-        if changed > 0 {
-            tx.execute(
-                "UPDATE messages SET delivery = ?2, error = ?3
-                 WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
-                params![leader, state.as_str(), error],
-            )?;
-        }
+        let moved = move_group(&tx, leader, state, error, now_ms)?;
         tx.commit()?;
-        Ok(changed > 0)
+        Ok(moved)
     }
 
     /// An entry and the entries merged into its request (or, for a merged entry, the
@@ -333,6 +319,32 @@ impl Store {
         tx.commit()?;
         Ok(changed > 0)
     }
+}
+
+/// [`Store::set_outbox_state`] for the group `leader` heads, inside a transaction.
+pub(crate) fn move_group(
+    tx: &Transaction<'_>,
+    leader: i64,
+    state: OutboxState,
+    error: Option<&str>,
+    now_ms: i64,
+) -> rusqlite::Result<bool> {
+    let changed = tx.execute(
+        "UPDATE outbox SET state = ?2, updated_ms = ?3,
+            attempts = attempts + (?2 = 'sending'),
+            last_error = COALESCE(?4, last_error)
+         WHERE (id = ?1 OR merged_into = ?1) AND state NOT IN ('delivered', 'failed')
+           AND (?2 != 'sending' OR due_ms IS NULL OR due_ms <= ?3)",
+        params![leader, state.as_str(), now_ms, error],
+    )?;
+    if changed > 0 {
+        tx.execute(
+            "UPDATE messages SET delivery = ?2, error = ?3
+             WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
+            params![leader, state.as_str(), error],
+        )?;
+    }
+    Ok(changed > 0)
 }
 
 /// The entry whose request `id` goes in: itself, or the one it was merged into.
