@@ -30,6 +30,11 @@ use crate::store::{OutboxEntry, OutboxState};
 pub const NO_CONTEXT_TOKEN: &str =
     "no context token for this peer yet: ask them to message the bot";
 
+/// The longest a scheduled message's wait runs on the monotonic clock before the wall
+/// clock is read again: a suspended laptop's monotonic clock stands still, and the
+/// system time may be set while it waits.
+const SCHEDULE_RECHECK: Duration = Duration::from_secs(60);
+
 /// Shown on a scheduled message whose time came after the peer's reply window closed.
 pub const WINDOW_CLOSED: &str =
     "waiting for them to write: the reply window closed before its time came";
@@ -162,8 +167,9 @@ impl Sender {
             }
             // Send later: not before its time, and it holds back nothing else.
             if let Some(due) = entry.due_ms.filter(|&due| due > self.rt.now_ms()) {
-                let wait = due.saturating_sub(self.rt.now_ms()).unsigned_abs();
-                next = earliest(next, Some(Instant::now() + Duration::from_millis(wait)));
+                let wait =
+                    Duration::from_millis(due.saturating_sub(self.rt.now_ms()).unsigned_abs());
+                next = earliest(next, Some(Instant::now() + wait.min(SCHEDULE_RECHECK)));
                 continue;
             }
             let key = entry.peer_id.to_lowercase();
