@@ -32,6 +32,16 @@ struct World {
 
 /// An engine whose account runs and whose peer alice has written once.
 async fn world(change: impl FnOnce(&mut Timings)) -> World {
+    let mut w = world_before_alice_writes(change).await;
+    w.sim
+        .inject_text(&w.bot.bot_id, ALICE, "hello bot")
+        .unwrap();
+    next_event(&mut w.rx, received(&w.bot.account_id)).await;
+    w
+}
+
+/// An engine whose account runs; alice has not written yet.
+async fn world_before_alice_writes(change: impl FnOnce(&mut Timings)) -> World {
     let sim = sim_with(|_| {}).await;
     let store = Store::open_in_memory().unwrap();
     let secrets = Arc::new(MemoryStore::new());
@@ -55,10 +65,8 @@ async fn world(change: impl FnOnce(&mut Timings)) -> World {
             ..EngineConfig::default()
         },
     );
-    let mut rx = engine.subscribe();
+    let rx = engine.subscribe();
     engine.accounts().start(&bot.account_id).await.unwrap();
-    sim.inject_text(&bot.bot_id, ALICE, "hello bot").unwrap();
-    next_event(&mut rx, received(&bot.account_id)).await;
     World {
         sim,
         engine,
@@ -136,6 +144,28 @@ async fn short_texts_queued_together_arrive_as_one_message_and_each_row_is_deliv
         .await
         .unwrap();
     assert_eq!(used, 3);
+    w.engine.shutdown().await;
+}
+
+/// Texts written before the peer ever wrote wait together, and go out as one message
+/// once they do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_waiting_for_the_peer_go_out_as_one_message_when_they_write() {
+    let mut w = world_before_alice_writes(|_| {}).await;
+    let account = w.bot.account_id.clone();
+    let mut ids = Vec::new();
+    for text in ["hi", "are you there?", "call me"] {
+        ids.push(w.engine.send_text(&account, ALICE, text).await.unwrap().id);
+    }
+    next_event(&mut w.rx, delivery(ids[0], OutboxState::WaitingForWindow)).await;
+    w.sim.inject_text(&w.bot.bot_id, ALICE, "yes?").unwrap();
+    for &id in &ids {
+        next_event(&mut w.rx, delivery(id, OutboxState::Delivered)).await;
+    }
+    assert_eq!(
+        sent_texts(&w.sim, &w.bot.bot_id),
+        ["hi\nare you there?\ncall me"]
+    );
     w.engine.shutdown().await;
 }
 

@@ -1,5 +1,6 @@
 //! Which queued texts go out together as one message: short texts the owner wrote to
-//! one peer, one after the other, never tried yet, joined by line breaks while the
+//! one peer, one after the other, never tried yet (queued, or held back before any
+//! request, e.g. until the peer writes), joined by line breaks while the
 //! result stays well inside one request. Anything else ends the run: a file, an AI
 //! reply (its split size is the owner's setting), a long text.
 

@@ -300,7 +300,10 @@ impl Sender {
         }
         let mergeable = self.rt.timings.merge_short_texts
             && entry.kind == "text"
-            && entry.state == OutboxState::Queued
+            && matches!(
+                entry.state,
+                OutboxState::Queued | OutboxState::WaitingForWindow
+            )
             && entry.attempts == 0;
         let started = if mergeable {
             // Texts queued while the last send's interval runs go out with this one.

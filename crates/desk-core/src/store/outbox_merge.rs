@@ -17,7 +17,8 @@ pub struct QueuedText {
     /// The text of a text entry.
     pub text: Option<String>,
     pub ai_generated: bool,
-    /// Queued and never attempted (no attempt, no request recorded).
+    /// Never attempted (no attempt, no request recorded): queued, or held back
+    /// before any request (no token yet, the allowance, a closed window).
     pub untouched: bool,
 }
 
@@ -81,7 +82,7 @@ fn merge_in(
             "SELECT o.id, o.kind,
                         CASE WHEN o.kind = 'text' THEN json_extract(o.payload, '$.text') END,
                         COALESCE(m.ai_generated, 0),
-                        o.state = 'queued' AND o.attempts = 0
+                        o.state IN ('queued', 'waiting_for_window') AND o.attempts = 0
                           AND NOT EXISTS (SELECT 1 FROM outbox_pieces p WHERE p.outbox_id = o.id)
                  FROM outbox l
                  JOIN outbox o ON o.account_id = l.account_id AND o.peer_id = l.peer_id
