@@ -45,7 +45,8 @@ the same data directory is refused (they share a lock file); the desktop app is 
 detected, so do not send for an account the app is polling at the same time.
 
 A message sent with `send` is a manual reply: AI replies stay quiet for that peer for \
-the account's takeover time (30 minutes unless changed; `ai resume-peer` ends it).
+the account's takeover time (30 minutes unless changed; `ai resume-peer` ends it). One \
+scheduled with --at is not.
 
 Examples:
   weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat 'see you at 3'
@@ -216,7 +217,10 @@ fn queue_only(
             ),
             None => println!("queued as outbox #{}", entry.id),
         }
-        note_takeover(&engine, account_id, to).await;
+        // A message for later is no reply in the moment: the AI is not held back.
+        if due_ms.is_none() {
+            note_takeover(&engine, account_id, to).await;
+        }
         Ok(())
     })
 }
