@@ -89,8 +89,10 @@ impl From<EngineError> for IpcError {
             EngineError::Store(core) => return IpcError::from_core(core, err.to_string()),
             EngineError::Secret(_) | EngineError::MissingToken(_) => ErrorCode::Secrets,
             EngineError::Client(_) => ErrorCode::Network,
-            EngineError::UnknownAccount(_) => ErrorCode::NotFound,
+            EngineError::UnknownAccount(_) | EngineError::NotScheduled(_) => ErrorCode::NotFound,
             EngineError::EmptyMessage
+            | EngineError::DueInPast
+            | EngineError::NoLongerScheduled(_)
             | EngineError::FileUnreadable { .. }
             | EngineError::EmptyFile(_)
             | EngineError::FileTooLarge { .. } => ErrorCode::InvalidArgument,

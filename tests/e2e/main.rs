@@ -26,4 +26,5 @@ mod push;
 mod sandbox;
 mod save_as;
 mod search;
+mod send_later;
 mod tray;

@@ -524,6 +524,8 @@ fn soak_engine_config() -> EngineConfig {
             // engine's own tests), so that is off here.
             send_interval: Duration::from_millis(20),
             replies_per_message: 0,
+            // Every queued message is its own send, so the soak's counts stay comparable.
+            merge_short_texts: false,
             ..Timings::default()
         },
         ..EngineConfig::default()

@@ -6,6 +6,7 @@ mod monitor;
 mod render;
 mod secrets;
 mod service_manager;
+mod when;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +98,9 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Queue a text or a file for a peer and wait for its delivery state.
     Send(commands::send::SendArgs),
+    /// Messages scheduled with `send --at`, not sent yet: list them, `scheduled edit
+    /// ID [--at TIME] [--text TEXT]`, `scheduled cancel ID`.
+    Scheduled(commands::scheduled::ScheduledArgs),
     /// Print a conversation, oldest first.
     Log(commands::history::LogArgs),
     /// Search the text of every stored message, newest first.
@@ -180,6 +184,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::MarkRead(args) => commands::accounts::mark_read(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Send(args) => commands::send::send(&ctx, args),
+        Command::Scheduled(args) => commands::scheduled::scheduled(&ctx, args),
         Command::Log(args) => commands::history::log(&ctx, args),
         Command::Search(args) => commands::history::search(&ctx, args),
         Command::Export(args) => commands::history::export(&ctx, args),

@@ -29,6 +29,25 @@ pub struct Prefs {
     pub autostart: bool,
     /// A self-hosted iLink backend instead of the official one.
     pub backend: BackendPrefs,
+    /// Least time between two sends of one account, in milliseconds; `null` is the
+    /// engine's own ([`crate::engine::Timings::send_interval`], 1 s). Spacing sends
+    /// keeps a burst under WeChat's rate limit.
+    pub send_interval_ms: Option<u32>,
+}
+
+/// The longest pause between sends the owner may set.
+pub const MAX_SEND_INTERVAL_MS: u32 = 60_000;
+
+/// Checks a send interval the owner typed.
+pub fn checked_send_interval(ms: Option<u32>) -> Result<Option<u32>, String> {
+    match ms {
+        Some(ms) if ms > MAX_SEND_INTERVAL_MS => Err(format!(
+            "the time between sends must be at most {} s, got {} ms",
+            MAX_SEND_INTERVAL_MS / 1000,
+            ms
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Advanced: where logins go and what the client calls itself. Empty means the
@@ -79,6 +98,7 @@ impl Default for Prefs {
             start_minimised: false,
             autostart: false,
             backend: BackendPrefs::default(),
+            send_interval_ms: None,
         }
     }
 }

@@ -657,3 +657,28 @@ async fn a_vision_model_gets_the_downloaded_image_as_an_image_part() {
     );
     assert_eq!(content[0], json!({"type": "text", "text": "[图片]"}));
 }
+
+/// A message the owner scheduled for later is no reply in the moment: the AI keeps
+/// answering the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_message_does_not_hold_the_ai_back() {
+    let mut w = World::start(Preset::OpenAi).await;
+    let acc = w.account_id.clone();
+    w.say(ALICE, "hi");
+    w.finished().await;
+    let due = w.clock.now_ms_for_test() + 3_600_000;
+    w.engine
+        .send_text_at(&acc, ALICE, "tomorrow's reminder", due)
+        .await
+        .unwrap();
+    w.say(ALICE, "and one more question");
+    w.finished().await;
+    assert_eq!(
+        w.ai.peer_state(&acc, ALICE)
+            .await
+            .unwrap()
+            .takeover_until_ms,
+        None
+    );
+    assert_eq!(w.stub.asked(), ["hi", "and one more question"]);
+}

@@ -27,8 +27,10 @@ fn timings() -> Timings {
         send_retry_max: Duration::from_millis(200),
         send_max_attempts: 3,
         window_wait_limit: Duration::from_secs(3600),
-        // Sends back to back unless a test is about pacing.
+        // Sends back to back unless a test is about pacing, and one message per send
+        // unless a test is about merging.
         send_interval: Duration::ZERO,
+        merge_short_texts: false,
         ..Timings::default()
     }
 }
@@ -1307,6 +1309,57 @@ async fn pacing_keeps_a_burst_of_twenty_under_the_rate_limit() {
     }
     let expected: Vec<String> = (1..=20).map(|n| format!("thing {n}")).collect();
     assert_eq!(sent_texts(&sim, &a.bot_id), expected);
+    engine.shutdown().await;
+}
+
+/// The owner's preference paces the sends (the engine's own interval here is zero): a
+/// burst stays under the server's rate limit that refuses unpaced sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_interval_preference_paces_the_sends() {
+    let sim = sim_with(|k| {
+        k.send_rate_limit = Some(ilink_sim::SendRateLimit {
+            max: 2,
+            window_ms: 300,
+        })
+    })
+    .await;
+    let (engine, a, mut rx) = started_engine(&sim, &["alice@im.wechat"], |t| {
+        t.replies_per_message = 0;
+    })
+    .await;
+    engine
+        .store()
+        .call(|s| s.update_prefs(|p| p.send_interval_ms = Some(200)))
+        .await
+        .unwrap();
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "tell me ten things")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    let ids = queue_texts(&engine, &a.account_id, "thing", 10).await;
+    let mut delivered = std::collections::HashSet::new();
+    while delivered.len() < ids.len() {
+        match next_event(&mut rx, |e| {
+            matches!(e, EngineEvent::DeliveryUpdated { .. })
+        })
+        .await
+        {
+            EngineEvent::DeliveryUpdated {
+                outbox_id,
+                state: OutboxState::Delivered,
+                ..
+            } => {
+                delivered.insert(outbox_id);
+            }
+            EngineEvent::DeliveryUpdated { state, error, .. } => {
+                assert!(
+                    matches!(state, OutboxState::Queued | OutboxState::Sending) && error.is_none(),
+                    "refused: {state:?} {error:?}"
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(sent_texts(&sim, &a.bot_id).len(), 10);
     engine.shutdown().await;
 }
 

@@ -299,3 +299,56 @@ async fn naming_a_peer_pushes_its_conversation_and_search_finds_it_by_name() {
     let card = views.peer("acc", "amy@im.wechat").await.unwrap().unwrap();
     assert_eq!(card.first_text.as_deref(), Some("first"));
 }
+
+/// A scheduled message shows in its conversation's `scheduled` list (in the list of
+/// conversations too) and carries its time on its log row; once cancelled it leaves
+/// the list, and the event's changes say so.
+#[tokio::test]
+async fn scheduled_messages_are_listed_in_their_conversation_and_timed_on_their_row() {
+    let (engine, views, now) = world();
+    let due = now + 2 * HOUR_MS;
+    let entry = engine
+        .send_text_at("acc", "amy@im.wechat", "see you at noon", due)
+        .await
+        .unwrap();
+    let amy = views
+        .conversation("acc", "amy@im.wechat")
+        .await
+        .unwrap()
+        .unwrap();
+    let [scheduled] = &amy.scheduled[..] else {
+        panic!("{:?}", amy.scheduled)
+    };
+    assert_eq!(scheduled.outbox_id, entry.id);
+    assert_eq!(scheduled.due_ms, due);
+    assert_eq!(scheduled.text.as_deref(), Some("see you at noon"));
+    assert_eq!(scheduled.kind, ItemKind::Text);
+    assert_eq!(scheduled.reason, None);
+    let listed = views.conversations("acc").await.unwrap();
+    let counts: Vec<(String, usize)> = listed
+        .iter()
+        .map(|c| (c.peer_id.clone(), c.scheduled.len()))
+        .collect();
+    assert!(
+        counts.contains(&("amy@im.wechat".to_owned(), 1)),
+        "{counts:?}"
+    );
+    assert!(
+        counts.contains(&("ben@im.wechat".to_owned(), 0)),
+        "{counts:?}"
+    );
+    let page = views.page("acc", "amy@im.wechat", None, 10).await.unwrap();
+    let row = page
+        .messages
+        .iter()
+        .find(|m| m.outbox_id == Some(entry.id))
+        .unwrap();
+    assert_eq!((row.due_ms, row.delivery), (Some(due), Delivery::Queued));
+
+    let mut rx = engine.subscribe();
+    assert!(engine.cancel_outbound(entry.id).await.unwrap());
+    let event = rx.recv().await.unwrap();
+    let changes = views.changes_for(&event).await.unwrap();
+    assert!(changes.conversation.unwrap().scheduled.is_empty());
+    assert_eq!(changes.message.unwrap().delivery, Delivery::Failed);
+}

@@ -136,6 +136,68 @@ pub async fn send_file(
     Ok(entry.into())
 }
 
+/// Send later: queues a text that goes out at `due_ms` (epoch ms), not before, and
+/// then only while the reply window is open and the allowance lasts. It shows in the
+/// conversation's `scheduled` list until it goes out.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_text_at(
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+    text: String,
+    due_ms: i64,
+) -> Result<Queued, IpcError> {
+    let entry = state
+        .backend()?
+        .engine
+        .send_text_at(&account_id, &peer_id, &text, due_ms)
+        .await?;
+    Ok(entry.into())
+}
+
+/// Send later for a file from disk (a path the open dialog gave).
+#[tauri::command]
+#[specta::specta]
+pub async fn send_file_at(
+    state: State<'_, AppState>,
+    account_id: String,
+    peer_id: String,
+    path: String,
+    due_ms: i64,
+) -> Result<Queued, IpcError> {
+    let entry = state
+        .backend()?
+        .engine
+        .send_file_at(
+            &account_id,
+            &peer_id,
+            std::path::Path::new(&path),
+            None,
+            due_ms,
+        )
+        .await?;
+    Ok(entry.into())
+}
+
+/// Changes a scheduled message's text (a file's caption) and/or time while it waits;
+/// the conversation's change arrives as a `delivery_updated` event.
+#[tauri::command]
+#[specta::specta]
+pub async fn edit_scheduled(
+    state: State<'_, AppState>,
+    outbox_id: i64,
+    text: Option<String>,
+    due_ms: Option<i64>,
+) -> Result<(), IpcError> {
+    state
+        .backend()?
+        .engine
+        .edit_scheduled(outbox_id, desk_core::store::ScheduleEdit { text, due_ms })
+        .await?;
+    Ok(())
+}
+
 /// Tries a failed or waiting message again.
 #[tauri::command]
 #[specta::specta]

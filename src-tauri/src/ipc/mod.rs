@@ -176,7 +176,13 @@ pub fn set_prefs(state: State<'_, AppState>, prefs: Prefs) -> Result<Prefs, IpcE
         .clone()
         .cleaned()
         .map_err(|err| IpcError::new(ErrorCode::InvalidArgument, err))?;
-    let prefs = Prefs { backend, ..prefs };
+    let send_interval_ms = desk_core::prefs::checked_send_interval(prefs.send_interval_ms)
+        .map_err(|err| IpcError::new(ErrorCode::InvalidArgument, err))?;
+    let prefs = Prefs {
+        backend,
+        send_interval_ms,
+        ..prefs
+    };
     let saved = state
         .update_prefs(|p| {
             // Mutes are changed per conversation, never overwritten from here.

@@ -86,3 +86,25 @@ export function fileSize(bytes: number | null): string {
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
+
+/** A time as a `datetime-local` input holds it: `YYYY-MM-DDTHH:MM`, local time. */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+/** What a `datetime-local` input holds (seconds optional), in epoch ms; `null` when it
+ * holds no time. */
+export function fromLocalInput(value: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+  if (!match) return null;
+  const [y, mo, d, h, mi, sec] = match.slice(1).map((part) => Number(part ?? 0));
+  return new Date(y, mo - 1, d, h, mi, sec).getTime();
+}
+
+/** A first suggestion for Send later: an hour from now, on a quarter hour. */
+export function suggestedDue(nowMs: number): number {
+  const quarter = 15 * 60_000;
+  return Math.ceil((nowMs + 60 * 60_000) / quarter) * quarter;
+}

@@ -51,6 +51,7 @@ export const defaultPrefs: Prefs = {
   start_minimised: false,
   autostart: false,
   backend: { api_base: null, cdn_base: null, bot_agent: null, route_tag: null },
+  send_interval_ms: null,
 };
 
 export function account(overrides: Partial<AccountView> = {}): AccountView {
@@ -83,6 +84,7 @@ export function conversation(overrides: Partial<ConversationView> = {}): Convers
     last_item_kind: "text",
     window_closes_ms: Date.now() + 20 * 3600_000,
     replies_left: 10,
+    scheduled: [],
     muted: false,
     ai: { enabled: null, effective: false, persona: null, takeover_until_ms: null },
     ...overrides,
@@ -115,6 +117,7 @@ export function message(overrides: Partial<MessageView> = {}): MessageView {
     error: null,
     ai_generated: false,
     outbox_id: null,
+    due_ms: null,
     ...overrides,
   };
 }
@@ -390,6 +393,11 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
           return { outbox_id: 600, message_row_id: null };
         case "discard_outbound":
           return true;
+        case "send_text_at":
+        case "send_file_at":
+          return { outbox_id: 900 + backend.calls.length, message_row_id: null };
+        case "edit_scheduled":
+          return null;
         case "retry_media":
           return true;
         case "report_first_paint":

@@ -8,6 +8,7 @@ pub mod login;
 pub mod media;
 pub mod peers;
 pub mod run;
+pub mod scheduled;
 pub mod secrets;
 pub mod send;
 pub mod service;

@@ -28,6 +28,13 @@ pub const EXIT_NOT_YET: u8 = 4;
 With --queue it is only queued (exit 0 once persisted) for a running `run`, the app, \
 or the next `run`.
 
+With --at TIME it is scheduled the same way (send later): it goes out at TIME, not \
+before, from a `run` or the app that runs then, and only while the peer's reply window \
+is open and their allowance lasts (else it waits with the reason, as any send does). \
+TIME is HH:MM (local; today, or tomorrow once today's has passed), YYYY-MM-DD HH:MM \
+(local) or RFC 3339 (2026-12-04T19:30:00+08:00). `scheduled` lists, edits and cancels \
+scheduled messages.
+
 Exit status: 0 when delivered, or when it waits for the peer's reply window (it stays in \
 the outbox and goes out when the peer writes again while `run` or the app runs); 3 when \
 it failed; 4 when --wait ran out first (still queued: it is retried the next time the \
@@ -38,11 +45,13 @@ the same data directory is refused (they share a lock file); the desktop app is 
 detected, so do not send for an account the app is polling at the same time.
 
 A message sent with `send` is a manual reply: AI replies stay quiet for that peer for \
-the account's takeover time (30 minutes unless changed; `ai resume-peer` ends it).
+the account's takeover time (30 minutes unless changed; `ai resume-peer` ends it). One \
+scheduled with --at is not.
 
 Examples:
   weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat 'see you at 3'
   weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat --file ./photo.jpg 'the view'
+  weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat --at 08:30 'good morning'
   echo 'from a pipe' | weixin-desk-cli send --account ACC --to o9cq8AbC@im.wechat")]
 pub struct SendArgs {
     /// The sending account (its id, or its bot id).
@@ -63,6 +72,10 @@ pub struct SendArgs {
     /// persisted in the outbox and not waited for. Needs no token and no lock.
     #[arg(long, conflicts_with_all = ["wait", "token_stdin"])]
     queue: bool,
+    /// Send later: schedule it for TIME (HH:MM, YYYY-MM-DD HH:MM, or RFC 3339) and exit
+    /// once persisted, as with --queue.
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["wait", "token_stdin"])]
+    at: Option<String>,
     /// How long to wait for the delivery state, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     wait: u64,
@@ -84,6 +97,12 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
         std::fs::metadata(path)
             .map_err(|e| CliError::io(format!("cannot send {}", path.display()), e))?;
     }
+    let due_ms = args
+        .at
+        .as_deref()
+        .map(|at| crate::when::parse_when(at, chrono::Local::now()))
+        .transpose()
+        .map_err(CliError::Usage)?;
     let store = ctx.store()?;
     let account = super::resolve_account(&store, &args.account)?;
     ctx.check_may_use(&account)?;
@@ -110,13 +129,14 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
             (text, None)
         }
     };
-    if args.queue {
+    if args.queue || due_ms.is_some() {
         return queue_only(
             ctx,
             &account.account_id,
             &args.to,
             args.file.as_deref(),
             &text,
+            due_ms,
         );
     }
     let opened = ctx.open_secrets()?;
@@ -165,41 +185,62 @@ pub fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     })
 }
 
-/// `send --queue`: an engine that neither polls nor downloads writes the outbox row (and
-/// stages the file) and exits; whoever runs the account sends it.
+/// `send --queue` and `send --at`: an engine that neither polls nor downloads writes the
+/// outbox row (and stages the file) and exits; whoever runs the account sends it.
 fn queue_only(
     ctx: &Context,
     account_id: &str,
     to: &str,
     file: Option<&std::path::Path>,
     text: &str,
+    due_ms: Option<i64>,
 ) -> Result<(), CliError> {
-    let store = ctx.store()?;
-    let secrets: Arc<dyn SecretStore> = Arc::new(desk_core::secrets::MemoryStore::new());
     let rt = runtime()?;
     rt.block_on(async move {
-        let no_downloads = desk_core::engine::MediaOptions {
-            concurrency: 0,
-            ..Default::default()
-        };
-        let engine = Engine::new_in_with_media(
-            store,
-            &ctx.data_dir,
-            secrets,
-            ctx.engine_config(),
-            no_downloads,
-        );
-        let entry = match file {
-            Some(path) => {
-                let caption = Some(text).filter(|t| !t.trim().is_empty());
-                engine.send_file(account_id, to, path, caption).await?
+        let engine = queue_engine(ctx)?;
+        let caption = Some(text).filter(|t| !t.trim().is_empty());
+        let entry = match (file, due_ms) {
+            (Some(path), None) => engine.send_file(account_id, to, path, caption).await?,
+            (Some(path), Some(due)) => {
+                engine
+                    .send_file_at(account_id, to, path, caption, due)
+                    .await?
             }
-            None => engine.send_text(account_id, to, text).await?,
+            (None, None) => engine.send_text(account_id, to, text).await?,
+            (None, Some(due)) => engine.send_text_at(account_id, to, text, due).await?,
         };
-        println!("queued as outbox #{}", entry.id);
-        note_takeover(&engine, account_id, to).await;
+        match due_ms {
+            Some(due) => println!(
+                "scheduled as outbox #{} for {}",
+                entry.id,
+                crate::when::local(due)
+            ),
+            None => println!("queued as outbox #{}", entry.id),
+        }
+        // A message for later is no reply in the moment: the AI is not held back.
+        if due_ms.is_none() {
+            note_takeover(&engine, account_id, to).await;
+        }
         Ok(())
     })
+}
+
+/// An engine that only writes the outbox (no token, no lock, no polling, no
+/// downloads), beside a `run` or the app that sends. Inside a runtime.
+pub(super) fn queue_engine(ctx: &Context) -> Result<Engine, CliError> {
+    let store = ctx.store()?;
+    let secrets: Arc<dyn SecretStore> = Arc::new(desk_core::secrets::MemoryStore::new());
+    let no_downloads = desk_core::engine::MediaOptions {
+        concurrency: 0,
+        ..Default::default()
+    };
+    Ok(Engine::new_in_with_media(
+        store,
+        &ctx.data_dir,
+        secrets,
+        ctx.engine_config(),
+        no_downloads,
+    ))
 }
 
 /// Records the AI takeover a manual send starts (a running `run` reads it with the

@@ -24,7 +24,8 @@ enum SettingsCommand {
     Set {
         #[arg(value_enum)]
         key: Key,
-        /// `on`/`off` for switches; an http(s) address for the bases.
+        /// `on`/`off` for switches; an http(s) address for the bases; seconds for
+        /// send-interval (e.g. 1.5; empty or `default` for the engine's 1 s).
         value: String,
     },
     /// Stop notifications for one conversation.
@@ -52,6 +53,8 @@ enum Key {
     CdnBase,
     BotAgent,
     RouteTag,
+    /// Least time between two sends of one account, in seconds.
+    SendInterval,
 }
 
 pub fn settings(ctx: &Context, args: SettingsArgs) -> Result<(), CliError> {
@@ -115,9 +118,32 @@ fn apply(prefs: &mut Prefs, key: Key, value: &str) -> Result<(), CliError> {
         Key::CdnBase => backend.cdn_base = text,
         Key::BotAgent => backend.bot_agent = text,
         Key::RouteTag => backend.route_tag = text,
+        Key::SendInterval => prefs.send_interval_ms = seconds(value)?,
     }
     prefs.backend = BackendPrefs::cleaned(prefs.backend.clone()).map_err(CliError::Usage)?;
     Ok(())
+}
+
+/// A send interval typed in seconds; empty or `default` clears it.
+fn seconds(value: &str) -> Result<Option<u32>, CliError> {
+    let value = value.trim();
+    if value.is_empty() || value.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    let secs: f64 = value
+        .trim_end_matches('s')
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "expected seconds such as 1 or 0.5, got \"{}\"",
+                plain(value, false)
+            ))
+        })?;
+    let ms = (secs * 1000.0).round().min(f64::from(u32::MAX)) as u32;
+    desk_core::prefs::checked_send_interval(Some(ms)).map_err(CliError::Usage)
 }
 
 fn print(prefs: &Prefs) {
@@ -130,6 +156,15 @@ fn print(prefs: &Prefs) {
     println!("do-not-disturb: {}", on(prefs.do_not_disturb));
     println!("start-minimised: {}", on(prefs.start_minimised));
     println!("autostart: {}", on(prefs.autostart));
+    match prefs.send_interval_ms {
+        Some(ms) => println!("send-interval: {} s", f64::from(ms) / 1000.0),
+        None => println!(
+            "send-interval: {} s (default)",
+            desk_core::engine::Timings::default()
+                .send_interval
+                .as_secs_f64()
+        ),
+    }
     println!("api-base: {}", or_default(&prefs.backend.api_base));
     println!("cdn-base: {}", or_default(&prefs.backend.cdn_base));
     println!("bot-agent: {}", or_default(&prefs.backend.bot_agent));

@@ -18,7 +18,7 @@ impl Engine {
         peer_id: &str,
         text: &str,
     ) -> Result<OutboxEntry, EngineError> {
-        self.queue_text(account_id, peer_id, text, true).await
+        self.queue_text(account_id, peer_id, text, true, None).await
     }
 
     /// Queues an image a reply linked (already fetched), marked `ai_generated`: the
@@ -41,7 +41,7 @@ impl Engine {
                 reason: e.to_string(),
             })?;
         let queued = self
-            .queue_file(account_id, peer_id, &scratch.path, None, true)
+            .queue_file(account_id, peer_id, &scratch.path, None, true, None)
             .await;
         drop(scratch);
         queued

@@ -9,6 +9,7 @@ pub mod login;
 mod manager;
 pub mod media;
 mod media_write;
+pub mod merge;
 mod outbound_media;
 mod poller;
 mod sender;
@@ -27,7 +28,7 @@ pub use manager::AccountManager;
 pub use media::MediaOptions;
 pub use media_write::WriteBudget;
 pub use outbound_media::DEFAULT_MAX_UPLOAD_BYTES;
-pub use sender::NO_CONTEXT_TOKEN;
+pub use sender::{NO_CONTEXT_TOKEN, WINDOW_CLOSED};
 
 /// The error shown on an outbound message the user cancelled.
 pub const CANCELLED: &str = "cancelled";
@@ -36,7 +37,9 @@ pub use timing::{Clock, SystemClock, Timings};
 
 use crate::event_bus::{EventBus, EventFollower};
 use crate::secrets::{SecretError, SecretStore};
-use crate::store::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
+use crate::store::{
+    EditRefused, OutboundDraft, OutboundFile, OutboxEntry, OutboxState, ScheduleEdit,
+};
 use crate::{CoreError, DataDir, Store};
 
 /// A text that carries what an iLink server or CDN said (`errmsg`, `x-error-message`),
@@ -70,6 +73,12 @@ pub enum EngineError {
     FileTooLarge { size: u64, limit: u64 },
     #[error("sending files needs an engine with a data directory")]
     NoDataDir,
+    #[error("that time has passed: a message can be scheduled only for later")]
+    DueInPast,
+    #[error("outbox #{0} is not a scheduled message")]
+    NotScheduled(i64),
+    #[error("outbox #{0} no longer waits for its time: it went out, is going out, failed or was cancelled")]
+    NoLongerScheduled(i64),
     #[error("an engine task ended unexpectedly")]
     TaskFailed,
 }
@@ -252,7 +261,91 @@ impl Engine {
         peer_id: &str,
         text: &str,
     ) -> Result<OutboxEntry, EngineError> {
-        self.queue_text(account_id, peer_id, text, false).await
+        self.queue_text(account_id, peer_id, text, false, None)
+            .await
+    }
+
+    /// Send later: queues a text that goes out at `due_ms` (epoch ms), not before, and
+    /// then only while the peer's reply window is open and their allowance lasts (else
+    /// it waits with the reason). Persisted like any send, so it survives restarts.
+    pub async fn send_text_at(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        text: &str,
+        due_ms: i64,
+    ) -> Result<OutboxEntry, EngineError> {
+        self.check_due(due_ms)?;
+        self.queue_text(account_id, peer_id, text, false, Some(due_ms))
+            .await
+    }
+
+    /// [`Engine::send_file`] at `due_ms`, as [`Engine::send_text_at`].
+    pub async fn send_file_at(
+        &self,
+        account_id: &str,
+        peer_id: &str,
+        path: &std::path::Path,
+        caption: Option<&str>,
+        due_ms: i64,
+    ) -> Result<OutboxEntry, EngineError> {
+        self.check_due(due_ms)?;
+        self.queue_file(account_id, peer_id, path, caption, false, Some(due_ms))
+            .await
+    }
+
+    fn check_due(&self, due_ms: i64) -> Result<(), EngineError> {
+        if due_ms <= self.rt.now_ms() {
+            return Err(EngineError::DueInPast);
+        }
+        Ok(())
+    }
+
+    /// Scheduled messages not sent yet, soonest first, narrowed to an account and a
+    /// peer when given.
+    pub async fn scheduled(
+        &self,
+        account_id: Option<&str>,
+        peer_id: Option<&str>,
+    ) -> Result<Vec<OutboxEntry>, EngineError> {
+        let (a, p) = (account_id.map(str::to_owned), peer_id.map(str::to_owned));
+        self.rt
+            .store
+            .call(move |s| s.scheduled_outbox(a.as_deref(), p.as_deref()))
+            .await
+    }
+
+    /// Changes a scheduled message's text (a file's caption) or time while it waits.
+    pub async fn edit_scheduled(
+        &self,
+        outbox_id: i64,
+        edit: ScheduleEdit,
+    ) -> Result<OutboxEntry, EngineError> {
+        if let Some(due) = edit.due_ms {
+            self.check_due(due)?;
+        }
+        let now = self.rt.now_ms();
+        let entry = self
+            .rt
+            .store
+            .call(move |s| {
+                let kind = s.outbox_entry(outbox_id)?.map(|e| e.kind);
+                if kind.as_deref() == Some("text")
+                    && edit.text.as_deref().is_some_and(|t| t.trim().is_empty())
+                {
+                    return Ok(Err(None));
+                }
+                Ok(s.edit_scheduled(outbox_id, &edit, now)?.map_err(Some))
+            })
+            .await?
+            .map_err(|refused| match refused {
+                None => EngineError::EmptyMessage,
+                Some(EditRefused::NotScheduled) => EngineError::NotScheduled(outbox_id),
+                Some(EditRefused::NoLongerWaiting) => EngineError::NoLongerScheduled(outbox_id),
+            })?;
+        self.announce(&entry, OutboxState::Queued, None);
+        self.accounts.wake_sender(&entry.account_id);
+        Ok(entry)
     }
 
     /// [`Engine::send_text`], marked as written by the owner or by the AI.
@@ -262,6 +355,7 @@ impl Engine {
         peer_id: &str,
         text: &str,
         ai_generated: bool,
+        due_ms: Option<i64>,
     ) -> Result<OutboxEntry, EngineError> {
         if text.trim().is_empty() {
             return Err(EngineError::EmptyMessage);
@@ -273,6 +367,7 @@ impl Engine {
             text: Some(text.to_owned()),
             payload: serde_json::json!({ "text": text }),
             ai_generated,
+            due_ms,
         };
         let (id, now) = (account_id.to_owned(), self.rt.now_ms());
         let entry = self
@@ -303,7 +398,7 @@ impl Engine {
         path: &std::path::Path,
         caption: Option<&str>,
     ) -> Result<OutboxEntry, EngineError> {
-        self.queue_file(account_id, peer_id, path, caption, false)
+        self.queue_file(account_id, peer_id, path, caption, false, None)
             .await
     }
 
@@ -315,6 +410,7 @@ impl Engine {
         path: &std::path::Path,
         caption: Option<&str>,
         ai_generated: bool,
+        due_ms: Option<i64>,
     ) -> Result<OutboxEntry, EngineError> {
         let root = self.rt.media_root.clone().ok_or(EngineError::NoDataDir)?;
         let (id, now) = (account_id.to_owned(), self.rt.now_ms());
@@ -344,6 +440,7 @@ impl Engine {
             text: caption.map(str::to_owned),
             payload: outbound_media::payload(&staged, caption),
             ai_generated,
+            due_ms,
         };
         let file = OutboundFile {
             file_name: staged.file_name.clone(),
@@ -399,7 +496,8 @@ impl Engine {
         let Some(entry) = entry else {
             return Ok(false);
         };
-        self.announce(&entry, OutboxState::Queued, None);
+        self.announce_group(&entry, OutboxState::Queued, None)
+            .await?;
         self.accounts.wake_sender(&entry.account_id);
         Ok(true)
     }
@@ -443,8 +541,23 @@ impl Engine {
         let Some(entry) = entry else {
             return Ok(false);
         };
-        self.announce(&entry, OutboxState::Failed, Some(CANCELLED));
+        self.announce_group(&entry, OutboxState::Failed, Some(CANCELLED))
+            .await?;
         Ok(true)
+    }
+
+    /// [`Engine::announce`] for the entry and those merged with it (one request).
+    async fn announce_group(
+        &self,
+        entry: &OutboxEntry,
+        state: OutboxState,
+        error: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let id = entry.id;
+        for member in self.rt.store.call(move |s| s.outbox_group(id)).await? {
+            self.announce(&member, state, error);
+        }
+        Ok(())
     }
 
     fn announce(&self, entry: &OutboxEntry, state: OutboxState, error: Option<&str>) {

@@ -30,6 +30,15 @@ use crate::store::{OutboxEntry, OutboxState};
 pub const NO_CONTEXT_TOKEN: &str =
     "no context token for this peer yet: ask them to message the bot";
 
+/// The longest a scheduled message's wait runs on the monotonic clock before the wall
+/// clock is read again: a suspended laptop's monotonic clock stands still, and the
+/// system time may be set while it waits.
+const SCHEDULE_RECHECK: Duration = Duration::from_secs(60);
+
+/// Shown on a scheduled message whose time came after the peer's reply window closed.
+pub const WINDOW_CLOSED: &str =
+    "waiting for them to write: the reply window closed before its time came";
+
 /// Shown on a message held back because the peer's allowance is used up.
 pub fn allowance_used(limit: u32) -> String {
     format!(
@@ -52,6 +61,10 @@ pub(crate) struct Sender {
     retry_at: HashMap<i64, (i64, Instant)>,
     /// When this account last sent a request (the pacing between sends).
     last_send: Option<Instant>,
+    /// The least time between sends: the owner's setting, else the engine's.
+    interval: Duration,
+    /// Entries merged into another's request during this pass (they went with it).
+    merged: HashSet<i64>,
 }
 
 /// A peer whose messages wait: the token they were refused with (`None`: there was
@@ -93,6 +106,8 @@ impl Sender {
             refused_token: HashMap::new(),
             retry_at: HashMap::new(),
             last_send: None,
+            interval: Duration::ZERO,
+            merged: HashSet::new(),
         }
     }
 
@@ -126,6 +141,14 @@ impl Sender {
             .await?;
         let mut blocked: HashSet<String> = HashSet::new();
         let mut next: Option<Instant> = None;
+        self.merged.clear();
+        // Read for every pass, so a change in the settings applies at once.
+        let prefs = self.rt.store.call(|s| s.prefs()).await?;
+        self.interval = prefs
+            .send_interval_ms
+            .map_or(self.rt.timings.send_interval, |ms| {
+                Duration::from_millis(u64::from(ms))
+            });
         // Pause guard (docs/protocol.md §4 item 5): nothing goes out while the token is stale.
         if let AccountStatus::StaleToken { until_ms } = self.rt.status(&self.account_id) {
             if !entries.is_empty() {
@@ -138,6 +161,16 @@ impl Sender {
         for entry in entries {
             if self.cancel.is_cancelled() {
                 break;
+            }
+            if self.merged.contains(&entry.id) {
+                continue;
+            }
+            // Send later: not before its time, and it holds back nothing else.
+            if let Some(due) = entry.due_ms.filter(|&due| due > self.rt.now_ms()) {
+                let wait =
+                    Duration::from_millis(due.saturating_sub(self.rt.now_ms()).unsigned_abs());
+                next = earliest(next, Some(Instant::now() + wait.min(SCHEDULE_RECHECK)));
+                continue;
             }
             let key = entry.peer_id.to_lowercase();
             if blocked.contains(&key) {
@@ -178,7 +211,7 @@ impl Sender {
         let mut attempts_before = entry.attempts;
         if entry.state == OutboxState::WaitingForWindow {
             let limit = duration_ms(self.rt.timings.window_wait_limit);
-            let expires_ms = entry.created_ms.saturating_add(limit);
+            let expires_ms = waits_from(entry).saturating_add(limit);
             if self.rt.now_ms() >= expires_ms {
                 let reason = format!(
                     "expired: the peer did not write again within {}",
@@ -248,10 +281,57 @@ impl Sender {
                 return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
             }
         }
-        if !self.set_state(entry, OutboxState::Sending, None).await? {
-            // Cancelled (or finished) since this pass read the outbox.
+        // A scheduled message goes out only inside the reply window, never to be refused.
+        if entry.due_ms.is_some() && !self.window_open(token_ms) {
+            self.refused_token.insert(
+                key.to_owned(),
+                Refused {
+                    token: Some(token),
+                    tries: 0,
+                    retry_at: None,
+                    outbox_id: entry.id,
+                    errmsg: None,
+                    tokens_refused: 0,
+                },
+            );
+            self.set_state(entry, OutboxState::WaitingForWindow, Some(WINDOW_CLOSED))
+                .await?;
+            return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
+        }
+        let mergeable = self.rt.timings.merge_short_texts
+            && entry.kind == "text"
+            && matches!(
+                entry.state,
+                OutboxState::Queued | OutboxState::WaitingForWindow
+            )
+            && entry.attempts == 0;
+        let started = if mergeable {
+            // Texts queued while the last send's interval runs go out with this one.
+            self.pace_wait().await;
+            let (id, now) = (entry.id, self.rt.now_ms());
+            let merged = self
+                .rt
+                .store
+                .call(move |s| s.merge_and_start_sending(id, now, super::merge::how_many))
+                .await?;
+            if let Some(merged) = &merged {
+                self.merged.extend(merged.iter().copied());
+                self.announce(entry, OutboxState::Sending, None).await?;
+            }
+            merged.is_some()
+        } else {
+            self.set_state(entry, OutboxState::Sending, None).await?
+        };
+        if !started {
+            // Cancelled, finished or rescheduled since this pass read the outbox.
             return Ok(Outcome::Done);
         }
+        // As it is now that it is being sent (an edit may have changed it before).
+        let id = entry.id;
+        let Some(fresh) = self.rt.store.call(move |s| s.outbox_entry(id)).await? else {
+            return Ok(Outcome::Done);
+        };
+        let entry = &fresh;
         let attempts = u32::try_from(attempts_before + 1).unwrap_or(u32::MAX);
         let failure = match self.requests(entry).await {
             Ok(items) => self.send_pieces(entry, &token, items).await?,
@@ -340,6 +420,12 @@ impl Sender {
         }
     }
 
+    /// Whether the peer's reply window, opened by their message at `token_ms`, is open.
+    fn window_open(&self, token_ms: Option<i64>) -> bool {
+        let window = duration_ms(self.rt.timings.window_wait_limit);
+        token_ms.is_some_and(|at| self.rt.now_ms() < at.saturating_add(window))
+    }
+
     /// Whether a token the peer renewed at `token_ms` is recent enough to rule out a
     /// closed window.
     fn is_fresh(&self, token_ms: Option<i64>) -> bool {
@@ -358,17 +444,26 @@ impl Sender {
             items.push(media_item(&uploaded));
             return Ok(items);
         }
-        match payload.get("text").and_then(|t| t.as_str()) {
-            // The split is deterministic, so piece n is the same text after a restart.
-            Some(text) => Ok(split_text(text, DEFAULT_SPLIT_LIMIT)
-                .iter()
-                .map(|piece| text_item(piece))
-                .collect()),
-            None => Err(Failure::Permanent(format!(
+        if payload.get("text").and_then(|t| t.as_str()).is_none() {
+            return Err(Failure::Permanent(format!(
                 "cannot send {:?} messages",
                 entry.kind
-            ))),
+            )));
         }
+        // With the texts merged into it, rebuilt from the rows: the same after a restart.
+        let id = entry.id;
+        let texts = self
+            .rt
+            .store
+            .call(move |s| s.merged_texts(id))
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        let text = super::merge::joined(&texts);
+        // The split is deterministic, so piece n is the same text after a restart.
+        Ok(split_text(&text, DEFAULT_SPLIT_LIMIT)
+            .iter()
+            .map(|piece| text_item(piece))
+            .collect())
     }
 
     /// The entry's finished upload: the one kept on its row, else a new one (kept).
@@ -484,24 +579,28 @@ impl Sender {
             .store
             .call(move |s| s.mark_outbox_delivered(id, &cid, sid.as_deref(), now))
             .await?;
-        self.announce(entry, OutboxState::Delivered, None);
+        self.announce(entry, OutboxState::Delivered, None).await?;
         Ok(None)
     }
 
-    /// Waits until `send_interval` has passed since this account's last send.
+    /// Waits until the send interval has passed since this account's last send, and
+    /// counts this one.
     async fn pace(&mut self) {
-        let interval = self.rt.timings.send_interval;
-        if let Some(last) = self.last_send {
-            tokio::time::sleep_until(last + interval).await;
-        }
+        self.pace_wait().await;
         self.last_send = Some(Instant::now());
+    }
+
+    /// Waits until the send interval has passed since this account's last send.
+    async fn pace_wait(&self) {
+        if let Some(last) = self.last_send {
+            tokio::time::sleep_until(last + self.interval).await;
+        }
     }
 
     /// When a message waiting for the reply window expires.
     fn window_expiry(&self, entry: &OutboxEntry) -> Instant {
         let limit = duration_ms(self.rt.timings.window_wait_limit);
-        let left = entry
-            .created_ms
+        let left = waits_from(entry)
             .saturating_add(limit)
             .saturating_sub(self.rt.now_ms())
             .max(0);
@@ -525,21 +624,39 @@ impl Sender {
             .call(move |s| s.set_outbox_state(id, state, stored_error.as_deref(), now))
             .await?;
         if moved {
-            self.announce(entry, state, error);
+            self.announce(entry, state, error).await?;
         }
         Ok(moved)
     }
 
-    fn announce(&self, entry: &OutboxEntry, state: OutboxState, error: Option<&str>) {
-        self.rt.emit(EngineEvent::DeliveryUpdated {
-            outbox_id: entry.id,
-            account_id: entry.account_id.clone(),
-            peer_id: entry.peer_id.clone(),
-            message_row_id: entry.message_row_id,
-            state,
-            error: error.map(str::to_owned),
-        });
+    /// Tells everyone the entry's new state, and that of the entries merged with it.
+    async fn announce(
+        &self,
+        entry: &OutboxEntry,
+        state: OutboxState,
+        error: Option<&str>,
+    ) -> Result<(), super::EngineError> {
+        let id = entry.id;
+        let group = self.rt.store.call(move |s| s.outbox_group(id)).await?;
+        for member in &group {
+            self.rt.emit(EngineEvent::DeliveryUpdated {
+                outbox_id: member.id,
+                account_id: member.account_id.clone(),
+                peer_id: member.peer_id.clone(),
+                message_row_id: member.message_row_id,
+                state,
+                error: error.map(str::to_owned),
+            });
+        }
+        Ok(())
     }
+}
+
+/// When a message starts waiting for the peer: when it was written, or its time.
+fn waits_from(entry: &OutboxEntry) -> i64 {
+    entry
+        .due_ms
+        .map_or(entry.created_ms, |due| due.max(entry.created_ms))
 }
 
 /// `26 h`, `90 min`, `300 ms`: the largest unit that divides evenly.

@@ -43,6 +43,9 @@ pub struct Timings {
     /// Least time between two sends of one account, so a burst never trips the
     /// server's rate limit (reports: spacing sends a second apart stops them).
     pub send_interval: Duration,
+    /// Short texts to one peer that wait in the queue together go out as one message
+    /// (engine/merge.rs), which spends one of the peer's allowance instead of several.
+    pub merge_short_texts: bool,
 }
 
 impl Default for Timings {
@@ -61,6 +64,7 @@ impl Default for Timings {
             fresh_token_age: Duration::from_secs(60 * 60),
             replies_per_message: 10,
             send_interval: Duration::from_secs(1),
+            merge_short_texts: true,
         }
     }
 }

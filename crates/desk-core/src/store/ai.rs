@@ -292,6 +292,7 @@ mod tests {
                     text: Some(text.into()),
                     payload: serde_json::json!({ "text": text }),
                     ai_generated: true,
+                    due_ms: None,
                 },
                 5,
             )

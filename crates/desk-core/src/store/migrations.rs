@@ -279,6 +279,13 @@ const STEPS: &[&str] = &[
     // ten per message the peer sends); a newer message from the peer starts again at 0.
     "ALTER TABLE context_tokens ADD COLUMN replies INTEGER NOT NULL DEFAULT 0
         CHECK (replies >= 0);",
+    // 12: Send later and merged sends. The sender leaves a row alone until `due_ms` (NULL:
+    // at once). A row with `merged_into` went out inside that row's request (short texts
+    // to one peer queued together are sent as one message): it shares that row's state
+    // and ids, and the sender never picks it up on its own.
+    "ALTER TABLE outbox ADD COLUMN due_ms INTEGER;
+    ALTER TABLE outbox ADD COLUMN merged_into INTEGER REFERENCES outbox(id) ON DELETE CASCADE;
+    CREATE INDEX outbox_merged ON outbox(merged_into) WHERE merged_into IS NOT NULL;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

@@ -12,7 +12,9 @@ pub mod messages;
 mod migrations;
 pub mod outbox;
 mod outbox_lookup;
+pub mod outbox_merge;
 pub mod outbox_pieces;
+pub mod outbox_schedule;
 pub mod peers;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
@@ -22,7 +24,9 @@ pub use inbound::{InboundBatch, InboundCommit, NewInbound};
 pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, SearchScope, StoredMessage};
 pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
+pub use outbox_merge::QueuedText;
 pub use outbox_pieces::OutboxPiece;
+pub use outbox_schedule::{EditRefused, ScheduleEdit};
 pub use peers::PeerCard;
 
 use std::path::Path;

@@ -57,6 +57,8 @@ pub struct OutboundDraft {
     /// Everything the sender needs (text, local file path …), as JSON.
     pub payload: serde_json::Value,
     pub ai_generated: bool,
+    /// Send later: not before this time (epoch ms); `None` sends at once.
+    pub due_ms: Option<i64>,
 }
 
 /// The local copy of a file being sent, as the log row records it.
@@ -85,12 +87,23 @@ pub struct OutboxEntry {
     pub updated_ms: i64,
     /// The `messages` row shown in the conversation.
     pub message_row_id: Option<i64>,
+    /// Send later: not before this time (epoch ms).
+    pub due_ms: Option<i64>,
+    /// The entry whose request carried this one's text too (a merged send).
+    pub merged_into: Option<i64>,
 }
 
-const OUTBOX_COLUMNS: &str = "id, account_id, peer_id, kind, payload, state, attempts, \
-    last_error, created_ms, updated_ms, message_id";
+impl OutboxEntry {
+    /// Whether it waits for its time.
+    pub fn is_due(&self, now_ms: i64) -> bool {
+        self.due_ms.is_none_or(|due| due <= now_ms)
+    }
+}
 
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
+pub(crate) const OUTBOX_COLUMNS: &str = "id, account_id, peer_id, kind, payload, state, attempts, \
+    last_error, created_ms, updated_ms, message_id, due_ms, merged_into";
+
+pub(crate) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
     let payload: String = row.get(4)?;
     let state: String = row.get(5)?;
     let bad = |column: usize, what: String| {
@@ -108,6 +121,8 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
         created_ms: row.get(8)?,
         updated_ms: row.get(9)?,
         message_row_id: row.get(10)?,
+        due_ms: row.get(11)?,
+        merged_into: row.get(12)?,
     })
 }
 
@@ -181,15 +196,16 @@ impl Store {
         )?;
         tx.execute(
             "INSERT INTO outbox (account_id, peer_id, kind, payload, created_ms, updated_ms,
-                                 message_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                                 message_id, due_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
             params![
                 draft.account_id,
                 draft.peer_id,
                 draft.kind,
                 draft.payload.to_string(),
                 now_ms,
-                message_row_id
+                message_row_id,
+                draft.due_ms
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -204,21 +220,25 @@ impl Store {
     }
 
     /// Entries not yet delivered or failed, oldest first, so each peer's messages go out
-    /// in the order they were written.
+    /// in the order they were written. Entries merged into another one's request are
+    /// left out: they go with it.
     pub fn unfinished_outbox(&self, account_id: &str) -> Result<Vec<OutboxEntry>, CoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox
              WHERE account_id = ?1 AND state IN ('queued', 'sending', 'waiting_for_window')
+               AND merged_into IS NULL
              ORDER BY id"
         ))?;
         let rows = stmt.query_map([account_id], entry_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Moves an unfinished entry (and its log row) to `state`. `Sending` counts an
-    /// attempt; `error` is kept as the last error (and shown on the message) when given.
-    /// Returns false, changing nothing, if the entry is gone or already delivered or
-    /// failed: a cancel is never undone by a sender still holding the entry.
+    /// Moves an unfinished entry (and its log row) to `state`, together with the entries
+    /// merged with it (one request: one fate; any of them names the group). `Sending`
+    /// counts an attempt and waits for the entry's time; `error` is kept as the last
+    /// error (and shown on the message) when given. Returns false, changing nothing, if
+    /// the entry is gone, already delivered or failed, or not due: a cancel is never
+    /// undone by a sender still holding the entry.
     pub fn set_outbox_state(
         &self,
         id: i64,
@@ -227,39 +247,40 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
-        let changed = tx.execute(
-            "UPDATE outbox SET state = ?2, updated_ms = ?3,
-                attempts = attempts + (?2 = 'sending'),
-                last_error = COALESCE(?4, last_error)
-             WHERE id = ?1 AND state NOT IN ('delivered', 'failed')",
-            params![id, state.as_str(), now_ms, error],
-        )?;
-        if changed > 0 {
-            tx.execute(
-                "UPDATE messages SET delivery = ?2, error = ?3
-                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
-                params![id, state.as_str(), error],
-            )?;
-        }
+        let leader = group_leader(&tx, id)?;
+        let moved = move_group(&tx, leader, state, error, now_ms)?;
         tx.commit()?;
-        Ok(changed > 0)
+        Ok(moved)
+    }
+
+    /// An entry and the entries merged into its request (or, for a merged entry, the
+    /// one it went with and the others), oldest first.
+    pub fn outbox_group(&self, id: i64) -> Result<Vec<OutboxEntry>, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let leader = group_leader(&tx, id)?;
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1 OR merged_into = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([leader], entry_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Puts a failed or waiting entry back in the queue for a fresh set of attempts (the
     /// user pressed retry). Returns false if the entry is not failed or waiting.
     pub fn requeue_outbox(&self, id: i64, now_ms: i64) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
+        let leader = group_leader(&tx, id)?;
         let changed = tx.execute(
             "UPDATE outbox SET state = 'queued', attempts = 0, last_error = NULL,
                 updated_ms = ?2
-             WHERE id = ?1 AND state IN ('failed', 'waiting_for_window')",
-            params![id, now_ms],
+             WHERE (id = ?1 OR merged_into = ?1) AND state IN ('failed', 'waiting_for_window')",
+            params![leader, now_ms],
         )?;
         if changed > 0 {
             tx.execute(
                 "UPDATE messages SET delivery = 'queued', error = NULL
-                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
-                [id],
+                 WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
+                [leader],
             )?;
         }
         tx.commit()?;
@@ -273,8 +294,9 @@ impl Store {
         Ok(())
     }
 
-    /// Records a send the server accepted (`ret == 0`): the entry is delivered and the log
-    /// row gets the ids the quote store needs (docs/protocol.md §5.6).
+    /// Records a send the server accepted (`ret == 0`): the entry (and those merged into
+    /// its request) is delivered and the log rows get the ids the quote store needs
+    /// (docs/protocol.md §5.6).
     pub fn mark_outbox_delivered(
         &self,
         id: i64,
@@ -284,13 +306,14 @@ impl Store {
     ) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         let changed = tx.execute(
-            "UPDATE outbox SET state = 'delivered', updated_ms = ?2 WHERE id = ?1",
+            "UPDATE outbox SET state = 'delivered', updated_ms = ?2
+             WHERE id = ?1 OR merged_into = ?1",
             params![id, now_ms],
         )?;
         tx.execute(
             "UPDATE messages SET delivery = 'delivered', error = NULL, client_id = ?2,
                 server_message_id = ?3
-             WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+             WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
             params![id, client_id, server_message_id],
         )?;
         tx.commit()?;
@@ -298,7 +321,45 @@ impl Store {
     }
 }
 
-fn outbox_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<Option<OutboxEntry>> {
+/// [`Store::set_outbox_state`] for the group `leader` heads, inside a transaction.
+pub(crate) fn move_group(
+    tx: &Transaction<'_>,
+    leader: i64,
+    state: OutboxState,
+    error: Option<&str>,
+    now_ms: i64,
+) -> rusqlite::Result<bool> {
+    let changed = tx.execute(
+        "UPDATE outbox SET state = ?2, updated_ms = ?3,
+            attempts = attempts + (?2 = 'sending'),
+            last_error = COALESCE(?4, last_error)
+         WHERE (id = ?1 OR merged_into = ?1) AND state NOT IN ('delivered', 'failed')
+           AND (?2 != 'sending' OR due_ms IS NULL OR due_ms <= ?3)",
+        params![leader, state.as_str(), now_ms, error],
+    )?;
+    if changed > 0 {
+        tx.execute(
+            "UPDATE messages SET delivery = ?2, error = ?3
+             WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
+            params![leader, state.as_str(), error],
+        )?;
+    }
+    Ok(changed > 0)
+}
+
+/// The entry whose request `id` goes in: itself, or the one it was merged into.
+fn group_leader(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<i64> {
+    Ok(tx
+        .query_row(
+            "SELECT COALESCE(merged_into, id) FROM outbox WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(id))
+}
+
+pub(crate) fn outbox_entry(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<Option<OutboxEntry>> {
     tx.query_row(
         &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"),
         [id],
@@ -322,6 +383,7 @@ mod tests {
             text: Some(text.into()),
             payload: json!({"text": text}),
             ai_generated: false,
+            due_ms: None,
         }
     }
 

@@ -29,22 +29,22 @@ impl Store {
             .optional()?)
     }
 
-    /// The newest outbox entry behind each of `message_row_ids` that has one, in one
-    /// query.
+    /// The newest outbox entry behind each of `message_row_ids` that has one, with its
+    /// due time (send later), in one query.
     pub fn outbox_ids_for_messages(
         &self,
         message_row_ids: &[i64],
-    ) -> Result<HashMap<i64, i64>, CoreError> {
+    ) -> Result<HashMap<i64, (i64, Option<i64>)>, CoreError> {
         if message_row_ids.is_empty() {
             return Ok(HashMap::new());
         }
         let ids = serde_json::to_string(message_row_ids).unwrap_or_else(|_| "[]".into());
         let mut stmt = self.conn().prepare_cached(
-            "SELECT message_id, MAX(id) FROM outbox
+            "SELECT message_id, MAX(id), due_ms FROM outbox
              WHERE message_id IN (SELECT value FROM json_each(?1))
              GROUP BY message_id",
         )?;
-        let rows = stmt.query_map([ids], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map([ids], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

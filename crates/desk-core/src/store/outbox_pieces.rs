@@ -143,6 +143,7 @@ mod tests {
                     text: Some("t".into()),
                     payload: serde_json::json!({"text": "t"}),
                     ai_generated: false,
+                    due_ms: None,
                 },
                 1,
             )

@@ -8,20 +8,23 @@
 //! (events, settings, the CLI's JSON), typed enums where the store keeps words.
 
 mod kinds;
+mod scheduled;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 pub use kinds::{Delivery, Direction, ItemKind, MediaState};
+pub use scheduled::ScheduledView;
 
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
 use crate::engine::AccountStatus;
 use crate::store::conversations::ConversationSummary;
 pub use crate::store::conversations::UnreadConversation;
 use crate::store::messages::{PageCursor, StoredMessage};
-use crate::store::{Account, PeerCard, SearchScope};
+use crate::store::{Account, OutboxEntry, PeerCard, SearchScope};
 use crate::{CoreError, Engine, EngineError, EngineEvent, Store};
 
 /// Turns a stored media path (relative to the data folder) into the URLs the window
@@ -85,6 +88,8 @@ pub struct ConversationView {
     pub replies_left: Option<u32>,
     pub muted: bool,
     pub ai: PeerAiState,
+    /// Messages scheduled for later and not sent yet, soonest first.
+    pub scheduled: Vec<ScheduledView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,6 +126,8 @@ pub struct MessageView {
     pub ai_generated: bool,
     /// The outbox entry of an outbound message, for Retry and Discard.
     pub outbox_id: Option<i64>,
+    /// Send later: when an outbound message is due (epoch ms).
+    pub due_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -243,9 +250,15 @@ impl Views {
                 // The settings every row depends on, read once for the list.
                 let prefs = s.prefs()?;
                 let ai = AccountAi::read(s, &account)?;
+                let mut scheduled = scheduled_by_peer(s.scheduled_outbox(Some(&account), None)?);
                 s.list_conversations(&account)?
                     .into_iter()
-                    .map(|c| conversation_parts(s, c, now, &prefs, &ai))
+                    .map(|c| {
+                        let later = scheduled
+                            .remove(&c.peer_id.to_lowercase())
+                            .unwrap_or_default();
+                        conversation_parts(s, c, now, &prefs, &ai, later)
+                    })
                     .collect::<Result<Vec<_>, CoreError>>()
             })
             .await?;
@@ -268,15 +281,16 @@ impl Views {
             .call(move |s| {
                 let prefs = s.prefs()?;
                 let ai = AccountAi::read(s, &account)?;
+                let later = s.scheduled_outbox(Some(&account), Some(&peer))?;
                 s.conversation(&account, &peer)?
-                    .map(|c| conversation_parts(s, c, now, &prefs, &ai))
+                    .map(|c| conversation_parts(s, c, now, &prefs, &ai, later))
                     .transpose()
             })
             .await?;
         Ok(row.map(|r| self.conversation_view(r)))
     }
 
-    fn conversation_view(&self, (c, muted, ai): ConversationParts) -> ConversationView {
+    fn conversation_view(&self, (c, muted, ai, later): ConversationParts) -> ConversationView {
         let window = i64::try_from(self.engine.reply_window().as_millis()).unwrap_or(i64::MAX);
         ConversationView {
             window_closes_ms: c.context_seen_ms.map(|t| t.saturating_add(window)),
@@ -296,6 +310,7 @@ impl Views {
             last_item_kind: c.last_item_kind.as_deref().map(ItemKind::from_stored),
             muted,
             ai,
+            scheduled: later.into_iter().filter_map(ScheduledView::of).collect(),
         }
     }
 
@@ -398,13 +413,13 @@ impl Views {
             .await
     }
 
-    fn message_views(&self, rows: Vec<(StoredMessage, Option<i64>)>) -> Vec<MessageView> {
+    fn message_views(&self, rows: Vec<(StoredMessage, Option<OutboxLink>)>) -> Vec<MessageView> {
         rows.into_iter()
-            .map(|(m, outbox_id)| self.message_view(m, outbox_id))
+            .map(|(m, outbox)| self.message_view(m, outbox))
             .collect()
     }
 
-    fn message_view(&self, m: StoredMessage, outbox_id: Option<i64>) -> MessageView {
+    fn message_view(&self, m: StoredMessage, outbox: Option<OutboxLink>) -> MessageView {
         let root = self.engine.data_root();
         let relative = m.media_path.as_deref().and_then(|p| {
             let path = Path::new(p);
@@ -445,7 +460,8 @@ impl Views {
             quote_server_id: m.quote_server_id,
             error: m.error,
             ai_generated: m.ai_generated,
-            outbox_id,
+            outbox_id: outbox.map(|o| o.id),
+            due_ms: outbox.and_then(|o| o.due_ms),
         }
     }
 
@@ -594,7 +610,7 @@ impl Views {
     }
 }
 
-type ConversationParts = (ConversationSummary, bool, PeerAiState);
+type ConversationParts = (ConversationSummary, bool, PeerAiState, Vec<OutboxEntry>);
 
 fn conversation_parts(
     s: &Store,
@@ -602,16 +618,33 @@ fn conversation_parts(
     now_ms: i64,
     prefs: &crate::prefs::Prefs,
     account_ai: &AccountAi,
+    scheduled: Vec<OutboxEntry>,
 ) -> Result<ConversationParts, CoreError> {
     let ai = account_ai.peer_state(s, &c.account_id, &c.peer_id, now_ms)?;
     let muted = prefs.is_muted(&c.account_id, &c.peer_id);
-    Ok((c, muted, ai))
+    Ok((c, muted, ai, scheduled))
+}
+
+/// An account's scheduled entries by peer (lower-cased).
+fn scheduled_by_peer(entries: Vec<OutboxEntry>) -> HashMap<String, Vec<OutboxEntry>> {
+    let mut by_peer: HashMap<String, Vec<OutboxEntry>> = HashMap::new();
+    for e in entries {
+        by_peer.entry(e.peer_id.to_lowercase()).or_default().push(e);
+    }
+    by_peer
+}
+
+/// The outbox entry behind a logged outbound message.
+#[derive(Debug, Clone, Copy)]
+struct OutboxLink {
+    id: i64,
+    due_ms: Option<i64>,
 }
 
 fn with_outbox_ids(
     s: &Store,
     messages: Vec<StoredMessage>,
-) -> Result<Vec<(StoredMessage, Option<i64>)>, CoreError> {
+) -> Result<Vec<(StoredMessage, Option<OutboxLink>)>, CoreError> {
     let outbound: Vec<i64> = messages
         .iter()
         .filter(|m| m.direction == Direction::Out.as_str())
@@ -621,8 +654,10 @@ fn with_outbox_ids(
     Ok(messages
         .into_iter()
         .map(|m| {
-            let id = ids.get(&m.id).copied();
-            (m, id)
+            let link = ids
+                .get(&m.id)
+                .map(|&(id, due_ms)| OutboxLink { id, due_ms });
+            (m, link)
         })
         .collect())
 }

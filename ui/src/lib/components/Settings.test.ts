@@ -22,6 +22,19 @@ describe("settings", () => {
     );
   });
 
+  it("shows the time between sends in seconds (1 by default) and saves it in milliseconds", async () => {
+    const backend = fakeBackend();
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app-frame").dataset.ready).toBe("true"));
+    await fireEvent.click(screen.getByTestId("open-settings"));
+    const field = screen.getByTestId("pref-send-interval") as HTMLInputElement;
+    expect(field.value).toBe("1");
+    await fireEvent.change(field, { target: { value: "2.5" } });
+    await waitFor(() =>
+      expect(backend.calls).toContainEqual({ cmd: "set_prefs", args: { prefs: { ...defaultPrefs, send_interval_ms: 2500 } } }),
+    );
+  });
+
   it("saves the longest AI reply message with the provider settings", async () => {
     const backend = fakeBackend();
     render(App);

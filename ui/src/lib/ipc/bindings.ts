@@ -216,6 +216,42 @@ async sendFile(accountId: string, peerId: string, path: string) : Promise<Result
 }
 },
 /**
+ * Send later: queues a text that goes out at `due_ms` (epoch ms), not before, and
+ * then only while the reply window is open and the allowance lasts. It shows in the
+ * conversation's `scheduled` list until it goes out.
+ */
+async sendTextAt(accountId: string, peerId: string, text: string, dueMs: number) : Promise<Result<Queued, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("send_text_at", { accountId, peerId, text, dueMs }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Send later for a file from disk (a path the open dialog gave).
+ */
+async sendFileAt(accountId: string, peerId: string, path: string, dueMs: number) : Promise<Result<Queued, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("send_file_at", { accountId, peerId, path, dueMs }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Changes a scheduled message's text (a file's caption) and/or time while it waits;
+ * the conversation's change arrives as a `delivery_updated` event.
+ */
+async editScheduled(outboxId: number, text: string | null, dueMs: number | null) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("edit_scheduled", { outboxId, text, dueMs }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Asks which files to send with the desktop's open dialog; their paths, or none when
  * the user cancelled.
  */
@@ -780,7 +816,11 @@ window_closes_ms: number | null;
  * Messages that may still go out before the peer must write again (the engine's
  * count under their latest message); `null` without a limit or a token.
  */
-replies_left: number | null; muted: boolean; ai: PeerAiState }
+replies_left: number | null; muted: boolean; ai: PeerAiState; 
+/**
+ * Messages scheduled for later and not sent yet, soonest first.
+ */
+scheduled: ScheduledView[] }
 /**
  * Where a message stands: received, or an outbound message's delivery
  * (`accepted`: the server said `ret 0` but gave no message id, which it does for a
@@ -1086,7 +1126,11 @@ quote_server_id: string | null; delivery: Delivery; error: string | null; ai_gen
 /**
  * The outbox entry of an outbound message, for Retry and Discard.
  */
-outbox_id: number | null }
+outbox_id: number | null; 
+/**
+ * Send later: when an outbound message is due (epoch ms).
+ */
+due_ms: number | null }
 export type Mode = 
 /**
  * The real service; accounts and data in the user's data folder.
@@ -1177,7 +1221,13 @@ autostart: boolean;
 /**
  * A self-hosted iLink backend instead of the official one.
  */
-backend: BackendPrefs }
+backend: BackendPrefs; 
+/**
+ * Least time between two sends of one account, in milliseconds; `null` is the
+ * engine's own ([`crate::engine::Timings::send_interval`], 1 s). Spacing sends
+ * keeps a burst under WeChat's rate limit.
+ */
+send_interval_ms: number | null }
 /**
  * Which provider a configuration started from. All fields stay editable.
  */
@@ -1291,6 +1341,27 @@ export type Queued = { outbox_id: number; message_row_id: number | null }
  * after midnight; `start > end` spans midnight).
  */
 export type QuietHours = { start_minute: number; end_minute: number }
+export type ScheduledView = { outbox_id: number; account_id: string; peer_id: string; kind: ItemKind; 
+/**
+ * The text, or a file's caption.
+ */
+text: string | null; 
+/**
+ * A file's name.
+ */
+file_name: string | null; 
+/**
+ * When it goes out (epoch ms).
+ */
+due_ms: number; state: OutboxState; 
+/**
+ * Why it still waits after its time (the reply window, the allowance).
+ */
+reason: string | null; 
+/**
+ * Its row in the conversation's log.
+ */
+message_row_id: number | null }
 /**
  * One search hit: the message and the name its peer is shown by.
  */

@@ -48,7 +48,8 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
     }
 }
 
-/// A manual send from the owner (not written by the AI) starts a takeover.
+/// A manual send from the owner (not written by the AI, not scheduled) starts a
+/// takeover.
 async fn on_owner_send(
     shared: &Shared,
     account_id: &str,
@@ -65,6 +66,14 @@ async fn on_owner_send(
                 return Ok(None);
             };
             if row.ai_generated || row.direction != "out" {
+                return Ok(None);
+            }
+            // Send later is not a reply in the moment: the AI is not held back by it.
+            let scheduled = s
+                .outbox_ids_for_messages(&[row_id])?
+                .values()
+                .any(|(_, due_ms)| due_ms.is_some());
+            if scheduled {
                 return Ok(None);
             }
             let account: AccountAiSettings =
