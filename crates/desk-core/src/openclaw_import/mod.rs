@@ -253,3 +253,116 @@ fn outcome(found: &FoundAccount) -> ImportOutcome {
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemoryStore;
+
+    /// A minimal folder in the plugin's layout (the CLI's tests use one the plugin's
+    /// own code writes).
+    fn folder_with(id: &str) -> (tempfile::TempDir, StateFolder) {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = dir.path().join("openclaw-weixin/accounts");
+        std::fs::create_dir_all(&accounts).unwrap();
+        std::fs::write(dir.path().join("openclaw-weixin/accounts.json"), format!("[\"{id}\"]"))
+            .unwrap();
+        std::fs::write(
+            accounts.join(format!("{id}.json")),
+            r#"{"token": "bot-token", "savedAt": "2026-01-02T03:04:05.000Z",
+                "baseUrl": "http://127.0.0.1:9", "userId": "owner@im.wechat"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            accounts.join(format!("{id}.sync.json")),
+            r#"{"get_updates_buf":"cur"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            accounts.join(format!("{id}.context-tokens.json")),
+            r#"{"alice@im.wechat":"ct"}"#,
+        )
+        .unwrap();
+        let folder = StateFolder::at(dir.path());
+        (dir, folder)
+    }
+
+    #[test]
+    fn a_failed_transaction_takes_the_token_back_out() {
+        let (_dir, folder) = folder_with("b1-im-bot");
+        let store = Store::open_in_memory().unwrap();
+        let secrets = MemoryStore::new();
+        // The last write of the transaction fails.
+        store
+            .conn()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON ai_accounts
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        let outcomes = import(&folder, &["b1-im-bot".to_owned()], &store, &secrets, 1);
+        assert!(!outcomes[0].imported);
+        assert!(outcomes[0].reason.as_deref().unwrap().contains("disk full"));
+        assert!(store.account("b1-im-bot").unwrap().is_none());
+        assert!(store.cursor("b1-im-bot").unwrap().is_none());
+        assert!(secrets
+            .get(&SecretKey::bot_token("b1-im-bot"))
+            .unwrap()
+            .is_none());
+
+        store.conn().execute_batch("DROP TRIGGER refuse").unwrap();
+        let outcomes = import(&folder, &["b1-im-bot".to_owned()], &store, &secrets, 1);
+        assert!(outcomes[0].imported, "{outcomes:?}");
+        assert_eq!(
+            secrets
+                .get(&SecretKey::bot_token("b1-im-bot"))
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "bot-token"
+        );
+        let account = store.account("b1-im-bot").unwrap().unwrap();
+        assert_eq!(account.bot_id, "b1@im.bot");
+        assert_eq!(account.cdn_url.as_deref(), Some(folder::OFFICIAL_CDN_BASE));
+        let allow = store.ai_account_settings("b1-im-bot").unwrap().unwrap();
+        // No pairing file: the plugin lets the scanning user through.
+        assert!(allow.contains("owner@im.wechat"), "{allow}");
+    }
+
+    #[test]
+    fn an_account_the_index_does_not_list_is_not_read() {
+        let (_dir, folder) = folder_with("b1-im-bot");
+        let store = Store::open_in_memory().unwrap();
+        let outcomes = import(
+            &folder,
+            &["../b1-im-bot".to_owned()],
+            &store,
+            &MemoryStore::new(),
+            1,
+        );
+        assert!(outcomes[0].reason.as_deref().unwrap().contains("does not list"));
+    }
+
+    #[test]
+    fn a_user_bound_to_a_live_account_here_is_refused() {
+        let (_dir, folder) = folder_with("b1-im-bot");
+        let store = Store::open_in_memory().unwrap();
+        store
+            .upsert_account(
+                &AccountUpsert {
+                    account_id: "other".into(),
+                    bot_id: "other".into(),
+                    base_url: "http://127.0.0.1:9".into(),
+                    user_id: Some("owner@im.wechat".into()),
+                    ..AccountUpsert::default()
+                },
+                1,
+            )
+            .unwrap();
+        let scan = scan(&folder, &store).unwrap();
+        let problem = scan.accounts[0].problem.as_deref().unwrap();
+        assert!(problem.contains("bound to the account other"), "{problem}");
+        assert!(scan.found && scan.accounts[0].has_cursor);
+        assert_eq!(scan.accounts[0].context_tokens, 1);
+    }
+}
