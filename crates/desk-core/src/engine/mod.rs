@@ -9,6 +9,7 @@ pub mod login;
 mod manager;
 pub mod media;
 mod media_write;
+mod openclaw;
 mod outbound_media;
 mod poller;
 mod sender;
