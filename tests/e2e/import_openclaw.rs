@@ -64,7 +64,8 @@ fn plugin_state(sim: &Sim, home: &Home) -> (PathBuf, BotInfo) {
     }
     plugin(sim, &state, &log, &["poll", &account]);
     plugin(sim, &state, &log, &["pair", &account, ALICE]);
-    sim.inject_text(&bot.bot_id, ALICE, "after the move").unwrap();
+    sim.inject_text(&bot.bot_id, ALICE, "after the move")
+        .unwrap();
     (state, bot)
 }
 
@@ -79,6 +80,12 @@ async fn import_through_the_dialog(lang: &str, shot: &str) {
         .push(("OPENCLAW_STATE_DIR", state.display().to_string()));
     let app = App::launch_with(&home, lang, launch).await;
 
+    app.find_css(
+        "[data-testid='empty-import-openclaw']",
+        Duration::from_secs(20),
+    )
+    .await;
+    app.screenshot(&format!("{shot}-empty")).await;
     app.find_css(
         "[data-testid='empty-import-openclaw']",
         Duration::from_secs(20),
@@ -114,7 +121,11 @@ async fn import_through_the_dialog(lang: &str, shot: &str) {
     app.screenshot(&format!("{shot}-done")).await;
     app.element("openclaw-close").await.click().await.unwrap();
 
-    let online = if lang.starts_with("zh") { "在线" } else { "Online" };
+    let online = if lang.starts_with("zh") {
+        "在线"
+    } else {
+        "Online"
+    };
     wait_account_status(&app, &bot, online).await;
     // Polling resumed from the plugin's cursor: the waiting message, not the old ones.
     open_peer(&app, ALICE).await;

@@ -109,8 +109,12 @@ fn plugin_account(h: &Harness, state: &Path) -> (String, String) {
     for peer in [ALICE, BOB] {
         h.sim.add_peer(&bot_id, peer).unwrap();
     }
-    h.sim.inject_text(&bot_id, ALICE, "before the move, from Alice").unwrap();
-    h.sim.inject_text(&bot_id, BOB, "before the move, from Bob").unwrap();
+    h.sim
+        .inject_text(&bot_id, ALICE, "before the move, from Alice")
+        .unwrap();
+    h.sim
+        .inject_text(&bot_id, BOB, "before the move, from Bob")
+        .unwrap();
     let polled = plugin(h, state, &["poll", &account]);
     assert_eq!(polled["texts"].as_array().unwrap().len(), 2, "{polled}");
     plugin(h, state, &["pair", &account, ALICE]);
@@ -126,8 +130,12 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
     let state = h.tmp.path().join("openclaw-state");
     let (account, bot_id) = plugin_account(&h, &state);
     // Written while the plugin is already stopped: only the import may get these.
-    h.sim.inject_text(&bot_id, ALICE, "after the move, from Alice").unwrap();
-    h.sim.inject_text(&bot_id, BOB, "after the move, from Bob").unwrap();
+    h.sim
+        .inject_text(&bot_id, ALICE, "after the move, from Alice")
+        .unwrap();
+    h.sim
+        .inject_text(&bot_id, BOB, "after the move, from Bob")
+        .unwrap();
     let before = snapshot(&state);
     let key = new_key(&h);
 
@@ -156,8 +164,14 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
     .unwrap();
     let found = &scan["accounts"][0];
     assert_eq!(found["bot_id"], bot_id.as_str());
-    assert!(found["saved_at"].as_str().unwrap().starts_with("20"), "{found}");
-    assert!(found["user_id"].as_str().unwrap().ends_with("@im.wechat"), "{found}");
+    assert!(
+        found["saved_at"].as_str().unwrap().starts_with("20"),
+        "{found}"
+    );
+    assert!(
+        found["user_id"].as_str().unwrap().ends_with("@im.wechat"),
+        "{found}"
+    );
     assert_eq!(found["problem"], Value::Null);
 
     let out = cli(&h, &key)
@@ -167,9 +181,15 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
         .output()
         .unwrap();
     let printed = stdout(assert_ok(&out));
-    assert!(printed.contains(&format!("imported {account}")), "{printed}");
+    assert!(
+        printed.contains(&format!("imported {account}")),
+        "{printed}"
+    );
     assert!(printed.contains("possibly closed"), "{printed}");
-    assert!(printed.contains("One bot token must have one poller"), "{printed}");
+    assert!(
+        printed.contains("One bot token must have one poller"),
+        "{printed}"
+    );
     // Once only: a second import is refused.
     let again = cli(&h, &key)
         .args(["import-openclaw", "--state-dir"])
@@ -178,7 +198,11 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
         .output()
         .unwrap();
     assert!(!again.status.success());
-    assert!(text(&again).contains("in Weixin Desk already"), "{}", text(&again));
+    assert!(
+        text(&again).contains("in Weixin Desk already"),
+        "{}",
+        text(&again)
+    );
 
     // The imported peers are there, their windows of unknown age; the AI allow-list is
     // the plugin's.
@@ -186,7 +210,10 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
     assert!(peers.contains(ALICE) && peers.contains(BOB), "{peers}");
     assert!(peers.contains("possibly closed"), "{peers}");
     let ai: Value = serde_json::from_str(&stdout(assert_ok(
-        &cli(&h, &key).args(["ai", "status", "--json"]).output().unwrap(),
+        &cli(&h, &key)
+            .args(["ai", "status", "--json"])
+            .output()
+            .unwrap(),
     )))
     .unwrap();
     assert!(ai.to_string().contains(ALICE), "{ai}");
@@ -195,9 +222,15 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
     // none of the two the plugin had already received.
     let (mut run, _stdin, lines, _err) = spawn_piped(cli(&h, &key).arg("run"));
     let mut seen = Vec::new();
-    wait_line(&lines, &mut seen, |l| l.contains("after the move, from Alice"));
-    wait_line(&lines, &mut seen, |l| l.contains("after the move, from Bob"));
-    h.sim.inject_text(&bot_id, ALICE, "a third message").unwrap();
+    wait_line(&lines, &mut seen, |l| {
+        l.contains("after the move, from Alice")
+    });
+    wait_line(&lines, &mut seen, |l| {
+        l.contains("after the move, from Bob")
+    });
+    h.sim
+        .inject_text(&bot_id, ALICE, "a third message")
+        .unwrap();
     wait_line(&lines, &mut seen, |l| l.contains("a third message"));
     run.stop(libc::SIGTERM);
     seen.extend(lines.try_iter());
@@ -246,7 +279,10 @@ fn damaged_or_partial_state_is_refused_with_its_reason_and_leaves_nothing() {
             .unwrap(),
     ));
     assert!(listed.contains("is not valid JSON"), "{listed}");
-    assert!(listed.contains(&format!("accounts/{partial}.json is missing")), "{listed}");
+    assert!(
+        listed.contains(&format!("accounts/{partial}.json is missing")),
+        "{listed}"
+    );
 
     let out = cli(&h, &key)
         .args(["import-openclaw", "--state-dir"])
@@ -257,17 +293,25 @@ fn damaged_or_partial_state_is_refused_with_its_reason_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let printed = stdout(&out);
     assert!(
-        printed.contains(&format!("not imported {damaged}")) && printed.contains("context-tokens.json"),
+        printed.contains(&format!("not imported {damaged}"))
+            && printed.contains("context-tokens.json"),
         "{printed}"
     );
-    assert!(printed.contains(&format!("not imported {partial}")), "{printed}");
+    assert!(
+        printed.contains(&format!("not imported {partial}")),
+        "{printed}"
+    );
     assert!(!printed.contains("one poller"), "{printed}");
     let all = cli(&h, &key)
         .args(["import-openclaw", "--all", "--state-dir"])
         .arg(&state)
         .output()
         .unwrap();
-    assert!(stdout(assert_ok(&all)).contains("nothing to import"), "{}", text(&all));
+    assert!(
+        stdout(assert_ok(&all)).contains("nothing to import"),
+        "{}",
+        text(&all)
+    );
 
     let listed: Value = serde_json::from_str(&stdout(assert_ok(
         &cli(&h, &key).args(["accounts", "--json"]).output().unwrap(),

@@ -134,7 +134,10 @@ mod tests {
 /// The OpenClaw Weixin plugin's state folder: `state_dir` if given, else where the
 /// plugin keeps it (`OPENCLAW_STATE_DIR`, else `~/.openclaw`).
 fn openclaw_folder(state_dir: Option<String>) -> Result<StateFolder, IpcError> {
-    match state_dir.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) {
+    match state_dir
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+    {
         Some(dir) => Ok(StateFolder::at(dir)),
         None => StateFolder::from_env().ok_or_else(|| {
             IpcError::new(

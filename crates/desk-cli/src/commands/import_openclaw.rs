@@ -46,7 +46,9 @@ pub fn import_openclaw(ctx: &Context, args: ImportArgs) -> Result<(), CliError> 
     let folder = match args.state_dir {
         Some(dir) => StateFolder::at(dir),
         None => StateFolder::from_env().ok_or_else(|| {
-            CliError::Usage("no home folder to look in; give the state folder with --state-dir".into())
+            CliError::Usage(
+                "no home folder to look in; give the state folder with --state-dir".into(),
+            )
         })?,
     };
     let store = ctx.store()?;
@@ -143,14 +145,22 @@ fn found_line(a: &FoundAccount) -> String {
         "{}  bot {}  user {}  saved {}",
         a.account_id,
         plain(&a.bot_id, false),
-        a.user_id.as_deref().map_or("-".to_owned(), |u| plain(u, false)),
-        a.saved_at.as_deref().map_or("-".to_owned(), |s| plain(s, false)),
+        a.user_id
+            .as_deref()
+            .map_or("-".to_owned(), |u| plain(u, false)),
+        a.saved_at
+            .as_deref()
+            .map_or("-".to_owned(), |s| plain(s, false)),
     );
     match &a.problem {
         Some(why) => line.push_str(&format!("\n    cannot import: {}", plain(why, false))),
         None => line.push_str(&format!(
             "\n    {}; {} context token(s) (age unknown); {} peer(s) on its allow-list; {}",
-            if a.has_cursor { "cursor saved" } else { "no cursor" },
+            if a.has_cursor {
+                "cursor saved"
+            } else {
+                "no cursor"
+            },
             a.context_tokens,
             a.allowed_peers,
             plain(&a.base_url, false)

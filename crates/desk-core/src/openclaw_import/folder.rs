@@ -159,7 +159,11 @@ impl StateFolder {
 
     /// `accounts/<id>.json`, else the older file under the raw bot id, else the
     /// single-account `credentials/openclaw-weixin/credentials.json` (`loadWeixinAccount`).
-    fn read_record(&self, id: &str, bot_id: &str) -> Result<serde_json::Map<String, Value>, String> {
+    fn read_record(
+        &self,
+        id: &str,
+        bot_id: &str,
+    ) -> Result<serde_json::Map<String, Value>, String> {
         let mut candidates = vec![self.accounts_dir().join(format!("{id}.json"))];
         if bot_id != id {
             candidates.push(self.accounts_dir().join(format!("{bot_id}.json")));
@@ -221,7 +225,10 @@ impl StateFolder {
             return Ok(Vec::new());
         };
         let Value::Object(map) = value else {
-            return Err(format!("{} is not a map of peers to tokens", path.display()));
+            return Err(format!(
+                "{} is not a map of peers to tokens",
+                path.display()
+            ));
         };
         let mut tokens = Vec::with_capacity(map.len());
         for (peer, token) in map {
@@ -259,12 +266,7 @@ impl StateFolder {
                     .filter(|p| !p.is_empty())
                     .map(str::to_owned)
                     .collect(),
-                _ => {
-                    return Err(format!(
-                        "{} has no allowFrom list",
-                        path.display()
-                    ))
-                }
+                _ => return Err(format!("{} has no allowFrom list", path.display())),
             },
         };
         Ok(if listed.is_empty() {
@@ -289,7 +291,11 @@ impl StateFolder {
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
-        let scope = if account.is_object() { account } else { section };
+        let scope = if account.is_object() {
+            account
+        } else {
+            section
+        };
         let cdn = scope
             .get("cdnBaseUrl")
             .and_then(Value::as_str)
@@ -392,7 +398,10 @@ mod tests {
             expand_home("~/state", Some(home)),
             Some(PathBuf::from("/home/u/state"))
         );
-        assert_eq!(expand_home("/x/~y", Some(home)), Some(PathBuf::from("/x/~y")));
+        assert_eq!(
+            expand_home("/x/~y", Some(home)),
+            Some(PathBuf::from("/x/~y"))
+        );
         assert_eq!(expand_home("~", None), None);
     }
 }

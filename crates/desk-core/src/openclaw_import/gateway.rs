@@ -41,7 +41,9 @@ impl GatewaySigns {
     /// One sentence for the owner, or `None` when nothing was seen.
     pub fn describe(&self) -> Option<String> {
         let what = match (self.pid, self.listening_port) {
-            (Some(pid), Some(port)) => format!("process {pid} holds its lock and port {port} answers"),
+            (Some(pid), Some(port)) => {
+                format!("process {pid} holds its lock and port {port} answers")
+            }
             (Some(pid), None) => format!("process {pid} holds its lock"),
             (None, Some(port)) => format!("something answers on its port {port}"),
             (None, None) => return None,
@@ -102,7 +104,9 @@ fn alive(pid: u32) -> bool {
         return false;
     };
     // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 fn configured_port(config: &Path) -> Option<u16> {
@@ -148,7 +152,13 @@ mod tests {
         )
         .unwrap();
         let signs = look(&folder);
-        assert_eq!(signs, GatewaySigns { pid: None, listening_port: Some(port) });
+        assert_eq!(
+            signs,
+            GatewaySigns {
+                pid: None,
+                listening_port: Some(port)
+            }
+        );
 
         std::fs::write(
             locks.join("gateway.state.lock"),

@@ -265,8 +265,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let accounts = dir.path().join("openclaw-weixin/accounts");
         std::fs::create_dir_all(&accounts).unwrap();
-        std::fs::write(dir.path().join("openclaw-weixin/accounts.json"), format!("[\"{id}\"]"))
-            .unwrap();
+        std::fs::write(
+            dir.path().join("openclaw-weixin/accounts.json"),
+            format!("[\"{id}\"]"),
+        )
+        .unwrap();
         std::fs::write(
             accounts.join(format!("{id}.json")),
             r#"{"token": "bot-token", "savedAt": "2026-01-02T03:04:05.000Z",
@@ -340,7 +343,11 @@ mod tests {
             &MemoryStore::new(),
             1,
         );
-        assert!(outcomes[0].reason.as_deref().unwrap().contains("does not list"));
+        assert!(outcomes[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("does not list"));
     }
 
     #[test]

@@ -110,7 +110,9 @@ mod tests {
     #[test]
     fn an_import_lands_whole_with_tokens_of_unknown_age() {
         let store = Store::open_in_memory().unwrap();
-        store.insert_imported_account(&imported("acc"), 500).unwrap();
+        store
+            .insert_imported_account(&imported("acc"), 500)
+            .unwrap();
         let account = store.account("acc").unwrap().unwrap();
         assert!(account.enabled);
         assert_eq!(account.alias.as_deref(), Some("WeChat bot 1"));
@@ -121,9 +123,9 @@ mod tests {
         );
         let list = store.list_conversations("acc").unwrap();
         assert_eq!(list.len(), 2);
-        assert!(list
-            .iter()
-            .all(|c| c.context_seen_ms == Some(CONTEXT_AGE_UNKNOWN_MS) && c.last_activity_ms == 500));
+        assert!(list.iter().all(
+            |c| c.context_seen_ms == Some(CONTEXT_AGE_UNKNOWN_MS) && c.last_activity_ms == 500
+        ));
         assert!(store
             .ai_account_settings("acc")
             .unwrap()
@@ -135,7 +137,9 @@ mod tests {
     fn an_existing_account_is_refused_and_nothing_is_written() {
         let store = Store::open_in_memory().unwrap();
         store.upsert_account(&sample("acc"), 1).unwrap();
-        assert!(store.insert_imported_account(&imported("acc"), 500).is_err());
+        assert!(store
+            .insert_imported_account(&imported("acc"), 500)
+            .is_err());
         assert!(store.cursor("acc").unwrap().is_none());
         assert!(store.list_conversations("acc").unwrap().is_empty());
         assert_eq!(store.ai_account_settings("acc").unwrap(), None);
