@@ -20,6 +20,8 @@ use serde_json::Value;
 
 const ALICE: &str = "alice@im.wechat";
 const BOB: &str = "bob@im.wechat";
+/// Writes only before the move: her token stays the one the plugin kept.
+const CAROL: &str = "carol@im.wechat";
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ilink-sim/interop")
@@ -100,13 +102,13 @@ fn new_key(h: &Harness) -> PathBuf {
     key
 }
 
-/// A bot logged in through the plugin, with two peers who wrote before the move (the
+/// A bot logged in through the plugin, with three peers who wrote before the move (the
 /// plugin polled those messages and kept the peers' context tokens), Alice paired.
 fn plugin_account(h: &Harness, state: &Path) -> (String, String) {
     let login = plugin(h, state, &["login"]);
     let account = login["account_id"].as_str().unwrap().to_owned();
     let bot_id = login["bot_id"].as_str().unwrap().to_owned();
-    for peer in [ALICE, BOB] {
+    for peer in [ALICE, BOB, CAROL] {
         h.sim.add_peer(&bot_id, peer).unwrap();
     }
     h.sim
@@ -115,8 +117,11 @@ fn plugin_account(h: &Harness, state: &Path) -> (String, String) {
     h.sim
         .inject_text(&bot_id, BOB, "before the move, from Bob")
         .unwrap();
+    h.sim
+        .inject_text(&bot_id, CAROL, "before the move, from Carol")
+        .unwrap();
     let polled = plugin(h, state, &["poll", &account]);
-    assert_eq!(polled["texts"].as_array().unwrap().len(), 2, "{polled}");
+    assert_eq!(polled["texts"].as_array().unwrap().len(), 3, "{polled}");
     plugin(h, state, &["pair", &account, ALICE]);
     (account, bot_id)
 }
@@ -151,7 +156,7 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
     let listed = stdout(&listed);
     assert!(listed.contains(&account), "{listed}");
     assert!(listed.contains("cursor saved"), "{listed}");
-    assert!(listed.contains("2 context token(s)"), "{listed}");
+    assert!(listed.contains("3 context token(s)"), "{listed}");
     assert!(listed.contains("1 peer(s) on its allow-list"), "{listed}");
     assert!(listed.contains("one poller"), "{listed}");
     let scan: Value = serde_json::from_str(&stdout(
@@ -248,6 +253,42 @@ fn an_official_state_folder_is_imported_and_polling_resumes_from_its_cursor() {
         assert_eq!(log.matches("after the move").count(), 1, "{log}");
         assert!(!log.contains("before the move"), "{log}");
     }
+
+    // Carol has not written since: her window is still of unknown age, and the token
+    // the plugin kept is the one a message to her goes out with.
+    let peers = stdout(assert_ok(&cli(&h, &key).arg("peers").output().unwrap()));
+    assert_eq!(peers.matches("possibly closed").count(), 1, "{peers}");
+    let carol_line = peers.lines().position(|l| l.contains(CAROL)).unwrap();
+    assert!(
+        peers
+            .lines()
+            .nth(carol_line + 1)
+            .unwrap()
+            .contains("possibly closed"),
+        "{peers}"
+    );
+    let sent = cli(&h, &key)
+        .args([
+            "send",
+            "--account",
+            &account,
+            "--to",
+            CAROL,
+            "hello again, Carol",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(assert_ok(&sent)).contains("delivered"),
+        "{}",
+        text(&sent)
+    );
+    let to_carol = h.sim.sent_messages(&bot_id).unwrap();
+    let to_carol = to_carol.iter().find(|m| m.to_user_id == CAROL).unwrap();
+    assert_eq!(
+        Some(to_carol.context_token.clone()),
+        h.sim.context_token(&bot_id, CAROL).unwrap()
+    );
 
     assert_eq!(snapshot(&state), before, "the plugin's files changed");
 }
