@@ -1,6 +1,7 @@
 //! Import from OpenClaw in the real window: a state folder written by the official
 //! plugin's own code (`crates/ilink-sim/interop/openclaw-state.mjs`), found through
-//! `OPENCLAW_STATE_DIR`, one account imported through the dialog, online at once and
+//! `OPENCLAW_STATE_DIR`, the dialog opened from Add account (English) and from the empty
+//! screen (Chinese), one account imported through it, online at once and
 //! polling from the plugin's cursor; the peers it knew listed with their reply windows
 //! possibly closed. Once in English and once in Chinese, with screenshots of each.
 
@@ -69,7 +70,13 @@ fn plugin_state(sim: &Sim, home: &Home) -> (PathBuf, BotInfo) {
     (state, bot)
 }
 
-async fn import_through_the_dialog(lang: &str, shot: &str) {
+/// Where the owner opens the import.
+enum Entry {
+    EmptyScreen,
+    AddAccount,
+}
+
+async fn import_through_the_dialog(lang: &str, shot: &str, entry: Entry) {
     let sim = start_sim().await;
     let home = Home::new();
     let (state, bot) = plugin_state(&sim, &home);
@@ -86,14 +93,30 @@ async fn import_through_the_dialog(lang: &str, shot: &str) {
     )
     .await;
     app.screenshot(&format!("{shot}-empty")).await;
-    app.find_css(
-        "[data-testid='empty-import-openclaw']",
-        Duration::from_secs(20),
-    )
-    .await
-    .click()
-    .await
-    .unwrap();
+    match entry {
+        // From the empty screen's button.
+        Entry::EmptyScreen => app
+            .element("empty-import-openclaw")
+            .await
+            .click()
+            .await
+            .unwrap(),
+        // From Add account: the dialog offers the import instead of a scan.
+        Entry::AddAccount => {
+            app.element("empty-add-account")
+                .await
+                .click()
+                .await
+                .unwrap();
+            app.element("login-import-openclaw").await;
+            app.screenshot(&format!("{shot}-add-account")).await;
+            app.element("login-import-openclaw")
+                .await
+                .click()
+                .await
+                .unwrap();
+        }
+    }
     let row = app
         .find_css(
             &format!("[data-testid='openclaw-account'][data-account='{account}']"),
@@ -155,7 +178,7 @@ async fn an_openclaw_account_is_imported_through_the_dialog_and_goes_online() {
     if !enabled("an_openclaw_account_is_imported_through_the_dialog_and_goes_online") {
         return;
     }
-    import_through_the_dialog("en_US.UTF-8", "openclaw-import-en").await;
+    import_through_the_dialog("en_US.UTF-8", "openclaw-import-en", Entry::AddAccount).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,5 +186,5 @@ async fn an_openclaw_account_is_imported_through_the_dialog_in_chinese() {
     if !enabled("an_openclaw_account_is_imported_through_the_dialog_in_chinese") {
         return;
     }
-    import_through_the_dialog("zh_CN.UTF-8", "openclaw-import-zh").await;
+    import_through_the_dialog("zh_CN.UTF-8", "openclaw-import-zh", Entry::EmptyScreen).await;
 }
