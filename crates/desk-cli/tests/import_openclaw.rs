@@ -365,3 +365,44 @@ fn damaged_or_partial_state_is_refused_with_its_reason_and_leaves_nothing() {
     );
     assert_eq!(snapshot(&state), before);
 }
+
+/// The token goes to the real OS keyring (`--secrets keyring`, the desktop default), as
+/// `login` keeps it, and `run` finds it there. Runs only when
+/// `WEIXIN_DESK_KEYRING_TEST=1` (`./dev test` provides the session).
+#[test]
+fn with_a_keyring_the_imported_token_is_kept_there_and_run_uses_it() {
+    if std::env::var("WEIXIN_DESK_KEYRING_TEST").as_deref() != Ok("1") {
+        eprintln!("skipped: set WEIXIN_DESK_KEYRING_TEST=1 to test the real keyring");
+        return;
+    }
+    if !plugin_installed() {
+        return;
+    }
+    let h = Harness::new();
+    let state = h.tmp.path().join("openclaw-state");
+    let (account, bot_id) = plugin_account(&h, &state);
+    h.sim
+        .inject_text(&bot_id, ALICE, "after the move, from Alice")
+        .unwrap();
+    let keyring = || {
+        let mut cmd = h.cli_with_secrets("keyring");
+        cmd.env_remove("OPENCLAW_STATE_DIR");
+        cmd
+    };
+    let out = keyring()
+        .args(["import-openclaw", "--all", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(assert_ok(&out)).contains(&format!("imported {account}")),
+        "{}",
+        text(&out)
+    );
+    let (mut run, _stdin, lines, _err) = spawn_piped(keyring().arg("run"));
+    let mut seen = Vec::new();
+    wait_line(&lines, &mut seen, |l| {
+        l.contains("after the move, from Alice")
+    });
+    run.stop(libc::SIGTERM);
+}
