@@ -10,13 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
+// The plugin falls back to the official host and CDN, as ours do.
+use ilink::client::DEFAULT_API_BASE;
+use ilink::media::DEFAULT_CDN_BASE;
 use ilink::Secret;
 use serde_json::Value;
-
-/// The official host, which the plugin falls back to when a record has no `baseUrl`.
-pub const OFFICIAL_API_BASE: &str = "https://ilinkai.weixin.qq.com";
-/// The official CDN, the plugin's default `cdnBaseUrl`.
-pub const OFFICIAL_CDN_BASE: &str = "https://novac2c.cdn.weixin.qq.com/c2c";
 
 /// Where the plugin keeps its state, and the two places it looks beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,8 +146,8 @@ impl StateFolder {
             token: Secret::new(token),
             user_id: text("userId"),
             saved_at: text("savedAt"),
-            base_url: text("baseUrl").unwrap_or_else(|| OFFICIAL_API_BASE.to_owned()),
-            cdn_url: cdn_url.unwrap_or_else(|| OFFICIAL_CDN_BASE.to_owned()),
+            base_url: text("baseUrl").unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
+            cdn_url: cdn_url.unwrap_or_else(|| DEFAULT_CDN_BASE.to_owned()),
             route_tag,
             cursor: self.read_cursor(id)?,
             context_tokens: self.read_context_tokens(id)?,
@@ -230,11 +228,15 @@ impl StateFolder {
                 path.display()
             ));
         };
-        let mut tokens = Vec::with_capacity(map.len());
+        let mut tokens: Vec<(String, Secret)> = Vec::with_capacity(map.len());
         for (peer, token) in map {
             match token.as_str() {
                 Some(t) if !t.is_empty() && !peer.trim().is_empty() => {
-                    tokens.push((peer.trim().to_owned(), Secret::new(t)));
+                    // Peer ids compare case-insensitively here (protocol.md §5.5); the
+                    // plugin's keys do not, so one peer may appear twice: keep one.
+                    let peer = peer.trim();
+                    tokens.retain(|(known, _)| !known.eq_ignore_ascii_case(peer));
+                    tokens.push((peer.to_owned(), Secret::new(t)));
                 }
                 _ => {
                     return Err(format!(

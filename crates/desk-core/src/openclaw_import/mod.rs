@@ -326,7 +326,10 @@ mod tests {
         );
         let account = store.account("b1-im-bot").unwrap().unwrap();
         assert_eq!(account.bot_id, "b1@im.bot");
-        assert_eq!(account.cdn_url.as_deref(), Some(folder::OFFICIAL_CDN_BASE));
+        assert_eq!(
+            account.cdn_url.as_deref(),
+            Some(ilink::media::DEFAULT_CDN_BASE)
+        );
         let allow = store.ai_account_settings("b1-im-bot").unwrap().unwrap();
         // No pairing file: the plugin lets the scanning user through.
         assert!(allow.contains("owner@im.wechat"), "{allow}");

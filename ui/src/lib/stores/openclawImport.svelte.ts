@@ -55,7 +55,8 @@ export class OpenClawImportStore {
     this.busy = true;
     this.error = null;
     try {
-      this.outcomes = await api.importOpenclaw(this.folder, this.chosen);
+      // The folder the list came from, even if the field was edited since.
+      this.outcomes = await api.importOpenclaw(this.scan?.state_dir ?? this.folder, this.chosen);
       return this.outcomes.some((o) => o.imported);
     } catch (err) {
       this.error = describeError(err).sentence;
