@@ -394,6 +394,25 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_listed_twice_by_case_comes_over_once_and_a_damaged_token_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = StateFolder::at(dir.path());
+        std::fs::create_dir_all(folder.accounts_dir()).unwrap();
+        let file = folder.accounts_dir().join("b-im-bot.context-tokens.json");
+        std::fs::write(
+            &file,
+            r#"{"Alice@im.wechat": "t1", "alice@im.wechat": "t2"}"#,
+        )
+        .unwrap();
+        let tokens = folder.read_context_tokens("b-im-bot").unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].1.expose(), "t2");
+        std::fs::write(&file, r#"{"alice@im.wechat": 7}"#).unwrap();
+        let why = folder.read_context_tokens("b-im-bot").unwrap_err();
+        assert!(why.contains("alice@im.wechat"), "{why}");
+    }
+
+    #[test]
     fn home_is_expanded_only_at_the_start() {
         let home = Path::new("/home/u");
         assert_eq!(

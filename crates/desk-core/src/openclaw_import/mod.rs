@@ -26,8 +26,8 @@ use crate::store::imported::ImportedAccount;
 use crate::store::{AccountUpsert, STATUS_REMOVED, STATUS_REPLACED};
 use crate::{CoreError, Store};
 
-/// Said before any imported account polls (the window has the same words in its
-/// catalogs).
+/// Said before any imported account polls (the window says it in its catalogs'
+/// words, `openclaw.onePoller`).
 pub const ONE_POLLER_WARNING: &str = "One bot token must have one poller. Stop the \
     OpenClaw gateway (or its Weixin channel) before the imported accounts start here; \
     while both poll, each takes messages the other never sees.";
