@@ -16,6 +16,7 @@ mod everyday;
 mod files;
 mod first_paint;
 mod first_screen;
+mod import_openclaw;
 mod long_log;
 mod media_scale;
 mod messages;

@@ -34,7 +34,8 @@ command ends, so `run` and `send` then take it again on stdin with --token-stdin
 are never taken from the command line and never written to disk in plaintext.
 
 Accounts are added with `login` (a QR code drawn in the terminal, scanned with WeChat)
-or, for a bot whose token you already have, with `add-account` (token on stdin).
+or, for a bot whose token you already have, with `add-account` (token on stdin), or
+brought over from the official OpenClaw Weixin plugin with `import-openclaw`.
 
 AI replies on a server: an account (`login` or `add-account`), then `ai provider
 --preset … --key-stdin`, `ai test`, `ai enable --account ID`, and `run` (see `ai
@@ -91,6 +92,9 @@ enum Command {
     /// Add (or update) an account from a bot id and token, without a QR login. The
     /// token is read from stdin.
     AddAccount(commands::accounts::AddAccount),
+    /// List the WeChat accounts in the OpenClaw Weixin plugin's state folder and import
+    /// the chosen ones (token, cursor, context tokens, allow-list), without scanning again.
+    ImportOpenclaw(commands::import_openclaw::ImportArgs),
     /// Mark every conversation of an account read.
     MarkRead(commands::accounts::MarkRead),
     /// Run the engine for every enabled account, printing events as they happen, until
@@ -181,6 +185,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Accounts { json } => commands::accounts::list(&ctx, json),
         Command::Login(args) => commands::login::login(&ctx, args),
         Command::AddAccount(args) => commands::accounts::add(&ctx, args),
+        Command::ImportOpenclaw(args) => commands::import_openclaw::import_openclaw(&ctx, args),
         Command::MarkRead(args) => commands::accounts::mark_read(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Send(args) => commands::send::send(&ctx, args),

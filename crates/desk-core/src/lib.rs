@@ -10,6 +10,7 @@ pub mod events;
 pub mod inbound;
 pub mod locale;
 pub mod media_path;
+pub mod openclaw_import;
 pub mod paths;
 pub mod picture;
 pub mod prefs;

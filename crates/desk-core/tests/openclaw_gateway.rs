@@ -2,7 +2,8 @@
 //! `tests/openclaw/package.json`, on Node 24) with the loopback model stub behind it:
 //! the session per peer, the persona and the owner's manual reply in what the model
 //! receives, a 90 s model turn delivered, a silent turn kept silent, a disabled endpoint
-//! named in `ai test`, and the main agent refused without the owner's consent.
+//! named in `ai test`, and the main agent refused without the owner's consent. Also
+//! that the import from OpenClaw sees a gateway while it runs (its lock and its port).
 //!
 //! `./dev setup` installs the gateway (`tests/openclaw/node` and `node_modules`). Without
 //! it the test says why and passes, except where `CI` is set: there it fails.
@@ -363,4 +364,35 @@ async fn replies_through_a_real_openclaw_gateway() {
         !sent[sent_before..].iter().any(|t| t.contains("抱歉")),
         "no apology for the silent turn: {sent:?}"
     );
+}
+
+/// What the import from OpenClaw looks for before its accounts start
+/// (`desk_core::openclaw_import::gateway`): a real gateway's lock in its state folder
+/// names its live process and its port answers; once it has stopped, no process is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_gateway_is_seen_by_the_import_and_a_stopped_one_is_not() {
+    use desk_core::openclaw_import::{gateway, StateFolder};
+    let (node, entry) = match installed() {
+        Ok(found) => found,
+        Err(why) => {
+            if std::env::var_os("CI").is_some() {
+                panic!("the OpenClaw gateway cannot run here: {why}");
+            }
+            println!("skipped: the OpenClaw gateway cannot run here: {why}");
+            return;
+        }
+    };
+    let mut running = Gateway::start(&node, &entry, "http://127.0.0.1:9/v1", false);
+    running.ready().await;
+    let folder = StateFolder::at(running._home.path().join("state"));
+    let seen = gateway::look(&folder);
+    assert_eq!(seen.pid, Some(running.child.id()), "{}", running.log_tail());
+    assert_eq!(seen.listening_port, Some(running.port));
+    assert!(seen.describe().unwrap().contains("seems to be running"));
+    // Stopped the way a user does (SIGTERM); its folder stays until `running` drops.
+    let group = format!("-{}", running.child.id());
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+    let _ = running.child.wait();
+    let after = gateway::look(&folder);
+    assert_eq!(after.pid, None, "{after:?}");
 }

@@ -12,7 +12,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { register } from "node:module";
+
+import { PKG, routeToSim } from "./plugin-env.mjs";
 
 const [baseArg, cdnArg] = process.argv.slice(2);
 if (!baseArg || !/^https?:\/\//.test(baseArg)) {
@@ -27,32 +28,14 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ilink-sim-interop-"));
 process.env.OPENCLAW_STATE_DIR = scratch;
 process.env.OPENCLAW_TMP_DIR = path.join(scratch, "log");
 
-// The plugin imports three modules of the OpenClaw framework (its peer dependency);
-// they resolve to the small stand-ins in framework-stub/.
-register("./framework-stub/hooks.mjs", import.meta.url);
-
-const PKG = "@tencent-weixin/openclaw-weixin/dist/src";
+// The plugin's framework modules resolve to framework-stub/, and its requests to the
+// production host go to the sim (plugin-env.mjs).
+routeToSim(baseUrl);
 const api = await import(`${PKG}/api/api.js`);
 const send = await import(`${PKG}/messaging/send.js`);
 const upload = await import(`${PKG}/cdn/upload.js`);
 const download = await import(`${PKG}/cdn/pic-decrypt.js`);
 const login = await import(`${PKG}/auth/login-qr.js`);
-
-// The plugin sends the QR calls to the fixed production host and follows a redirect to
-// `https://<redirect_host>`. Like a hosts-file entry, this sends both to the sim instead;
-// the requests themselves are untouched.
-const FIXED_HOST = "https://ilinkai.weixin.qq.com/";
-const simOrigin = new URL(baseUrl);
-const realFetch = globalThis.fetch;
-globalThis.fetch = (input, init) => {
-  let url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-  if (url.startsWith(FIXED_HOST)) {
-    url = baseUrl + url.slice(FIXED_HOST.length);
-  } else if (url.startsWith("https://") && new URL(url).hostname === simOrigin.hostname) {
-    url = `http://${url.slice("https://".length)}`;
-  }
-  return realFetch(url, init);
-};
 
 /** The sim's control API; ids are read losslessly with the plugin's own parser. */
 async function control(method, route, body) {

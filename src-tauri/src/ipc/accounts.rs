@@ -1,9 +1,11 @@
-//! Account commands: list, QR login, rename, enable/disable, remove.
+//! Account commands: list, QR login, import from OpenClaw, rename, enable/disable,
+//! remove.
 
 use tauri::State;
 
 use crate::state::AppState;
 use crate::IpcError;
+use desk_core::openclaw_import::{ImportOutcome, OpenClawScan, StateFolder};
 use desk_core::views::AccountView;
 
 /// Every stored account with its live status and unread total.
@@ -127,4 +129,50 @@ mod tests {
         let err = qr_svg("x".repeat(8000)).unwrap_err();
         assert_eq!(err.code, crate::ErrorCode::InvalidArgument);
     }
+}
+
+/// The OpenClaw Weixin plugin's state folder: `state_dir` if given, else where the
+/// plugin keeps it (`OPENCLAW_STATE_DIR`, else `~/.openclaw`).
+fn openclaw_folder(state_dir: Option<String>) -> Result<StateFolder, IpcError> {
+    match state_dir
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+    {
+        Some(dir) => Ok(StateFolder::at(dir)),
+        None => StateFolder::from_env().ok_or_else(|| {
+            IpcError::new(
+                crate::ErrorCode::InvalidArgument,
+                "no home folder to look in; give the OpenClaw state folder",
+            )
+        }),
+    }
+}
+
+/// The WeChat accounts in the OpenClaw Weixin plugin's state folder, what an import
+/// would bring of each (or why it cannot), and signs of a gateway still running.
+#[tauri::command]
+#[specta::specta]
+pub async fn scan_openclaw(
+    state: State<'_, AppState>,
+    state_dir: Option<String>,
+) -> Result<OpenClawScan, IpcError> {
+    let folder = openclaw_folder(state_dir)?;
+    Ok(state.backend()?.engine.scan_openclaw(folder).await?)
+}
+
+/// Imports the chosen accounts from the plugin's folder (each whole or not at all) and
+/// starts them; the window shows the one-poller warning before it asks.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_openclaw(
+    state: State<'_, AppState>,
+    state_dir: Option<String>,
+    account_ids: Vec<String>,
+) -> Result<Vec<ImportOutcome>, IpcError> {
+    let folder = openclaw_folder(state_dir)?;
+    Ok(state
+        .backend()?
+        .engine
+        .import_openclaw(folder, account_ids)
+        .await?)
 }

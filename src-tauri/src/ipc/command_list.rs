@@ -16,6 +16,8 @@ macro_rules! app_commands {
             accounts::submit_login_code,
             accounts::cancel_login,
             accounts::qr_svg,
+            accounts::scan_openclaw,
+            accounts::import_openclaw,
             accounts::rename_account,
             accounts::set_account_enabled,
             accounts::remove_account,

@@ -34,6 +34,8 @@ describe("format", () => {
     expect(replyWindow(now + 30 * 60_000, now)).toEqual({ kind: "closing", minutes: 30 });
     expect(replyWindow(now + 5 * 3600_000, now)).toEqual({ kind: "open" });
     expect(replyWindow(now + 5 * 3600_000, now, 3)).toEqual({ kind: "open" });
+    // An imported token of unknown age: neither open nor closed for sure.
+    expect(replyWindow(null, now, 10, true)).toEqual({ kind: "unknown" });
     expect(replyWindow(now + 5 * 3600_000, now, 0)).toEqual({ kind: "used_up" });
     expect(replyWindow(now - 1, now, 0)).toEqual({ kind: "closed" });
   });

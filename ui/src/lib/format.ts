@@ -42,10 +42,19 @@ export type WindowState =
   | { kind: "closing"; minutes: number }
   | { kind: "closed" }
   /** Open, but as many messages went out as WeChat allows per message of theirs. */
-  | { kind: "used_up" };
+  | { kind: "used_up" }
+  /** Their token was imported and its age is unknown: maybe closed until they write. */
+  | { kind: "unknown" };
 
-/** The reply window: open, closing within the hour, or closed (waiting for them). */
-export function replyWindow(closesMs: number | null, nowMs: number, repliesLeft: number | null = null): WindowState {
+/** The reply window: open, closing within the hour, or closed (waiting for them); of
+ * unknown age for a token imported from another client. */
+export function replyWindow(
+  closesMs: number | null,
+  nowMs: number,
+  repliesLeft: number | null = null,
+  ageUnknown = false,
+): WindowState {
+  if (ageUnknown) return { kind: "unknown" };
   if (closesMs === null) return { kind: "never" };
   const left = closesMs - nowMs;
   if (left <= 0) return { kind: "closed" };

@@ -83,6 +83,7 @@ export function conversation(overrides: Partial<ConversationView> = {}): Convers
     last_text: "hi",
     last_item_kind: "text",
     window_closes_ms: Date.now() + 20 * 3600_000,
+    window_age_unknown: false,
     replies_left: 10,
     scheduled: [],
     muted: false,
@@ -300,6 +301,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
             first_text: backend.firstTexts[c.peer_id] ?? null,
             first_seen_ms: 0,
             last_seen_ms: c.last_activity_ms,
+            window_age_unknown: c.window_age_unknown,
           };
         }
         case "ai_global": {

@@ -394,6 +394,8 @@ fn status(ctx: &Context, json: bool) -> Result<(), CliError> {
             "persona": settings.persona,
             "memory_scope": settings.memory_scope,
             "takeover_minutes": settings.takeover_minutes,
+            "allow": settings.allow,
+            "block": settings.block,
             "peers": peers,
         }));
     }

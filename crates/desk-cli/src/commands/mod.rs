@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod ai;
 pub mod history;
+pub mod import_openclaw;
 pub mod login;
 pub mod media;
 pub mod peers;

@@ -125,6 +125,12 @@ fn peer_line(p: &PeerCard) -> String {
         plain(&p.peer_id, false),
         utc(p.last_seen_ms)
     );
+    if p.window_age_unknown {
+        line.push_str(
+            "\n    reply window: possibly closed (its token was imported and its age is unknown) \
+             until they write",
+        );
+    }
     if let Some(note) = &p.note {
         line.push_str(&format!("\n    note: {}", plain(note, false)));
     }

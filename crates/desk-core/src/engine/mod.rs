@@ -10,6 +10,7 @@ mod manager;
 pub mod media;
 mod media_write;
 pub mod merge;
+mod openclaw;
 mod outbound_media;
 mod poller;
 mod sender;

@@ -43,7 +43,13 @@ pub struct PeerCard {
     pub first_text: Option<String>,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
+    /// The peer's context token came from an import and its age is unknown: the reply
+    /// window may be closed until the peer writes.
+    pub window_age_unknown: bool,
 }
+
+// The query spells out the time of a token of unknown age.
+const _: () = assert!(super::CONTEXT_AGE_UNKNOWN_MS == 0);
 
 const CARD_QUERY: &str = concat!(
     "SELECT p.account_id, p.peer_id, ",
@@ -53,7 +59,10 @@ const CARD_QUERY: &str = concat!(
          WHERE m.account_id = p.account_id AND m.peer_id = p.peer_id AND m.direction = 'in'
            AND m.item_kind = 'text' AND m.text IS NOT NULL AND trim(m.text) <> ''
          ORDER BY m.create_time_ms, m.id LIMIT 1),
-        p.first_seen_ms, p.last_seen_ms
+        p.first_seen_ms, p.last_seen_ms,
+        EXISTS (SELECT 1 FROM context_tokens ct
+                WHERE ct.account_id = p.account_id AND ct.peer_id = p.peer_id
+                  AND ct.last_seen_ms = 0)
      FROM peers p"
 );
 
@@ -68,6 +77,7 @@ fn card_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PeerCard> {
         first_text: first_text.map(|t| hint(&t)),
         first_seen_ms: r.get(6)?,
         last_seen_ms: r.get(7)?,
+        window_age_unknown: r.get(8)?,
     })
 }
 

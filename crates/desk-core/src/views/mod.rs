@@ -24,7 +24,7 @@ use crate::engine::AccountStatus;
 use crate::store::conversations::ConversationSummary;
 pub use crate::store::conversations::UnreadConversation;
 use crate::store::messages::{PageCursor, StoredMessage};
-use crate::store::{Account, OutboxEntry, PeerCard, SearchScope};
+use crate::store::{Account, OutboxEntry, PeerCard, SearchScope, CONTEXT_AGE_UNKNOWN_MS};
 use crate::{CoreError, Engine, EngineError, EngineEvent, Store};
 
 /// Turns a stored media path (relative to the data folder) into the URLs the window
@@ -83,6 +83,10 @@ pub struct ConversationView {
     /// When the reply window closes (the peer's last message + the engine's reply
     /// window); `null` if the peer never wrote.
     pub window_closes_ms: Option<i64>,
+    /// The peer's context token came from another client (an import) and how old it is
+    /// is unknown: the window may be closed until the peer writes (`window_closes_ms`
+    /// is then `null`).
+    pub window_age_unknown: bool,
     /// Messages that may still go out before the peer must write again (the engine's
     /// count under their latest message); `null` without a limit or a token.
     pub replies_left: Option<u32>,
@@ -293,7 +297,11 @@ impl Views {
     fn conversation_view(&self, (c, muted, ai, later): ConversationParts) -> ConversationView {
         let window = i64::try_from(self.engine.reply_window().as_millis()).unwrap_or(i64::MAX);
         ConversationView {
-            window_closes_ms: c.context_seen_ms.map(|t| t.saturating_add(window)),
+            window_closes_ms: c
+                .context_seen_ms
+                .filter(|t| *t != CONTEXT_AGE_UNKNOWN_MS)
+                .map(|t| t.saturating_add(window)),
+            window_age_unknown: c.context_seen_ms == Some(CONTEXT_AGE_UNKNOWN_MS),
             replies_left: replies_left(
                 self.engine.replies_per_message(),
                 c.context_seen_ms.is_some(),

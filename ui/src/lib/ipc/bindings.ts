@@ -108,6 +108,30 @@ async qrSvg(text: string) : Promise<Result<string, IpcError>> {
 }
 },
 /**
+ * The WeChat accounts in the OpenClaw Weixin plugin's state folder, what an import
+ * would bring of each (or why it cannot), and signs of a gateway still running.
+ */
+async scanOpenclaw(stateDir: string | null) : Promise<Result<OpenClawScan, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("scan_openclaw", { stateDir }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Imports the chosen accounts from the plugin's folder (each whole or not at all) and
+ * starts them; the window shows the one-poller warning before it asks.
+ */
+async importOpenclaw(stateDir: string | null, accountIds: string[]) : Promise<Result<ImportOutcome[], IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("import_openclaw", { stateDir, accountIds }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Sets the alias; a blank one clears it.
  */
 async renameAccount(accountId: string, alias: string) : Promise<Result<null, IpcError>> {
@@ -813,6 +837,12 @@ note: string | null; last_activity_ms: number; unread_count: number; last_text: 
  */
 window_closes_ms: number | null; 
 /**
+ * The peer's context token came from another client (an import) and how old it is
+ * is unknown: the window may be closed until the peer writes (`window_closes_ms`
+ * is then `null`).
+ */
+window_age_unknown: boolean; 
+/**
  * Messages that may still go out before the peer must write again (the engine's
  * count under their latest message); `null` without a limit or a token.
  */
@@ -940,6 +970,55 @@ export type ErrorCode =
  */
 "network"
 /**
+ * One account found in the plugin's folder.
+ */
+export type FoundAccount = { 
+/**
+ * The plugin's account id, which is ours too.
+ */
+account_id: string; 
+/**
+ * The bot id as issued (`…@im.bot`).
+ */
+bot_id: string; 
+/**
+ * The WeChat user who scanned the plugin's QR code.
+ */
+user_id: string | null; 
+/**
+ * When the plugin saved the token (ISO-8601, as it wrote it).
+ */
+saved_at: string | null; base_url: string; 
+/**
+ * Whether the plugin stored a long-poll cursor (polling resumes from it).
+ */
+has_cursor: boolean; 
+/**
+ * Peers with a stored context token (their age is unknown).
+ */
+context_tokens: number; 
+/**
+ * Peers on the plugin's allow-list (they become the AI allow-list).
+ */
+allowed_peers: number; 
+/**
+ * Why it cannot be imported (damaged or partial state, or it is here already);
+ * `null` when it can.
+ */
+problem: string | null }
+/**
+ * What was seen of a running gateway; nothing seen does not prove it is stopped.
+ */
+export type GatewaySigns = { 
+/**
+ * A live process holding the gateway's lock in the state folder.
+ */
+pid: number | null; 
+/**
+ * The gateway's port, when something on this machine answers on it.
+ */
+listening_port: number | null }
+/**
  * App-wide AI settings.
  */
 export type GlobalAiSettings = { 
@@ -965,6 +1044,14 @@ split_limit: number;
  * nothing is sent (empty: only an empty reply is silence).
  */
 silence_token: string }
+/**
+ * What became of one chosen account.
+ */
+export type ImportOutcome = { account_id: string; imported: boolean; 
+/**
+ * Why not, when it was not imported.
+ */
+reason: string | null; has_cursor: boolean; context_tokens: number; allowed_peers: number }
 export type IpcError = { code: ErrorCode; 
 /**
  * A sentence a person can read.
@@ -1145,6 +1232,22 @@ export type Mode =
  */
 { kind: "sim"; url: string }
 /**
+ * What the plugin's state folder holds.
+ */
+export type OpenClawScan = { state_dir: string; 
+/**
+ * Whether the plugin's folder (`<state>/openclaw-weixin`) exists.
+ */
+found: boolean; 
+/**
+ * Why its account list cannot be read, if it cannot.
+ */
+problem: string | null; accounts: FoundAccount[]; 
+/**
+ * Signs of a gateway still running.
+ */
+gateway: GatewaySigns }
+/**
  * The conversation on screen: its inbound messages are read as they arrive.
  */
 export type OpenConversation = { account_id: string; peer_id: string }
@@ -1196,7 +1299,12 @@ note: string | null;
 /**
  * The start of the peer's first text message, a hint while naming.
  */
-first_text: string | null; first_seen_ms: number; last_seen_ms: number }
+first_text: string | null; first_seen_ms: number; last_seen_ms: number; 
+/**
+ * The peer's context token came from an import and its age is unknown: the reply
+ * window may be closed until the peer writes.
+ */
+window_age_unknown: boolean }
 export type Prefs = { 
 /**
  * Notifications for inbound messages while the window is hidden or unfocused.
