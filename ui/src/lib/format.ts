@@ -1,7 +1,7 @@
 // Small pure helpers shared by components: status words, times, sizes, MIME guesses.
 import type { AccountView, ConversationView } from "./ipc";
 import type { MessageKey } from "./i18n/index.svelte";
-import { clockTime, dayTitle } from "./timeLabel";
+import { clockTime, dayTitle, timeAhead } from "./timeLabel";
 
 export type Tone = "ok" | "busy" | "warn" | "bad" | "off";
 
@@ -71,6 +71,20 @@ export function dayKey(ms: number): string {
 /** The time of day, by the rules in `timeLabel.ts`. */
 export function timeOfDay(ms: number, locale: string): string {
   return clockTime(ms, locale);
+}
+
+/** A time ahead in the catalog's words: "today 18:30", "tomorrow 08:30", else the date
+ * and time (a reply window's end, a scheduled send). */
+export function whenAhead(
+  ms: number,
+  nowMs: number,
+  locale: string,
+  t: (key: MessageKey, values: Record<string, string>) => string,
+): string {
+  return timeAhead(ms, nowMs, locale, {
+    todayAt: (time) => t("conv.todayAt", { time }),
+    tomorrowAt: (time) => t("conv.tomorrowAt", { time }),
+  });
 }
 
 /** "Today", "Yesterday", a weekday or the date, for day separators. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clockTime, dayTitle, daysAgo, listTime, uses12Hour } from "./timeLabel";
+import { clockTime, dayTitle, daysAgo, listTime, timeAhead, uses12Hour } from "./timeLabel";
 
 const EN = { today: "Today", yesterday: "Yesterday" };
 const ZH = { today: "今天", yesterday: "昨天" };
@@ -41,5 +41,15 @@ describe("time labels", () => {
   it("counts calendar days, not 24-hour spans", () => {
     expect(daysAgo(at(4, 23, 59), at(5, 0, 1))).toBe(1);
     expect(daysAgo(at(5, 0, 1), at(5, 23, 59))).toBe(0);
+  });
+
+  it("a time ahead reads today, tomorrow, else its date (never Today for a later day)", () => {
+    const words = { todayAt: (time: string) => `today ${time}`, tomorrowAt: (time: string) => `tomorrow ${time}` };
+    expect(timeAhead(at(5, 18, 30), now, "en", words, false)).toBe("today 18:30");
+    expect(timeAhead(at(6, 8, 30), now, "en", words, false)).toBe("tomorrow 08:30");
+    expect(timeAhead(at(9, 8, 30), now, "en", words, false)).toBe("Mar 9 08:30");
+    const zh = { todayAt: (time: string) => `今天 ${time}`, tomorrowAt: (time: string) => `明天 ${time}` };
+    expect(timeAhead(at(6, 20, 0), now, "zh-CN", zh, true)).toBe("明天 20:00");
+    expect(timeAhead(at(9, 20, 0), now, "zh-CN", zh, true)).toBe("3月9日 20:00");
   });
 });

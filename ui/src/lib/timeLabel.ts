@@ -73,3 +73,19 @@ export function dayTitle(ms: number, nowMs: number, lang: string, words: DayWord
   if (ago < 7) return weekday(ms, lang);
   return date(ms, nowMs, lang, "long");
 }
+
+/** Sentences for a time ahead, each given the clock time. */
+export interface AheadWords {
+  todayAt: (time: string) => string;
+  tomorrowAt: (time: string) => string;
+}
+
+/** A time ahead (a reply window's end, a scheduled send): "today 18:30", "tomorrow
+ * 08:30", else its date and time. */
+export function timeAhead(ms: number, nowMs: number, lang: string, words: AheadWords, system12 = systemPrefers12Hour()): string {
+  const time = clockTime(ms, lang, system12);
+  const ahead = -daysAgo(ms, nowMs);
+  if (ahead <= 0) return words.todayAt(time);
+  if (ahead === 1) return words.tomorrowAt(time);
+  return `${date(ms, nowMs, lang, "short")} ${time}`;
+}
