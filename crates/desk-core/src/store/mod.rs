@@ -14,6 +14,7 @@ pub mod outbox;
 mod outbox_lookup;
 pub mod outbox_pieces;
 pub mod peers;
+mod search_index;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
@@ -35,6 +36,8 @@ pub struct Store {
     conn: Connection,
     /// The database file (`None` in memory).
     path: Option<std::path::PathBuf>,
+    /// The insert triggers leave search indexing to the transaction (search_index.rs).
+    search_deferred: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -84,6 +87,8 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Before the migrations: the search index's triggers and backfill call it.
         cjk::register(&conn)?;
+        let search_deferred = std::sync::Arc::default();
+        search_index::register(&conn, std::sync::Arc::clone(&search_deferred))?;
         // Switching a fresh file to WAL while another process does the same can answer
         // "busy" without waiting (SQLite skips the busy handler where waiting could
         // deadlock), so that step is retried here.
@@ -91,7 +96,11 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         retry_while_busy(|| migrations::apply(&mut conn))?;
-        Ok(Store { conn, path: None })
+        Ok(Store {
+            conn,
+            path: None,
+            search_deferred,
+        })
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -109,6 +118,7 @@ impl Store {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         cjk::register(&conn)?;
+        search_index::register(&conn, std::sync::Arc::default())?;
         check_integrity(&conn)
     }
 
