@@ -81,7 +81,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<InboundCommit, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
-        let outcome = commit_batch(&tx, account_id, cursor, entries, now_ms)?;
+        let outcome = self.indexing_once(&tx, || {
+            commit_batch(&tx, account_id, cursor, entries, now_ms)
+        })?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -95,22 +97,25 @@ impl Store {
         batches: &[InboundBatch<'_>],
     ) -> Result<Vec<Result<InboundCommit, CoreError>>, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
-        let mut outcomes = Vec::with_capacity(batches.len());
-        for batch in batches {
-            tx.execute_batch("SAVEPOINT inbound_batch")?;
-            let outcome = commit_batch(
-                &tx,
-                batch.account_id,
-                batch.cursor,
-                batch.entries,
-                batch.now_ms,
-            );
-            if outcome.is_err() {
-                tx.execute_batch("ROLLBACK TO inbound_batch")?;
+        let outcomes = self.indexing_once(&tx, || {
+            let mut outcomes = Vec::with_capacity(batches.len());
+            for batch in batches {
+                tx.execute_batch("SAVEPOINT inbound_batch")?;
+                let outcome = commit_batch(
+                    &tx,
+                    batch.account_id,
+                    batch.cursor,
+                    batch.entries,
+                    batch.now_ms,
+                );
+                if outcome.is_err() {
+                    tx.execute_batch("ROLLBACK TO inbound_batch")?;
+                }
+                tx.execute_batch("RELEASE inbound_batch")?;
+                outcomes.push(outcome);
             }
-            tx.execute_batch("RELEASE inbound_batch")?;
-            outcomes.push(outcome);
-        }
+            Ok(outcomes)
+        })?;
         tx.commit()?;
         Ok(outcomes)
     }

@@ -286,6 +286,20 @@ const STEPS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN due_ms INTEGER;
     ALTER TABLE outbox ADD COLUMN merged_into INTEGER REFERENCES outbox(id) ON DELETE CASCADE;
     CREATE INDEX outbox_merged ON outbox(merged_into) WHERE merged_into IS NOT NULL;",
+    // 13: the insert triggers step aside while a transaction indexes its messages in one
+    // go (store/search_index.rs); `search_index_deferred()` is an application function
+    // every connection registers before migrating.
+    "DROP TRIGGER messages_fts_insert;
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+    WHEN new.text IS NOT NULL AND NOT search_index_deferred() BEGIN
+        INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    DROP TRIGGER messages_cjk_insert;
+    CREATE TRIGGER messages_cjk_insert AFTER INSERT ON messages
+    WHEN new.text IS NOT NULL AND NOT search_index_deferred() BEGIN
+        INSERT INTO messages_cjk(rowid, bigrams)
+            SELECT new.id, b FROM (SELECT cjk_bigrams(new.text) AS b) WHERE b IS NOT NULL;
+    END;",
 ];
 
 pub const LATEST: i64 = STEPS.len() as i64;

@@ -17,6 +17,8 @@ pub mod outbox_merge;
 pub mod outbox_pieces;
 pub mod outbox_schedule;
 pub mod peers;
+mod search_index;
+mod sqlite_setup;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
@@ -41,6 +43,8 @@ pub struct Store {
     conn: Connection,
     /// The database file (`None` in memory).
     path: Option<std::path::PathBuf>,
+    /// The insert triggers leave search indexing to the transaction (search_index.rs).
+    search_deferred: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -52,6 +56,7 @@ impl Store {
         // SQLite reports some lock waits during the integrity check and migrations as
         // plain errors ("vtable constructor failed"), not as "busy".
         let _turn = open_turn(path)?;
+        sqlite_setup::once();
         let conn = Connection::open(path)?;
         restrict_to_owner(path)?;
         let mut store = Store::prepare(conn)?;
@@ -75,6 +80,7 @@ impl Store {
     /// A passive WAL checkpoint of the database at `path`, on a connection of its own,
     /// so it runs next to the writer without blocking it.
     pub fn checkpoint(path: &Path) -> Result<(), CoreError> {
+        sqlite_setup::once();
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -83,6 +89,7 @@ impl Store {
 
     /// A private in-memory database, for tests and throwaway sessions.
     pub fn open_in_memory() -> Result<Store, CoreError> {
+        sqlite_setup::once();
         Store::prepare(Connection::open_in_memory()?)
     }
 
@@ -90,6 +97,8 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Before the migrations: the search index's triggers and backfill call it.
         cjk::register(&conn)?;
+        let search_deferred = std::sync::Arc::default();
+        search_index::register(&conn, std::sync::Arc::clone(&search_deferred))?;
         // Switching a fresh file to WAL while another process does the same can answer
         // "busy" without waiting (SQLite skips the busy handler where waiting could
         // deadlock), so that step is retried here.
@@ -97,7 +106,11 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         retry_while_busy(|| migrations::apply(&mut conn))?;
-        Ok(Store { conn, path: None })
+        Ok(Store {
+            conn,
+            path: None,
+            search_deferred,
+        })
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -112,9 +125,11 @@ impl Store {
     /// `PRAGMA integrity_check` of the database at `path`, on a read-only connection of
     /// its own, so it runs beside the engine's writer without blocking it (WAL).
     pub fn check_integrity_of(path: &Path) -> Result<(), CoreError> {
+        sqlite_setup::once();
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         cjk::register(&conn)?;
+        search_index::register(&conn, std::sync::Arc::default())?;
         check_integrity(&conn)
     }
 
