@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ilink::crypto::{self, Decryptor, Encryptor};
-use md5::{Digest, Md5};
+use ilink::md5sum::Md5;
 
 const SIZE: usize = 64 * 1024 * 1024;
 const PEAK_SIZE: usize = 100 * 1024 * 1024;
@@ -50,7 +50,7 @@ fn main() -> std::io::Result<()> {
     let (md5_time, md5_cpu, digest) = time(|| {
         let mut hasher = Md5::new();
         for_chunks(&path, |chunk| hasher.update(chunk))?;
-        Ok(hex::encode(hasher.finalize()))
+        Ok(hasher.finalize_hex())
     })?;
     report("ours: MD5 (read + hash)", md5_time);
 
@@ -89,7 +89,7 @@ fn main() -> std::io::Result<()> {
         out.clear();
         dec.finish(&mut out).map_err(std::io::Error::other)?;
         hasher.update(&out);
-        Ok(hex::encode(hasher.finalize()))
+        Ok(hasher.finalize_hex())
     })?;
     assert_eq!(roundtrip, digest, "decrypted data differs");
     report("ours: AES-128-ECB decrypt + MD5 check", dec_time);
@@ -186,7 +186,7 @@ fn decrypt_hashing_on_a_second_thread(
             // The decrypting side may have finished already.
             let _ = empty_tx.send(buf);
         }
-        hex::encode(hasher.finalize())
+        hasher.finalize_hex()
     });
     let mut dec = Decryptor::new(key);
     let mut sent = Ok(());
@@ -246,7 +246,7 @@ fn for_chunks(path: &Path, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
 fn file_md5(path: &Path) -> std::io::Result<String> {
     let mut hasher = Md5::new();
     for_chunks(path, |chunk| hasher.update(chunk))?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hasher.finalize_hex())
 }
 
 /// Wall time and this thread's CPU time (on a core, kernel time included) of `f`.

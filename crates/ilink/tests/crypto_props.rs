@@ -1,5 +1,5 @@
 //! Property tests of the CDN crypto (docs/protocol.md §7.1, §7.3): round trips for random data cut
-//! into random chunks, the padded size, and wrong keys.
+//! into random chunks, the padded size, wrong keys, and our MD5 against the `md-5` crate's.
 
 use ilink::crypto::{self, AesKey, CryptoError, Decryptor, Encryptor, BLOCK};
 use proptest::prelude::*;
@@ -102,6 +102,19 @@ proptest! {
             }
             Err(err) => prop_assert_eq!(err, CryptoError::BadPadding),
         }
+    }
+
+    #[test]
+    fn md5_in_random_pieces_matches_an_independent_implementation(
+        data in proptest::collection::vec(any::<u8>(), 0..4096),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        use md5::Digest as _;
+        let mut ours = ilink::md5sum::Md5::new();
+        for piece in pieces(&data, &cuts) {
+            ours.update(piece);
+        }
+        prop_assert_eq!(ours.finalize(), <[u8; 16]>::from(md5::Md5::digest(&data)));
     }
 
     #[test]

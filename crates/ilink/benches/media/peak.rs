@@ -9,7 +9,7 @@ use ilink::client::{Client, ClientConfig};
 use ilink::crypto::{self, Encryptor};
 use ilink::media::{upload_file, CdnConfig, OutboundKind};
 use ilink::Secret;
-use md5::{Digest, Md5};
+use ilink::md5sum::Md5;
 
 use super::{node_script, peers, CHUNK};
 

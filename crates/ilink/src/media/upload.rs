@@ -4,7 +4,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use md5::{Digest, Md5};
 use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use tokio::io::AsyncReadExt;
 
@@ -13,6 +12,7 @@ use super::route::OutboundKind;
 use super::CdnConfig;
 use crate::client::{classify, Client};
 use crate::crypto::{self, AesKey, Encryptor};
+use crate::md5sum::Md5;
 use crate::models::GetUploadUrlRequest;
 use crate::url;
 
@@ -185,7 +185,7 @@ async fn checksum(path: &Path, chunk_size: usize) -> Result<(u64, String), Media
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((size, hex::encode(hasher.finalize())))
+    Ok((size, hasher.finalize_hex()))
 }
 
 #[derive(Clone, Copy)]
