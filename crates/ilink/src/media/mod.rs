@@ -14,6 +14,7 @@ pub mod items;
 mod route;
 mod select;
 mod upload;
+mod upload_passes;
 
 pub use download::{
     download_into, download_item, download_item_into, download_key, download_to_file, download_url,
@@ -23,6 +24,7 @@ pub use error::MediaError;
 pub use route::{route_media, route_path, OutboundKind, RoutedMedia};
 pub use select::{select_download, SelectedMedia};
 pub use upload::{upload_file, upload_url, Progress, UploadedMedia};
+pub use upload_passes::{checksum_file, encrypted_chunks};
 
 use std::time::Duration;
 
