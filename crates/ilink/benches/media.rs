@@ -4,19 +4,18 @@
 //! 1. On a generated 64 MiB file, the two passes of an upload as `upload_file` runs them
 //!    (`checksum_file`, then the `encrypted_chunks` its request body streams, the bytes
 //!    dropped where the connection would take them) and the download's decrypt + MD5
-//!    check, streamed in the CDN code's chunk size; the same two passes by the `openssl`
-//!    CLI (`dgst -md5`, `enc -aes-128-ecb`)
-//!    and by `media_node.js`, which does what the official Node client does (reads the
-//!    whole file, `createHash('md5')`, `createCipheriv('aes-128-ecb')`). Each peer is
-//!    skipped when its program is not on PATH; their outputs are checked against ours.
-//!    Every run also measures the one-core hardware bound with `openssl speed` (MD5 and
-//!    AES-128-ECB with AES-NI) and prints each path's "ratio to the hardware bound": for
-//!    MD5 then AES over the same bytes the bound is 1 / (1/md5 + 1/aes). Both sides are
-//!    timed in CPU time (openssl's default; ours is the process's, reads on tokio's
-//!    blocking pool included), so other work on the machine does not move the ratio. The
-//!    download's decrypt + MD5 check is also run with the hashing on a second thread
-//!    while this one decrypts; that variant is compared with the one-thread run in wall
-//!    time.
+//!    check, in the CDN code's chunk size; the same two passes by the `openssl` CLI
+//!    (`dgst -md5`, `enc -aes-128-ecb`) and by `media_node.js`, which does what the
+//!    official Node client does (reads the whole file, `createHash('md5')`,
+//!    `createCipheriv('aes-128-ecb')`). Each peer is skipped when its program is not on
+//!    PATH; their outputs are checked against ours. Every run also measures the one-core
+//!    hardware bound with `openssl speed` (MD5 and AES-128-ECB with AES-NI) and prints
+//!    each path's "ratio to the hardware bound": for MD5 then AES over the same bytes the
+//!    bound is 1 / (1/md5 + 1/aes). Both sides are timed in CPU time (openssl's default;
+//!    ours is the whole process's, so the reading thread and tokio's blocking pool
+//!    count), so other work on the machine does not move the ratio. The download's
+//!    decrypt + MD5 check is also run with the hashing on a second thread while this one
+//!    decrypts; that variant is compared with the one-thread run in wall time.
 //! 2. Peak resident memory (VmHWM) of a 100 MiB upload in fresh child processes: ours
 //!    streamed, through the real `upload_file`, against Node's whole-file way.
 
@@ -45,7 +44,11 @@ fn main() -> std::io::Result<()> {
         return Ok(());
     }
 
-    assert_eq!(CHUNK, CdnConfig::default().chunk_size, "the bench reads as the CDN code does");
+    assert_eq!(
+        CHUNK,
+        CdnConfig::default().chunk_size,
+        "the bench reads as the CDN code does"
+    );
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.bin");
     write_file(&path, SIZE)?;
@@ -61,7 +64,10 @@ fn main() -> std::io::Result<()> {
             .block_on(checksum_file(&path, CHUNK))
             .map_err(std::io::Error::other)
     })?;
-    report("ours: MD5 pass (read + hash, upload's checksum_file)", md5_time);
+    report(
+        "ours: MD5 pass (read + hash, upload's checksum_file)",
+        md5_time,
+    );
 
     let (enc_time, enc_cpu, ()) = time(|| {
         runtime.block_on(for_ciphertext(&path, &key, rawsize, |chunk| {
@@ -106,19 +112,6 @@ fn main() -> std::io::Result<()> {
         "ours: decrypt + MD5 check, hashing on a second thread",
         piped_time,
     );
-    if std::env::var("DEBUG_ENC").is_ok() {
-        let mut best = Duration::MAX;
-        let mut best_md5 = Duration::MAX;
-        for _ in 0..15 {
-            let (_, cpu, ()) = time(|| runtime.block_on(for_ciphertext(&path, &key, rawsize, |c| { std::hint::black_box(c); Ok(()) })))?;
-            best = best.min(cpu);
-            let (_, cpu, _) = time(|| runtime.block_on(checksum_file(&path, CHUNK)).map_err(std::io::Error::other))?;
-            best_md5 = best_md5.min(cpu);
-        }
-        eprintln!("DEBUG min enc pass {best:?} md5 pass {best_md5:?}");
-        std::process::exit(0);
-    }
-    eprintln!("DEBUG cpu md5 pass {:?} enc pass {:?} dec {:?}", md5_cpu, enc_cpu, dec_cpu);
     let ours = md5_time + enc_time;
     report("ours: upload CPU path (MD5 pass + encrypt pass)", ours);
     if let Some(bound) = bound {

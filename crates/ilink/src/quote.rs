@@ -26,7 +26,6 @@
 //! (protobuf-style JSON leaves zero values out); a negative index is unresolved; an
 //! empty or blank `quotemd5` counts as absent.
 
-
 use crate::models::PartialText;
 
 /// The part of `text` that `partial` selects, or `None` when it does not resolve.

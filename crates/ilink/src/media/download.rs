@@ -9,8 +9,8 @@ use super::error::MediaError;
 use super::CdnConfig;
 use crate::client::{classify, Client};
 use crate::crypto::{self, AesKey, Decryptor};
-use crate::md5sum::Md5;
 use crate::error::IlinkError;
+use crate::md5sum::Md5;
 use crate::models::{CdnMedia, MessageItem};
 use crate::url;
 

@@ -8,9 +8,9 @@ use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 
 use super::error::MediaError;
 use super::route::OutboundKind;
+use super::upload_passes::{checksum_file, encrypted_chunks, FILE_CHANGED};
 use super::CdnConfig;
 use crate::client::{classify, Client};
-use super::upload_passes::{checksum_file, encrypted_chunks, FILE_CHANGED};
 use crate::crypto::{self, AesKey};
 use crate::models::GetUploadUrlRequest;
 use crate::url;
@@ -337,9 +337,12 @@ mod tests {
         });
         let file = std::fs::File::open(&path).unwrap();
         let chunks = encrypted_chunks(file, &[3u8; 16], data.len() as u64, 4096);
-        let items: Vec<_> =
-            futures_util::StreamExt::collect::<Vec<_>>(with_progress(chunks, total, Some(progress)))
-                .await;
+        let items: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(with_progress(
+            chunks,
+            total,
+            Some(progress),
+        ))
+        .await;
         assert!(items.iter().all(Result::is_ok));
         let seen = seen.lock().unwrap();
         assert_eq!(seen.last(), Some(&(total, total)));
