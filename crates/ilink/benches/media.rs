@@ -35,8 +35,10 @@ use ilink::media::{checksum_file, encrypted_chunks, CdnConfig};
 
 const SIZE: usize = 64 * 1024 * 1024;
 const PEAK_SIZE: usize = 100 * 1024 * 1024;
-/// The CDN code's read size (`CdnConfig::default().chunk_size`).
-const CHUNK: usize = 256 * 1024;
+/// The upload's read size (`CdnConfig::default().chunk_size`).
+const CHUNK: usize = 1024 * 1024;
+/// The pieces the download side decrypts (it takes what the connection hands it).
+const DECRYPT_CHUNK: usize = 256 * 1024;
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -91,7 +93,7 @@ fn main() -> std::io::Result<()> {
 
     let (dec_time, dec_cpu, roundtrip) = time(|| {
         let mut dec = Decryptor::new(&key);
-        let mut out = Vec::with_capacity(CHUNK + 32);
+        let mut out = Vec::with_capacity(DECRYPT_CHUNK + 32);
         let mut hasher = Md5::new();
         for_chunks(&cipher_path, |chunk| {
             out.clear();
@@ -188,7 +190,7 @@ fn decrypt_hashing_on_a_second_thread(
     let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
     for _ in 0..3 {
         empty_tx
-            .send(Vec::with_capacity(CHUNK + 32))
+            .send(Vec::with_capacity(DECRYPT_CHUNK + 32))
             .expect("room for three");
     }
     let hasher = std::thread::spawn(move || {
@@ -260,7 +262,7 @@ fn write_file(path: &Path, size: usize) -> std::io::Result<()> {
 
 fn for_chunks(path: &Path, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
     let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; DECRYPT_CHUNK];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
