@@ -4,7 +4,7 @@
 //! 1. On a generated 64 MiB file, the two passes of an upload as `upload_file` runs them
 //!    (`checksum_file`, then the `encrypted_chunks` its request body streams, the bytes
 //!    dropped where the connection would take them) and the download's decrypt + MD5
-//!    check, in the CDN code's chunk size; the same two passes by the `openssl` CLI
+//!    check, in the CDN code's chunk sizes; the same two passes by the `openssl` CLI
 //!    (`dgst -md5`, `enc -aes-128-ecb`) and by `media_node.js`, which does what the
 //!    official Node client does (reads the whole file, `createHash('md5')`,
 //!    `createCipheriv('aes-128-ecb')`). Each peer is skipped when its program is not on
@@ -12,10 +12,10 @@
 //!    hardware bound with `openssl speed` (MD5 and AES-128-ECB with AES-NI) and prints
 //!    each path's "ratio to the hardware bound": for MD5 then AES over the same bytes the
 //!    bound is 1 / (1/md5 + 1/aes). Both sides are timed in CPU time (openssl's default;
-//!    ours is the whole process's, so the reading thread and tokio's blocking pool
-//!    count), so other work on the machine does not move the ratio. The download's
-//!    decrypt + MD5 check is also run with the hashing on a second thread while this one
-//!    decrypts; that variant is compared with the one-thread run in wall time.
+//!    ours is the whole process's, so tokio's blocking pool counts), so other work on
+//!    the machine does not move the ratio. The download's decrypt + MD5 check is also
+//!    run with the hashing on a second thread while this one decrypts; that variant is
+//!    compared with the one-thread run in wall time.
 //! 2. Peak resident memory (VmHWM) of a 100 MiB upload in fresh child processes: ours
 //!    streamed, through the real `upload_file`, against Node's whole-file way.
 
