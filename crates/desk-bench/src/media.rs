@@ -11,7 +11,7 @@ pub const SECTION: &str = "Media pipeline (ours and the Node.js reference, same 
 
 /// How the figures are taken, printed under the section's heading.
 pub const NOTE: &str = "On a 64 MiB file in the page cache. The upload CPU path is the two \
-passes `upload_file` makes, called as it calls them, 1 MiB at a time: `checksum_file` (read \
+passes `upload_file` makes, called as it calls them, 256 KiB at a time: `checksum_file` (read \
 and MD5 on the blocking pool), then the `encrypted_chunks` its request body streams (read \
 and encrypted in place on the blocking pool, the chunks dropped where the connection would \
 take them). Decrypt + MD5 check is the download's loop (`Decryptor`, then MD5) over the \

@@ -36,7 +36,7 @@ use ilink::media::{checksum_file, encrypted_chunks, CdnConfig};
 const SIZE: usize = 64 * 1024 * 1024;
 const PEAK_SIZE: usize = 100 * 1024 * 1024;
 /// The upload's read size (`CdnConfig::default().chunk_size`).
-const CHUNK: usize = 1024 * 1024;
+const CHUNK: usize = 256 * 1024;
 /// The pieces the download side decrypts (it takes what the connection hands it).
 const DECRYPT_CHUNK: usize = 256 * 1024;
 
