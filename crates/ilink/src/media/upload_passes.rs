@@ -57,7 +57,8 @@ fn checksum_blocking(path: &Path, chunk_size: usize) -> std::io::Result<(u64, St
 ///
 /// A task of the blocking pool reads and encrypts up to [`CHUNKS_AHEAD`] chunks ahead
 /// of whoever takes them (the connection), each read straight into the buffer that is
-/// encrypted in place and handed on. It stops when the stream is dropped.
+/// encrypted in place and handed on. It stops when the stream is dropped. Call it
+/// inside a Tokio runtime (it starts that task at once).
 pub fn encrypted_chunks(
     file: std::fs::File,
     key: &AesKey,
