@@ -15,8 +15,11 @@ use crate::md5sum::Md5;
 /// The error text of a file whose size changed between the two passes.
 pub(super) const FILE_CHANGED: &str = "the file changed while it was being uploaded";
 
-/// Chunks the request body may run ahead of the connection.
-const CHUNKS_AHEAD: usize = 2;
+/// Reads the request body may run ahead of the connection.
+const READS_AHEAD: usize = 2;
+/// Chunks read from the file at once in pass 2: each read crosses between threads once,
+/// and is handed on as that many chunks (slices of it, not copies).
+const CHUNKS_PER_READ: usize = 4;
 
 /// Pass 1: the file's size and the lower-case hex MD5 of its bytes, read `chunk_size`
 /// bytes at a time.
@@ -55,28 +58,36 @@ fn checksum_blocking(path: &Path, chunk_size: usize) -> std::io::Result<(u64, St
 /// streams, the padded last block after the end of the file. Ends with an error if the
 /// file is not `rawsize` bytes long.
 ///
-/// A task of the blocking pool reads and encrypts up to [`CHUNKS_AHEAD`] chunks ahead
-/// of whoever takes them (the connection), each read straight into the buffer that is
-/// encrypted in place and handed on. It stops when the stream is dropped. Call it
-/// inside a Tokio runtime (it starts that task at once).
+/// A task of the blocking pool reads and encrypts [`CHUNKS_PER_READ`] chunks at a time,
+/// up to [`READS_AHEAD`] reads ahead of whoever takes them (the connection), each read
+/// straight into the buffer that is encrypted in place and handed on in `chunk_size`
+/// slices. It stops when the stream is dropped. Call it inside a Tokio runtime (it
+/// starts that task at once).
 pub fn encrypted_chunks(
     file: std::fs::File,
     key: &AesKey,
     rawsize: u64,
     chunk_size: usize,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+    let chunk_size = chunk_size.max(4096);
+    let (tx, rx) = tokio::sync::mpsc::channel(READS_AHEAD);
     let source = Source {
         file,
         encryptor: Encryptor::new(key),
-        chunk_size: chunk_size.max(4096),
+        read_size: chunk_size * CHUNKS_PER_READ,
         read: 0,
         rawsize,
     };
     tokio::task::spawn_blocking(move || source.run(tx));
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?;
-        Some((item, rx))
+    futures_util::stream::unfold((rx, Bytes::new()), move |(mut rx, mut read)| async move {
+        if read.is_empty() {
+            match rx.recv().await? {
+                Ok(next) => read = next,
+                Err(err) => return Some((Err(err), (rx, read))),
+            }
+        }
+        let chunk = read.split_to(chunk_size.min(read.len()));
+        Some((Ok(chunk), (rx, read)))
     })
 }
 
@@ -84,7 +95,7 @@ pub fn encrypted_chunks(
 struct Source {
     file: std::fs::File,
     encryptor: Encryptor,
-    chunk_size: usize,
+    read_size: usize,
     /// Plaintext bytes read so far.
     read: u64,
     rawsize: u64,
@@ -125,9 +136,9 @@ impl Source {
     /// length (0 at the end of the file) and the ciphertext. The file is read into the
     /// buffer that is then encrypted in place and handed on (never zeroed first).
     fn next_chunk(&mut self) -> std::io::Result<(usize, Vec<u8>)> {
-        let mut buf = Vec::with_capacity(self.chunk_size + crypto::BLOCK);
+        let mut buf = Vec::with_capacity(self.read_size + crypto::BLOCK);
         let n = (&mut self.file)
-            .take(self.chunk_size as u64)
+            .take(self.read_size as u64)
             .read_to_end(&mut buf)?;
         self.encryptor.update_in_place(&mut buf);
         Ok((n, buf))
