@@ -75,6 +75,11 @@ impl Results {
     }
 }
 
+/// What a section's figures measure, where the names alone would not say.
+fn section_note(section: &str) -> Option<&'static str> {
+    (section == crate::media::SECTION).then_some(crate::media::NOTE)
+}
+
 pub struct Page<'a> {
     pub machine: &'a Machine,
     pub command: &'a str,
@@ -110,6 +115,9 @@ impl Page<'_> {
                     "Measured {} on `{}`, {} run(s), load {:.1} → {:.1}.\n",
                     stamp.date, stamp.revision, stamp.runs, stamp.load.0, stamp.load.1
                 );
+            }
+            if let Some(note) = section_note(section) {
+                let _ = writeln!(out, "{note}\n");
             }
             let _ = writeln!(out, "| Figure | Min | Median | Max | Target | Met |");
             let _ = writeln!(out, "|---|---:|---:|---:|---|---|");
@@ -253,6 +261,33 @@ mod tests {
         assert!(text.contains("- App footprint: no display"));
         assert!(text.contains("Test CPU, 2 cores, 24 GiB"));
         assert!(text.contains("Measured 2026-11-24 on `abc1234`, 3 run(s), load 0.5 → 1.2."));
+    }
+
+    #[test]
+    fn the_media_section_says_how_its_figures_are_taken() {
+        let results = Results::of_run(
+            vec![figure(
+                crate::media::SECTION,
+                "Ratio to the hardware bound: upload CPU path",
+                "×",
+                &[0.95],
+                Target::AtLeast(0.9),
+            )],
+            Vec::new(),
+            &stamp("abc1234"),
+        );
+        let text = Page {
+            machine: &machine(),
+            command: "./dev bench",
+            results: &results,
+        }
+        .markdown();
+        let note = text.find(crate::media::NOTE).unwrap();
+        let heading = text.find(&format!("## {}", crate::media::SECTION)).unwrap();
+        assert!(
+            heading < note && note < text.find("| Figure |").unwrap(),
+            "{text}"
+        );
     }
 
     #[test]

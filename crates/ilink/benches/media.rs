@@ -1,20 +1,21 @@
 //! Throughput and memory of the media pipeline's CPU work, printed as figures (nothing is
 //! asserted). Run with `cargo bench -p ilink --bench media`.
 //!
-//! 1. On a generated 64 MiB file, the two passes of an upload (MD5, then AES-128-ECB
-//!    encryption to a file) and the download's decrypt, streamed in the CDN code's chunk
-//!    size; the same two passes by the `openssl` CLI (`dgst -md5`, `enc -aes-128-ecb`)
-//!    and by `media_node.js`, which does what the official Node client does (reads the
-//!    whole file, `createHash('md5')`, `createCipheriv('aes-128-ecb')`). Each peer is
-//!    skipped when its program is not on PATH; their outputs are checked against ours.
-//!    Every run also measures the one-core hardware bound with `openssl speed` (MD5 and
-//!    AES-128-ECB with AES-NI) and prints each path's "ratio to the hardware bound": for
-//!    MD5 then AES over the same bytes the bound is 1 / (1/md5 + 1/aes). Both sides are
-//!    timed in CPU time (openssl's default; ours is the thread's time on a core, reads
-//!    and writes included), so other work on the machine does not move the ratio. The
-//!    download's decrypt + MD5 check is also run with the hashing on a second thread
-//!    while this one decrypts; that variant is compared with the one-thread run in wall
-//!    time.
+//! 1. On a generated 64 MiB file, the two passes of an upload as `upload_file` runs them
+//!    (`checksum_file`, then the `encrypted_chunks` its request body streams, the bytes
+//!    dropped where the connection would take them) and the download's decrypt + MD5
+//!    check, in the CDN code's chunk sizes; the same two passes by the `openssl` CLI
+//!    (`dgst -md5`, `enc -aes-128-ecb`) and by `media_node.js`, which does what the
+//!    official Node client does (reads the whole file, `createHash('md5')`,
+//!    `createCipheriv('aes-128-ecb')`). Each peer is skipped when its program is not on
+//!    PATH; their outputs are checked against ours. Every run also measures the one-core
+//!    hardware bound with `openssl speed` (MD5 and AES-128-ECB with AES-NI) and prints
+//!    each path's "ratio to the hardware bound": for MD5 then AES over the same bytes the
+//!    bound is 1 / (1/md5 + 1/aes). Both sides are timed in CPU time (openssl's default;
+//!    ours is the whole process's, so tokio's blocking pool counts), so other work on
+//!    the machine does not move the ratio. The download's decrypt + MD5 check is also
+//!    run with the hashing on a second thread while this one decrypts; that variant is
+//!    compared with the one-thread run in wall time.
 //! 2. Peak resident memory (VmHWM) of a 100 MiB upload in fresh child processes: ours
 //!    streamed, through the real `upload_file`, against Node's whole-file way.
 
@@ -27,12 +28,17 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ilink::crypto::{self, Decryptor, Encryptor};
-use md5::{Digest, Md5};
+use futures_util::StreamExt;
+use ilink::crypto::{self, Decryptor};
+use ilink::md5sum::Md5;
+use ilink::media::{checksum_file, encrypted_chunks, CdnConfig};
 
 const SIZE: usize = 64 * 1024 * 1024;
 const PEAK_SIZE: usize = 100 * 1024 * 1024;
+/// The upload's read size (`CdnConfig::default().chunk_size`).
 const CHUNK: usize = 256 * 1024;
+/// The pieces the download side decrypts (it takes what the connection hands it).
+const DECRYPT_CHUNK: usize = 256 * 1024;
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -40,6 +46,11 @@ fn main() -> std::io::Result<()> {
         return Ok(());
     }
 
+    assert_eq!(
+        CHUNK,
+        CdnConfig::default().chunk_size,
+        "the bench reads as the CDN code does"
+    );
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.bin");
     write_file(&path, SIZE)?;
@@ -47,39 +58,42 @@ fn main() -> std::io::Result<()> {
     println!("Throughput on a {} MiB file:", SIZE >> 20);
     let bound = hardware_bound()?;
 
-    let (md5_time, md5_cpu, digest) = time(|| {
-        let mut hasher = Md5::new();
-        for_chunks(&path, |chunk| hasher.update(chunk))?;
-        Ok(hex::encode(hasher.finalize()))
-    })?;
-    report("ours: MD5 (read + hash)", md5_time);
-
-    let cipher_path = dir.path().join("bench.enc");
-    let (enc_time, enc_cpu, ()) = time(|| {
-        let mut out_file = std::fs::File::create(&cipher_path)?;
-        let mut enc = Encryptor::new(&key);
-        let mut out = Vec::with_capacity(CHUNK + 16);
-        let mut written = Ok(());
-        for_chunks(&path, |chunk| {
-            out.clear();
-            enc.update(chunk, &mut out);
-            if written.is_ok() {
-                written = out_file.write_all(&out);
-            }
-        })?;
-        written?;
-        out.clear();
-        enc.finish(&mut out);
-        out_file.write_all(&out)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (md5_time, md5_cpu, (rawsize, digest)) = time(|| {
+        runtime
+            .block_on(checksum_file(&path, CHUNK))
+            .map_err(std::io::Error::other)
     })?;
     report(
-        "ours: AES-128-ECB encrypt (read + encrypt + write)",
+        "ours: MD5 pass (read + hash, upload's checksum_file)",
+        md5_time,
+    );
+
+    let (enc_time, enc_cpu, ()) = time(|| {
+        runtime.block_on(for_ciphertext(&path, &key, rawsize, |chunk| {
+            std::hint::black_box(chunk);
+            Ok(())
+        }))
+    })?;
+    report(
+        "ours: encrypt pass (read + encrypt, upload's encrypted_chunks)",
         enc_time,
     );
+    // The same stream again, untimed, into a file: the download side's input and the
+    // peers' cross-check.
+    let cipher_path = dir.path().join("bench.enc");
+    let mut cipher_file = std::io::BufWriter::new(std::fs::File::create(&cipher_path)?);
+    runtime.block_on(for_ciphertext(&path, &key, rawsize, |chunk| {
+        cipher_file.write_all(&chunk)
+    }))?;
+    cipher_file.flush()?;
+    drop(cipher_file);
 
     let (dec_time, dec_cpu, roundtrip) = time(|| {
         let mut dec = Decryptor::new(&key);
-        let mut out = Vec::with_capacity(CHUNK + 32);
+        let mut out = Vec::with_capacity(DECRYPT_CHUNK + 32);
         let mut hasher = Md5::new();
         for_chunks(&cipher_path, |chunk| {
             out.clear();
@@ -89,7 +103,7 @@ fn main() -> std::io::Result<()> {
         out.clear();
         dec.finish(&mut out).map_err(std::io::Error::other)?;
         hasher.update(&out);
-        Ok(hex::encode(hasher.finalize()))
+        Ok(hasher.finalize_hex())
     })?;
     assert_eq!(roundtrip, digest, "decrypted data differs");
     report("ours: AES-128-ECB decrypt + MD5 check", dec_time);
@@ -176,7 +190,7 @@ fn decrypt_hashing_on_a_second_thread(
     let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
     for _ in 0..3 {
         empty_tx
-            .send(Vec::with_capacity(CHUNK + 32))
+            .send(Vec::with_capacity(DECRYPT_CHUNK + 32))
             .expect("room for three");
     }
     let hasher = std::thread::spawn(move || {
@@ -186,7 +200,7 @@ fn decrypt_hashing_on_a_second_thread(
             // The decrypting side may have finished already.
             let _ = empty_tx.send(buf);
         }
-        hex::encode(hasher.finalize())
+        hasher.finalize_hex()
     });
     let mut dec = Decryptor::new(key);
     let mut sent = Ok(());
@@ -207,6 +221,21 @@ fn decrypt_hashing_on_a_second_thread(
     hasher
         .join()
         .map_err(|_| std::io::Error::other("the hashing thread panicked"))
+}
+
+/// Runs the upload's encryption pass over `path`, handing each chunk to `sink`.
+async fn for_ciphertext(
+    path: &Path,
+    key: &crypto::AesKey,
+    rawsize: u64,
+    mut sink: impl FnMut(bytes::Bytes) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    let mut chunks = std::pin::pin!(encrypted_chunks(file, key, rawsize, CHUNK));
+    while let Some(chunk) = chunks.next().await {
+        sink(chunk?)?;
+    }
+    Ok(())
 }
 
 /// `benches/media_node.js`, if `node` runs.
@@ -233,7 +262,7 @@ fn write_file(path: &Path, size: usize) -> std::io::Result<()> {
 
 fn for_chunks(path: &Path, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
     let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; DECRYPT_CHUNK];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
@@ -246,25 +275,28 @@ fn for_chunks(path: &Path, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
 fn file_md5(path: &Path) -> std::io::Result<String> {
     let mut hasher = Md5::new();
     for_chunks(path, |chunk| hasher.update(chunk))?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hasher.finalize_hex())
 }
 
-/// Wall time and this thread's CPU time (on a core, kernel time included) of `f`.
+/// Wall time and this process's CPU time (all its threads, kernel time included) of `f`.
 fn time<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<(Duration, Duration, T)> {
-    let cpu = thread_cpu_time()?;
+    let cpu = process_cpu_time()?;
     let start = Instant::now();
     let value = f()?;
-    Ok((start.elapsed(), thread_cpu_time()? - cpu, value))
+    Ok((start.elapsed(), process_cpu_time()? - cpu, value))
 }
 
-/// Time this thread has spent on a core (Linux's schedstat: nanoseconds, first field).
-fn thread_cpu_time() -> std::io::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
-    stat.split_whitespace()
-        .next()
-        .and_then(|ns| ns.parse().ok())
-        .map(Duration::from_nanos)
-        .ok_or_else(|| std::io::Error::other(format!("cannot read schedstat: {stat}")))
+/// Time this process's threads have spent on a core, the ones that ended included.
+fn process_cpu_time() -> std::io::Result<Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to fill.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
 }
 
 fn report(what: &str, took: Duration) {

@@ -14,6 +14,7 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod headers;
+pub mod md5sum;
 pub mod media;
 pub mod models;
 pub mod qr_login;

@@ -26,8 +26,6 @@
 //! (protobuf-style JSON leaves zero values out); a negative index is unresolved; an
 //! empty or blank `quotemd5` counts as absent.
 
-use md5::{Digest, Md5};
-
 use crate::models::PartialText;
 
 /// The part of `text` that `partial` selects, or `None` when it does not resolve.
@@ -108,7 +106,7 @@ fn nth_occurrence(text: &str, needle: &str, n: usize, from: usize) -> Option<usi
 }
 
 fn md5_hex(text: &str) -> String {
-    hex::encode(Md5::digest(text.as_bytes()))
+    crate::md5sum::md5_hex(text.as_bytes())
 }
 
 #[cfg(test)]
@@ -326,7 +324,7 @@ mod tests {
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
-        let wrong = hex::encode(Md5::digest(&utf16));
+        let wrong = crate::md5sum::md5_hex(&utf16);
         let p = partial("你好", 0, "。", 0, Some(&wrong));
         assert_eq!(resolve_partial_quote(CJK, &p), None);
     }

@@ -1,5 +1,5 @@
 //! Property tests of the CDN crypto (docs/protocol.md §7.1, §7.3): round trips for random data cut
-//! into random chunks, the padded size, and wrong keys.
+//! into random chunks, the padded size, wrong keys, and our MD5 against the `md-5` crate's.
 
 use ilink::crypto::{self, AesKey, CryptoError, Decryptor, Encryptor, BLOCK};
 use proptest::prelude::*;
@@ -37,6 +37,18 @@ fn encrypt_in(key: &AesKey, parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+fn encrypt_in_place_in(key: &AesKey, parts: &[&[u8]]) -> Vec<u8> {
+    let mut enc = Encryptor::new(key);
+    let mut out = Vec::new();
+    for part in parts {
+        let mut buf = part.to_vec();
+        enc.update_in_place(&mut buf);
+        out.extend_from_slice(&buf);
+    }
+    enc.finish(&mut out);
+    out
+}
+
 fn decrypt_in(key: &AesKey, parts: &[&[u8]]) -> Result<Vec<u8>, CryptoError> {
     let mut dec = Decryptor::new(key);
     let mut out = Vec::new();
@@ -63,6 +75,8 @@ proptest! {
 
         let chunked = encrypt_in(&key, &pieces(&data, &enc_cuts));
         prop_assert_eq!(&chunked, &whole);
+        let in_place = encrypt_in_place_in(&key, &pieces(&data, &enc_cuts));
+        prop_assert_eq!(&in_place, &whole);
 
         prop_assert_eq!(crypto::decrypt(&key, &whole)?, data.clone());
         prop_assert_eq!(decrypt_in(&key, &pieces(&whole, &dec_cuts))?, data);

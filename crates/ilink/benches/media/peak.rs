@@ -6,10 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 use ilink::client::{Client, ClientConfig};
-use ilink::crypto::{self, Encryptor};
-use ilink::media::{upload_file, CdnConfig, OutboundKind};
+use ilink::crypto;
+use ilink::media::{checksum_file, upload_file, CdnConfig, OutboundKind};
 use ilink::Secret;
-use md5::{Digest, Md5};
 
 use super::{node_script, peers, CHUNK};
 
@@ -33,21 +32,21 @@ pub fn child_main(args: &[String]) -> io::Result<bool> {
     Ok(true)
 }
 
-/// The CPU path of an upload, streamed: an MD5 pass, then an encryption pass whose
-/// output is dropped, both in the CDN code's chunk size.
+/// The CPU path of an upload as `upload_file` runs it: its MD5 pass, then its
+/// encryption pass with the chunks dropped where the connection would take them.
 fn pipeline(file: &Path) -> io::Result<()> {
-    let mut hasher = Md5::new();
-    super::for_chunks(file, |chunk| hasher.update(chunk))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (rawsize, digest) = runtime
+        .block_on(checksum_file(file, CHUNK))
+        .map_err(io::Error::other)?;
     let key = crypto::random_key();
-    let mut enc = Encryptor::new(&key);
-    let mut out = Vec::with_capacity(CHUNK + 16);
-    super::for_chunks(file, |chunk| {
-        out.clear();
-        enc.update(chunk, &mut out);
-    })?;
-    out.clear();
-    enc.finish(&mut out);
-    std::hint::black_box((hasher.finalize(), out));
+    runtime.block_on(super::for_ciphertext(file, &key, rawsize, |chunk| {
+        std::hint::black_box(chunk);
+        Ok(())
+    }))?;
+    std::hint::black_box(digest);
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use md5::{Digest, Md5};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::error::MediaError;
@@ -11,6 +10,7 @@ use super::CdnConfig;
 use crate::client::{classify, Client};
 use crate::crypto::{self, AesKey, Decryptor};
 use crate::error::IlinkError;
+use crate::md5sum::Md5;
 use crate::models::{CdnMedia, MessageItem};
 use crate::url;
 
@@ -426,7 +426,7 @@ async fn stream_into<W: AsyncWrite + Unpin>(
     Ok(DownloadStats {
         size: written,
         received,
-        md5_hex: hex::encode(md5.finalize()),
+        md5_hex: md5.finalize_hex(),
     })
 }
 

@@ -14,6 +14,7 @@ pub mod items;
 mod route;
 mod select;
 mod upload;
+mod upload_passes;
 
 pub use download::{
     download_into, download_item, download_item_into, download_key, download_to_file, download_url,
@@ -23,6 +24,7 @@ pub use error::MediaError;
 pub use route::{route_media, route_path, OutboundKind, RoutedMedia};
 pub use select::{select_download, SelectedMedia};
 pub use upload::{upload_file, upload_url, Progress, UploadedMedia};
+pub use upload_passes::{checksum_file, encrypted_chunks};
 
 use std::time::Duration;
 
@@ -43,7 +45,9 @@ pub struct CdnConfig {
     /// Bound on one whole transfer. The official client sets none; a stalled
     /// connection should not hang forever, so the default is generous: 10 min.
     pub transfer_timeout: Duration,
-    /// Bytes read from disk at a time.
+    /// The upload's piece size: the step of its progress and of the MD5 pass's reads,
+    /// 256 KiB. (The encryption pass reads four pieces at once and hands them on one by
+    /// one: a fifth less CPU time than crossing threads for every piece.)
     pub chunk_size: usize,
 }
 

@@ -4,15 +4,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use md5::{Digest, Md5};
 use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-use tokio::io::AsyncReadExt;
 
 use super::error::MediaError;
 use super::route::OutboundKind;
+use super::upload_passes::{checksum_file, encrypted_chunks, FILE_CHANGED};
 use super::CdnConfig;
 use crate::client::{classify, Client};
-use crate::crypto::{self, AesKey, Encryptor};
+use crate::crypto::{self, AesKey};
 use crate::models::GetUploadUrlRequest;
 use crate::url;
 
@@ -87,7 +86,7 @@ pub async fn upload_file(
     kind: OutboundKind,
     progress: Option<Progress>,
 ) -> Result<UploadedMedia, MediaError> {
-    let (rawsize, md5_hex) = checksum(path, cdn.chunk_size).await?;
+    let (rawsize, md5_hex) = checksum_file(path, cdn.chunk_size).await?;
     let filesize = crypto::padded_size(rawsize);
     let key = crypto::random_key();
     let filekey = hex::encode(rand::random::<[u8; 16]>());
@@ -117,13 +116,12 @@ pub async fn upload_file(
     let mut last = String::new();
     for attempt in 1..=attempts {
         let plan = Plan {
-            path,
             key: &key,
             rawsize,
             filesize,
             chunk_size: cdn.chunk_size,
         };
-        match post_once(client, cdn, &target, plan, progress.clone()).await {
+        match post_once(client, cdn, &target, path, plan, progress.clone()).await {
             Ok(download_param) => {
                 return Ok(UploadedMedia {
                     kind,
@@ -171,26 +169,8 @@ fn base_name(path: &Path) -> String {
         .unwrap_or_else(|| "file".to_owned())
 }
 
-/// Pass 1: size and MD5, a chunk at a time.
-async fn checksum(path: &Path, chunk_size: usize) -> Result<(u64, String), MediaError> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; chunk_size.max(4096)];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, hex::encode(hasher.finalize())))
-}
-
 #[derive(Clone, Copy)]
 struct Plan<'a> {
-    path: &'a Path,
     key: &'a AesKey,
     rawsize: u64,
     filesize: u64,
@@ -207,13 +187,20 @@ async fn post_once(
     client: &Client,
     cdn: &CdnConfig,
     target: &str,
+    path: &Path,
     plan: Plan<'_>,
     progress: Option<Progress>,
 ) -> Result<String, Attempt> {
-    let file = tokio::fs::File::open(plan.path)
+    let file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| Attempt::Fatal(e.into()))?;
-    let body = reqwest::Body::wrap_stream(encrypting_stream(file, plan, progress));
+        .map_err(|e| Attempt::Fatal(e.into()))?
+        .into_std()
+        .await;
+    let body = reqwest::Body::wrap_stream(with_progress(
+        encrypted_chunks(file, plan.key, plan.rawsize, plan.chunk_size),
+        plan.filesize,
+        progress,
+    ));
     let request = client
         .http()
         .post(target)
@@ -267,7 +254,20 @@ async fn post_once(
     ))
 }
 
-const FILE_CHANGED: &str = "the file changed while it was being uploaded";
+/// Reports each chunk to `progress` as the connection takes it.
+fn with_progress(
+    chunks: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    total: u64,
+    progress: Option<Progress>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let mut sent = 0u64;
+    futures_util::StreamExt::inspect(chunks, move |chunk| {
+        if let (Ok(chunk), Some(progress)) = (chunk, &progress) {
+            sent += chunk.len() as u64;
+            progress(sent, total);
+        }
+    })
+}
 
 fn is_file_changed(err: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -278,71 +278,6 @@ fn is_file_changed(err: &reqwest::Error) -> bool {
         source = cause.source();
     }
     false
-}
-
-struct StreamState {
-    file: tokio::fs::File,
-    encryptor: Option<Encryptor>,
-    buf: Vec<u8>,
-    read: u64,
-    sent: u64,
-    plan_rawsize: u64,
-    total: u64,
-    progress: Option<Progress>,
-}
-
-/// Reads the file a chunk at a time and yields ciphertext; the padded last block comes
-/// after the end of the file. Fails if the file is not the size pass 1 saw.
-fn encrypting_stream(
-    file: tokio::fs::File,
-    plan: Plan<'_>,
-    progress: Option<Progress>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let state = StreamState {
-        file,
-        encryptor: Some(Encryptor::new(plan.key)),
-        buf: vec![0u8; plan.chunk_size.max(4096)],
-        read: 0,
-        sent: 0,
-        plan_rawsize: plan.rawsize,
-        total: plan.filesize,
-        progress,
-    };
-    futures_util::stream::unfold(state, |mut state| async move {
-        let encryptor = state.encryptor.as_mut()?;
-        let mut out = Vec::with_capacity(state.buf.len() + crypto::BLOCK);
-        match state.file.read(&mut state.buf).await {
-            Err(err) => return Some((Err(err), finished(state))),
-            Ok(0) => {
-                if state.read != state.plan_rawsize {
-                    let err = std::io::Error::other(FILE_CHANGED);
-                    return Some((Err(err), finished(state)));
-                }
-                if let Some(encryptor) = state.encryptor.take() {
-                    encryptor.finish(&mut out);
-                }
-            }
-            Ok(n) => {
-                state.read += n as u64;
-                if state.read > state.plan_rawsize {
-                    let err = std::io::Error::other(FILE_CHANGED);
-                    return Some((Err(err), finished(state)));
-                }
-                encryptor.update(&state.buf[..n], &mut out);
-            }
-        }
-        state.sent += out.len() as u64;
-        if let Some(progress) = &state.progress {
-            progress(state.sent, state.total);
-        }
-        Some((Ok(Bytes::from(out)), state))
-    })
-}
-
-/// Ends the stream after the item just yielded.
-fn finished(mut state: StreamState) -> StreamState {
-    state.encryptor = None;
-    state
 }
 
 #[cfg(test)]
@@ -389,53 +324,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_stream_yields_exactly_the_ciphertext() {
+    async fn progress_counts_up_to_the_ciphertext_size() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let data = vec![5u8; 10_000];
         std::fs::write(&path, &data).unwrap();
-        let key = [3u8; 16];
-        let plan = Plan {
-            path: &path,
-            key: &key,
-            rawsize: data.len() as u64,
-            filesize: crypto::padded_size(data.len() as u64),
-            chunk_size: 4096,
-        };
+        let total = crypto::padded_size(data.len() as u64);
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = seen.clone();
         let progress: Progress = Arc::new(move |sent, total| {
             sink.lock().unwrap().push((sent, total));
         });
-        let file = tokio::fs::File::open(&path).await.unwrap();
-        let stream = encrypting_stream(file, plan, Some(progress));
-        let chunks: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(stream).await;
-        let cipher: Vec<u8> = chunks
-            .into_iter()
-            .flat_map(|c| c.unwrap().to_vec())
-            .collect();
-        assert_eq!(cipher, crypto::encrypt(&key, &data));
+        let file = std::fs::File::open(&path).unwrap();
+        let chunks = encrypted_chunks(file, &[3u8; 16], data.len() as u64, 4096);
+        let items: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(with_progress(
+            chunks,
+            total,
+            Some(progress),
+        ))
+        .await;
+        assert!(items.iter().all(Result::is_ok));
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.last(), Some(&(plan.filesize, plan.filesize)));
+        assert_eq!(seen.last(), Some(&(total, total)));
         assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
-    }
-
-    #[tokio::test]
-    async fn a_file_that_grew_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        std::fs::write(&path, [1u8; 100]).unwrap();
-        let key = [3u8; 16];
-        let plan = Plan {
-            path: &path,
-            key: &key,
-            rawsize: 50,
-            filesize: 64,
-            chunk_size: 4096,
-        };
-        let file = tokio::fs::File::open(&path).await.unwrap();
-        let items: Vec<_> =
-            futures_util::StreamExt::collect::<Vec<_>>(encrypting_stream(file, plan, None)).await;
-        assert!(items.last().unwrap().is_err());
     }
 }
