@@ -105,7 +105,8 @@ pub async fn open_conversation(app: &App, bot: &BotInfo, peer: &str) {
 pub async fn open_peer(app: &App, peer: &str) {
     app.find_css(
         &format!("[data-testid='conversation-item'][data-peer='{peer}'] button"),
-        Duration::from_secs(20),
+        // Generous: a loaded machine can take a while to store and list a new message.
+        Duration::from_secs(60),
     )
     .await
     .click()
