@@ -6,7 +6,6 @@
 /// setting their variable).
 pub const USE_GPU: &str = "WEIXIN_DESK_GPU";
 pub const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-pub const NO_GL_VIDEO: &str = "WEBKIT_GST_DISABLE_GL_SINK";
 pub const JIT: &str = "JSC_useJIT";
 pub const ARENAS: &str = "MALLOC_ARENA_MAX";
 
@@ -18,8 +17,6 @@ const ARENA_COUNT: i32 = 2;
 ///
 /// - Compositing off: on Mesa it costs the web process about 55 MiB (the GL driver's
 ///   heap) and start-up time, for a window of text and pictures.
-/// - With it, videos drawn without GStreamer's GL sink: a GL context for one player cost
-///   the web process about 6 MiB more while a video is shown.
 /// - JavaScriptCore's JIT off: its compiled code and compiler pages cost the web process
 ///   about 8 MiB; the window's script is small and event-driven, and the interpreter
 ///   paints 200,000 stored messages' first page as fast (BENCHMARKS.md, first paint).
@@ -29,13 +26,8 @@ pub fn variables(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(&'sta
         return Vec::new();
     }
     let mut set = Vec::new();
-    if var(USE_GPU).is_none() {
-        if var(NO_COMPOSITING).is_none() {
-            set.push((NO_COMPOSITING, "1".to_owned()));
-        }
-        if var(NO_GL_VIDEO).is_none() {
-            set.push((NO_GL_VIDEO, "1".to_owned()));
-        }
+    if var(NO_COMPOSITING).is_none() && var(USE_GPU).is_none() {
+        set.push((NO_COMPOSITING, "1".to_owned()));
     }
     if var(JIT).is_none() {
         set.push((JIT, "0".to_owned()));
@@ -86,13 +78,12 @@ mod tests {
     }
 
     #[test]
-    fn sets_all_when_the_user_set_none() {
+    fn sets_all_three_when_the_user_set_none() {
         let set = variables(env(&[]));
         assert_eq!(
             set,
             vec![
                 (NO_COMPOSITING, "1".to_owned()),
-                (NO_GL_VIDEO, "1".to_owned()),
                 (JIT, "0".to_owned()),
                 (ARENAS, "2".to_owned())
             ]
@@ -104,19 +95,15 @@ mod tests {
         assert_eq!(names(&variables(env(&[(USE_GPU, "1")]))), vec![JIT, ARENAS]);
         assert_eq!(
             names(&variables(env(&[(NO_COMPOSITING, "0")]))),
-            vec![NO_GL_VIDEO, JIT, ARENAS]
-        );
-        assert_eq!(
-            names(&variables(env(&[(NO_GL_VIDEO, "0")]))),
-            vec![NO_COMPOSITING, JIT, ARENAS]
+            vec![JIT, ARENAS]
         );
         assert_eq!(
             names(&variables(env(&[(JIT, "1")]))),
-            vec![NO_COMPOSITING, NO_GL_VIDEO, ARENAS]
+            vec![NO_COMPOSITING, ARENAS]
         );
         assert_eq!(
             names(&variables(env(&[(ARENAS, "8")]))),
-            vec![NO_COMPOSITING, NO_GL_VIDEO, JIT]
+            vec![NO_COMPOSITING, JIT]
         );
     }
 }

@@ -87,7 +87,6 @@ async fn closing_hides_to_tray_and_a_second_launch_brings_it_back() {
     let environment = web_process_environment();
     for setting in [
         "WEBKIT_DISABLE_COMPOSITING_MODE=1",
-        "WEBKIT_GST_DISABLE_GL_SINK=1",
         "JSC_useJIT=0",
         "MALLOC_ARENA_MAX=2",
     ] {
