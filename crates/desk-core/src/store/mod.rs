@@ -18,7 +18,6 @@ pub mod outbox_pieces;
 pub mod outbox_schedule;
 pub mod peers;
 mod search_index;
-mod sqlite_setup;
 
 pub use accounts::{Account, AccountUpsert, ACCOUNT_GONE, STATUS_REMOVED, STATUS_REPLACED};
 pub use conversations::ConversationSummary;
@@ -56,7 +55,6 @@ impl Store {
         // SQLite reports some lock waits during the integrity check and migrations as
         // plain errors ("vtable constructor failed"), not as "busy".
         let _turn = open_turn(path)?;
-        sqlite_setup::once();
         let conn = Connection::open(path)?;
         restrict_to_owner(path)?;
         let mut store = Store::prepare(conn)?;
@@ -80,7 +78,6 @@ impl Store {
     /// A passive WAL checkpoint of the database at `path`, on a connection of its own,
     /// so it runs next to the writer without blocking it.
     pub fn checkpoint(path: &Path) -> Result<(), CoreError> {
-        sqlite_setup::once();
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -89,7 +86,6 @@ impl Store {
 
     /// A private in-memory database, for tests and throwaway sessions.
     pub fn open_in_memory() -> Result<Store, CoreError> {
-        sqlite_setup::once();
         Store::prepare(Connection::open_in_memory()?)
     }
 
@@ -125,7 +121,6 @@ impl Store {
     /// `PRAGMA integrity_check` of the database at `path`, on a read-only connection of
     /// its own, so it runs beside the engine's writer without blocking it (WAL).
     pub fn check_integrity_of(path: &Path) -> Result<(), CoreError> {
-        sqlite_setup::once();
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         cjk::register(&conn)?;
