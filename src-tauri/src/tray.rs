@@ -78,8 +78,17 @@ fn open_unread(app: &AppHandle, place: &str) {
     }
 }
 
-/// Rebuilds the menu for `locale` and the window's current visibility.
+/// Rebuilds the menu for `locale` and the window's current visibility. The work runs on
+/// the main thread: Tauri's tray handle wraps a single-threaded `Rc`, which another
+/// thread must not even clone (engine events arrive on the runtime's threads).
 pub fn relabel(app: &AppHandle, locale: Locale) {
+    let handle = app.clone();
+    if let Err(err) = app.run_on_main_thread(move || relabel_here(&handle, locale)) {
+        tracing::warn!(%err, "could not update the tray");
+    }
+}
+
+fn relabel_here(app: &AppHandle, locale: Locale) {
     let (accounts, unread) = app
         .try_state::<TrayAccounts>()
         .map(|s| s.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
