@@ -120,23 +120,12 @@ fn merge_in(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
     use crate::store::accounts::tests::sample;
-    use crate::store::{OutboundDraft, OutboxState};
+    use crate::store::OutboxState;
 
     fn queue(store: &Store, text: &str, due_ms: Option<i64>) -> i64 {
-        let draft = OutboundDraft {
-            account_id: "acc".into(),
-            peer_id: "p".into(),
-            kind: "text".into(),
-            text: Some(text.into()),
-            payload: json!({ "text": text }),
-            ai_generated: false,
-            due_ms,
-        };
-        store.enqueue_outbound(&draft, 1).unwrap().id
+        crate::store::outbox_schedule::tests::schedule(store, text, due_ms).id
     }
 
     #[test]

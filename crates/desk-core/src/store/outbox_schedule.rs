@@ -119,14 +119,15 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::store::accounts::tests::sample;
     use crate::store::OutboundDraft;
 
-    fn schedule(store: &Store, text: &str, due_ms: Option<i64>) -> OutboxEntry {
+    /// A text from "acc" to "p", due at `due_ms` (at once: `None`).
+    pub(crate) fn schedule(store: &Store, text: &str, due_ms: Option<i64>) -> OutboxEntry {
         let draft = OutboundDraft {
             account_id: "acc".into(),
             peer_id: "p".into(),
