@@ -66,7 +66,24 @@ async fn a_sixty_mib_video_streams_plays_and_seeks() {
         },
     )
     .unwrap();
-    app.find_css("[data-testid='video-player']", Duration::from_secs(120))
+    // The log shows the poster the server sent (made into a thumbnail); no player, and so
+    // no decoder, until it is asked for.
+    let poster = app
+        .find_css("[data-testid='video-poster'] img", Duration::from_secs(120))
+        .await;
+    let poster_src = poster.attr("src").await.unwrap().unwrap_or_default();
+    assert!(poster_src.contains(".thumb.jpg"), "{poster_src}");
+    app.wait_script(
+        "const img = document.querySelector(\"[data-testid='video-poster'] img\");
+         return img.complete && img.naturalWidth;",
+        serde_json::json!(320),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(app.all_css("video").await.is_empty());
+    app.screenshot("video-poster").await;
+    app.element("video-poster").await.click().await.unwrap();
+    app.find_css("[data-testid='video-player']", Duration::from_secs(10))
         .await;
     let played = app
         .driver

@@ -1,6 +1,8 @@
 //! Picture thumbnails, made once when a picture is downloaded or sent, so the
 //! conversation log loads a few kilobytes per picture and only the viewer loads the
-//! full file. A thumbnail sits beside its picture as `<name>.thumb.jpg`.
+//! full file. A thumbnail sits beside its picture as `<name>.thumb.jpg`; a video's
+//! poster, made from the picture the server sends with it, sits beside the video the
+//! same way.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,13 @@ pub enum ThumbnailError {
 /// and returns its path. Blocking: run it off the async workers. A picture already
 /// small enough is still re-encoded, so the log never decodes an odd format.
 pub fn make_thumbnail(picture: &Path) -> Result<PathBuf, ThumbnailError> {
+    let target = thumbnail_path(picture);
+    make_thumbnail_at(picture, &target).map(|()| target)
+}
+
+/// Makes a thumbnail of `picture` at `target`: for a video, its poster from the
+/// picture the server sent with it (untrusted, so decoded and re-encoded here).
+pub fn make_thumbnail_at(picture: &Path, target: &Path) -> Result<(), ThumbnailError> {
     let reader = ImageReader::open(picture)?.with_guessed_format()?;
     let (w, h) = reader.into_dimensions()?;
     let pixels = u64::from(w) * u64::from(h);
@@ -51,7 +60,6 @@ pub fn make_thumbnail(picture: &Path) -> Result<PathBuf, ThumbnailError> {
     } else {
         image
     };
-    let target = thumbnail_path(picture);
     let tmp = target.with_extension("jpg.part");
     let written = (|| -> Result<(), ThumbnailError> {
         let file = owner_only_file(&tmp)?;
@@ -61,13 +69,13 @@ pub fn make_thumbnail(picture: &Path) -> Result<PathBuf, ThumbnailError> {
             .write_with_encoder(JpegEncoder::new_with_quality(&mut out, 80))?;
         use std::io::Write;
         out.flush()?;
-        std::fs::rename(&tmp, &target)?;
+        std::fs::rename(&tmp, target)?;
         Ok(())
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    written.map(|()| target)
+    written
 }
 
 fn owner_only_file(path: &Path) -> std::io::Result<std::fs::File> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
 use desk_core::secrets::MemoryStore;
 use desk_core::{DataDir, Store};
-use ilink_sim::{Fault, FaultRule, InboundMedia, KeyForm, MediaKind, Sim};
+use ilink_sim::{Fault, FaultRule, InboundMedia, KeyForm, MediaKind, Sim, VideoPoster};
 use tokio::sync::broadcast::Receiver;
 
 use common::{add_bot, loopback_client, next_event, sim_with, Bot, WAIT};
@@ -487,7 +487,16 @@ async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
     }
     let kinds: Vec<&str> = rows.iter().map(|(_, k)| k.as_str()).collect();
     assert_eq!(kinds, ["video", "voice", "tool_call_start", "text"]);
-    assert_eq!(std::fs::read(video_path.unwrap()).unwrap(), video);
+    let video_path = std::path::PathBuf::from(video_path.unwrap());
+    assert_eq!(std::fs::read(&video_path).unwrap(), video);
+    // The poster the server sent is beside it, decoded and re-encoded, before the video
+    // was announced ready.
+    let poster = desk_core::thumbnail::thumbnail_path(&video_path);
+    let made = image::open(&poster).unwrap();
+    assert_eq!((made.width(), made.height()), (320, 180));
+    assert_ne!(std::fs::read(&poster).unwrap(), ilink_sim::VIDEO_POSTER);
+    #[cfg(unix)]
+    assert_eq!(mode(&poster), 0o600);
     let account = bot.account_id.clone();
     let peer = bot.user_id.clone();
     let stored = engine
@@ -501,6 +510,52 @@ async fn video_transcribed_voice_and_tool_items_are_stored_by_kind() {
     assert_eq!(by_id(rows[3].0).text.as_deref(), Some("this one"));
     assert_eq!(by_id(rows[3].0).quote_text.as_deref(), Some("[图片]"));
     engine.shutdown().await;
+}
+
+/// A video whose poster is no picture, or that has none, is ready all the same, with no
+/// poster and nothing temporary left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_without_a_usable_poster_is_ready_without_one() {
+    for poster in [VideoPoster::Damaged, VideoPoster::Missing] {
+        let sim = sim_with(|k| k.video_poster = poster).await;
+        let MediaWorld {
+            engine,
+            bot,
+            mut rx,
+            data,
+            _tmp,
+        } = media_world(&sim, media_options()).await;
+        let video = report(20_000);
+        sim.inject_media(
+            &bot.bot_id,
+            &bot.user_id,
+            media(MediaKind::Video, &video, KeyForm::HexBase64),
+        )
+        .unwrap();
+        let e = next_event(&mut rx, |e| {
+            matches!(
+                e,
+                EngineEvent::MediaReady { .. } | EngineEvent::MediaFailed { .. }
+            )
+        })
+        .await;
+        let EngineEvent::MediaReady { path, .. } = e else {
+            panic!("{poster:?}: {e:?}");
+        };
+        let path = std::path::PathBuf::from(path);
+        assert_eq!(std::fs::read(&path).unwrap(), video, "{poster:?}");
+        let beside: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            beside,
+            [path.file_name().unwrap().to_string_lossy().into_owned()],
+            "{poster:?}"
+        );
+        assert_eq!(data.sweep_media_temporaries(), 0);
+        engine.shutdown().await;
+    }
 }
 
 fn report(n: u32) -> Vec<u8> {

@@ -43,6 +43,19 @@ pub struct RefuseShape {
     pub errmsg: String,
 }
 
+/// The poster an injected video carries (`video_item.thumb_media`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoPoster {
+    /// A real JPEG, as the server sends.
+    #[default]
+    Sent,
+    /// No `thumb_media` at all.
+    Missing,
+    /// A `thumb_media` whose bytes are no picture.
+    Damaged,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
@@ -119,6 +132,8 @@ pub struct Knobs {
     /// Serve CDN downloads at about this many bytes a second (a slow link), so a test
     /// can stop a client mid-download. `None`: as fast as the connection goes.
     pub cdn_download_bytes_per_sec: Option<u64>,
+    /// What poster injected videos carry.
+    pub video_poster: VideoPoster,
 }
 
 impl Default for Knobs {
@@ -151,6 +166,7 @@ impl Default for Knobs {
             tool_calls_without_message_id: false,
             refuse_shape_with_ret2: None,
             cdn_download_bytes_per_sec: None,
+            video_poster: VideoPoster::Sent,
         }
     }
 }

@@ -35,8 +35,8 @@ pub use cdn::UploadUrlMode;
 pub use corrupt::{CorruptMessage, Corruption};
 pub use demo::{demo_peers, DemoConfig, DemoPeer};
 pub use faults::{Fault, FaultHit, FaultRule, DEFAULT_HANG_CAP_MS};
-pub use knobs::{Knobs, RefuseShape, SendRateLimit, SendResponse};
-pub use media::{InboundMedia, KeyForm, MediaKind};
+pub use knobs::{Knobs, RefuseShape, SendRateLimit, SendResponse, VideoPoster};
+pub use media::{InboundMedia, KeyForm, MediaKind, VIDEO_POSTER};
 pub use server::{Sim, SimConfig};
 pub use state::{
     BotInfo, BotSummary, LoggedRequest, PresenceEvent, SentMessage, SimError, TypingEvent,

@@ -8,8 +8,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::cdn::{cdn_base, encode_component, Blob};
+use crate::knobs::VideoPoster;
 use crate::state::{SimError, State};
 use crate::{crypto, voice};
+
+/// The poster sent with injected videos (see [`crate::VideoPoster`]): a 320×180 JPEG
+/// of colour bars.
+pub const VIDEO_POSTER: &[u8] = include_bytes!("../assets/video-poster.jpg");
+const VIDEO_POSTER_SIZE: (u32, u32) = (320, 180);
 
 /// What the inbound item is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,10 +162,25 @@ impl State {
                 }
                 json!({ "type": 2, "image_item": image })
             }
-            MediaKind::Video => json!({ "type": 5, "video_item": {
-                "media": cdn_media, "video_size": cipher_len,
-                "video_md5": crypto::md5_hex(&media.bytes),
-            }}),
+            MediaKind::Video => {
+                let mut video = json!({
+                    "media": cdn_media, "video_size": cipher_len,
+                    "video_md5": crypto::md5_hex(&media.bytes),
+                });
+                let poster = match self.knobs.video_poster {
+                    VideoPoster::Sent => Some(VIDEO_POSTER),
+                    VideoPoster::Damaged => Some(&b"these bytes are no picture"[..]),
+                    VideoPoster::Missing => None,
+                };
+                if let Some(poster) = poster {
+                    let (thumb_media, thumb_size) = self.store_video_poster(poster);
+                    video["thumb_media"] = thumb_media;
+                    video["thumb_size"] = json!(thumb_size);
+                    video["thumb_width"] = json!(VIDEO_POSTER_SIZE.0);
+                    video["thumb_height"] = json!(VIDEO_POSTER_SIZE.1);
+                }
+                json!({ "type": 5, "video_item": video })
+            }
             MediaKind::File { name } => json!({ "type": 4, "file_item": {
                 "media": cdn_media, "file_name": name,
                 "md5": crypto::md5_hex(&media.bytes), "len": media.bytes.len().to_string(),
@@ -176,6 +197,24 @@ impl State {
             }
         };
         self.inject_items(bot_id, peer, vec![item])
+    }
+
+    /// Stores a video's poster (the server sends one with each video) under its own
+    /// key; returns its `thumb_media` and stored size.
+    fn store_video_poster(&mut self, poster: &[u8]) -> (Value, usize) {
+        let key: [u8; 16] = rand::random();
+        let ciphertext = crypto::encrypt(&key, poster);
+        let size = ciphertext.len();
+        let param = self.cdn.put_blob(Blob {
+            ciphertext,
+            key: Some(key),
+            rawsize: poster.len() as u64,
+        });
+        let media = json!({
+            "encrypt_query_param": param, "encrypt_type": 1,
+            "aes_key": STANDARD.encode(hex::encode(key)),
+        });
+        (media, size)
     }
 
     /// The plaintext of a stored CDN blob: what a client uploaded, or injected media.

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ilink::media::{download_item_into, CdnConfig, MediaError, DEFAULT_CDN_BASE};
+use ilink::media::{
+    download_item_into, video_thumbnail_item, CdnConfig, MediaError, DEFAULT_CDN_BASE,
+};
 use ilink::models::WeixinMessage;
 use ilink::Client;
 use tokio::io::AsyncWriteExt;
@@ -27,6 +29,9 @@ use crate::events::EngineEvent;
 use crate::inbound::chosen_media_item;
 use crate::store::{MediaJob, MediaOutcome};
 use crate::{CoreError, DataDir};
+
+/// Largest video poster downloaded: a thumbnail, not a film.
+const POSTER_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// How inbound media is fetched.
 #[derive(Debug, Clone, PartialEq)]
@@ -293,9 +298,19 @@ impl MediaWorker {
                 MediaOutcome::Failed { reason }
             }
         };
-        if let (MediaOutcome::Ready { path, .. }, "image") = (&outcome, job.item_kind.as_str()) {
-            let picture = self.data.root().join(path);
-            let _ = tokio::task::spawn_blocking(move || super::thumbnail_for(&picture)).await;
+        if let MediaOutcome::Ready { path, .. } = &outcome {
+            let saved = self.data.root().join(path);
+            match job.item_kind.as_str() {
+                "image" => {
+                    let _ = tokio::task::spawn_blocking(move || super::thumbnail_for(&saved)).await;
+                }
+                "video" => {
+                    if let Err(reason) = self.fetch_poster(&job, &saved).await {
+                        tracing::warn!(error = %reason, "no poster for a video");
+                    }
+                }
+                _ => {}
+            }
         }
         let saved = outcome.clone();
         let finished = self
@@ -343,16 +358,7 @@ impl MediaWorker {
         let (kind, item) = chosen_media_item(&message).ok_or_else(|| {
             Failure::Permanent("the message has no downloadable media".to_owned())
         })?;
-        let cdn = CdnConfig {
-            cdn_base: job
-                .cdn_url
-                .clone()
-                .filter(|c| !c.trim().is_empty())
-                .unwrap_or_else(|| self.options.default_cdn_base.clone()),
-            max_download_bytes: self.options.max_bytes,
-            transfer_timeout: self.options.transfer_timeout,
-            ..CdnConfig::default()
-        };
+        let cdn = self.cdn(job, self.options.max_bytes);
         let id = job.message_row_id;
         // The job's own temporary name: a leading dot marks it as ours (network names
         // are sanitised and never start with one), and a retry truncates it.
@@ -451,6 +457,62 @@ impl MediaWorker {
             mime,
             note: None,
         })
+    }
+
+    /// A video's poster: the picture the server sends with it (`thumb_media`),
+    /// downloaded and re-encoded beside the video as its thumbnail, before the video is
+    /// announced ready, so the log shows a picture and starts no player until asked.
+    /// Best effort: without one the log shows a plain play button.
+    async fn fetch_poster(&self, job: &MediaJob, video: &Path) -> Result<(), String> {
+        let raw = job.raw_json.as_deref().unwrap_or_default();
+        let message: WeixinMessage = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+        let Some(thumb) =
+            chosen_media_item(&message).and_then(|(_, item)| video_thumbnail_item(item))
+        else {
+            return Ok(());
+        };
+        let (staging_rel, file) = self
+            .data
+            .open_media_temporary(
+                &job.account_id,
+                job.create_time_ms,
+                &format!(".video-{}.poster.download", job.message_row_id),
+            )
+            .map_err(|e| e.to_string())?;
+        let staging = self.data.root().join(staging_rel);
+        let _staging_guard = RemoveOnDrop(Some(staging.clone()));
+        let mut writer = BudgetedWriter {
+            inner: tokio::fs::File::from_std(file),
+            budget: self.options.write_budget.clone(),
+        };
+        download_item_into(
+            &self.client,
+            &self.cdn(job, POSTER_MAX_BYTES),
+            &thumb,
+            &mut writer,
+        )
+        .await
+        .map_err(|e| crate::redact::redact(&e.to_string(), &[]))?;
+        drop(writer);
+        let target = crate::thumbnail::thumbnail_path(video);
+        tokio::task::spawn_blocking(move || crate::thumbnail::make_thumbnail_at(&staging, &target))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Where and how much `job` may download.
+    fn cdn(&self, job: &MediaJob, max_download_bytes: u64) -> CdnConfig {
+        CdnConfig {
+            cdn_base: job
+                .cdn_url
+                .clone()
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| self.options.default_cdn_base.clone()),
+            max_download_bytes,
+            transfer_timeout: self.options.transfer_timeout,
+            ..CdnConfig::default()
+        }
     }
 
     fn create(&self, job: &MediaJob, name: &str) -> Result<(PathBuf, std::fs::File), Failure> {

@@ -11,7 +11,7 @@ use crate::client::{classify, Client};
 use crate::crypto::{self, AesKey, Decryptor};
 use crate::error::IlinkError;
 use crate::md5sum::Md5;
-use crate::models::{CdnMedia, MessageItem};
+use crate::models::{CdnMedia, ImageItem, ItemType, MessageItem};
 use crate::url;
 
 /// How a download is to be read.
@@ -49,6 +49,25 @@ pub fn media_of(item: &MessageItem) -> Option<&CdnMedia> {
         .or_else(|| item.video_item.as_ref().and_then(|v| v.media.as_ref()))
         .or_else(|| item.file_item.as_ref().and_then(|f| f.media.as_ref()))
         .or_else(|| item.voice_item.as_ref().and_then(|v| v.media.as_ref()))
+}
+
+/// A video's thumbnail (`video_item.thumb_media`) as an image item, so it downloads by
+/// the picture rules (§7.3: key from `media.aes_key`, or the bytes as they are). `None`
+/// when the item is no video or its thumbnail has nothing to fetch.
+pub fn video_thumbnail_item(item: &MessageItem) -> Option<MessageItem> {
+    let video = item.video_item.as_ref()?;
+    let thumb = video.thumb_media.as_ref().filter(|m| {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        given(&m.encrypt_query_param) || given(&m.full_url)
+    })?;
+    Some(MessageItem {
+        item_type: Some(ItemType::Image),
+        image_item: Some(ImageItem {
+            media: Some(thumb.clone()),
+            ..ImageItem::default()
+        }),
+        ..MessageItem::default()
+    })
 }
 
 /// The key for an item (§7.3). Images: a non-empty hex `image_item.aeskey` first, then
@@ -433,7 +452,7 @@ async fn stream_into<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{FileItem, ImageItem, VoiceItem};
+    use crate::models::{FileItem, ImageItem, VideoItem, VoiceItem};
 
     const HEX: &str = "00112233445566778899aabbccddeeff";
     const RAW_B64: &str = "ABEiM0RVZneImaq7zN3u/w==";
@@ -507,6 +526,37 @@ mod tests {
             ..MessageItem::default()
         };
         assert!(matches!(download_key(&voice), Err(MediaError::BadKey(_))));
+    }
+
+    #[test]
+    fn a_video_thumbnail_downloads_as_a_picture() {
+        let video = |thumb: Option<CdnMedia>| MessageItem {
+            video_item: Some(VideoItem {
+                media: media(Some(&crypto::key_for_outbound_media(&[9; 16]))),
+                thumb_media: thumb,
+                ..VideoItem::default()
+            }),
+            ..MessageItem::default()
+        };
+        let thumb = CdnMedia {
+            encrypt_query_param: Some("thumb".into()),
+            aes_key: Some(HEX_B64.into()),
+            ..CdnMedia::default()
+        };
+        let item = video_thumbnail_item(&video(Some(thumb))).unwrap();
+        // Its own reference and key, not the video's.
+        assert_eq!(
+            media_of(&item).unwrap().encrypt_query_param.as_deref(),
+            Some("thumb")
+        );
+        assert_eq!(download_key(&item).unwrap(), key());
+        let nothing = CdnMedia {
+            encrypt_query_param: Some(" ".into()),
+            ..CdnMedia::default()
+        };
+        assert!(video_thumbnail_item(&video(Some(nothing))).is_none());
+        assert!(video_thumbnail_item(&video(None)).is_none());
+        assert!(video_thumbnail_item(&image(None, None)).is_none());
     }
 
     #[test]

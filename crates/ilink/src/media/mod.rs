@@ -18,7 +18,7 @@ mod upload_passes;
 
 pub use download::{
     download_into, download_item, download_item_into, download_key, download_to_file, download_url,
-    media_of, Announced, DownloadStats, DownloadedMedia, MediaKey,
+    media_of, video_thumbnail_item, Announced, DownloadStats, DownloadedMedia, MediaKey,
 };
 pub use error::MediaError;
 pub use route::{route_media, route_path, OutboundKind, RoutedMedia};
