@@ -54,7 +54,12 @@ pub async fn previews(plan: &Plan) -> Result<Vec<Figure>, String> {
     let mut figures = Vec::new();
     let baseline = web_process(&app, &fleet, TEXT_PEER, plan.runs).await?;
     for (peer, what, limit) in [
-        (VIDEO_PEER, "previewing a 60 MiB video", 30.0),
+        // The log shows a video's poster; the player (GStreamer) starts when played.
+        (
+            VIDEO_PEER,
+            "previewing a 60 MiB video (its poster, the player on demand)",
+            30.0,
+        ),
         (
             PICTURES_PEER,
             "a conversation of 50 phone-sized pictures",

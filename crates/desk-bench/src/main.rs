@@ -163,7 +163,19 @@ fn main() -> std::process::ExitCode {
             messages: args.burst,
             runs: args.runs,
         };
-        record(scale::SECTION, runtime.block_on(scale::run(&plan)));
+        let burst = runtime.block_on(scale::run(&plan));
+        eprintln!("scale: 10 accounts at 50 msg/s × {}…", args.runs);
+        let steady = scale::SteadyPlan {
+            accounts: 10,
+            per_second: 50,
+            messages: 500,
+            runs: args.runs,
+        };
+        let both = burst.and_then(|mut so_far| {
+            so_far.extend(runtime.block_on(scale::steady(&steady))?);
+            Ok(so_far)
+        });
+        record(scale::SECTION, both);
     }
     if wanted("media") {
         match &args.media_bench {

@@ -1,6 +1,7 @@
 //! Many accounts long-polling in one headless process, then a burst of inbound messages
 //! spread over them: throughput to durable storage, latency from the emulator handing a
-//! message out to the CLI's event line, and peak memory. The event's time is printed by
+//! message out to the CLI's event line, and peak memory; and the everyday load, a steady
+//! stream over a few accounts, for its latency. The event's time is printed by
 //! the CLI in whole milliseconds, so latencies are good to about 1 ms.
 
 use std::collections::HashMap;
@@ -34,9 +35,7 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         format!("{label}: CLI CPU time per stored message"),
         "µs",
     );
-    let mut p50 = Figure::new(SECTION, format!("{label}: hand-out → event p50"), "ms");
-    let mut p99 = Figure::new(SECTION, format!("{label}: hand-out → event p99"), "ms")
-        .target(Target::AtMost(50.0));
+    let [mut p50, mut p99] = latency_figures(&label, 50.0);
     // Includes the time a message waits in the emulator's queue behind the burst.
     let mut queued_p99 = Figure::new(SECTION, format!("{label}: injection → event p99"), "ms");
     let mut peak =
@@ -55,76 +54,15 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
     );
     let fleet = Fleet::new(n).await?;
     for run in 0..plan.runs {
-        let running = fleet.start_cli().await?;
-        let pid = running.pid();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let database = desk_core::DataDir::at(fleet.data())
-            .map_err(|e| e.to_string())?
-            .database();
-        // Only rows after this one are looked at while waiting (earlier runs' stay out
-        // of every count).
-        let last_row = last_row_id(&database)?;
-        let cpu_before = procfs::usage(pid).map(|u| u.cpu_seconds);
-        let mut injected_ms = Vec::with_capacity(m);
-        let mut message_ids = Vec::with_capacity(m);
-        for index in 0..m {
-            let bot = &fleet.bots[index % n];
-            injected_ms.push(now_ms());
-            let id = fleet
-                .sim
-                .inject_text(&bot.bot_id, &bot.user_id, &format!("burst {run} {index}"))
-                .map_err(|e| e.to_string())?;
-            message_ids.push(id);
-        }
-        let prefix = format!("burst {run} ");
-        let pattern = format!("{prefix}%");
-        let all_stored_ms = tokio::task::spawn_blocking(move || {
-            wait_until_stored(&database, last_row, &pattern, m)
-        })
-        .await
-        .map_err(|e| e.to_string())??;
-        if let (Some(before), Some(after)) = (cpu_before, procfs::usage(pid)) {
-            cpu.samples
-                .push((after.cpu_seconds - before) * 1e6 / m as f64);
-        }
-        let (running, (received, skipped)) = tokio::task::spawn_blocking(move || {
-            let received = collect(&running, &prefix, m);
-            (running, received)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        seen.samples.push(received.len() as f64);
-        said_skipped.samples.push(skipped as f64);
-        let mut handed_out = HashMap::new();
-        for bot in &fleet.bots {
-            handed_out.extend(
-                fleet
-                    .sim
-                    .handed_out(&bot.bot_id)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let mut latencies = Vec::with_capacity(m);
-        for (index, at) in &received {
-            let out = handed_out.get(&message_ids[*index]).ok_or_else(|| {
-                format!("message {index} reached the CLI but was never handed out")
-            })?;
-            latencies.push(at - out);
-        }
-        let queued: Vec<f64> = received
-            .iter()
-            .map(|(index, at)| at - injected_ms[*index])
-            .collect();
-        queued_p99.samples.extend(percentile(&queued, 99.0));
-        rate.samples
-            .push(m as f64 / ((all_stored_ms - injected_ms[0]) / 1_000.0));
-        p50.samples.extend(percentile(&latencies, 50.0));
-        p99.samples.extend(percentile(&latencies, 99.0));
-        peak.samples
-            .extend(procfs::peak_rss_bytes(pid).map(|b| b as f64 / MIB));
-        tokio::task::spawn_blocking(move || running.stop())
-            .await
-            .map_err(|e| e.to_string())??;
+        let got = inject_and_follow(&fleet, &format!("burst {run} "), m, None).await?;
+        cpu.samples.extend(got.cpu_per_message_us);
+        seen.samples.push(got.printed as f64);
+        said_skipped.samples.push(got.skipped as f64);
+        queued_p99.samples.extend(percentile(&got.queued, 99.0));
+        rate.samples.push(got.stored_per_second);
+        p50.samples.extend(percentile(&got.latencies, 50.0));
+        p99.samples.extend(percentile(&got.latencies, 99.0));
+        peak.samples.extend(got.peak_rss_mib);
     }
     Ok(vec![
         rate,
@@ -136,6 +74,146 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         said_skipped,
         peak,
     ])
+}
+
+/// The everyday load: a few accounts receiving a steady stream, one message every
+/// `1 / per_second` seconds spread over them.
+pub struct SteadyPlan {
+    pub accounts: usize,
+    pub per_second: u32,
+    pub messages: usize,
+    pub runs: usize,
+}
+
+pub async fn steady(plan: &SteadyPlan) -> Result<Vec<Figure>, String> {
+    let label = format!(
+        "{} accounts at {} msg/s ({} messages)",
+        plan.accounts, plan.per_second, plan.messages
+    );
+    let [mut p50, mut p99] = latency_figures(&label, 10.0);
+    let fleet = Fleet::new(plan.accounts).await?;
+    let pace = Duration::from_secs(1) / plan.per_second.max(1);
+    for run in 0..plan.runs {
+        let prefix = format!("steady {run} ");
+        let got = inject_and_follow(&fleet, &prefix, plan.messages, Some(pace)).await?;
+        if got.skipped > 0 {
+            return Err(format!("the CLI skipped {} events at {label}", got.skipped));
+        }
+        p50.samples.extend(percentile(&got.latencies, 50.0));
+        p99.samples.extend(percentile(&got.latencies, 99.0));
+    }
+    Ok(vec![p50, p99])
+}
+
+/// Hand-out → event p50 and p99, the p99 with its target.
+fn latency_figures(label: &str, p99_target_ms: f64) -> [Figure; 2] {
+    [
+        Figure::new(SECTION, format!("{label}: hand-out → event p50"), "ms"),
+        Figure::new(SECTION, format!("{label}: hand-out → event p99"), "ms")
+            .target(Target::AtMost(p99_target_ms)),
+    ]
+}
+
+/// What one run of injected messages came to.
+struct Followed {
+    /// Hand-out → event, per printed event (ms).
+    latencies: Vec<f64>,
+    /// Injection → event, per printed event (ms).
+    queued: Vec<f64>,
+    printed: usize,
+    skipped: usize,
+    stored_per_second: f64,
+    cpu_per_message_us: Option<f64>,
+    peak_rss_mib: Option<f64>,
+}
+
+/// Starts the CLI on `fleet`, injects `m` texts starting with `prefix` over its
+/// accounts (all at once, or one every `pace`), waits until all are stored, and follows
+/// the CLI's events for them.
+async fn inject_and_follow(
+    fleet: &Fleet,
+    prefix: &str,
+    m: usize,
+    pace: Option<Duration>,
+) -> Result<Followed, String> {
+    let n = fleet.bots.len();
+    let running = fleet.start_cli().await?;
+    let pid = running.pid();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let database = desk_core::DataDir::at(fleet.data())
+        .map_err(|e| e.to_string())?
+        .database();
+    // Only rows after this one are looked at while waiting (earlier runs' stay out of
+    // every count).
+    let last_row = last_row_id(&database)?;
+    let cpu_before = procfs::usage(pid).map(|u| u.cpu_seconds);
+    let mut injected_ms = Vec::with_capacity(m);
+    let mut message_ids = Vec::with_capacity(m);
+    let mut ticks = pace.map(|pace| {
+        let mut ticks = tokio::time::interval(pace);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
+    for index in 0..m {
+        if let Some(ticks) = ticks.as_mut() {
+            ticks.tick().await;
+        }
+        let bot = &fleet.bots[index % n];
+        injected_ms.push(now_ms());
+        let id = fleet
+            .sim
+            .inject_text(&bot.bot_id, &bot.user_id, &format!("{prefix}{index}"))
+            .map_err(|e| e.to_string())?;
+        message_ids.push(id);
+    }
+    let pattern = format!("{prefix}%");
+    let all_stored_ms =
+        tokio::task::spawn_blocking(move || wait_until_stored(&database, last_row, &pattern, m))
+            .await
+            .map_err(|e| e.to_string())??;
+    let cpu_per_message_us = cpu_before
+        .zip(procfs::usage(pid))
+        .map(|(before, after)| (after.cpu_seconds - before) * 1e6 / m as f64);
+    let owned_prefix = prefix.to_owned();
+    let (running, (received, skipped)) = tokio::task::spawn_blocking(move || {
+        let received = collect(&running, &owned_prefix, m);
+        (running, received)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut handed_out = HashMap::new();
+    for bot in &fleet.bots {
+        handed_out.extend(
+            fleet
+                .sim
+                .handed_out(&bot.bot_id)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let mut latencies = Vec::with_capacity(m);
+    for (index, at) in &received {
+        let out = handed_out
+            .get(&message_ids[*index])
+            .ok_or_else(|| format!("message {index} reached the CLI but was never handed out"))?;
+        latencies.push(at - out);
+    }
+    let queued = received
+        .iter()
+        .map(|(index, at)| at - injected_ms[*index])
+        .collect();
+    let peak_rss_mib = procfs::peak_rss_bytes(pid).map(|b| b as f64 / MIB);
+    tokio::task::spawn_blocking(move || running.stop())
+        .await
+        .map_err(|e| e.to_string())??;
+    Ok(Followed {
+        latencies,
+        queued,
+        printed: received.len(),
+        skipped,
+        stored_per_second: m as f64 / ((all_stored_ms - injected_ms[0]) / 1_000.0),
+        cpu_per_message_us,
+        peak_rss_mib,
+    })
 }
 
 /// Index of each burst message → when the CLI printed its event (epoch ms), and how
