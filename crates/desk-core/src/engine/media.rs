@@ -32,6 +32,8 @@ use crate::{CoreError, DataDir};
 
 /// Largest video poster downloaded: a thumbnail, not a film.
 const POSTER_MAX_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest a poster may hold back its video's "ready".
+const POSTER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How inbound media is fetched.
 #[derive(Debug, Clone, PartialEq)]
@@ -485,14 +487,11 @@ impl MediaWorker {
             inner: tokio::fs::File::from_std(file),
             budget: self.options.write_budget.clone(),
         };
-        download_item_into(
-            &self.client,
-            &self.cdn(job, POSTER_MAX_BYTES),
-            &thumb,
-            &mut writer,
-        )
-        .await
-        .map_err(|e| crate::redact::redact(&e.to_string(), &[]))?;
+        let mut cdn = self.cdn(job, POSTER_MAX_BYTES);
+        cdn.transfer_timeout = cdn.transfer_timeout.min(POSTER_TIMEOUT);
+        download_item_into(&self.client, &cdn, &thumb, &mut writer)
+            .await
+            .map_err(|e| crate::redact::redact(&e.to_string(), &[]))?;
         drop(writer);
         let target = crate::thumbnail::thumbnail_path(video);
         tokio::task::spawn_blocking(move || crate::thumbnail::make_thumbnail_at(&staging, &target))
