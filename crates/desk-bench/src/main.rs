@@ -331,6 +331,9 @@ fn soak_figures(seconds: u64) -> Result<Vec<Figure>, String> {
     }
     let report: soak::SoakReport =
         serde_json::from_slice(&output.stdout).map_err(|e| format!("the soak's report: {e}"))?;
+    for (reason, count) in &report.failed_reasons {
+        eprintln!("fault soak: {count} sends failed: {reason}");
+    }
     let problems = report.problems();
     if !problems.is_empty() {
         return Err(format!("the soak failed: {}", problems.join("; ")));

@@ -59,6 +59,9 @@ pub struct SoakReport {
     pub delivered: usize,
     /// Failed with a reason (expired windows, attempts used up).
     pub failed: usize,
+    /// How many sends failed with each reason.
+    #[serde(default)]
+    pub failed_reasons: std::collections::BTreeMap<String, usize>,
     /// Sends that never finished, or that failed without a reason.
     pub unfinished: Vec<String>,
     /// Sends the emulator accepted a number of times other than their outcome allows.
@@ -375,6 +378,8 @@ async fn verify(
             }
             OutboxState::Failed if entry.last_error.as_deref().is_some_and(|e| !e.is_empty()) => {
                 report.failed += 1;
+                let reason = entry.last_error.clone().unwrap_or_default();
+                *report.failed_reasons.entry(reason).or_default() += 1;
                 if times != 0 {
                     report
                         .wrong_at_emulator
