@@ -10,13 +10,6 @@ pub const JIT: &str = "JSC_useJIT";
 pub const ARENAS: &str = "MALLOC_ARENA_MAX";
 pub const NO_GTK_GL: &str = "GDK_GL";
 pub const NO_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-pub const RENDER_NODE: &str = "WEBKIT_WEB_RENDER_DEVICE_FILE";
-
-/// Where Linux lists the GPUs' render nodes.
-const DRI: &str = "/dev/dri";
-/// The first render node's usual name: what is named when the machine has none (WebKit
-/// then finds no GPU to open, as it would have found through EGL).
-const FIRST_RENDER_NODE: &str = "/dev/dri/renderD128";
 
 /// How many heaps glibc's allocator keeps (it gives each busy thread its own by
 /// default); two hold this app's work with less memory parked in free lists.
@@ -30,14 +23,11 @@ const ARENA_COUNT: i32 = 2;
 ///   about 8 MiB; the window's script is small and event-driven, and the interpreter
 ///   paints 200,000 stored messages' first page as fast (BENCHMARKS.md, first paint).
 /// - Two allocator arenas, in every process of the app.
-/// - With compositing off, the app's own process needs no GL either: GTK's GL off, the
-///   DMA-BUF renderer off (compositing's path to the screen), and the render node named
-///   so WebKit does not start EGL in the app's process just to look it up. Mesa's EGL
-///   driver maps LLVM (about 25 MiB of the app's process); only the web process keeps it.
-pub fn variables(
-    var: impl Fn(&str) -> Option<std::ffi::OsString>,
-    render_node: impl FnOnce() -> String,
-) -> Vec<(&'static str, String)> {
+/// - With compositing off, GTK's own GL and WebKit's DMA-BUF renderer (compositing's
+///   path to the screen) are off too: the app's process loads less GL. (Naming the GPU
+///   in `WEBKIT_WEB_RENDER_DEVICE_FILE` would spare it EGL entirely, but WebKit then
+///   stops following a dark system theme.)
+pub fn variables(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(&'static str, String)> {
     if !cfg!(target_os = "linux") {
         return Vec::new();
     }
@@ -48,9 +38,6 @@ pub fn variables(
             if var(name).is_none() {
                 set.push((name, value.to_owned()));
             }
-        }
-        if var(RENDER_NODE).is_none() {
-            set.push((RENDER_NODE, render_node()));
         }
     }
     if var(JIT).is_none() {
@@ -65,30 +52,12 @@ pub fn variables(
 /// Sets the variables for the processes WebKit starts, and the arena count for this
 /// process too (its allocator read the environment before `main`).
 pub fn apply() {
-    let render_node = || first_render_node(std::path::Path::new(DRI));
-    for (name, value) in variables(|name| std::env::var_os(name), render_node) {
+    for (name, value) in variables(|name| std::env::var_os(name)) {
         if name == ARENAS {
             limit_own_arenas();
         }
         std::env::set_var(name, value);
     }
-}
-
-/// The GPU render node with the lowest number in `dir` (`renderD128`, …), else the
-/// usual first name.
-fn first_render_node(dir: &std::path::Path) -> String {
-    let number = |name: &str| name.strip_prefix("renderD")?.parse::<u32>().ok();
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            Some((number(&name)?, entry.path()))
-        })
-        .min()
-        .map(|(_, path)| path.to_string_lossy().into_owned())
-        .unwrap_or_else(|| FIRST_RENDER_NODE.to_owned())
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -119,20 +88,15 @@ mod tests {
         set.iter().map(|(name, _)| *name).collect()
     }
 
-    fn node() -> String {
-        "/dev/dri/renderD129".to_owned()
-    }
-
     #[test]
     fn sets_each_when_the_user_set_none() {
-        let set = variables(env(&[]), node);
+        let set = variables(env(&[]));
         assert_eq!(
             set,
             vec![
                 (NO_COMPOSITING, "1".to_owned()),
                 (NO_GTK_GL, "disable".to_owned()),
                 (NO_DMABUF, "1".to_owned()),
-                (RENDER_NODE, node()),
                 (JIT, "0".to_owned()),
                 (ARENAS, "2".to_owned())
             ]
@@ -140,37 +104,20 @@ mod tests {
     }
 
     #[test]
-    fn the_lowest_render_node_is_named_or_the_usual_first() {
-        let dri = tempfile::tempdir().unwrap();
-        assert_eq!(first_render_node(dri.path()), FIRST_RENDER_NODE);
-        assert_eq!(
-            first_render_node(&dri.path().join("missing")),
-            FIRST_RENDER_NODE
-        );
-        for name in ["card0", "renderD130", "renderD129", "renderDx"] {
-            std::fs::write(dri.path().join(name), b"").unwrap();
-        }
-        assert_eq!(
-            first_render_node(dri.path()),
-            dri.path().join("renderD129").to_string_lossy()
-        );
-    }
-
-    #[test]
     fn leaves_each_variable_the_user_set() {
-        let names_with = |pairs| names(&variables(env(pairs), node));
+        let names_with = |pairs| names(&variables(env(pairs)));
         // With the GPU kept, none of the GL settings is touched.
         assert_eq!(names_with(&[(USE_GPU, "1")]), vec![JIT, ARENAS]);
         assert_eq!(names_with(&[(NO_COMPOSITING, "0")]), vec![JIT, ARENAS]);
-        let gl = [NO_COMPOSITING, NO_GTK_GL, NO_DMABUF, RENDER_NODE];
+        let gl = [NO_COMPOSITING, NO_GTK_GL, NO_DMABUF];
         assert_eq!(names_with(&[(JIT, "1")]), [&gl[..], &[ARENAS]].concat());
         assert_eq!(names_with(&[(ARENAS, "8")]), [&gl[..], &[JIT]].concat());
         assert_eq!(
             names_with(&[(NO_GTK_GL, "")]),
-            vec![NO_COMPOSITING, NO_DMABUF, RENDER_NODE, JIT, ARENAS]
+            vec![NO_COMPOSITING, NO_DMABUF, JIT, ARENAS]
         );
         assert_eq!(
-            names_with(&[(NO_DMABUF, "0"), (RENDER_NODE, "/dev/dri/renderD130")]),
+            names_with(&[(NO_DMABUF, "0")]),
             vec![NO_COMPOSITING, NO_GTK_GL, JIT, ARENAS]
         );
     }

@@ -97,17 +97,6 @@ async fn closing_hides_to_tray_and_a_second_launch_brings_it_back() {
             "the web process runs without {setting}"
         );
     }
-    assert!(environment
-        .iter()
-        .any(|entry| entry.starts_with("WEBKIT_WEB_RENDER_DEVICE_FILE=/dev/dri/renderD")));
-    // Drawing in software, the app's own process loads no GL driver (Mesa's maps LLVM).
-    for app_process in processes_named_at("weixin-desk") {
-        let maps = std::fs::read_to_string(app_process.join("maps")).unwrap_or_default();
-        let driver = maps
-            .lines()
-            .find(|line| line.contains("libEGL_") || line.contains("_dri.so"));
-        assert!(driver.is_none(), "the app's process maps {driver:?}");
-    }
     follow_new_window(&app).await;
     // The new window opens where the user left: the same conversation, its newest
     // message in view.
