@@ -80,12 +80,13 @@ impl Store {
         entries: &[InboundEntry],
         now_ms: i64,
     ) -> Result<InboundCommit, CoreError> {
-        let tx = self.conn().unchecked_transaction()?;
-        let outcome = self.indexing_once(&tx, || {
-            commit_batch(&tx, account_id, cursor, entries, now_ms)
-        })?;
-        tx.commit()?;
-        Ok(outcome)
+        let batch = InboundBatch {
+            account_id,
+            cursor,
+            entries,
+            now_ms,
+        };
+        self.in_one_transaction(|tx| commit_batch(tx, &batch))
     }
 
     /// Stores several accounts' getupdates batches in one transaction (group commit),
@@ -96,18 +97,25 @@ impl Store {
         &self,
         batches: &[InboundBatch<'_>],
     ) -> Result<Vec<Result<InboundCommit, CoreError>>, CoreError> {
-        let tx = self.conn().unchecked_transaction()?;
-        let outcomes = self.indexing_once(&tx, || {
+        // First without savepoints, giving up at the first batch that fails: a savepoint
+        // per batch makes SQLite copy every page the batch touches to its statement
+        // journal (a temporary file past 64 KiB), which was three quarters of what a
+        // burst wrote. Only a failed group is stored again with each batch under its own
+        // savepoint, so that the failing batch alone is undone.
+        let plain = self.in_one_transaction(|tx| {
+            batches
+                .iter()
+                .map(|batch| commit_batch(tx, batch))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        if let Ok(outcomes) = plain {
+            return Ok(outcomes.into_iter().map(Ok).collect());
+        }
+        self.in_one_transaction(|tx| {
             let mut outcomes = Vec::with_capacity(batches.len());
             for batch in batches {
                 tx.execute_batch("SAVEPOINT inbound_batch")?;
-                let outcome = commit_batch(
-                    &tx,
-                    batch.account_id,
-                    batch.cursor,
-                    batch.entries,
-                    batch.now_ms,
-                );
+                let outcome = commit_batch(tx, batch);
                 if outcome.is_err() {
                     tx.execute_batch("ROLLBACK TO inbound_batch")?;
                 }
@@ -115,9 +123,19 @@ impl Store {
                 outcomes.push(outcome);
             }
             Ok(outcomes)
-        })?;
+        })
+    }
+
+    /// Runs `write` in one transaction, indexing the messages it adds for search once
+    /// at its end, and commits; an error rolls everything back.
+    fn in_one_transaction<T>(
+        &self,
+        write: impl FnOnce(&Transaction<'_>) -> Result<T, CoreError>,
+    ) -> Result<T, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let written = self.indexing_once(&tx, || write(&tx))?;
         tx.commit()?;
-        Ok(outcomes)
+        Ok(written)
     }
 
     /// How many received messages of the account could not be decoded (kept raw).
@@ -208,11 +226,14 @@ impl Store {
 /// One batch's writes inside `tx` (see [`Store::commit_inbound_entries`]).
 fn commit_batch(
     tx: &Transaction<'_>,
-    account_id: &str,
-    cursor: Option<&Secret>,
-    entries: &[InboundEntry],
-    now_ms: i64,
+    batch: &InboundBatch<'_>,
 ) -> Result<InboundCommit, CoreError> {
+    let InboundBatch {
+        account_id,
+        cursor,
+        entries,
+        now_ms,
+    } = *batch;
     if !account_exists(tx, account_id)? {
         return Err(unknown_account(account_id));
     }
