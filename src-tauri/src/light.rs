@@ -7,13 +7,9 @@
 pub const USE_GPU: &str = "WEIXIN_DESK_GPU";
 pub const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
 pub const JIT: &str = "JSC_useJIT";
-pub const ARENAS: &str = "MALLOC_ARENA_MAX";
+pub const ARENAS: &str = desk_core::allocator::ARENA_VARIABLE;
 pub const NO_GTK_GL: &str = "GDK_GL";
 pub const NO_DMABUF: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-
-/// How many heaps glibc's allocator keeps (it gives each busy thread its own by
-/// default); two hold this app's work with less memory parked in free lists.
-const ARENA_COUNT: i32 = 2;
 
 /// The variables to set, with their values.
 ///
@@ -44,7 +40,7 @@ pub fn variables(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(&'sta
         set.push((JIT, "0".to_owned()));
     }
     if var(ARENAS).is_none() {
-        set.push((ARENAS, ARENA_COUNT.to_string()));
+        set.push((ARENAS, desk_core::allocator::ARENA_COUNT.to_string()));
     }
     set
 }
@@ -52,23 +48,11 @@ pub fn variables(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<(&'sta
 /// Sets the variables for the processes WebKit starts, and the arena count for this
 /// process too (its allocator read the environment before `main`).
 pub fn apply() {
+    desk_core::allocator::limit_arenas();
     for (name, value) in variables(|name| std::env::var_os(name)) {
-        if name == ARENAS {
-            limit_own_arenas();
-        }
         std::env::set_var(name, value);
     }
 }
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_own_arenas() {
-    // SAFETY: mallopt only changes a tuning value of glibc's allocator; called before
-    // any other thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENA_COUNT) };
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_own_arenas() {}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {

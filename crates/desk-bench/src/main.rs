@@ -83,6 +83,10 @@ enum Mode {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if matches!(args.mode, Some(Mode::Soak { .. })) {
+        // The soak runs the engine in this process: with the heaps the CLI keeps.
+        desk_core::allocator::limit_arenas();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -131,6 +131,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    desk_core::allocator::limit_arenas();
     let cli = Cli::parse();
     init_tracing();
     match run(cli) {

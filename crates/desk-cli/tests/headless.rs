@@ -979,3 +979,59 @@ fn stdout_lines(out: &Output) -> usize {
         .lines()
         .count()
 }
+
+/// glibc's per-thread heaps in process `pid`: read-write anonymous mappings that start
+/// on a 64 MiB boundary (each such heap is aligned to its maximum size). The main heap
+/// (`[heap]`) is not one of them.
+fn thread_heaps(pid: u32) -> usize {
+    const HEAP_ALIGN: u64 = 64 << 20;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    maps.lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let start = fields[0].split('-').next().unwrap();
+            fields.len() == 5
+                && fields[1] == "rw-p"
+                && u64::from_str_radix(start, 16)
+                    .unwrap()
+                    .is_multiple_of(HEAP_ALIGN)
+        })
+        .count()
+}
+
+/// The engine's threads share two heaps (desk_core::allocator) instead of one each;
+/// a user's own MALLOC_ARENA_MAX wins.
+#[test]
+fn run_keeps_two_allocator_heaps_unless_the_user_says_otherwise() {
+    let h = Harness::new();
+    let (bot, account) = h.add_bot();
+    let heaps_after_work = |user_setting: Option<&str>| {
+        let mut cmd = h.cli();
+        cmd.args(["run", "--account", &account, "--token-stdin"]);
+        if let Some(value) = user_setting {
+            cmd.env("MALLOC_ARENA_MAX", value);
+        }
+        let (mut run, mut stdin, stdout, _stderr) = spawn_piped(&mut cmd);
+        stdin.write_all(bot.token.as_bytes()).unwrap();
+        drop(stdin);
+        let mut seen = Vec::new();
+        wait_line(&stdout, &mut seen, |l| l.contains("status online"));
+        // Work for every kind of thread: pollers, the store's blocking pool, the printer.
+        for n in 0..20 {
+            h.sim
+                .inject_text(&bot.bot_id, PEER, &format!("heap check {n}"))
+                .unwrap();
+        }
+        wait_line(&stdout, &mut seen, |l| l.contains("heap check 19"));
+        let heaps = thread_heaps(run.child().id());
+        run.stop(libc::SIGTERM);
+        heaps
+    };
+    let limited = heaps_after_work(None);
+    assert!(limited <= 1, "{limited} thread heaps beside the main one");
+    let users = heaps_after_work(Some("8"));
+    assert!(
+        users >= 2,
+        "the user's MALLOC_ARENA_MAX=8 gave {users} thread heaps"
+    );
+}

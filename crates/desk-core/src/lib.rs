@@ -2,6 +2,7 @@
 //! knows nothing of Tauri, so the desktop shell and the headless CLI drive the same code.
 
 pub mod ai;
+pub mod allocator;
 pub mod catalog;
 pub mod engine;
 pub mod error;
