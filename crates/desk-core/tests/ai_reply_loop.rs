@@ -682,3 +682,21 @@ async fn a_scheduled_message_does_not_hold_the_ai_back() {
     );
     assert_eq!(w.stub.asked(), ["hi", "and one more question"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owners_command_rules_the_messages_that_arrived_with_it() {
+    let mut w = World::start(Preset::OpenAi).await;
+    let acc = w.account_id.clone();
+    let owner = w.owner.clone();
+    // One getupdates batch: the AI side reads both messages in one store call, and the
+    // question after the command must see the setting the command just changed.
+    w.sim
+        .inject_texts_together(&w.bot_id, &owner, &["/ai off", "a question right after"])
+        .unwrap();
+    assert_eq!(w.skipped().await, "AI replies are off for this peer");
+    assert_eq!(w.wait_sent(1).await[0], "AI 回复已关闭");
+    assert!(!w.ai.account_settings(&acc).await.unwrap().enabled);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(w.stub.chat_requests().is_empty(), "no reply with AI off");
+    assert_eq!(w.sent_texts().len(), 1);
+}

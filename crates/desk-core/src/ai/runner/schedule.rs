@@ -4,13 +4,20 @@
 use super::turn::run_turn;
 use super::*;
 
+/// Messages read from the store in one call at most.
+const READ_TOGETHER: usize = 256;
+
 /// Follows the engine's events until stopped.
 pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent>) {
+    let mut next = None;
     loop {
-        let event = tokio::select! {
-            biased;
-            () = shared.stop.cancelled() => return,
-            event = rx.recv() => event,
+        let event = match next.take() {
+            Some(event) => event,
+            None => tokio::select! {
+                biased;
+                () = shared.stop.cancelled() => return,
+                event = rx.recv() => event,
+            },
         };
         match event {
             Ok(EngineEvent::MessageReceived {
@@ -20,13 +27,44 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
                 ..
             }) => {
                 let received_ms = shared.now_ms();
-                // In arrival order, one at a time (runs themselves are spawned), so a
-                // burst coalesces in the order the peer wrote it.
-                if let Err(e) =
-                    on_inbound(&shared, &account_id, &peer_id, message_row_id, received_ms).await
-                {
-                    tracing::warn!(account_id, error = %e, "AI: inbound not handled");
+                let mut arrivals = vec![Arrival {
+                    account_id,
+                    peer_id,
+                    row_id: message_row_id,
+                    received_ms,
+                }];
+                // The messages already waiting behind it are read in the same store
+                // call (a burst costs one call per few hundred, not one each); the
+                // first other event is handled after them, in its place.
+                while arrivals.len() < READ_TOGETHER {
+                    match rx.try_recv() {
+                        Ok(EngineEvent::MessageReceived {
+                            account_id,
+                            peer_id,
+                            message_row_id,
+                            ..
+                        }) => arrivals.push(Arrival {
+                            account_id,
+                            peer_id,
+                            row_id: message_row_id,
+                            received_ms,
+                        }),
+                        Ok(other) => {
+                            next = Some(Ok(other));
+                            break;
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Lagged(n)) => {
+                            next = Some(Err(RecvError::Lagged(n)));
+                            break;
+                        }
+                        Err(TryRecvError::Closed) => {
+                            next = Some(Err(RecvError::Closed));
+                            break;
+                        }
+                    }
                 }
+                on_inbound(&shared, arrivals).await;
             }
             Ok(EngineEvent::DeliveryUpdated {
                 account_id,
@@ -46,6 +84,15 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// An inbound message as the AI side learns of it.
+struct Arrival {
+    account_id: String,
+    peer_id: String,
+    row_id: i64,
+    /// When the AI side saw it (epoch ms).
+    received_ms: i64,
 }
 
 /// A manual send from the owner (not written by the AI, not scheduled) starts a
@@ -102,35 +149,75 @@ async fn on_owner_send(
     Ok(())
 }
 
-async fn on_inbound(
+/// Decides about each arrival in order. One store call reads the messages and every
+/// setting that decides about them; an owner's command may change those settings, so
+/// the arrivals after one are read again.
+async fn on_inbound(shared: &Arc<Shared>, mut arrivals: Vec<Arrival>) {
+    while !arrivals.is_empty() {
+        let wanted: Vec<(i64, String, String)> = arrivals
+            .iter()
+            .map(|a| (a.row_id, a.account_id.clone(), a.peer_id.clone()))
+            .collect();
+        let read = shared
+            .engine
+            .store()
+            .call(move |s| {
+                wanted
+                    .iter()
+                    .map(|(row_id, a, p)| {
+                        let Some(row) = s.ai_message(*row_id)?.filter(|r| r.direction == "in")
+                        else {
+                            return Ok(None);
+                        };
+                        Ok(read_context(s, a, p)?.map(|ctx| (row, ctx)))
+                    })
+                    .collect::<Result<Vec<_>, CoreError>>()
+            })
+            .await;
+        let found = match read {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(messages = arrivals.len(), error = %e, "AI: inbound not handled");
+                return;
+            }
+        };
+        let mut decided = 0;
+        for (arrival, found) in arrivals.iter().zip(found) {
+            decided += 1;
+            let Some((row, ctx)) = found else { continue };
+            if consider(shared, arrival, row, ctx).await == Considered::Command {
+                break;
+            }
+        }
+        arrivals.drain(..decided);
+    }
+}
+
+/// What [`consider`] did with a message.
+#[derive(PartialEq)]
+enum Considered {
+    /// The owner's command, handled (settings may have changed).
+    Command,
+    /// Queued for a reply, or skipped with a reason.
+    Message,
+}
+
+/// The policy's decision on one message, then its place in its scope's queue.
+async fn consider(
     shared: &Arc<Shared>,
-    account_id: &str,
-    peer_id: &str,
-    row_id: i64,
-    received_ms: i64,
-) -> Result<(), EngineError> {
-    // One store call for the message and every setting that decides about it.
-    let (a, p) = (account_id.to_owned(), peer_id.to_owned());
-    let found = shared
-        .engine
-        .store()
-        .call(move |s| {
-            let Some(row) = s.ai_message(row_id)?.filter(|r| r.direction == "in") else {
-                return Ok(None);
-            };
-            Ok(read_context(s, &a, &p)?.map(|ctx| (row, ctx)))
-        })
-        .await?;
-    let Some((row, ctx)) = found else {
-        return Ok(());
-    };
+    arrival: &Arrival,
+    row: AiMessageRow,
+    ctx: Context,
+) -> Considered {
+    let (account_id, peer_id) = (arrival.account_id.as_str(), arrival.peer_id.as_str());
+    let received_ms = arrival.received_ms;
     let inbound = Inbound { row, received_ms };
     let from_owner = ctx
         .owner
         .as_deref()
         .is_some_and(|o| o.eq_ignore_ascii_case(peer_id));
     if from_owner && commands::handle(shared, &ctx, &inbound).await {
-        return Ok(());
+        return Considered::Command;
     }
     let now = shared.now_ms();
     let rate_key = (account_id.to_owned(), peer_id.to_lowercase());
@@ -151,7 +238,7 @@ async fn on_inbound(
     if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
         forget_refused(shared, &ctx, account_id, peer_id, skip, inbound.row.id);
         skipped(shared, account_id, peer_id, skip);
-        return Ok(());
+        return Considered::Message;
     }
     lock(&shared.rates)
         .entry(rate_key)
@@ -169,12 +256,12 @@ async fn on_inbound(
                 peer_id: peer_id.to_owned(),
                 waiting,
             });
-            return Ok(());
+            return Considered::Message;
         }
         scopes.insert(scope.clone(), Vec::new());
     }
     tokio::spawn(run_scope(Arc::clone(shared), scope, vec![inbound], ctx));
-    Ok(())
+    Considered::Message
 }
 
 /// Messages refused because they would have reached the gateway's main agent never
