@@ -19,53 +19,35 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
                 event = rx.recv() => event,
             },
         };
-        match event {
-            Ok(EngineEvent::MessageReceived {
-                account_id,
-                peer_id,
-                message_row_id,
-                ..
-            }) => {
-                let received_ms = shared.now_ms();
-                let mut arrivals = vec![Arrival {
-                    account_id,
-                    peer_id,
-                    row_id: message_row_id,
-                    received_ms,
-                }];
-                // The messages already waiting behind it are read in the same store
-                // call (a burst costs one call per few hundred, not one each); the
-                // first other event is handled after them, in its place.
-                while arrivals.len() < READ_TOGETHER {
-                    match rx.try_recv() {
-                        Ok(EngineEvent::MessageReceived {
-                            account_id,
-                            peer_id,
-                            message_row_id,
-                            ..
-                        }) => arrivals.push(Arrival {
-                            account_id,
-                            peer_id,
-                            row_id: message_row_id,
-                            received_ms,
-                        }),
-                        Ok(other) => {
-                            next = Some(Ok(other));
-                            break;
-                        }
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Lagged(n)) => {
-                            next = Some(Err(RecvError::Lagged(n)));
-                            break;
-                        }
-                        Err(TryRecvError::Closed) => {
-                            next = Some(Err(RecvError::Closed));
-                            break;
-                        }
+        if let Some(first) = event
+            .as_ref()
+            .ok()
+            .and_then(|e| Arrival::of(e, shared.now_ms()))
+        {
+            // The messages already waiting behind it are read in the same store call (a
+            // burst costs one call per few hundred, not one each); the first other
+            // event is handled after them, in its place.
+            let seen_ms = first.received_ms;
+            let mut arrivals = vec![first];
+            while arrivals.len() < READ_TOGETHER {
+                let waiting = match rx.try_recv() {
+                    Ok(event) => Ok(event),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                };
+                match waiting.as_ref().ok().and_then(|e| Arrival::of(e, seen_ms)) {
+                    Some(arrival) => arrivals.push(arrival),
+                    None => {
+                        next = Some(waiting);
+                        break;
                     }
                 }
-                on_inbound(&shared, arrivals).await;
             }
+            on_inbound(&shared, arrivals).await;
+            continue;
+        }
+        match event {
             Ok(EngineEvent::DeliveryUpdated {
                 account_id,
                 peer_id,
@@ -93,6 +75,26 @@ struct Arrival {
     row_id: i64,
     /// When the AI side saw it (epoch ms).
     received_ms: i64,
+}
+
+impl Arrival {
+    /// The message `event` announces, if it announces one.
+    fn of(event: &EngineEvent, received_ms: i64) -> Option<Arrival> {
+        match event {
+            EngineEvent::MessageReceived {
+                account_id,
+                peer_id,
+                message_row_id,
+                ..
+            } => Some(Arrival {
+                account_id: account_id.clone(),
+                peer_id: peer_id.clone(),
+                row_id: *message_row_id,
+                received_ms,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A manual send from the owner (not written by the AI, not scheduled) starts a
