@@ -684,6 +684,34 @@ async fn a_scheduled_message_does_not_hold_the_ai_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_whose_events_the_ai_side_missed_are_read_back_from_the_log() {
+    // Two events fit in the channel: one getupdates batch of four overruns it (the
+    // batch's events are sent back to back), and the AI side learns of the first
+    // messages only by reading the log after the lag; the last two events wait behind.
+    let w = World::start_with_event_capacity(Preset::OpenAi, 2).await;
+    let owner = w.owner.clone();
+    let texts: Vec<String> = (0..4).map(|i| format!("/echo missed {i}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    w.sim
+        .inject_texts_together(&w.bot_id, &owner, &texts)
+        .unwrap();
+    // Each command sends its argument, then a timing report: eight sends. One message
+    // from the peer allows ten, so a message decided twice would show.
+    let sent = w.wait_sent(8).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echoed: Vec<String> = w
+        .sent_texts()
+        .into_iter()
+        .filter(|t| t.starts_with("missed "))
+        .collect();
+    let expected: Vec<String> = (0..4).map(|i| format!("missed {i}")).collect();
+    assert_eq!(
+        echoed, expected,
+        "each message decided once, in order: {sent:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owners_command_rules_the_messages_that_arrived_with_it() {
     let mut w = World::start(Preset::OpenAi).await;
     let acc = w.account_id.clone();

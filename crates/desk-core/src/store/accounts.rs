@@ -94,11 +94,10 @@ impl Store {
     pub fn account(&self, account_id: &str) -> Result<Option<Account>, CoreError> {
         Ok(self
             .conn()
-            .query_row(
-                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1"),
-                [account_id],
-                account_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1"
+            ))?
+            .query_row([account_id], account_from_row)
             .optional()?)
     }
 

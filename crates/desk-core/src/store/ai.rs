@@ -23,6 +23,14 @@ pub struct AiMemoryRow {
     pub reset_after_id: i64,
 }
 
+/// Where a logged inbound message belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedInbound {
+    pub id: i64,
+    pub account_id: String,
+    pub peer_id: String,
+}
+
 /// A logged message as the reply loop reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AiMessageRow {
@@ -84,9 +92,8 @@ impl Store {
     pub fn ai_config(&self, key: &str) -> Result<Option<String>, CoreError> {
         Ok(self
             .conn()
-            .query_row("SELECT value FROM ai_config WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT value FROM ai_config WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
             .optional()?)
     }
 
@@ -103,11 +110,8 @@ impl Store {
     pub fn ai_account_settings(&self, account_id: &str) -> Result<Option<String>, CoreError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT settings FROM ai_accounts WHERE account_id = ?1",
-                [account_id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT settings FROM ai_accounts WHERE account_id = ?1")?
+            .query_row([account_id], |r| r.get(0))
             .optional()?)
     }
 
@@ -127,18 +131,17 @@ impl Store {
     pub fn ai_peer(&self, account_id: &str, peer_id: &str) -> Result<AiPeerRow, CoreError> {
         Ok(self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT enabled, persona, takeover_until_ms FROM ai_peers
                  WHERE account_id = ?1 AND peer_id = ?2",
-                params![account_id, peer_id],
-                |r| {
-                    Ok(AiPeerRow {
-                        enabled: r.get(0)?,
-                        persona: r.get(1)?,
-                        takeover_until_ms: r.get(2)?,
-                    })
-                },
-            )
+            )?
+            .query_row(params![account_id, peer_id], |r| {
+                Ok(AiPeerRow {
+                    enabled: r.get(0)?,
+                    persona: r.get(1)?,
+                    takeover_until_ms: r.get(2)?,
+                })
+            })
             .optional()?
             .unwrap_or_default())
     }
@@ -217,12 +220,41 @@ impl Store {
     pub fn ai_message(&self, message_row_id: i64) -> Result<Option<AiMessageRow>, CoreError> {
         Ok(self
             .conn()
-            .query_row(
-                &format!("SELECT {ROW_COLUMNS} FROM messages WHERE id = ?1"),
-                [message_row_id],
-                message_row,
-            )
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM messages WHERE id = ?1"))?
+            .query_row([message_row_id], message_row)
             .optional()?)
+    }
+
+    /// The newest message's id (0 for an empty log).
+    pub fn last_message_id(&self) -> Result<i64, CoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Up to `limit` inbound messages with `id > after_id`, oldest first. The reply
+    /// loop reads back with it what it missed while behind the engine's events.
+    pub fn inbound_after(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<LoggedInbound>, CoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, account_id, peer_id FROM messages
+             WHERE id > ?1 AND direction = 'in' ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok(LoggedInbound {
+                    id: r.get(0)?,
+                    account_id: r.get(1)?,
+                    peer_id: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// Up to `limit` messages of `filter` with `after_id < id < before_id`, newest first.

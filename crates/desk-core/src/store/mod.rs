@@ -80,6 +80,9 @@ impl Store {
     pub fn checkpoint(path: &Path) -> Result<(), CoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Room for every statement the engine runs often (rusqlite keeps 16 by default):
+        // a statement pushed out is compiled again at its next use.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
@@ -172,6 +175,9 @@ fn open_turn(database: &Path) -> Result<std::fs::File, CoreError> {
 
 /// How long a statement waits for another connection's lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Compiled statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 
 fn retry_while_busy<T>(mut step: impl FnMut() -> Result<T, CoreError>) -> Result<T, CoreError> {
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;

@@ -102,6 +102,27 @@ impl World {
         knobs: impl FnOnce(&mut Knobs),
         timings: impl FnOnce(&mut AiTimings),
     ) -> World {
+        World::build(
+            preset,
+            knobs,
+            timings,
+            EngineConfig::default().event_capacity,
+        )
+        .await
+    }
+
+    /// A world whose event channel holds only `capacity` events, so that its
+    /// subscribers (the AI side, the test's own) fall behind a burst.
+    pub async fn start_with_event_capacity(preset: Preset, capacity: usize) -> World {
+        World::build(preset, |_| {}, |_| {}, capacity).await
+    }
+
+    async fn build(
+        preset: Preset,
+        knobs: impl FnOnce(&mut Knobs),
+        timings: impl FnOnce(&mut AiTimings),
+        event_capacity: usize,
+    ) -> World {
         let sim = super::sim_with(knobs).await;
         let stub = Stub::start().await;
         let tmp = tempfile::tempdir().unwrap();
@@ -122,6 +143,7 @@ impl World {
                 client: loopback_client(),
                 timings: fast_engine_timings(),
                 clock: Arc::clone(&clock) as Arc<dyn Clock>,
+                event_capacity,
                 ..EngineConfig::default()
             },
             MediaOptions {

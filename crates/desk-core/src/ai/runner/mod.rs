@@ -143,6 +143,7 @@ pub(crate) fn parse_or_default<T: serde::de::DeserializeOwned + Default>(
 }
 
 /// Everything one decision or run needs from the store.
+#[derive(Clone)]
 pub(crate) struct Context {
     pub global: GlobalAiSettings,
     pub account: AccountAiSettings,

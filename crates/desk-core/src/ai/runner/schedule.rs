@@ -1,6 +1,8 @@
 //! Follows the engine's events: owner sends start takeovers, inbound messages pass the
 //! policy and queue per scope, one run per scope at a time.
 
+use std::collections::hash_map::Entry;
+
 use super::turn::run_turn;
 use super::*;
 
@@ -9,6 +11,7 @@ const READ_TOGETHER: usize = 256;
 
 /// Follows the engine's events until stopped.
 pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent>) {
+    let mut place = Place::start(&shared).await;
     let mut next = None;
     loop {
         let event = match next.take() {
@@ -44,7 +47,11 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
                     }
                 }
             }
-            on_inbound(&shared, arrivals).await;
+            arrivals.retain(|a| place.is_new(a.row_id));
+            if let Some(last) = arrivals.last() {
+                place.handled(last.row_id);
+                on_inbound(&shared, arrivals).await;
+            }
             continue;
         }
         match event {
@@ -60,12 +67,89 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
                 }
             }
             Ok(_) => {}
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "AI: fell behind the engine's events");
-            }
+            Err(RecvError::Lagged(missed)) => read_back(&shared, &mut place, missed).await,
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// Where the reply loop stands in the message log. Inbound rows are written by one
+/// connection, one transaction at a time, and announced after their commit, so their
+/// ids rise in the order of their events.
+struct Place {
+    /// The newest inbound message handled, or the log's end when the loop started
+    /// (`None`: unknown, the log could not be read then).
+    handled_upto: Option<i64>,
+    /// Messages up to here were read back from the log after a lag: their events,
+    /// still queued, are old news.
+    read_back_upto: i64,
+}
+
+impl Place {
+    async fn start(shared: &Shared) -> Place {
+        let end = shared.engine.store().call(|s| s.last_message_id()).await;
+        if let Err(e) = &end {
+            tracing::warn!(error = %e, "AI: cannot read where the log ends");
+        }
+        Place {
+            handled_upto: end.ok(),
+            read_back_upto: 0,
+        }
+    }
+
+    fn is_new(&self, row_id: i64) -> bool {
+        row_id > self.read_back_upto
+    }
+
+    fn handled(&mut self, row_id: i64) {
+        self.handled_upto = Some(self.handled_upto.map_or(row_id, |h| h.max(row_id)));
+    }
+}
+
+/// After a lag, decides about the inbound messages whose events were missed, read back
+/// from the log in order, up to its end. (Owner sends missed meanwhile start no
+/// takeover; the warning says how many events were missed.)
+async fn read_back(shared: &Arc<Shared>, place: &mut Place, missed: u64) {
+    tracing::warn!(missed, "AI: fell behind the engine's events");
+    let Some(mut after) = place.handled_upto else {
+        return;
+    };
+    let mut read_back = 0;
+    loop {
+        let page = shared
+            .engine
+            .store()
+            .call(move |s| s.inbound_after(after, READ_TOGETHER))
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "AI: cannot read back the missed messages");
+                return;
+            }
+        };
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        place.handled(after);
+        place.read_back_upto = after;
+        let full = page.len() == READ_TOGETHER;
+        read_back += page.len();
+        let now = shared.now_ms();
+        let arrivals = page
+            .into_iter()
+            .map(|m| Arrival {
+                account_id: m.account_id,
+                peer_id: m.peer_id,
+                row_id: m.id,
+                received_ms: now,
+            })
+            .collect();
+        on_inbound(shared, arrivals).await;
+        if !full || shared.stop.is_cancelled() {
+            break;
+        }
+    }
+    tracing::info!(read_back, "AI: read back the messages it missed");
 }
 
 /// An inbound message as the AI side learns of it.
@@ -164,16 +248,21 @@ async fn on_inbound(shared: &Arc<Shared>, mut arrivals: Vec<Arrival>) {
             .engine
             .store()
             .call(move |s| {
-                wanted
-                    .iter()
-                    .map(|(row_id, a, p)| {
-                        let Some(row) = s.ai_message(*row_id)?.filter(|r| r.direction == "in")
-                        else {
-                            return Ok(None);
-                        };
-                        Ok(read_context(s, a, p)?.map(|ctx| (row, ctx)))
-                    })
-                    .collect::<Result<Vec<_>, CoreError>>()
+                // Messages of one conversation share their settings: read once here.
+                let mut contexts: HashMap<(&str, &str), Option<Context>> = HashMap::new();
+                let mut found = Vec::with_capacity(wanted.len());
+                for (row_id, a, p) in &wanted {
+                    let Some(row) = s.ai_message(*row_id)?.filter(|r| r.direction == "in") else {
+                        found.push(None);
+                        continue;
+                    };
+                    let ctx = match contexts.entry((a, p)) {
+                        Entry::Occupied(known) => known.get().clone(),
+                        Entry::Vacant(slot) => slot.insert(read_context(s, a, p)?).clone(),
+                    };
+                    found.push(ctx.map(|ctx| (row, ctx)));
+                }
+                Ok(found)
             })
             .await;
         let found = match read {
