@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ilink::{Client, ClientConfig};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::poller::Poller;
-use super::sender::Sender;
+use super::sender::{Sender, SenderWake};
 use super::shared::Runtime;
 use super::typing::TypingTickets;
 use super::EngineError;
@@ -21,7 +20,7 @@ use crate::secrets::SecretKey;
 
 struct Running {
     cancel: CancellationToken,
-    sender_wake: Arc<Notify>,
+    sender_wake: Arc<SenderWake>,
     typing: Arc<Mutex<TypingTickets>>,
     /// For calls beside the poller and sender (typing indicators).
     client: Arc<Client>,
@@ -86,7 +85,7 @@ impl AccountManager {
         };
         let client = Arc::new(Client::new(config, Some(token))?);
         let cancel = CancellationToken::new();
-        let sender_wake = Arc::new(Notify::new());
+        let sender_wake = Arc::new(SenderWake::default());
         let typing = Arc::new(Mutex::new(TypingTickets::new()));
         let poller = Poller {
             rt: Arc::clone(&self.rt),
@@ -225,7 +224,7 @@ impl AccountManager {
 
     pub(crate) fn wake_all_senders(&self) {
         for running in self.running().values() {
-            running.sender_wake.notify_one();
+            running.sender_wake.now();
         }
     }
 
@@ -239,7 +238,7 @@ impl AccountManager {
     /// Tells an account's sender to look at its outbox again.
     pub(crate) fn wake_sender(&self, account_id: &str) {
         if let Some(running) = self.running().get(account_id) {
-            running.sender_wake.notify_one();
+            running.sender_wake.now();
         }
     }
 }

@@ -10,10 +10,10 @@ use std::time::Duration;
 use ilink::models::InboundEntry;
 use ilink::{Client, IlinkError, Secret};
 use rand::Rng;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::inbound_writer::Batch;
+use super::sender::SenderWake;
 use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::typing::TypingTickets;
@@ -30,7 +30,7 @@ pub(crate) struct Poller {
     pub client: Arc<Client>,
     pub cancel: CancellationToken,
     /// Woken after a batch with new messages, so waiting sends can use the new tokens.
-    pub sender_wake: Arc<Notify>,
+    pub sender_wake: Arc<SenderWake>,
     /// The account's typing tickets (§6.1), refreshed as messages arrive.
     pub typing: Arc<Mutex<TypingTickets>>,
 }
@@ -210,7 +210,9 @@ impl Poller {
             })
             .await?;
         if !outcome.new.is_empty() {
-            self.sender_wake.notify_one();
+            self.sender_wake.after_inbound();
+        }
+        if outcome.media_queued > 0 {
             self.rt.media_wake.notify_one();
         }
         for new in outcome.new {

@@ -4,6 +4,7 @@
 //! retry with backoff, then fail with the reason.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,12 +48,36 @@ pub fn allowance_used(limit: u32) -> String {
     )
 }
 
+/// Wakes an account's sender. A new inbound message matters to it only while sends
+/// wait (for the peer's fresh token or next message): with nothing unfinished in the
+/// outbox it sleeps on, as every path that queues or requeues a send wakes it itself.
+#[derive(Default)]
+pub(crate) struct SenderWake {
+    notify: Notify,
+    /// The sender's last pass found nothing unfinished.
+    outbox_empty: AtomicBool,
+}
+
+impl SenderWake {
+    /// Something for the outbox changed: look again.
+    pub fn now(&self) {
+        self.notify.notify_one();
+    }
+
+    /// New inbound messages: look again if sends wait.
+    pub fn after_inbound(&self) {
+        if !self.outbox_empty.load(Ordering::Acquire) {
+            self.notify.notify_one();
+        }
+    }
+}
+
 pub(crate) struct Sender {
     pub rt: Arc<Runtime>,
     pub account_id: String,
     pub client: Arc<Client>,
     pub cancel: CancellationToken,
-    pub wake: Arc<Notify>,
+    pub wake: Arc<SenderWake>,
     /// Per peer (lower-cased): why its messages wait. They wait until the stored token
     /// differs, or until a backoff retry of the same token is due.
     refused_token: HashMap<String, Refused>,
@@ -95,7 +120,7 @@ impl Sender {
         account_id: String,
         client: Arc<Client>,
         cancel: CancellationToken,
-        wake: Arc<Notify>,
+        wake: Arc<SenderWake>,
     ) -> Sender {
         Sender {
             rt,
@@ -125,7 +150,7 @@ impl Sender {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
-                () = wake.notified() => {}
+                () = wake.notify.notified() => {}
                 () = sleep_until(next) => {}
             }
         }
@@ -139,6 +164,10 @@ impl Sender {
             .store
             .call(move |s| s.unfinished_outbox(&account_id))
             .await?;
+        // Set after the read: a send queued since has woken this task again already.
+        self.wake
+            .outbox_empty
+            .store(entries.is_empty(), Ordering::Release);
         let mut blocked: HashSet<String> = HashSet::new();
         let mut next: Option<Instant> = None;
         self.merged.clear();

@@ -36,6 +36,8 @@ pub struct InboundCommit {
     /// New messages that could not be decoded, stored with their text (in `new` when
     /// they name a sender) and counted on the account.
     pub undecodable: usize,
+    /// Media downloads queued for the new messages.
+    pub media_queued: usize,
 }
 
 /// One account's getupdates batch, for [`Store::commit_inbound_group`].
@@ -263,6 +265,7 @@ fn commit_batch(
         let message_row_id = insert_message(tx, account_id, &peer_id, &record, &quote, time_ms)?;
         if record.media.is_some() {
             super::media_jobs::queue(tx, message_row_id, account_id, now_ms)?;
+            outcome.media_queued += 1;
         }
         bump_conversation(tx, account_id, &peer_id, time_ms)?;
         if let Some(token) = &record.context_token {
