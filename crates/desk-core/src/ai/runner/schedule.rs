@@ -48,8 +48,8 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
                 }
             }
             arrivals.retain(|a| place.is_new(a.row_id));
-            if let Some(last) = arrivals.last() {
-                place.handled(last.row_id);
+            if let Some(newest) = arrivals.iter().map(|a| a.row_id).max() {
+                place.handled(newest);
                 on_inbound(&shared, arrivals).await;
             }
             continue;
