@@ -27,26 +27,8 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
             .ok()
             .and_then(|e| Arrival::of(e, shared.now_ms()))
         {
-            // The messages already waiting behind it are read in the same store call (a
-            // burst costs one call per few hundred, not one each); the first other
-            // event is handled after them, in its place.
-            let seen_ms = first.received_ms;
             let mut arrivals = vec![first];
-            while arrivals.len() < READ_TOGETHER {
-                let waiting = match rx.try_recv() {
-                    Ok(event) => Ok(event),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
-                };
-                match waiting.as_ref().ok().and_then(|e| Arrival::of(e, seen_ms)) {
-                    Some(arrival) => arrivals.push(arrival),
-                    None => {
-                        next = Some(waiting);
-                        break;
-                    }
-                }
-            }
+            next = take_waiting(&mut rx, &mut arrivals);
             arrivals.retain(|a| place.is_new(a.row_id));
             if let Some(newest) = arrivals.iter().map(|a| a.row_id).max() {
                 place.handled(newest);
@@ -71,6 +53,29 @@ pub(crate) async fn run_events(shared: Arc<Shared>, mut rx: Receiver<EngineEvent
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// Adds the messages already waiting behind the first to `arrivals`, so one store call
+/// reads them all (a burst costs one call per few hundred, not one each); returns the
+/// first other event (or lag), which is handled after them, in its place.
+fn take_waiting(
+    rx: &mut Receiver<EngineEvent>,
+    arrivals: &mut Vec<Arrival>,
+) -> Option<Result<EngineEvent, RecvError>> {
+    let seen_ms = arrivals.first()?.received_ms;
+    while arrivals.len() < READ_TOGETHER {
+        let waiting = match rx.try_recv() {
+            Ok(event) => Ok(event),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+        match waiting.as_ref().ok().and_then(|e| Arrival::of(e, seen_ms)) {
+            Some(arrival) => arrivals.push(arrival),
+            None => return Some(waiting),
+        }
+    }
+    None
 }
 
 /// Where the reply loop stands in the message log. Inbound rows are written by one
