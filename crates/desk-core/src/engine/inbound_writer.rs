@@ -1,5 +1,5 @@
 //! Group commit of inbound batches (docs/architecture.md, invariant 1). Every poller
-//! hands its getupdates batch to one writer task; the writer stores all the batches
+//! hands its getupdates batch to one writer thread; the writer stores all the batches
 //! queued at that moment in one transaction, each with its account's cursor, announces
 //! their new messages as soon as it commits, then answers each poller. A poller takes
 //! its new cursor only after that answer, so a crash keeps a batch and its cursor
@@ -33,17 +33,25 @@ struct Job {
     done: oneshot::Sender<Result<InboundCommit, String>>,
 }
 
-/// The pollers' handle on the writer task. The task ends when the last handle is
+/// The pollers' handle on the writer thread. The thread ends when the last handle is
 /// dropped.
 #[derive(Clone)]
 pub(crate) struct InboundWriter(mpsc::UnboundedSender<Job>);
 
 impl InboundWriter {
-    /// Starts the writer task (inside a tokio runtime). Unbounded: each poller waits
-    /// for its answer, so at most one batch per account is queued.
+    /// Starts the writer thread. Unbounded: each poller waits for its answer, so at
+    /// most one batch per account is queued. A thread of its own rather than a task:
+    /// in a burst the commits are the one serial step, and on the async workers they
+    /// waited behind the pollers' decoding for a turn (and for a blocking-pool thread).
     pub fn start(store: SharedStore, events: EventSender) -> InboundWriter {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_groups(store, events, queue));
+        let spawned = std::thread::Builder::new()
+            .name("inbound-writer".into())
+            .spawn(move || write_groups(&store, &events, queue));
+        if let Err(e) = spawned {
+            // The queue went with the closure: every commit answers "stopped".
+            tracing::error!(error = %e, "cannot start the inbound writer");
+        }
         InboundWriter(jobs)
     }
 
@@ -60,12 +68,12 @@ impl InboundWriter {
     }
 }
 
-async fn write_groups(
-    store: SharedStore,
-    events: EventSender,
+fn write_groups(
+    store: &SharedStore,
+    events: &EventSender,
     mut queue: mpsc::UnboundedReceiver<Job>,
 ) {
-    while let Some(first) = queue.recv().await {
+    while let Some(first) = queue.blocking_recv() {
         let mut messages = first.batch.entries.len();
         let mut group = vec![first];
         while messages < MAX_GROUP_MESSAGES {
@@ -73,31 +81,27 @@ async fn write_groups(
             messages += job.batch.entries.len();
             group.push(job);
         }
-        write_group(&store, &events, group).await;
+        write_group(store, events, group);
     }
 }
 
-async fn write_group(store: &SharedStore, events: &EventSender, group: Vec<Job>) {
+fn write_group(store: &SharedStore, events: &EventSender, group: Vec<Job>) {
     let mut replies = Vec::with_capacity(group.len());
     let mut writes = Vec::with_capacity(group.len());
     for Job { batch, done } in group {
         replies.push((batch.account_id.clone(), batch.summaries, done));
         writes.push((batch.account_id, batch.cursor, batch.entries, batch.now_ms));
     }
-    let outcomes = store
-        .call(move |s| {
-            let batches: Vec<InboundBatch<'_>> = writes
-                .iter()
-                .map(|(account_id, cursor, entries, now_ms)| InboundBatch {
-                    account_id,
-                    cursor: cursor.as_ref(),
-                    entries,
-                    now_ms: *now_ms,
-                })
-                .collect();
-            s.commit_inbound_group(&batches)
+    let batches: Vec<InboundBatch<'_>> = writes
+        .iter()
+        .map(|(account_id, cursor, entries, now_ms)| InboundBatch {
+            account_id,
+            cursor: cursor.as_ref(),
+            entries,
+            now_ms: *now_ms,
         })
-        .await;
+        .collect();
+    let outcomes = store.call_here(|s| s.commit_inbound_group(&batches));
     let outcomes: Vec<Result<InboundCommit, String>> = match outcomes {
         Ok(each) => each
             .into_iter()

@@ -50,6 +50,17 @@ impl SharedStore {
         self.1.notify_one();
         Ok(result?)
     }
+
+    /// Runs `f` with the store on the calling thread, which may block on it: for a
+    /// thread of its own, never an async worker.
+    pub(crate) fn call_here<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        let result = {
+            let store = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&store)
+        };
+        self.1.notify_one();
+        result
+    }
 }
 
 pub(crate) struct Runtime {
