@@ -294,13 +294,7 @@ fn commit_batch(
     for (peer_id, change) in &peers.peers {
         bump_conversation(tx, account_id, peer_id, change.last_ms, change.messages)?;
         if let Some(latest) = &change.token {
-            store_context_token(
-                tx,
-                account_id,
-                &latest.peer_id,
-                &latest.token,
-                latest.time_ms,
-            )?;
+            store_context_token(tx, account_id, latest)?;
         }
     }
     if let Some(cursor) = cursor.filter(|c| !c.expose().is_empty()) {
@@ -318,7 +312,7 @@ fn commit_batch(
 /// A message of the batch that is new to the log, with its sender and time.
 enum Fresh {
     Decoded {
-        record: InboundRecord,
+        record: Box<InboundRecord>,
         peer_id: String,
         time_ms: i64,
     },
@@ -378,7 +372,7 @@ fn claim(
     }
     let time_ms = record.create_time_ms.unwrap_or(now_ms);
     Ok(Some(Fresh::Decoded {
-        record,
+        record: Box::new(record),
         peer_id,
         time_ms,
     }))
@@ -399,6 +393,9 @@ struct LatestToken {
     peer_id: String,
     token: String,
     time_ms: i64,
+    /// Another token came at the same time: one write per message would have reset the
+    /// reply count even if the last one matches the stored token.
+    mixed: bool,
 }
 
 /// Per peer, in the order the batch first names them; peers are told apart without
@@ -416,6 +413,7 @@ impl PeerChanges {
             peer_id: peer_id.to_owned(),
             token: token.to_owned(),
             time_ms,
+            mixed: false,
         });
         let next = self.peers.len();
         let index = *self
@@ -438,6 +436,8 @@ impl PeerChanges {
         change.messages += 1;
         match (&mut change.token, token) {
             (Some(latest), Some(token)) if token.time_ms >= latest.time_ms => {
+                latest.mixed = token.time_ms == latest.time_ms
+                    && (latest.mixed || token.token != latest.token);
                 latest.token = token.token;
                 latest.time_ms = token.time_ms;
             }
@@ -713,25 +713,31 @@ fn bump_conversation(
     Ok(())
 }
 
-/// Overwrites the peer's token unless the stored one came with a later message.
+/// Overwrites the peer's token unless the stored one came with a later message. The
+/// reply count restarts unless the token and its time are the stored ones (and the
+/// batch brought no other token at that time).
 fn store_context_token(
     tx: &Transaction<'_>,
     account_id: &str,
-    peer_id: &str,
-    token: &str,
-    time_ms: i64,
+    latest: &LatestToken,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO context_tokens (account_id, peer_id, token, last_seen_ms)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(account_id, peer_id) DO UPDATE SET
             token = excluded.token, last_seen_ms = excluded.last_seen_ms,
-            replies = CASE WHEN excluded.token = context_tokens.token
+            replies = CASE WHEN NOT ?5 AND excluded.token = context_tokens.token
                             AND excluded.last_seen_ms = context_tokens.last_seen_ms
                        THEN context_tokens.replies ELSE 0 END
          WHERE excluded.last_seen_ms >= context_tokens.last_seen_ms",
     )?
-    .execute(params![account_id, peer_id, token, time_ms])?;
+    .execute(params![
+        account_id,
+        latest.peer_id,
+        latest.token,
+        latest.time_ms,
+        latest.mixed
+    ])?;
     Ok(())
 }
 
