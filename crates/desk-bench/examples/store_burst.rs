@@ -1,10 +1,12 @@
 //! The store's share of a burst: CPU time per message of the inbound group commit alone
-//! (no HTTP, no events), shaped like the engine's groups. The floor under the scale
+//! (no HTTP, no decoding, no events: the pollers make the rows ready before the writer
+//! takes them), shaped like the engine's groups. The floor under the scale
 //! scenario's "CLI CPU time per stored message".
 //!
 //! `cargo run --release -p desk-bench --example store_burst -- ACCOUNTS MESSAGES BATCH GROUP`
 //! (e.g. `500 20000 20 100`: batches of 20 messages, 100 batches per transaction).
 
+use desk_core::inbound::ReceivedEntry;
 use desk_core::store::{AccountUpsert, InboundBatch};
 use desk_core::Store;
 use ilink::models::InboundEntry;
@@ -68,14 +70,14 @@ fn burst(
     accounts: usize,
     total: usize,
     per_batch: usize,
-) -> Vec<(usize, Secret, Vec<InboundEntry>)> {
+) -> Vec<(usize, Secret, Vec<ReceivedEntry>)> {
     let mut batches = Vec::new();
     let mut index = 0;
     while index < total {
         let a = batches.len() % accounts;
         let size = per_batch.min(total - index);
         let entries = (index..index + size)
-            .map(|i| message(round, a, (round * total + i) as u64))
+            .map(|i| ReceivedEntry::from_entry(&message(round, a, (round * total + i) as u64)))
             .collect();
         batches.push((a, Secret::new(format!("cursor-{round}-{index}")), entries));
         index += size;

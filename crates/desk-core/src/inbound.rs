@@ -2,7 +2,37 @@
 //! body text (§5.3), the one media item worth downloading (§7.4) and its quote (§5.6).
 //! Pure functions; storing happens in `store::inbound`.
 
-use ilink::models::{CdnMedia, ItemType, MessageItem, PartialText, WeixinMessage};
+use ilink::models::{CdnMedia, InboundEntry, ItemType, MessageItem, PartialText, WeixinMessage};
+
+/// A received message made ready to store: its row, or what can be read of a message
+/// this version cannot decode. Built where the batch arrives (each account's poller, in
+/// parallel), so the one writer only writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivedEntry {
+    Decoded(Box<InboundRecord>),
+    Undecodable(UndecodableRecord),
+}
+
+impl ReceivedEntry {
+    pub fn from_entry(entry: &InboundEntry) -> ReceivedEntry {
+        match entry {
+            InboundEntry::Message { message, raw } => {
+                ReceivedEntry::Decoded(Box::new(InboundRecord::from_received(message, raw)))
+            }
+            InboundEntry::Undecodable { raw, error } => {
+                ReceivedEntry::Undecodable(UndecodableRecord::from_raw(raw, error))
+            }
+        }
+    }
+
+    /// The reply token the message brought.
+    pub fn context_token(&self) -> Option<&str> {
+        match self {
+            ReceivedEntry::Decoded(record) => record.context_token.as_deref(),
+            ReceivedEntry::Undecodable(record) => record.context_token.as_deref(),
+        }
+    }
+}
 
 /// The row a new inbound message is stored as.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,12 +5,12 @@
 //! its new cursor only after that answer, so a crash keeps a batch and its cursor
 //! together or neither: the batch comes again and dedupe stores it once.
 
-use ilink::models::InboundEntry;
 use ilink::Secret;
 use tokio::sync::{mpsc, oneshot};
 
 use super::shared::SharedStore;
 use crate::events::{emit, EngineEvent, EventSender};
+use crate::inbound::ReceivedEntry;
 use crate::store::{InboundBatch, InboundCommit};
 
 /// At most about this many messages go into one transaction, so one commit never
@@ -22,7 +22,8 @@ const MAX_GROUP_MESSAGES: usize = 2_048;
 pub(crate) struct Batch {
     pub account_id: String,
     pub cursor: Option<Secret>,
-    pub entries: Vec<InboundEntry>,
+    /// Made ready to store by the poller, so the writer only writes.
+    pub entries: Vec<ReceivedEntry>,
     pub now_ms: i64,
     /// Kind and preview of each entry, for [`EngineEvent::MessageReceived`].
     pub summaries: Vec<(&'static str, Option<String>)>,

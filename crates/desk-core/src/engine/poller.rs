@@ -19,7 +19,7 @@ use super::timing::duration_ms;
 use super::typing::TypingTickets;
 use super::wire_text;
 use crate::events::{preview, AccountStatus};
-use crate::inbound::InboundRecord;
+use crate::inbound::ReceivedEntry;
 
 /// The `item_kind` of a message stored undecoded.
 pub(crate) const UNDECODABLE_KIND: &str = "undecodable";
@@ -183,19 +183,20 @@ impl Poller {
         if msgs.is_empty() && cursor.is_none() {
             return Ok(());
         }
-        let context_tokens: Vec<Option<String>> = msgs
+        let entries: Vec<ReceivedEntry> = msgs.iter().map(ReceivedEntry::from_entry).collect();
+        drop(msgs);
+        let context_tokens: Vec<Option<String>> = entries
             .iter()
-            .map(|m| m.message().and_then(|m| m.context_token.clone()))
+            .map(|entry| entry.context_token().map(str::to_owned))
             .collect();
         // Kind and preview for the events (the rows hold the same values).
-        let summaries: Vec<(&'static str, Option<String>)> = msgs
+        let summaries: Vec<(&'static str, Option<String>)> = entries
             .iter()
             .map(|entry| match entry {
-                InboundEntry::Message { message, raw } => {
-                    let record = InboundRecord::from_received(message, raw);
+                ReceivedEntry::Decoded(record) => {
                     (record.item_kind, preview(record.text.as_deref()))
                 }
-                InboundEntry::Undecodable { .. } => (UNDECODABLE_KIND, None),
+                ReceivedEntry::Undecodable(_) => (UNDECODABLE_KIND, None),
             })
             .collect();
         let outcome = self
@@ -204,7 +205,7 @@ impl Poller {
             .commit(Batch {
                 account_id: self.account_id.clone(),
                 cursor,
-                entries: msgs,
+                entries,
                 now_ms: self.rt.now_ms(),
                 summaries,
             })

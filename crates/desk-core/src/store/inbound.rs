@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use ilink::models::{InboundEntry, WeixinMessage};
 
-use crate::inbound::{InboundRecord, UndecodableRecord};
+use crate::inbound::{InboundRecord, ReceivedEntry, UndecodableRecord};
 use crate::secrets::Secret;
 use crate::{CoreError, Store};
 
@@ -48,7 +48,7 @@ pub struct InboundBatch<'a> {
     pub account_id: &'a str,
     /// The response's `get_updates_buf`; `None` or empty keeps the stored one.
     pub cursor: Option<&'a Secret>,
-    pub entries: &'a [InboundEntry],
+    pub entries: &'a [ReceivedEntry],
     pub now_ms: i64,
 }
 
@@ -84,10 +84,11 @@ impl Store {
         entries: &[InboundEntry],
         now_ms: i64,
     ) -> Result<InboundCommit, CoreError> {
+        let entries: Vec<ReceivedEntry> = entries.iter().map(ReceivedEntry::from_entry).collect();
         let batch = InboundBatch {
             account_id,
             cursor,
-            entries,
+            entries: &entries,
             now_ms,
         };
         self.in_one_transaction(|tx| commit_batch(tx, &batch))
@@ -266,28 +267,28 @@ fn commit_batch(
                 peer_id,
                 time_ms,
             } => {
-                let quote = resolve_quote(tx, account_id, &peer_id, &record)?;
-                let row_id = insert_message(tx, account_id, &peer_id, &record, &quote, time_ms)?;
+                let quote = resolve_quote(tx, account_id, peer_id, record)?;
+                let row_id = insert_message(tx, account_id, peer_id, record, &quote, time_ms)?;
                 if record.media.is_some() {
                     super::media_jobs::queue(tx, row_id, account_id, now_ms)?;
                     outcome.media_queued += 1;
                 }
-                (row_id, peer_id, record.dedupe_key, false)
+                (row_id, peer_id, &record.dedupe_key, false)
             }
             Fresh::Undecodable {
                 record,
                 peer_id,
                 time_ms,
             } => {
-                let row_id = insert_undecodable(tx, account_id, &peer_id, &record, time_ms)?;
-                (row_id, peer_id, record.dedupe_key, true)
+                let row_id = insert_undecodable(tx, account_id, peer_id, record, time_ms)?;
+                (row_id, peer_id, &record.dedupe_key, true)
             }
         };
         outcome.new.push(NewInbound {
             batch_index,
             message_row_id,
-            peer_id,
-            dedupe_key,
+            peer_id: peer_id.to_owned(),
+            dedupe_key: dedupe_key.clone(),
             undecodable,
         });
     }
@@ -310,20 +311,20 @@ fn commit_batch(
 }
 
 /// A message of the batch that is new to the log, with its sender and time.
-enum Fresh {
+enum Fresh<'a> {
     Decoded {
-        record: Box<InboundRecord>,
-        peer_id: String,
+        record: &'a InboundRecord,
+        peer_id: &'a str,
         time_ms: i64,
     },
     Undecodable {
-        record: UndecodableRecord,
-        peer_id: String,
+        record: &'a UndecodableRecord,
+        peer_id: &'a str,
         time_ms: i64,
     },
 }
 
-impl Fresh {
+impl Fresh<'_> {
     fn peer_and_time(&self) -> (&str, i64) {
         match self {
             Fresh::Decoded {
@@ -343,25 +344,23 @@ impl Fresh {
     }
 }
 
-/// Decodes `entry` and claims its dedupe key: the message if it is new and names a
-/// sender. Redeliveries and messages without a sender are counted in `outcome` (an
-/// undecodable one without a sender is kept in `unroutable_inbound`).
-fn claim(
+/// Claims `entry`'s dedupe key: the message if it is new and names a sender.
+/// Redeliveries and messages without a sender are counted in `outcome` (an undecodable
+/// one without a sender is kept in `unroutable_inbound`).
+fn claim<'a>(
     tx: &Transaction<'_>,
     account_id: &str,
-    entry: &InboundEntry,
+    entry: &'a ReceivedEntry,
     now_ms: i64,
     outcome: &mut InboundCommit,
-) -> rusqlite::Result<Option<Fresh>> {
-    let (message, raw) = match entry {
-        InboundEntry::Message { message, raw } => (message, raw),
-        InboundEntry::Undecodable { raw, error } => {
-            let record = UndecodableRecord::from_raw(raw, error);
+) -> rusqlite::Result<Option<Fresh<'a>>> {
+    let record = match entry {
+        ReceivedEntry::Decoded(record) => record,
+        ReceivedEntry::Undecodable(record) => {
             return claim_undecodable(tx, account_id, record, now_ms, outcome);
         }
     };
-    let record = InboundRecord::from_received(message, raw);
-    let Some(peer_id) = record.peer_id.clone() else {
+    let Some(peer_id) = record.peer_id.as_deref() else {
         tracing::warn!(account_id, "inbound message without a sender skipped");
         outcome.unroutable += 1;
         return Ok(None);
@@ -370,11 +369,10 @@ fn claim(
         outcome.duplicates += 1;
         return Ok(None);
     }
-    let time_ms = record.create_time_ms.unwrap_or(now_ms);
     Ok(Some(Fresh::Decoded {
-        record: Box::new(record),
+        record,
         peer_id,
-        time_ms,
+        time_ms: record.create_time_ms.unwrap_or(now_ms),
     }))
 }
 
@@ -594,13 +592,13 @@ fn quoted_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Option<String>,
 /// Claims an undecodable message's dedupe key and counts it on the account: the
 /// message, to be filed in its conversation (kind `undecodable`, no text, the reason in
 /// `error`), when it names a sender; else it is kept in `unroutable_inbound` here.
-fn claim_undecodable(
+fn claim_undecodable<'a>(
     tx: &Transaction<'_>,
     account_id: &str,
-    record: UndecodableRecord,
+    record: &'a UndecodableRecord,
     now_ms: i64,
     outcome: &mut InboundCommit,
-) -> rusqlite::Result<Option<Fresh>> {
+) -> rusqlite::Result<Option<Fresh<'a>>> {
     tracing::warn!(account_id, error = %record.error, "inbound message kept undecoded");
     if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
         outcome.duplicates += 1;
@@ -611,7 +609,7 @@ fn claim_undecodable(
         "UPDATE accounts SET undecodable_count = undecodable_count + 1 WHERE account_id = ?1",
     )?
     .execute([account_id])?;
-    let Some(peer_id) = record.peer_id.clone() else {
+    let Some(peer_id) = record.peer_id.as_deref() else {
         outcome.unroutable += 1;
         tx.prepare_cached(
             "INSERT INTO unroutable_inbound (account_id, raw_json, error, received_ms)
@@ -620,11 +618,10 @@ fn claim_undecodable(
         .execute(params![account_id, record.raw_json, record.error, now_ms])?;
         return Ok(None);
     };
-    let time_ms = record.create_time_ms.unwrap_or(now_ms);
     Ok(Some(Fresh::Undecodable {
         record,
         peer_id,
-        time_ms,
+        time_ms: record.create_time_ms.unwrap_or(now_ms),
     }))
 }
 
@@ -801,6 +798,12 @@ mod tests {
             Secret::new("cursor-2".to_owned()),
             Secret::new("cursor-3".to_owned()),
         );
+        let [one, two, ghost] = [one, two, ghost].map(|entries| {
+            entries
+                .iter()
+                .map(ReceivedEntry::from_entry)
+                .collect::<Vec<_>>()
+        });
         let batch = |account_id, cursor, entries| InboundBatch {
             account_id,
             cursor: Some(cursor),

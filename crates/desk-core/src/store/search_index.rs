@@ -83,6 +83,7 @@ impl Store {
 mod tests {
     use ilink::models::InboundEntry;
 
+    use crate::inbound::ReceivedEntry;
     use crate::store::accounts::tests::sample;
     use crate::store::conversations::tests::text;
     use crate::store::InboundBatch;
@@ -116,10 +117,16 @@ mod tests {
     fn a_group_commit_indexes_its_messages_once_and_later_inserts_index_themselves() {
         let store = Store::open_in_memory().unwrap();
         store.upsert_account(&sample("acc"), 0).unwrap();
-        let (one, ghost) = (
+        let [one, ghost] = [
             entries(&[(1, "明天开会 meeting"), (2, "quarterly report")]),
             entries(&[(3, "明天 never stored")]),
-        );
+        ]
+        .map(|entries| {
+            entries
+                .iter()
+                .map(ReceivedEntry::from_entry)
+                .collect::<Vec<_>>()
+        });
         let batch = |account_id, entries| InboundBatch {
             account_id,
             cursor: None,
