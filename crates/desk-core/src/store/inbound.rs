@@ -229,11 +229,10 @@ impl Store {
 }
 
 /// One batch's writes inside `tx` (see [`Store::commit_inbound_entries`]). In three
-/// steps: each message is decoded and its dedupe key claimed; each peer with new
-/// messages is filed once; the new messages are stored in order, then each peer's
-/// conversation and context token are updated once for all of its messages. The rows
-/// end as one write per message would leave them, with a statement per peer rather
-/// than three per message (most of a burst's commit).
+/// steps: each message's dedupe key is claimed; each peer with new messages is filed
+/// once; the new messages are stored in order, then each peer's conversation and
+/// context token are updated once for all of its messages. The rows end as one write
+/// per message would leave them, with three statements per peer rather than per message.
 fn commit_batch(
     tx: &Transaction<'_>,
     batch: &InboundBatch<'_>,
