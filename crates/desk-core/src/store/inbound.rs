@@ -259,28 +259,28 @@ fn commit_batch(
     for (peer_id, change) in &peers.peers {
         touch_peer(tx, account_id, peer_id, change.first_ms, change.last_ms)?;
     }
-    for (batch_index, message) in fresh {
-        let (message_row_id, peer_id, dedupe_key, undecodable) = match message {
-            Fresh::Decoded {
-                record,
-                peer_id,
-                time_ms,
-            } => {
+    for (
+        batch_index,
+        Fresh {
+            entry,
+            peer_id,
+            time_ms,
+        },
+    ) in fresh
+    {
+        let (message_row_id, dedupe_key, undecodable) = match entry {
+            ReceivedEntry::Decoded(record) => {
                 let quote = resolve_quote(tx, account_id, peer_id, record)?;
                 let row_id = insert_message(tx, account_id, peer_id, record, &quote, time_ms)?;
                 if record.media.is_some() {
                     super::media_jobs::queue(tx, row_id, account_id, now_ms)?;
                     outcome.media_queued += 1;
                 }
-                (row_id, peer_id, &record.dedupe_key, false)
+                (row_id, &record.dedupe_key, false)
             }
-            Fresh::Undecodable {
-                record,
-                peer_id,
-                time_ms,
-            } => {
+            ReceivedEntry::Undecodable(record) => {
                 let row_id = insert_undecodable(tx, account_id, peer_id, record, time_ms)?;
-                (row_id, peer_id, &record.dedupe_key, true)
+                (row_id, &record.dedupe_key, true)
             }
         };
         outcome.new.push(NewInbound {
@@ -310,37 +310,10 @@ fn commit_batch(
 }
 
 /// A message of the batch that is new to the log, with its sender and time.
-enum Fresh<'a> {
-    Decoded {
-        record: &'a InboundRecord,
-        peer_id: &'a str,
-        time_ms: i64,
-    },
-    Undecodable {
-        record: &'a UndecodableRecord,
-        peer_id: &'a str,
-        time_ms: i64,
-    },
-}
-
-impl Fresh<'_> {
-    fn peer_and_time(&self) -> (&str, i64) {
-        match self {
-            Fresh::Decoded {
-                peer_id, time_ms, ..
-            }
-            | Fresh::Undecodable {
-                peer_id, time_ms, ..
-            } => (peer_id, *time_ms),
-        }
-    }
-
-    fn context_token(&self) -> Option<&str> {
-        match self {
-            Fresh::Decoded { record, .. } => record.context_token.as_deref(),
-            Fresh::Undecodable { record, .. } => record.context_token.as_deref(),
-        }
-    }
+struct Fresh<'a> {
+    entry: &'a ReceivedEntry,
+    peer_id: &'a str,
+    time_ms: i64,
 }
 
 /// Claims `entry`'s dedupe key: the message if it is new and names a sender.
@@ -356,7 +329,7 @@ fn claim<'a>(
     let record = match entry {
         ReceivedEntry::Decoded(record) => record,
         ReceivedEntry::Undecodable(record) => {
-            return claim_undecodable(tx, account_id, record, now_ms, outcome);
+            return claim_undecodable(tx, account_id, entry, record, now_ms, outcome);
         }
     };
     let Some(peer_id) = record.peer_id.as_deref() else {
@@ -368,8 +341,8 @@ fn claim<'a>(
         outcome.duplicates += 1;
         return Ok(None);
     }
-    Ok(Some(Fresh::Decoded {
-        record,
+    Ok(Some(Fresh {
+        entry,
         peer_id,
         time_ms: record.create_time_ms.unwrap_or(now_ms),
     }))
@@ -395,6 +368,17 @@ struct LatestToken {
     mixed: bool,
 }
 
+impl LatestToken {
+    fn new(peer_id: &str, token: &str, time_ms: i64) -> LatestToken {
+        LatestToken {
+            peer_id: peer_id.to_owned(),
+            token: token.to_owned(),
+            time_ms,
+            mixed: false,
+        }
+    }
+}
+
 /// Per peer, in the order the batch first names them; peers are told apart without
 /// regard to ASCII case, as the tables' NOCASE keys do.
 #[derive(Default)]
@@ -405,13 +389,12 @@ struct PeerChanges {
 
 impl PeerChanges {
     fn note(&mut self, message: &Fresh) {
-        let (peer_id, time_ms) = message.peer_and_time();
-        let token = message.context_token().map(|token| LatestToken {
-            peer_id: peer_id.to_owned(),
-            token: token.to_owned(),
+        let Fresh {
+            entry,
+            peer_id,
             time_ms,
-            mixed: false,
-        });
+        } = *message;
+        let token = entry.context_token();
         let next = self.peers.len();
         let index = *self
             .by_folded_id
@@ -422,7 +405,7 @@ impl PeerChanges {
                 first_ms: time_ms,
                 last_ms: time_ms,
                 messages: 1,
-                token,
+                token: token.map(|token| LatestToken::new(peer_id, token, time_ms)),
             };
             self.peers.push((peer_id.to_owned(), change));
             return;
@@ -432,13 +415,16 @@ impl PeerChanges {
         change.last_ms = change.last_ms.max(time_ms);
         change.messages += 1;
         match (&mut change.token, token) {
-            (Some(latest), Some(token)) if token.time_ms >= latest.time_ms => {
-                latest.mixed = token.time_ms == latest.time_ms
-                    && (latest.mixed || token.token != latest.token);
-                latest.token = token.token;
-                latest.time_ms = token.time_ms;
+            (Some(latest), Some(token)) if time_ms >= latest.time_ms => {
+                latest.mixed = time_ms == latest.time_ms && (latest.mixed || token != latest.token);
+                if token != latest.token {
+                    latest.token = token.to_owned();
+                }
+                latest.time_ms = time_ms;
             }
-            (latest @ None, token) => *latest = token,
+            (latest @ None, Some(token)) => {
+                *latest = Some(LatestToken::new(peer_id, token, time_ms))
+            }
             _ => {}
         }
     }
@@ -594,6 +580,7 @@ fn quoted_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Option<String>,
 fn claim_undecodable<'a>(
     tx: &Transaction<'_>,
     account_id: &str,
+    entry: &'a ReceivedEntry,
     record: &'a UndecodableRecord,
     now_ms: i64,
     outcome: &mut InboundCommit,
@@ -617,8 +604,8 @@ fn claim_undecodable<'a>(
         .execute(params![account_id, record.raw_json, record.error, now_ms])?;
         return Ok(None);
     };
-    Ok(Some(Fresh::Undecodable {
-        record,
+    Ok(Some(Fresh {
+        entry,
         peer_id,
         time_ms: record.create_time_ms.unwrap_or(now_ms),
     }))
