@@ -119,17 +119,17 @@ impl State {
         } else {
             (crypto::encrypt(&key, &media.bytes), Some(key))
         };
+        let told_key: [u8; 16] = if media.key_form == KeyForm::Mismatched {
+            key_that_does_not_decrypt(&ciphertext)
+        } else {
+            key
+        };
         let cipher_len = ciphertext.len();
         let param = self.cdn.put_blob(Blob {
             ciphertext,
             key: stored_key,
             rawsize: media.bytes.len() as u64,
         });
-        let told_key: [u8; 16] = if media.key_form == KeyForm::Mismatched {
-            rand::random()
-        } else {
-            key
-        };
         let mut cdn_media = Map::new();
         cdn_media.insert("encrypt_query_param".into(), json!(param));
         cdn_media.insert("encrypt_type".into(), json!(1));
@@ -223,6 +223,17 @@ impl State {
         match blob.key {
             None => Some(blob.ciphertext.clone()),
             Some(key) => crypto::decrypt(&key, &blob.ciphertext).ok(),
+        }
+    }
+}
+
+/// A random key under which `ciphertext` does not decrypt: about one random key in 256
+/// turns it into something with valid padding, which a client would take for the file.
+fn key_that_does_not_decrypt(ciphertext: &[u8]) -> [u8; 16] {
+    loop {
+        let key: [u8; 16] = rand::random();
+        if crypto::decrypt(&key, ciphertext).is_err() {
+            return key;
         }
     }
 }
