@@ -447,7 +447,7 @@ fn account_exists(tx: &Transaction<'_>, account_id: &str) -> rusqlite::Result<bo
     )
 }
 
-// Statements are cached: a batch runs each of them once per message.
+// Statements are cached: a batch runs each of them once per message or per peer.
 
 /// Records the key; false if it was already there.
 fn claim_dedupe_key(
