@@ -42,6 +42,8 @@ export interface FakeBackend {
   firstTexts: Record<string, string>;
   /** Answers for commands the test wants to control. */
   answers: Record<string, (args: Record<string, unknown>) => unknown>;
+  /** Commands whose answers wait until the promise settles (the test lets them through). */
+  holds: Record<string, Promise<void>>;
 }
 
 export const defaultPrefs: Prefs = {
@@ -151,6 +153,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
     serverNames: {},
     firstTexts: {},
     answers: {},
+    holds: {},
   };
   const withAccountAi = (a: AccountView): AccountView => ({
     ...a,
@@ -171,242 +174,246 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
   };
   current = backend;
   mockWindows("main");
+  const respond = (cmd: string, payload: unknown) => {
+    const args = (payload ?? {}) as Record<string, unknown>;
+    backend.calls.push({ cmd, args });
+    if (backend.failNext) {
+      const error = backend.failNext;
+      backend.failNext = undefined;
+      throw error;
+    }
+    const answer = backend.answers[cmd];
+    if (answer) return answer(args);
+    switch (cmd) {
+      case "app_info":
+        return backend.info;
+      case "set_locale": {
+        const locale = args.locale as Locale;
+        backend.info = { ...backend.info, locale };
+        return locale;
+      }
+      case "set_prefs":
+        backend.info = { ...backend.info, prefs: args.prefs as Prefs };
+        return args.prefs;
+      case "list_accounts":
+        return backend.accounts.map(withAccountAi);
+      case "list_conversations":
+        return backend.conversations.filter((c) => c.account_id === args.accountId).map(withPeerAi);
+      case "conversation_page": {
+        const all = backend.messages.get(`${args.accountId}/${args.peerId}`) ?? [];
+        const before = args.before as { create_time_ms: number; id: number } | null;
+        const start = before ? all.findIndex((m) => m.id === before.id) + 1 : 0;
+        const limit = args.limit as number;
+        const messages = all.slice(start, start + limit);
+        const last = messages.at(-1);
+        const older =
+          start + limit < all.length && last ? { create_time_ms: last.create_time_ms, id: last.id } : null;
+        return { messages, older };
+      }
+      case "mark_account_read":
+        backend.conversations = backend.conversations.map((c) =>
+          c.account_id === args.accountId ? { ...c, unread_count: 0 } : c,
+        );
+        backend.accounts = backend.accounts.map((a) => (a.account_id === args.accountId ? { ...a, unread: 0 } : a));
+        return noChanges({
+          accounts: backend.accounts.filter((a) => a.account_id === args.accountId).map(withAccountAi),
+        });
+      case "mark_read": {
+        backend.conversations = backend.conversations.map((c) =>
+          c.account_id === args.accountId && c.peer_id === args.peerId ? { ...c, unread_count: 0 } : c,
+        );
+        const read = backend.conversations.find(
+          (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
+        );
+        return noChanges({ conversation: read ? withPeerAi(read) : null });
+      }
+      case "send_text": {
+        const key = `${args.accountId}/${args.peerId}`;
+        const sent = message({
+          account_id: args.accountId as string,
+          peer_id: args.peerId as string,
+          direction: "out",
+          text: args.text as string,
+          delivery: "queued",
+          create_time_ms: Date.now(),
+          outbox_id: 77,
+        });
+        backend.messages.set(key, [sent, ...(backend.messages.get(key) ?? [])]);
+        // The engine announces the queued message.
+        void emitEngine({
+          type: "delivery_updated",
+          outbox_id: 77,
+          account_id: sent.account_id,
+          peer_id: sent.peer_id,
+          message_row_id: sent.id,
+          state: "queued",
+          error: null,
+        });
+        return { outbox_id: 77, message_row_id: sent.id };
+      }
+      case "qr_svg":
+        return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 29 29"><path d="M4 4h1v1H4V4"/></svg>';
+      case "start_login":
+        return "login-1";
+      case "cancel_login":
+        return true;
+      case "submit_login_code":
+      case "rename_account":
+      case "set_account_enabled":
+      case "remove_account":
+      case "set_open_conversation":
+      case "enter_sandbox":
+        return null;
+      case "set_muted": {
+        const listed = backend.conversations.find(
+          (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
+        );
+        return listed ? withPeerAi({ ...listed, muted: args.muted as boolean }) : null;
+      }
+      case "search_messages":
+        return { peers: [], messages: [] };
+      // The owner's names and notes: the store keeps them, the changed row comes back.
+      case "rename_peer":
+      case "set_peer_note": {
+        const i = backend.conversations.findIndex(
+          (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
+        );
+        if (i < 0) return null;
+        const c = backend.conversations[i];
+        const changed =
+          cmd === "rename_peer"
+            ? {
+                ...c,
+                alias: (args.name as string).trim() || null,
+                display_name: (args.name as string).trim() || backend.serverNames[c.peer_id] || null,
+              }
+            : { ...c, note: (args.note as string).trim() || null };
+        backend.conversations[i] = changed;
+        return withPeerAi(changed);
+      }
+      case "peer_details": {
+        const c = backend.conversations.find((c) => c.account_id === args.accountId && c.peer_id === args.peerId);
+        if (!c) return null;
+        return {
+          account_id: c.account_id,
+          peer_id: c.peer_id,
+          display_name: c.display_name,
+          alias: c.alias,
+          note: c.note,
+          first_text: backend.firstTexts[c.peer_id] ?? null,
+          first_seen_ms: 0,
+          last_seen_ms: c.last_activity_ms,
+          window_age_unknown: c.window_age_unknown,
+        };
+      }
+      case "ai_global": {
+        const provider = (preset: Preset, base_url: string, model: string): ProviderConfig => ({
+          preset,
+          base_url,
+          model,
+          vision: false,
+          extra_headers: [],
+          extra_body: "",
+          max_tokens: null,
+          allow_main_agent: false,
+        });
+        return {
+          settings: {
+            paused: false,
+            provider: provider("custom", "http://127.0.0.1:8000/v1", "m"),
+            history_messages: 20,
+            history_tokens: 3000,
+            split_limit: 1800,
+          },
+          has_api_key: backend.aiHasKey,
+          presets: [
+            provider("open_claw", "http://127.0.0.1:18789/v1", "openclaw/weixin"),
+            provider("custom", "http://127.0.0.1:8000/v1", ""),
+          ],
+          agent: null,
+          dedicated_agent_config: '{ agents: { list: [{ id: "weixin" }] } }',
+        };
+      }
+      case "ai_account":
+        return {
+          enabled: backend.aiAccounts[args.accountId as string] ?? false,
+          persona: "",
+          memory_scope: "per-account-per-peer",
+          allow: [],
+          block: ["spam@im.wechat"],
+          quiet_hours: null,
+          runs_per_peer_per_hour: 30,
+          takeover_minutes: 30,
+          error_notice: null,
+          debug: false,
+        };
+      case "set_ai_account":
+        return null;
+      case "set_ai_account_enabled":
+        backend.aiAccounts[args.accountId as string] = args.enabled as boolean;
+        aiChanged(args.accountId as string, null);
+        return null;
+      case "ai_peer":
+        return backend.aiPeer;
+      case "set_ai_peer_enabled":
+        backend.aiPeer = { ...backend.aiPeer, enabled: args.enabled as boolean, effective: args.enabled as boolean };
+        aiChanged(args.accountId as string, args.peerId as string);
+        return null;
+      case "resume_ai_peer":
+        backend.aiPeer = { ...backend.aiPeer, takeover_until_ms: null };
+        aiChanged(args.accountId as string, args.peerId as string);
+        return null;
+      case "set_ai_key":
+        backend.aiHasKey = args.key !== null;
+        return null;
+      case "ai_memory":
+        return { scope_key: "per_peer:bot1-im-bot:alice@im.wechat", summary: backend.aiSummary, history: [{ role: "user", text: "hi" }] };
+      case "set_ai_memory_summary":
+        backend.aiSummary = args.summary as string;
+        return null;
+      case "reset_ai_memory":
+        backend.aiSummary = "";
+        return null;
+      case "set_ai_peer_persona":
+        backend.aiPeer = { ...backend.aiPeer, persona: args.persona as string | null };
+        aiChanged(args.accountId as string, args.peerId as string);
+        return null;
+      case "set_ai_global":
+        return backend.aiAgent;
+      case "set_ai_paused":
+        return null;
+      case "send_file": {
+        // The engine refuses empty and oversized files with its reason.
+        const path = args.path as string;
+        if (path.endsWith("empty.txt")) {
+          throw { code: "invalid_argument", message: "the file is empty" } satisfies IpcError;
+        }
+        const sent = backend.calls.filter((c) => c.cmd === "send_file").length;
+        return { outbox_id: 500 + sent, message_row_id: null };
+      }
+      case "pick_files":
+        return backend.picked;
+      case "send_pasted_picture":
+        return { outbox_id: 600, message_row_id: null };
+      case "discard_outbound":
+        return true;
+      case "send_text_at":
+      case "send_file_at":
+        return { outbox_id: 900 + backend.calls.length, message_row_id: null };
+      case "edit_scheduled":
+        return null;
+      case "retry_media":
+        return true;
+      case "report_first_paint":
+        return false;
+      default:
+        throw { code: "internal", message: `unexpected command ${cmd}` } satisfies IpcError;
+    }
+  };
   mockIPC(
     (cmd, payload) => {
-      const args = (payload ?? {}) as Record<string, unknown>;
-      backend.calls.push({ cmd, args });
-      if (backend.failNext) {
-        const error = backend.failNext;
-        backend.failNext = undefined;
-        throw error;
-      }
-      const answer = backend.answers[cmd];
-      if (answer) return answer(args);
-      switch (cmd) {
-        case "app_info":
-          return backend.info;
-        case "set_locale": {
-          const locale = args.locale as Locale;
-          backend.info = { ...backend.info, locale };
-          return locale;
-        }
-        case "set_prefs":
-          backend.info = { ...backend.info, prefs: args.prefs as Prefs };
-          return args.prefs;
-        case "list_accounts":
-          return backend.accounts.map(withAccountAi);
-        case "list_conversations":
-          return backend.conversations.filter((c) => c.account_id === args.accountId).map(withPeerAi);
-        case "conversation_page": {
-          const all = backend.messages.get(`${args.accountId}/${args.peerId}`) ?? [];
-          const before = args.before as { create_time_ms: number; id: number } | null;
-          const start = before ? all.findIndex((m) => m.id === before.id) + 1 : 0;
-          const limit = args.limit as number;
-          const messages = all.slice(start, start + limit);
-          const last = messages.at(-1);
-          const older =
-            start + limit < all.length && last ? { create_time_ms: last.create_time_ms, id: last.id } : null;
-          return { messages, older };
-        }
-        case "mark_account_read":
-          backend.conversations = backend.conversations.map((c) =>
-            c.account_id === args.accountId ? { ...c, unread_count: 0 } : c,
-          );
-          backend.accounts = backend.accounts.map((a) => (a.account_id === args.accountId ? { ...a, unread: 0 } : a));
-          return noChanges({
-            accounts: backend.accounts.filter((a) => a.account_id === args.accountId).map(withAccountAi),
-          });
-        case "mark_read": {
-          backend.conversations = backend.conversations.map((c) =>
-            c.account_id === args.accountId && c.peer_id === args.peerId ? { ...c, unread_count: 0 } : c,
-          );
-          const read = backend.conversations.find(
-            (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
-          );
-          return noChanges({ conversation: read ? withPeerAi(read) : null });
-        }
-        case "send_text": {
-          const key = `${args.accountId}/${args.peerId}`;
-          const sent = message({
-            account_id: args.accountId as string,
-            peer_id: args.peerId as string,
-            direction: "out",
-            text: args.text as string,
-            delivery: "queued",
-            create_time_ms: Date.now(),
-            outbox_id: 77,
-          });
-          backend.messages.set(key, [sent, ...(backend.messages.get(key) ?? [])]);
-          // The engine announces the queued message.
-          void emitEngine({
-            type: "delivery_updated",
-            outbox_id: 77,
-            account_id: sent.account_id,
-            peer_id: sent.peer_id,
-            message_row_id: sent.id,
-            state: "queued",
-            error: null,
-          });
-          return { outbox_id: 77, message_row_id: sent.id };
-        }
-        case "qr_svg":
-          return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 29 29"><path d="M4 4h1v1H4V4"/></svg>';
-        case "start_login":
-          return "login-1";
-        case "cancel_login":
-          return true;
-        case "submit_login_code":
-        case "rename_account":
-        case "set_account_enabled":
-        case "remove_account":
-        case "set_open_conversation":
-        case "enter_sandbox":
-          return null;
-        case "set_muted": {
-          const listed = backend.conversations.find(
-            (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
-          );
-          return listed ? withPeerAi({ ...listed, muted: args.muted as boolean }) : null;
-        }
-        case "search_messages":
-          return { peers: [], messages: [] };
-        // The owner's names and notes: the store keeps them, the changed row comes back.
-        case "rename_peer":
-        case "set_peer_note": {
-          const i = backend.conversations.findIndex(
-            (c) => c.account_id === args.accountId && c.peer_id === args.peerId,
-          );
-          if (i < 0) return null;
-          const c = backend.conversations[i];
-          const changed =
-            cmd === "rename_peer"
-              ? {
-                  ...c,
-                  alias: (args.name as string).trim() || null,
-                  display_name: (args.name as string).trim() || backend.serverNames[c.peer_id] || null,
-                }
-              : { ...c, note: (args.note as string).trim() || null };
-          backend.conversations[i] = changed;
-          return withPeerAi(changed);
-        }
-        case "peer_details": {
-          const c = backend.conversations.find((c) => c.account_id === args.accountId && c.peer_id === args.peerId);
-          if (!c) return null;
-          return {
-            account_id: c.account_id,
-            peer_id: c.peer_id,
-            display_name: c.display_name,
-            alias: c.alias,
-            note: c.note,
-            first_text: backend.firstTexts[c.peer_id] ?? null,
-            first_seen_ms: 0,
-            last_seen_ms: c.last_activity_ms,
-            window_age_unknown: c.window_age_unknown,
-          };
-        }
-        case "ai_global": {
-          const provider = (preset: Preset, base_url: string, model: string): ProviderConfig => ({
-            preset,
-            base_url,
-            model,
-            vision: false,
-            extra_headers: [],
-            extra_body: "",
-            max_tokens: null,
-            allow_main_agent: false,
-          });
-          return {
-            settings: {
-              paused: false,
-              provider: provider("custom", "http://127.0.0.1:8000/v1", "m"),
-              history_messages: 20,
-              history_tokens: 3000,
-              split_limit: 1800,
-            },
-            has_api_key: backend.aiHasKey,
-            presets: [
-              provider("open_claw", "http://127.0.0.1:18789/v1", "openclaw/weixin"),
-              provider("custom", "http://127.0.0.1:8000/v1", ""),
-            ],
-            agent: null,
-            dedicated_agent_config: '{ agents: { list: [{ id: "weixin" }] } }',
-          };
-        }
-        case "ai_account":
-          return {
-            enabled: backend.aiAccounts[args.accountId as string] ?? false,
-            persona: "",
-            memory_scope: "per-account-per-peer",
-            allow: [],
-            block: ["spam@im.wechat"],
-            quiet_hours: null,
-            runs_per_peer_per_hour: 30,
-            takeover_minutes: 30,
-            error_notice: null,
-            debug: false,
-          };
-        case "set_ai_account":
-          return null;
-        case "set_ai_account_enabled":
-          backend.aiAccounts[args.accountId as string] = args.enabled as boolean;
-          aiChanged(args.accountId as string, null);
-          return null;
-        case "ai_peer":
-          return backend.aiPeer;
-        case "set_ai_peer_enabled":
-          backend.aiPeer = { ...backend.aiPeer, enabled: args.enabled as boolean, effective: args.enabled as boolean };
-          aiChanged(args.accountId as string, args.peerId as string);
-          return null;
-        case "resume_ai_peer":
-          backend.aiPeer = { ...backend.aiPeer, takeover_until_ms: null };
-          aiChanged(args.accountId as string, args.peerId as string);
-          return null;
-        case "set_ai_key":
-          backend.aiHasKey = args.key !== null;
-          return null;
-        case "ai_memory":
-          return { scope_key: "per_peer:bot1-im-bot:alice@im.wechat", summary: backend.aiSummary, history: [{ role: "user", text: "hi" }] };
-        case "set_ai_memory_summary":
-          backend.aiSummary = args.summary as string;
-          return null;
-        case "reset_ai_memory":
-          backend.aiSummary = "";
-          return null;
-        case "set_ai_peer_persona":
-          backend.aiPeer = { ...backend.aiPeer, persona: args.persona as string | null };
-          aiChanged(args.accountId as string, args.peerId as string);
-          return null;
-        case "set_ai_global":
-          return backend.aiAgent;
-        case "set_ai_paused":
-          return null;
-        case "send_file": {
-          // The engine refuses empty and oversized files with its reason.
-          const path = args.path as string;
-          if (path.endsWith("empty.txt")) {
-            throw { code: "invalid_argument", message: "the file is empty" } satisfies IpcError;
-          }
-          const sent = backend.calls.filter((c) => c.cmd === "send_file").length;
-          return { outbox_id: 500 + sent, message_row_id: null };
-        }
-        case "pick_files":
-          return backend.picked;
-        case "send_pasted_picture":
-          return { outbox_id: 600, message_row_id: null };
-        case "discard_outbound":
-          return true;
-        case "send_text_at":
-        case "send_file_at":
-          return { outbox_id: 900 + backend.calls.length, message_row_id: null };
-        case "edit_scheduled":
-          return null;
-        case "retry_media":
-          return true;
-        case "report_first_paint":
-          return false;
-        default:
-          throw { code: "internal", message: `unexpected command ${cmd}` } satisfies IpcError;
-      }
+      const hold = backend.holds[cmd];
+      return hold ? hold.then(() => respond(cmd, payload)) : respond(cmd, payload);
     },
     { shouldMockEvents: true },
   );

@@ -74,9 +74,13 @@ describe("virtualised log", () => {
     // visible message stays exactly where it was.
     let pages = 0;
     while (!screen.queryByTestId("log-beginning")) {
+      // The page is held until the first visible message is noted.
+      let release = () => {};
+      backend.holds.conversation_page = new Promise((resolve) => (release = resolve));
       await scrollTo(log, 300);
       const before = firstVisible(log);
       const count = loaded(log);
+      release();
       await waitFor(() => expect(loaded(log)).toBeGreaterThan(count));
       await waitFor(() => expect(firstVisible(log)).toEqual(before));
       expect(renderedIds(log).length).toBeLessThanOrEqual(MAX_RENDERED);

@@ -284,9 +284,7 @@ export class AppStore {
   /** Downloads a received message's failed media again; it shows as pending until the
    * engine says how it went. */
   async retryMedia(message: MessageView) {
-    await this.run(async () => {
-      if (await api.retryMedia(message.id)) log.patch(message.id, { media_state: "pending", error: null });
-    });
+    await this.run(() => log.retryMedia(message.id));
   }
 
   // --- actions ----------------------------------------------------------------------

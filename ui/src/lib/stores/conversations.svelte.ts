@@ -1,6 +1,7 @@
 // The conversation list of the account on screen, newest activity first: listed when
 // the account is chosen, then kept current by pushed conversation views.
 import { api, type ConversationView, type PeerAiState } from "../ipc";
+import { PushedMeanwhile } from "./pushedMeanwhile";
 
 const byActivity = (a: ConversationView, b: ConversationView) =>
   b.last_activity_ms - a.last_activity_ms || a.peer_id.localeCompare(b.peer_id);
@@ -9,6 +10,7 @@ export class ConversationListStore {
   /** The account whose conversations are listed (the one on screen). */
   account = $state<string | null>(null);
   list = $state<ConversationView[]>([]);
+  private pushed = new PushedMeanwhile<ConversationView>();
 
   find(peer_id: string | null): ConversationView | undefined {
     return this.list.find((c) => c.peer_id === peer_id);
@@ -32,8 +34,7 @@ export class ConversationListStore {
       this.list = [];
       return;
     }
-    const list = await api.listConversations(account);
-    if (account === this.account) this.list = list;
+    await this.read(account, (list) => (this.list = list));
   }
 
   /** Reads again only the listed account's conversations `touched` names (after
@@ -41,13 +42,31 @@ export class ConversationListStore {
   async refresh(touched: (peer_id: string) => boolean) {
     const account = this.account;
     if (!account) return;
-    const list = await api.listConversations(account);
-    if (account !== this.account) return;
-    for (const view of list.filter((c) => touched(c.peer_id))) this.apply(view);
+    await this.read(account, (list) => {
+      for (const view of list.filter((c) => touched(c.peer_id))) this.place(view);
+    });
+  }
+
+  /** Reads the account's conversations; `land` puts them in place, then the views
+   * pushed while they were read are put back over them (the list may be older). */
+  private read(account: string, land: (list: ConversationView[]) => void) {
+    return this.pushed.around(
+      () => api.listConversations(account),
+      (list, pushed) => {
+        if (account !== this.account) return;
+        land(list);
+        for (const view of pushed) this.place(view);
+      },
+    );
   }
 
   /** Puts a pushed view in its place; views of other accounts are not listed. */
   apply(view: ConversationView) {
+    this.pushed.note(view);
+    this.place(view);
+  }
+
+  private place(view: ConversationView) {
     if (view.account_id !== this.account) return;
     const rest = this.list.filter((c) => c.peer_id.toLowerCase() !== view.peer_id.toLowerCase());
     this.list = [...rest, view].sort(byActivity);

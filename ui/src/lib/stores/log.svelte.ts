@@ -1,6 +1,7 @@
 // The open conversation's log, newest first (the log renders bottom-up): paged from the
 // store, kept current by pushed message views.
-import { api, type MessageView, type PageCursor } from "../ipc";
+import { api, type MessagePageView, type MessageView, type PageCursor } from "../ipc";
+import { PushedMeanwhile } from "./pushedMeanwhile";
 
 /** Messages fetched per page of the log. */
 export const PAGE_SIZE = 80;
@@ -18,6 +19,7 @@ export class OpenLogStore {
   focus = $state<number | null>(null);
   /** Paging back to a search hit: no page may be dropped meanwhile. */
   private seeking = false;
+  private pushed = new PushedMeanwhile<MessageView>();
 
   private isShowing(account: string, peer: string): boolean {
     return this.account === account && this.peer === peer;
@@ -29,10 +31,13 @@ export class OpenLogStore {
     this.account = account;
     this.peer = peer;
     this.focus = focus;
-    const page = await api.conversationPage(account, peer, null, PAGE_SIZE);
-    if (!this.isShowing(account, peer)) return false;
-    this.messages = page.messages;
-    this.older = page.older;
+    const shown = await this.read(account, peer, null, (page) => {
+      if (!this.isShowing(account, peer)) return false;
+      this.messages = page.messages;
+      this.older = page.older;
+      return true;
+    });
+    if (!shown) return false;
     // Jumping to an older message: page back until it is loaded (the log drops no
     // pages meanwhile).
     this.seeking = focus !== null;
@@ -53,18 +58,19 @@ export class OpenLogStore {
   async refreshNewest() {
     const { account, peer } = this;
     if (!account || !peer) return;
-    const page = await api.conversationPage(account, peer, null, PAGE_SIZE);
-    if (!this.isShowing(account, peer)) return;
-    const newestShown = this.messages[0];
-    const oldestRead = page.messages.at(-1);
-    const gap =
-      page.older !== null && newestShown !== undefined && oldestRead !== undefined && newer(oldestRead, newestShown) < 0;
-    if (gap) {
-      this.messages = page.messages;
-      this.older = page.older;
-    } else {
-      for (const message of [...page.messages].reverse()) this.apply(message);
-    }
+    await this.read(account, peer, null, (page) => {
+      if (!this.isShowing(account, peer)) return;
+      const newestShown = this.messages[0];
+      const oldestRead = page.messages.at(-1);
+      const gap =
+        page.older !== null && newestShown !== undefined && oldestRead !== undefined && newer(oldestRead, newestShown) < 0;
+      if (gap) {
+        this.messages = page.messages;
+        this.older = page.older;
+      } else {
+        for (const message of [...page.messages].reverse()) this.place(message);
+      }
+    });
   }
 
   /** No conversation open. */
@@ -80,13 +86,17 @@ export class OpenLogStore {
     if (!account || !peer || !this.older || this.loadingOlder) return;
     this.loadingOlder = true;
     try {
-      const page = await api.conversationPage(account, peer, this.older, PAGE_SIZE);
-      if (!this.isShowing(account, peer)) return;
-      const known = new Set(this.messages.map((m) => m.id));
-      this.messages = [...this.messages, ...page.messages.filter((m) => !known.has(m.id))];
-      this.older = page.older;
-    } finally {
+      await this.read(account, peer, this.older, (page) => {
+        // Over as the page lands: the log may ask for the next one at once.
+        this.loadingOlder = false;
+        if (!this.isShowing(account, peer)) return;
+        const known = new Set(this.messages.map((m) => m.id));
+        this.messages = [...this.messages, ...page.messages.filter((m) => !known.has(m.id))];
+        this.older = page.older;
+      });
+    } catch (err) {
       this.loadingOlder = false;
+      throw err;
     }
   }
 
@@ -102,9 +112,43 @@ export class OpenLogStore {
     this.older = { create_time_ms: oldest.create_time_ms, id: oldest.id };
   }
 
+  /** Downloads a message's failed media again; it shows as pending until the engine
+   * says how it went (unless it already has). */
+  async retryMedia(id: number) {
+    await this.pushed.around(
+      () => api.retryMedia(id),
+      (retried, pushed) => {
+        if (retried) this.patch(id, { media_state: "pending", error: null });
+        this.putBack(pushed);
+      },
+    );
+  }
+
+  /** Reads a page of the conversation; `land` puts it in place, then the messages
+   * pushed while it was read are put back over it (the page may be older than they are). */
+  private read<V>(account: string, peer: string, before: PageCursor | null, land: (page: MessagePageView) => V) {
+    return this.pushed.around(
+      () => api.conversationPage(account, peer, before, PAGE_SIZE),
+      (page, pushed) => {
+        const landed = land(page);
+        this.putBack(pushed);
+        return landed;
+      },
+    );
+  }
+
+  private putBack(pushed: MessageView[]) {
+    for (const message of pushed) this.place(message);
+  }
+
   /** Puts a pushed message of the open conversation in its place, replacing the copy
    * shown. One older than everything loaded waits for paging. */
   apply(message: MessageView) {
+    this.pushed.note(message);
+    this.place(message);
+  }
+
+  private place(message: MessageView) {
     if (
       this.account !== message.account_id ||
       this.peer === null ||
