@@ -174,9 +174,7 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
   };
   current = backend;
   mockWindows("main");
-  const respond = (cmd: string, payload: unknown) => {
-    const args = (payload ?? {}) as Record<string, unknown>;
-    backend.calls.push({ cmd, args });
+  const respond = (cmd: string, args: Record<string, unknown>) => {
     if (backend.failNext) {
       const error = backend.failNext;
       backend.failNext = undefined;
@@ -412,8 +410,10 @@ export function fakeBackend(overrides: Partial<AppInfo> = {}): FakeBackend {
   };
   mockIPC(
     (cmd, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
+      backend.calls.push({ cmd, args });
       const hold = backend.holds[cmd];
-      return hold ? hold.then(() => respond(cmd, payload)) : respond(cmd, payload);
+      return hold ? hold.then(() => respond(cmd, args)) : respond(cmd, args);
     },
     { shouldMockEvents: true },
   );

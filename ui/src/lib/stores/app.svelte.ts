@@ -20,7 +20,7 @@ import { aiTurns } from "./aiTurns.svelte";
 import { conversations } from "./conversations.svelte";
 import { log } from "./log.svelte";
 import { login } from "./login.svelte";
-import { applyChanges, route } from "./router";
+import { applyAnswer, route, rowChanged } from "./router";
 import { search } from "./search.svelte";
 import { uploads } from "./uploads.svelte";
 
@@ -278,7 +278,7 @@ export class AppStore {
     const peer = this.selectedPeer;
     if (!account || !peer) return;
     if (conversations.find(peer)?.unread_count === 0) return;
-    applyChanges(await api.markRead(account, peer));
+    await applyAnswer(() => api.markRead(account, peer));
   }
 
   /** Downloads a received message's failed media again; it shows as pending until the
@@ -359,17 +359,11 @@ export class AppStore {
   /** Saves the owner's name for a peer (blank clears it); the changed row comes back
    * and goes in place (the engine's event brings the same view). */
   async renamePeer(account_id: string, peer_id: string, name: string) {
-    await this.run(async () => {
-      const changed = await api.renamePeer(account_id, peer_id, name);
-      if (changed) conversations.apply(changed);
-    });
+    await this.run(() => applyAnswer(async () => rowChanged(await api.renamePeer(account_id, peer_id, name))));
   }
 
   async setPeerNote(account_id: string, peer_id: string, note: string) {
-    await this.run(async () => {
-      const changed = await api.setPeerNote(account_id, peer_id, note);
-      if (changed) conversations.apply(changed);
-    });
+    await this.run(() => applyAnswer(async () => rowChanged(await api.setPeerNote(account_id, peer_id, note))));
   }
 
   /** Runs the search panel's query, narrowed to the open conversation when asked. */

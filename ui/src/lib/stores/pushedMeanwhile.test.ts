@@ -1,6 +1,8 @@
+import { waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { ConversationView, MessageView } from "../ipc";
 import { account, conversation, fakeBackend, message, noChanges } from "../../test/backend";
+import { accounts } from "./accounts.svelte";
 import { app } from "./app.svelte";
 import { conversations } from "./conversations.svelte";
 import { log } from "./log.svelte";
@@ -98,5 +100,42 @@ describe("views pushed while an answer from the store is on its way", () => {
     list.release([conversation({ peer_id: ALICE, unread_count: 0, last_text: "hi" })]);
     await reloading;
     expect([conversations.find(ALICE)?.unread_count, conversations.find(ALICE)?.last_text]).toEqual([3, "new"]);
+  });
+
+  it("a message that arrives while the conversation is being marked read keeps it unread", async () => {
+    const backend = fakeBackend();
+    backend.accounts = [account({ account_id: A, unread: 2 })];
+    backend.conversations = [conversation({ peer_id: ALICE, unread_count: 2 })];
+    await app.reloadAccounts();
+    let release = () => {};
+    backend.holds.mark_read = new Promise((resolve) => (release = resolve));
+    const opening = app.openConversation(ALICE);
+    await waitFor(() => expect(backend.calls.map((c) => c.cmd)).toContain("mark_read"));
+    // Read, then a new message (the window has no focus): the store counts one unread.
+    await route(
+      { type: "message_received", account_id: A, peer_id: ALICE, message_row_id: 62, item_kind: "text", preview: "late" },
+      noChanges({
+        accounts: [account({ account_id: A, unread: 1 })],
+        conversation: conversation({ peer_id: ALICE, unread_count: 1, last_text: "late" }),
+      }),
+    );
+    release();
+    await opening;
+    expect(conversations.find(ALICE)?.unread_count).toBe(1);
+    expect(accounts.find(A)?.unread).toBe(1);
+  });
+
+  it("a row pushed while a rename is answered keeps its newer text, and the name", async () => {
+    const backend = await listed();
+    const renamed = held<ConversationView>();
+    backend.answers.rename_peer = () => renamed.answer;
+    const renaming = app.renamePeer(A, ALICE, "Ally");
+    await route(
+      { type: "message_received", account_id: A, peer_id: ALICE, message_row_id: 63, item_kind: "text", preview: "new" },
+      noChanges({ conversation: conversation({ peer_id: ALICE, alias: "Ally", last_text: "new" }) }),
+    );
+    renamed.release(conversation({ peer_id: ALICE, alias: "Ally", last_text: "hi" }));
+    await renaming;
+    expect([conversations.find(ALICE)?.last_text, conversations.find(ALICE)?.alias]).toEqual(["new", "Ally"]);
   });
 });

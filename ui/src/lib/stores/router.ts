@@ -1,7 +1,7 @@
 // One engine event in, each part of it to the one store that owns it: the changed
 // views the core built go in place, and what no view carries (login, upload progress,
 // AI turns) is read from the event itself. Nothing is asked back for an event.
-import type { EngineEvent, ViewChanges } from "../ipc";
+import type { ConversationView, EngineEvent, ViewChanges } from "../ipc";
 import { t } from "../i18n/index.svelte";
 import { accounts } from "./accounts.svelte";
 import { aiTurns } from "./aiTurns.svelte";
@@ -9,10 +9,35 @@ import { app } from "./app.svelte";
 import { conversations } from "./conversations.svelte";
 import { log } from "./log.svelte";
 import { login } from "./login.svelte";
+import { PushedMeanwhile } from "./pushedMeanwhile";
 import { uploads } from "./uploads.svelte";
 
-/** Puts changed views in place of the window's copies. */
-export function applyChanges(changes: ViewChanges) {
+const pushedMeanwhile = new PushedMeanwhile<ViewChanges>();
+
+/** Puts pushed views in place of the window's copies. */
+function applyChanges(changes: ViewChanges) {
+  pushedMeanwhile.note(changes);
+  place(changes);
+}
+
+/** Runs an action that answers with the views it changed: they go in place, then the
+ * views pushed while it ran go back over them (the answer may be older than they are). */
+export function applyAnswer(action: () => Promise<ViewChanges>): Promise<void> {
+  return pushedMeanwhile.around(action, (answer, pushed) => {
+    place(answer);
+    for (const changes of pushed) place(changes);
+  });
+}
+
+/** The changes of an action that answers with one conversation's row. */
+export const rowChanged = (conversation: ConversationView | null): ViewChanges => ({
+  accounts: [],
+  conversation,
+  message: null,
+  removed_account: null,
+});
+
+function place(changes: ViewChanges) {
   if (changes.accounts.length > 0) {
     accounts.apply(changes.accounts);
     void app.keepAnAccountSelected();
