@@ -191,9 +191,11 @@ async fn fifty_pictures_scroll_on_thumbnails() {
           }
           done([...seen.values()]);
         });"#;
+    // On a timeout the counts are in the message.
     app.wait_script(
-        "return document.querySelectorAll(\"[data-testid='media-pending']\").length === 0 && \
-         document.querySelectorAll(\"[data-testid='image-thumb']\").length > 0;",
+        "const pending = document.querySelectorAll(\"[data-testid='media-pending']\").length;
+         const thumbs = document.querySelectorAll(\"[data-testid='image-thumb']\").length;
+         return pending === 0 && thumbs > 0 ? true : { pending, thumbs };",
         serde_json::json!(true),
         Duration::from_secs(180),
     )
