@@ -8,7 +8,7 @@ type AccountChange = { view: AccountView } | { removed: string };
 
 export class AccountsStore {
   list = $state<AccountView[]>([]);
-  private pushed = new PushedMeanwhile<AccountChange>();
+  private pushed = new PushedMeanwhile<AccountChange>((change) => this.place(change));
   private reloading: Promise<void> = Promise.resolve();
 
   find(account_id: string | null): AccountView | undefined {
@@ -40,29 +40,18 @@ export class AccountsStore {
   }
 
   /** Reads the accounts; `land` puts them in place, then what was pushed while they
-   * were read is put back over them (the list may be older). */
+   * were read goes back over them (the list may be older). */
   private read(land: (listed: AccountView[]) => void) {
-    return this.pushed.around(
-      () => api.listAccounts(),
-      (listed, pushed) => {
-        land(listed);
-        for (const change of pushed) this.place(change);
-      },
-    );
+    return this.pushed.around(() => api.listAccounts(), land);
   }
 
   /** Puts pushed views in place (a new account is added at the end). */
   apply(views: AccountView[]) {
-    for (const view of views) this.change({ view });
+    for (const view of views) this.pushed.push({ view });
   }
 
   remove(account_id: string) {
-    this.change({ removed: account_id });
-  }
-
-  private change(change: AccountChange) {
-    this.pushed.note(change);
-    this.place(change);
+    this.pushed.push({ removed: account_id });
   }
 
   private place(change: AccountChange) {

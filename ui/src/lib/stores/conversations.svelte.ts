@@ -10,7 +10,7 @@ export class ConversationListStore {
   /** The account whose conversations are listed (the one on screen). */
   account = $state<string | null>(null);
   list = $state<ConversationView[]>([]);
-  private pushed = new PushedMeanwhile<ConversationView>();
+  private pushed = new PushedMeanwhile<ConversationView>((view) => this.place(view));
 
   find(peer_id: string | null): ConversationView | undefined {
     return this.list.find((c) => c.peer_id === peer_id);
@@ -47,23 +47,19 @@ export class ConversationListStore {
     });
   }
 
-  /** Reads the account's conversations; `land` puts them in place, then the views
-   * pushed while they were read are put back over them (the list may be older). */
+  /** Reads the account's conversations; `land` puts them in place unless another
+   * account is listed meanwhile, then the views pushed while they were read go back
+   * over them (the list may be older than they are). */
   private read(account: string, land: (list: ConversationView[]) => void) {
     return this.pushed.around(
       () => api.listConversations(account),
-      (list, pushed) => {
-        if (account !== this.account) return;
-        land(list);
-        for (const view of pushed) this.place(view);
-      },
+      (list) => account === this.account && land(list),
     );
   }
 
   /** Puts a pushed view in its place; views of other accounts are not listed. */
   apply(view: ConversationView) {
-    this.pushed.note(view);
-    this.place(view);
+    this.pushed.push(view);
   }
 
   private place(view: ConversationView) {

@@ -19,7 +19,7 @@ export class OpenLogStore {
   focus = $state<number | null>(null);
   /** Paging back to a search hit: no page may be dropped meanwhile. */
   private seeking = false;
-  private pushed = new PushedMeanwhile<MessageView>();
+  private pushed = new PushedMeanwhile<MessageView>((message) => this.place(message));
 
   private isShowing(account: string, peer: string): boolean {
     return this.account === account && this.peer === peer;
@@ -117,35 +117,20 @@ export class OpenLogStore {
   async retryMedia(id: number) {
     await this.pushed.around(
       () => api.retryMedia(id),
-      (retried, pushed) => {
-        if (retried) this.patch(id, { media_state: "pending", error: null });
-        this.putBack(pushed);
-      },
+      (retried) => retried && this.patch(id, { media_state: "pending", error: null }),
     );
   }
 
   /** Reads a page of the conversation; `land` puts it in place, then the messages
-   * pushed while it was read are put back over it (the page may be older than they are). */
+   * pushed while it was read go back over it (the page may be older than they are). */
   private read<V>(account: string, peer: string, before: PageCursor | null, land: (page: MessagePageView) => V) {
-    return this.pushed.around(
-      () => api.conversationPage(account, peer, before, PAGE_SIZE),
-      (page, pushed) => {
-        const landed = land(page);
-        this.putBack(pushed);
-        return landed;
-      },
-    );
-  }
-
-  private putBack(pushed: MessageView[]) {
-    for (const message of pushed) this.place(message);
+    return this.pushed.around(() => api.conversationPage(account, peer, before, PAGE_SIZE), land);
   }
 
   /** Puts a pushed message of the open conversation in its place, replacing the copy
    * shown. One older than everything loaded waits for paging. */
   apply(message: MessageView) {
-    this.pushed.note(message);
-    this.place(message);
+    this.pushed.push(message);
   }
 
   private place(message: MessageView) {

@@ -7,19 +7,25 @@ export class PushedMeanwhile<T> {
   private calls = 0;
   private views: T[] = [];
 
-  /** Notes a pushed view; kept only while some call is waiting. */
-  note(view: T) {
+  /** `place` puts one pushed view in place of the window's copy. */
+  constructor(private readonly place: (view: T) => void) {}
+
+  /** Puts a pushed view in place; kept while some call is waiting. */
+  push(view: T) {
     if (this.calls > 0) this.views.push(view);
+    this.place(view);
   }
 
-  /** Runs `call`, then `land` with its answer and the views pushed while it ran, at
-   * once: no other view can come between the answer and its landing. */
-  async around<R, V>(call: () => Promise<R>, land: (answer: R, pushed: T[]) => V): Promise<V> {
+  /** Runs `call`; its answer goes in place through `land`, then the views pushed while
+   * it ran go back over it, at once: no other view can come between. */
+  async around<R, V>(call: () => Promise<R>, land: (answer: R) => V): Promise<V> {
     const from = this.views.length;
     this.calls += 1;
     try {
       const answer = await call();
-      return land(answer, this.views.slice(from));
+      const landed = land(answer);
+      for (const view of this.views.slice(from)) this.place(view);
+      return landed;
     } finally {
       this.calls -= 1;
       if (this.calls === 0) this.views = [];

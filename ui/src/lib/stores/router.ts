@@ -12,21 +12,12 @@ import { login } from "./login.svelte";
 import { PushedMeanwhile } from "./pushedMeanwhile";
 import { uploads } from "./uploads.svelte";
 
-const pushedMeanwhile = new PushedMeanwhile<ViewChanges>();
-
-/** Puts pushed views in place of the window's copies. */
-function applyChanges(changes: ViewChanges) {
-  pushedMeanwhile.note(changes);
-  place(changes);
-}
+const pushed = new PushedMeanwhile<ViewChanges>(place);
 
 /** Runs an action that answers with the views it changed: they go in place, then the
  * views pushed while it ran go back over them (the answer may be older than they are). */
 export function applyAnswer(action: () => Promise<ViewChanges>): Promise<void> {
-  return pushedMeanwhile.around(action, (answer, pushed) => {
-    place(answer);
-    for (const changes of pushed) place(changes);
-  });
+  return pushed.around(action, place);
 }
 
 /** The changes of an action that answers with one conversation's row. */
@@ -37,6 +28,7 @@ export const rowChanged = (conversation: ConversationView | null): ViewChanges =
   removed_account: null,
 });
 
+/** Puts changed views in place of the window's copies. */
 function place(changes: ViewChanges) {
   if (changes.accounts.length > 0) {
     accounts.apply(changes.accounts);
@@ -51,7 +43,7 @@ function place(changes: ViewChanges) {
 }
 
 export async function route(event: EngineEvent, changes: ViewChanges | null = null) {
-  if (changes) applyChanges(changes);
+  if (changes) pushed.push(changes);
   switch (event.type) {
     case "delivery_updated":
       uploads.onDelivery(event);
