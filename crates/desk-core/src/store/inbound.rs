@@ -326,25 +326,30 @@ fn claim<'a>(
     now_ms: i64,
     outcome: &mut InboundCommit,
 ) -> rusqlite::Result<Option<Fresh<'a>>> {
-    let record = match entry {
-        ReceivedEntry::Decoded(record) => record,
+    let (peer_id, time_ms) = match entry {
+        ReceivedEntry::Decoded(record) => {
+            let Some(peer_id) = record.peer_id.as_deref() else {
+                tracing::warn!(account_id, "inbound message without a sender skipped");
+                outcome.unroutable += 1;
+                return Ok(None);
+            };
+            if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
+                outcome.duplicates += 1;
+                return Ok(None);
+            }
+            (peer_id, record.create_time_ms)
+        }
         ReceivedEntry::Undecodable(record) => {
-            return claim_undecodable(tx, account_id, entry, record, now_ms, outcome);
+            let Some(peer_id) = claim_undecodable(tx, account_id, record, now_ms, outcome)? else {
+                return Ok(None);
+            };
+            (peer_id, record.create_time_ms)
         }
     };
-    let Some(peer_id) = record.peer_id.as_deref() else {
-        tracing::warn!(account_id, "inbound message without a sender skipped");
-        outcome.unroutable += 1;
-        return Ok(None);
-    };
-    if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
-        outcome.duplicates += 1;
-        return Ok(None);
-    }
     Ok(Some(Fresh {
         entry,
         peer_id,
-        time_ms: record.create_time_ms.unwrap_or(now_ms),
+        time_ms: time_ms.unwrap_or(now_ms),
     }))
 }
 
@@ -574,17 +579,16 @@ fn quoted_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Option<String>,
     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
 }
 
-/// Claims an undecodable message's dedupe key and counts it on the account: the
-/// message, to be filed in its conversation (kind `undecodable`, no text, the reason in
-/// `error`), when it names a sender; else it is kept in `unroutable_inbound` here.
+/// Claims an undecodable message's dedupe key and counts it on the account: its
+/// sender, to file it in their conversation (kind `undecodable`, no text, the reason in
+/// `error`), when it names one; else it is kept in `unroutable_inbound` here.
 fn claim_undecodable<'a>(
     tx: &Transaction<'_>,
     account_id: &str,
-    entry: &'a ReceivedEntry,
     record: &'a UndecodableRecord,
     now_ms: i64,
     outcome: &mut InboundCommit,
-) -> rusqlite::Result<Option<Fresh<'a>>> {
+) -> rusqlite::Result<Option<&'a str>> {
     tracing::warn!(account_id, error = %record.error, "inbound message kept undecoded");
     if !claim_dedupe_key(tx, account_id, &record.dedupe_key, now_ms)? {
         outcome.duplicates += 1;
@@ -604,11 +608,7 @@ fn claim_undecodable<'a>(
         .execute(params![account_id, record.raw_json, record.error, now_ms])?;
         return Ok(None);
     };
-    Ok(Some(Fresh {
-        entry,
-        peer_id,
-        time_ms: record.create_time_ms.unwrap_or(now_ms),
-    }))
+    Ok(Some(peer_id))
 }
 
 fn insert_undecodable(
