@@ -20,7 +20,7 @@ import { aiTurns } from "./aiTurns.svelte";
 import { conversations } from "./conversations.svelte";
 import { log } from "./log.svelte";
 import { login } from "./login.svelte";
-import { applyAnswer, route, rowChanged } from "./router";
+import { applyAnswer, applyRowAnswer, route } from "./router";
 import { search } from "./search.svelte";
 import { uploads } from "./uploads.svelte";
 
@@ -359,11 +359,11 @@ export class AppStore {
   /** Saves the owner's name for a peer (blank clears it); the changed row comes back
    * and goes in place (the engine's event brings the same view). */
   async renamePeer(account_id: string, peer_id: string, name: string) {
-    await this.run(() => applyAnswer(async () => rowChanged(await api.renamePeer(account_id, peer_id, name))));
+    await this.run(() => applyRowAnswer(() => api.renamePeer(account_id, peer_id, name)));
   }
 
   async setPeerNote(account_id: string, peer_id: string, note: string) {
-    await this.run(() => applyAnswer(async () => rowChanged(await api.setPeerNote(account_id, peer_id, note))));
+    await this.run(() => applyRowAnswer(() => api.setPeerNote(account_id, peer_id, note)));
   }
 
   /** Runs the search panel's query, narrowed to the open conversation when asked. */

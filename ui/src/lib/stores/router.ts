@@ -20,13 +20,10 @@ export function applyAnswer(action: () => Promise<ViewChanges>): Promise<void> {
   return pushed.around(action, place);
 }
 
-/** The changes of an action that answers with one conversation's row. */
-export const rowChanged = (conversation: ConversationView | null): ViewChanges => ({
-  accounts: [],
-  conversation,
-  message: null,
-  removed_account: null,
-});
+/** As `applyAnswer`, for an action that answers with one conversation's row. */
+export function applyRowAnswer(action: () => Promise<ConversationView | null>): Promise<void> {
+  return applyAnswer(async () => ({ accounts: [], conversation: await action(), message: null, removed_account: null }));
+}
 
 /** Puts changed views in place of the window's copies. */
 function place(changes: ViewChanges) {
