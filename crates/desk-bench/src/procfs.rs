@@ -60,6 +60,25 @@ pub fn usage(pid: u32) -> Option<Usage> {
     })
 }
 
+/// The machine's CPU time so far over all cores, in clock ticks: (busy, total), from
+/// the first line of /proc/stat (idle and I/O wait count as not busy).
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    machine_ticks_of(stat.lines().next()?)
+}
+
+fn machine_ticks_of(cpu_line: &str) -> Option<(u64, u64)> {
+    let mut fields = cpu_line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let ticks: Vec<u64> = fields.take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().sum();
+    let not_busy = ticks.get(3)? + ticks.get(4)?;
+    Some((total - not_busy, total))
+}
+
 /// Proportional set size summed over `root`'s tree: shared pages (libraries, memory
 /// the processes share) are divided among their users instead of counted in each.
 pub fn pss_of_tree(root: u32) -> u64 {
@@ -128,6 +147,16 @@ mod tests {
         let stat = "42 (we ird) name)) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
         let seconds = cpu_seconds(stat).unwrap();
         assert!((seconds - 300.0 / clock_ticks_per_second()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn machine_ticks_leave_idle_and_io_wait_out_of_busy() {
+        let line = "cpu  100 5 20 1000 30 2 3 7 0 0";
+        assert_eq!(machine_ticks_of(line), Some((137, 1167)));
+        assert_eq!(machine_ticks_of("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(machine_ticks_of("cpu 1 2"), None);
+        let (busy, total) = machine_ticks().unwrap();
+        assert!(busy <= total && total > 0);
     }
 
     #[test]
