@@ -73,7 +73,10 @@ fn machine_ticks_of(cpu_line: &str) -> Option<(u64, u64)> {
         return None;
     }
     // user nice system idle iowait irq softirq steal (guest time is inside user).
-    let ticks: Vec<u64> = fields.take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    let ticks: Vec<u64> = fields
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
     let total: u64 = ticks.iter().sum();
     let not_busy = ticks.get(3)? + ticks.get(4)?;
     Some((total - not_busy, total))
