@@ -300,7 +300,62 @@ const STEPS: &[&str] = &[
         INSERT INTO messages_cjk(rowid, bigrams)
             SELECT new.id, b FROM (SELECT cjk_bigrams(new.text) AS b) WHERE b IS NOT NULL;
     END;",
+    // 14: the messages table's CHECKs on `media_state` and `delivery` as comparisons
+    // instead of IN lists; SQL cannot alter a CHECK, so this step is code
+    // ([`checks_as_comparisons`]).
+    "",
 ];
+
+/// The version [`checks_as_comparisons`] brings the schema to.
+const CHECKS_AS_COMPARISONS: i64 = 14;
+
+/// The two CHECKs as version 2 wrote them, and as comparisons joined by OR.
+const MESSAGE_CHECKS: [(&str, &str); 2] = [
+    (
+        "CHECK (media_state IN ('none', 'pending', 'ready', 'failed'))",
+        "CHECK (media_state = 'none' OR media_state = 'pending' OR media_state = 'ready'
+                                 OR media_state = 'failed')",
+    ),
+    (
+        "CHECK (delivery IN
+                          ('received', 'queued', 'sending', 'waiting_for_window',
+                           'delivered', 'failed'))",
+        "CHECK (delivery = 'received' OR delivery = 'queued' OR delivery = 'sending'
+                          OR delivery = 'waiting_for_window' OR delivery = 'delivered'
+                          OR delivery = 'failed')",
+    ),
+];
+
+/// SQLite checks `x IN (…)` with three values or more by building a temporary b-tree
+/// of the list for every row it checks: two per message stored, and in a burst most of
+/// the store's time went to allocating and freeing them (BENCHMARKS.md, scale).
+/// Comparisons joined by OR allow exactly the same values without it. SQLite cannot
+/// alter a constraint, so the table's stored definition is edited in place, the
+/// procedure SQLite documents for constraints every row already meets (ALTER TABLE,
+/// "making other kinds of table schema changes"), and the schema version is bumped so
+/// that every connection reads it again. A definition that does not hold the old text
+/// is left as it is (the IN lists are correct, only slower).
+fn checks_as_comparisons(tx: &rusqlite::Transaction<'_>) -> Result<(), CoreError> {
+    let table = "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'";
+    let old: String = tx.query_row(table, [], |r| r.get(0))?;
+    let new = MESSAGE_CHECKS
+        .iter()
+        .fold(old.clone(), |sql, (list, comparisons)| {
+            sql.replacen(list, comparisons, 1)
+        });
+    if new == old {
+        return Ok(());
+    }
+    let version: i64 = tx.pragma_query_value(None, "schema_version", |r| r.get(0))?;
+    tx.pragma_update(None, "writable_schema", true)?;
+    tx.execute(
+        "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = 'messages'",
+        [&new],
+    )?;
+    tx.pragma_update(None, "schema_version", version + 1)?;
+    tx.pragma_update(None, "writable_schema", false)?;
+    Ok(())
+}
 
 pub const LATEST: i64 = STEPS.len() as i64;
 
@@ -321,6 +376,9 @@ pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
             return Ok(());
         };
         tx.execute_batch(sql)?;
+        if current + 1 == CHECKS_AS_COMPARISONS {
+            checks_as_comparisons(&tx)?;
+        }
         tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
@@ -433,6 +491,120 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ids("开会"), [5, 1]);
+    }
+
+    #[test]
+    fn version_14_checks_messages_with_comparisons_and_keeps_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v13.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            super::super::cjk::register(&conn).unwrap();
+            super::super::search_index::register(&conn, Default::default()).unwrap();
+            for sql in &STEPS[..13] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
+                     VALUES ('acc', 'b', 'u', 1, 1);
+                 INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
+                     VALUES ('acc', 'p', 1, 1);
+                 INSERT INTO messages (account_id, peer_id, direction, create_time_ms,
+                                       item_kind, text, media_state, delivery)
+                     VALUES ('acc', 'p', 'in', 10, 'text', 'hello there', 'none', 'received'),
+                            ('acc', 'p', 'out', 11, 'image', NULL, 'ready', 'delivered');
+                 PRAGMA user_version = 13;",
+            )
+            .unwrap();
+            // Another connection has read the old definition when this one migrates.
+            let other = Connection::open(&path).unwrap();
+            super::super::cjk::register(&other).unwrap();
+            super::super::search_index::register(&other, Default::default()).unwrap();
+            assert!(message_insert_plan(&other).contains(&"OpenEphemeral".to_owned()));
+            apply(&mut conn).unwrap();
+            // Its next read sees the bumped schema version and reads the definition
+            // again (EXPLAIN alone reads nothing).
+            let rows: i64 = other
+                .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 2);
+            let plan = message_insert_plan(&other);
+            assert!(!plan.contains(&"OpenEphemeral".to_owned()), "{plan:?}");
+        }
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), LATEST);
+        store.check_integrity().unwrap();
+        let definition: String = store
+            .conn()
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        for (list, comparisons) in MESSAGE_CHECKS {
+            assert!(!definition.contains(list), "{definition}");
+            assert!(definition.contains(comparisons), "{definition}");
+        }
+        let ids: Vec<i64> = store
+            .search("hello", 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(ids, [1]);
+        let insert = |media_state: &str, delivery: &str| {
+            store.conn().execute(
+                "INSERT INTO messages (account_id, peer_id, direction, create_time_ms,
+                                       item_kind, media_state, delivery)
+                 VALUES ('acc', 'p', 'in', 12, 'image', ?1, ?2)",
+                [media_state, delivery],
+            )
+        };
+        for state in ["none", "pending", "ready", "failed"] {
+            insert(state, "received").unwrap();
+        }
+        for delivery in [
+            "queued",
+            "sending",
+            "waiting_for_window",
+            "delivered",
+            "failed",
+        ] {
+            insert("none", delivery).unwrap();
+        }
+        for (state, delivery) in [("Pending", "received"), ("none", "sent"), ("none", "")] {
+            let err = insert(state, delivery).unwrap_err().to_string();
+            assert!(
+                err.contains("CHECK constraint failed"),
+                "{state} {delivery}: {err}"
+            );
+        }
+    }
+
+    /// The opcodes of storing one message on `conn`.
+    fn message_insert_plan(conn: &Connection) -> Vec<String> {
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN INSERT INTO messages (account_id, peer_id, direction,
+                     create_time_ms, item_kind, media_state, delivery)
+                 VALUES ('acc', 'p', 'in', 1, 'text', 'none', 'received')",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|op| op == "Insert"), "{plan:?}");
+        plan
+    }
+
+    #[test]
+    fn storing_a_message_builds_no_temporary_table() {
+        // What version 14 is for: no OpenEphemeral (an IN list's b-tree) per row.
+        let store = crate::Store::open_in_memory().unwrap();
+        let plan = message_insert_plan(store.conn());
+        assert!(!plan.iter().any(|op| op == "OpenEphemeral"), "{plan:?}");
     }
 
     #[test]
