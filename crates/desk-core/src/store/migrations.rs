@@ -328,7 +328,9 @@ const MESSAGE_CHECKS: [(&str, &str); 2] = [
 
 /// SQLite checks `x IN (…)` with three values or more by building a temporary b-tree
 /// of the list for every row it checks: two per message stored, and in a burst most of
-/// the store's time went to allocating and freeing them (BENCHMARKS.md, scale).
+/// the store's time went to allocating and freeing them (`store_burst` in
+/// crates/desk-bench/examples: 27.6 µs per message into new conversations before, 10.0
+/// after).
 /// Comparisons joined by OR allow exactly the same values without it. SQLite cannot
 /// alter a constraint, so the table's stored definition is edited in place, the
 /// procedure SQLite documents for constraints every row already meets (ALTER TABLE,
