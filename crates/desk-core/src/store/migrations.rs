@@ -5,18 +5,36 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::CoreError;
 
+/// A migration: SQL, or code for what SQL cannot do.
+enum Step {
+    Sql(&'static str),
+    Code(fn(&Connection) -> Result<(), CoreError>),
+}
+
+impl Step {
+    fn run(&self, conn: &Connection) -> Result<(), CoreError> {
+        match self {
+            Step::Sql(sql) => Ok(conn.execute_batch(sql)?),
+            Step::Code(code) => code(conn),
+        }
+    }
+}
+
 /// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
-const STEPS: &[&str] = &[
+const STEPS: &[Step] = &[
     // 1: key/value settings (language and other preferences; never secrets).
-    "CREATE TABLE settings (
+    Step::Sql(
+        "CREATE TABLE settings (
         key   TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
     ) STRICT;",
+    ),
     // 2: accounts and everything they receive and send. Secrets are not here (keyring);
     // the cursor is, and it embeds the bot token (docs/protocol.md §11.11): never log it.
     // Peer ids keep the wire's case for sending but compare case-insensitively (§5.5);
     // they are ASCII, which NOCASE folds.
-    "CREATE TABLE accounts (
+    Step::Sql(
+        "CREATE TABLE accounts (
         account_id TEXT PRIMARY KEY NOT NULL,  -- normalised bot id (§3.3)
         bot_id     TEXT NOT NULL,              -- ilink_bot_id as issued
         alias      TEXT,
@@ -158,10 +176,12 @@ const STEPS: &[&str] = &[
     ) STRICT;
     CREATE INDEX outbox_unfinished ON outbox(account_id, peer_id, id)
         WHERE state IN ('queued', 'sending', 'waiting_for_window');",
+    ),
     // 3: inbound media download jobs, written in the batch's transaction and kept until
     // the file is saved or given up on, so a restart resumes them. What was saved (its
     // MIME type) or why not goes on the message.
-    "CREATE TABLE media_jobs (
+    Step::Sql(
+        "CREATE TABLE media_jobs (
         message_id  INTEGER PRIMARY KEY NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
         account_id  TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
         attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
@@ -176,12 +196,14 @@ const STEPS: &[&str] = &[
     INSERT INTO media_jobs (message_id, account_id, next_try_ms, created_ms)
         SELECT id, account_id, 0, create_time_ms FROM messages
         WHERE media_state = 'pending' AND direction = 'in';",
+    ),
     // 4: per-request progress of an outbound message (a split text is several
     // sendmessage calls; a file is an upload, an optional caption and the media item).
     // A piece's client_id is written before its request goes out and marked sent on
     // ret 0, so a restart resumes at the next piece and repeats an unconfirmed one with
     // the same client_id. `upload` keeps a finished CDN upload (its key: never log).
-    "CREATE TABLE outbox_pieces (
+    Step::Sql(
+        "CREATE TABLE outbox_pieces (
         outbox_id         INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
         piece             INTEGER NOT NULL CHECK (piece >= 0),
         client_id         TEXT NOT NULL,
@@ -190,14 +212,18 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (outbox_id, piece)
     ) STRICT;
     ALTER TABLE outbox ADD COLUMN upload TEXT CHECK (upload IS NULL OR json_valid(upload));",
+    ),
     // 5: a quote resolved against the log (docs/protocol.md §5.6 item 3): the quoted row, in
     // either direction, found by (account, peer, server message id).
-    "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
+    Step::Sql(
+        "ALTER TABLE messages ADD COLUMN quote_message_id INTEGER
         REFERENCES messages(id) ON DELETE SET NULL;",
+    ),
     // 6: AI replies: settings as JSON documents (global and per account; never API keys,
     // which live in the secret store), per-peer overrides and takeover, and per-scope
     // memory (the owner's summary and where a reset cut the history).
-    "CREATE TABLE ai_config (
+    Step::Sql(
+        "CREATE TABLE ai_config (
         key   TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL CHECK (json_valid(value))
     ) STRICT;
@@ -220,11 +246,13 @@ const STEPS: &[&str] = &[
         reset_after_id INTEGER NOT NULL DEFAULT 0,
         updated_ms     INTEGER NOT NULL
     ) STRICT;",
+    ),
     // 7: a CJK bigram index beside the trigram one: two-character Chinese, Japanese and
     // Korean words are too short for trigrams (store/cjk.rs). Contentless: the pairs
     // come from `cjk_bigrams(text)`, an application function every connection
     // registers before migrating. The `ascii` tokenizer keeps each pair one token.
-    "CREATE VIRTUAL TABLE messages_cjk USING fts5(
+    Step::Sql(
+        "CREATE VIRTUAL TABLE messages_cjk USING fts5(
         bigrams, content = '', contentless_delete = 1, tokenize = 'ascii'
     );
     CREATE TRIGGER messages_cjk_insert AFTER INSERT ON messages
@@ -249,11 +277,13 @@ const STEPS: &[&str] = &[
     -- search for common words stops after the first page of hits instead of sorting
     -- them all (store/messages.rs picks the plan).
     CREATE INDEX messages_by_time ON messages(create_time_ms DESC, id DESC);",
+    ),
     // 8: messages this version cannot decode (docs/architecture.md, "Inbound decoding"). One with
     // a sender is a `messages` row of kind 'undecodable' (its reason in `error`, its text
     // in `raw_json`); one without lands here, so that no received message is dropped.
     // Each account counts them for its status.
-    "CREATE TABLE unroutable_inbound (
+    Step::Sql(
+        "CREATE TABLE unroutable_inbound (
         id          INTEGER PRIMARY KEY,
         account_id  TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
         raw_json    TEXT NOT NULL,
@@ -263,33 +293,43 @@ const STEPS: &[&str] = &[
     CREATE INDEX unroutable_inbound_by_account ON unroutable_inbound(account_id, id);
     ALTER TABLE accounts ADD COLUMN undecodable_count INTEGER NOT NULL DEFAULT 0
         CHECK (undecodable_count >= 0);",
+    ),
     // 9: the owner's own name and note for a peer (store/peers.rs). Kept here only, never
     // sent to WeChat. `alias` wins over `display_name` (a name the emulator's demo or a
     // server gives) wherever a peer is shown; clearing it falls back.
-    "ALTER TABLE peers ADD COLUMN alias TEXT;
+    Step::Sql(
+        "ALTER TABLE peers ADD COLUMN alias TEXT;
     ALTER TABLE peers ADD COLUMN note TEXT;",
+    ),
     // 10: a quote keeps its trace even with no body or an unknown item type (docs/protocol.md
     // §5.6): the quoted item's kind (set on every quoting message) and its own time, by
     // which a quote without an id is resolved against the log.
     // An outbound message is timed by its delivery there, hence the outbox lookup.
-    "ALTER TABLE messages ADD COLUMN quote_kind TEXT;
+    Step::Sql(
+        "ALTER TABLE messages ADD COLUMN quote_kind TEXT;
     ALTER TABLE messages ADD COLUMN quote_time_ms INTEGER;
     CREATE INDEX outbox_by_message ON outbox(message_id) WHERE message_id IS NOT NULL;",
+    ),
     // 11: how many messages went out under the peer's latest token (WeChat allows about
     // ten per message the peer sends); a newer message from the peer starts again at 0.
-    "ALTER TABLE context_tokens ADD COLUMN replies INTEGER NOT NULL DEFAULT 0
+    Step::Sql(
+        "ALTER TABLE context_tokens ADD COLUMN replies INTEGER NOT NULL DEFAULT 0
         CHECK (replies >= 0);",
+    ),
     // 12: Send later and merged sends. The sender leaves a row alone until `due_ms` (NULL:
     // at once). A row with `merged_into` went out inside that row's request (short texts
     // to one peer queued together are sent as one message): it shares that row's state
     // and ids, and the sender never picks it up on its own.
-    "ALTER TABLE outbox ADD COLUMN due_ms INTEGER;
+    Step::Sql(
+        "ALTER TABLE outbox ADD COLUMN due_ms INTEGER;
     ALTER TABLE outbox ADD COLUMN merged_into INTEGER REFERENCES outbox(id) ON DELETE CASCADE;
     CREATE INDEX outbox_merged ON outbox(merged_into) WHERE merged_into IS NOT NULL;",
+    ),
     // 13: the insert triggers step aside while a transaction indexes its messages in one
     // go (store/search_index.rs); `search_index_deferred()` is an application function
     // every connection registers before migrating.
-    "DROP TRIGGER messages_fts_insert;
+    Step::Sql(
+        "DROP TRIGGER messages_fts_insert;
     CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
     WHEN new.text IS NOT NULL AND NOT search_index_deferred() BEGIN
         INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
@@ -300,14 +340,11 @@ const STEPS: &[&str] = &[
         INSERT INTO messages_cjk(rowid, bigrams)
             SELECT new.id, b FROM (SELECT cjk_bigrams(new.text) AS b) WHERE b IS NOT NULL;
     END;",
+    ),
     // 14: the messages table's CHECKs on `media_state` and `delivery` as comparisons
-    // instead of IN lists; SQL cannot alter a CHECK, so this step is code
-    // ([`checks_as_comparisons`]).
-    "",
+    // instead of IN lists; SQL cannot alter a CHECK.
+    Step::Code(checks_as_comparisons),
 ];
-
-/// The version [`checks_as_comparisons`] brings the schema to.
-const CHECKS_AS_COMPARISONS: i64 = 14;
 
 /// The two CHECKs as version 2 wrote them, and as comparisons joined by OR.
 const MESSAGE_CHECKS: [(&str, &str); 2] = [
@@ -337,9 +374,9 @@ const MESSAGE_CHECKS: [(&str, &str); 2] = [
 /// "making other kinds of table schema changes"), and the schema version is bumped so
 /// that every connection reads it again. A definition that does not hold the old text
 /// is left as it is (the IN lists are correct, only slower).
-fn checks_as_comparisons(tx: &rusqlite::Transaction<'_>) -> Result<(), CoreError> {
+fn checks_as_comparisons(conn: &Connection) -> Result<(), CoreError> {
     let table = "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'";
-    let old: String = tx.query_row(table, [], |r| r.get(0))?;
+    let old: String = conn.query_row(table, [], |r| r.get(0))?;
     let new = MESSAGE_CHECKS
         .iter()
         .fold(old.clone(), |sql, (list, comparisons)| {
@@ -348,14 +385,14 @@ fn checks_as_comparisons(tx: &rusqlite::Transaction<'_>) -> Result<(), CoreError
     if new == old {
         return Ok(());
     }
-    let version: i64 = tx.pragma_query_value(None, "schema_version", |r| r.get(0))?;
-    tx.pragma_update(None, "writable_schema", true)?;
-    tx.execute(
+    let version: i64 = conn.pragma_query_value(None, "schema_version", |r| r.get(0))?;
+    conn.pragma_update(None, "writable_schema", true)?;
+    conn.execute(
         "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = 'messages'",
         [&new],
     )?;
-    tx.pragma_update(None, "schema_version", version + 1)?;
-    tx.pragma_update(None, "writable_schema", false)?;
+    conn.pragma_update(None, "schema_version", version + 1)?;
+    conn.pragma_update(None, "writable_schema", false)?;
     Ok(())
 }
 
@@ -374,13 +411,10 @@ pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
                 known: LATEST,
             });
         }
-        let Some(sql) = STEPS.get(current as usize) else {
+        let Some(step) = STEPS.get(current as usize) else {
             return Ok(());
         };
-        tx.execute_batch(sql)?;
-        if current + 1 == CHECKS_AS_COMPARISONS {
-            checks_as_comparisons(&tx)?;
-        }
+        step.run(&tx)?;
         tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
@@ -395,8 +429,8 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         super::super::cjk::register(&conn).unwrap();
-        for sql in &STEPS[..2] {
-            conn.execute_batch(sql).unwrap();
+        for step in &STEPS[..2] {
+            step.run(&conn).unwrap();
         }
         conn.execute_batch(
             "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
@@ -432,8 +466,8 @@ mod tests {
         {
             // A database as the previous release left it, without the bigram function.
             let conn = Connection::open(&path).unwrap();
-            for sql in &STEPS[..6] {
-                conn.execute_batch(sql).unwrap();
+            for step in &STEPS[..6] {
+                step.run(&conn).unwrap();
             }
             conn.execute_batch(
                 "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
@@ -503,8 +537,8 @@ mod tests {
             let mut conn = Connection::open(&path).unwrap();
             super::super::cjk::register(&conn).unwrap();
             super::super::search_index::register(&conn, Default::default()).unwrap();
-            for sql in &STEPS[..13] {
-                conn.execute_batch(sql).unwrap();
+            for step in &STEPS[..13] {
+                step.run(&conn).unwrap();
             }
             conn.execute_batch(
                 "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
@@ -616,8 +650,8 @@ mod tests {
         {
             let conn = Connection::open(&path).unwrap();
             super::super::cjk::register(&conn).unwrap();
-            for sql in &STEPS[..8] {
-                conn.execute_batch(sql).unwrap();
+            for step in &STEPS[..8] {
+                step.run(&conn).unwrap();
             }
             conn.execute_batch(
                 "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
