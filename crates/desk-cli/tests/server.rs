@@ -429,6 +429,12 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
         sample(&metrics, "weixin_desk_receive_latency_seconds_count", &[]),
         1.0
     );
+    // One message stored: nothing waits, and storing never had a backlog to hold polls.
+    assert_eq!(sample(&metrics, "weixin_desk_inbound_waiting", &[]), 0.0);
+    assert_eq!(
+        sample(&metrics, "weixin_desk_polls_by_permit_total", &[]),
+        0.0
+    );
 
     // A reply queued next to the running service is counted once delivered.
     let out = server_cli(&h, "file", None)

@@ -7,7 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use desk_core::engine::{AccountStatus, Engine, EngineConfig, EngineEvent, Timings};
+use desk_core::engine::{
+    AccountStatus, Engine, EngineConfig, EngineEvent, InboundFlow, InflowLimits, Timings,
+};
 use desk_core::secrets::{MemoryStore, SecretKey, SecretStore};
 use desk_core::store::{OutboxState, StoredMessage};
 use desk_core::Store;
@@ -1462,5 +1464,110 @@ async fn a_damaged_database_is_announced_after_start() {
         unreachable!()
     };
     assert!(!detail.is_empty());
+    engine.shutdown().await;
+}
+
+/// The store held by the test until the returned sender is dropped or sent to: the
+/// inbound writer stalls on it like on a slow commit.
+async fn hold_the_store(engine: &Engine) -> std::sync::mpsc::Sender<()> {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holding) = tokio::sync::oneshot::channel();
+    let store = engine.store().clone();
+    tokio::spawn(async move {
+        store
+            .call(move |_| {
+                let _ = held.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+    });
+    holding.await.unwrap();
+    release
+}
+
+async fn eventually_flow(engine: &Engine, what: &str, check: impl Fn(InboundFlow) -> bool) {
+    eventually(what, || check(engine.inbound_flow())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permit() {
+    // Polls held for 8 s rather than 300 ms: no empty answer sends a poller round while
+    // the test arranges the writer's queue.
+    let sim = sim_with(|k| k.poll_hold_ms = 8_000).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let b = add_bot(&sim, &store, &secrets, &["bob@im.wechat"]);
+    let mut config = config();
+    config.inflow = InflowLimits {
+        saturated: 1,
+        polls: 1,
+        permit_wait: Duration::from_millis(200),
+    };
+    let engine = Engine::new(store, secrets, config);
+    engine.accounts().start_enabled().await.unwrap();
+    // A first message each, so the peers' typing tickets are fetched (§6.1) and Alice's
+    // poller goes straight back to polling after her next batch.
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "hello")
+        .unwrap();
+    sim.inject_text(&b.bot_id, "bob@im.wechat", "hello")
+        .unwrap();
+    let getconfigs = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.endpoint.contains("getconfig"))
+            .count()
+    };
+    eventually("both tickets fetched", || getconfigs() == 2).await;
+    eventually("both polling", || sim.polls_in_flight() == 2).await;
+    // (One of those polls may have needed the permit, seeing the other's batch waiting.)
+    eventually_flow(&engine, "the permit back", |f| f.free_permits == 1).await;
+    let before = engine.inbound_flow().polls_by_permit;
+
+    // Alice's one message reaches the writer, which takes it and stalls on the store;
+    // then Bob's many queue behind it, in one batch.
+    let release = hold_the_store(&engine).await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "first")
+        .unwrap();
+    eventually_flow(&engine, "alice's batch queued", |f| f.waiting == 1).await;
+    // Room for the writer thread to take it before Bob's arrive (no figure rests on it).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Far more than Alice's one, and within the thousand rows `conversation` reads.
+    const BOBS: usize = 900;
+    let bobs: Vec<String> = (0..BOBS).map(|i| format!("bob {i}")).collect();
+    let bobs: Vec<&str> = bobs.iter().map(String::as_str).collect();
+    sim.inject_texts_together(&b.bot_id, "bob@im.wechat", &bobs)
+        .unwrap();
+    eventually_flow(&engine, "bob's batch queued", |f| f.waiting == 1 + BOBS).await;
+    assert_eq!(engine.inbound_flow().polls_by_permit, before);
+
+    // Alice's message is stored first; Bob's batch, far longer to write, still waits
+    // when her next poll goes out, so that poll takes the permit.
+    release.send(()).unwrap();
+    eventually_flow(&engine, "a poll by permit", |f| f.polls_by_permit > before).await;
+    // Everything stored once, the backlog counted back to nothing, and the permit
+    // back after the server held Alice's poll (nothing was waiting for her).
+    eventually_flow(&engine, "the backlog gone and the permit back", |f| {
+        f.waiting == 0 && f.free_permits == 1
+    })
+    .await;
+    let texts = |rows: Vec<StoredMessage>| -> Vec<String> {
+        let mut texts: Vec<String> = rows.into_iter().filter_map(|m| m.text).collect();
+        texts.sort();
+        texts
+    };
+    let alice = conversation(&engine, &a.account_id, "alice@im.wechat").await;
+    assert_eq!(texts(alice), ["first", "hello"]);
+    let bob = texts(conversation(&engine, &b.account_id, "bob@im.wechat").await);
+    let mut expected: Vec<String> = (0..BOBS).map(|i| format!("bob {i}")).collect();
+    expected.push("hello".to_owned());
+    expected.sort();
+    assert!(
+        bob == expected,
+        "bob's {} rows are not his {} messages once each",
+        bob.len(),
+        expected.len()
+    );
     engine.shutdown().await;
 }

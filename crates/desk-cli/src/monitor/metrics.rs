@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use desk_core::engine::InboundFlow;
 use desk_core::events::{AccountStatus, AiEvent};
 use desk_core::store::OutboxState;
 use desk_core::EngineEvent;
@@ -46,6 +47,8 @@ pub struct Metrics {
     ai_failures: Counter,
     latency: Histogram,
     skipped: Counter,
+    inbound_waiting: Gauge,
+    polls_by_permit: Counter,
     /// The last status each account reported, to count poll errors once per change.
     last_status: HashMap<String, &'static str>,
 }
@@ -108,6 +111,18 @@ impl Metrics {
             "Engine events these counters missed because they fell behind (the store has them)",
             skipped.clone(),
         );
+        let inbound_waiting = Gauge::default();
+        registry.register(
+            "inbound_waiting",
+            "Received messages fetched and waiting to be stored",
+            inbound_waiting.clone(),
+        );
+        let polls_by_permit = Counter::default();
+        registry.register(
+            "polls_by_permit",
+            "Polls that waited for one of the few permits because storing had a backlog",
+            polls_by_permit.clone(),
+        );
         Metrics {
             registry,
             accounts,
@@ -120,6 +135,8 @@ impl Metrics {
             ai_failures,
             latency,
             skipped,
+            inbound_waiting,
+            polls_by_permit,
             last_status: HashMap::new(),
         }
     }
@@ -179,8 +196,19 @@ impl Metrics {
             .inc();
     }
 
-    /// The text format, with the gauges set from `statuses` and `outbox` first.
-    pub fn render(&self, statuses: &[(String, AccountStatus)], outbox: &[(String, i64)]) -> String {
+    /// The text format, with the gauges set from `statuses`, `outbox` and `inbound`
+    /// first.
+    pub fn render(
+        &self,
+        statuses: &[(String, AccountStatus)],
+        outbox: &[(String, i64)],
+        inbound: InboundFlow,
+    ) -> String {
+        self.inbound_waiting.set(inbound.waiting as i64);
+        // The engine's count since start; the counter only ever moves up to it.
+        let counted = self.polls_by_permit.get();
+        self.polls_by_permit
+            .inc_by(inbound.polls_by_permit.saturating_sub(counted));
         for name in STATUSES {
             let n = statuses.iter().filter(|(_, s)| s.as_str() == name).count();
             self.accounts
@@ -200,5 +228,48 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(waiting: usize, polls_by_permit: u64) -> InboundFlow {
+        InboundFlow {
+            waiting,
+            polls_by_permit,
+            free_permits: 32,
+        }
+    }
+
+    fn line<'a>(text: &'a str, name: &str) -> &'a str {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    #[test]
+    fn the_inbound_figures_follow_the_engine_at_each_scrape() {
+        let metrics = Metrics::new();
+        let text = metrics.render(&[], &[], flow(120, 3));
+        assert_eq!(
+            line(&text, "weixin_desk_inbound_waiting "),
+            "weixin_desk_inbound_waiting 120"
+        );
+        assert_eq!(
+            line(&text, "weixin_desk_polls_by_permit_total "),
+            "weixin_desk_polls_by_permit_total 3"
+        );
+        // The engine's count is a total: the counter moves to it, not by it.
+        let text = metrics.render(&[], &[], flow(0, 5));
+        assert_eq!(
+            line(&text, "weixin_desk_inbound_waiting "),
+            "weixin_desk_inbound_waiting 0"
+        );
+        assert_eq!(
+            line(&text, "weixin_desk_polls_by_permit_total "),
+            "weixin_desk_polls_by_permit_total 5"
+        );
     }
 }

@@ -183,7 +183,8 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .call(|s| s.outbox_depth())
         .await
         .unwrap_or_default();
-    let text = lock(&shared.metrics).render(&statuses(&shared), &outbox);
+    let inbound = shared.engine.inbound_flow();
+    let text = lock(&shared.metrics).render(&statuses(&shared), &outbox, inbound);
     (
         [(
             header::CONTENT_TYPE,

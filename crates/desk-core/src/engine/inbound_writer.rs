@@ -5,9 +5,12 @@
 //! its new cursor only after that answer, so a crash keeps a batch and its cursor
 //! together or neither: the batch comes again and dedupe stores it once.
 
+use std::sync::Arc;
+
 use ilink::Secret;
 use tokio::sync::{mpsc, oneshot};
 
+use super::inflow::{Inflow, InflowLimits};
 use super::shared::SharedStore;
 use crate::events::{emit, EngineEvent, EventSender};
 use crate::inbound::ReceivedEntry;
@@ -37,32 +40,42 @@ struct Job {
 /// The pollers' handle on the writer thread. The thread ends when the last handle is
 /// dropped.
 #[derive(Clone)]
-pub(crate) struct InboundWriter(mpsc::UnboundedSender<Job>);
+pub(crate) struct InboundWriter {
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Its backlog, and the permits to poll while it is saturated.
+    pub flow: Arc<Inflow>,
+}
 
 impl InboundWriter {
     /// Starts the writer thread. Unbounded: each poller waits for its answer, so at
     /// most one batch per account is queued. A thread of its own rather than a task:
     /// in a burst the commits are the one serial step, and on the async workers they
     /// waited behind the pollers' decoding for a turn (and for a blocking-pool thread).
-    pub fn start(store: SharedStore, events: EventSender) -> InboundWriter {
+    pub fn start(store: SharedStore, events: EventSender, limits: InflowLimits) -> InboundWriter {
         let (jobs, queue) = mpsc::unbounded_channel();
+        let flow = Arc::new(Inflow::new(limits));
+        let backlog = flow.clone();
         let spawned = std::thread::Builder::new()
             .name("inbound-writer".into())
-            .spawn(move || write_groups(&store, &events, queue));
+            .spawn(move || write_groups(&store, &events, &backlog, queue));
         if let Err(e) = spawned {
             // The queue went with the closure: every commit answers "stopped".
             tracing::error!(error = %e, "cannot start the inbound writer");
         }
-        InboundWriter(jobs)
+        InboundWriter { jobs, flow }
     }
 
     /// Stores `batch` (with the batches of other accounts ready at the same time) and
     /// announces its new messages; returns what it stored once it is durable.
     pub async fn commit(&self, batch: Batch) -> Result<InboundCommit, String> {
         let (done, answer) = oneshot::channel();
-        self.0
-            .send(Job { batch, done })
-            .map_err(|_| "the inbound writer stopped".to_owned())?;
+        let count = batch.entries.len();
+        // Counted before the writer can see it, so it is never done before queued.
+        self.flow.queued(count);
+        if self.jobs.send(Job { batch, done }).is_err() {
+            self.flow.done(count);
+            return Err("the inbound writer stopped".to_owned());
+        }
         answer
             .await
             .map_err(|_| "the inbound writer stopped".to_owned())?
@@ -72,6 +85,7 @@ impl InboundWriter {
 fn write_groups(
     store: &SharedStore,
     events: &EventSender,
+    flow: &Inflow,
     mut queue: mpsc::UnboundedReceiver<Job>,
 ) {
     while let Some(first) = queue.blocking_recv() {
@@ -82,11 +96,13 @@ fn write_groups(
             messages += job.batch.entries.len();
             group.push(job);
         }
-        write_group(store, events, group);
+        write_group(store, events, group, || flow.done(messages));
     }
 }
 
-fn write_group(store: &SharedStore, events: &EventSender, group: Vec<Job>) {
+/// Stores `group` and answers it; `stored` runs between the commit and the answers, so
+/// a poller never sees its own batch still counted as waiting.
+fn write_group(store: &SharedStore, events: &EventSender, group: Vec<Job>, stored: impl FnOnce()) {
     let mut replies = Vec::with_capacity(group.len());
     let mut writes = Vec::with_capacity(group.len());
     for Job { batch, done } in group {
@@ -103,6 +119,7 @@ fn write_group(store: &SharedStore, events: &EventSender, group: Vec<Job>) {
         })
         .collect();
     let outcomes = store.call_here(|s| s.commit_inbound_group(&batches));
+    stored();
     let outcomes: Vec<Result<InboundCommit, String>> = match outcomes {
         Ok(each) => each
             .into_iter()

@@ -4,6 +4,7 @@
 mod ai_hooks;
 mod checkpoint;
 mod inbound_writer;
+mod inflow;
 mod lifecycle;
 pub mod login;
 mod manager;
@@ -24,6 +25,7 @@ use ilink::{ClientConfig, IlinkError};
 use tokio::sync::broadcast;
 
 pub use crate::events::{AccountStatus, EngineEvent, LoginState, EVENT_CAPACITY, PREVIEW_CHARS};
+pub use inflow::{InboundFlow, InflowLimits};
 pub use login::{LoginHandle, LoginOptions};
 pub use manager::AccountManager;
 pub use media::MediaOptions;
@@ -97,6 +99,9 @@ pub struct EngineConfig {
     /// How many events a subscriber may fall behind ([`EVENT_CAPACITY`]; tests make it
     /// tiny to see what a lagging subscriber does).
     pub event_capacity: usize,
+    /// When the inbound writer counts as saturated and how many polls may be out then
+    /// (engine/inflow.rs).
+    pub inflow: InflowLimits,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +112,7 @@ impl Default for EngineConfig {
             clock: Arc::new(SystemClock),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             event_capacity: EVENT_CAPACITY,
+            inflow: InflowLimits::default(),
         }
     }
 }
@@ -196,6 +202,7 @@ impl Engine {
             config.timings,
             config.clock,
             config.client,
+            config.inflow,
         );
         rt.media_root = data_dir.as_ref().map(|(d, _)| d.root().to_owned());
         rt.max_upload_bytes = config.max_upload_bytes;
@@ -227,6 +234,11 @@ impl Engine {
 
     pub fn accounts(&self) -> &AccountManager {
         &self.accounts
+    }
+
+    /// The inbound writer's backlog and the polls' permits (engine/inflow.rs).
+    pub fn inbound_flow(&self) -> InboundFlow {
+        self.rt.inbound.flow.state()
     }
 
     pub fn store(&self) -> &SharedStore {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ilink::models::InboundEntry;
 use ilink::{Client, IlinkError, Secret};
 use rand::Rng;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::inbound_writer::Batch;
@@ -115,14 +116,29 @@ impl Poller {
         };
         let timings = &self.rt.timings;
         let mut failures = PollFailures::default();
+        let flow = &self.rt.inbound.flow;
         while !self.cancel.is_cancelled() {
-            let failure = match self.client.getupdates(cursor.expose(), &self.cancel).await {
-                Ok(response) => {
+            let permit = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => break,
+                permit = flow.admit() => permit,
+            };
+            let (polled, permit) = flow
+                .poll_with(
+                    permit,
+                    self.client.getupdates(cursor.expose(), &self.cancel),
+                )
+                .await;
+            // A failed poll gives its permit back at once (here, as the closure is
+            // dropped uncalled); a batch keeps it until it is stored.
+            let polled = polled.map(|response| (response, permit));
+            let failure = match polled {
+                Ok((response, permit)) => {
                     let next = response
                         .get_updates_buf
                         .filter(|c| !c.is_empty())
                         .map(Secret::new);
-                    match self.commit(next.clone(), response.msgs).await {
+                    match self.commit(next.clone(), response.msgs, permit).await {
                         Ok(()) => {
                             failures.reset();
                             if let Some(next) = next {
@@ -179,7 +195,14 @@ impl Poller {
     /// is durable. An empty batch that keeps the cursor touches nothing. A message that
     /// could not be decoded is stored raw and announced with kind `undecodable`; the
     /// cursor moves on past it (docs/architecture.md, "Inbound decoding").
-    async fn commit(&self, cursor: Option<Secret>, msgs: Vec<InboundEntry>) -> Result<(), String> {
+    /// `permit`, the poll's turn while the writer was saturated, goes back once the batch
+    /// is stored.
+    async fn commit(
+        &self,
+        cursor: Option<Secret>,
+        msgs: Vec<InboundEntry>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<(), String> {
         if msgs.is_empty() && cursor.is_none() {
             return Ok(());
         }
@@ -210,6 +233,7 @@ impl Poller {
                 summaries,
             })
             .await?;
+        drop(permit);
         if !outcome.new.is_empty() {
             self.sender_wake.after_inbound();
         }

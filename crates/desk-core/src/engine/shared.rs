@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use ilink::ClientConfig;
 
 use super::inbound_writer::InboundWriter;
+use super::inflow::InflowLimits;
 use super::timing::{Clock, Timings};
 use super::EngineError;
 use crate::events::{emit, AccountStatus, EngineEvent, EventSender};
@@ -91,9 +92,10 @@ impl Runtime {
         timings: Timings,
         clock: Arc<dyn Clock>,
         client_config: ClientConfig,
+        inflow: InflowLimits,
     ) -> Runtime {
         Runtime {
-            inbound: InboundWriter::start(store.clone(), events.clone()),
+            inbound: InboundWriter::start(store.clone(), events.clone(), inflow),
             store,
             secrets,
             events,
