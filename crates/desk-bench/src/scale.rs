@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ilink_sim::BotInfo;
+
 use crate::figure::{percentile, Figure, Target};
 use crate::fleet::Fleet;
 use crate::idle::MIB;
@@ -54,6 +56,13 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
     // How long the emulator took to hand the whole burst out (its responses go as the
     // pollers come back): the pace the CLI would have to keep for the p99 target.
     let mut handing_out = Figure::new(SECTION, format!("{label}: first → last hand-out"), "ms");
+    // One account is left out of the burst and gets one message half-way through it:
+    // what someone writing to a quiet account waits while the others flood in.
+    let mut quiet = Figure::new(
+        SECTION,
+        format!("{label}: a quiet account's message mid-burst, injection → event"),
+        "ms",
+    );
     let mut peak =
         Figure::new(SECTION, format!("{label}: peak RSS"), "MiB").target(Target::AtMost(300.0));
     // The CLI's event printer may fall behind a burst and skip events (it says how
@@ -70,7 +79,13 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
     );
     let fleet = Fleet::new(n).await?;
     for run in 0..plan.runs {
-        let got = inject_and_follow(&fleet, &format!("burst {run} "), m, None).await?;
+        let got = inject_and_follow(
+            &fleet,
+            &format!("burst {run} "),
+            m,
+            Load::BurstBesideAQuietAccount,
+        )
+        .await?;
         cpu.samples.extend(got.cpu_per_message_us);
         emulator_cpu.samples.extend(got.emulator_cpu_per_message_us);
         machine_busy.samples.extend(got.machine_busy_percent);
@@ -82,6 +97,7 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         p50.samples.extend(percentile(&got.latencies, 50.0));
         p99.samples.extend(percentile(&got.latencies, 99.0));
         peak.samples.extend(got.peak_rss_mib);
+        quiet.samples.extend(got.quiet_ms);
     }
     Ok(vec![
         rate,
@@ -92,6 +108,7 @@ pub async fn run(plan: &Plan) -> Result<Vec<Figure>, String> {
         p99,
         queued_p99,
         handing_out,
+        quiet,
         seen,
         said_skipped,
         peak,
@@ -117,7 +134,7 @@ pub async fn steady(plan: &SteadyPlan) -> Result<Vec<Figure>, String> {
     let pace = Duration::from_secs(1) / plan.per_second.max(1);
     for run in 0..plan.runs {
         let prefix = format!("steady {run} ");
-        let got = inject_and_follow(&fleet, &prefix, plan.messages, Some(pace)).await?;
+        let got = inject_and_follow(&fleet, &prefix, plan.messages, Load::Paced(pace)).await?;
         if got.skipped > 0 {
             return Err(format!("the CLI skipped {} events at {label}", got.skipped));
         }
@@ -151,18 +168,34 @@ struct Followed {
     emulator_cpu_per_message_us: Option<f64>,
     machine_busy_percent: Option<f64>,
     peak_rss_mib: Option<f64>,
+    /// Injection → event of the quiet account's message (ms), when there was one.
+    quiet_ms: Option<f64>,
 }
 
-/// Starts the CLI on `fleet`, injects `m` texts starting with `prefix` over its
-/// accounts (all at once, or one every `pace`), waits until all are stored, and follows
-/// the CLI's events for them.
+/// How the messages of a run go in.
+enum Load {
+    /// One every so often, over every account.
+    Paced(Duration),
+    /// All at once over every account but the last, which gets one more message when
+    /// half the burst is in.
+    BurstBesideAQuietAccount,
+}
+
+/// Starts the CLI on `fleet`, injects `burst` texts starting with `prefix` over its
+/// accounts as `load` says (the quiet account's is text number `burst`), waits until
+/// all are stored, and follows the CLI's events for them.
 async fn inject_and_follow(
     fleet: &Fleet,
     prefix: &str,
-    m: usize,
-    pace: Option<Duration>,
+    burst: usize,
+    load: Load,
 ) -> Result<Followed, String> {
-    let n = fleet.bots.len();
+    let (pace, quiet) = match load {
+        Load::Paced(pace) => (Some(pace), None),
+        Load::BurstBesideAQuietAccount => (None, fleet.bots.last()),
+    };
+    let n = fleet.bots.len() - usize::from(quiet.is_some());
+    let m = burst + usize::from(quiet.is_some());
     let running = fleet.start_cli().await?;
     let pid = running.pid();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -175,24 +208,29 @@ async fn inject_and_follow(
     let cpu_before = procfs::usage(pid).map(|u| u.cpu_seconds);
     let own_cpu_before = procfs::usage(std::process::id()).map(|u| u.cpu_seconds);
     let machine_before = procfs::machine_ticks();
-    let mut injected_ms = Vec::with_capacity(m);
-    let mut message_ids = Vec::with_capacity(m);
+    let mut injected_ms = vec![0.0; m];
+    let mut message_ids = vec![0; m];
     let mut ticks = pace.map(|pace| {
         let mut ticks = tokio::time::interval(pace);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks
     });
-    for index in 0..m {
+    let inject = |index: usize, bot: &BotInfo| {
+        let at = now_ms();
+        fleet
+            .sim
+            .inject_text(&bot.bot_id, &bot.user_id, &format!("{prefix}{index}"))
+            .map(|id| (at, id))
+            .map_err(|e| e.to_string())
+    };
+    for index in 0..burst {
         if let Some(ticks) = ticks.as_mut() {
             ticks.tick().await;
         }
-        let bot = &fleet.bots[index % n];
-        injected_ms.push(now_ms());
-        let id = fleet
-            .sim
-            .inject_text(&bot.bot_id, &bot.user_id, &format!("{prefix}{index}"))
-            .map_err(|e| e.to_string())?;
-        message_ids.push(id);
+        (injected_ms[index], message_ids[index]) = inject(index, &fleet.bots[index % n])?;
+        if let Some(bot) = quiet.filter(|_| index == burst / 2) {
+            (injected_ms[burst], message_ids[burst]) = inject(burst, bot)?;
+        }
     }
     let pattern = format!("{prefix}%");
     let all_stored_ms =
@@ -245,6 +283,9 @@ async fn inject_and_follow(
         .iter()
         .map(|(index, at)| at - injected_ms[*index])
         .collect();
+    let quiet_ms = quiet
+        .and_then(|_| received.get(&burst))
+        .map(|at| at - injected_ms[burst]);
     let peak_rss_mib = procfs::peak_rss_bytes(pid).map(|b| b as f64 / MIB);
     tokio::task::spawn_blocking(move || running.stop())
         .await
@@ -260,6 +301,7 @@ async fn inject_and_follow(
         emulator_cpu_per_message_us,
         machine_busy_percent,
         peak_rss_mib,
+        quiet_ms,
     })
 }
 
