@@ -243,33 +243,26 @@ mod tests {
         }
     }
 
-    fn line<'a>(text: &'a str, name: &str) -> &'a str {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    /// The inbound lines of `text` say `waiting` and `polls`.
+    fn assert_inbound(text: &str, waiting: usize, polls: u64) {
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+                .to_owned()
+        };
+        assert_eq!(value("weixin_desk_inbound_waiting"), waiting.to_string());
+        assert_eq!(
+            value("weixin_desk_polls_by_permit_total"),
+            polls.to_string()
+        );
     }
 
     #[test]
     fn the_inbound_figures_follow_the_engine_at_each_scrape() {
         let metrics = Metrics::new();
-        let text = metrics.render(&[], &[], flow(120, 3));
-        assert_eq!(
-            line(&text, "weixin_desk_inbound_waiting "),
-            "weixin_desk_inbound_waiting 120"
-        );
-        assert_eq!(
-            line(&text, "weixin_desk_polls_by_permit_total "),
-            "weixin_desk_polls_by_permit_total 3"
-        );
+        assert_inbound(&metrics.render(&[], &[], flow(120, 3)), 120, 3);
         // The engine's count is a total: the counter moves to it, not by it.
-        let text = metrics.render(&[], &[], flow(0, 5));
-        assert_eq!(
-            line(&text, "weixin_desk_inbound_waiting "),
-            "weixin_desk_inbound_waiting 0"
-        );
-        assert_eq!(
-            line(&text, "weixin_desk_polls_by_permit_total "),
-            "weixin_desk_polls_by_permit_total 5"
-        );
+        assert_inbound(&metrics.render(&[], &[], flow(0, 5)), 0, 5);
     }
 }
