@@ -30,9 +30,9 @@ pub struct InflowLimits {
 impl Default for InflowLimits {
     /// Saturated as soon as a queue forms (64 messages are about two milliseconds of the
     /// writer's work, and a steady trickle never queues that many); then 32 batches at
-    /// once, enough that the next group is fetched and decoded while one commits (16
-    /// stored about a tenth less per second in the 500-account burst, BENCHMARKS.md),
-    /// few enough that a batch waits behind a commit or two. A poll with messages
+    /// once, enough that the next group is fetched and decoded while one commits (with
+    /// 16 the 500-account burst of the scale bench stored about a tenth fewer messages
+    /// per second), few enough that a batch waits behind a commit or two. A poll with messages
     /// waiting is answered in one round trip; 100 ms covers it on loopback and most
     /// networks, and on a slower one the permit merely goes back early.
     fn default() -> Self {
