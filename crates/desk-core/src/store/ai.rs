@@ -2,6 +2,8 @@
 //! memory, and the reads the reply loop needs from the message log. API keys are never
 //! here (they live in the secret store).
 
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::{CoreError, Store};
@@ -225,6 +227,23 @@ impl Store {
             .optional()?)
     }
 
+    /// The messages behind `message_row_ids` that exist, by id, in one query (the reply
+    /// loop reads a burst's messages with it).
+    pub fn ai_messages(
+        &self,
+        message_row_ids: &[i64],
+    ) -> Result<HashMap<i64, AiMessageRow>, CoreError> {
+        if message_row_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = serde_json::to_string(message_row_ids).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let rows = stmt.query_map([ids], |r| message_row(r).map(|row| (row.id, row)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The newest message's id (0 for an empty log).
     pub fn last_message_id(&self) -> Result<i64, CoreError> {
         Ok(self
@@ -352,6 +371,13 @@ mod tests {
             .unwrap();
         assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [second]);
         assert!(store.ai_message(first).unwrap().unwrap().ai_generated);
+        let both = store
+            .ai_messages(&[second, first, first + second + 10])
+            .unwrap();
+        assert_eq!(both.len(), 2, "the missing id is left out");
+        assert_eq!(both[&second].text.as_deref(), Some("two"));
+        assert_eq!(both[&first].text.as_deref(), Some("one"));
+        assert!(store.ai_messages(&[]).unwrap().is_empty());
     }
 
     #[test]

@@ -155,6 +155,15 @@ pub(crate) struct Context {
     pub peer_note: Option<String>,
 }
 
+impl Context {
+    /// Whether `peer_id` is the account's owner (whose messages may be commands).
+    pub fn is_owner(&self, peer_id: &str) -> bool {
+        self.owner
+            .as_deref()
+            .is_some_and(|o| o.eq_ignore_ascii_case(peer_id))
+    }
+}
+
 pub(crate) async fn load_context(
     engine: &Engine,
     account_id: &str,

@@ -240,33 +240,51 @@ async fn on_owner_send(
     Ok(())
 }
 
-/// Decides about each arrival in order. One store call reads the messages and every
-/// setting that decides about them; an owner's command may change those settings, so
-/// the arrivals after one are read again.
+/// Decides about each arrival in order. One store call reads every setting that
+/// decides about them, and the messages that need reading; an owner's command may
+/// change those settings, so the arrivals after one are read again.
 async fn on_inbound(shared: &Arc<Shared>, mut arrivals: Vec<Arrival>) {
     while !arrivals.is_empty() {
         let wanted: Vec<(i64, String, String)> = arrivals
             .iter()
             .map(|a| (a.row_id, a.account_id.clone(), a.peer_id.clone()))
             .collect();
+        let now = shared.now_ms();
+        let minute = minute_of_day(now);
         let read = shared
             .engine
             .store()
             .call(move |s| {
                 // Messages of one conversation share their settings: read once here.
                 let mut contexts: HashMap<(&str, &str), Option<Context>> = HashMap::new();
-                let mut found = Vec::with_capacity(wanted.len());
-                for (row_id, a, p) in &wanted {
-                    let Some(row) = s.ai_message(*row_id)?.filter(|r| r.direction == "in") else {
-                        found.push(None);
-                        continue;
-                    };
+                let mut decided = Vec::with_capacity(wanted.len());
+                for (_, a, p) in &wanted {
                     let ctx = match contexts.entry((a, p)) {
                         Entry::Occupied(known) => known.get().clone(),
                         Entry::Vacant(slot) => slot.insert(read_context(s, a, p)?).clone(),
                     };
-                    found.push(ctx.map(|ctx| (row, ctx)));
+                    // With the refusal, if the settings alone decide it.
+                    decided.push(ctx.map(|ctx| (refused_as_it_stands(&ctx, p, now, minute), ctx)));
                 }
+                // The messages still to decide about, in one query.
+                let ids: Vec<i64> = wanted
+                    .iter()
+                    .zip(&decided)
+                    .filter(|(_, d)| matches!(d, Some((None, _))))
+                    .map(|((id, _, _), _)| *id)
+                    .collect();
+                let mut rows = s.ai_messages(&ids)?;
+                let found = wanted
+                    .iter()
+                    .zip(decided)
+                    .map(|((id, _, _), decided)| match decided? {
+                        (Some(skip), ctx) => Some(Found::Refused(skip, ctx)),
+                        (None, ctx) => rows
+                            .remove(id)
+                            .filter(|r| r.direction == "in")
+                            .map(|row| Found::Message(Box::new(row), ctx)),
+                    })
+                    .collect::<Vec<_>>();
                 Ok(found)
             })
             .await;
@@ -280,13 +298,52 @@ async fn on_inbound(shared: &Arc<Shared>, mut arrivals: Vec<Arrival>) {
         let mut decided = 0;
         for (arrival, found) in arrivals.iter().zip(found) {
             decided += 1;
-            let Some((row, ctx)) = found else { continue };
-            if consider(shared, arrival, row, ctx).await == Considered::Command {
-                break;
+            match found {
+                None => {}
+                Some(Found::Refused(skip, ctx)) => {
+                    let (a, p) = (arrival.account_id.as_str(), arrival.peer_id.as_str());
+                    forget_refused(shared, &ctx, a, p, skip, arrival.row_id);
+                    skipped(shared, a, p, skip);
+                }
+                Some(Found::Message(row, ctx)) => {
+                    let considered = consider(shared, arrival, *row, ctx).await;
+                    if considered == Considered::Command {
+                        break;
+                    }
+                }
             }
         }
         arrivals.drain(..decided);
     }
+}
+
+/// What the store call found for one arrival.
+enum Found {
+    /// Refused by the settings alone ([`refused_as_it_stands`]): the message itself
+    /// was not read.
+    Refused(Skip, Context),
+    /// The message, for [`consider`].
+    Message(Box<AiMessageRow>, Context),
+}
+
+/// The settings' refusal of a message from `peer_id` that nothing else in
+/// [`consider`] can change: not the owner's (theirs may be a command), and a reason
+/// the decision reaches before the hourly rate, which only `consider` counts. Most
+/// messages of a burst to accounts whose AI is off end here, one settings read per
+/// conversation and no read of the message.
+fn refused_as_it_stands(ctx: &Context, peer_id: &str, now_ms: i64, minute: u16) -> Option<Skip> {
+    if ctx.is_owner(peer_id) {
+        return None;
+    }
+    let moment = Moment {
+        peer_id,
+        now_ms,
+        minute_of_day: minute,
+        runs_last_hour: None,
+    };
+    policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment)
+        .err()
+        .filter(|skip| *skip != Skip::MainAgentUnconfirmed)
 }
 
 /// What [`consider`] did with a message.
@@ -308,11 +365,7 @@ async fn consider(
     let (account_id, peer_id) = (arrival.account_id.as_str(), arrival.peer_id.as_str());
     let received_ms = arrival.received_ms;
     let inbound = Inbound { row, received_ms };
-    let from_owner = ctx
-        .owner
-        .as_deref()
-        .is_some_and(|o| o.eq_ignore_ascii_case(peer_id));
-    if from_owner && commands::handle(shared, &ctx, &inbound).await {
+    if ctx.is_owner(peer_id) && commands::handle(shared, &ctx, &inbound).await {
         return Considered::Command;
     }
     let now = shared.now_ms();
@@ -422,5 +475,49 @@ async fn run_scope(shared: Arc<Shared>, scope: String, mut batch: Vec<Inbound>, 
         *pending = rest;
         batch = next;
         batch.sort_by_key(|i| i.row.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(enabled: bool) -> Context {
+        Context {
+            global: GlobalAiSettings::default(),
+            account: AccountAiSettings {
+                enabled,
+                runs_per_peer_per_hour: 1,
+                ..AccountAiSettings::default()
+            },
+            peer: AiPeerRow::default(),
+            owner: Some("Owner@im.wechat".into()),
+            peer_name: None,
+            peer_note: None,
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_nothing_later_can_change_skips_reading_the_message() {
+        let off = context(false);
+        assert_eq!(
+            refused_as_it_stands(&off, "peer@im.wechat", 0, 600),
+            Some(Skip::Disabled)
+        );
+        // The owner's message may be a command ("/ai on"): always read.
+        assert_eq!(refused_as_it_stands(&off, "owner@IM.wechat", 0, 600), None);
+        // Allowed by the settings: the hourly rate is counted where it is kept.
+        assert_eq!(
+            refused_as_it_stands(&context(true), "peer@im.wechat", 0, 600),
+            None
+        );
+        // The gateway's main agent comes after the rate in the decision's order, so
+        // the reason could still be the rate: left to the full decision.
+        let mut main_agent = context(true);
+        main_agent.global.provider.model = "openclaw/default".into();
+        assert_eq!(
+            refused_as_it_stands(&main_agent, "peer@im.wechat", 0, 600),
+            None
+        );
     }
 }

@@ -118,14 +118,10 @@ async fn await_images(shared: &Shared, batch: &mut [Inbound]) {
         let rows = shared
             .engine
             .store()
-            .call(move |s| {
-                ids.iter()
-                    .map(|id| s.ai_message(*id))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .call(move |s| s.ai_messages(&ids))
             .await;
         let Ok(rows) = rows else { return };
-        for row in rows.into_iter().flatten() {
+        for row in rows.into_values() {
             if let Some(item) = batch.iter_mut().find(|i| i.row.id == row.id) {
                 item.row = row;
             }
