@@ -833,7 +833,7 @@ async fn a_message_waiting_for_the_window_expires_with_a_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inbound_messages_fetch_the_peer_typing_ticket() {
+async fn the_first_typing_indicator_fetches_the_peer_typing_ticket_once() {
     let sim = sim_with(|_| {}).await;
     let store = Store::open_in_memory().unwrap();
     let secrets = Arc::new(MemoryStore::new());
@@ -844,35 +844,63 @@ async fn inbound_messages_fetch_the_peer_typing_ticket() {
     let engine = Engine::new(store, secrets, config());
     let mut rx = engine.subscribe();
     engine.accounts().start(&a.account_id).await.unwrap();
+    let requests_to = |endpoint: &str| -> Vec<serde_json::Value> {
+        sim.requests()
+            .into_iter()
+            .filter(|r| r.endpoint.contains(endpoint))
+            .map(|r| r.body)
+            .collect()
+    };
+    // Receiving asks for no ticket: only a typing indicator needs one.
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    sim.inject_text(&a.bot_id, "alice@im.wechat", "again")
+        .unwrap();
+    next_event(&mut rx, received(&a.account_id)).await;
+    assert!(requests_to("getconfig").is_empty());
     assert_eq!(
         engine
             .accounts()
             .typing_ticket(&a.account_id, "alice@im.wechat"),
         None
     );
-    sim.inject_text(&a.bot_id, "alice@im.wechat", "hi").unwrap();
-    next_event(&mut rx, received(&a.account_id)).await;
-    eventually("the ticket", || {
+
+    assert!(engine
+        .send_typing(&a.account_id, "alice@im.wechat", true)
+        .await
+        .unwrap());
+    let fetched = requests_to("getconfig");
+    assert_eq!(fetched.len(), 1);
+    let account_id = a.account_id.clone();
+    let (token, _) = engine
+        .store()
+        .call(move |s| s.context_token(&account_id, "alice@im.wechat"))
+        .await
+        .unwrap()
+        .expect("the peer's token is stored");
+    assert_eq!(fetched[0]["ilink_user_id"], "alice@im.wechat");
+    assert_eq!(fetched[0]["context_token"], token.as_str());
+    assert_eq!(
         engine
             .accounts()
             .typing_ticket(&a.account_id, "alice@im.wechat")
-            .as_deref()
-            == Some(ticket.as_str())
-    })
-    .await;
-    // A second message within the refresh time does not fetch again.
-    sim.inject_text(&a.bot_id, "alice@im.wechat", "again")
-        .unwrap();
-    next_event(&mut rx, received(&a.account_id)).await;
-    sim.inject_text(&a.bot_id, "alice@im.wechat", "and again")
-        .unwrap();
-    next_event(&mut rx, received(&a.account_id)).await;
-    let fetches = sim
-        .requests()
-        .iter()
-        .filter(|r| r.endpoint.contains("getconfig"))
-        .count();
-    assert_eq!(fetches, 1);
+            .as_deref(),
+        Some(ticket.as_str())
+    );
+    // The keepalive and the cancel use the held ticket: no second fetch.
+    assert!(engine
+        .send_typing(&a.account_id, "alice@im.wechat", true)
+        .await
+        .unwrap());
+    assert!(engine
+        .send_typing(&a.account_id, "alice@im.wechat", false)
+        .await
+        .unwrap());
+    assert_eq!(requests_to("getconfig").len(), 1);
+    let sent = requests_to("sendtyping");
+    assert_eq!(sent.len(), 3);
+    assert!(sent.iter().all(|b| b["typing_ticket"] == ticket.as_str()));
+    assert_eq!(sent[2]["status"], 2);
     engine.shutdown().await;
 }
 
@@ -1507,19 +1535,6 @@ async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permi
     };
     let engine = Engine::new(store, secrets, config);
     engine.accounts().start_enabled().await.unwrap();
-    // A first message each, so the peers' typing tickets are fetched (§6.1) and Alice's
-    // poller goes straight back to polling after her next batch.
-    sim.inject_text(&a.bot_id, "alice@im.wechat", "hello")
-        .unwrap();
-    sim.inject_text(&b.bot_id, "bob@im.wechat", "hello")
-        .unwrap();
-    let getconfigs = || {
-        sim.requests()
-            .iter()
-            .filter(|r| r.endpoint.contains("getconfig"))
-            .count()
-    };
-    eventually("both tickets fetched", || getconfigs() == 2).await;
     eventually("both polling", || sim.polls_in_flight() == 2).await;
     // (One of those polls may have needed the permit, seeing the other's batch waiting.)
     eventually_flow(&engine, "the permit back", |f| f.free_permits == 1).await;
@@ -1558,10 +1573,9 @@ async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permi
         texts
     };
     let alice = conversation(&engine, &a.account_id, "alice@im.wechat").await;
-    assert_eq!(texts(alice), ["first", "hello"]);
+    assert_eq!(texts(alice), ["first"]);
     let bob = texts(conversation(&engine, &b.account_id, "bob@im.wechat").await);
     let mut expected: Vec<String> = (0..BOBS).map(|i| format!("bob {i}")).collect();
-    expected.push("hello".to_owned());
     expected.sort();
     assert!(
         bob == expected,

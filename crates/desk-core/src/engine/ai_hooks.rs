@@ -1,10 +1,13 @@
 //! What the AI replies need from the engine: sending AI-written text (marked
 //! `ai_generated`), typing indicators with the peer's ticket, and events.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ilink::models::TypingStatus;
+use ilink::Client;
+use rand::Rng;
 
+use super::typing::TypingTickets;
 use super::{Clock, Engine, EngineError, EngineEvent};
 use crate::ai::AiEvent;
 use crate::store::OutboxEntry;
@@ -49,16 +52,26 @@ impl Engine {
 
     /// Sends a typing indicator (start or cancel) to a peer of a running account, only
     /// if a typing ticket is held for them (docs/protocol.md §6.2). Returns whether one was sent.
+    /// A start fetches the peer's ticket first when the cache says it is due (§6.1): the
+    /// first time the peer is typed to, then once within a day.
     pub async fn send_typing(
         &self,
         account_id: &str,
         peer_id: &str,
         typing: bool,
     ) -> Result<bool, EngineError> {
-        let Some(ticket) = self.accounts.typing_ticket(account_id, peer_id) else {
+        let (Some(client), Some(tickets)) = (
+            self.accounts.client(account_id),
+            self.accounts.typing_tickets(account_id),
+        ) else {
             return Ok(false);
         };
-        let Some(client) = self.accounts.client(account_id) else {
+        if typing {
+            self.refresh_typing_ticket(&client, &tickets, account_id, peer_id)
+                .await;
+        }
+        let ticket = lock(&tickets).ticket(peer_id).map(str::to_owned);
+        let Some(ticket) = ticket else {
             return Ok(false);
         };
         let status = if typing {
@@ -68,6 +81,41 @@ impl Engine {
         };
         client.sendtyping(peer_id, &ticket, status).await?;
         Ok(true)
+    }
+
+    /// Calls getconfig for the peer's ticket, with their latest context token, if the
+    /// cache says it is due; a failure is kept in the cache (it retries later).
+    async fn refresh_typing_ticket(
+        &self,
+        client: &Client,
+        tickets: &Mutex<TypingTickets>,
+        account_id: &str,
+        peer_id: &str,
+    ) {
+        if !lock(tickets).due(peer_id, self.rt.now_ms()) {
+            return;
+        }
+        let (a, p) = (account_id.to_owned(), peer_id.to_owned());
+        let token = match self.rt.store.call(move |s| s.context_token(&a, &p)).await {
+            Ok(token) => token.map(|(token, _)| token),
+            Err(e) => {
+                tracing::debug!(account_id, error = %e, "cannot read the context token");
+                None
+            }
+        };
+        let result = client.getconfig(peer_id, token.as_deref()).await;
+        let now_ms = self.rt.now_ms();
+        let mut cache = lock(tickets);
+        match result {
+            Ok(config) => {
+                let random = rand::rng().random::<f64>();
+                cache.on_success(peer_id, config.typing_ticket, now_ms, random);
+            }
+            Err(e) => {
+                tracing::debug!(account_id, error = %e, "getconfig failed");
+                cache.on_failure(peer_id, now_ms);
+            }
+        }
     }
 
     /// Announces an AI event on the engine's stream.
@@ -122,4 +170,8 @@ impl Drop for ScratchFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn lock(tickets: &Mutex<TypingTickets>) -> MutexGuard<'_, TypingTickets> {
+    tickets.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -93,7 +93,6 @@ impl AccountManager {
             client: Arc::clone(&client),
             cancel: cancel.clone(),
             sender_wake: Arc::clone(&sender_wake),
-            typing: Arc::clone(&typing),
         };
         let sender = Sender::new(
             Arc::clone(&self.rt),
@@ -213,13 +212,16 @@ impl AccountManager {
     /// The typing ticket held for a peer of a running account (§6.1), if any. Typing
     /// indicators are sent only with one.
     pub fn typing_ticket(&self, account_id: &str, peer_id: &str) -> Option<String> {
-        let running = self.running();
-        let cache = running
-            .get(account_id)?
-            .typing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let tickets = self.typing_tickets(account_id)?;
+        let cache = tickets.lock().unwrap_or_else(PoisonError::into_inner);
         cache.ticket(peer_id).map(str::to_owned)
+    }
+
+    /// A running account's typing-ticket cache.
+    pub(crate) fn typing_tickets(&self, account_id: &str) -> Option<Arc<Mutex<TypingTickets>>> {
+        self.running()
+            .get(account_id)
+            .map(|r| Arc::clone(&r.typing))
     }
 
     pub(crate) fn wake_all_senders(&self) {

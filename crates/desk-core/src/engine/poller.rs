@@ -4,12 +4,11 @@
 //! moment) before any event goes out and before the poller takes the new cursor
 //! (docs/architecture.md, invariant 1).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ilink::models::InboundEntry;
 use ilink::{Client, IlinkError, Secret};
-use rand::Rng;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +16,6 @@ use super::inbound_writer::Batch;
 use super::sender::SenderWake;
 use super::shared::Runtime;
 use super::timing::duration_ms;
-use super::typing::TypingTickets;
 use super::wire_text;
 use crate::events::{preview, AccountStatus};
 use crate::inbound::ReceivedEntry;
@@ -32,8 +30,6 @@ pub(crate) struct Poller {
     pub cancel: CancellationToken,
     /// Woken after a batch with new messages, so waiting sends can use the new tokens.
     pub sender_wake: Arc<SenderWake>,
-    /// The account's typing tickets (§6.1), refreshed as messages arrive.
-    pub typing: Arc<Mutex<TypingTickets>>,
 }
 
 /// Sleeps for `duration` unless `cancel` fires first; returns true if it fired.
@@ -208,10 +204,6 @@ impl Poller {
         }
         let entries: Vec<ReceivedEntry> = msgs.iter().map(ReceivedEntry::from_entry).collect();
         drop(msgs);
-        let context_tokens: Vec<Option<String>> = entries
-            .iter()
-            .map(|entry| entry.context_token().map(str::to_owned))
-            .collect();
         // Kind and preview for the events (the rows hold the same values).
         let summaries: Vec<(&'static str, Option<String>)> = entries
             .iter()
@@ -240,41 +232,7 @@ impl Poller {
         if outcome.media_queued > 0 {
             self.rt.media_wake.notify_one();
         }
-        for new in outcome.new {
-            let token = context_tokens.get(new.batch_index).cloned().flatten();
-            self.refresh_typing_ticket(&new.peer_id, token.as_deref())
-                .await;
-        }
         Ok(())
-    }
-
-    /// Fetches the peer's typing ticket if the cache says it is due (§6.1).
-    async fn refresh_typing_ticket(&self, user: &str, context_token: Option<&str>) {
-        let due = self
-            .typing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .due(user, self.rt.now_ms());
-        if !due {
-            return;
-        }
-        let result = tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => return,
-            result = self.client.getconfig(user, context_token) => result,
-        };
-        let now_ms = self.rt.now_ms();
-        let mut cache = self.typing.lock().unwrap_or_else(PoisonError::into_inner);
-        match result {
-            Ok(config) => {
-                let random = rand::rng().random::<f64>();
-                cache.on_success(user, config.typing_ticket, now_ms, random);
-            }
-            Err(e) => {
-                tracing::debug!(account_id = self.account_id, error = %e, "getconfig failed");
-                cache.on_failure(user, now_ms);
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The typing-ticket cache (docs/protocol.md §6.1): one per account, keyed by user id, consulted
-//! for every new inbound message. A fetched ticket is refreshed at a random time within
-//! 24 h; failures retry after 2 s, doubling up to 1 h, keeping any ticket already held.
+//! when a typing indicator starts (`Engine::send_typing`). A fetched ticket is refreshed
+//! at a random time within 24 h; failures retry after 2 s, doubling up to 1 h, keeping
+//! any ticket already held.
 
 use std::collections::HashMap;
 

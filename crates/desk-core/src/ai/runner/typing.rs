@@ -24,33 +24,26 @@ impl Typing {
         let task = tokio::spawn(async move {
             let keepalive = s.timings.typing_keepalive;
             let (mut started, mut failures) = (false, 0);
-            // The poller fetches a new peer's ticket just after announcing the message:
-            // without one yet, look again in the cache soon (no network), then less often.
-            let mut no_ticket_wait = Duration::from_millis(25);
             loop {
-                let wait = match s.engine.send_typing(&a, &p, true).await {
+                // Without a ticket (the server gave none, or getconfig failed and waits
+                // for its retry time), nothing is sent; the next keepalive asks again.
+                match s.engine.send_typing(&a, &p, true).await {
                     Ok(true) => {
                         started = true;
                         failures = 0;
-                        keepalive
                     }
-                    Ok(false) => {
-                        let wait = no_ticket_wait.min(keepalive);
-                        no_ticket_wait *= 2;
-                        wait
-                    }
+                    Ok(false) => {}
                     Err(e) => {
                         failures += 1;
                         tracing::debug!(account_id = a, error = %e, "typing failed");
                         if failures >= 3 {
                             return started;
                         }
-                        keepalive
                     }
-                };
+                }
                 tokio::select! {
                     () = c.cancelled() => return started,
-                    () = tokio::time::sleep(wait) => {}
+                    () = tokio::time::sleep(keepalive) => {}
                 }
             }
         });
