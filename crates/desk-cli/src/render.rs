@@ -340,7 +340,7 @@ pub fn ai_line(event: &AiEvent) -> String {
 }
 
 /// The event as one JSON object with the time it was seen (first). Serialized straight
-/// to text: going through a `serde_json::Value` tree cost the printer twice the time in
+/// to text: through a `serde_json::Value` tree the lines took half as long again in
 /// a burst.
 pub fn event_json(time_ms: i64, event: &EngineEvent) -> String {
     let body = serde_json::to_string(event).unwrap_or_default();
