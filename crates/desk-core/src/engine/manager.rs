@@ -21,6 +21,7 @@ use crate::secrets::SecretKey;
 struct Running {
     cancel: CancellationToken,
     sender_wake: Arc<SenderWake>,
+    /// The account's typing tickets (§6.1), fetched by `Engine::send_typing`.
     typing: Arc<Mutex<TypingTickets>>,
     /// For calls beside the poller and sender (typing indicators).
     client: Arc<Client>,
