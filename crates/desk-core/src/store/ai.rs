@@ -219,12 +219,9 @@ impl Store {
         Ok(())
     }
 
+    /// One message, if it exists ([`Store::ai_messages`] for one id).
     pub fn ai_message(&self, message_row_id: i64) -> Result<Option<AiMessageRow>, CoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM messages WHERE id = ?1"))?
-            .query_row([message_row_id], message_row)
-            .optional()?)
+        Ok(self.ai_messages(&[message_row_id])?.remove(&message_row_id))
     }
 
     /// The messages behind `message_row_ids` that exist, by id, in one query (the reply
