@@ -87,12 +87,13 @@ pub fn decide(
     {
         return Err(Skip::QuietHours);
     }
+    if check_agent(&global.provider).is_err() {
+        return Err(Skip::MainAgentUnconfirmed);
+    }
+    // Last: a refusal found without the rate (`runs_last_hour: None`) is then final.
     let limit = account.runs_per_peer_per_hour as usize;
     if limit > 0 && at.runs_last_hour.is_some_and(|n| n >= limit) {
         return Err(Skip::RateLimited);
-    }
-    if check_agent(&global.provider).is_err() {
-        return Err(Skip::MainAgentUnconfirmed);
     }
     Ok(())
 }
@@ -168,6 +169,15 @@ mod tests {
         assert_eq!(decide(&g, &a, &p, at(0)), Ok(()), "the dedicated agent");
         g.provider.model = "openclaw/default".into();
         assert_eq!(decide(&g, &a, &p, at(0)), Err(Skip::MainAgentUnconfirmed));
+        let limited = AccountAiSettings {
+            runs_per_peer_per_hour: 1,
+            ..a.clone()
+        };
+        assert_eq!(
+            decide(&g, &limited, &p, at(5)),
+            Err(Skip::MainAgentUnconfirmed),
+            "the rate is looked at last"
+        );
         g.provider.allow_main_agent = true;
         assert_eq!(decide(&g, &a, &p, at(0)), Ok(()));
     }

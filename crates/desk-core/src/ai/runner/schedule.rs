@@ -302,8 +302,7 @@ async fn on_inbound(shared: &Arc<Shared>, mut arrivals: Vec<Arrival>) {
                 None => {}
                 Some(Found::Refused(skip, ctx)) => {
                     let (a, p) = (arrival.account_id.as_str(), arrival.peer_id.as_str());
-                    forget_refused(shared, &ctx, a, p, skip, arrival.row_id);
-                    skipped(shared, a, p, skip);
+                    refuse(shared, &ctx, a, p, skip, arrival.row_id);
                 }
                 Some(Found::Message(row, ctx)) => {
                     let considered = consider(shared, arrival, *row, ctx).await;
@@ -327,10 +326,10 @@ enum Found {
 }
 
 /// The settings' refusal of a message from `peer_id` that nothing else in
-/// [`consider`] can change: not the owner's (theirs may be a command), and a reason
-/// the decision reaches before the hourly rate, which only `consider` counts. Most
-/// messages of a burst to accounts whose AI is off end here, one settings read per
-/// conversation and no read of the message.
+/// [`consider`] can change: not the owner's (theirs may be a command); the decision
+/// looks at the hourly rate, which only `consider` counts, last. Most messages of a
+/// burst to accounts whose AI is off end here, one settings read per conversation and
+/// no read of the message.
 fn refused_as_it_stands(ctx: &Context, peer_id: &str, now_ms: i64, minute: u16) -> Option<Skip> {
     if ctx.is_owner(peer_id) {
         return None;
@@ -341,9 +340,7 @@ fn refused_as_it_stands(ctx: &Context, peer_id: &str, now_ms: i64, minute: u16) 
         minute_of_day: minute,
         runs_last_hour: None,
     };
-    policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment)
-        .err()
-        .filter(|skip| *skip != Skip::MainAgentUnconfirmed)
+    policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment).err()
 }
 
 /// What [`consider`] did with a message.
@@ -385,8 +382,7 @@ async fn consider(
         runs_last_hour: Some(runs_last_hour),
     };
     if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
-        forget_refused(shared, &ctx, account_id, peer_id, skip, inbound.row.id);
-        skipped(shared, account_id, peer_id, skip);
+        refuse(shared, &ctx, account_id, peer_id, skip, inbound.row.id);
         return Considered::Message;
     }
     lock(&shared.rates)
@@ -413,10 +409,10 @@ async fn consider(
     Considered::Message
 }
 
-/// Messages refused because they would have reached the gateway's main agent never
-/// reach it later either, not even as context once the owner confirms it: the gateway
-/// counts them as seen.
-pub(super) fn forget_refused(
+/// Says why messages up to `upto_id` get no reply. Those refused because they would
+/// have reached the gateway's main agent never reach it later either, not even as
+/// context once the owner confirms it: the gateway counts them as seen.
+pub(super) fn refuse(
     shared: &Shared,
     ctx: &Context,
     account_id: &str,
@@ -428,9 +424,6 @@ pub(super) fn forget_refused(
         let scope = prompt::scope_key(ctx.account.memory_scope, account_id, peer_id);
         shared.mark_seen(&scope, upto_id);
     }
-}
-
-pub(super) fn skipped(shared: &Shared, account_id: &str, peer_id: &str, skip: Skip) {
     tracing::debug!(account_id, reason = skip.as_str(), "AI: no reply");
     shared.emit(AiEvent::Skipped {
         account_id: account_id.to_owned(),
@@ -511,13 +504,12 @@ mod tests {
             refused_as_it_stands(&context(true), "peer@im.wechat", 0, 600),
             None
         );
-        // The gateway's main agent comes after the rate in the decision's order, so
-        // the reason could still be the rate: left to the full decision.
+        // The rate comes last in the decision: every other refusal is final.
         let mut main_agent = context(true);
         main_agent.global.provider.model = "openclaw/default".into();
         assert_eq!(
             refused_as_it_stands(&main_agent, "peer@im.wechat", 0, 600),
-            None
+            Some(Skip::MainAgentUnconfirmed)
         );
     }
 }

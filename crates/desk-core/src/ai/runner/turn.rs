@@ -1,7 +1,7 @@
 //! One turn: the model call with the scope's context, its reply sent block by block,
 //! images, silence and failures.
 
-use super::schedule::{forget_refused, skipped};
+use super::schedule::refuse;
 use super::typing::Typing;
 use super::*;
 
@@ -34,8 +34,7 @@ pub(super) async fn run_turn(
             };
             if let Err(skip) = policy::decide(&ctx.global, &ctx.account, &ctx.peer, moment) {
                 let newest = batch.iter().map(|i| i.row.id).max().unwrap_or(0);
-                forget_refused(shared, &ctx, &account_id, &peer_id, skip, newest);
-                skipped(shared, &account_id, &peer_id, skip);
+                refuse(shared, &ctx, &account_id, &peer_id, skip, newest);
                 return;
             }
             ctx
