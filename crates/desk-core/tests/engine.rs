@@ -1585,3 +1585,50 @@ async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permi
     );
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_expected_to_bring_a_batch_counts_as_backlog_while_it_is_out() {
+    // As when one large commit answers hundreds of pollers at once: the writer's queue
+    // is empty, but the polls that follow batches will likely bring more.
+    let sim = sim_with(|k| k.poll_hold_ms = 8_000).await;
+    let store = Store::open_in_memory().unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
+    let b = add_bot(&sim, &store, &secrets, &["bob@im.wechat"]);
+    let mut config = config();
+    config.inflow = InflowLimits {
+        saturated: 5,
+        polls: 1,
+        permit_wait: Duration::from_millis(1_500),
+    };
+    let engine = Engine::new(store, secrets, config);
+    engine.accounts().start_enabled().await.unwrap();
+    eventually("both polling", || sim.polls_in_flight() == 2).await;
+    let before = engine.inbound_flow().polls_by_permit;
+
+    // Alice's batch of five is stored; her next poll is expected to bring as many.
+    sim.inject_texts_together(&a.bot_id, "alice@im.wechat", &["1", "2", "3", "4", "5"])
+        .unwrap();
+    eventually_flow(&engine, "alice's next poll expected to bring 5", |f| {
+        f.expected == 5 && f.waiting == 0
+    })
+    .await;
+    assert_eq!(engine.inbound_flow().polls_by_permit, before);
+
+    // Bob's one message: with the writer idle, his next poll still needs the permit.
+    sim.inject_text(&b.bot_id, "bob@im.wechat", "hi").unwrap();
+    eventually_flow(&engine, "bob's poll by permit", |f| {
+        f.polls_by_permit == before + 1 && f.free_permits == 0
+    })
+    .await;
+    // Both polls are held by the server (nothing waits for them): after the permit
+    // wait, nothing is expected any more and the permit is back.
+    eventually_flow(&engine, "nothing expected, the permit back", |f| {
+        f.expected == 0 && f.free_permits == 1
+    })
+    .await;
+    assert_eq!(engine.inbound_flow().polls_by_permit, before + 1);
+    let alice = conversation(&engine, &a.account_id, "alice@im.wechat").await;
+    assert_eq!(alice.len(), 5);
+    engine.shutdown().await;
+}

@@ -113,15 +113,18 @@ impl Poller {
         let timings = &self.rt.timings;
         let mut failures = PollFailures::default();
         let flow = &self.rt.inbound.flow;
+        // Messages in the last batch: what the next poll likely brings (inflow.rs).
+        let mut last_batch = 0;
         while !self.cancel.is_cancelled() {
-            let permit = tokio::select! {
+            let admission = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => break,
-                permit = flow.admit() => permit,
+                admission = flow.admit(last_batch) => admission,
             };
+            last_batch = 0;
             let (polled, permit) = flow
                 .poll_with(
-                    permit,
+                    admission,
                     self.client.getupdates(cursor.expose(), &self.cancel),
                 )
                 .await;
@@ -130,6 +133,7 @@ impl Poller {
             let polled = polled.map(|response| (response, permit));
             let failure = match polled {
                 Ok((response, permit)) => {
+                    last_batch = response.msgs.len();
                     let next = response
                         .get_updates_buf
                         .filter(|c| !c.is_empty())
