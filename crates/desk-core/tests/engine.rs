@@ -1518,24 +1518,30 @@ async fn eventually_flow(engine: &Engine, what: &str, check: impl Fn(InboundFlow
     eventually(what, || check(engine.inbound_flow())).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permit() {
-    // Polls held for 8 s rather than 300 ms: no empty answer sends a poller round while
-    // the test arranges the writer's queue.
+/// Alice's and Bob's accounts polling under `limits`. Polls are held for 8 s rather than
+/// 300 ms: no empty answer sends a poller round while a test arranges the flow.
+async fn alice_and_bob_polling(limits: InflowLimits) -> (Sim, Engine, Bot, Bot) {
     let sim = sim_with(|k| k.poll_hold_ms = 8_000).await;
     let store = Store::open_in_memory().unwrap();
     let secrets = Arc::new(MemoryStore::new());
     let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
     let b = add_bot(&sim, &store, &secrets, &["bob@im.wechat"]);
     let mut config = config();
-    config.inflow = InflowLimits {
-        saturated: 1,
-        polls: 1,
-        permit_wait: Duration::from_millis(200),
-    };
+    config.inflow = limits;
     let engine = Engine::new(store, secrets, config);
     engine.accounts().start_enabled().await.unwrap();
     eventually("both polling", || sim.polls_in_flight() == 2).await;
+    (sim, engine, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permit() {
+    let (sim, engine, a, b) = alice_and_bob_polling(InflowLimits {
+        saturated: 1,
+        polls: 1,
+        permit_wait: Duration::from_millis(200),
+    })
+    .await;
     // (One of those polls may have needed the permit, seeing the other's batch waiting.)
     eventually_flow(&engine, "the permit back", |f| f.free_permits == 1).await;
     let before = engine.inbound_flow().polls_by_permit;
@@ -1590,20 +1596,12 @@ async fn while_the_writer_has_a_backlog_an_account_polls_again_only_with_a_permi
 async fn a_poll_expected_to_bring_a_batch_counts_as_backlog_while_it_is_out() {
     // As when one large commit answers hundreds of pollers at once: the writer's queue
     // is empty, but the polls that follow batches will likely bring more.
-    let sim = sim_with(|k| k.poll_hold_ms = 8_000).await;
-    let store = Store::open_in_memory().unwrap();
-    let secrets = Arc::new(MemoryStore::new());
-    let a = add_bot(&sim, &store, &secrets, &["alice@im.wechat"]);
-    let b = add_bot(&sim, &store, &secrets, &["bob@im.wechat"]);
-    let mut config = config();
-    config.inflow = InflowLimits {
+    let (sim, engine, a, b) = alice_and_bob_polling(InflowLimits {
         saturated: 5,
         polls: 1,
         permit_wait: Duration::from_millis(1_500),
-    };
-    let engine = Engine::new(store, secrets, config);
-    engine.accounts().start_enabled().await.unwrap();
-    eventually("both polling", || sim.polls_in_flight() == 2).await;
+    })
+    .await;
     let before = engine.inbound_flow().polls_by_permit;
 
     // Alice's batch of five is stored; her next poll is expected to bring as many.

@@ -238,6 +238,7 @@ mod tests {
     fn flow(waiting: usize, polls_by_permit: u64) -> InboundFlow {
         InboundFlow {
             waiting,
+            expected: 0,
             polls_by_permit,
             free_permits: 32,
         }

@@ -180,6 +180,11 @@ mod tests {
 
     use super::*;
 
+    /// The permit (or none) of a poll that must be let out without waiting.
+    fn admitted_now(inflow: &Inflow, expected: usize, why: &str) -> Option<OwnedSemaphorePermit> {
+        inflow.admit(expected).now_or_never().expect(why).permit
+    }
+
     fn small() -> Inflow {
         Inflow::new(InflowLimits {
             saturated: 10,
@@ -193,12 +198,7 @@ mod tests {
         let inflow = small();
         inflow.queued(9);
         for _ in 0..100 {
-            assert!(inflow
-                .admit(0)
-                .now_or_never()
-                .expect("no wait")
-                .permit
-                .is_none());
+            assert!(admitted_now(&inflow, 0, "no wait").is_none());
         }
         assert_eq!(inflow.state().polls_by_permit, 0);
     }
@@ -207,27 +207,15 @@ mod tests {
     fn a_saturated_writer_lets_only_the_permitted_polls_out_until_a_batch_is_stored() {
         let inflow = small();
         inflow.queued(10);
-        let first = inflow
-            .admit(0)
-            .now_or_never()
-            .expect("a permit is free")
-            .permit;
-        let second = inflow
-            .admit(0)
-            .now_or_never()
-            .expect("a permit is free")
-            .permit;
+        let first = admitted_now(&inflow, 0, "a permit is free");
+        let second = admitted_now(&inflow, 0, "a permit is free");
         assert!(first.is_some() && second.is_some());
         assert!(
             inflow.admit(0).now_or_never().is_none(),
             "a third poll waits while two are out"
         );
         drop(first);
-        let third = inflow
-            .admit(0)
-            .now_or_never()
-            .expect("one came back")
-            .permit;
+        let third = admitted_now(&inflow, 0, "one came back");
         assert!(third.is_some());
         assert_eq!(
             inflow.state(),
@@ -240,12 +228,7 @@ mod tests {
         );
         // Stored: below the mark again, polls go out without permits.
         inflow.done(4);
-        assert!(inflow
-            .admit(0)
-            .now_or_never()
-            .expect("no wait")
-            .permit
-            .is_none());
+        assert!(admitted_now(&inflow, 0, "no wait").is_none());
     }
 
     #[test]
@@ -254,12 +237,7 @@ mod tests {
         inflow.queued(3);
         inflow.done(5);
         assert_eq!(inflow.state().waiting, 0);
-        assert!(inflow
-            .admit(0)
-            .now_or_never()
-            .expect("no wait")
-            .permit
-            .is_none());
+        assert!(admitted_now(&inflow, 0, "no wait").is_none());
     }
 
     #[test]
@@ -270,12 +248,7 @@ mod tests {
             permit_wait: Duration::from_secs(1),
         });
         inflow.queued(5);
-        assert!(inflow
-            .admit(0)
-            .now_or_never()
-            .expect("one permit")
-            .permit
-            .is_some());
+        assert!(admitted_now(&inflow, 0, "one permit").is_some());
     }
 
     #[tokio::test(start_paused = true)]
@@ -309,28 +282,11 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_poll_is_expected_to_bring_messages_until_answered_or_found_held() {
-        let inflow = Arc::new(small());
+    async fn a_poll_is_expected_to_bring_messages_until_answered_or_dropped() {
+        let inflow = small();
         let answered = inflow.poll_with(inflow.admit(3).await, async { 1 }).await;
         assert_eq!(answered.0, 1);
         assert_eq!(inflow.state().expected, 0, "answered");
-
-        let (answer, held) = tokio::sync::oneshot::channel::<u8>();
-        let polling = tokio::spawn({
-            let inflow = inflow.clone();
-            async move { inflow.poll_with(inflow.admit(5).await, held).await }
-        });
-        tokio::time::sleep(Duration::from_millis(900)).await;
-        assert_eq!(inflow.state().expected, 5, "out for under a second");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(
-            inflow.state().expected,
-            0,
-            "held by the server: nothing waited"
-        );
-        answer.send(2).unwrap();
-        polling.await.unwrap().0.unwrap();
-
         let abandoned = inflow.poll_with(inflow.admit(7).await, std::future::pending::<()>());
         assert_eq!(inflow.state().expected, 7);
         drop(abandoned);
@@ -338,18 +294,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_poll_the_server_holds_gives_its_permit_back_before_it_is_answered() {
+    async fn a_poll_the_server_holds_gives_its_permit_and_expectation_back_before_it_is_answered() {
         let inflow = Arc::new(small());
         inflow.queued(10);
         let (answer, answered) = tokio::sync::oneshot::channel::<u8>();
         let polling = tokio::spawn({
             let inflow = inflow.clone();
-            async move { inflow.poll_with(inflow.admit(0).await, answered).await }
+            async move { inflow.poll_with(inflow.admit(5).await, answered).await }
         });
         tokio::time::sleep(Duration::from_millis(900)).await;
-        assert_eq!(inflow.state().free_permits, 1, "held for its first second");
+        let state = inflow.state();
+        assert_eq!(
+            (state.free_permits, state.expected),
+            (1, 5),
+            "held for its first second"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(inflow.state().free_permits, 2, "given back after it");
+        let state = inflow.state();
+        assert_eq!(
+            (state.free_permits, state.expected),
+            (2, 0),
+            "given back after it: nothing was waiting"
+        );
         answer.send(9).unwrap();
         let (answer, kept) = polling.await.unwrap();
         assert_eq!(answer.unwrap(), 9);
