@@ -431,6 +431,10 @@ fn health_and_metrics_follow_the_accounts_and_status_reads_them() {
     );
     // One message stored: nothing waits, and storing never had a backlog to hold polls.
     assert_eq!(sample(&metrics, "weixin_desk_inbound_waiting", &[]), 0.0);
+    // The account's last batch held the one message: its next poll counts it as
+    // expected until the server has held that poll for 100 ms.
+    let expected = sample(&metrics, "weixin_desk_inbound_expected", &[]);
+    assert!(expected == 0.0 || expected == 1.0, "expected {expected}");
     assert_eq!(
         sample(&metrics, "weixin_desk_polls_by_permit_total", &[]),
         0.0

@@ -48,6 +48,7 @@ pub struct Metrics {
     latency: Histogram,
     skipped: Counter,
     inbound_waiting: Gauge,
+    inbound_expected: Gauge,
     polls_by_permit: Counter,
     /// The last status each account reported, to count poll errors once per change.
     last_status: HashMap<String, &'static str>,
@@ -117,6 +118,12 @@ impl Metrics {
             "Received messages fetched and waiting to be stored",
             inbound_waiting.clone(),
         );
+        let inbound_expected = Gauge::default();
+        registry.register(
+            "inbound_expected",
+            "Messages the polls out now are expected to bring (each its account's last batch)",
+            inbound_expected.clone(),
+        );
         let polls_by_permit = Counter::default();
         registry.register(
             "polls_by_permit",
@@ -136,6 +143,7 @@ impl Metrics {
             latency,
             skipped,
             inbound_waiting,
+            inbound_expected,
             polls_by_permit,
             last_status: HashMap::new(),
         }
@@ -205,6 +213,7 @@ impl Metrics {
         inbound: InboundFlow,
     ) -> String {
         self.inbound_waiting.set(inbound.waiting as i64);
+        self.inbound_expected.set(inbound.expected as i64);
         // The engine's count since start; the counter only ever moves up to it.
         let counted = self.polls_by_permit.get();
         self.polls_by_permit
@@ -235,17 +244,17 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    fn flow(waiting: usize, polls_by_permit: u64) -> InboundFlow {
+    fn flow(waiting: usize, expected: usize, polls_by_permit: u64) -> InboundFlow {
         InboundFlow {
             waiting,
-            expected: 0,
+            expected,
             polls_by_permit,
             free_permits: 32,
         }
     }
 
-    /// The inbound lines of `text` say `waiting` and `polls`.
-    fn assert_inbound(text: &str, waiting: usize, polls: u64) {
+    /// The inbound lines of `text` say `waiting`, `expected` and `polls`.
+    fn assert_inbound(text: &str, waiting: usize, expected: usize, polls: u64) {
         let value = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
@@ -253,6 +262,7 @@ mod tests {
                 .to_owned()
         };
         assert_eq!(value("weixin_desk_inbound_waiting"), waiting.to_string());
+        assert_eq!(value("weixin_desk_inbound_expected"), expected.to_string());
         assert_eq!(
             value("weixin_desk_polls_by_permit_total"),
             polls.to_string()
@@ -262,8 +272,8 @@ mod tests {
     #[test]
     fn the_inbound_figures_follow_the_engine_at_each_scrape() {
         let metrics = Metrics::new();
-        assert_inbound(&metrics.render(&[], &[], flow(120, 3)), 120, 3);
+        assert_inbound(&metrics.render(&[], &[], flow(120, 40, 3)), 120, 40, 3);
         // The engine's count is a total: the counter moves to it, not by it.
-        assert_inbound(&metrics.render(&[], &[], flow(0, 5)), 0, 5);
+        assert_inbound(&metrics.render(&[], &[], flow(0, 0, 5)), 0, 0, 5);
     }
 }
