@@ -140,19 +140,23 @@ async fn ai_answers_one_peer_not_the_other_and_a_manual_reply_takes_over() {
 }
 
 /// The OpenClaw preset starts at the dedicated agent; naming the gateway's main agent
-/// shows the risk in words and the consent box, in Chinese and in English.
+/// shows the risk in words and the consent box, in Chinese and in English. Once
+/// consented, the test's findings (no gateway listens here) and its warning are in the
+/// window's language too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openclaw_main_agent_needs_consent_in_both_languages() {
     if !enabled("openclaw_main_agent_needs_consent_in_both_languages") {
         return;
     }
-    for (lang, agent_line, warning, refused, shot) in [
+    for (lang, agent_line, warning, refused, shot, unreachable, tested_shot) in [
         (
             "zh_CN.UTF-8",
             "“weixin”",
             "全部工具",
             "服务商暂不可用",
             "ai-openclaw-main-agent-zh",
+            "无法连接 http://127.0.0.1:",
+            "ai-openclaw-main-agent-tested-zh",
         ),
         (
             "en_US.UTF-8",
@@ -160,6 +164,8 @@ async fn openclaw_main_agent_needs_consent_in_both_languages() {
             "every tool",
             "does not work yet",
             "ai-openclaw-main-agent-en",
+            "Cannot reach http://127.0.0.1:",
+            "ai-openclaw-main-agent-tested-en",
         ),
     ] {
         let home = Home::new();
@@ -201,6 +207,32 @@ async fn openclaw_main_agent_needs_consent_in_both_languages() {
             .unwrap_or_default();
         assert!(!page.contains("nothing was sent"), "{page}");
         app.screenshot(shot).await;
+
+        app.element("ai-allow-main-agent")
+            .await
+            .click()
+            .await
+            .unwrap();
+        app.element("ai-test").await.click().await.unwrap();
+        app.wait_text_contains("ai-test-failed-check", unreachable, Duration::from_secs(30))
+            .await;
+        app.wait_text_contains("ai-test-warning", warning, Duration::from_secs(5))
+            .await;
+        // The models check and the one-token request met the same closed port: said once.
+        assert_eq!(
+            app.all_css("[data-testid='ai-test-failed-check']")
+                .await
+                .len(),
+            1
+        );
+        app.driver
+            .execute(
+                r#"document.querySelector("[data-testid='ai-test-warning']").scrollIntoView({block: "center"});"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        app.screenshot(tested_shot).await;
         app.quit().await;
     }
 }

@@ -32,6 +32,35 @@ pub fn text(locale: Locale, key: &str) -> String {
         .unwrap_or_else(|| key.to_owned())
 }
 
+/// [`text`] with each `{name}` filled from `values` in one pass, as the window's `t`
+/// does (a value is never read for placeholders); one without a value stays as written.
+pub fn text_with(locale: Locale, key: &str, values: &[(&str, &str)]) -> String {
+    let template = text(locale, key);
+    let mut filled = String::with_capacity(template.len());
+    let mut rest = template.as_str();
+    while let Some(open) = rest.find('{') {
+        filled.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            let (_, value) = values.iter().find(|(n, _)| *n == name)?;
+            Some((value, close))
+        });
+        match value {
+            Some((value, close)) => {
+                filled.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                filled.push('{');
+                rest = after;
+            }
+        }
+    }
+    filled.push_str(rest);
+    filled
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +70,28 @@ mod tests {
     fn both_languages_have_the_same_keys() {
         let keys = |l| catalog(l).keys().cloned().collect::<BTreeSet<_>>();
         assert_eq!(keys(Locale::En), keys(Locale::ZhCn));
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_either_language() {
+        let values = [("status", "401")];
+        assert_eq!(
+            text_with(Locale::En, "ai.check.keyRefused", &values),
+            "The API key was refused (HTTP 401)."
+        );
+        assert_eq!(
+            text_with(Locale::ZhCn, "ai.check.keyRefused", &values),
+            "API 密钥被拒绝（HTTP 401）。"
+        );
+        assert_eq!(
+            text_with(Locale::En, "ai.check.keyRefused", &[]),
+            "The API key was refused (HTTP {status})."
+        );
+        // A value that reads like a placeholder is left as it is.
+        let values = [("url", "http://h/{reason}"), ("reason", "refused")];
+        assert_eq!(
+            text_with(Locale::En, "ai.check.unreachable", &values),
+            "Cannot reach http://h/{reason}: refused."
+        );
     }
 }

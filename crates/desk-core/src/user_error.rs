@@ -42,12 +42,15 @@ pub enum Problem {
     ProviderQuota,
     /// The AI provider did not answer in time.
     ProviderTimeout,
+    /// The AI provider could not be reached at its address (refused, no route, the
+    /// connection broke).
+    ProviderUnreachable,
     /// A failure with no advice of its own: the details say what it was.
     Other,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 13] = [
+    pub const ALL: [Problem; 14] = [
         Problem::NoNetwork,
         Problem::Dns,
         Problem::Tls,
@@ -60,6 +63,7 @@ impl Problem {
         Problem::ProviderAuth,
         Problem::ProviderQuota,
         Problem::ProviderTimeout,
+        Problem::ProviderUnreachable,
         Problem::Other,
     ];
 
@@ -78,6 +82,7 @@ impl Problem {
             Problem::ProviderAuth => "problem.provider_auth",
             Problem::ProviderQuota => "problem.provider_quota",
             Problem::ProviderTimeout => "problem.provider_timeout",
+            Problem::ProviderUnreachable => "problem.provider_unreachable",
             Problem::Other => "problem.other",
         }
     }
@@ -154,7 +159,8 @@ impl Problem {
                 _ => Problem::Other,
             },
             ProviderError::NoAnswer(_) | ProviderError::Stalled(_) => Problem::ProviderTimeout,
-            ProviderError::Network(_) => Problem::NoNetwork,
+            // Not `NoNetwork`: its sentence is about WeChat's server.
+            ProviderError::Network(_) => Problem::ProviderUnreachable,
             ProviderError::Stream(SseError::Provider(text)) if mentions_quota(text) => {
                 Problem::ProviderQuota
             }
@@ -351,6 +357,10 @@ mod tests {
         assert_eq!(
             Problem::of_provider(&ProviderError::NoAnswer(Duration::from_secs(30))),
             Problem::ProviderTimeout
+        );
+        assert_eq!(
+            Problem::of_provider(&ProviderError::Network("connection refused".into())),
+            Problem::ProviderUnreachable
         );
         let quota =
             ProviderError::Stream(SseError::Provider("You exceeded your current quota".into()));

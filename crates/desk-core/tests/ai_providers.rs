@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use desk_core::ai::{AiEvent, Preset};
 use desk_core::secrets::{Secret, SecretKey, SecretStore};
+use desk_core::Locale;
 use serde_json::json;
 
 use common::ai_stub::{sse, Reply};
@@ -135,7 +136,7 @@ async fn a_peer_never_reaches_the_gateways_main_agent_unless_the_owner_confirmed
     assert!(reason.contains("main agent"), "{reason}");
 
     // "test connection" refuses too, and sends nothing to the gateway.
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(!report.ok, "{report:?}");
     assert_eq!(report.checks[0].name, "agent");
     assert!(!report.checks[0].ok && report.checks[0].detail.contains("main agent"));
@@ -156,7 +157,7 @@ async fn a_peer_never_reaches_the_gateways_main_agent_unless_the_owner_confirmed
         chats[0].all_text()
     );
     w.finished().await;
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(report.ok, "{report:?}");
     assert!(
         report.warnings.iter().any(|w| w.contains("every tool")),
@@ -174,7 +175,7 @@ async fn test_connection_names_the_agent_its_host_tools_and_uses_a_fresh_session
             .to_string()
             .into_bytes(),
     );
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(report.ok, "{report:?}");
     let agent = report.checks.iter().find(|c| c.name == "agent").unwrap();
     assert!(agent.ok && agent.detail.contains("\"weixin\""), "{agent:?}");
@@ -187,7 +188,7 @@ async fn test_connection_names_the_agent_its_host_tools_and_uses_a_fresh_session
             .any(|w| w.contains("exec, browser") && w.contains("host")),
         "{report:?}"
     );
-    w.ai.test_connection().await.unwrap();
+    w.ai.test_connection(Locale::En).await.unwrap();
     let keys: Vec<String> = w
         .stub
         .chat_requests()
@@ -364,7 +365,7 @@ async fn test_connection_says_when_the_gateways_endpoint_is_off_or_its_token_wro
     w.stub
         .set_models(404, json!({"error": {"message": "Not Found"}}));
     w.stub.push(Reply::Status(404, "Not Found".into()));
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(!report.ok, "{report:?}");
     for name in ["models", "completion"] {
         let check = report.checks.iter().find(|c| c.name == name).unwrap();
@@ -381,7 +382,7 @@ async fn test_connection_says_when_the_gateways_endpoint_is_off_or_its_token_wro
     w.stub
         .set_models(401, json!({"error": {"message": "Unauthorized"}}));
     w.stub.push(Reply::Status(401, "Unauthorized".into()));
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(!report.ok);
     // The window leads with the sentence for a refused key.
     assert_eq!(report.problem, Some(desk_core::Problem::ProviderAuth));
@@ -481,7 +482,7 @@ async fn test_connection_says_what_works_in_plain_words() {
         200,
         json!({"data": [{"id": "stub-model"}, {"id": "other"}]}),
     );
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(report.ok, "{report:?}");
     assert!(
         report.checks[0].ok
@@ -500,7 +501,7 @@ async fn test_connection_says_what_works_in_plain_words() {
         401,
         r#"{"error":{"message":"bad key"}}"#.into(),
     ));
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(!report.ok);
     assert!(
         report.checks[0].detail.contains("refused (HTTP 401)"),
@@ -512,6 +513,48 @@ async fn test_connection_says_what_works_in_plain_words() {
     );
     let shown = serde_json::to_string(&report).unwrap();
     assert!(!shown.contains("sk-good"));
+}
+
+/// The report speaks the window's language: every sentence of the checks in Chinese,
+/// with what the provider said quoted as it came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_reports_in_the_language_asked_for() {
+    let w = World::start(Preset::Custom).await;
+    w.ai.set_api_key(Some(Secret::new("sk-good")))
+        .await
+        .unwrap();
+    let mut global = w.ai.global_settings().await.unwrap();
+    global.provider.model = "stub-model".into();
+    w.ai.set_global_settings(global).await.unwrap();
+    w.stub.set_models(200, json!({"data": [{"id": "other"}]}));
+    let report = w.ai.test_connection(Locale::ZhCn).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.summary, "服务商可用：可以生成回复。");
+    assert_eq!(
+        report.checks[0].detail,
+        "密钥已通过。共提供 1 个模型：other。stub-model 不在列表中。"
+    );
+    assert!(
+        report.checks[1].detail.starts_with("模型 stub-model 在 ")
+            && report.checks[1]
+                .detail
+                .ends_with(" 毫秒内答复了一个单 token 请求。"),
+        "{report:?}"
+    );
+
+    w.stub
+        .set_models(401, json!({"error": {"message": "bad key"}}));
+    w.stub.push(Reply::Status(
+        401,
+        r#"{"error":{"message":"bad key"}}"#.into(),
+    ));
+    let report = w.ai.test_connection(Locale::ZhCn).await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.checks[0].detail, "API 密钥被拒绝（HTTP 401）。");
+    assert!(
+        report.checks[1].detail.starts_with("单 token 请求失败："),
+        "{report:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,7 +574,7 @@ async fn a_provider_that_echoes_the_key_never_gets_it_shown() {
         Reply::Status(500, long.clone()),
     ] {
         w.stub.push(reply);
-        let report = w.ai.test_connection().await.unwrap();
+        let report = w.ai.test_connection(Locale::En).await.unwrap();
         assert!(!report.ok, "{report:?}");
         let shown = serde_json::to_string(&report).unwrap();
         assert!(

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use desk_core::ai::{AiEvent, AiTimings, Preset};
 use desk_core::secrets::Secret;
-use desk_core::EngineEvent;
+use desk_core::{EngineEvent, Locale};
 use serde_json::json;
 
 use common::ai_stub::{Recorded, Reply, Stub};
@@ -253,7 +253,7 @@ async fn replies_through_a_real_openclaw_gateway() {
     // The main agent is refused without the owner's consent: nothing reaches it.
     global.provider.model = "openclaw/default".into();
     w.ai.set_global_settings(global.clone()).await.unwrap();
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(!report.ok, "{report:?}");
     let agent = report.checks.iter().find(|c| c.name == "agent").unwrap();
     assert!(
@@ -265,14 +265,14 @@ async fn replies_through_a_real_openclaw_gateway() {
     // The dedicated agent answers the test.
     global.provider.model = "openclaw/weixin".into();
     w.ai.set_global_settings(global.clone()).await.unwrap();
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(report.ok, "{report:?}\n{}", gateway.log_tail());
 
     // A disabled endpoint is reported as such.
     let mut off = global.clone();
     off.provider.base_url = disabled.base_url();
     w.ai.set_global_settings(off).await.unwrap();
-    let report = w.ai.test_connection().await.unwrap();
+    let report = w.ai.test_connection(Locale::En).await.unwrap();
     assert!(!report.ok, "{report:?}");
     assert!(
         report.checks.iter().any(|c| !c.ok

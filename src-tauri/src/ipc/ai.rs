@@ -110,7 +110,8 @@ pub async fn set_ai_key(state: State<'_, AppState>, key: Option<String>) -> Resu
 #[tauri::command]
 #[specta::specta]
 pub async fn test_ai_connection(state: State<'_, AppState>) -> Result<ConnectionReport, IpcError> {
-    Ok(state.backend()?.ai.test_connection().await?)
+    let locale = state.locale();
+    Ok(state.backend()?.ai.test_connection(locale).await?)
 }
 
 #[tauri::command]

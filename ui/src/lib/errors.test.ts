@@ -52,6 +52,10 @@ const SENTENCES: Record<Problem, { en: string; zh: string }> = {
     en: "The AI provider did not answer in time. Try again; if it keeps happening, pick a faster model.",
     zh: "AI 服务商没有及时响应。请重试；如果反复出现，请换一个更快的模型。",
   },
+  provider_unreachable: {
+    en: "Can't reach the AI provider. Check that it is running and that its address is right, then try again.",
+    zh: "连不上 AI 服务商。请确认它正在运行、地址填写无误，然后重试。",
+  },
   other: {
     en: "Something went wrong. Try again; if it keeps happening, the details below help to report it.",
     zh: "出了点问题。请重试；如果反复出现，下面的详细信息有助于报告问题。",

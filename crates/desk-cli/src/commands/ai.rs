@@ -12,7 +12,7 @@ use desk_core::ai::provider::API_KEY_PROFILE;
 use desk_core::ai::{AccountAiSettings, AiConfig, AiError, AiService, Preset, ProviderConfig};
 use desk_core::secrets::{MemoryStore, SecretKey, SecretStore};
 use desk_core::store::Account;
-use desk_core::{Engine, Store};
+use desk_core::{Engine, Locale, Store};
 use serde_json::json;
 
 use super::{resolve_account, runtime, Context};
@@ -656,7 +656,7 @@ fn test(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
         .block_on(session.ai.global_settings())
         .map_err(ai_err)?;
     let report = session
-        .block_on(session.ai.test_connection())
+        .block_on(session.ai.test_connection(Locale::En))
         .map_err(ai_err)?;
     if args.json {
         let doc = serde_json::to_value(&report).unwrap_or_default();

@@ -14,6 +14,7 @@ use super::openclaw::{agent_target, check_agent, host_tools, AgentTarget, DEFAUL
 use super::provider::{chat_request, ChatMessage, ChatRequest, Preset, ProviderConfig};
 use super::sse::{SseError, SseItem, SseParser};
 use crate::secrets::Secret;
+use crate::Locale;
 
 /// How a provider call failed, in words an owner can act on. Never carries the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,28 +147,29 @@ impl ProviderClient {
         builder
     }
 
-    /// Checks auth, the model list and a one-token reply, and says what works.
+    /// Checks auth, the model list and a one-token reply, and says what works in
+    /// `locale` (what the provider or the network said is quoted as it came).
     pub async fn test_connection(
         &self,
         config: &ProviderConfig,
         api_key: Option<Secret>,
         timeout: Duration,
+        locale: Locale,
     ) -> ConnectionReport {
         let mut checks = Vec::new();
         let mut warnings = Vec::new();
         let agent = agent_target(config);
         if let Some(target) = &agent {
             let refused = check_agent(config).is_err();
-            checks.push(agent_check(target, refused));
+            checks.push(agent_check(target, refused, locale));
             if refused {
-                return ConnectionReport::new(checks, warnings, agent).redacted(&api_key);
+                return ConnectionReport::new(checks, warnings, agent, locale).redacted(&api_key);
             }
             if target.main {
-                warnings.push(format!(
-                    "Replies come from the gateway's main agent ({}): any WeChat user who \
-                     writes can use every tool it has. A dedicated agent without host tools \
-                     is safer.",
-                    target.id
+                warnings.push(say(
+                    locale,
+                    "ai.check.mainAgentWarning",
+                    &[("agent", &target.id)],
                 ));
             }
         }
@@ -176,17 +178,29 @@ impl ProviderClient {
             get = get.bearer_auth(key.expose());
         }
         checks.push(match tokio::time::timeout(timeout, get.send()).await {
-            Err(_) => check("models", false, format!("No answer within {timeout:?}.")),
+            Err(_) => check(
+                "models",
+                false,
+                say(
+                    locale,
+                    "ai.check.noAnswer",
+                    &[("seconds", &timeout.as_secs_f64().to_string())],
+                ),
+            ),
             Ok(Err(e)) => check(
                 "models",
                 false,
-                format!("Cannot reach {}: {}.", config.base_url, network(&e)),
+                say(
+                    locale,
+                    "ai.check.unreachable",
+                    &[("url", &config.base_url), ("reason", &network(&e))],
+                ),
             ),
-            Ok(Ok(r)) => models_check(config, r).await,
+            Ok(Ok(r)) => models_check(config, r, locale).await,
         });
         if agent.is_some() {
             if let Some(tools) = self.agent_tools(config, api_key.as_ref(), timeout).await {
-                let (check, warning) = tools_check(&tools);
+                let (check, warning) = tools_check(&tools, locale);
                 checks.push(check);
                 warnings.extend(warning);
             }
@@ -232,20 +246,19 @@ impl ProviderClient {
             Some(Ok(())) => check(
                 "completion",
                 true,
-                format!(
-                    "Model {} answered a one-token request in {} ms.",
-                    config.model,
-                    started.elapsed().as_millis()
+                say(
+                    locale,
+                    "ai.check.answered",
+                    &[
+                        ("model", &config.model),
+                        ("ms", &started.elapsed().as_millis().to_string()),
+                    ],
                 ),
             ),
-            Some(Err(e)) => check("completion", false, completion_failure(config, &e)),
-            None => check(
-                "completion",
-                false,
-                "The request ended without an answer.".into(),
-            ),
+            Some(Err(e)) => check("completion", false, completion_failure(config, &e, locale)),
+            None => check("completion", false, say(locale, "ai.check.noReply", &[])),
         });
-        let mut report = ConnectionReport::new(checks, warnings, agent);
+        let mut report = ConnectionReport::new(checks, warnings, agent, locale);
         report.problem = problem;
         report.redacted(&key)
     }
@@ -303,46 +316,39 @@ fn percent_encode_segment(segment: &str) -> String {
         .collect()
 }
 
-fn agent_check(target: &AgentTarget, refused: bool) -> ConnectionCheck {
+fn agent_check(target: &AgentTarget, refused: bool, locale: Locale) -> ConnectionCheck {
+    let agent = ("agent", target.id.as_str());
     if refused {
-        return check(
-            "agent",
-            false,
-            format!(
-                "This configuration reaches the gateway's main agent ({}), so any WeChat user \
-                 who writes could use every tool it has. Name a dedicated agent (model \
-                 \"openclaw/{DEFAULT_AGENT_ID}\") or confirm the risk explicitly; nothing \
-                 was sent.",
-                target.id
-            ),
+        let detail = say(
+            locale,
+            "ai.check.agentRefused",
+            &[agent, ("dedicated", DEFAULT_AGENT_ID)],
         );
+        return check("agent", false, detail);
     }
-    let whose = if target.main {
-        format!("the gateway's main agent ({}), as you confirmed", target.id)
+    let key = if target.main {
+        "ai.check.agentMain"
     } else {
-        format!("the agent \"{}\"", target.id)
+        "ai.check.agentNamed"
     };
-    check("agent", true, format!("Replies come from {whose}."))
+    check("agent", true, say(locale, key, &[agent]))
 }
 
-fn tools_check(tools: &[String]) -> (ConnectionCheck, Option<String>) {
+fn tools_check(tools: &[String], locale: Locale) -> (ConnectionCheck, Option<String>) {
     let host = host_tools(tools);
-    let listed = if tools.is_empty() {
-        "none".to_owned()
-    } else {
-        tools.join(", ")
-    };
     let warning = (!host.is_empty()).then(|| {
-        format!(
-            "The agent has tools that act on the gateway's host ({}): any WeChat user who \
-             writes can use them. Deny them in the agent's configuration.",
-            host.join(", ")
+        say(
+            locale,
+            "ai.check.hostToolsWarning",
+            &[("tools", &host.join(", "))],
         )
     });
-    (
-        check("tools", true, format!("The agent's tools: {listed}.")),
-        warning,
-    )
+    let detail = if tools.is_empty() {
+        say(locale, "ai.check.noTools", &[])
+    } else {
+        say(locale, "ai.check.tools", &[("tools", &tools.join(", "))])
+    };
+    (check("tools", true, detail), warning)
 }
 
 /// The outcome of "test connection": one line per check, in plain words.
@@ -367,14 +373,15 @@ impl ConnectionReport {
         checks: Vec<ConnectionCheck>,
         warnings: Vec<String>,
         agent: Option<AgentTarget>,
+        locale: Locale,
     ) -> ConnectionReport {
         let ok = checks.iter().all(|c| c.ok || c.name == "models")
             && checks.iter().any(|c| c.name == "completion" && c.ok);
-        let summary = if ok {
-            "The provider works: replies can be generated.".to_owned()
-        } else {
-            "The provider does not work yet: see the failed checks.".to_owned()
-        };
+        let summary = say(
+            locale,
+            if ok { "ai.testWorks" } else { "ai.testFails" },
+            &[],
+        );
         ConnectionReport {
             ok,
             summary,
@@ -409,6 +416,11 @@ pub struct ConnectionCheck {
     pub detail: String,
 }
 
+/// A sentence of the report in `locale`, from the window's catalogs.
+fn say(locale: Locale, key: &str, values: &[(&str, &str)]) -> String {
+    crate::catalog::text_with(locale, key, values)
+}
+
 fn check(name: &str, ok: bool, detail: String) -> ConnectionCheck {
     ConnectionCheck {
         name: name.to_owned(),
@@ -423,53 +435,74 @@ pub const GATEWAY_ENDPOINT_SETTING: &str = "gateway.http.endpoints.chatCompletio
 /// How long "test connection" waits for a gateway's one-token agent turn to go on.
 const GATEWAY_TEST_STALL: Duration = Duration::from_secs(120);
 
-fn gateway_disabled(status: u16) -> String {
-    format!(
-        "The gateway answered HTTP {status}: its OpenAI-compatible endpoint is probably \
-         disabled (it is off by default). Set {GATEWAY_ENDPOINT_SETTING} to true in \
-         openclaw.json and restart the gateway."
+fn gateway_disabled(status: u16, locale: Locale) -> String {
+    say(
+        locale,
+        "ai.check.gatewayEndpointOff",
+        &[
+            ("status", &status.to_string()),
+            ("setting", GATEWAY_ENDPOINT_SETTING),
+        ],
     )
 }
 
-fn gateway_token_refused(status: u16) -> String {
-    format!(
-        "The gateway refused the token (HTTP {status}): the API key must be the gateway's \
-         token (gateway.auth.token) or password (gateway.auth.password)."
+fn gateway_token_refused(status: u16, locale: Locale) -> String {
+    say(
+        locale,
+        "ai.check.gatewayTokenRefused",
+        &[("status", &status.to_string())],
     )
 }
 
 /// A failed one-token request in words; for the gateway, what its statuses mean.
-fn completion_failure(config: &ProviderConfig, e: &ProviderError) -> String {
+fn completion_failure(config: &ProviderConfig, e: &ProviderError, locale: Locale) -> String {
     if config.preset == Preset::OpenClaw {
         match e {
-            ProviderError::Status { status: 404, .. } => return gateway_disabled(404),
-            ProviderError::Auth(status) => return gateway_token_refused(*status),
+            ProviderError::Status { status: 404, .. } => return gateway_disabled(404, locale),
+            ProviderError::Auth(status) => return gateway_token_refused(*status, locale),
             _ => {}
         }
     }
-    format!("A one-token request failed: {e}.")
+    if let ProviderError::Network(reason) = e {
+        let values = [("url", config.base_url.as_str()), ("reason", reason)];
+        return say(locale, "ai.check.unreachable", &values);
+    }
+    say(
+        locale,
+        "ai.check.requestFailed",
+        &[("error", &e.to_string())],
+    )
 }
 
-async fn models_check(config: &ProviderConfig, response: reqwest::Response) -> ConnectionCheck {
+async fn models_check(
+    config: &ProviderConfig,
+    response: reqwest::Response,
+    locale: Locale,
+) -> ConnectionCheck {
     let status = response.status().as_u16();
     let gateway = config.preset == Preset::OpenClaw;
     if status == 401 || status == 403 {
         let detail = if gateway {
-            gateway_token_refused(status)
+            gateway_token_refused(status, locale)
         } else {
-            format!("The API key was refused (HTTP {status}).")
+            say(
+                locale,
+                "ai.check.keyRefused",
+                &[("status", &status.to_string())],
+            )
         };
         return check("models", false, detail);
     }
     if gateway && status == 404 {
-        return check("models", false, gateway_disabled(status));
+        return check("models", false, gateway_disabled(status, locale));
     }
     if !response.status().is_success() {
-        return check(
-            "models",
-            false,
-            format!("The key was accepted but there is no model list (HTTP {status}); some gateways have none."),
+        let detail = say(
+            locale,
+            "ai.check.noModelList",
+            &[("status", &status.to_string())],
         );
+        return check("models", false, detail);
     }
     let body: Value = response.json().await.unwrap_or(Value::Null);
     let ids: Vec<String> = body["data"]
@@ -483,17 +516,18 @@ async fn models_check(config: &ProviderConfig, response: reqwest::Response) -> C
         .unwrap_or_default();
     let listed = ids.iter().any(|id| id == &config.model);
     let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
-    check(
-        "models",
-        true,
-        format!(
-            "The key was accepted. {} model(s) offered: {}. {} is {}listed.",
-            ids.len(),
-            shown.join(", "),
-            config.model,
-            if listed { "" } else { "not " }
-        ),
-    )
+    let key = if listed {
+        "ai.check.modelListed"
+    } else {
+        "ai.check.modelNotListed"
+    };
+    let (count, models) = (ids.len().to_string(), shown.join(", "));
+    let values = [
+        ("count", &*count),
+        ("models", &*models),
+        ("model", &*config.model),
+    ];
+    check("models", true, say(locale, key, &values))
 }
 
 fn network(e: &reqwest::Error) -> String {

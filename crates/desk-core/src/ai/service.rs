@@ -17,7 +17,7 @@ use super::settings::{AccountAiSettings, AiTimings, GlobalAiSettings};
 use super::{AiError, AiEvent};
 use crate::secrets::{Secret, SecretKey};
 use crate::store::ai::AiPeerRow;
-use crate::Engine;
+use crate::{Engine, Locale};
 
 /// How the AI service is built.
 #[derive(Debug, Clone)]
@@ -418,14 +418,15 @@ impl AiService {
         Ok(())
     }
 
-    /// Checks the configured provider: auth, model list, a one-token reply.
-    pub async fn test_connection(&self) -> Result<ConnectionReport, AiError> {
+    /// Checks the configured provider: auth, model list, a one-token reply; the report
+    /// in `locale`.
+    pub async fn test_connection(&self, locale: Locale) -> Result<ConnectionReport, AiError> {
         let global = self.global_settings().await?;
         let key = runner::api_key(&self.shared).await;
         Ok(self
             .shared
             .client
-            .test_connection(&global.provider, key, Duration::from_secs(20))
+            .test_connection(&global.provider, key, Duration::from_secs(20), locale)
             .await)
     }
 }

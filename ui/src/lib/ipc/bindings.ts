@@ -1410,6 +1410,11 @@ export type Problem =
  */
 "provider_timeout" | 
 /**
+ * The AI provider could not be reached at its address (refused, no route, the
+ * connection broke).
+ */
+"provider_unreachable" | 
+/**
  * A failure with no advice of its own: the details say what it was.
  */
 "other"
