@@ -4,8 +4,7 @@
 //! 1. On a generated 64 MiB file, the two passes of an upload as `upload_file` runs them
 //!    (`checksum_file`, then the `encrypted_chunks` its request body streams, the bytes
 //!    dropped where the connection would take them) and the download's decrypt + MD5
-//!    check, in the CDN code's chunk sizes, and the file read alone (each pass's cost of
-//!    getting the bytes out of the page cache); the same two passes by the `openssl` CLI
+//!    check, in the CDN code's chunk sizes; the same two passes by the `openssl` CLI
 //!    (`dgst -md5`, `enc -aes-128-ecb`) and by `media_node.js`, which does what the
 //!    official Node client does (reads the whole file, `createHash('md5')`,
 //!    `createCipheriv('aes-128-ecb')`). Each peer is skipped when its program is not on
@@ -62,17 +61,6 @@ fn main() -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    // What each pass pays before any work: the kernel's copy of the file out of the page
-    // cache (mapping the file instead was measured to cost as much in page faults).
-    let (read_time, read_cpu, ()) = time(|| {
-        for_chunks(&path, |chunk| {
-            std::hint::black_box(chunk);
-        })
-    })?;
-    report(
-        "ours: reading the file alone (256 KiB reads, no work)",
-        read_time,
-    );
     let (md5_time, md5_cpu, (rawsize, digest)) = time(|| {
         runtime
             .block_on(checksum_file(&path, CHUNK))
@@ -131,8 +119,6 @@ fn main() -> std::io::Result<()> {
     if let Some(bound) = bound {
         bound_ratio("upload CPU path", md5_cpu + enc_cpu, bound);
         bound_ratio("decrypt + MD5 check", dec_cpu, bound);
-        read_ceiling("upload CPU path", 2, read_cpu, bound);
-        read_ceiling("decrypt + MD5 check", 1, read_cpu, bound);
     }
     ratio(
         "decrypt + MD5 check, two threads/one thread (wall time)",
@@ -330,18 +316,6 @@ fn bound_ratio(what: &str, cpu: Duration, bound: f64) {
         "  ratio to the hardware bound {what}: {:.2} ({ours:.1} MiB/s of CPU time against \
          {bound:.1}; target at least 0.9)",
         ours / bound
-    );
-}
-
-/// The highest ratio to the hardware bound a path can reach when it reads the file
-/// `reads` times (`read_cpu` each), with no other cost than the bound's own work.
-fn read_ceiling(what: &str, reads: u32, read_cpu: Duration, bound: f64) {
-    let bound_secs = SIZE as f64 / (1024.0 * 1024.0) / bound;
-    let ceiling = bound_secs / (bound_secs + f64::from(reads) * read_cpu.as_secs_f64());
-    let times = if reads == 1 { "once" } else { "twice" };
-    println!(
-        "  ceiling of the ratio to the hardware bound {what}: {ceiling:.2} (the bound's work \
-         plus reading the file {times})"
     );
 }
 
