@@ -170,6 +170,23 @@ async fn import_through_the_dialog(lang: &str, shot: &str, entry: Entry) {
     )
     .await;
     app.screenshot(&format!("{shot}-conversation")).await;
+
+    // Looked at again, the plugin's account says why it cannot come over twice, in the
+    // window's language.
+    app.element("add-account").await.click().await.unwrap();
+    app.element("login-import-openclaw")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let here = if lang.starts_with("zh") {
+        "无法导入：它已经在 Weixin Desk 里了"
+    } else {
+        "Cannot import: it is in Weixin Desk already"
+    };
+    app.wait_text_contains("openclaw-problem", here, Duration::from_secs(20))
+        .await;
+    app.screenshot(&format!("{shot}-again")).await;
     app.quit().await;
 }
 

@@ -157,7 +157,12 @@ pub async fn scan_openclaw(
     state_dir: Option<String>,
 ) -> Result<OpenClawScan, IpcError> {
     let folder = openclaw_folder(state_dir)?;
-    Ok(state.backend()?.engine.scan_openclaw(folder).await?)
+    let locale = state.locale();
+    Ok(state
+        .backend()?
+        .engine
+        .scan_openclaw(folder, locale)
+        .await?)
 }
 
 /// Imports the chosen accounts from the plugin's folder (each whole or not at all) and
@@ -170,9 +175,10 @@ pub async fn import_openclaw(
     account_ids: Vec<String>,
 ) -> Result<Vec<ImportOutcome>, IpcError> {
     let folder = openclaw_folder(state_dir)?;
+    let locale = state.locale();
     Ok(state
         .backend()?
         .engine
-        .import_openclaw(folder, account_ids)
+        .import_openclaw(folder, account_ids, locale)
         .await?)
 }

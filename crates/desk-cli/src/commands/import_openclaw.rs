@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use desk_core::openclaw_import::{self, FoundAccount, ImportOutcome, StateFolder};
+use desk_core::Locale;
 
 use super::Context;
 use crate::error::CliError;
@@ -52,7 +53,7 @@ pub fn import_openclaw(ctx: &Context, args: ImportArgs) -> Result<(), CliError> 
         })?,
     };
     let store = ctx.store()?;
-    let scan = openclaw_import::scan(&folder, &store)?;
+    let scan = openclaw_import::scan(&folder, &store, Locale::En)?;
     if args.accounts.is_empty() && !args.all {
         return list(&scan, args.json);
     }
@@ -69,7 +70,14 @@ pub fn import_openclaw(ctx: &Context, args: ImportArgs) -> Result<(), CliError> 
             .collect()
     };
     let secrets = ctx.open_secrets()?;
-    let outcomes = openclaw_import::import(&folder, &chosen, &store, &*secrets.store, now_ms());
+    let outcomes = openclaw_import::import(
+        &folder,
+        &chosen,
+        &store,
+        &*secrets.store,
+        now_ms(),
+        Locale::En,
+    );
     let failed = outcomes.iter().filter(|o| !o.imported).count();
     if args.json {
         print_json(serde_json::to_string(&serde_json::json!({

@@ -6,13 +6,19 @@ use std::sync::Arc;
 
 use super::{Engine, EngineError};
 use crate::openclaw_import::{self, ImportOutcome, OpenClawScan, StateFolder};
+use crate::Locale;
 
 impl Engine {
-    /// What the plugin's state folder holds, and whether its gateway seems to run.
-    pub async fn scan_openclaw(&self, folder: StateFolder) -> Result<OpenClawScan, EngineError> {
+    /// What the plugin's state folder holds, and whether its gateway seems to run; why
+    /// an account cannot come over is said in `locale`.
+    pub async fn scan_openclaw(
+        &self,
+        folder: StateFolder,
+        locale: Locale,
+    ) -> Result<OpenClawScan, EngineError> {
         self.rt
             .store
-            .call(move |s| openclaw_import::scan(&folder, s))
+            .call(move |s| openclaw_import::scan(&folder, s, locale))
             .await
     }
 
@@ -22,6 +28,7 @@ impl Engine {
         &self,
         folder: StateFolder,
         ids: Vec<String>,
+        locale: Locale,
     ) -> Result<Vec<ImportOutcome>, EngineError> {
         let secrets = Arc::clone(&self.rt.secrets);
         let now = self.rt.now_ms();
@@ -30,7 +37,11 @@ impl Engine {
         let outcomes = self
             .rt
             .store
-            .call(move |s| Ok(openclaw_import::import(&folder, &ids, s, &*secrets, now)))
+            .call(move |s| {
+                Ok(openclaw_import::import(
+                    &folder, &ids, s, &*secrets, now, locale,
+                ))
+            })
             .await?;
         for done in outcomes.iter().filter(|o| o.imported) {
             tracing::info!(account_id = done.account_id, "imported from OpenClaw");

@@ -21,10 +21,11 @@ pub use folder::{AccountState, StateFolder};
 pub use gateway::GatewaySigns;
 
 use crate::ai::AccountAiSettings;
+use crate::catalog::{text, text_with};
 use crate::secrets::{SecretKey, SecretStore};
 use crate::store::imported::ImportedAccount;
 use crate::store::{AccountUpsert, STATUS_REMOVED, STATUS_REPLACED};
-use crate::{CoreError, Store};
+use crate::{CoreError, Locale, Store};
 
 /// Said before any imported account polls (the window says it in its catalogs'
 /// words, `openclaw.onePoller`).
@@ -84,8 +85,13 @@ pub struct ImportOutcome {
 }
 
 /// Lists the accounts in `folder`, each with what an import would bring or why it
-/// cannot. Reads files and `store`; writes nothing.
-pub fn scan(folder: &StateFolder, store: &Store) -> Result<OpenClawScan, CoreError> {
+/// cannot (an account already here, or its user's, said in `locale`). Reads files and
+/// `store`; writes nothing.
+pub fn scan(
+    folder: &StateFolder,
+    store: &Store,
+    locale: Locale,
+) -> Result<OpenClawScan, CoreError> {
     let (ids, problem) = match folder.indexed_ids() {
         Ok(ids) => (ids, None),
         Err(why) => (Vec::new(), Some(why)),
@@ -94,7 +100,7 @@ pub fn scan(folder: &StateFolder, store: &Store) -> Result<OpenClawScan, CoreErr
     for id in ids {
         accounts.push(match folder.read_account(&id) {
             Ok(state) => FoundAccount {
-                problem: conflict(store, &state)?,
+                problem: conflict(store, &state, locale)?,
                 ..found(&state)
             },
             Err(why) => FoundAccount {
@@ -127,23 +133,26 @@ pub fn import(
     store: &Store,
     secrets: &dyn SecretStore,
     now_ms: i64,
+    locale: Locale,
 ) -> Vec<ImportOutcome> {
     ids.iter()
-        .map(|id| match import_one(folder, id, store, secrets, now_ms) {
-            Ok(state) => ImportOutcome {
-                imported: true,
-                reason: None,
-                ..outcome(&found(&state))
+        .map(
+            |id| match import_one(folder, id, store, secrets, now_ms, locale) {
+                Ok(state) => ImportOutcome {
+                    imported: true,
+                    reason: None,
+                    ..outcome(&found(&state))
+                },
+                Err(why) => ImportOutcome {
+                    account_id: id.clone(),
+                    imported: false,
+                    reason: Some(why),
+                    has_cursor: false,
+                    context_tokens: 0,
+                    allowed_peers: 0,
+                },
             },
-            Err(why) => ImportOutcome {
-                account_id: id.clone(),
-                imported: false,
-                reason: Some(why),
-                has_cursor: false,
-                context_tokens: 0,
-                allowed_peers: 0,
-            },
-        })
+        )
         .collect()
 }
 
@@ -153,13 +162,14 @@ fn import_one(
     store: &Store,
     secrets: &dyn SecretStore,
     now_ms: i64,
+    locale: Locale,
 ) -> Result<AccountState, String> {
     let listed = folder.indexed_ids()?;
     if !listed.iter().any(|known| known == id) {
         return Err(format!("the plugin's accounts.json does not list {id:?}"));
     }
     let state = folder.read_account(id)?;
-    if let Some(why) = conflict(store, &state).map_err(|e| e.to_string())? {
+    if let Some(why) = conflict(store, &state, locale).map_err(|e| e.to_string())? {
         return Err(why);
     }
     let settings = AccountAiSettings {
@@ -204,9 +214,15 @@ fn import_one(
 
 /// Why `state` cannot come into this store: the account is here already, or its
 /// WeChat user is bound to another account here (WeChat keeps one bot per user).
-fn conflict(store: &Store, state: &AccountState) -> Result<Option<String>, CoreError> {
+/// Why the account cannot come over as things stand here, in `locale`: it is here
+/// already, or its WeChat user is bound to another live account here.
+fn conflict(
+    store: &Store,
+    state: &AccountState,
+    locale: Locale,
+) -> Result<Option<String>, CoreError> {
     if store.account(&state.account_id)?.is_some() {
-        return Ok(Some("it is in Weixin Desk already".to_owned()));
+        return Ok(Some(text(locale, "openclaw.conflictHere")));
     }
     let Some(user) = &state.user_id else {
         return Ok(None);
@@ -216,10 +232,8 @@ fn conflict(store: &Store, state: &AccountState) -> Result<Option<String>, CoreE
             .account(&other)?
             .is_some_and(|a| a.status != STATUS_REMOVED && a.status != STATUS_REPLACED);
         if live {
-            return Ok(Some(format!(
-                "its WeChat user is bound to the account {other} here; WeChat keeps one bot \
-                 per user, so remove that one first"
-            )));
+            let why = text_with(locale, "openclaw.conflictUser", &[("account", &other)]);
+            return Ok(Some(why));
         }
     }
     Ok(None)
@@ -258,6 +272,8 @@ fn count(n: usize) -> u32 {
 mod tests {
     use super::*;
     use crate::secrets::MemoryStore;
+
+    const EN: Locale = Locale::En;
 
     /// A minimal folder in the plugin's layout (the CLI's tests use one the plugin's
     /// own code writes).
@@ -303,7 +319,7 @@ mod tests {
                  BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
             )
             .unwrap();
-        let outcomes = import(&folder, &["b1-im-bot".to_owned()], &store, &secrets, 1);
+        let outcomes = import(&folder, &["b1-im-bot".to_owned()], &store, &secrets, 1, EN);
         assert!(!outcomes[0].imported);
         assert!(outcomes[0].reason.as_deref().unwrap().contains("disk full"));
         assert!(store.account("b1-im-bot").unwrap().is_none());
@@ -314,7 +330,7 @@ mod tests {
             .is_none());
 
         store.conn().execute_batch("DROP TRIGGER refuse").unwrap();
-        let outcomes = import(&folder, &["b1-im-bot".to_owned()], &store, &secrets, 1);
+        let outcomes = import(&folder, &["b1-im-bot".to_owned()], &store, &secrets, 1, EN);
         assert!(outcomes[0].imported, "{outcomes:?}");
         assert_eq!(
             secrets
@@ -345,6 +361,7 @@ mod tests {
             &store,
             &MemoryStore::new(),
             1,
+            EN,
         );
         assert!(outcomes[0]
             .reason
@@ -369,9 +386,15 @@ mod tests {
                 1,
             )
             .unwrap();
-        let scan = scan(&folder, &store).unwrap();
+        let scan = scan(&folder, &store, EN).unwrap();
         let problem = scan.accounts[0].problem.as_deref().unwrap();
         assert!(problem.contains("bound to the account other"), "{problem}");
+        // In the window's language when it is Chinese, the account named as it is.
+        let in_chinese = super::scan(&folder, &store, Locale::ZhCn).unwrap();
+        assert_eq!(
+            in_chinese.accounts[0].problem.as_deref(),
+            Some("它的微信用户已绑定到这里的账号 other；微信每个用户只能有一个机器人，请先移除那个账号")
+        );
         assert!(scan.found && scan.accounts[0].has_cursor);
         assert_eq!(scan.accounts[0].context_tokens, 1);
     }
