@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ilink_sim::BotInfo;
 
@@ -59,7 +59,22 @@ pub fn add_account(cli: &Path, data: &Path, sim_url: &str, bot: &BotInfo) -> Res
 /// A running `weixin-desk-cli run --json`, stopped with SIGTERM when dropped.
 pub struct Running {
     child: Child,
-    pub events: Receiver<serde_json::Value>,
+    pub events: Receiver<Event>,
+}
+
+/// One JSON line of the CLI's, with when this process read it.
+pub struct Event {
+    /// Epoch ms on this process's clock, to the microsecond (the CLI prints whole
+    /// milliseconds, too coarse for latencies under one).
+    pub read_ms: f64,
+    pub json: serde_json::Value,
+}
+
+/// Epoch milliseconds, fractional.
+pub fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
 
 impl Running {
@@ -77,8 +92,10 @@ impl Running {
         let (tx, events) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str(&line) {
-                    if tx.send(value).is_err() {
+                // Stamped before parsing, so a line waits for no other's parse.
+                let read_ms = now_ms();
+                if let Ok(json) = serde_json::from_str(&line) {
+                    if tx.send(Event { read_ms, json }).is_err() {
                         break;
                     }
                 }
@@ -100,7 +117,8 @@ impl Running {
             let event = self
                 .events
                 .recv_timeout(left)
-                .map_err(|_| format!("only {} of {count} accounts came online", online.len()))?;
+                .map_err(|_| format!("only {} of {count} accounts came online", online.len()))?
+                .json;
             if event["type"] == "account_status_changed" && event["status"]["state"] == "online" {
                 online.insert(event["account_id"].as_str().unwrap_or_default().to_owned());
             }

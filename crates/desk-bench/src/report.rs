@@ -48,15 +48,29 @@ impl Results {
         }
     }
 
-    /// `newer` replaces every section it touched; the others stay.
+    /// `newer` replaces every section it touched, in that section's place on the page;
+    /// the others stay, and sections new to the page come last.
     pub fn updated_with(self, newer: Results) -> Results {
         let replaced = |section: &str| newer.stamps.contains_key(section);
-        let mut merged = Results {
-            figures: self
+        let mut figures = Vec::with_capacity(self.figures.len() + newer.figures.len());
+        let mut placed: Vec<String> = Vec::new();
+        for figure in self.figures {
+            if !replaced(&figure.section) {
+                figures.push(figure);
+            } else if !placed.contains(&figure.section) {
+                placed.push(figure.section.clone());
+                let section = figure.section;
+                figures.extend(newer.figures.iter().filter(|f| f.section == section).cloned());
+            }
+        }
+        figures.extend(
+            newer
                 .figures
                 .into_iter()
-                .filter(|f| !replaced(&f.section))
-                .collect(),
+                .filter(|f| !placed.contains(&f.section)),
+        );
+        let mut merged = Results {
+            figures,
             skipped: self
                 .skipped
                 .into_iter()
@@ -68,7 +82,6 @@ impl Results {
                 .filter(|(s, _)| !replaced(s))
                 .collect(),
         };
-        merged.figures.extend(newer.figures);
         merged.skipped.extend(newer.skipped);
         merged.stamps.extend(newer.stamps);
         merged
@@ -296,6 +309,7 @@ mod tests {
             vec![
                 figure("Idle", "RSS", "MiB", &[20.0], Target::AtMost(30.0)),
                 figure("Soak", "RSS at end", "MiB", &[500.0], Target::AtMost(40.0)),
+                figure("Idle", "CPU", "%", &[0.1], Target::AtMost(1.0)),
             ],
             vec![("App".to_owned(), "no display".to_owned())],
             &stamp("old1111"),
@@ -318,7 +332,21 @@ mod tests {
             .collect();
         assert_eq!(soak.len(), 1);
         assert_eq!(soak[0].samples, [31.0]);
-        assert!(merged.figures.iter().any(|f| f.section == "Idle"));
+        let order: Vec<(&str, &str)> = merged
+            .figures
+            .iter()
+            .map(|f| (f.section.as_str(), f.name.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("Idle", "RSS"),
+                ("Soak", "RSS at end"),
+                ("Idle", "CPU"),
+                ("App", "RSS")
+            ],
+            "a re-measured section keeps its place, a new one comes last"
+        );
         assert!(merged.skipped.is_empty(), "the app was measured now");
         assert_eq!(merged.stamps["Idle"].revision, "old1111");
         assert_eq!(merged.stamps["Soak"].revision, "new2222");

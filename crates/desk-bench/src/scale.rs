@@ -1,14 +1,16 @@
 //! Many accounts long-polling in one headless process, then a burst of inbound messages
 //! spread over them: throughput to durable storage, latency from the emulator handing a
 //! message out to the CLI's event line, and peak memory; and the everyday load, a steady
-//! stream over a few accounts, for its latency. The event's time is printed by
-//! the CLI in whole milliseconds, so latencies are good to about 1 ms.
+//! stream over a few accounts, for its latency. An event's time is when this process
+//! read the CLI's line for it (the CLI's own stamp is in whole milliseconds), so it
+//! includes the CLI's write and the pipe: what a program following the CLI sees.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ilink_sim::BotInfo;
 
+use crate::cli::now_ms;
 use crate::figure::{percentile, Figure, Target};
 use crate::fleet::Fleet;
 use crate::idle::MIB;
@@ -305,7 +307,7 @@ async fn inject_and_follow(
     })
 }
 
-/// Index of each burst message → when the CLI printed its event (epoch ms), and how
+/// Index of each burst message → when its event was read from the CLI (epoch ms), and how
 /// many events the CLI said it skipped; until every message is accounted for or none
 /// came for a while (every message is stored by then).
 fn collect(
@@ -316,7 +318,11 @@ fn collect(
     let mut seen = HashMap::with_capacity(count);
     let mut skipped = 0;
     while seen.len() + skipped < count {
-        let Ok(event) = running.events.recv_timeout(QUIET) else {
+        let Ok(crate::cli::Event {
+            read_ms,
+            json: event,
+        }) = running.events.recv_timeout(QUIET)
+        else {
             break;
         };
         if event["type"] == "skipped" {
@@ -330,8 +336,8 @@ fn collect(
             .as_str()
             .and_then(|p| p.strip_prefix(prefix))
             .and_then(|rest| rest.parse::<usize>().ok());
-        if let (Some(index), Some(at)) = (index, event["time_ms"].as_f64()) {
-            seen.insert(index, at);
+        if let Some(index) = index {
+            seen.insert(index, read_ms);
         }
     }
     (seen, skipped)
@@ -397,10 +403,4 @@ fn wait_until_stored(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn now_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
