@@ -230,6 +230,96 @@ async fn send_text_and_a_closed_window_flushes_when_the_peer_writes() {
     app.quit().await;
 }
 
+/// A send the server refuses, and one the owner discards while it waits for the reply
+/// window, say why they failed in the window's language; the server's own words are
+/// behind the line's hover text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sends_say_why_in_both_languages() {
+    if !enabled("failed_sends_say_why_in_both_languages") {
+        return;
+    }
+    for (lang, refused, details, cancelled, shot) in [
+        (
+            "zh_CN.UTF-8",
+            "发送失败：微信拒收了这条消息",
+            "详细信息：the server rejected the request as invalid (ret -3): invalid arguments",
+            "发送失败：已取消",
+            "send-failed-zh",
+        ),
+        (
+            "en_US.UTF-8",
+            "Failed: WeChat refused this message",
+            "Details: the server rejected the request as invalid (ret -3): invalid arguments",
+            "Failed: cancelled",
+            "send-failed-en",
+        ),
+    ] {
+        let sim = start_sim().await;
+        let home = Home::new();
+        let app = crate::harness::App::launch_with(
+            &home,
+            lang,
+            crate::harness::Launch::sim(&sim.base_url()),
+        )
+        .await;
+        let bot = login(&app, &sim, "Shop", PEER).await;
+        sim.inject_text(&bot.bot_id, PEER, "are you open today?")
+            .unwrap();
+        open_conversation(&app, &bot, PEER).await;
+        wait_log_has(&app, "are you open today?").await;
+
+        sim.inject_fault(
+            "sendmessage",
+            ilink_sim::Fault::Json {
+                body: serde_json::json!({"ret": -3, "errmsg": "invalid arguments"}),
+            },
+        );
+        let input = app.element("composer-input").await;
+        input.send_keys("Yes, until 6" + Key::Enter).await.unwrap();
+        let line = failed_line(&app, refused).await;
+        assert_eq!(line.attr("title").await.unwrap().as_deref(), Some(details));
+
+        sim.expire_context(&bot.bot_id, PEER).unwrap();
+        input
+            .send_keys("one more thing" + Key::Enter)
+            .await
+            .unwrap();
+        app.find_css(
+            "[data-delivery='waiting_for_window'] [data-testid='discard']",
+            Duration::from_secs(30),
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+        let line = failed_line(&app, cancelled).await;
+        // The details would only repeat the sentence.
+        assert_eq!(line.attr("title").await.unwrap().unwrap_or_default(), "");
+        app.screenshot(shot).await;
+        app.quit().await;
+    }
+}
+
+/// The delivery line of a failed message that reads `words`, once it does.
+async fn failed_line(app: &crate::harness::App, words: &str) -> WebElement {
+    let script = format!(
+        r#"return [...document.querySelectorAll("[data-delivery='failed'] [data-testid='delivery-state']")]
+             .some((e) => e.textContent === {});"#,
+        serde_json::json!(words)
+    );
+    app.wait_script(&script, serde_json::json!(true), Duration::from_secs(30))
+        .await;
+    for line in app
+        .all_css("[data-delivery='failed'] [data-testid='delivery-state']")
+        .await
+    {
+        if line.text().await.unwrap() == words {
+            return line;
+        }
+    }
+    panic!("no failed message reads {words:?}");
+}
+
 /// Search across conversations finds a message and jumps to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_and_jumps_to_a_message() {

@@ -828,8 +828,24 @@ async fn a_message_waiting_for_the_window_expires_with_a_reason() {
         error.as_deref(),
         Some("expired: the peer did not write again within 300 ms")
     );
+    assert_eq!(
+        failure_of(&engine, &entry).await.as_deref(),
+        Some("window_expired")
+    );
     assert!(sim.sent_messages(&a.bot_id).unwrap().is_empty());
     engine.shutdown().await;
+}
+
+/// The failure word the log keeps for an outbound message, beside its details.
+async fn failure_of(engine: &Engine, entry: &desk_core::store::OutboxEntry) -> Option<String> {
+    let row = entry.message_row_id.expect("a logged message");
+    engine
+        .store()
+        .call(move |s| s.message(row))
+        .await
+        .unwrap()
+        .unwrap()
+        .failure
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -993,6 +1009,10 @@ async fn a_cancelled_waiting_message_is_not_sent_when_the_peer_writes() {
         unreachable!()
     };
     assert_eq!(error.as_deref(), Some(desk_core::engine::CANCELLED));
+    assert_eq!(
+        failure_of(&engine, &entry).await.as_deref(),
+        Some("cancelled")
+    );
     assert!(!engine.cancel_outbound(entry.id).await.unwrap());
 
     sim.inject_text(&a.bot_id, "Carol@im.wechat", "hello")

@@ -117,6 +117,7 @@ export function message(overrides: Partial<MessageView> = {}): MessageView {
     quote_time_ms: null,
     quote_server_id: null,
     delivery: "received",
+    failure: null,
     error: null,
     ai_generated: false,
     outbox_id: null,

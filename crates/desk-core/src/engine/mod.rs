@@ -43,6 +43,7 @@ use crate::secrets::{SecretError, SecretStore};
 use crate::store::{
     EditRefused, OutboundDraft, OutboundFile, OutboxEntry, OutboxState, ScheduleEdit,
 };
+use crate::views::SendFailure;
 use crate::{CoreError, DataDir, Store};
 
 /// A text that carries what an iLink server or CDN said (`errmsg`, `x-error-message`),
@@ -546,8 +547,7 @@ impl Engine {
                     return Ok(None);
                 };
                 // Refused when it finished meanwhile.
-                let cancelled =
-                    s.set_outbox_state(outbox_id, OutboxState::Failed, Some(CANCELLED), now)?;
+                let cancelled = s.fail_outbox(outbox_id, SendFailure::Cancelled, CANCELLED, now)?;
                 Ok(cancelled.then_some(entry))
             })
             .await?;

@@ -26,6 +26,7 @@ use super::timing::duration_ms;
 use super::wire_text;
 use crate::events::{AccountStatus, EngineEvent};
 use crate::store::{OutboxEntry, OutboxState};
+use crate::views::SendFailure;
 
 /// Shown on a message that waits for the peer to write (no token yet, or window closed).
 pub const NO_CONTEXT_TOKEN: &str =
@@ -246,7 +247,7 @@ impl Sender {
                     "expired: the peer did not write again within {}",
                     describe_ms(limit)
                 );
-                self.set_state(entry, OutboxState::Failed, Some(&reason))
+                self.fail(entry, SendFailure::WindowExpired, &reason)
                     .await?;
                 return Ok(Outcome::Done);
             }
@@ -404,8 +405,7 @@ impl Sender {
                         "the server refused this message again right after the peer wrote, \
                          so the request itself is malformed ({reason})"
                     );
-                    self.set_state(entry, OutboxState::Failed, Some(&reason))
-                        .await?;
+                    self.fail(entry, SendFailure::Refused, &reason).await?;
                     return Ok(Outcome::Done);
                 }
                 self.refused_token.insert(
@@ -426,17 +426,19 @@ impl Sender {
                     retry_at.map_or(expiry, |at| at.min(expiry)),
                 )))
             }
-            Failure::Wire(IlinkError::InvalidArguments { .. } | IlinkError::Config { .. })
-            | Failure::Permanent(_) => {
+            Failure::Wire(IlinkError::InvalidArguments { .. } | IlinkError::Config { .. }) => {
                 self.retry_at.remove(&entry.id);
-                self.set_state(entry, OutboxState::Failed, Some(&reason))
-                    .await?;
+                self.fail(entry, SendFailure::Refused, &reason).await?;
+                Ok(Outcome::Done)
+            }
+            Failure::Permanent(_) => {
+                self.retry_at.remove(&entry.id);
+                self.fail(entry, SendFailure::Unsendable, &reason).await?;
                 Ok(Outcome::Done)
             }
             _ if attempts >= self.rt.timings.send_max_attempts => {
                 self.retry_at.remove(&entry.id);
-                self.set_state(entry, OutboxState::Failed, Some(&reason))
-                    .await?;
+                self.fail(entry, SendFailure::GaveUp, &reason).await?;
                 Ok(Outcome::Done)
             }
             _ => {
@@ -656,6 +658,27 @@ impl Sender {
             self.announce(entry, state, error).await?;
         }
         Ok(moved)
+    }
+
+    /// Fails the entry for good unless it finished meanwhile (a cancel); returns whether
+    /// it failed now.
+    async fn fail(
+        &self,
+        entry: &OutboxEntry,
+        failure: SendFailure,
+        reason: &str,
+    ) -> Result<bool, super::EngineError> {
+        let (id, now, detail) = (entry.id, self.rt.now_ms(), reason.to_owned());
+        let failed = self
+            .rt
+            .store
+            .call(move |s| s.fail_outbox(id, failure, &detail, now))
+            .await?;
+        if failed {
+            self.announce(entry, OutboxState::Failed, Some(reason))
+                .await?;
+        }
+        Ok(failed)
     }
 
     /// Tells everyone the entry's new state, and that of the entries merged with it.

@@ -261,10 +261,14 @@ impl Store {
             rows.collect::<Result<_, _>>()?
         };
         tx.execute(
-            "UPDATE messages SET delivery = 'failed', error = ?2
+            "UPDATE messages SET delivery = 'failed', error = ?2, failure = ?3
              WHERE id IN (SELECT message_id FROM outbox WHERE account_id = ?1
                           AND state IN ('queued', 'sending', 'waiting_for_window'))",
-            params![account_id, ACCOUNT_GONE],
+            params![
+                account_id,
+                ACCOUNT_GONE,
+                crate::views::SendFailure::AccountRemoved.as_str()
+            ],
         )?;
         tx.execute(
             "UPDATE outbox SET state = 'failed', last_error = ?2, updated_ms = ?3

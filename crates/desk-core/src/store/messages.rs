@@ -41,6 +41,8 @@ pub struct StoredMessage {
     /// `received`, `queued`, `sending`, `waiting_for_window`, `delivered` or `failed`.
     pub delivery: String,
     pub error: Option<String>,
+    /// A failed send's `SendFailure` word.
+    pub failure: Option<String>,
     pub ai_generated: bool,
 }
 
@@ -64,7 +66,7 @@ const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.peer_id, m.direction, \
     m.server_message_id, m.client_id, m.seq, m.create_time_ms, m.item_kind, m.text, \
     m.media_file_name, m.media_size, m.media_path, m.media_state, m.quote_server_id, \
     m.quote_text, m.delivery, m.error, m.ai_generated, m.quote_message_id, m.quote_kind, \
-    m.quote_time_ms";
+    m.quote_time_ms, m.failure";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -90,6 +92,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         quote_message_id: row.get(19)?,
         quote_kind: row.get(20)?,
         quote_time_ms: row.get(21)?,
+        failure: row.get(22)?,
     })
 }
 

@@ -344,6 +344,20 @@ const STEPS: &[Step] = &[
     // 14: the messages table's CHECKs on `media_state` and `delivery` as comparisons
     // instead of IN lists; SQL cannot alter a CHECK.
     Step::Code(checks_as_comparisons),
+    // 15: why a failed send failed, as a word the window says in the user's language
+    // (views/kinds.rs, SendFailure); `error` keeps the details. Failures logged before
+    // are read from the fixed texts they were stored with; the rest stay without one.
+    Step::Sql(
+        "ALTER TABLE messages ADD COLUMN failure TEXT;
+    UPDATE messages SET failure = CASE
+        WHEN error = 'cancelled' THEN 'cancelled'
+        WHEN error = 'account removed' THEN 'account_removed'
+        WHEN error LIKE 'expired: the peer did not write again within %' THEN 'window_expired'
+        WHEN error LIKE 'the server refused this message again right after the peer wrote%'
+            THEN 'refused'
+    END
+    WHERE delivery = 'failed' AND direction = 'out';",
+    ),
 ];
 
 /// The two CHECKs as version 2 wrote them, and as comparisons joined by OR.
@@ -423,6 +437,56 @@ pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_15_reads_why_earlier_sends_failed_from_their_fixed_texts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        super::super::cjk::register(&conn).unwrap();
+        super::super::search_index::register(&conn, Default::default()).unwrap();
+        for step in &STEPS[..14] {
+            step.run(&conn).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
+                 VALUES ('acc', 'b', 'u', 1, 1);
+             INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
+                 VALUES ('acc', 'p', 1, 1);
+             INSERT INTO messages (account_id, peer_id, direction, create_time_ms, item_kind,
+                                   media_state, delivery, error)
+                 VALUES ('acc', 'p', 'out', 10, 'text', 'none', 'failed', 'cancelled'),
+                        ('acc', 'p', 'out', 11, 'text', 'none', 'failed', 'account removed'),
+                        ('acc', 'p', 'out', 12, 'text', 'none', 'failed',
+                         'expired: the peer did not write again within 2 min'),
+                        ('acc', 'p', 'out', 13, 'text', 'none', 'failed',
+                         'the server refused this message again right after the peer wrote, so the request itself is malformed (ret -2)'),
+                        ('acc', 'p', 'out', 14, 'text', 'none', 'failed', 'HTTP 503'),
+                        ('acc', 'p', 'out', 15, 'text', 'none', 'waiting_for_window',
+                         'cancelled');
+             PRAGMA user_version = 14;",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let failures: Vec<Option<String>> = conn
+            .prepare("SELECT failure FROM messages ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let words: Vec<Option<&str>> = failures.iter().map(Option::as_deref).collect();
+        assert_eq!(
+            words,
+            [
+                Some("cancelled"),
+                Some("account_removed"),
+                Some("window_expired"),
+                Some("refused"),
+                None,
+                None
+            ]
+        );
+    }
 
     #[test]
     fn version_3_queues_media_that_version_2_left_pending() {

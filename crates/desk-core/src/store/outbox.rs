@@ -5,6 +5,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
 
+use crate::views::SendFailure;
 use crate::{CoreError, Store};
 
 /// Where an outbound message stands. The same words appear in `messages.delivery`.
@@ -248,9 +249,32 @@ impl Store {
     ) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         let leader = group_leader(&tx, id)?;
-        let moved = move_group(&tx, leader, state, error, now_ms)?;
+        let moved = move_group(&tx, leader, state, error, None, now_ms)?;
         tx.commit()?;
         Ok(moved)
+    }
+
+    /// Fails an entry (and those merged into its request) for good: why, for the
+    /// window's sentence, and the details. Returns false if it finished meanwhile.
+    pub fn fail_outbox(
+        &self,
+        id: i64,
+        failure: SendFailure,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<bool, CoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let leader = group_leader(&tx, id)?;
+        let failed = move_group(
+            &tx,
+            leader,
+            OutboxState::Failed,
+            Some(detail),
+            Some(failure),
+            now_ms,
+        )?;
+        tx.commit()?;
+        Ok(failed)
     }
 
     /// An entry and the entries merged into its request (or, for a merged entry, the
@@ -278,7 +302,7 @@ impl Store {
         )?;
         if changed > 0 {
             tx.execute(
-                "UPDATE messages SET delivery = 'queued', error = NULL
+                "UPDATE messages SET delivery = 'queued', error = NULL, failure = NULL
                  WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
                 [leader],
             )?;
@@ -327,6 +351,7 @@ pub(crate) fn move_group(
     leader: i64,
     state: OutboxState,
     error: Option<&str>,
+    failure: Option<SendFailure>,
     now_ms: i64,
 ) -> rusqlite::Result<bool> {
     let changed = tx.execute(
@@ -339,9 +364,14 @@ pub(crate) fn move_group(
     )?;
     if changed > 0 {
         tx.execute(
-            "UPDATE messages SET delivery = ?2, error = ?3
+            "UPDATE messages SET delivery = ?2, error = ?3, failure = ?4
              WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
-            params![leader, state.as_str(), error],
+            params![
+                leader,
+                state.as_str(),
+                error,
+                failure.map(SendFailure::as_str)
+            ],
         )?;
     }
     Ok(changed > 0)
@@ -474,8 +504,11 @@ mod tests {
         assert!(!store
             .set_outbox_state(first.id, OutboxState::WaitingForWindow, Some("late"), 8)
             .unwrap());
+        assert!(!store
+            .fail_outbox(first.id, SendFailure::Cancelled, "cancelled", 8)
+            .unwrap());
         assert!(store
-            .set_outbox_state(second.id, OutboxState::Failed, Some("cancelled"), 9)
+            .fail_outbox(second.id, SendFailure::Cancelled, "cancelled", 9)
             .unwrap());
         assert!(!store
             .set_outbox_state(second.id, OutboxState::WaitingForWindow, None, 10)
@@ -483,6 +516,11 @@ mod tests {
         let page = store.conversation_page("acc", "p", None, 5).unwrap();
         assert_eq!(page.messages[0].delivery, "failed");
         assert_eq!(page.messages[0].error.as_deref(), Some("cancelled"));
+        assert_eq!(page.messages[0].failure.as_deref(), Some("cancelled"));
+        assert_eq!(
+            page.messages[1].failure, None,
+            "delivered before the cancel"
+        );
         assert_eq!(page.messages[1].delivery, "delivered");
     }
 
@@ -498,8 +536,10 @@ mod tests {
             .set_outbox_state(entry.id, OutboxState::Sending, None, 3)
             .unwrap();
         store
-            .set_outbox_state(entry.id, OutboxState::Failed, Some("HTTP 503"), 4)
+            .fail_outbox(entry.id, SendFailure::GaveUp, "HTTP 503", 4)
             .unwrap();
+        let failed = store.conversation_page("acc", "p", None, 5).unwrap();
+        assert_eq!(failed.messages[0].failure.as_deref(), Some("gave_up"));
         assert!(store.requeue_outbox(entry.id, 5).unwrap());
         let again = store.outbox_entry(entry.id).unwrap().unwrap();
         assert_eq!(
@@ -510,15 +550,33 @@ mod tests {
         assert_eq!(
             (
                 page.messages[0].delivery.as_str(),
-                page.messages[0].error.as_deref()
+                page.messages[0].error.as_deref(),
+                page.messages[0].failure.as_deref()
             ),
-            ("queued", None)
+            ("queued", None, None)
         );
         store
             .mark_outbox_delivered(entry.id, "c:1", None, 6)
             .unwrap();
         assert!(!store.requeue_outbox(entry.id, 7).unwrap(), "delivered");
         assert!(!store.requeue_outbox(999, 7).unwrap());
+    }
+
+    #[test]
+    fn a_retired_account_fails_its_unfinished_sends_as_removed() {
+        let store = store();
+        let entry = store.enqueue_outbound(&draft("p", "x"), 1).unwrap();
+        assert_eq!(
+            store
+                .retire_account("acc", crate::store::STATUS_REMOVED, 2)
+                .unwrap(),
+            Some(vec![entry.id])
+        );
+        let page = store.conversation_page("acc", "p", None, 5).unwrap();
+        let message = &page.messages[0];
+        assert_eq!(message.delivery, "failed");
+        assert_eq!(message.failure.as_deref(), Some("account_removed"));
+        assert_eq!(message.error.as_deref(), Some(crate::store::ACCOUNT_GONE));
     }
 
     #[test]

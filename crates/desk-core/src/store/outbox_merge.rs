@@ -39,7 +39,7 @@ impl Store {
     ) -> Result<Option<Vec<i64>>, CoreError> {
         let tx = rusqlite::Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         let merged = merge_in(&tx, leader, now_ms, choose)?;
-        if !move_group(&tx, leader, OutboxState::Sending, None, now_ms)? {
+        if !move_group(&tx, leader, OutboxState::Sending, None, None, now_ms)? {
             // Rolled back: nothing merged into a message that does not go.
             return Ok(None);
         }

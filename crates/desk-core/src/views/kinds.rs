@@ -76,6 +76,37 @@ stored_words!(
     }
 );
 
+stored_words!(
+    /// Why an outbound message failed for good, as the window says it in the user's
+    /// language; the stored `error` keeps the details (the server's own words).
+    /// `unsendable`: it cannot go as it is (its file unreadable or refused), also the
+    /// reading of a word this version does not know.
+    SendFailure, fallback Unsendable {
+        WindowExpired => "window_expired",
+        Refused => "refused",
+        Unsendable => "unsendable",
+        GaveUp => "gave_up",
+        Cancelled => "cancelled",
+        AccountRemoved => "account_removed",
+    }
+);
+
+impl SendFailure {
+    pub const ALL: [SendFailure; 6] = [
+        SendFailure::WindowExpired,
+        SendFailure::Refused,
+        SendFailure::Unsendable,
+        SendFailure::GaveUp,
+        SendFailure::Cancelled,
+        SendFailure::AccountRemoved,
+    ];
+
+    /// The catalog key of its sentence.
+    pub fn key(self) -> String {
+        format!("delivery.why.{}", self.as_str())
+    }
+}
+
 impl Delivery {
     /// A logged message's delivery: the stored word, except that an outbound message
     /// the server took without a message id is only accepted, not confirmed
@@ -99,6 +130,8 @@ impl From<OutboxState> for Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::text;
+    use crate::locale::Locale;
 
     #[test]
     fn stored_words_round_trip_and_unknown_words_fall_back() {
@@ -135,5 +168,17 @@ mod tests {
             Delivery::of(Direction::Out, "queued", None),
             Delivery::Queued
         );
+    }
+
+    #[test]
+    fn every_send_failure_has_a_sentence_in_both_languages() {
+        for failure in SendFailure::ALL {
+            let key = failure.key();
+            let (en, zh) = (text(Locale::En, &key), text(Locale::ZhCn, &key));
+            assert_ne!(en, key, "{failure:?} has no English sentence");
+            assert_ne!(zh, key, "{failure:?} has no Chinese sentence");
+            assert_ne!(en, zh, "{failure:?} is not translated");
+            assert_eq!(SendFailure::from_stored(failure.as_str()), failure);
+        }
     }
 }

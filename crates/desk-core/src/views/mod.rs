@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use kinds::{Delivery, Direction, ItemKind, MediaState};
+pub use kinds::{Delivery, Direction, ItemKind, MediaState, SendFailure};
 pub use scheduled::ScheduledView;
 
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
@@ -126,6 +126,8 @@ pub struct MessageView {
     /// The quoted message's server id, when the quote gave it.
     pub quote_server_id: Option<String>,
     pub delivery: Delivery,
+    /// Why a failed send failed, for the window's sentence; `error` has the details.
+    pub failure: Option<SendFailure>,
     pub error: Option<String>,
     pub ai_generated: bool,
     /// The outbox entry of an outbound message, for Retry and Discard.
@@ -466,6 +468,7 @@ impl Views {
             quote_kind: m.quote_kind.as_deref().map(ItemKind::from_stored),
             quote_time_ms: m.quote_time_ms,
             quote_server_id: m.quote_server_id,
+            failure: m.failure.as_deref().map(SendFailure::from_stored),
             error: m.error,
             ai_generated: m.ai_generated,
             outbox_id: outbox.map(|o| o.id),

@@ -165,6 +165,29 @@ describe("conversation log", () => {
     await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "retry_outbound", args: { outboxId: 9 } }));
   });
 
+  it("says why a send failed in the window's language, its details on hover", async () => {
+    const backend = fakeBackend();
+    backend.info = { ...backend.info, locale: "zh-CN" };
+    backend.accounts = [account()];
+    backend.conversations = [conversation()];
+    const detail = "expired: the peer did not write again within 2 min";
+    backend.messages.set(KEY, [
+      message({ id: 7, direction: "out", text: "late", delivery: "failed", failure: "window_expired", error: detail, outbox_id: 3 }),
+      message({ id: 6, direction: "out", text: "stopped", delivery: "failed", failure: "cancelled", error: "cancelled", outbox_id: 2 }),
+      message({ id: 5, direction: "out", text: "older", delivery: "failed", error: "ret -14", outbox_id: 1 }),
+    ]);
+    await openAlice(backend);
+    const states = screen.getAllByTestId("delivery-state");
+    expect(states.map((e) => e.textContent)).toEqual([
+      // Logged before failures had a reason of their own: its details stand in.
+      "发送失败：ret -14",
+      "发送失败：已取消",
+      "发送失败：对方没有在时限内再发消息",
+    ]);
+    expect(states[2].title).toBe(`详细信息：${detail}`);
+    expect(states[0].title).toBe("");
+  });
+
   it("pages older messages on demand and keeps them once loaded", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];

@@ -1209,7 +1209,11 @@ quote_time_ms: number | null;
 /**
  * The quoted message's server id, when the quote gave it.
  */
-quote_server_id: string | null; delivery: Delivery; error: string | null; ai_generated: boolean; 
+quote_server_id: string | null; delivery: Delivery; 
+/**
+ * Why a failed send failed, for the window's sentence; `error` has the details.
+ */
+failure: SendFailure | null; error: string | null; ai_generated: boolean; 
 /**
  * The outbox entry of an outbound message, for Retry and Discard.
  */
@@ -1500,6 +1504,13 @@ export type SecretStoreStatus =
  * Sent when the start-up keyring check has decided where secrets are kept.
  */
 export type SecretsStatusChanged = { status: SecretStoreStatus }
+/**
+ * Why an outbound message failed for good, as the window says it in the user's
+ * language; the stored `error` keeps the details (the server's own words).
+ * `unsendable`: it cannot go as it is (its file unreadable or refused), also the
+ * reading of a word this version does not know.
+ */
+export type SendFailure = "window_expired" | "refused" | "unsendable" | "gave_up" | "cancelled" | "account_removed"
 /**
  * Open this conversation (its notification was clicked).
  */
