@@ -60,7 +60,13 @@ impl Results {
             } else if !placed.contains(&figure.section) {
                 placed.push(figure.section.clone());
                 let section = figure.section;
-                figures.extend(newer.figures.iter().filter(|f| f.section == section).cloned());
+                figures.extend(
+                    newer
+                        .figures
+                        .iter()
+                        .filter(|f| f.section == section)
+                        .cloned(),
+                );
             }
         }
         figures.extend(
