@@ -438,21 +438,29 @@ pub fn apply(conn: &mut Connection) -> Result<(), CoreError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn version_15_reads_why_earlier_sends_failed_from_their_fixed_texts() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        super::super::cjk::register(&conn).unwrap();
-        super::super::search_index::register(&conn, Default::default()).unwrap();
-        for step in &STEPS[..14] {
-            step.run(&conn).unwrap();
+    /// The schema as version `version` left it, with account `acc` and its peer `p`.
+    fn schema_at(conn: &Connection, version: usize) {
+        super::super::cjk::register(conn).unwrap();
+        super::super::search_index::register(conn, Default::default()).unwrap();
+        for step in &STEPS[..version] {
+            step.run(conn).unwrap();
         }
         conn.execute_batch(
             "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
                  VALUES ('acc', 'b', 'u', 1, 1);
              INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
-                 VALUES ('acc', 'p', 1, 1);
-             INSERT INTO messages (account_id, peer_id, direction, create_time_ms, item_kind,
+                 VALUES ('acc', 'p', 1, 1);",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn version_15_reads_why_earlier_sends_failed_from_their_fixed_texts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        schema_at(&conn, 14);
+        conn.execute_batch(
+            "INSERT INTO messages (account_id, peer_id, direction, create_time_ms, item_kind,
                                    media_state, delivery, error)
                  VALUES ('acc', 'p', 'out', 10, 'text', 'none', 'failed', 'cancelled'),
                         ('acc', 'p', 'out', 11, 'text', 'none', 'failed', 'account removed'),
@@ -599,17 +607,9 @@ mod tests {
         let path = dir.path().join("v13.sqlite3");
         {
             let mut conn = Connection::open(&path).unwrap();
-            super::super::cjk::register(&conn).unwrap();
-            super::super::search_index::register(&conn, Default::default()).unwrap();
-            for step in &STEPS[..13] {
-                step.run(&conn).unwrap();
-            }
+            schema_at(&conn, 13);
             conn.execute_batch(
-                "INSERT INTO accounts (account_id, bot_id, base_url, created_ms, updated_ms)
-                     VALUES ('acc', 'b', 'u', 1, 1);
-                 INSERT INTO peers (account_id, peer_id, first_seen_ms, last_seen_ms)
-                     VALUES ('acc', 'p', 1, 1);
-                 INSERT INTO messages (account_id, peer_id, direction, create_time_ms,
+                "INSERT INTO messages (account_id, peer_id, direction, create_time_ms,
                                        item_kind, text, media_state, delivery)
                      VALUES ('acc', 'p', 'in', 10, 'text', 'hello there', 'none', 'received'),
                             ('acc', 'p', 'out', 11, 'image', NULL, 'ready', 'delivered');
