@@ -230,20 +230,21 @@ async fn send_text_and_a_closed_window_flushes_when_the_peer_writes() {
     app.quit().await;
 }
 
-/// A send the server refuses, and one the owner discards while it waits for the reply
-/// window, say why they failed in the window's language; the server's own words are
-/// behind the line's hover text.
+/// A send the server refuses, one the owner discards while it waits for the reply
+/// window, and a received file the CDN no longer has say why they failed in the
+/// window's language; the server's own words are behind the line's hover text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_sends_say_why_in_both_languages() {
-    if !enabled("failed_sends_say_why_in_both_languages") {
+async fn failed_sends_and_downloads_say_why_in_both_languages() {
+    if !enabled("failed_sends_and_downloads_say_why_in_both_languages") {
         return;
     }
-    for (lang, refused, details, cancelled, shot) in [
+    for (lang, refused, details, cancelled, gone, shot) in [
         (
             "zh_CN.UTF-8",
             "发送失败：微信拒收了这条消息",
             "详细信息：the server rejected the request as invalid (ret -3): invalid arguments",
             "发送失败：已取消",
+            "下载失败：微信服务器上已没有这个文件",
             "send-failed-zh",
         ),
         (
@@ -251,6 +252,7 @@ async fn failed_sends_say_why_in_both_languages() {
             "Failed: WeChat refused this message",
             "Details: the server rejected the request as invalid (ret -3): invalid arguments",
             "Failed: cancelled",
+            "Could not download: the file is no longer on WeChat's server",
             "send-failed-en",
         ),
     ] {
@@ -267,6 +269,36 @@ async fn failed_sends_say_why_in_both_languages() {
             .unwrap();
         open_conversation(&app, &bot, PEER).await;
         wait_log_has(&app, "are you open today?").await;
+
+        sim.inject_fault("c2c/download", ilink_sim::Fault::Status { status: 404 });
+        sim.inject_media(
+            &bot.bot_id,
+            PEER,
+            InboundMedia {
+                kind: MediaKind::File {
+                    name: "menu.pdf".into(),
+                },
+                bytes: b"%PDF-1.4 lunch".to_vec(),
+                key_form: KeyForm::HexBase64,
+                full_url: false,
+            },
+        )
+        .unwrap();
+        app.wait_script(
+            &format!(
+                r#"const e = document.querySelector("[data-testid='media-failed']");
+                   return e !== null && e.textContent.trim().startsWith({});"#,
+                serde_json::json!(gone)
+            ),
+            serde_json::json!(true),
+            Duration::from_secs(30),
+        )
+        .await;
+        let download = app
+            .find_css("[data-testid='media-failed']", Duration::from_secs(5))
+            .await;
+        let hover = download.attr("title").await.unwrap().unwrap_or_default();
+        assert!(hover.contains("404"), "{hover}");
 
         sim.inject_fault(
             "sendmessage",

@@ -123,6 +123,8 @@ pub enum EngineEvent {
         peer_id: String,
         message_row_id: i64,
         kind: String,
+        /// Why, for the window's sentence; `reason` has the details.
+        failure: crate::views::MediaFailure,
         reason: String,
     },
     /// The account's alias changed (`None`: cleared).

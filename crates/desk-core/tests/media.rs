@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, MediaOptions, Timings};
 use desk_core::secrets::MemoryStore;
+use desk_core::views::MediaFailure;
 use desk_core::{DataDir, Store};
 use ilink_sim::{Fault, FaultRule, InboundMedia, KeyForm, MediaKind, Sim, VideoPoster};
 use tokio::sync::broadcast::Receiver;
@@ -173,8 +174,14 @@ async fn image_file_and_voice_are_saved_decrypted_and_a_wrong_key_fails_alone() 
     assert!(wav.starts_with(b"RIFF") && wav.len() > 44, "a WAV file");
 
     match &results[&rows[3]] {
-        EngineEvent::MediaFailed { reason, kind, .. } => {
+        EngineEvent::MediaFailed {
+            reason,
+            kind,
+            failure,
+            ..
+        } => {
             assert_eq!(kind, "file");
+            assert_eq!(*failure, MediaFailure::Damaged);
             assert!(reason.contains("decrypt"), "{reason}");
         }
         other => panic!("expected MediaFailed, got {other:?}"),
@@ -347,18 +354,26 @@ async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
         ..media_options()
     };
     let (e, _, _tmp) = one_result(&sim, few, file("b.txt", b"x")).await;
-    let EngineEvent::MediaFailed { reason, .. } = &e else {
+    let EngineEvent::MediaFailed {
+        reason, failure, ..
+    } = &e
+    else {
         panic!("{e:?}")
     };
     assert!(reason.contains("500"), "{reason}");
+    assert_eq!(*failure, MediaFailure::Unreachable);
 
     // A 4xx is not retried.
     sim.inject_fault("c2c/download", Fault::Status { status: 404 });
     let (e, _, _tmp) = one_result(&sim, media_options(), file("c.txt", b"x")).await;
-    let EngineEvent::MediaFailed { reason, .. } = &e else {
+    let EngineEvent::MediaFailed {
+        reason, failure, ..
+    } = &e
+    else {
         panic!("{e:?}")
     };
     assert!(reason.contains("404"), "{reason}");
+    assert_eq!(*failure, MediaFailure::Gone);
 
     // Over the size cap.
     let small = MediaOptions {
@@ -366,10 +381,14 @@ async fn cdn_trouble_is_retried_and_hopeless_downloads_fail_with_a_reason() {
         ..media_options()
     };
     let (e, data, _tmp) = one_result(&sim, small, file("big.bin", &[7u8; 1000])).await;
-    let EngineEvent::MediaFailed { reason, .. } = &e else {
+    let EngineEvent::MediaFailed {
+        reason, failure, ..
+    } = &e
+    else {
         panic!("{e:?}")
     };
     assert!(reason.contains("limit"), "{reason}");
+    assert_eq!(*failure, MediaFailure::TooLarge);
     let leftovers: Vec<_> = walk(&data.root().join("media"));
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

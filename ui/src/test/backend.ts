@@ -112,6 +112,8 @@ export function message(overrides: Partial<MessageView> = {}): MessageView {
     media_url: null,
     thumb_url: null,
     media_state: "none",
+    media_failure: null,
+    media_error: null,
     quote_text: null,
     quote_kind: null,
     quote_time_ms: null,

@@ -43,9 +43,7 @@ pub(crate) async fn retire(
     };
     if status == crate::store::STATUS_REMOVED {
         let id = account_id.to_owned();
-        rt.store
-            .call(move |s| s.cancel_media_jobs(&id, ACCOUNT_GONE))
-            .await?;
+        rt.store.call(move |s| s.cancel_media_jobs(&id)).await?;
     }
     for outbox_id in failed {
         if let Ok(Some(entry)) = rt.store.call(move |s| s.outbox_entry(outbox_id)).await {

@@ -28,6 +28,7 @@ use super::timing::duration_ms;
 use crate::events::EngineEvent;
 use crate::inbound::chosen_media_item;
 use crate::store::{MediaJob, MediaOutcome};
+use crate::views::MediaFailure;
 use crate::{CoreError, DataDir};
 
 /// Largest video poster downloaded: a thumbnail, not a film.
@@ -265,7 +266,7 @@ impl MediaWorker {
         let result = self.fetch(&job).await;
         let outcome = match result {
             Ok(outcome) => outcome,
-            Err(Failure::Retry(reason)) if job.attempts + 1 < self.options.max_attempts => {
+            Err(Failure::Retry(_, reason)) if job.attempts + 1 < self.options.max_attempts => {
                 let delay = self
                     .rt
                     .timings
@@ -296,8 +297,8 @@ impl MediaWorker {
                 }
                 return;
             }
-            Err(Failure::Retry(reason) | Failure::Permanent(reason)) => {
-                MediaOutcome::Failed { reason }
+            Err(Failure::Retry(failure, reason) | Failure::Permanent(failure, reason)) => {
+                MediaOutcome::Failed { failure, reason }
             }
         };
         if let MediaOutcome::Ready { path, .. } = &outcome {
@@ -333,13 +334,14 @@ impl MediaWorker {
                     note,
                 });
             }
-            (Ok(true), MediaOutcome::Failed { reason }) => {
+            (Ok(true), MediaOutcome::Failed { failure, reason }) => {
                 tracing::warn!(error = %reason, "media download failed");
                 self.rt.emit(EngineEvent::MediaFailed {
                     account_id: job.account_id,
                     peer_id: job.peer_id,
                     message_row_id: id,
                     kind,
+                    failure,
                     reason,
                 });
             }
@@ -356,10 +358,9 @@ impl MediaWorker {
     async fn fetch(&self, job: &MediaJob) -> Result<MediaOutcome, Failure> {
         let raw = job.raw_json.as_deref().unwrap_or_default();
         let message: WeixinMessage = serde_json::from_str(raw)
-            .map_err(|_| Failure::Permanent("the stored message cannot be read".to_owned()))?;
-        let (kind, item) = chosen_media_item(&message).ok_or_else(|| {
-            Failure::Permanent("the message has no downloadable media".to_owned())
-        })?;
+            .map_err(|_| unavailable("the stored message cannot be read"))?;
+        let (kind, item) = chosen_media_item(&message)
+            .ok_or_else(|| unavailable("the message has no downloadable media"))?;
         let cdn = self.cdn(job, self.options.max_bytes);
         let id = job.message_row_id;
         // The job's own temporary name: a leading dot marks it as ours (network names
@@ -523,12 +524,16 @@ impl MediaWorker {
 
 enum Failure {
     /// Worth another try, which uses up an attempt.
-    Retry(String),
+    Retry(MediaFailure, String),
     /// Hopeless: fails at once.
-    Permanent(String),
+    Permanent(MediaFailure, String),
     /// This machine's trouble (a full disk, no permission): wait for it to clear, with
     /// no attempt used up.
     Local(String),
+}
+
+fn unavailable(reason: &str) -> Failure {
+    Failure::Permanent(MediaFailure::Unavailable, reason.to_owned())
 }
 
 fn io_failure(what: &str, e: std::io::Error) -> Failure {
@@ -536,7 +541,7 @@ fn io_failure(what: &str, e: std::io::Error) -> Failure {
     if is_local(&e) {
         Failure::Local(reason)
     } else {
-        Failure::Retry(reason)
+        Failure::Retry(MediaFailure::NotSaved, reason)
     }
 }
 
@@ -545,7 +550,7 @@ fn local_or_retry(e: CoreError) -> Failure {
     if local {
         Failure::Local(e.to_string())
     } else {
-        Failure::Retry(e.to_string())
+        Failure::Retry(MediaFailure::NotSaved, e.to_string())
     }
 }
 
@@ -557,15 +562,22 @@ fn classify(e: MediaError) -> Failure {
     let reason = crate::redact::redact(&e.to_string(), &[]);
     match e {
         MediaError::Io(io) if is_local(&io) => Failure::Local(reason),
-        MediaError::Network(_) | MediaError::Io(_) | MediaError::NotAsAnnounced(_) => {
-            Failure::Retry(reason)
+        MediaError::Network(_) | MediaError::Io(_) => {
+            Failure::Retry(MediaFailure::Unreachable, reason)
         }
+        MediaError::NotAsAnnounced(_) => Failure::Retry(MediaFailure::Damaged, reason),
         MediaError::DownloadStatus { status }
             if status >= 500 || status == 408 || status == 429 =>
         {
-            Failure::Retry(reason)
+            Failure::Retry(MediaFailure::Unreachable, reason)
         }
-        _ => Failure::Permanent(reason),
+        MediaError::DownloadStatus { .. } => Failure::Permanent(MediaFailure::Gone, reason),
+        MediaError::TooLarge { .. } => Failure::Permanent(MediaFailure::TooLarge, reason),
+        MediaError::MissingKey
+        | MediaError::BadKey(_)
+        | MediaError::WrongKey
+        | MediaError::BadLength(_) => Failure::Permanent(MediaFailure::Damaged, reason),
+        _ => Failure::Permanent(MediaFailure::Unavailable, reason),
     }
 }
 
@@ -609,23 +621,23 @@ mod tests {
         assert_eq!(o.delay(30), Duration::from_secs(300));
         assert!(matches!(
             classify(MediaError::WrongKey),
-            Failure::Permanent(_)
+            Failure::Permanent(MediaFailure::Damaged, _)
         ));
         assert!(matches!(
             classify(MediaError::DownloadStatus { status: 503 }),
-            Failure::Retry(_)
+            Failure::Retry(MediaFailure::Unreachable, _)
         ));
         assert!(matches!(
             classify(MediaError::DownloadStatus { status: 404 }),
-            Failure::Permanent(_)
+            Failure::Permanent(MediaFailure::Gone, _)
         ));
         assert!(matches!(
             classify(MediaError::TooLarge { limit: 1 }),
-            Failure::Permanent(_)
+            Failure::Permanent(MediaFailure::TooLarge, _)
         ));
         assert!(matches!(
             classify(MediaError::NotAsAnnounced("cut".into())),
-            Failure::Retry(_)
+            Failure::Retry(MediaFailure::Damaged, _)
         ));
         assert!(matches!(
             classify(MediaError::Io(std::io::ErrorKind::StorageFull.into())),
@@ -633,7 +645,7 @@ mod tests {
         ));
         assert!(matches!(
             classify(MediaError::Io(std::io::ErrorKind::UnexpectedEof.into())),
-            Failure::Retry(_)
+            Failure::Retry(MediaFailure::Unreachable, _)
         ));
         assert_eq!(
             crate::media_path::mime_for_name("Report.PDF"),

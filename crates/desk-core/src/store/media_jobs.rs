@@ -4,6 +4,8 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use crate::store::ACCOUNT_GONE;
+use crate::views::MediaFailure;
 use crate::{CoreError, Store};
 
 /// What a job needs to run. `raw_json` holds the CDN parameters and keys: never log it.
@@ -35,6 +37,7 @@ pub enum MediaOutcome {
         note: Option<String>,
     },
     Failed {
+        failure: MediaFailure,
         reason: String,
     },
 }
@@ -167,7 +170,7 @@ impl Store {
     ) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         let changed = tx.execute(
-            "UPDATE messages SET media_state = 'pending', media_error = NULL
+            "UPDATE messages SET media_state = 'pending', media_failure = NULL, media_error = NULL
              WHERE id = ?1 AND direction = 'in' AND media_state = 'failed'",
             [message_row_id],
         )?;
@@ -217,22 +220,28 @@ impl Store {
                     media_error = ?4 WHERE id = ?1",
                 params![message_row_id, path, mime, note],
             )?,
-            MediaOutcome::Failed { reason } => tx.execute(
-                "UPDATE messages SET media_state = 'failed', media_error = ?2 WHERE id = ?1",
-                params![message_row_id, reason],
+            MediaOutcome::Failed { failure, reason } => tx.execute(
+                "UPDATE messages SET media_state = 'failed', media_failure = ?2, media_error = ?3
+                 WHERE id = ?1",
+                params![message_row_id, failure.as_str(), reason],
             )?,
         };
         tx.commit()?;
         Ok(true)
     }
 
-    /// Drops an account's unfinished jobs, marking their messages failed with `reason`.
-    pub fn cancel_media_jobs(&self, account_id: &str, reason: &str) -> Result<usize, CoreError> {
+    /// Drops the unfinished jobs of an account being removed, marking their messages
+    /// failed with [`ACCOUNT_GONE`].
+    pub fn cancel_media_jobs(&self, account_id: &str) -> Result<usize, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         tx.execute(
-            "UPDATE messages SET media_state = 'failed', media_error = ?2
+            "UPDATE messages SET media_state = 'failed', media_failure = ?2, media_error = ?3
              WHERE id IN (SELECT message_id FROM media_jobs WHERE account_id = ?1)",
-            params![account_id, reason],
+            params![
+                account_id,
+                MediaFailure::AccountRemoved.as_str(),
+                ACCOUNT_GONE
+            ],
         )?;
         let n = tx.execute("DELETE FROM media_jobs WHERE account_id = ?1", [account_id])?;
         tx.commit()?;
@@ -332,10 +341,7 @@ mod tests {
         assert_eq!(media.state, "ready");
         assert_eq!(media.path.as_deref(), Some("media/acc/1970-01/r.pdf"));
 
-        assert_eq!(
-            store.cancel_media_jobs("acc", "account removed").unwrap(),
-            1
-        );
+        assert_eq!(store.cancel_media_jobs("acc").unwrap(), 1);
         let media = store.message_media(two).unwrap().unwrap();
         assert_eq!(
             (media.state.as_str(), media.error.as_deref()),

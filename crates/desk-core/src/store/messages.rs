@@ -43,6 +43,10 @@ pub struct StoredMessage {
     pub error: Option<String>,
     /// A failed send's `SendFailure` word.
     pub failure: Option<String>,
+    /// A failed download's `MediaFailure` word, and its details (for a saved file:
+    /// why it is not in the usual form).
+    pub media_failure: Option<String>,
+    pub media_error: Option<String>,
     pub ai_generated: bool,
 }
 
@@ -66,7 +70,7 @@ const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.peer_id, m.direction, \
     m.server_message_id, m.client_id, m.seq, m.create_time_ms, m.item_kind, m.text, \
     m.media_file_name, m.media_size, m.media_path, m.media_state, m.quote_server_id, \
     m.quote_text, m.delivery, m.error, m.ai_generated, m.quote_message_id, m.quote_kind, \
-    m.quote_time_ms, m.failure";
+    m.quote_time_ms, m.failure, m.media_failure, m.media_error";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -93,6 +97,8 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         quote_kind: row.get(20)?,
         quote_time_ms: row.get(21)?,
         failure: row.get(22)?,
+        media_failure: row.get(23)?,
+        media_error: row.get(24)?,
     })
 }
 

@@ -344,11 +344,15 @@ const STEPS: &[Step] = &[
     // 14: the messages table's CHECKs on `media_state` and `delivery` as comparisons
     // instead of IN lists; SQL cannot alter a CHECK.
     Step::Code(checks_as_comparisons),
-    // 15: why a failed send failed, as a word the window says in the user's language
-    // (views/kinds.rs, SendFailure); `error` keeps the details. Failures logged before
-    // are read from the fixed texts they were stored with; the rest stay without one.
+    // 15: why a failed send or download failed, as a word the window says in the
+    // user's language (views/kinds.rs, SendFailure and MediaFailure); `error` and
+    // `media_error` keep the details. Failures logged before are read from the fixed
+    // texts they were stored with; the rest stay without one.
     Step::Sql(
         "ALTER TABLE messages ADD COLUMN failure TEXT;
+    ALTER TABLE messages ADD COLUMN media_failure TEXT;
+    UPDATE messages SET media_failure = 'account_removed'
+    WHERE media_state = 'failed' AND media_error = 'account removed';
     UPDATE messages SET failure = CASE
         WHEN error = 'cancelled' THEN 'cancelled'
         WHEN error = 'account removed' THEN 'account_removed'
@@ -455,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn version_15_reads_why_earlier_sends_failed_from_their_fixed_texts() {
+    fn version_15_reads_why_earlier_sends_and_downloads_failed_from_their_fixed_texts() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         schema_at(&conn, 14);
@@ -471,12 +475,16 @@ mod tests {
                         ('acc', 'p', 'out', 14, 'text', 'none', 'failed', 'HTTP 503'),
                         ('acc', 'p', 'out', 15, 'text', 'none', 'waiting_for_window',
                          'cancelled');
+             INSERT INTO messages (account_id, peer_id, direction, create_time_ms, item_kind,
+                                   media_state, delivery, media_error)
+                 VALUES ('acc', 'p', 'in', 16, 'image', 'failed', 'received', 'account removed'),
+                        ('acc', 'p', 'in', 17, 'image', 'failed', 'received', 'HTTP 404');
              PRAGMA user_version = 14;",
         )
         .unwrap();
         apply(&mut conn).unwrap();
         let failures: Vec<Option<String>> = conn
-            .prepare("SELECT failure FROM messages ORDER BY id")
+            .prepare("SELECT failure FROM messages WHERE direction = 'out' ORDER BY id")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
@@ -494,6 +502,14 @@ mod tests {
                 None
             ]
         );
+        let media: Vec<Option<String>> = conn
+            .prepare("SELECT media_failure FROM messages WHERE direction = 'in' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(media, [Some("account_removed".to_owned()), None]);
     }
 
     #[test]

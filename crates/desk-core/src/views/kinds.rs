@@ -91,6 +91,38 @@ stored_words!(
     }
 );
 
+stored_words!(
+    /// Why a received file could not be downloaded, as the window says it in the user's
+    /// language; `media_error` keeps the details. `unavailable`: the message carries
+    /// nothing to download, also the reading of a word this version does not know.
+    MediaFailure, fallback Unavailable {
+        Unreachable => "unreachable",
+        Damaged => "damaged",
+        Gone => "gone",
+        TooLarge => "too_large",
+        Unavailable => "unavailable",
+        NotSaved => "not_saved",
+        AccountRemoved => "account_removed",
+    }
+);
+
+impl MediaFailure {
+    pub const ALL: [MediaFailure; 7] = [
+        MediaFailure::Unreachable,
+        MediaFailure::Damaged,
+        MediaFailure::Gone,
+        MediaFailure::TooLarge,
+        MediaFailure::Unavailable,
+        MediaFailure::NotSaved,
+        MediaFailure::AccountRemoved,
+    ];
+
+    /// The catalog key of its sentence.
+    pub fn key(self) -> String {
+        format!("media.why.{}", self.as_str())
+    }
+}
+
 impl SendFailure {
     pub const ALL: [SendFailure; 6] = [
         SendFailure::WindowExpired,
@@ -150,6 +182,12 @@ mod tests {
         );
         assert_eq!(Delivery::from_stored("received"), Delivery::Received);
         assert_eq!(MediaState::from_stored("ready"), MediaState::Ready);
+        assert_eq!(SendFailure::from_stored("gave_up"), SendFailure::GaveUp);
+        assert_eq!(
+            MediaFailure::from_stored("too_large"),
+            MediaFailure::TooLarge
+        );
+        assert_eq!(MediaFailure::from_stored("lost"), MediaFailure::Unavailable);
         assert_eq!(Direction::from_stored("out"), Direction::Out);
         // Confirmed only with the server's message id.
         assert_eq!(
@@ -171,14 +209,15 @@ mod tests {
     }
 
     #[test]
-    fn every_send_failure_has_a_sentence_in_both_languages() {
-        for failure in SendFailure::ALL {
-            let key = failure.key();
+    fn every_failure_has_a_sentence_in_both_languages() {
+        let sends = SendFailure::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
+        let media = MediaFailure::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
+        for (failure, key, word) in sends.into_iter().chain(media) {
             let (en, zh) = (text(Locale::En, &key), text(Locale::ZhCn, &key));
-            assert_ne!(en, key, "{failure:?} has no English sentence");
-            assert_ne!(zh, key, "{failure:?} has no Chinese sentence");
-            assert_ne!(en, zh, "{failure:?} is not translated");
-            assert_eq!(SendFailure::from_stored(failure.as_str()), failure);
+            assert_ne!(en, key, "{failure} has no English sentence");
+            assert_ne!(zh, key, "{failure} has no Chinese sentence");
+            assert_ne!(en, zh, "{failure} is not translated");
+            assert!(key.ends_with(word));
         }
     }
 }

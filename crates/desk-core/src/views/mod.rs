@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use kinds::{Delivery, Direction, ItemKind, MediaState, SendFailure};
+pub use kinds::{Delivery, Direction, ItemKind, MediaFailure, MediaState, SendFailure};
 pub use scheduled::ScheduledView;
 
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};
@@ -116,6 +116,10 @@ pub struct MessageView {
     /// A picture's thumbnail URL, once it was made.
     pub thumb_url: Option<String>,
     pub media_state: MediaState,
+    /// Why a received file could not be downloaded, for the window's sentence.
+    pub media_failure: Option<MediaFailure>,
+    /// A failed download's details (the server's or the system's words).
+    pub media_error: Option<String>,
     /// The quoted text, embedded in the quote or found in the log.
     pub quote_text: Option<String>,
     /// Set on every quoting message, also one whose quote has no body: the quoted
@@ -464,6 +468,10 @@ impl Views {
             media_url,
             thumb_url,
             media_state: MediaState::from_stored(&m.media_state),
+            media_failure: m.media_failure.as_deref().map(MediaFailure::from_stored),
+            media_error: (m.media_state == "failed")
+                .then_some(m.media_error)
+                .flatten(),
             quote_text: m.quote_text,
             quote_kind: m.quote_kind.as_deref().map(ItemKind::from_stored),
             quote_time_ms: m.quote_time_ms,

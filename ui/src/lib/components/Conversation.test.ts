@@ -165,7 +165,7 @@ describe("conversation log", () => {
     await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "retry_outbound", args: { outboxId: 9 } }));
   });
 
-  it("says why a send failed in the window's language, its details on hover", async () => {
+  it("says why a send or a download failed in the window's language, its details on hover", async () => {
     const backend = fakeBackend();
     backend.info = { ...backend.info, locale: "zh-CN" };
     backend.accounts = [account()];
@@ -175,6 +175,8 @@ describe("conversation log", () => {
       message({ id: 7, direction: "out", text: "late", delivery: "failed", failure: "window_expired", error: detail, outbox_id: 3 }),
       message({ id: 6, direction: "out", text: "stopped", delivery: "failed", failure: "cancelled", error: "cancelled", outbox_id: 2 }),
       message({ id: 5, direction: "out", text: "older", delivery: "failed", error: "ret -14", outbox_id: 1 }),
+      message({ id: 4, item_kind: "file", text: null, media_state: "failed", media_failure: "gone", media_error: "CDN download failed with HTTP 404" }),
+      message({ id: 3, item_kind: "image", text: null, media_state: "failed", media_error: "the download ended early" }),
     ]);
     await openAlice(backend);
     const states = screen.getAllByTestId("delivery-state");
@@ -186,6 +188,11 @@ describe("conversation log", () => {
     ]);
     expect(states[2].title).toBe(`详细信息：${detail}`);
     expect(states[0].title).toBe("");
+    const downloads = screen.getAllByTestId("media-failed");
+    // Logged before downloads had a reason of their own: its details stand in.
+    expect(downloads[0].textContent).toContain("下载失败：the download ended early");
+    expect(downloads[1].textContent).toContain("下载失败：微信服务器上已没有这个文件");
+    expect(downloads[1].title).toBe("详细信息：CDN download failed with HTTP 404");
   });
 
   it("pages older messages on demand and keeps them once loaded", async () => {
@@ -504,10 +511,20 @@ describe("file cards", () => {
     backend.accounts = [account()];
     backend.conversations = [conversation()];
     backend.messages.set(KEY, [
-      message({ id: 9, item_kind: "image", text: null, media_state: "failed", error: "the download ended after 2496 bytes" }),
+      message({
+        id: 9,
+        item_kind: "image",
+        text: null,
+        media_state: "failed",
+        media_failure: "damaged",
+        media_error: "the download does not match the message: it ended after 2496 bytes",
+      }),
     ]);
     await openAlice(backend);
-    await waitFor(() => expect(screen.getByTestId("media-failed").textContent).toContain("2496 bytes"));
+    await waitFor(() => expect(screen.getByTestId("media-failed").textContent).toContain("arrived damaged"));
+    expect(screen.getByTestId("media-failed").title).toBe(
+      "Details: the download does not match the message: it ended after 2496 bytes",
+    );
     await fireEvent.click(screen.getByTestId("retry-media"));
     await waitFor(() => expect(backend.calls).toContainEqual({ cmd: "retry_media", args: { messageId: 9 } }));
     await waitFor(() => expect(screen.getByTestId("media-pending")).toBeTruthy());

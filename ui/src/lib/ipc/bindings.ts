@@ -909,7 +909,7 @@ export type EngineEvent =
 /**
  * An inbound message's media could not be saved (the message itself is kept).
  */
-{ type: "media_failed"; account_id: string; peer_id: string; message_row_id: number; kind: string; reason: string } | 
+{ type: "media_failed"; account_id: string; peer_id: string; message_row_id: number; kind: string; failure: MediaFailure; reason: string } | 
 /**
  * The account's alias changed (`None`: cleared).
  */
@@ -1131,6 +1131,12 @@ export type LoginState =
  */
 { state: "failed"; reason: string; problem?: Problem | null }
 /**
+ * Why a received file could not be downloaded, as the window says it in the user's
+ * language; `media_error` keeps the details. `unavailable`: the message carries
+ * nothing to download, also the reading of a word this version does not know.
+ */
+export type MediaFailure = "unreachable" | "damaged" | "gone" | "too_large" | "unavailable" | "not_saved" | "account_removed"
+/**
  * Where a message's media file stands.
  */
 export type MediaState = "none" | "pending" | "ready" | "failed"
@@ -1193,6 +1199,14 @@ media_url: string | null;
  * A picture's thumbnail URL, once it was made.
  */
 thumb_url: string | null; media_state: MediaState; 
+/**
+ * Why a received file could not be downloaded, for the window's sentence.
+ */
+media_failure: MediaFailure | null; 
+/**
+ * A failed download's details (the server's or the system's words).
+ */
+media_error: string | null; 
 /**
  * The quoted text, embedded in the quote or found in the log.
  */
