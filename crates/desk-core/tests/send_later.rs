@@ -12,6 +12,7 @@ use std::time::Duration;
 use desk_core::engine::{Engine, EngineConfig, EngineEvent, Timings};
 use desk_core::secrets::MemoryStore;
 use desk_core::store::{OutboxState, ScheduleEdit};
+use desk_core::views::{ScheduledView, WaitReason};
 use desk_core::Store;
 use ilink_sim::Sim;
 use tokio::sync::broadcast::Receiver;
@@ -299,6 +300,7 @@ async fn at_its_time_a_scheduled_message_waits_for_the_allowance() {
     );
     let shown = w.engine.scheduled(Some(&account), None).await.unwrap();
     assert_eq!(shown.len(), 1, "still listed while it waits");
+    assert_eq!(shown[0].wait_reason, Some(WaitReason::AllowanceUsed));
     assert_eq!(sent_texts(&w.sim, &w.bot.bot_id), ["the one"]);
 
     w.sim.inject_text(&w.bot.bot_id, ALICE, "go on").unwrap();
@@ -337,6 +339,13 @@ async fn at_its_time_a_scheduled_message_waits_when_the_window_has_closed() {
         .unwrap();
     assert_eq!(
         shown[0].last_error.as_deref(),
+        Some(desk_core::engine::WINDOW_CLOSED)
+    );
+    // The window says why in its language; the details stay beside it.
+    let view = ScheduledView::of(shown[0].clone()).unwrap();
+    assert_eq!(view.wait, Some(WaitReason::WindowClosed));
+    assert_eq!(
+        view.reason.as_deref(),
         Some(desk_core::engine::WINDOW_CLOSED)
     );
     assert!(w.sim.sent_messages(&w.bot.bot_id).unwrap().is_empty());

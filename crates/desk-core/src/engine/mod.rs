@@ -41,7 +41,7 @@ pub use timing::{Clock, SystemClock, Timings};
 use crate::event_bus::{EventBus, EventFollower};
 use crate::secrets::{SecretError, SecretStore};
 use crate::store::{
-    EditRefused, OutboundDraft, OutboundFile, OutboxEntry, OutboxState, ScheduleEdit,
+    EditRefused, OutboundDraft, OutboundFile, OutboxEntry, OutboxOutcome, OutboxState, ScheduleEdit,
 };
 use crate::views::SendFailure;
 use crate::{CoreError, DataDir, Store};
@@ -547,7 +547,12 @@ impl Engine {
                     return Ok(None);
                 };
                 // Refused when it finished meanwhile.
-                let cancelled = s.fail_outbox(outbox_id, SendFailure::Cancelled, CANCELLED, now)?;
+                let cancelled = s.settle_outbox(
+                    outbox_id,
+                    OutboxOutcome::Failed(SendFailure::Cancelled),
+                    CANCELLED,
+                    now,
+                )?;
                 Ok(cancelled.then_some(entry))
             })
             .await?;

@@ -25,8 +25,8 @@ use super::shared::Runtime;
 use super::timing::duration_ms;
 use super::wire_text;
 use crate::events::{AccountStatus, EngineEvent};
-use crate::store::{OutboxEntry, OutboxState};
-use crate::views::SendFailure;
+use crate::store::{OutboxEntry, OutboxOutcome, OutboxState};
+use crate::views::{SendFailure, WaitReason};
 
 /// Shown on a message that waits for the peer to write (no token yet, or window closed).
 pub const NO_CONTEXT_TOKEN: &str =
@@ -247,8 +247,12 @@ impl Sender {
                     "expired: the peer did not write again within {}",
                     describe_ms(limit)
                 );
-                self.fail(entry, SendFailure::WindowExpired, &reason)
-                    .await?;
+                self.settle(
+                    entry,
+                    OutboxOutcome::Failed(SendFailure::WindowExpired),
+                    &reason,
+                )
+                .await?;
                 return Ok(Outcome::Done);
             }
             if let Some(refused) = self.refused_token.get(key).filter(|r| r.token == token) {
@@ -280,8 +284,12 @@ impl Sender {
                     tokens_refused: 0,
                 },
             );
-            self.set_state(entry, OutboxState::WaitingForWindow, Some(NO_CONTEXT_TOKEN))
-                .await?;
+            self.settle(
+                entry,
+                OutboxOutcome::Waits(WaitReason::NoWindow),
+                NO_CONTEXT_TOKEN,
+            )
+            .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         };
         // The peer's allowance: held back, never sent to be refused, until they write.
@@ -306,8 +314,12 @@ impl Sender {
                     },
                 );
                 let reason = allowance_used(limit);
-                self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
-                    .await?;
+                self.settle(
+                    entry,
+                    OutboxOutcome::Waits(WaitReason::AllowanceUsed),
+                    &reason,
+                )
+                .await?;
                 return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
             }
         }
@@ -324,8 +336,12 @@ impl Sender {
                     tokens_refused: 0,
                 },
             );
-            self.set_state(entry, OutboxState::WaitingForWindow, Some(WINDOW_CLOSED))
-                .await?;
+            self.settle(
+                entry,
+                OutboxOutcome::Waits(WaitReason::WindowClosed),
+                WINDOW_CLOSED,
+            )
+            .await?;
             return Ok(Outcome::Blocked(Some(self.window_expiry(entry))));
         }
         let mergeable = self.rt.timings.merge_short_texts
@@ -405,7 +421,8 @@ impl Sender {
                         "the server refused this message again right after the peer wrote, \
                          so the request itself is malformed ({reason})"
                     );
-                    self.fail(entry, SendFailure::Refused, &reason).await?;
+                    self.settle(entry, OutboxOutcome::Failed(SendFailure::Refused), &reason)
+                        .await?;
                     return Ok(Outcome::Done);
                 }
                 self.refused_token.insert(
@@ -419,7 +436,7 @@ impl Sender {
                         tokens_refused,
                     },
                 );
-                self.set_state(entry, OutboxState::WaitingForWindow, Some(&reason))
+                self.settle(entry, OutboxOutcome::Waits(WaitReason::Refused), &reason)
                     .await?;
                 let expiry = self.window_expiry(entry);
                 Ok(Outcome::Blocked(Some(
@@ -428,17 +445,24 @@ impl Sender {
             }
             Failure::Wire(IlinkError::InvalidArguments { .. } | IlinkError::Config { .. }) => {
                 self.retry_at.remove(&entry.id);
-                self.fail(entry, SendFailure::Refused, &reason).await?;
+                self.settle(entry, OutboxOutcome::Failed(SendFailure::Refused), &reason)
+                    .await?;
                 Ok(Outcome::Done)
             }
             Failure::Permanent(_) => {
                 self.retry_at.remove(&entry.id);
-                self.fail(entry, SendFailure::Unsendable, &reason).await?;
+                self.settle(
+                    entry,
+                    OutboxOutcome::Failed(SendFailure::Unsendable),
+                    &reason,
+                )
+                .await?;
                 Ok(Outcome::Done)
             }
             _ if attempts >= self.rt.timings.send_max_attempts => {
                 self.retry_at.remove(&entry.id);
-                self.fail(entry, SendFailure::GaveUp, &reason).await?;
+                self.settle(entry, OutboxOutcome::Failed(SendFailure::GaveUp), &reason)
+                    .await?;
                 Ok(Outcome::Done)
             }
             _ => {
@@ -660,25 +684,24 @@ impl Sender {
         Ok(moved)
     }
 
-    /// Fails the entry for good unless it finished meanwhile (a cancel); returns whether
-    /// it failed now.
-    async fn fail(
+    /// Fails the entry for good, or holds it until the peer writes, unless it finished
+    /// meanwhile (a cancel); returns whether it settled now.
+    async fn settle(
         &self,
         entry: &OutboxEntry,
-        failure: SendFailure,
+        outcome: OutboxOutcome,
         reason: &str,
     ) -> Result<bool, super::EngineError> {
         let (id, now, detail) = (entry.id, self.rt.now_ms(), reason.to_owned());
-        let failed = self
+        let settled = self
             .rt
             .store
-            .call(move |s| s.fail_outbox(id, failure, &detail, now))
+            .call(move |s| s.settle_outbox(id, outcome, &detail, now))
             .await?;
-        if failed {
-            self.announce(entry, OutboxState::Failed, Some(reason))
-                .await?;
+        if settled {
+            self.announce(entry, outcome.state(), Some(reason)).await?;
         }
-        Ok(failed)
+        Ok(settled)
     }
 
     /// Tells everyone the entry's new state, and that of the entries merged with it.

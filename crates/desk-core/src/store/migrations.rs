@@ -344,13 +344,23 @@ const STEPS: &[Step] = &[
     // 14: the messages table's CHECKs on `media_state` and `delivery` as comparisons
     // instead of IN lists; SQL cannot alter a CHECK.
     Step::Code(checks_as_comparisons),
-    // 15: why a failed send or download failed, as a word the window says in the
-    // user's language (views/kinds.rs, SendFailure and MediaFailure); `error` and
-    // `media_error` keep the details. Failures logged before are read from the fixed
+    // 15: why a failed send or download failed, or a send still waits, as a word the
+    // window says in the user's language (views/kinds.rs, SendFailure, MediaFailure
+    // and WaitReason); `error`, `media_error` and `last_error` keep the details. Failures logged before are read from the fixed
     // texts they were stored with; the rest stay without one.
     Step::Sql(
         "ALTER TABLE messages ADD COLUMN failure TEXT;
     ALTER TABLE messages ADD COLUMN media_failure TEXT;
+    ALTER TABLE outbox ADD COLUMN wait_reason TEXT;
+    UPDATE outbox SET wait_reason = CASE
+        WHEN last_error LIKE 'no context token for this peer yet%' THEN 'no_window'
+        WHEN last_error LIKE 'waiting for them to write: the reply window closed%'
+            THEN 'window_closed'
+        WHEN last_error LIKE 'waiting for them to write: % messages went out%'
+            THEN 'allowance_used'
+        ELSE 'refused'
+    END
+    WHERE state = 'waiting_for_window';
     UPDATE messages SET media_failure = 'account_removed'
     WHERE media_state = 'failed' AND media_error = 'account removed';
     UPDATE messages SET failure = CASE
@@ -459,7 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn version_15_reads_why_earlier_sends_and_downloads_failed_from_their_fixed_texts() {
+    fn version_15_reads_why_earlier_sends_failed_or_wait_and_downloads_failed() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         schema_at(&conn, 14);
@@ -479,6 +489,16 @@ mod tests {
                                    media_state, delivery, media_error)
                  VALUES ('acc', 'p', 'in', 16, 'image', 'failed', 'received', 'account removed'),
                         ('acc', 'p', 'in', 17, 'image', 'failed', 'received', 'HTTP 404');
+             INSERT INTO outbox (account_id, peer_id, kind, payload, state, created_ms,
+                                 updated_ms, last_error)
+                 VALUES ('acc', 'p', 'text', '{}', 'waiting_for_window', 1, 1,
+                         'no context token for this peer yet: ask them to message the bot'),
+                        ('acc', 'p', 'text', '{}', 'waiting_for_window', 1, 1,
+                         'waiting for them to write: the reply window closed before its time came'),
+                        ('acc', 'p', 'text', '{}', 'waiting_for_window', 1, 1,
+                         'waiting for them to write: 10 messages went out since their last message, as many as WeChat allows'),
+                        ('acc', 'p', 'text', '{}', 'waiting_for_window', 1, 1, 'ret -2'),
+                        ('acc', 'p', 'text', '{}', 'queued', 1, 1, 'HTTP 503');
              PRAGMA user_version = 14;",
         )
         .unwrap();
@@ -510,6 +530,24 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(media, [Some("account_removed".to_owned()), None]);
+        let waits: Vec<Option<String>> = conn
+            .prepare("SELECT wait_reason FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let waits: Vec<Option<&str>> = waits.iter().map(Option::as_deref).collect();
+        assert_eq!(
+            waits,
+            [
+                Some("no_window"),
+                Some("window_closed"),
+                Some("allowance_used"),
+                Some("refused"),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use imported::{ImportedAccount, CONTEXT_AGE_UNKNOWN_MS};
 pub use inbound::{InboundBatch, InboundCommit, NewInbound};
 pub use media_jobs::{MediaJob, MediaOutcome, MessageMedia};
 pub use messages::{MessagePage, PageCursor, SearchScope, StoredMessage};
-pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxState};
+pub use outbox::{OutboundDraft, OutboundFile, OutboxEntry, OutboxOutcome, OutboxState};
 pub use outbox_merge::QueuedText;
 pub use outbox_pieces::OutboxPiece;
 pub use outbox_schedule::{EditRefused, ScheduleEdit};

@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
 
-use crate::views::SendFailure;
+use crate::views::{SendFailure, WaitReason};
 use crate::{CoreError, Store};
 
 /// Where an outbound message stands. The same words appear in `messages.delivery`.
@@ -42,6 +42,23 @@ impl OutboxState {
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
+    }
+}
+
+/// Where a send settles short of delivery, and why: failed for good, or held until
+/// the peer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    Failed(SendFailure),
+    Waits(WaitReason),
+}
+
+impl OutboxOutcome {
+    pub fn state(self) -> OutboxState {
+        match self {
+            OutboxOutcome::Failed(_) => OutboxState::Failed,
+            OutboxOutcome::Waits(_) => OutboxState::WaitingForWindow,
+        }
     }
 }
 
@@ -92,6 +109,8 @@ pub struct OutboxEntry {
     pub due_ms: Option<i64>,
     /// The entry whose request carried this one's text too (a merged send).
     pub merged_into: Option<i64>,
+    /// Why it waits, while it waits for the peer to write.
+    pub wait_reason: Option<WaitReason>,
 }
 
 impl OutboxEntry {
@@ -102,7 +121,7 @@ impl OutboxEntry {
 }
 
 pub(crate) const OUTBOX_COLUMNS: &str = "id, account_id, peer_id, kind, payload, state, attempts, \
-    last_error, created_ms, updated_ms, message_id, due_ms, merged_into";
+    last_error, created_ms, updated_ms, message_id, due_ms, merged_into, wait_reason";
 
 pub(crate) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
     let payload: String = row.get(4)?;
@@ -124,6 +143,10 @@ pub(crate) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
         message_row_id: row.get(10)?,
         due_ms: row.get(11)?,
         merged_into: row.get(12)?,
+        wait_reason: row
+            .get::<_, Option<String>>(13)?
+            .as_deref()
+            .map(WaitReason::from_stored),
     })
 }
 
@@ -254,27 +277,28 @@ impl Store {
         Ok(moved)
     }
 
-    /// Fails an entry (and those merged into its request) for good: why, for the
-    /// window's sentence, and the details. Returns false if it finished meanwhile.
-    pub fn fail_outbox(
+    /// Fails an entry (and those merged into its request) for good, or holds it until
+    /// the peer writes: why, for the window's sentence, and the details. Returns false
+    /// if it finished meanwhile.
+    pub fn settle_outbox(
         &self,
         id: i64,
-        failure: SendFailure,
+        outcome: OutboxOutcome,
         detail: &str,
         now_ms: i64,
     ) -> Result<bool, CoreError> {
         let tx = self.conn().unchecked_transaction()?;
         let leader = group_leader(&tx, id)?;
-        let failed = move_group(
+        let settled = move_group(
             &tx,
             leader,
-            OutboxState::Failed,
+            outcome.state(),
             Some(detail),
-            Some(failure),
+            Some(outcome),
             now_ms,
         )?;
         tx.commit()?;
-        Ok(failed)
+        Ok(settled)
     }
 
     /// An entry and the entries merged into its request (or, for a merged entry, the
@@ -351,27 +375,27 @@ pub(crate) fn move_group(
     leader: i64,
     state: OutboxState,
     error: Option<&str>,
-    failure: Option<SendFailure>,
+    outcome: Option<OutboxOutcome>,
     now_ms: i64,
 ) -> rusqlite::Result<bool> {
+    let (failure, wait) = match outcome {
+        None => (None, None),
+        Some(OutboxOutcome::Failed(failure)) => (Some(failure.as_str()), None),
+        Some(OutboxOutcome::Waits(wait)) => (None, Some(wait.as_str())),
+    };
     let changed = tx.execute(
         "UPDATE outbox SET state = ?2, updated_ms = ?3,
             attempts = attempts + (?2 = 'sending'),
-            last_error = COALESCE(?4, last_error)
+            last_error = COALESCE(?4, last_error), wait_reason = ?5
          WHERE (id = ?1 OR merged_into = ?1) AND state NOT IN ('delivered', 'failed')
            AND (?2 != 'sending' OR due_ms IS NULL OR due_ms <= ?3)",
-        params![leader, state.as_str(), now_ms, error],
+        params![leader, state.as_str(), now_ms, error, wait],
     )?;
     if changed > 0 {
         tx.execute(
             "UPDATE messages SET delivery = ?2, error = ?3, failure = ?4
              WHERE id IN (SELECT message_id FROM outbox WHERE id = ?1 OR merged_into = ?1)",
-            params![
-                leader,
-                state.as_str(),
-                error,
-                failure.map(SendFailure::as_str)
-            ],
+            params![leader, state.as_str(), error, failure],
         )?;
     }
     Ok(changed > 0)
@@ -505,10 +529,20 @@ mod tests {
             .set_outbox_state(first.id, OutboxState::WaitingForWindow, Some("late"), 8)
             .unwrap());
         assert!(!store
-            .fail_outbox(first.id, SendFailure::Cancelled, "cancelled", 8)
+            .settle_outbox(
+                first.id,
+                OutboxOutcome::Failed(SendFailure::Cancelled),
+                "cancelled",
+                8
+            )
             .unwrap());
         assert!(store
-            .fail_outbox(second.id, SendFailure::Cancelled, "cancelled", 9)
+            .settle_outbox(
+                second.id,
+                OutboxOutcome::Failed(SendFailure::Cancelled),
+                "cancelled",
+                9
+            )
             .unwrap());
         assert!(!store
             .set_outbox_state(second.id, OutboxState::WaitingForWindow, None, 10)
@@ -536,7 +570,12 @@ mod tests {
             .set_outbox_state(entry.id, OutboxState::Sending, None, 3)
             .unwrap();
         store
-            .fail_outbox(entry.id, SendFailure::GaveUp, "HTTP 503", 4)
+            .settle_outbox(
+                entry.id,
+                OutboxOutcome::Failed(SendFailure::GaveUp),
+                "HTTP 503",
+                4,
+            )
             .unwrap();
         let failed = store.conversation_page("acc", "p", None, 5).unwrap();
         assert_eq!(failed.messages[0].failure.as_deref(), Some("gave_up"));

@@ -123,6 +123,31 @@ impl MediaFailure {
     }
 }
 
+stored_words!(
+    /// Why a scheduled message still waits after its time, as the window says it in the
+    /// user's language; the outbox's `last_error` keeps the details.
+    WaitReason, fallback Refused {
+        NoWindow => "no_window",
+        AllowanceUsed => "allowance_used",
+        WindowClosed => "window_closed",
+        Refused => "refused",
+    }
+);
+
+impl WaitReason {
+    pub const ALL: [WaitReason; 4] = [
+        WaitReason::NoWindow,
+        WaitReason::AllowanceUsed,
+        WaitReason::WindowClosed,
+        WaitReason::Refused,
+    ];
+
+    /// The catalog key of its sentence.
+    pub fn key(self) -> String {
+        format!("later.why.{}", self.as_str())
+    }
+}
+
 impl SendFailure {
     pub const ALL: [SendFailure; 6] = [
         SendFailure::WindowExpired,
@@ -188,6 +213,7 @@ mod tests {
             MediaFailure::TooLarge
         );
         assert_eq!(MediaFailure::from_stored("lost"), MediaFailure::Unavailable);
+        assert_eq!(WaitReason::from_stored("no_window"), WaitReason::NoWindow);
         assert_eq!(Direction::from_stored("out"), Direction::Out);
         // Confirmed only with the server's message id.
         assert_eq!(
@@ -209,10 +235,11 @@ mod tests {
     }
 
     #[test]
-    fn every_failure_has_a_sentence_in_both_languages() {
+    fn every_failure_and_wait_has_a_sentence_in_both_languages() {
         let sends = SendFailure::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
         let media = MediaFailure::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
-        for (failure, key, word) in sends.into_iter().chain(media) {
+        let waits = WaitReason::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
+        for (failure, key, word) in sends.into_iter().chain(media).chain(waits) {
             let (en, zh) = (text(Locale::En, &key), text(Locale::ZhCn, &key));
             assert_ne!(en, key, "{failure} has no English sentence");
             assert_ne!(zh, key, "{failure} has no Chinese sentence");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use kinds::{Delivery, Direction, ItemKind, MediaFailure, MediaState, SendFailure};
+pub use kinds::{Delivery, Direction, ItemKind, MediaFailure, MediaState, SendFailure, WaitReason};
 pub use scheduled::ScheduledView;
 
 use crate::ai::{account_enabled_in, AccountAi, AiEvent, PeerAiState};

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::ItemKind;
+use super::{ItemKind, WaitReason};
 use crate::store::{OutboxEntry, OutboxState};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,7 +19,9 @@ pub struct ScheduledView {
     /// When it goes out (epoch ms).
     pub due_ms: i64,
     pub state: OutboxState,
-    /// Why it still waits after its time (the reply window, the allowance).
+    /// Why it still waits after its time (the reply window, the allowance), for the
+    /// window's sentence; `reason` has the details.
+    pub wait: Option<WaitReason>,
     pub reason: Option<String>,
     /// Its row in the conversation's log.
     pub message_row_id: Option<i64>,
@@ -41,9 +43,9 @@ impl ScheduledView {
         } else {
             field("caption")
         };
-        let reason = match entry.state {
-            OutboxState::WaitingForWindow => entry.last_error.clone(),
-            _ => None,
+        let (wait, reason) = match entry.state {
+            OutboxState::WaitingForWindow => (entry.wait_reason, entry.last_error.clone()),
+            _ => (None, None),
         };
         Some(ScheduledView {
             kind: ItemKind::from_stored(&entry.kind),
@@ -51,6 +53,7 @@ impl ScheduledView {
             text,
             due_ms,
             state: entry.state,
+            wait,
             reason,
             outbox_id: entry.id,
             account_id: entry.account_id,

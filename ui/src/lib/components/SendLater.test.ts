@@ -24,6 +24,7 @@ function scheduled(overrides: Partial<ScheduledView> = {}): ScheduledView {
     file_name: null,
     due_ms: Date.now() + 3 * 3600_000,
     state: "queued",
+    wait: null,
     reason: null,
     message_row_id: null,
     ...overrides,
@@ -68,7 +69,13 @@ describe("send later", () => {
   it("lists the conversation's scheduled messages with their reason, edits and cancels them", async () => {
     const backend = fakeBackend();
     backend.accounts = [account()];
-    const waiting = scheduled({ outbox_id: 42, text: "the report", state: "waiting_for_window", reason: "waiting for them to write" });
+    const waiting = scheduled({
+      outbox_id: 42,
+      text: "the report",
+      state: "waiting_for_window",
+      wait: "window_closed",
+      reason: "waiting for them to write: the reply window closed before its time came",
+    });
     backend.conversations = [conversation({ scheduled: [scheduled(), waiting] })];
     await openAlice();
     const toggle = screen.getByTestId("scheduled-toggle");
@@ -79,7 +86,9 @@ describe("send later", () => {
       "good morning",
       "the report",
     ]);
-    expect(screen.getByTestId("scheduled-reason").textContent).toContain("waiting for them to write");
+    const reason = screen.getByTestId("scheduled-reason");
+    expect(reason.textContent?.trim()).toBe("Waiting: the reply window closed before its time came");
+    expect(reason.title).toBe("Details: waiting for them to write: the reply window closed before its time came");
 
     await fireEvent.click(items[0].querySelector("[data-testid=scheduled-edit]")!);
     await fireEvent.input(screen.getByTestId("later-text"), { target: { value: "good morning!" } });
@@ -106,5 +115,22 @@ describe("send later", () => {
       error: "cancelled",
     });
     await waitFor(() => expect(screen.getByTestId("scheduled-toggle").textContent).toContain("Scheduled (1)"));
+  });
+
+  it("says why a scheduled message still waits in the window's language", async () => {
+    const backend = fakeBackend();
+    backend.info = { ...backend.info, locale: "zh-CN" };
+    backend.accounts = [account()];
+    const waiting = scheduled({
+      state: "waiting_for_window",
+      wait: "allowance_used",
+      reason: "waiting for them to write: 10 messages went out since their last message, as many as WeChat allows",
+    });
+    backend.conversations = [conversation({ scheduled: [waiting] })];
+    await openAlice();
+    await fireEvent.click(screen.getByTestId("scheduled-toggle"));
+    const reason = screen.getByTestId("scheduled-reason");
+    expect(reason.textContent?.trim()).toBe("等待中：可发消息数已用完，需等对方发消息");
+    expect(reason.title).toContain("详细信息：waiting for them to write: 10 messages");
   });
 });

@@ -1486,9 +1486,10 @@ file_name: string | null;
  */
 due_ms: number; state: OutboxState; 
 /**
- * Why it still waits after its time (the reply window, the allowance).
+ * Why it still waits after its time (the reply window, the allowance), for the
+ * window's sentence; `reason` has the details.
  */
-reason: string | null; 
+wait: WaitReason | null; reason: string | null; 
 /**
  * Its row in the conversation's log.
  */
@@ -1554,6 +1555,11 @@ accounts: AccountView[]; conversation: ConversationView | null; message: Message
  * An account that is gone from the list.
  */
 removed_account: string | null }
+/**
+ * Why a scheduled message still waits after its time, as the window says it in the
+ * user's language; the outbox's `last_error` keeps the details.
+ */
+export type WaitReason = "no_window" | "allowance_used" | "window_closed" | "refused"
 
 /** tauri-specta globals **/
 
