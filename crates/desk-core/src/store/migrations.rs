@@ -503,48 +503,37 @@ mod tests {
         )
         .unwrap();
         apply(&mut conn).unwrap();
-        let failures: Vec<Option<String>> = conn
-            .prepare("SELECT failure FROM messages WHERE direction = 'out' ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let words: Vec<Option<&str>> = failures.iter().map(Option::as_deref).collect();
+        let words = |sql: &str| -> Vec<Option<String>> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let some = |word: &str| Some(word.to_owned());
         assert_eq!(
-            words,
+            words("SELECT failure FROM messages WHERE direction = 'out' ORDER BY id"),
             [
-                Some("cancelled"),
-                Some("account_removed"),
-                Some("window_expired"),
-                Some("refused"),
+                some("cancelled"),
+                some("account_removed"),
+                some("window_expired"),
+                some("refused"),
                 None,
                 None
             ]
         );
-        let media: Vec<Option<String>> = conn
-            .prepare("SELECT media_failure FROM messages WHERE direction = 'in' ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(media, [Some("account_removed".to_owned()), None]);
-        let waits: Vec<Option<String>> = conn
-            .prepare("SELECT wait_reason FROM outbox ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let waits: Vec<Option<&str>> = waits.iter().map(Option::as_deref).collect();
         assert_eq!(
-            waits,
+            words("SELECT media_failure FROM messages WHERE direction = 'in' ORDER BY id"),
+            [some("account_removed"), None]
+        );
+        assert_eq!(
+            words("SELECT wait_reason FROM outbox ORDER BY id"),
             [
-                Some("no_window"),
-                Some("window_closed"),
-                Some("allowance_used"),
-                Some("refused"),
+                some("no_window"),
+                some("window_closed"),
+                some("allowance_used"),
+                some("refused"),
                 None
             ]
         );
