@@ -320,7 +320,7 @@ impl Store {
         let leader = group_leader(&tx, id)?;
         let changed = tx.execute(
             "UPDATE outbox SET state = 'queued', attempts = 0, last_error = NULL,
-                updated_ms = ?2
+                wait_reason = NULL, updated_ms = ?2
              WHERE (id = ?1 OR merged_into = ?1) AND state IN ('failed', 'waiting_for_window')",
             params![leader, now_ms],
         )?;
@@ -599,6 +599,31 @@ mod tests {
             .unwrap();
         assert!(!store.requeue_outbox(entry.id, 7).unwrap(), "delivered");
         assert!(!store.requeue_outbox(999, 7).unwrap());
+    }
+
+    #[test]
+    fn a_held_entry_keeps_why_it_waits_until_it_moves_on() {
+        let store = store();
+        let entry = store.enqueue_outbound(&draft("p", "x"), 1).unwrap();
+        let wait = OutboxOutcome::Waits(WaitReason::AllowanceUsed);
+        assert!(store
+            .settle_outbox(entry.id, wait, "10 messages went out", 2)
+            .unwrap());
+        let held = store.outbox_entry(entry.id).unwrap().unwrap();
+        assert_eq!(
+            (held.state, held.wait_reason, held.last_error.as_deref()),
+            (
+                OutboxState::WaitingForWindow,
+                Some(WaitReason::AllowanceUsed),
+                Some("10 messages went out")
+            )
+        );
+        assert!(store.requeue_outbox(entry.id, 3).unwrap());
+        let again = store.outbox_entry(entry.id).unwrap().unwrap();
+        assert_eq!(
+            (again.state, again.wait_reason),
+            (OutboxState::Queued, None)
+        );
     }
 
     #[test]
