@@ -16,6 +16,9 @@ macro_rules! stored_words {
         }
 
         impl $name {
+            /// Every word, in the order declared.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
             /// The word the store keeps.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -29,6 +32,17 @@ macro_rules! stored_words {
                     $($word => $name::$variant,)+
                     _ => $name::$fallback,
                 }
+            }
+        }
+    };
+    // Words the window says as sentences: `<prefix>.<word>` in the shared catalogs.
+    ($(#[$meta:meta])* $name:ident, sentences $prefix:literal, fallback $fallback:ident { $($body:tt)+ }) => {
+        stored_words!($(#[$meta])* $name, fallback $fallback { $($body)+ });
+
+        impl $name {
+            /// The catalog key of its sentence.
+            pub fn key(self) -> String {
+                format!(concat!($prefix, ".{}"), self.as_str())
             }
         }
     };
@@ -81,7 +95,7 @@ stored_words!(
     /// language; the stored `error` keeps the details (the server's own words).
     /// `unsendable`: it cannot go as it is (its file unreadable or refused), also the
     /// reading of a word this version does not know.
-    SendFailure, fallback Unsendable {
+    SendFailure, sentences "delivery.why", fallback Unsendable {
         WindowExpired => "window_expired",
         Refused => "refused",
         Unsendable => "unsendable",
@@ -95,7 +109,7 @@ stored_words!(
     /// Why a received file could not be downloaded, as the window says it in the user's
     /// language; `media_error` keeps the details. `unavailable`: the message carries
     /// nothing to download, also the reading of a word this version does not know.
-    MediaFailure, fallback Unavailable {
+    MediaFailure, sentences "media.why", fallback Unavailable {
         Unreachable => "unreachable",
         Damaged => "damaged",
         Gone => "gone",
@@ -106,63 +120,16 @@ stored_words!(
     }
 );
 
-impl MediaFailure {
-    pub const ALL: [MediaFailure; 7] = [
-        MediaFailure::Unreachable,
-        MediaFailure::Damaged,
-        MediaFailure::Gone,
-        MediaFailure::TooLarge,
-        MediaFailure::Unavailable,
-        MediaFailure::NotSaved,
-        MediaFailure::AccountRemoved,
-    ];
-
-    /// The catalog key of its sentence.
-    pub fn key(self) -> String {
-        format!("media.why.{}", self.as_str())
-    }
-}
-
 stored_words!(
     /// Why a scheduled message still waits after its time, as the window says it in the
     /// user's language; the outbox's `last_error` keeps the details.
-    WaitReason, fallback Refused {
+    WaitReason, sentences "later.why", fallback Refused {
         NoWindow => "no_window",
         AllowanceUsed => "allowance_used",
         WindowClosed => "window_closed",
         Refused => "refused",
     }
 );
-
-impl WaitReason {
-    pub const ALL: [WaitReason; 4] = [
-        WaitReason::NoWindow,
-        WaitReason::AllowanceUsed,
-        WaitReason::WindowClosed,
-        WaitReason::Refused,
-    ];
-
-    /// The catalog key of its sentence.
-    pub fn key(self) -> String {
-        format!("later.why.{}", self.as_str())
-    }
-}
-
-impl SendFailure {
-    pub const ALL: [SendFailure; 6] = [
-        SendFailure::WindowExpired,
-        SendFailure::Refused,
-        SendFailure::Unsendable,
-        SendFailure::GaveUp,
-        SendFailure::Cancelled,
-        SendFailure::AccountRemoved,
-    ];
-
-    /// The catalog key of its sentence.
-    pub fn key(self) -> String {
-        format!("delivery.why.{}", self.as_str())
-    }
-}
 
 impl Delivery {
     /// A logged message's delivery: the stored word, except that an outbound message
@@ -236,10 +203,16 @@ mod tests {
 
     #[test]
     fn every_failure_and_wait_has_a_sentence_in_both_languages() {
-        let sends = SendFailure::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
-        let media = MediaFailure::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
-        let waits = WaitReason::ALL.map(|f| (format!("{f:?}"), f.key(), f.as_str()));
-        for (failure, key, word) in sends.into_iter().chain(media).chain(waits) {
+        let sends = SendFailure::ALL
+            .iter()
+            .map(|f| (format!("{f:?}"), f.key(), f.as_str()));
+        let media = MediaFailure::ALL
+            .iter()
+            .map(|f| (format!("{f:?}"), f.key(), f.as_str()));
+        let waits = WaitReason::ALL
+            .iter()
+            .map(|f| (format!("{f:?}"), f.key(), f.as_str()));
+        for (failure, key, word) in sends.chain(media).chain(waits) {
             let (en, zh) = (text(Locale::En, &key), text(Locale::ZhCn, &key));
             assert_ne!(en, key, "{failure} has no English sentence");
             assert_ne!(zh, key, "{failure} has no Chinese sentence");
