@@ -8,6 +8,12 @@ pub fn text(locale: Locale, key: &str) -> String {
     desk_core::catalog::text(locale, key)
 }
 
+/// [`text`] with its `{name}` placeholders filled in one pass (a value is never read
+/// for placeholders).
+pub fn text_with(locale: Locale, key: &str, values: &[(&str, &str)]) -> String {
+    desk_core::catalog::text_with(locale, key, values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,7 +55,7 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent, changes: &ViewChanges) {
             account_id,
             status: AccountStatus::StaleToken { .. },
         } => {
-            let body = i18n::text(locale, "notify.tokenStale").replace("{account}", account_id);
+            let body = i18n::text_with(locale, "notify.tokenStale", &[("account", account_id)]);
             show(app, &i18n::text(locale, "app.name"), &body);
         }
         _ => {}

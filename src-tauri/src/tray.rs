@@ -252,15 +252,18 @@ fn toggle_ai(app: &AppHandle) {
 }
 
 fn unread_line(locale: Locale, total: i64) -> String {
-    i18n::text(locale, "tray.unread").replace("{count}", &total.to_string())
+    i18n::text_with(locale, "tray.unread", &[("count", &total.to_string())])
 }
 
 /// "Name: 2 unread": the peer by the owner's name for it, else its id.
 pub fn unread_conversation_line(locale: Locale, line: &UnreadConversation) -> String {
     let name = line.display_name.as_deref().unwrap_or(&line.peer_id);
-    i18n::text(locale, "tray.unreadFrom")
-        .replace("{name}", name)
-        .replace("{count}", &line.unread_count.to_string())
+    let count = line.unread_count.to_string();
+    i18n::text_with(
+        locale,
+        "tray.unreadFrom",
+        &[("name", name), ("count", &count)],
+    )
 }
 
 /// "Alias: Online", with the account id when there is no alias.
@@ -340,6 +343,15 @@ mod tests {
         assert_eq!(
             unread_conversation_line(Locale::En, &unnamed),
             "o9cq80@im.wechat: 2 unread"
+        );
+        // A name is shown as written, even one that looks like a placeholder.
+        let odd = UnreadConversation {
+            display_name: Some("{count}".into()),
+            ..unnamed
+        };
+        assert_eq!(
+            unread_conversation_line(Locale::En, &odd),
+            "{count}: 2 unread"
         );
         let removed = account(false, "removed", AccountStatus::Stopped);
         assert_eq!(status_key(&removed), "status.removed");

@@ -32,12 +32,16 @@ pub fn text(locale: Locale, key: &str) -> String {
         .unwrap_or_else(|| key.to_owned())
 }
 
-/// [`text`] with each `{name}` filled from `values` in one pass, as the window's `t`
-/// does (a value is never read for placeholders); one without a value stays as written.
+/// [`text`] with each `{name}` filled from `values`, as [`fill`] does.
 pub fn text_with(locale: Locale, key: &str, values: &[(&str, &str)]) -> String {
-    let template = text(locale, key);
+    fill(&text(locale, key), values)
+}
+
+/// `template` with each `{name}` filled from `values` in one pass, as the window's `t`
+/// does (a value is never read for placeholders); one without a value stays as written.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut filled = String::with_capacity(template.len());
-    let mut rest = template.as_str();
+    let mut rest = template;
     while let Some(open) = rest.find('{') {
         filled.push_str(&rest[..open]);
         let after = &rest[open + 1..];

@@ -51,12 +51,17 @@ pub struct PersonaVars<'a> {
     pub date: &'a str,
 }
 
-/// Fills the [`PersonaVars`] into a persona.
+/// Fills the [`PersonaVars`] into a persona, in one pass: a name or note that looks
+/// like a placeholder is kept as written.
 pub fn render_persona(persona: &str, vars: &PersonaVars<'_>) -> String {
-    persona
-        .replace("{peer_name}", vars.peer_name)
-        .replace("{peer_note}", vars.peer_note)
-        .replace("{date}", vars.date)
+    crate::catalog::fill(
+        persona,
+        &[
+            ("peer_name", vars.peer_name),
+            ("peer_note", vars.peer_note),
+            ("date", vars.date),
+        ],
+    )
 }
 
 /// A rough token count: one per CJK character, one per four other characters.
@@ -269,6 +274,15 @@ mod tests {
         assert_eq!(
             render_persona("Hi {peer_name} ({peer_note}), today is {date}.", &vars),
             "Hi Ann (likes tea), today is 2026-01-02."
+        );
+        // A peer's name is not read for placeholders.
+        let odd = PersonaVars {
+            peer_name: "{date}",
+            ..vars
+        };
+        assert_eq!(
+            render_persona("Hi {peer_name}, today is {date}.", &odd),
+            "Hi {date}, today is 2026-01-02."
         );
     }
 

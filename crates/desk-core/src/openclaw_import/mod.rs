@@ -212,8 +212,6 @@ fn import_one(
     Ok(state)
 }
 
-/// Why `state` cannot come into this store: the account is here already, or its
-/// WeChat user is bound to another account here (WeChat keeps one bot per user).
 /// Why the account cannot come over as things stand here, in `locale`: it is here
 /// already, or its WeChat user is bound to another live account here.
 fn conflict(
