@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeError, describeReason, problemSentence } from "./errors";
+import { describeError, describeReason, describeWord, problemSentence } from "./errors";
 import { BackendError, type Problem } from "./ipc";
 
 // Every kind the backend classifies, with the words a person reads in each language.
@@ -90,5 +90,16 @@ describe("errors in words", () => {
     expect(describeError("plain", "en")).toEqual({ sentence: "plain", details: null });
     expect(describeReason("the login timed out", null, "en")).toEqual({ sentence: "the login timed out", details: null });
     expect(describeReason("dns error", "dns", "en").details).toBe("dns error");
+  });
+
+  it("a reason named by a word reads as its sentence, its stored words behind Details", () => {
+    expect(describeWord("media.why", "gone", "CDN download failed with HTTP 404", "zh-CN")).toEqual({
+      sentence: "微信服务器上已没有这个文件",
+      details: "CDN download failed with HTTP 404",
+    });
+    // Details that only repeat the sentence are not offered.
+    expect(describeWord("delivery.why", "cancelled", "cancelled", "en")).toEqual({ sentence: "cancelled", details: null });
+    // Logged before there were words: the stored words are the sentence.
+    expect(describeWord("later.why", null, "ret -2", "en")).toEqual({ sentence: "ret -2", details: null });
   });
 });

@@ -37,5 +37,22 @@ export function describeError(err: unknown, lang: Locale = locale()): Shown {
 
 /** A failure that came as words plus an optional kind (a login's end, a media job). */
 export function describeReason(reason: string, problem: Problem | null | undefined, lang: Locale = locale()): Shown {
-  return problem ? { sentence: problemSentence(problem, lang), details: reason } : { sentence: reason, details: null };
+  return describeWord("problem", problem, reason, lang);
+}
+
+/** Words whose stored details are fixed texts that only repeat the sentence. */
+const SAID_IN_FULL: ReadonlySet<string> = new Set(["cancelled", "account_removed"]);
+
+/** Why something failed or waits, as the backend names it by a word under `prefix`
+ * (`delivery.why`, `media.why`, `later.why`), with its stored words as details; with no
+ * word (logged before there were words), the stored words are the sentence. */
+export function describeWord(
+  prefix: string,
+  word: string | null | undefined,
+  stored: string | null,
+  lang: Locale = locale(),
+): Shown {
+  if (!word) return { sentence: stored ?? "?", details: null };
+  const details = SAID_IN_FULL.has(word) ? null : stored;
+  return { sentence: translate(lang, `${prefix}.${word}` as MessageKey), details };
 }
